@@ -27,6 +27,7 @@
 )]
 
 mod base58;
+pub mod block;
 pub mod crypto;
 pub mod era;
 pub mod extrinsic;
@@ -36,6 +37,7 @@ pub mod ss58;
 pub mod storage;
 pub mod types;
 
+pub use block::{Block, OpaqueExtrinsic};
 pub use crypto::{AccountId32, H256};
 pub use era::Era;
 pub use extrinsic::{MultiAddress, MultiSignature, SignedExtra, UncheckedExtrinsic};
