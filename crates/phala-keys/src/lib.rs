@@ -7,8 +7,21 @@
 //! junctions; ed25519 (used for consensus keys) only hard ones.
 //!
 //! Secrets never appear in `Debug` output.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+    )
+)]
 
 mod uri;
 
@@ -21,8 +34,8 @@ use schnorrkel::{
 };
 use zeroize::Zeroizing;
 
-pub use uri::{DEV_PHRASE, Junction, SecretUri};
 use phala_primitives::AccountId32;
+pub use uri::{DEV_PHRASE, Junction, SecretUri};
 
 /// Why a key could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,7 +69,10 @@ fn mini_secret_from_phrase(phrase: &str, password: &str) -> Result<Zeroizing<[u8
 fn root_seed(uri: &SecretUri) -> Result<Zeroizing<[u8; 32]>, KeyError> {
     if let Some(hex_seed) = uri.phrase.strip_prefix("0x") {
         let bytes = Zeroizing::new(hex::decode(hex_seed).map_err(|_| KeyError::InvalidSeed)?);
-        let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::InvalidSeed)?;
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::InvalidSeed)?;
         return Ok(Zeroizing::new(seed));
     }
     mini_secret_from_phrase(&uri.phrase, uri.password.as_deref().unwrap_or(""))
@@ -84,13 +100,17 @@ impl Sr25519Pair {
                     .expand(ExpansionMode::Ed25519),
             };
         }
-        Ok(Sr25519Pair { keypair: secret.to_keypair() })
+        Ok(Sr25519Pair {
+            keypair: secret.to_keypair(),
+        })
     }
 
     /// The pair of a 32-byte seed, as `0x<seed>` would give.
     pub fn from_seed(seed: &[u8; 32]) -> Result<Self, KeyError> {
         let mini = MiniSecretKey::from_bytes(seed).map_err(|_| KeyError::InvalidSeed)?;
-        Ok(Sr25519Pair { keypair: mini.expand_to_keypair(ExpansionMode::Ed25519) })
+        Ok(Sr25519Pair {
+            keypair: mini.expand_to_keypair(ExpansionMode::Ed25519),
+        })
     }
 
     /// A fresh random key and its 12-word phrase.
@@ -149,7 +169,9 @@ impl Ed25519Pair {
     }
 
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        Ed25519Pair { signing: ed25519_dalek::SigningKey::from_bytes(seed) }
+        Ed25519Pair {
+            signing: ed25519_dalek::SigningKey::from_bytes(seed),
+        }
     }
 
     /// The 32-byte seed (the ed25519 private key), for handing to the consensus engine.
@@ -185,29 +207,51 @@ mod tests {
     #[test]
     fn dev_accounts_match_polkadot_js_keyring() {
         let alice = Sr25519Pair::from_uri("//Alice").unwrap();
-        assert_eq!(hexpub(alice.public()), "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d");
-        assert_eq!(alice.account_id().to_ss58(), "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2");
+        assert_eq!(
+            hexpub(alice.public()),
+            "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
+        );
+        assert_eq!(
+            alice.account_id().to_ss58(),
+            "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2"
+        );
         let bob = Sr25519Pair::from_uri("//Bob").unwrap();
-        assert_eq!(hexpub(bob.public()), "8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48");
+        assert_eq!(
+            hexpub(bob.public()),
+            "8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48"
+        );
         let charlie = Sr25519Pair::from_uri("//Charlie").unwrap();
-        assert_eq!(hexpub(charlie.public()), "90b5ab205c6974c9ea841be688864633dc9ca8a357843eeacf2314649965fe22");
+        assert_eq!(
+            hexpub(charlie.public()),
+            "90b5ab205c6974c9ea841be688864633dc9ca8a357843eeacf2314649965fe22"
+        );
         // The dev phrase spelled out gives the same key.
         let spelled = Sr25519Pair::from_uri(&format!("{DEV_PHRASE}//Alice")).unwrap();
         assert_eq!(spelled.public(), alice.public());
         // The root of the dev phrase.
         let root = Sr25519Pair::from_uri(DEV_PHRASE).unwrap();
-        assert_eq!(hexpub(root.public()), "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a");
+        assert_eq!(
+            hexpub(root.public()),
+            "46ebddef8cd9bb167dc30878d7113b7e168e6f0646beffd77d69d39bad76b47a"
+        );
     }
 
     #[test]
     fn seeds_match_substrate() {
-        let seed: [u8; 32] = hex::decode("e5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a")
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let seed: [u8; 32] =
+            hex::decode("e5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a")
+                .unwrap()
+                .try_into()
+                .unwrap();
         let from_seed = Sr25519Pair::from_seed(&seed).unwrap();
-        assert_eq!(from_seed.public(), Sr25519Pair::from_uri("//Alice").unwrap().public());
-        let from_hex = Sr25519Pair::from_uri("0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a").unwrap();
+        assert_eq!(
+            from_seed.public(),
+            Sr25519Pair::from_uri("//Alice").unwrap().public()
+        );
+        let from_hex = Sr25519Pair::from_uri(
+            "0xe5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a",
+        )
+        .unwrap();
         assert_eq!(from_hex.public(), from_seed.public());
     }
 
@@ -215,14 +259,26 @@ mod tests {
     fn known_derivations() {
         // Vectors from `subkey inspect` (sp-core's own tests).
         let stash = Sr25519Pair::from_uri("//Alice//stash").unwrap();
-        assert_eq!(hexpub(stash.public()), "be5ddb1579b72e84524fc29e78609e3caf42e85aa118ebfe0b0ad404b5bdd25f");
+        assert_eq!(
+            hexpub(stash.public()),
+            "be5ddb1579b72e84524fc29e78609e3caf42e85aa118ebfe0b0ad404b5bdd25f"
+        );
         let soft = Sr25519Pair::from_uri("//Alice/soft").unwrap();
         assert_ne!(soft.public(), stash.public());
         let ed_alice = Ed25519Pair::from_uri("//Alice").unwrap();
-        assert_eq!(hexpub(ed_alice.public()), "88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee");
+        assert_eq!(
+            hexpub(ed_alice.public()),
+            "88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee"
+        );
         let ed_bob = Ed25519Pair::from_uri("//Bob").unwrap();
-        assert_eq!(hexpub(ed_bob.public()), "d17c2d7823ebf260fd138f2d7e27d114c0145d968b5ff5006125f2414fadae69");
-        assert_eq!(Ed25519Pair::from_uri("//Alice/soft").unwrap_err(), KeyError::SoftDerivationUnsupported);
+        assert_eq!(
+            hexpub(ed_bob.public()),
+            "d17c2d7823ebf260fd138f2d7e27d114c0145d968b5ff5006125f2414fadae69"
+        );
+        assert_eq!(
+            Ed25519Pair::from_uri("//Alice/soft").unwrap_err(),
+            KeyError::SoftDerivationUnsupported
+        );
     }
 
     #[test]
@@ -246,13 +302,22 @@ mod tests {
     fn generated_keys_round_trip_through_their_phrase() {
         let (pair, phrase) = Sr25519Pair::generate().unwrap();
         assert_eq!(phrase.split_whitespace().count(), 12);
-        assert_eq!(Sr25519Pair::from_uri(&phrase).unwrap().public(), pair.public());
+        assert_eq!(
+            Sr25519Pair::from_uri(&phrase).unwrap().public(),
+            pair.public()
+        );
         assert!(!format!("{pair:?}").contains(phrase.as_str()));
     }
 
     #[test]
     fn bad_input_is_an_error() {
-        assert!(matches!(Sr25519Pair::from_uri("not a valid phrase at all"), Err(KeyError::InvalidPhrase(_))));
-        assert_eq!(Sr25519Pair::from_uri("0x1234").unwrap_err(), KeyError::InvalidSeed);
+        assert!(matches!(
+            Sr25519Pair::from_uri("not a valid phrase at all"),
+            Err(KeyError::InvalidPhrase(_))
+        ));
+        assert_eq!(
+            Sr25519Pair::from_uri("0x1234").unwrap_err(),
+            KeyError::InvalidSeed
+        );
     }
 }

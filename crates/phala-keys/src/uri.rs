@@ -5,7 +5,8 @@ use parity_scale_codec::Encode;
 use crate::KeyError;
 
 /// Substrate's development phrase, used when a URI has no phrase (`//Alice`).
-pub const DEV_PHRASE: &str = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+pub const DEV_PHRASE: &str =
+    "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
 
 /// One derivation step, holding its 32-byte chain code.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,17 +57,29 @@ impl SecretUri {
         let (left, password) = match uri.find("///") {
             Some(at) => (
                 uri.get(..at).unwrap_or_default(),
-                Some(uri.get(at.saturating_add(3)..).unwrap_or_default().to_string()),
+                Some(
+                    uri.get(at.saturating_add(3)..)
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
             ),
             None => (uri, None),
         };
         let (phrase, mut rest) = match left.find('/') {
-            Some(at) => (left.get(..at).unwrap_or_default(), left.get(at..).unwrap_or_default()),
+            Some(at) => (
+                left.get(..at).unwrap_or_default(),
+                left.get(at..).unwrap_or_default(),
+            ),
             None => (left, ""),
         };
         let phrase = phrase.trim();
-        if !phrase.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '_') {
-            return Err(KeyError::InvalidUri("the phrase may contain only words and spaces".into()));
+        if !phrase
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || c == '_')
+        {
+            return Err(KeyError::InvalidUri(
+                "the phrase may contain only words and spaces".into(),
+            ));
         }
         let mut path = Vec::new();
         while !rest.is_empty() {
@@ -80,11 +93,23 @@ impl SecretUri {
                 return Err(KeyError::InvalidUri("empty derivation junction".into()));
             }
             let cc = Junction::chain_code(name);
-            path.push(if hard { Junction::Hard(cc) } else { Junction::Soft(cc) });
+            path.push(if hard {
+                Junction::Hard(cc)
+            } else {
+                Junction::Soft(cc)
+            });
             rest = after.get(end..).unwrap_or_default();
         }
-        let phrase = if phrase.is_empty() { DEV_PHRASE.to_string() } else { phrase.to_string() };
-        Ok(SecretUri { phrase, path, password })
+        let phrase = if phrase.is_empty() {
+            DEV_PHRASE.to_string()
+        } else {
+            phrase.to_string()
+        };
+        Ok(SecretUri {
+            phrase,
+            path,
+            password,
+        })
     }
 }
 
@@ -106,7 +131,10 @@ mod tests {
         // Number junctions are u64 LE.
         assert_eq!(Junction::chain_code("1")[..9], [1, 0, 0, 0, 0, 0, 0, 0, 0]);
         // "Alice" is SCALE: compact length 5 then the bytes.
-        assert_eq!(&Junction::chain_code("Alice")[..6], &[20, b'A', b'l', b'i', b'c', b'e']);
+        assert_eq!(
+            &Junction::chain_code("Alice")[..6],
+            &[20, b'A', b'l', b'i', b'c', b'e']
+        );
     }
 
     proptest! {

@@ -25,7 +25,9 @@ pub fn encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(zeros.saturating_add(digits.len()));
     out.extend(std::iter::repeat_n('1', zeros));
     for &d in digits.iter().rev() {
-        out.push(char::from(ALPHABET.get(usize::from(d)).copied().unwrap_or(b'1')));
+        out.push(char::from(
+            ALPHABET.get(usize::from(d)).copied().unwrap_or(b'1'),
+        ));
     }
     out
 }

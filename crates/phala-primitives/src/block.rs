@@ -98,7 +98,13 @@ mod tests {
     fn opaque_round_trip() {
         let x = OpaqueExtrinsic::from_bytes(vec![8, 4, 1]).unwrap();
         let block = Block {
-            header: Header { parent_hash: H256::zero(), number: 1, state_root: H256::zero(), extrinsics_root: extrinsics_root(std::slice::from_ref(&x)), digest: vec![] },
+            header: Header {
+                parent_hash: H256::zero(),
+                number: 1,
+                state_root: H256::zero(),
+                extrinsics_root: extrinsics_root(std::slice::from_ref(&x)),
+                digest: vec![],
+            },
             extrinsics: vec![x.clone()],
         };
         let bytes = block.encode();

@@ -12,7 +12,9 @@ use crate::ss58;
 pub const SIGNING_CTX: &[u8] = b"substrate";
 
 /// A 32-byte account id: an sr25519 or ed25519 public key (`sp_core::crypto::AccountId32`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen,
+)]
 pub struct AccountId32(pub [u8; 32]);
 
 impl AccountId32 {
@@ -73,7 +75,9 @@ impl TypeInfo for AccountId32 {
 }
 
 /// A 32-byte hash (`primitive_types::H256`): block hashes, state roots, extrinsic hashes.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode, MaxEncodedLen,
+)]
 pub struct H256(pub [u8; 32]);
 
 impl H256 {
@@ -180,7 +184,9 @@ pub fn sr25519_verify(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -
     let Ok(signature) = schnorrkel::Signature::from_bytes(signature) else {
         return false;
     };
-    public.verify_simple(SIGNING_CTX, message, &signature).is_ok()
+    public
+        .verify_simple(SIGNING_CTX, message, &signature)
+        .is_ok()
 }
 
 /// Verifies an ed25519 signature over the raw message.
@@ -201,7 +207,13 @@ mod tests {
         let h = H256([0xab; 32]);
         assert_eq!(H256::from_hex(&h.to_hex()), Ok(h));
         assert_eq!(H256::from_hex("ab"), Err(HexError::MissingPrefix));
-        assert!(matches!(H256::from_hex("0xabcd"), Err(HexError::Length { expected: 32, got: 2 })));
+        assert!(matches!(
+            H256::from_hex("0xabcd"),
+            Err(HexError::Length {
+                expected: 32,
+                got: 2
+            })
+        ));
         assert!(matches!(H256::from_hex("0xzz"), Err(HexError::Invalid(_))));
     }
 

@@ -5,24 +5,39 @@
 //! birth block's hash, which pins it to one chain.
 
 use parity_scale_codec::{Decode, Encode, Error as CodecError, Input, Output};
-use scale_info::{Path, Type, TypeInfo, build::{Fields, Variants}};
+use scale_info::{
+    Path, Type, TypeInfo,
+    build::{Fields, Variants},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Era {
     Immortal,
     /// `period` is a power of two in 4..=65536; `phase < period`.
-    Mortal { period: u64, phase: u64 },
+    Mortal {
+        period: u64,
+        phase: u64,
+    },
 }
 
 impl Era {
     /// A mortal era of about `period` blocks starting at block `current` (Substrate's
     /// `Era::mortal`: period rounded up to a power of two, phase quantised).
     pub fn mortal(period: u64, current: u64) -> Era {
-        let period = period.checked_next_power_of_two().unwrap_or(1 << 16).clamp(4, 1 << 16);
-        let phase = current % period;
+        let period = period
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 16)
+            .clamp(4, 1 << 16);
+        let phase = current.checked_rem(period).unwrap_or(0);
         let quantize = (period >> 12).max(1);
-        let quantized = phase / quantize * quantize;
-        Era::Mortal { period, phase: quantized }
+        let quantized = phase
+            .checked_div(quantize)
+            .unwrap_or(0)
+            .saturating_mul(quantize);
+        Era::Mortal {
+            period,
+            phase: quantized,
+        }
     }
 
     /// First block in which the transaction is valid, given a current block inside its window.
@@ -30,7 +45,12 @@ impl Era {
         match self {
             Era::Immortal => 0,
             Era::Mortal { period, phase } => {
-                (current.max(phase).saturating_sub(phase)) / period.max(1) * period + phase
+                let windows = current
+                    .max(phase)
+                    .saturating_sub(phase)
+                    .checked_div(period)
+                    .unwrap_or(0);
+                windows.saturating_mul(period).saturating_add(phase)
             }
         }
     }
@@ -57,8 +77,10 @@ impl Encode for Era {
             Era::Immortal => dest.push_byte(0),
             Era::Mortal { period, phase } => {
                 let quantize = (period >> 12).max(1);
-                let low = u64::from(period.trailing_zeros()).saturating_sub(1).clamp(1, 15);
-                let encoded = (low | ((phase / quantize) << 4)) as u16;
+                let low = u64::from(period.trailing_zeros())
+                    .saturating_sub(1)
+                    .clamp(1, 15);
+                let encoded = (low | (phase.checked_div(quantize).unwrap_or(0) << 4)) as u16;
                 encoded.encode_to(dest);
             }
         }
@@ -74,7 +96,7 @@ impl Decode for Era {
         let encoded = u64::from(first) | (u64::from(input.read_byte()?) << 8);
         let period = 2u64 << (encoded % (1 << 4));
         let quantize = (period >> 12).max(1);
-        let phase = (encoded >> 4) * quantize;
+        let phase = (encoded >> 4).saturating_mul(quantize);
         if period >= 4 && phase < period {
             Ok(Era::Mortal { period, phase })
         } else {
@@ -90,14 +112,19 @@ impl TypeInfo for Era {
         // generic decoder reads the second byte exactly when the first is non-zero.
         static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
         let names = NAMES.get_or_init(|| {
-            (1..=255u8).map(|n| &*Box::leak(format!("Mortal{n}").into_boxed_str())).collect()
+            (1..=255u8)
+                .map(|n| &*Box::leak(format!("Mortal{n}").into_boxed_str()))
+                .collect()
         });
         let mut variants = Variants::new().variant("Immortal", |v| v.index(0));
         for (n, name) in (1..=255u8).zip(names.iter()) {
-            variants = variants
-                .variant(*name, |v| v.index(n).fields(Fields::unnamed().field(|f| f.ty::<u8>())));
+            variants = variants.variant(*name, |v| {
+                v.index(n).fields(Fields::unnamed().field(|f| f.ty::<u8>()))
+            });
         }
-        Type::builder().path(Path::new("Era", "sp_runtime::generic::era")).variant(variants)
+        Type::builder()
+            .path(Path::new("Era", "sp_runtime::generic::era"))
+            .variant(variants)
     }
 }
 
@@ -108,10 +135,20 @@ mod tests {
 
     #[test]
     fn polkadot_js_vectors() {
-        let cases = [(100u64, 64u64, "4502"), (0, 64, "0500"), (1, 32, "1400"), (12345, 32, "9401"), (5, 4, "1100")];
+        let cases = [
+            (100u64, 64u64, "4502"),
+            (0, 64, "0500"),
+            (1, 32, "1400"),
+            (12345, 32, "9401"),
+            (5, 4, "1100"),
+        ];
         for (current, period, hex_expected) in cases {
             let era = Era::mortal(period, current);
-            assert_eq!(hex::encode(era.encode()), hex_expected, "current {current} period {period}");
+            assert_eq!(
+                hex::encode(era.encode()),
+                hex_expected,
+                "current {current} period {period}"
+            );
             assert_eq!(Era::decode(&mut &era.encode()[..]).unwrap(), era);
         }
         assert_eq!(Era::mortal(64, 100).birth(100), 100);

@@ -49,7 +49,9 @@ impl MultiAddress {
         match self {
             MultiAddress::Id(id) => Some(*id),
             MultiAddress::Address32(bytes) => Some(AccountId32(*bytes)),
-            MultiAddress::Raw(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).ok().map(AccountId32),
+            MultiAddress::Raw(bytes) => {
+                <[u8; 32]>::try_from(bytes.as_slice()).ok().map(AccountId32)
+            }
             MultiAddress::Index(_) | MultiAddress::Address20(_) => None,
         }
     }
@@ -72,11 +74,33 @@ impl TypeInfo for MultiAddress {
             ])
             .variant(
                 Variants::new()
-                    .variant("Id", |v| v.index(0).fields(Fields::unnamed().field(|f| f.ty::<AccountId32>().type_name("AccountId"))))
-                    .variant("Index", |v| v.index(1).fields(Fields::unnamed().field(|f| f.compact::<AccountIndex>().type_name("AccountIndex"))))
-                    .variant("Raw", |v| v.index(2).fields(Fields::unnamed().field(|f| f.ty::<Vec<u8>>().type_name("Vec<u8>"))))
-                    .variant("Address32", |v| v.index(3).fields(Fields::unnamed().field(|f| f.ty::<[u8; 32]>().type_name("[u8; 32]"))))
-                    .variant("Address20", |v| v.index(4).fields(Fields::unnamed().field(|f| f.ty::<[u8; 20]>().type_name("[u8; 20]")))),
+                    .variant("Id", |v| {
+                        v.index(0).fields(
+                            Fields::unnamed()
+                                .field(|f| f.ty::<AccountId32>().type_name("AccountId")),
+                        )
+                    })
+                    .variant("Index", |v| {
+                        v.index(1).fields(
+                            Fields::unnamed()
+                                .field(|f| f.compact::<AccountIndex>().type_name("AccountIndex")),
+                        )
+                    })
+                    .variant("Raw", |v| {
+                        v.index(2).fields(
+                            Fields::unnamed().field(|f| f.ty::<Vec<u8>>().type_name("Vec<u8>")),
+                        )
+                    })
+                    .variant("Address32", |v| {
+                        v.index(3).fields(
+                            Fields::unnamed().field(|f| f.ty::<[u8; 32]>().type_name("[u8; 32]")),
+                        )
+                    })
+                    .variant("Address20", |v| {
+                        v.index(4).fields(
+                            Fields::unnamed().field(|f| f.ty::<[u8; 20]>().type_name("[u8; 20]")),
+                        )
+                    }),
             )
     }
 }
@@ -113,7 +137,10 @@ macro_rules! signature_type {
             fn type_info() -> Type {
                 Type::builder()
                     .path(Path::new("Signature", $module))
-                    .composite(Fields::unnamed().field(|f| f.ty::<[u8; $len]>().type_name(concat!("[u8; ", $len, "]"))))
+                    .composite(
+                        Fields::unnamed()
+                            .field(|f| f.ty::<[u8; $len]>().type_name(concat!("[u8; ", $len, "]"))),
+                    )
             }
         }
     };
@@ -125,12 +152,31 @@ signature_type!(EcdsaSignature, "sp_core::ecdsa", 65);
 impl TypeInfo for MultiSignature {
     type Identity = Self;
     fn type_info() -> Type {
-        Type::builder().path(Path::new("MultiSignature", "sp_runtime")).variant(
-            Variants::new()
-                .variant("Ed25519", |v| v.index(0).fields(Fields::unnamed().field(|f| f.ty::<Ed25519Signature>().type_name("ed25519::Signature"))))
-                .variant("Sr25519", |v| v.index(1).fields(Fields::unnamed().field(|f| f.ty::<Sr25519Signature>().type_name("sr25519::Signature"))))
-                .variant("Ecdsa", |v| v.index(2).fields(Fields::unnamed().field(|f| f.ty::<EcdsaSignature>().type_name("ecdsa::Signature")))),
-        )
+        Type::builder()
+            .path(Path::new("MultiSignature", "sp_runtime"))
+            .variant(
+                Variants::new()
+                    .variant("Ed25519", |v| {
+                        v.index(0).fields(
+                            Fields::unnamed().field(|f| {
+                                f.ty::<Ed25519Signature>().type_name("ed25519::Signature")
+                            }),
+                        )
+                    })
+                    .variant("Sr25519", |v| {
+                        v.index(1).fields(
+                            Fields::unnamed().field(|f| {
+                                f.ty::<Sr25519Signature>().type_name("sr25519::Signature")
+                            }),
+                        )
+                    })
+                    .variant("Ecdsa", |v| {
+                        v.index(2).fields(
+                            Fields::unnamed()
+                                .field(|f| f.ty::<EcdsaSignature>().type_name("ecdsa::Signature")),
+                        )
+                    }),
+            )
     }
 }
 
@@ -203,7 +249,10 @@ pub struct UncheckedExtrinsic<Call> {
 
 impl<Call: Encode> UncheckedExtrinsic<Call> {
     pub fn bare(function: Call) -> Self {
-        UncheckedExtrinsic { signature: None, function }
+        UncheckedExtrinsic {
+            signature: None,
+            function,
+        }
     }
 
     /// Encoding without the outer compact length.
@@ -232,10 +281,10 @@ impl<Call: Encode> Encode for UncheckedExtrinsic<Call> {
 impl<Call: Decode> Decode for UncheckedExtrinsic<Call> {
     fn decode<I: Input>(input: &mut I) -> Result<Self, CodecError> {
         let len = Compact::<u32>::decode(input)?.0 as usize;
-        if let Some(remaining) = input.remaining_len()? {
-            if remaining < len {
-                return Err("Extrinsic length prefix exceeds the input".into());
-            }
+        if let Some(remaining) = input.remaining_len()?
+            && remaining < len
+        {
+            return Err("Extrinsic length prefix exceeds the input".into());
         }
         let before = input.remaining_len()?;
         let version = input.read_byte()?;
@@ -249,40 +298,15 @@ impl<Call: Decode> Decode for UncheckedExtrinsic<Call> {
             _ => return Err("Unsupported extrinsic format version".into()),
         };
         let function = Call::decode(input)?;
-        if let (Some(before), Some(after)) = (before, input.remaining_len()?) {
-            if before.checked_sub(after) != Some(len) {
-                return Err("Extrinsic length prefix does not match its contents".into());
-            }
+        if let (Some(before), Some(after)) = (before, input.remaining_len()?)
+            && before.checked_sub(after) != Some(len)
+        {
+            return Err("Extrinsic length prefix does not match its contents".into());
         }
-        Ok(UncheckedExtrinsic { signature, function })
-    }
-}
-
-impl<Call: TypeInfo + 'static> TypeInfo for UncheckedExtrinsic<Call> {
-    type Identity = Self;
-    fn type_info() -> Type {
-        // Clients read the Address/Call/Signature/Extra parameters to find the runtime's call
-        // and signature types; the body itself is opaque bytes.
-        Type::builder()
-            .path(Path::new("UncheckedExtrinsic", "sp_runtime::generic::unchecked_extrinsic"))
-            .type_params(vec![
-                TypeParameter::new("Address", Some(meta_type::<MultiAddress>())),
-                TypeParameter::new("Call", Some(meta_type::<Call>())),
-                TypeParameter::new("Signature", Some(meta_type::<MultiSignature>())),
-                TypeParameter::new("Extra", Some(meta_type::<ExtraMarker>())),
-            ])
-            .composite(Fields::unnamed().field(|f| f.ty::<Vec<u8>>()))
-    }
-}
-
-/// Metadata stand-in for the signed-extension tuple; the runtime's metadata describes the
-/// individual extensions.
-pub struct ExtraMarker;
-
-impl TypeInfo for ExtraMarker {
-    type Identity = Self;
-    fn type_info() -> Type {
-        Type::builder().path(Path::new("Extra", "phala_primitives::extrinsic")).composite(Fields::unit())
+        Ok(UncheckedExtrinsic {
+            signature,
+            function,
+        })
     }
 }
 
@@ -297,7 +321,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn bob() -> AccountId32 {
-        AccountId32(hex::decode("8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48").unwrap().try_into().unwrap())
+        AccountId32(
+            hex::decode("8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48")
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        )
     }
 
     #[test]
@@ -306,7 +335,11 @@ mod tests {
         let mut call = vec![5u8, 3];
         MultiAddress::Id(bob()).encode_to(&mut call);
         Compact(1_000_000_000_000u128).encode_to(&mut call);
-        let extra = SignedExtra { era: Era::mortal(64, 100), nonce: 0, tip: 0 };
+        let extra = SignedExtra {
+            era: Era::mortal(64, 100),
+            nonce: 0,
+            tip: 0,
+        };
         let additional = AdditionalSigned {
             spec_version: 100,
             transaction_version: 1,
@@ -329,12 +362,19 @@ mod tests {
             signature: Some(Signature {
                 address: MultiAddress::Id(bob()),
                 signature: MultiSignature::Sr25519([7; 64]),
-                extra: SignedExtra { era: Era::Immortal, nonce: 5, tip: 1 },
+                extra: SignedExtra {
+                    era: Era::Immortal,
+                    nonce: 5,
+                    tip: 1,
+                },
             }),
             function: vec![1u8, 2, 3],
         };
         let bytes = xt.encode();
-        assert_eq!(UncheckedExtrinsic::<Vec<u8>>::decode(&mut &bytes[..]).unwrap(), xt);
+        assert_eq!(
+            UncheckedExtrinsic::<Vec<u8>>::decode(&mut &bytes[..]).unwrap(),
+            xt
+        );
         // Truncated input is refused.
         assert!(UncheckedExtrinsic::<Vec<u8>>::decode(&mut &bytes[..bytes.len() - 1]).is_err());
         // A length prefix larger than the body is refused even with trailing bytes present.

@@ -1,6 +1,8 @@
 //! The hash functions of the chain, re-exported under one roof.
 
-pub use sp_crypto_hashing::{blake2_64, blake2_128, blake2_256, blake2_512, twox_64, twox_128, twox_256};
+pub use sp_crypto_hashing::{
+    blake2_64, blake2_128, blake2_256, blake2_512, twox_64, twox_128, twox_256,
+};
 
 use crate::H256;
 

@@ -39,7 +39,7 @@ impl Header {
 
 impl Encode for Header {
     fn size_hint(&self) -> usize {
-        32 + 5 + 32 + 32 + self.digest.size_hint()
+        self.digest.size_hint().saturating_add(32 + 5 + 32 + 32)
     }
 
     fn encode_to<T: Output + ?Sized>(&self, dest: &mut T) {

@@ -22,6 +22,7 @@
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::indexing_slicing,
+        clippy::panic,
         clippy::arithmetic_side_effects
     )
 )]

@@ -51,7 +51,9 @@ pub fn decode(address: &str) -> Result<([u8; 32], u16), Ss58Error> {
     let (prefix_len, prefix) = match data.first() {
         Some(&b) if b < 64 => (1usize, u16::from(b)),
         Some(&b) if b < 128 => {
-            let second = *data.get(1).ok_or_else(|| Ss58Error::BadLength(address.into()))?;
+            let second = *data
+                .get(1)
+                .ok_or_else(|| Ss58Error::BadLength(address.into()))?;
             let lower = (b << 2) | (second >> 6);
             let upper = second & 0b0011_1111;
             (2, u16::from(lower) | (u16::from(upper) << 8))
@@ -63,7 +65,9 @@ pub fn decode(address: &str) -> Result<([u8; 32], u16), Ss58Error> {
         return Err(Ss58Error::BadLength(address.into()));
     }
     let key_end = prefix_len.saturating_add(32);
-    let body = data.get(..key_end).ok_or_else(|| Ss58Error::BadLength(address.into()))?;
+    let body = data
+        .get(..key_end)
+        .ok_or_else(|| Ss58Error::BadLength(address.into()))?;
     let expected = checksum(body);
     if data.get(key_end..) != expected.get(..2) {
         return Err(Ss58Error::BadChecksum(address.into()));
@@ -80,7 +84,9 @@ pub fn parse_account(s: &str) -> Result<[u8; 32], Ss58Error> {
     let s = s.trim();
     if s.starts_with("0x") {
         let bytes = decode_hex(s).map_err(|_| Ss58Error::NotAnAccount(s.into()))?;
-        return bytes.try_into().map_err(|_| Ss58Error::NotAnAccount(s.into()));
+        return bytes
+            .try_into()
+            .map_err(|_| Ss58Error::NotAnAccount(s.into()));
     }
     decode(s).map(|(key, _)| key)
 }
@@ -98,10 +104,22 @@ mod tests {
 
     #[test]
     fn polkadot_js_vectors() {
-        assert_eq!(encode(&alice(), 42), "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY");
-        assert_eq!(encode(&alice(), 30), "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2");
-        assert_eq!(encode(&alice(), 0), "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5");
-        assert_eq!(decode("45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2"), Ok((alice(), 30)));
+        assert_eq!(
+            encode(&alice(), 42),
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
+        );
+        assert_eq!(
+            encode(&alice(), 30),
+            "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2"
+        );
+        assert_eq!(
+            encode(&alice(), 0),
+            "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5"
+        );
+        assert_eq!(
+            decode("45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2"),
+            Ok((alice(), 30))
+        );
         assert_eq!(parse_account(&format!("0x{ALICE}")), Ok(alice()));
     }
 

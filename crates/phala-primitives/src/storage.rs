@@ -97,14 +97,24 @@ mod tests {
             hex::encode(prefix("Balances", "TotalIssuance")),
             "c2261276cc9d1f8598ea4b6a74b15c2f57c875e4cff74148e4628f264b974c80"
         );
-        let alice =
-            hex::decode("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d").unwrap();
+        let alice = hex::decode("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d")
+            .unwrap();
         assert_eq!(
-            hex::encode(map_key("System", "Account", Hasher::Blake2_128Concat, &alice)),
+            hex::encode(map_key(
+                "System",
+                "Account",
+                Hasher::Blake2_128Concat,
+                &alice
+            )),
             "26aa394eea5630e07c48ae0c9558cef7b99d880ec681799c0cf30e8886371da9de1e86a9a8c739864cf3cc5ec2bea59fd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
         );
         assert_eq!(
-            hex::encode(map_key("System", "BlockHash", Hasher::Twox64Concat, &0u32.to_le_bytes())),
+            hex::encode(map_key(
+                "System",
+                "BlockHash",
+                Hasher::Twox64Concat,
+                &0u32.to_le_bytes()
+            )),
             "26aa394eea5630e07c48ae0c9558cef7a44704b568d21667356a5a050c118746b4def25cfda6ef3a00000000"
         );
     }

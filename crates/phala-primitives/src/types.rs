@@ -26,17 +26,7 @@ pub const TOKEN_SYMBOL: &str = "PHA";
 /// Substrate's two-dimensional weight (`sp_weights::weight_v2::Weight`): execution time in
 /// picoseconds and proof size in bytes, both compact-encoded.
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Encode,
-    Decode,
-    MaxEncodedLen,
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Encode, Decode, MaxEncodedLen,
 )]
 pub struct Weight {
     #[codec(compact)]
@@ -46,10 +36,16 @@ pub struct Weight {
 }
 
 impl Weight {
-    pub const ZERO: Weight = Weight { ref_time: 0, proof_size: 0 };
+    pub const ZERO: Weight = Weight {
+        ref_time: 0,
+        proof_size: 0,
+    };
 
     pub const fn from_parts(ref_time: u64, proof_size: u64) -> Self {
-        Weight { ref_time, proof_size }
+        Weight {
+            ref_time,
+            proof_size,
+        }
     }
 
     pub fn saturating_add(self, other: Weight) -> Weight {
@@ -160,13 +156,22 @@ mod tests {
         assert_eq!(parse_pha("0.000000000001"), Ok(1));
         assert_eq!(parse_pha(".25"), Ok(PHA / 4));
         assert_eq!(parse_pha("1000000000"), Ok(MAX_ISSUANCE));
-        assert!(matches!(parse_pha("1000000000.1"), Err(AmountError::TooLarge(_))));
-        assert!(matches!(parse_pha("0.0000000000001"), Err(AmountError::TooPrecise(_))));
+        assert!(matches!(
+            parse_pha("1000000000.1"),
+            Err(AmountError::TooLarge(_))
+        ));
+        assert!(matches!(
+            parse_pha("0.0000000000001"),
+            Err(AmountError::TooPrecise(_))
+        ));
         assert!(matches!(parse_pha("abc"), Err(AmountError::NotANumber(_))));
         assert!(matches!(parse_pha("-1"), Err(AmountError::NotANumber(_))));
         assert!(matches!(parse_pha("."), Err(AmountError::NotANumber(_))));
         assert_eq!(parse_pha(""), Err(AmountError::Empty));
-        assert!(matches!(parse_pha("99999999999999999999999999999999999999999"), Err(AmountError::TooLarge(_))));
+        assert!(matches!(
+            parse_pha("99999999999999999999999999999999999999999"),
+            Err(AmountError::TooLarge(_))
+        ));
     }
 
     #[test]

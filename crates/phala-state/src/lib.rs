@@ -12,8 +12,21 @@
 //! Old states are pruned: the nodes a block stopped referencing are deleted `pruning` blocks
 //! later, so the states of the last `pruning` blocks stay readable (all of them in archive
 //! mode). Blocks and certificates are never pruned.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+    )
+)]
 
 mod store;
 mod tables;
@@ -38,8 +51,14 @@ pub enum StateError {
     #[error("state of block #{number} has been pruned (the node keeps the last {window} blocks)")]
     Pruned { number: BlockNumber, window: u32 },
     #[error("block {hash} (#{number}) does not extend the finalized head #{head}")]
-    NotOnHead { hash: H256, number: BlockNumber, head: BlockNumber },
-    #[error("database holds genesis {found}, but this chain's genesis is {expected}; use another base path")]
+    NotOnHead {
+        hash: H256,
+        number: BlockNumber,
+        head: BlockNumber,
+    },
+    #[error(
+        "database holds genesis {found}, but this chain's genesis is {expected}; use another base path"
+    )]
     GenesisMismatch { expected: H256, found: H256 },
     #[error("database is corrupt: {0}")]
     Corrupt(String),

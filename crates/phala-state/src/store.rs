@@ -25,7 +25,11 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        StoreConfig { path: path.into(), pruning: Some(4096), cache_bytes: 128 * 1024 * 1024 }
+        StoreConfig {
+            path: path.into(),
+            pruning: Some(4096),
+            cache_bytes: 128 * 1024 * 1024,
+        }
     }
 }
 
@@ -44,8 +48,19 @@ impl PendingBlock {
     /// `block.header.state_root` its root.
     pub fn new(block: Block, changes: Changes, diff: TrieDiff) -> Self {
         let hash = block.hash();
-        let nodes = diff.inserted.iter().enumerate().map(|(i, (h, _))| (*h, i)).collect();
-        PendingBlock { block, hash, changes, diff, nodes }
+        let nodes = diff
+            .inserted
+            .iter()
+            .enumerate()
+            .map(|(i, (h, _))| (*h, i))
+            .collect();
+        PendingBlock {
+            block,
+            hash,
+            changes,
+            diff,
+            nodes,
+        }
     }
 
     pub fn number(&self) -> BlockNumber {
@@ -86,7 +101,9 @@ pub struct Store {
     commit_lock: std::sync::Mutex<()>,
 }
 
-fn finalized_pointer(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<(BlockNumber, H256)>, StateError> {
+fn finalized_pointer(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<(BlockNumber, H256)>, StateError> {
     match meta.get(META_FINALIZED).map_err(StateError::db)? {
         Some(v) => <(BlockNumber, H256)>::decode(&mut v.value())
             .map(Some)
@@ -115,10 +132,14 @@ impl Store {
             txn.open_table(HASHES).map_err(StateError::db)?;
             txn.open_table(JUSTIFICATIONS).map_err(StateError::db)?;
             let mut meta = txn.open_table(META).map_err(StateError::db)?;
-            let version = meta.get(META_VERSION).map_err(StateError::db)?.map(|v| v.value().to_vec());
+            let version = meta
+                .get(META_VERSION)
+                .map_err(StateError::db)?
+                .map(|v| v.value().to_vec());
             match version {
                 None => {
-                    meta.insert(META_VERSION, VERSION.encode().as_slice()).map_err(StateError::db)?;
+                    meta.insert(META_VERSION, VERSION.encode().as_slice())
+                        .map_err(StateError::db)?;
                 }
                 Some(v) if v == VERSION.encode() => {}
                 Some(v) => {
@@ -130,7 +151,12 @@ impl Store {
             }
         }
         txn.commit().map_err(StateError::db)?;
-        Ok(Store { db, pruning: config.pruning, pending: RwLock::new(HashMap::new()), commit_lock: Default::default() })
+        Ok(Store {
+            db,
+            pruning: config.pruning,
+            pending: RwLock::new(HashMap::new()),
+            commit_lock: Default::default(),
+        })
     }
 
     /// Writes the genesis block and state, or checks that the database already holds this
@@ -143,23 +169,32 @@ impl Store {
         let diff = apply_changes(
             &HashMap::new(),
             empty_root(),
-            storage.iter().map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
+            storage
+                .iter()
+                .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
         )?;
         let block = make_block(diff.root);
         let hash = block.hash();
         if let Some(found) = self.genesis_hash()? {
             if found != hash {
-                return Err(StateError::GenesisMismatch { expected: hash, found });
+                return Err(StateError::GenesisMismatch {
+                    expected: hash,
+                    found,
+                });
             }
             return Ok(hash);
         }
-        let changes: Changes = storage.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let changes: Changes = storage
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
         let pending = PendingBlock::new(block, changes, diff);
         let txn = self.db.begin_write().map_err(StateError::db)?;
         self.write_block(&txn, &pending, &[])?;
         {
             let mut meta = txn.open_table(META).map_err(StateError::db)?;
-            meta.insert(META_GENESIS, hash.encode().as_slice()).map_err(StateError::db)?;
+            meta.insert(META_GENESIS, hash.encode().as_slice())
+                .map_err(StateError::db)?;
         }
         txn.commit().map_err(StateError::db)?;
         tracing::info!(target: "state", %hash, "genesis written");
@@ -170,7 +205,9 @@ impl Store {
         let txn = self.db.begin_read().map_err(StateError::db)?;
         let meta = txn.open_table(META).map_err(StateError::db)?;
         match meta.get(META_GENESIS).map_err(StateError::db)? {
-            Some(v) => H256::decode(&mut v.value()).map(Some).map_err(|e| StateError::Corrupt(e.to_string())),
+            Some(v) => H256::decode(&mut v.value())
+                .map(Some)
+                .map_err(|e| StateError::Corrupt(e.to_string())),
             None => Ok(None),
         }
     }
@@ -187,7 +224,9 @@ impl Store {
         let txn = self.db.begin_read().map_err(StateError::db)?;
         let blocks = txn.open_table(BLOCKS).map_err(StateError::db)?;
         match blocks.get(number).map_err(StateError::db)? {
-            Some(v) => Block::decode(&mut v.value()).map(Some).map_err(|e| StateError::Corrupt(e.to_string())),
+            Some(v) => Block::decode(&mut v.value())
+                .map(Some)
+                .map_err(|e| StateError::Corrupt(e.to_string())),
             None => Ok(None),
         }
     }
@@ -196,7 +235,10 @@ impl Store {
     pub fn block_number(&self, hash: &H256) -> Result<Option<BlockNumber>, StateError> {
         let txn = self.db.begin_read().map_err(StateError::db)?;
         let hashes = txn.open_table(HASHES).map_err(StateError::db)?;
-        Ok(hashes.get(hash.as_bytes().as_slice()).map_err(StateError::db)?.map(|v| v.value()))
+        Ok(hashes
+            .get(hash.as_bytes().as_slice())
+            .map_err(StateError::db)?
+            .map(|v| v.value()))
     }
 
     /// A finalized block by hash.
@@ -211,7 +253,10 @@ impl Store {
     pub fn justification(&self, number: BlockNumber) -> Result<Option<Vec<u8>>, StateError> {
         let txn = self.db.begin_read().map_err(StateError::db)?;
         let table = txn.open_table(JUSTIFICATIONS).map_err(StateError::db)?;
-        Ok(table.get(number).map_err(StateError::db)?.map(|v| v.value().to_vec()))
+        Ok(table
+            .get(number)
+            .map_err(StateError::db)?
+            .map(|v| v.value().to_vec()))
     }
 
     /// An unfinalized block that has been executed.
@@ -233,22 +278,32 @@ impl Store {
     pub fn view_at(&self, hash: &H256) -> Result<StateView, StateError> {
         let txn = self.db.begin_read().map_err(StateError::db)?;
         let meta = txn.open_table(META).map_err(StateError::db)?;
-        let (head_number, head_hash) =
-            finalized_pointer(&meta)?.ok_or_else(|| StateError::Corrupt("no genesis written".into()))?;
+        let (head_number, head_hash) = finalized_pointer(&meta)?
+            .ok_or_else(|| StateError::Corrupt("no genesis written".into()))?;
         let nodes = DbNodes(txn.open_table(NODES).map_err(StateError::db)?);
-        let head_view = |overlays: Vec<Arc<PendingBlock>>, number, hash, root| -> Result<StateView, StateError> {
+        let head_view = |overlays: Vec<Arc<PendingBlock>>,
+                         number,
+                         hash,
+                         root|
+         -> Result<StateView, StateError> {
             Ok(StateView {
                 number,
                 hash,
                 root,
                 nodes: DbNodes(txn.open_table(NODES).map_err(StateError::db)?),
-                base: Base::Head { flat: txn.open_table(STATE).map_err(StateError::db)?, overlays },
+                base: Base::Head {
+                    flat: txn.open_table(STATE).map_err(StateError::db)?,
+                    overlays,
+                },
             })
         };
 
         // Pending blocks stacked on the head this snapshot sees.
         let pending_chain = {
-            let pending = self.pending.read().map_err(|_| StateError::Corrupt("pending lock poisoned".into()))?;
+            let pending = self
+                .pending
+                .read()
+                .map_err(|_| StateError::Corrupt("pending lock poisoned".into()))?;
             let mut chain = Vec::new();
             let mut cursor = pending.get(hash).cloned();
             while let Some(block) = cursor {
@@ -276,11 +331,18 @@ impl Store {
         }
 
         let hashes = txn.open_table(HASHES).map_err(StateError::db)?;
-        let number = match hashes.get(hash.as_bytes().as_slice()).map_err(StateError::db)? {
+        let number = match hashes
+            .get(hash.as_bytes().as_slice())
+            .map_err(StateError::db)?
+        {
             Some(n) => n.value(),
             None => {
                 return Err(match self.pending(hash) {
-                    Some(p) => StateError::NotOnHead { hash: *hash, number: p.number(), head: head_number },
+                    Some(p) => StateError::NotOnHead {
+                        hash: *hash,
+                        number: p.number(),
+                        head: head_number,
+                    },
                     None => StateError::UnknownBlock(*hash),
                 });
             }
@@ -297,12 +359,18 @@ impl Store {
         if number == head_number {
             return head_view(Vec::new(), number, *hash, header.state_root);
         }
-        if let Some(window) = self.pruning {
-            if number < head_number.saturating_sub(window) {
-                return Err(StateError::Pruned { number, window });
-            }
+        if let Some(window) = self.pruning
+            && number < head_number.saturating_sub(window)
+        {
+            return Err(StateError::Pruned { number, window });
         }
-        Ok(StateView { number, hash: *hash, root: header.state_root, nodes, base: Base::Historical })
+        Ok(StateView {
+            number,
+            hash: *hash,
+            root: header.state_root,
+            nodes,
+            base: Base::Historical,
+        })
     }
 
     /// The state after the last finalized block.
@@ -319,11 +387,24 @@ impl Store {
     }
 
     /// Finalizes an executed block (see [`Store::commit`]).
-    pub fn commit_block(&self, block: &PendingBlock, justification: &[u8]) -> Result<CommitInfo, StateError> {
-        let _guard = self.commit_lock.lock().map_err(|_| StateError::Corrupt("commit lock poisoned".into()))?;
+    pub fn commit_block(
+        &self,
+        block: &PendingBlock,
+        justification: &[u8],
+    ) -> Result<CommitInfo, StateError> {
+        let _guard = self
+            .commit_lock
+            .lock()
+            .map_err(|_| StateError::Corrupt("commit lock poisoned".into()))?;
         let (head_number, head_hash) = self.finalized()?;
-        if block.block.header.parent_hash != head_hash || Some(block.number()) != head_number.checked_add(1) {
-            return Err(StateError::NotOnHead { hash: block.hash, number: block.number(), head: head_number });
+        if block.block.header.parent_hash != head_hash
+            || Some(block.number()) != head_number.checked_add(1)
+        {
+            return Err(StateError::NotOnHead {
+                hash: block.hash,
+                number: block.number(),
+                head: head_number,
+            });
         }
         let txn = self.db.begin_write().map_err(StateError::db)?;
         let pruned_nodes = self.write_block(&txn, block, justification)?;
@@ -331,18 +412,33 @@ impl Store {
         if let Ok(mut pending) = self.pending.write() {
             pending.retain(|_, p| p.number() > block.number());
         }
-        Ok(CommitInfo { number: block.number(), hash: block.hash, pruned_nodes })
+        Ok(CommitInfo {
+            number: block.number(),
+            hash: block.hash,
+            pruned_nodes,
+        })
     }
 
     /// Everything one finalized block changes, inside the caller's write transaction.
-    fn write_block(&self, txn: &redb::WriteTransaction, block: &PendingBlock, justification: &[u8]) -> Result<usize, StateError> {
+    fn write_block(
+        &self,
+        txn: &redb::WriteTransaction,
+        block: &PendingBlock,
+        justification: &[u8],
+    ) -> Result<usize, StateError> {
         let number = block.number();
         {
             let mut state = txn.open_table(STATE).map_err(StateError::db)?;
             for (key, value) in &block.changes {
                 match value {
-                    Some(v) => state.insert(key.as_slice(), v.as_slice()).map(drop).map_err(StateError::db)?,
-                    None => state.remove(key.as_slice()).map(drop).map_err(StateError::db)?,
+                    Some(v) => state
+                        .insert(key.as_slice(), v.as_slice())
+                        .map(drop)
+                        .map_err(StateError::db)?,
+                    None => state
+                        .remove(key.as_slice())
+                        .map(drop)
+                        .map_err(StateError::db)?,
                 }
             }
         }
@@ -357,16 +453,24 @@ impl Store {
                 };
                 let mut value = count.to_le_bytes().to_vec();
                 value.extend_from_slice(bytes);
-                nodes.insert(key, value.as_slice()).map_err(StateError::db)?;
+                nodes
+                    .insert(key, value.as_slice())
+                    .map_err(StateError::db)?;
             }
             let mut death_row = txn.open_table(DEATH_ROW).map_err(StateError::db)?;
             if !block.diff.removed.is_empty() {
-                death_row.insert(number, block.diff.removed.encode().as_slice()).map_err(StateError::db)?;
+                death_row
+                    .insert(number, block.diff.removed.encode().as_slice())
+                    .map_err(StateError::db)?;
             }
             if let Some(doomed_block) = self.pruning.and_then(|w| number.checked_sub(w)) {
-                let doomed = death_row.remove(doomed_block).map_err(StateError::db)?.map(|v| v.value().to_vec());
+                let doomed = death_row
+                    .remove(doomed_block)
+                    .map_err(StateError::db)?
+                    .map(|v| v.value().to_vec());
                 if let Some(doomed) = doomed {
-                    let hashes = Vec::<H256>::decode(&mut doomed.as_slice()).map_err(|e| StateError::Corrupt(e.to_string()))?;
+                    let hashes = Vec::<H256>::decode(&mut doomed.as_slice())
+                        .map_err(|e| StateError::Corrupt(e.to_string()))?;
                     for h in hashes {
                         pruned_nodes += decrement(&mut nodes, &h)?;
                     }
@@ -375,13 +479,20 @@ impl Store {
         }
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(StateError::db)?;
-            blocks.insert(number, block.block.encode().as_slice()).map_err(StateError::db)?;
+            blocks
+                .insert(number, block.block.encode().as_slice())
+                .map_err(StateError::db)?;
             let mut hashes = txn.open_table(HASHES).map_err(StateError::db)?;
-            hashes.insert(block.hash.as_bytes().as_slice(), number).map_err(StateError::db)?;
+            hashes
+                .insert(block.hash.as_bytes().as_slice(), number)
+                .map_err(StateError::db)?;
             let mut justifications = txn.open_table(JUSTIFICATIONS).map_err(StateError::db)?;
-            justifications.insert(number, justification).map_err(StateError::db)?;
+            justifications
+                .insert(number, justification)
+                .map_err(StateError::db)?;
             let mut meta = txn.open_table(META).map_err(StateError::db)?;
-            meta.insert(META_FINALIZED, (number, block.hash).encode().as_slice()).map_err(StateError::db)?;
+            meta.insert(META_FINALIZED, (number, block.hash).encode().as_slice())
+                .map_err(StateError::db)?;
         }
         Ok(pruned_nodes)
     }
@@ -396,10 +507,19 @@ fn refcount(value: &[u8]) -> Result<u32, StateError> {
 }
 
 /// Drops one reference to a node, deleting it at zero. Returns 1 if it was deleted.
-fn decrement(nodes: &mut redb::Table<&'static [u8], &'static [u8]>, hash: &H256) -> Result<usize, StateError> {
+fn decrement(
+    nodes: &mut redb::Table<&'static [u8], &'static [u8]>,
+    hash: &H256,
+) -> Result<usize, StateError> {
     let key = hash.as_bytes().as_slice();
-    let Some(existing) = nodes.get(key).map_err(StateError::db)?.map(|v| v.value().to_vec()) else {
-        return Err(StateError::Corrupt(format!("pruning missing trie node {hash}")));
+    let Some(existing) = nodes
+        .get(key)
+        .map_err(StateError::db)?
+        .map(|v| v.value().to_vec())
+    else {
+        return Err(StateError::Corrupt(format!(
+            "pruning missing trie node {hash}"
+        )));
     };
     let count = refcount(&existing)?;
     if count <= 1 {
@@ -410,7 +530,9 @@ fn decrement(nodes: &mut redb::Table<&'static [u8], &'static [u8]>, hash: &H256)
         if let Some(rc) = value.get_mut(..4) {
             rc.copy_from_slice(&(count - 1).to_le_bytes());
         }
-        nodes.insert(key, value.as_slice()).map_err(StateError::db)?;
+        nodes
+            .insert(key, value.as_slice())
+            .map_err(StateError::db)?;
         Ok(0)
     }
 }

@@ -13,7 +13,10 @@ pub(crate) struct DbNodes(pub ReadOnlyTable<&'static [u8], &'static [u8]>);
 
 impl NodeStore for DbNodes {
     fn get_node(&self, hash: &H256) -> Result<Option<Vec<u8>>, TrieError> {
-        let entry = self.0.get(hash.as_bytes().as_slice()).map_err(|e| TrieError::Store(e.to_string()))?;
+        let entry = self
+            .0
+            .get(hash.as_bytes().as_slice())
+            .map_err(|e| TrieError::Store(e.to_string()))?;
         Ok(entry.and_then(|guard| guard.value().get(4..).map(<[u8]>::to_vec)))
     }
 }
@@ -38,7 +41,10 @@ impl NodeStore for LayeredNodes<'_> {
 /// How a view reads values.
 pub(crate) enum Base {
     /// The finalized head (plus unfinalized blocks on top): the flat table is exact for it.
-    Head { flat: ReadOnlyTable<&'static [u8], &'static [u8]>, overlays: Vec<Arc<PendingBlock>> },
+    Head {
+        flat: ReadOnlyTable<&'static [u8], &'static [u8]>,
+        overlays: Vec<Arc<PendingBlock>>,
+    },
     /// An older finalized block: read through its trie root.
     Historical,
 }
@@ -70,7 +76,10 @@ impl StateView {
     /// The trie nodes behind this state, for computing the next root or building proofs.
     pub fn with_node_store<R>(&self, f: impl FnOnce(&dyn NodeStore) -> R) -> R {
         match &self.base {
-            Base::Head { overlays, .. } => f(&LayeredNodes { overlays, db: &self.nodes }),
+            Base::Head { overlays, .. } => f(&LayeredNodes {
+                overlays,
+                db: &self.nodes,
+            }),
             Base::Historical => f(&self.nodes),
         }
     }
@@ -135,7 +144,11 @@ impl StateView {
         start_after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StateError> {
-        Ok(self.pairs_paged(prefix, start_after, limit)?.into_iter().map(|(k, _)| k).collect())
+        Ok(self
+            .pairs_paged(prefix, start_after, limit)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
     }
 
     /// Trie nodes proving the values (or absence) of `keys` against [`StateView::state_root`].

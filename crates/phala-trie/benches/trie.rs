@@ -15,15 +15,24 @@ fn account_key(i: u32) -> Vec<u8> {
 }
 
 fn build(n: u32) -> (HashMap<H256, Vec<u8>>, H256) {
-    let changes: BTreeMap<Vec<u8>, Vec<u8>> = (0..n).map(|i| (account_key(i), vec![1u8; 80])).collect();
-    let diff = apply_changes(&HashMap::new(), empty_root(), changes.iter().map(|(k, v)| (k.as_slice(), Some(v.as_slice()))))
-        .unwrap_or_default();
+    let changes: BTreeMap<Vec<u8>, Vec<u8>> =
+        (0..n).map(|i| (account_key(i), vec![1u8; 80])).collect();
+    let diff = apply_changes(
+        &HashMap::new(),
+        empty_root(),
+        changes
+            .iter()
+            .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
+    )
+    .unwrap_or_default();
     (diff.inserted.into_iter().collect(), diff.root)
 }
 
 fn bench(c: &mut Criterion) {
     for n in [10_000u32, 100_000] {
-        c.bench_function(&format!("state_root/build_{n}_accounts"), |b| b.iter(|| build(n)));
+        c.bench_function(&format!("state_root/build_{n}_accounts"), |b| {
+            b.iter(|| build(n))
+        });
         let (store, root) = build(n);
         // A block touching 2 × 1000 accounts (1000 transfers).
         c.bench_function(&format!("state_root/update_2000_of_{n}_accounts"), |b| {
@@ -33,7 +42,15 @@ fn bench(c: &mut Criterion) {
                         .map(|i| (account_key(i.wrapping_mul(7919) % n), vec![2u8; 80]))
                         .collect::<BTreeMap<_, _>>()
                 },
-                |changes| apply_changes(&store, root, changes.iter().map(|(k, v)| (k.as_slice(), Some(v.as_slice())))),
+                |changes| {
+                    apply_changes(
+                        &store,
+                        root,
+                        changes
+                            .iter()
+                            .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
+                    )
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -16,13 +16,18 @@ impl Nibbles {
 
     /// Packs an even-length path back into bytes; `None` for odd lengths.
     pub fn to_key(&self) -> Option<Vec<u8>> {
-        if self.0.len() % 2 != 0 {
+        if !self.0.len().is_multiple_of(2) {
             return None;
         }
-        Some(self.0.chunks(2).map(|c| match c {
-            [hi, lo] => (hi << 4) | lo,
-            _ => 0,
-        }).collect())
+        Some(
+            self.0
+                .chunks(2)
+                .map(|c| match c {
+                    [hi, lo] => (hi << 4) | lo,
+                    _ => 0,
+                })
+                .collect(),
+        )
     }
 
     pub fn len(&self) -> usize {

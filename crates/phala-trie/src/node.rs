@@ -21,8 +21,15 @@ const TAG_BRANCH: u8 = 2;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
     Empty,
-    Leaf { partial: Nibbles, value: Vec<u8> },
-    Branch { partial: Nibbles, children: Box<[Option<H256>; 16]>, value: Option<Vec<u8>> },
+    Leaf {
+        partial: Nibbles,
+        value: Vec<u8>,
+    },
+    Branch {
+        partial: Nibbles,
+        children: Box<[Option<H256>; 16]>,
+        value: Option<Vec<u8>>,
+    },
 }
 
 /// Root hash of the empty trie.
@@ -54,10 +61,8 @@ fn decode_partial(input: &mut &[u8]) -> Result<Nibbles, String> {
         nibbles.push(b >> 4);
         nibbles.push(b & 0x0f);
     }
-    if len % 2 == 1 {
-        if nibbles.pop() != Some(0) {
-            return Err("non-zero padding nibble".into());
-        }
+    if !len.is_multiple_of(2) && nibbles.pop() != Some(0) {
+        return Err("non-zero padding nibble".into());
     }
     Ok(Nibbles(nibbles))
 }
@@ -72,7 +77,11 @@ impl Node {
                 encode_partial(partial, &mut out);
                 value.encode_to(&mut out);
             }
-            Node::Branch { partial, children, value } => {
+            Node::Branch {
+                partial,
+                children,
+                value,
+            } => {
                 out.push(TAG_BRANCH);
                 encode_partial(partial, &mut out);
                 let mut bitmap = 0u16;
@@ -123,7 +132,11 @@ impl Node {
                 if count == 0 || (count == 1 && value.is_none()) {
                     return Err("branch with too few children".into());
                 }
-                Node::Branch { partial, children, value }
+                Node::Branch {
+                    partial,
+                    children,
+                    value,
+                }
             }
             _ => return Err(format!("unknown node tag {tag}")),
         };
@@ -141,19 +154,29 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let leaf = Node::Leaf { partial: Nibbles(vec![1, 2, 3]), value: b"v".to_vec() };
+        let leaf = Node::Leaf {
+            partial: Nibbles(vec![1, 2, 3]),
+            value: b"v".to_vec(),
+        };
         assert_eq!(Node::decode(&leaf.encode()).unwrap(), leaf);
         let mut children: Box<[Option<H256>; 16]> = Box::new([None; 16]);
         children[3] = Some(H256([3; 32]));
         children[15] = Some(H256([15; 32]));
-        let branch = Node::Branch { partial: Nibbles(vec![]), children, value: Some(vec![]) };
+        let branch = Node::Branch {
+            partial: Nibbles(vec![]),
+            children,
+            value: Some(vec![]),
+        };
         assert_eq!(Node::decode(&branch.encode()).unwrap(), branch);
         assert_eq!(Node::decode(&Node::Empty.encode()).unwrap(), Node::Empty);
     }
 
     #[test]
     fn rejects_non_canonical() {
-        let leaf = Node::Leaf { partial: Nibbles(vec![1]), value: vec![] };
+        let leaf = Node::Leaf {
+            partial: Nibbles(vec![1]),
+            value: vec![],
+        };
         let mut bytes = leaf.encode();
         bytes[2] |= 0x01; // set the padding nibble
         assert!(Node::decode(&bytes).is_err());

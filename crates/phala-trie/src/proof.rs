@@ -22,8 +22,10 @@ pub fn verify_proof<K: AsRef<[u8]>>(
     proof: &[Vec<u8>],
     keys: &[K],
 ) -> Result<Vec<Option<Vec<u8>>>, ProofError> {
-    let store: HashMap<H256, Vec<u8>> =
-        proof.iter().map(|node| (H256(blake2_256(node)), node.clone())).collect();
+    let store: HashMap<H256, Vec<u8>> = proof
+        .iter()
+        .map(|node| (H256(blake2_256(node)), node.clone()))
+        .collect();
     keys.iter()
         .map(|key| {
             get(&store, root, key.as_ref()).map_err(|e| match e {

@@ -23,7 +23,11 @@ pub fn get(store: &dyn NodeStore, root: &H256, key: &[u8]) -> Result<Option<Vec<
             Node::Leaf { partial, value } => {
                 return Ok((partial.as_slice() == rest).then_some(value));
             }
-            Node::Branch { partial, children, value } => {
+            Node::Branch {
+                partial,
+                children,
+                value,
+            } => {
                 let Some(after) = rest.strip_prefix(partial.as_slice()) else {
                     return Ok(None);
                 };
@@ -50,7 +54,10 @@ pub struct ProofRecorder<'a> {
 
 impl<'a> ProofRecorder<'a> {
     pub fn new(inner: &'a dyn NodeStore) -> Self {
-        ProofRecorder { inner, recorded: RefCell::new(BTreeMap::new()) }
+        ProofRecorder {
+            inner,
+            recorded: RefCell::new(BTreeMap::new()),
+        }
     }
 
     /// The recorded nodes, each once, in hash order.
@@ -105,7 +112,9 @@ enum Bound {
 }
 
 fn against_bound(path: &[u8], bound: Option<&[u8]>) -> Bound {
-    let Some(bound) = bound else { return Bound::Above };
+    let Some(bound) = bound else {
+        return Bound::Above;
+    };
     let c = common_prefix(path, bound);
     if c == path.len() {
         Bound::OnPath
@@ -140,7 +149,11 @@ impl RangeWalk<'_> {
         let (partial, children, value) = match load(self.store, hash)? {
             Node::Empty => return Ok(()),
             Node::Leaf { partial, value } => (partial, None, Some(value)),
-            Node::Branch { partial, children, value } => (partial, Some(children), value),
+            Node::Branch {
+                partial,
+                children,
+                value,
+            } => (partial, Some(children), value),
         };
         path.extend_from_slice(partial.as_slice());
         if !may_match_prefix(&path, &self.prefix) {
@@ -155,14 +168,16 @@ impl RangeWalk<'_> {
             // The node's own key equals or precedes the bound.
             Bound::OnPath | Bound::Below => false,
         };
-        if let Some(value) = value {
-            if value_is_after && path.len() >= self.prefix.len() && path.len() % 2 == 0 {
-                if let Some(key) = Nibbles(path.clone()).to_key() {
-                    self.out.push((key, value));
-                }
-            }
+        if let Some(value) = value
+            && value_is_after
+            && path.len() >= self.prefix.len()
+            && let Some(key) = Nibbles(path.clone()).to_key()
+        {
+            self.out.push((key, value));
         }
-        let Some(children) = children else { return Ok(()) };
+        let Some(children) = children else {
+            return Ok(());
+        };
         let first_child = match (bound, &self.start_after) {
             (Bound::OnPath, Some(s)) => s.get(path.len()).copied().unwrap_or(0),
             _ => 0,

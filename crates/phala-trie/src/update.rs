@@ -24,8 +24,15 @@ pub struct TrieDiff {
 /// loaded or re-hashed.
 enum Work {
     Stored(H256),
-    Leaf { partial: Vec<u8>, value: Vec<u8> },
-    Branch { partial: Vec<u8>, children: Box<[Option<Work>; 16]>, value: Option<Vec<u8>> },
+    Leaf {
+        partial: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Branch {
+        partial: Vec<u8>,
+        children: Box<[Option<Work>; 16]>,
+        value: Option<Vec<u8>>,
+    },
 }
 
 fn no_children() -> Box<[Option<Work>; 16]> {
@@ -45,27 +52,49 @@ impl Updater<'_> {
             Node::Empty => None,
             Node::Leaf { partial, value } => {
                 self.removed.push(hash);
-                Some(Work::Leaf { partial: partial.0, value })
+                Some(Work::Leaf {
+                    partial: partial.0,
+                    value,
+                })
             }
-            Node::Branch { partial, children, value } => {
+            Node::Branch {
+                partial,
+                children,
+                value,
+            } => {
                 self.removed.push(hash);
                 let mut work = no_children();
                 for (slot, child) in work.iter_mut().zip(children.iter()) {
                     *slot = child.map(Work::Stored);
                 }
-                Some(Work::Branch { partial: partial.0, children: work, value })
+                Some(Work::Branch {
+                    partial: partial.0,
+                    children: work,
+                    value,
+                })
             }
         })
     }
 
-    fn insert(&mut self, node: Option<Work>, key: &[u8], value: Vec<u8>) -> Result<Work, TrieError> {
+    fn insert(
+        &mut self,
+        node: Option<Work>,
+        key: &[u8],
+        value: Vec<u8>,
+    ) -> Result<Work, TrieError> {
         let node = match node {
             Some(Work::Stored(h)) => self.expand(h)?,
             other => other,
         };
         Ok(match node {
-            None | Some(Work::Stored(_)) => Work::Leaf { partial: key.to_vec(), value },
-            Some(Work::Leaf { partial, value: old }) => {
+            None | Some(Work::Stored(_)) => Work::Leaf {
+                partial: key.to_vec(),
+                value,
+            },
+            Some(Work::Leaf {
+                partial,
+                value: old,
+            }) => {
                 let c = common_prefix(&partial, key);
                 if c == partial.len() && c == key.len() {
                     return Ok(Work::Leaf { partial, value });
@@ -74,26 +103,45 @@ impl Updater<'_> {
                 let mut branch_value = None;
                 place(&mut children, &mut branch_value, &partial, c, old);
                 place(&mut children, &mut branch_value, key, c, value);
-                Work::Branch { partial: key.get(..c).unwrap_or_default().to_vec(), children, value: branch_value }
+                Work::Branch {
+                    partial: key.get(..c).unwrap_or_default().to_vec(),
+                    children,
+                    value: branch_value,
+                }
             }
-            Some(Work::Branch { partial, mut children, value: old_value }) => {
+            Some(Work::Branch {
+                partial,
+                mut children,
+                value: old_value,
+            }) => {
                 let c = common_prefix(&partial, key);
                 if c == partial.len() {
                     match key.get(c) {
-                        None => Work::Branch { partial, children, value: Some(value) },
+                        None => Work::Branch {
+                            partial,
+                            children,
+                            value: Some(value),
+                        },
                         Some(&idx) => {
                             let rest = key.get(c.saturating_add(1)..).unwrap_or_default();
                             let slot = children.get_mut(usize::from(idx)).ok_or_else(bad_nibble)?;
                             let child = slot.take();
                             *slot = Some(self.insert(child, rest, value)?);
-                            Work::Branch { partial, children, value: old_value }
+                            Work::Branch {
+                                partial,
+                                children,
+                                value: old_value,
+                            }
                         }
                     }
                 } else {
                     // The new key leaves this branch's partial path part-way: split it.
                     let split_at = *partial.get(c).ok_or_else(bad_nibble)?;
                     let lower = Work::Branch {
-                        partial: partial.get(c.saturating_add(1)..).unwrap_or_default().to_vec(),
+                        partial: partial
+                            .get(c.saturating_add(1)..)
+                            .unwrap_or_default()
+                            .to_vec(),
                         children,
                         value: old_value,
                     };
@@ -101,7 +149,11 @@ impl Updater<'_> {
                     *top.get_mut(usize::from(split_at)).ok_or_else(bad_nibble)? = Some(lower);
                     let mut top_value = None;
                     place(&mut top, &mut top_value, key, c, value);
-                    Work::Branch { partial: partial.get(..c).unwrap_or_default().to_vec(), children: top, value: top_value }
+                    Work::Branch {
+                        partial: partial.get(..c).unwrap_or_default().to_vec(),
+                        children: top,
+                        value: top_value,
+                    }
                 }
             }
         })
@@ -114,17 +166,29 @@ impl Updater<'_> {
         };
         match node {
             None | Some(Work::Stored(_)) => Ok(None),
-            Some(Work::Leaf { partial, value }) => {
-                Ok(if partial == key { None } else { Some(Work::Leaf { partial, value }) })
-            }
-            Some(Work::Branch { partial, mut children, mut value }) => {
+            Some(Work::Leaf { partial, value }) => Ok(if partial == key {
+                None
+            } else {
+                Some(Work::Leaf { partial, value })
+            }),
+            Some(Work::Branch {
+                partial,
+                mut children,
+                mut value,
+            }) => {
                 if !key.starts_with(&partial) {
-                    return Ok(Some(Work::Branch { partial, children, value }));
+                    return Ok(Some(Work::Branch {
+                        partial,
+                        children,
+                        value,
+                    }));
                 }
                 match key.get(partial.len()) {
                     None => value = None,
                     Some(&idx) => {
-                        let rest = key.get(partial.len().saturating_add(1)..).unwrap_or_default();
+                        let rest = key
+                            .get(partial.len().saturating_add(1)..)
+                            .unwrap_or_default();
                         let slot = children.get_mut(usize::from(idx)).ok_or_else(bad_nibble)?;
                         let child = slot.take();
                         *slot = self.remove(child, rest)?;
@@ -163,28 +227,54 @@ impl Updater<'_> {
                     None | Some(Work::Stored(_)) => None,
                     Some(Work::Leaf { partial, value }) => {
                         merged.extend_from_slice(&partial);
-                        Some(Work::Leaf { partial: merged, value })
+                        Some(Work::Leaf {
+                            partial: merged,
+                            value,
+                        })
                     }
-                    Some(Work::Branch { partial, children, value }) => {
+                    Some(Work::Branch {
+                        partial,
+                        children,
+                        value,
+                    }) => {
                         merged.extend_from_slice(&partial);
-                        Some(Work::Branch { partial: merged, children, value })
+                        Some(Work::Branch {
+                            partial: merged,
+                            children,
+                            value,
+                        })
                     }
                 })
             }
-            (_, value) => Ok(Some(Work::Branch { partial, children, value })),
+            (_, value) => Ok(Some(Work::Branch {
+                partial,
+                children,
+                value,
+            })),
         }
     }
 
     fn commit(&mut self, work: Work) -> H256 {
         let node = match work {
             Work::Stored(h) => return h,
-            Work::Leaf { partial, value } => Node::Leaf { partial: Nibbles(partial), value },
-            Work::Branch { partial, children, value } => {
+            Work::Leaf { partial, value } => Node::Leaf {
+                partial: Nibbles(partial),
+                value,
+            },
+            Work::Branch {
+                partial,
+                children,
+                value,
+            } => {
                 let mut hashes: Box<[Option<H256>; 16]> = Box::new([None; 16]);
-                for (slot, child) in hashes.iter_mut().zip(children.into_iter()) {
+                for (slot, child) in hashes.iter_mut().zip(*children) {
                     *slot = child.map(|c| self.commit(c));
                 }
-                Node::Branch { partial: Nibbles(partial), children: hashes, value }
+                Node::Branch {
+                    partial: Nibbles(partial),
+                    children: hashes,
+                    value,
+                }
             }
         };
         let bytes = node.encode();
@@ -195,13 +285,22 @@ impl Updater<'_> {
 }
 
 /// Puts `value` for `key` into a fresh branch whose partial path is `key[..c]`.
-fn place(children: &mut [Option<Work>; 16], branch_value: &mut Option<Vec<u8>>, key: &[u8], c: usize, value: Vec<u8>) {
+fn place(
+    children: &mut [Option<Work>; 16],
+    branch_value: &mut Option<Vec<u8>>,
+    key: &[u8],
+    c: usize,
+    value: Vec<u8>,
+) {
     match key.get(c) {
         None => *branch_value = Some(value),
         Some(&idx) => {
             if let Some(slot) = children.get_mut(usize::from(idx)) {
                 let rest = key.get(c.saturating_add(1)..).unwrap_or_default().to_vec();
-                *slot = Some(Work::Leaf { partial: rest, value });
+                *slot = Some(Work::Leaf {
+                    partial: rest,
+                    value,
+                });
             }
         }
     }
@@ -213,12 +312,24 @@ fn bad_nibble() -> TrieError {
 
 /// Applies `changes` (`Some(value)` to write, `None` to delete) to the trie at `root`. Later
 /// entries for the same key win. Reads only the nodes on the changed paths.
-pub fn apply_changes<'a, I>(store: &dyn NodeStore, root: H256, changes: I) -> Result<TrieDiff, TrieError>
+pub fn apply_changes<'a, I>(
+    store: &dyn NodeStore,
+    root: H256,
+    changes: I,
+) -> Result<TrieDiff, TrieError>
 where
     I: IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
 {
-    let mut updater = Updater { store, removed: Vec::new(), inserted: Vec::new() };
-    let mut tree = if root == empty_root() { None } else { Some(Work::Stored(root)) };
+    let mut updater = Updater {
+        store,
+        removed: Vec::new(),
+        inserted: Vec::new(),
+    };
+    let mut tree = if root == empty_root() {
+        None
+    } else {
+        Some(Work::Stored(root))
+    };
     for (key, value) in changes {
         if key.len() > MAX_KEY_LEN {
             return Err(TrieError::KeyTooLong(key.len()));
@@ -251,5 +362,9 @@ where
         removed.extend(std::iter::repeat_n(h, n));
     }
     removed.sort();
-    Ok(TrieDiff { root: new_root, inserted, removed })
+    Ok(TrieDiff {
+        root: new_root,
+        inserted,
+        removed,
+    })
 }

@@ -1,0 +1,276 @@
+//! Checking and applying extrinsics: the signed extensions, fee payment and dispatch.
+//!
+//! The signed extensions, in the order clients declare them:
+//! `CheckNonZeroSender` (no all-zero signer), `CheckSpecVersion` / `CheckTxVersion` /
+//! `CheckGenesis` (signed over, so a transaction for another runtime or chain has a bad
+//! proof), `CheckMortality` (the birth block's hash is signed over and must be recent),
+//! `CheckNonce` (equal to the account's nonce; higher ones wait in the pool), `CheckWeight`
+//! (fits a block) and `ChargeTransactionPayment` (the fee is payable).
+
+use parity_scale_codec::{DecodeLimit, Encode};
+use phala_primitives::extrinsic::{AdditionalSigned, signing_message};
+use phala_primitives::{AccountId32, Balance, BlockNumber, Era, H256, SignedExtra};
+
+use crate::dispatch::{DispatchClass, DispatchInfo, Origin};
+use crate::modules::system::{self, Phase};
+use crate::modules::{balances, transaction_payment, weights};
+use crate::validity::{
+    InvalidTransaction, TransactionValidityError, UnknownTransaction, ValidTransaction,
+};
+use crate::version::{SPEC_VERSION, TRANSACTION_VERSION};
+use crate::{Ext, MAX_CALL_DEPTH, RuntimeCall, UncheckedExtrinsic};
+
+/// Chain-wide facts the runtime cannot read from state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    pub genesis_hash: H256,
+}
+
+/// Decodes an extrinsic's wire bytes. Only the canonical encoding is accepted, so the bytes a
+/// client signed and hashed are exactly the ones the chain re-encodes.
+pub fn decode_extrinsic(bytes: &[u8]) -> Result<UncheckedExtrinsic, parity_scale_codec::Error> {
+    if bytes.len() > phala_primitives::block::MAX_EXTRINSIC_LEN {
+        return Err("Extrinsic exceeds the maximum length".into());
+    }
+    let xt = UncheckedExtrinsic::decode_all_with_depth_limit(MAX_CALL_DEPTH, &mut &bytes[..])?;
+    if xt.encode() != bytes {
+        return Err("Extrinsic is not canonically encoded".into());
+    }
+    Ok(xt)
+}
+
+/// Whether a nonce ahead of the account's may wait (in the pool) or must be refused (in a
+/// block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Validate,
+    Apply,
+}
+
+/// A signed extrinsic that passed every check.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub who: AccountId32,
+    pub extra: SignedExtra,
+    pub call: RuntimeCall,
+    pub info: DispatchInfo,
+    pub fee: Balance,
+}
+
+fn birth_hash(ext: &Ext, ctx: &Context, birth: u64) -> Option<H256> {
+    if birth == 0 {
+        return Some(ctx.genesis_hash);
+    }
+    let n = BlockNumber::try_from(birth).ok()?;
+    system::block_hash(ext, n)
+}
+
+/// Runs the signed extensions over a signed extrinsic without writing anything. `current`
+/// is the number of the block it would go into.
+pub fn check_signed(
+    ext: &Ext,
+    ctx: &Context,
+    xt: UncheckedExtrinsic,
+    len: usize,
+    mode: Mode,
+) -> Result<(Checked, ValidTransaction), TransactionValidityError> {
+    let Some(sig) = xt.signature else {
+        return Err(if xt.function.is_inherent() {
+            InvalidTransaction::MandatoryValidation.into()
+        } else {
+            UnknownTransaction::NoUnsignedValidator.into()
+        });
+    };
+    let who = sig
+        .address
+        .account()
+        .ok_or(UnknownTransaction::CannotLookup)?;
+    // CheckNonZeroSender
+    if who.0 == [0; 32] {
+        return Err(InvalidTransaction::BadSigner.into());
+    }
+    let current = u64::from(system::block_number(ext));
+    // CheckMortality (the birth hash), CheckGenesis, CheckSpecVersion, CheckTxVersion: all
+    // enter the signed payload.
+    let birth = sig.extra.era.birth(current);
+    let call_bytes = xt.function.encode();
+    let additional = |birth_hash| AdditionalSigned {
+        spec_version: SPEC_VERSION,
+        transaction_version: TRANSACTION_VERSION,
+        genesis_hash: ctx.genesis_hash,
+        birth_hash,
+    };
+    let birth_block_hash =
+        birth_hash(ext, ctx, birth).ok_or(InvalidTransaction::AncientBirthBlock)?;
+    let message = signing_message(&call_bytes, &sig.extra, &additional(birth_block_hash));
+    if !sig.signature.verify(&message, &who) {
+        // Tell an expired transaction (valid for the previous window of its era) from a
+        // forged one: Substrate reports both as a bad proof, which misleads users.
+        if let Era::Mortal { period, .. } = sig.extra.era {
+            let expired = birth
+                .checked_sub(period)
+                .and_then(|earlier| birth_hash(ext, ctx, earlier))
+                .map(|h| {
+                    sig.signature.verify(
+                        &signing_message(&call_bytes, &sig.extra, &additional(h)),
+                        &who,
+                    )
+                })
+                .unwrap_or(false);
+            if expired {
+                return Err(InvalidTransaction::AncientBirthBlock.into());
+            }
+        }
+        return Err(InvalidTransaction::BadProof.into());
+    }
+
+    let info = xt.function.info();
+    if info.class == DispatchClass::Mandatory {
+        // Mandatory calls are inherents; nobody may sign one into a block.
+        return Err(InvalidTransaction::BadMandatory.into());
+    }
+    // CheckWeight: the transaction alone must fit a block.
+    let total_weight = weights::EXTRINSIC_BASE.saturating_add(info.weight);
+    if !total_weight.all_lte(weights::max_normal_block())
+        || len > usize::try_from(weights::max_normal_length()).unwrap_or(usize::MAX)
+    {
+        return Err(InvalidTransaction::ExhaustsResources.into());
+    }
+    // CheckNonce
+    let account = system::account(ext, &who);
+    let nonce = sig.extra.nonce;
+    if nonce < account.nonce {
+        return Err(InvalidTransaction::Stale.into());
+    }
+    if nonce > account.nonce && mode == Mode::Apply {
+        return Err(InvalidTransaction::Future.into());
+    }
+    // ChargeTransactionPayment
+    let fee = transaction_payment::compute_fee(len, &info, sig.extra.tip);
+    if !balances::can_withdraw(ext, &who, fee) {
+        return Err(InvalidTransaction::Payment.into());
+    }
+
+    let requires = match nonce.checked_sub(1) {
+        Some(prev) if nonce > account.nonce => vec![(who, prev).encode()],
+        _ => Vec::new(),
+    };
+    let longevity = sig.extra.era.death(current).saturating_sub(current);
+    let valid = ValidTransaction {
+        priority: u64::try_from(sig.extra.tip).unwrap_or(u64::MAX),
+        requires,
+        provides: vec![(who, nonce).encode()],
+        longevity,
+        propagate: true,
+    };
+    Ok((
+        Checked {
+            who,
+            extra: sig.extra,
+            call: xt.function,
+            info,
+            fee,
+        },
+        valid,
+    ))
+}
+
+/// What applying one extrinsic did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub success: bool,
+    pub info: DispatchInfo,
+    /// Total weight consumed, base weight included.
+    pub weight: phala_primitives::Weight,
+}
+
+/// Why an extrinsic could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("extrinsic does not decode: {0}")]
+    Undecodable(String),
+    #[error("invalid transaction: {0:?}")]
+    Invalid(TransactionValidityError),
+    #[error("execution aborted: {0}")]
+    Fatal(String),
+}
+
+fn fatal_check(ext: &Ext) -> Result<(), ApplyError> {
+    match ext.fatal() {
+        Some(reason) => Err(ApplyError::Fatal(reason)),
+        None => Ok(()),
+    }
+}
+
+/// Applies one extrinsic at position `index` of the block. An invalid extrinsic changes
+/// nothing; a valid one always pays its fee and bumps the nonce, and its call's changes are
+/// kept only if the call succeeds.
+pub fn apply_extrinsic(
+    ext: &mut Ext,
+    ctx: &Context,
+    bytes: &[u8],
+    index: u32,
+) -> Result<Applied, ApplyError> {
+    let xt = decode_extrinsic(bytes).map_err(|e| ApplyError::Undecodable(e.to_string()))?;
+    ext.set_phase(Phase::ApplyExtrinsic(index));
+
+    if xt.signature.is_none() {
+        if !xt.function.is_inherent() {
+            return Err(ApplyError::Invalid(InvalidTransaction::Call.into()));
+        }
+        let info = xt.function.info();
+        let call = xt.function;
+        let outcome = ext.transactional(|ext| call.dispatch(ext, Origin::None));
+        fatal_check(ext)?;
+        if outcome.is_err() {
+            return Err(ApplyError::Invalid(InvalidTransaction::BadMandatory.into()));
+        }
+        ext.deposit_event(system::Event::ExtrinsicSuccess {
+            dispatch_info: info,
+        });
+        return Ok(Applied {
+            success: true,
+            info,
+            weight: info.weight,
+        });
+    }
+
+    let (checked, _) =
+        check_signed(ext, ctx, xt, bytes.len(), Mode::Apply).map_err(ApplyError::Invalid)?;
+    fatal_check(ext)?;
+    let Checked {
+        who,
+        extra,
+        call,
+        info,
+        fee,
+    } = checked;
+
+    // Pre-dispatch: these stay even if the call fails.
+    transaction_payment::withdraw_fee(ext, &who, fee)
+        .map_err(|_| ApplyError::Invalid(InvalidTransaction::Payment.into()))?;
+    system::inc_nonce(ext, &who);
+
+    let outcome = ext.transactional(|ext| call.dispatch(ext, Origin::Signed(who)));
+    fatal_check(ext)?;
+
+    transaction_payment::settle_fee(ext, &who, fee, extra.tip)
+        .map_err(|e| ApplyError::Fatal(format!("{e:?}")))?;
+    let success = outcome.is_ok();
+    // Reported weight includes the base every extrinsic costs, as FRAME reports it.
+    let weight = weights::EXTRINSIC_BASE.saturating_add(info.weight);
+    let dispatch_info = DispatchInfo { weight, ..info };
+    match outcome {
+        Ok(()) => ext.deposit_event(system::Event::ExtrinsicSuccess { dispatch_info }),
+        Err(dispatch_error) => ext.deposit_event(system::Event::ExtrinsicFailed {
+            dispatch_error,
+            dispatch_info,
+        }),
+    }
+    fatal_check(ext)?;
+    Ok(Applied {
+        success,
+        info,
+        weight,
+    })
+}

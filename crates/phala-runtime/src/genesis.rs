@@ -1,0 +1,76 @@
+//! The genesis state of a chain.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use phala_primitives::{AccountId32, Balance, MAX_ISSUANCE};
+
+use crate::Ext;
+use crate::modules::balances::{self, EXISTENTIAL_DEPOSIT};
+use crate::modules::system::{self, GENESIS_HASH_PLACEHOLDER, LastRuntimeUpgradeInfo};
+use crate::modules::transaction_payment::{MULTIPLIER_ONE, NEXT_FEE_MULTIPLIER};
+use crate::version::{SPEC_NAME, SPEC_VERSION};
+
+/// What a chain starts with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GenesisConfig {
+    /// Initial balances. Each at least the existential deposit, no account twice, and the
+    /// sum within the 1,000,000,000 PHA cap.
+    pub endowed: Vec<(AccountId32, Balance)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenesisError {
+    #[error("account {0} is endowed twice")]
+    Duplicate(AccountId32),
+    #[error("account {0} is endowed below the existential deposit")]
+    BelowExistentialDeposit(AccountId32),
+    #[error("genesis balances total more than the 1,000,000,000 PHA cap")]
+    AboveCap,
+    #[error("genesis state could not be built: {0}")]
+    Build(String),
+}
+
+impl GenesisConfig {
+    /// The genesis storage (key → SCALE value).
+    pub fn build_storage(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, GenesisError> {
+        let mut seen = BTreeSet::new();
+        let mut total: Balance = 0;
+        for (who, amount) in &self.endowed {
+            if !seen.insert(*who) {
+                return Err(GenesisError::Duplicate(*who));
+            }
+            if *amount < EXISTENTIAL_DEPOSIT {
+                return Err(GenesisError::BelowExistentialDeposit(*who));
+            }
+            total = total.checked_add(*amount).ok_or(GenesisError::AboveCap)?;
+        }
+        if total > MAX_ISSUANCE {
+            return Err(GenesisError::AboveCap);
+        }
+
+        let empty = BTreeMap::new();
+        let mut ext = Ext::new(&empty);
+        system::BLOCK_HASH.insert(&mut ext, &0, &GENESIS_HASH_PLACEHOLDER);
+        system::NUMBER.put(&mut ext, &0);
+        system::LAST_RUNTIME_UPGRADE.put(
+            &mut ext,
+            &LastRuntimeUpgradeInfo {
+                spec_version: SPEC_VERSION.into(),
+                spec_name: SPEC_NAME.into(),
+            },
+        );
+        NEXT_FEE_MULTIPLIER.put(&mut ext, &MULTIPLIER_ONE);
+        balances::TOTAL_ISSUANCE.put(&mut ext, &0);
+        for (who, amount) in &self.endowed {
+            balances::endow_genesis(&mut ext, who, *amount)
+                .map_err(|e| GenesisError::Build(format!("{e:?}")))?;
+        }
+        // Genesis has no block events.
+        ext.take_events();
+        Ok(ext
+            .into_changes()
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+}

@@ -1,0 +1,111 @@
+//! Phala's state-transition function: deterministic, no I/O, no panics.
+//!
+//! The runtime reads state through a [`Backend`] and returns the changes a block makes; it
+//! never touches a database, a clock or the network, so every node computes the same state
+//! root from the same block. Its parts:
+//!
+//! - [`modules`]: the chain modules in FRAME's shape (calls with stable indices, typed storage,
+//!   events, errors), without its macros. Module index = outer enum index = metadata index.
+//! - [`executive`]: applying extrinsics — the signed extensions (spec/tx version, genesis,
+//!   mortality, nonce, weight, fee), dispatch inside a storage transaction so a failed call
+//!   changes nothing but the fee and the nonce, and the events each step emits.
+//! - [`block`]: building and re-executing whole blocks.
+//! - [`metadata`] (V14 and V15, built from the runtime's own `scale-info` types) and [`api`]
+//!   (the runtime APIs clients reach through `state_call`).
+//!
+//! Every arithmetic step on balances is checked; any input that does not decode is an error,
+//! never a panic; and a storage read that fails in the backend aborts the block instead of
+//! being mistaken for an empty value.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+pub mod api;
+pub mod block;
+pub mod dispatch;
+pub mod executive;
+pub mod ext;
+pub mod genesis;
+pub mod metadata;
+pub mod modules;
+pub mod storage;
+#[cfg(test)]
+mod testing;
+pub mod validity;
+pub mod version;
+
+pub use ext::{Backend, BackendError, Ext};
+pub use genesis::GenesisConfig;
+pub use version::{RuntimeVersion, VERSION};
+
+/// A decoded extrinsic of this runtime.
+pub type UncheckedExtrinsic = phala_primitives::UncheckedExtrinsic<RuntimeCall>;
+
+/// How deeply nested a call may be (calls inside calls); bounds the decoder's recursion.
+pub const MAX_CALL_DEPTH: u32 = 64;
+
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+use dispatch::{DispatchInfo, DispatchResult, Origin};
+use modules::{balances, system, timestamp, transaction_payment};
+
+/// Every call of the runtime: the module index, then the module's call.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum RuntimeCall {
+    #[codec(index = 0)]
+    System(system::Call),
+    #[codec(index = 1)]
+    Timestamp(timestamp::Call),
+    #[codec(index = 2)]
+    Balances(balances::Call),
+}
+
+impl RuntimeCall {
+    /// Weight, class and fee liability of the call, known before running it.
+    pub fn info(&self) -> DispatchInfo {
+        match self {
+            RuntimeCall::System(c) => c.info(),
+            RuntimeCall::Timestamp(c) => c.info(),
+            RuntimeCall::Balances(c) => c.info(),
+        }
+    }
+
+    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+        match self {
+            RuntimeCall::System(c) => c.dispatch(ext, origin),
+            RuntimeCall::Timestamp(c) => c.dispatch(ext, origin),
+            RuntimeCall::Balances(c) => c.dispatch(ext, origin),
+        }
+    }
+
+    /// Whether this is an inherent only a block author may include, bare, in its block.
+    pub fn is_inherent(&self) -> bool {
+        matches!(self, RuntimeCall::Timestamp(_))
+    }
+}
+
+/// Every event of the runtime: the module index, then the module's event.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum RuntimeEvent {
+    #[codec(index = 0)]
+    System(system::Event),
+    #[codec(index = 2)]
+    Balances(balances::Event),
+    #[codec(index = 3)]
+    TransactionPayment(transaction_payment::Event),
+}

@@ -1,0 +1,39 @@
+//! The chain modules, each in FRAME's shape: `calls` (the call enum with stable indices and
+//! its dispatch), `events`, `errors`, typed storage items in `mod.rs`, and `tests`.
+//!
+//! Modules talk to each other only through the functions their `mod.rs` exports.
+
+pub mod balances;
+pub mod system;
+pub mod timestamp;
+pub mod transaction_payment;
+pub mod weights;
+
+use phala_primitives::AccountId32;
+
+/// Module indices: the first byte of every call and event, and the index in metadata and in
+/// module errors. Never reuse or reorder.
+pub mod index {
+    pub const SYSTEM: u8 = 0;
+    pub const TIMESTAMP: u8 = 1;
+    pub const BALANCES: u8 = 2;
+    pub const TRANSACTION_PAYMENT: u8 = 3;
+}
+
+/// The account of a module, as Substrate derives it from a `PalletId`:
+/// `"modl" ‖ id ‖ zero padding`.
+pub const fn module_account(id: [u8; 8]) -> AccountId32 {
+    let [a, b, c, d, e, f, g, h] = id;
+    #[rustfmt::skip]
+    let bytes = [
+        b'm', b'o', b'd', b'l', a, b, c, d, e, f, g, h,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    AccountId32(bytes)
+}
+
+/// Where fees (and later 20 % of rewards and slashes) go: Substrate's treasury account.
+pub const TREASURY_ACCOUNT: AccountId32 = module_account(*b"py/trsry");
+
+/// Holds the computation rewards not yet paid out (70 % of the supply at genesis).
+pub const REWARD_POOL_ACCOUNT: AccountId32 = module_account(*b"phala/rp");

@@ -1,0 +1,58 @@
+//! Weights: how much block time each operation costs, in picoseconds of reference hardware
+//! (`ref_time`). `benches/runtime.rs` measures them; the numbers below come from that bench
+//! (see the comments for the machine) with a safety margin of about 2x.
+
+use phala_primitives::Weight;
+
+/// One storage read through the flat state table.
+pub const DB_READ: u64 = 10_000_000;
+/// One storage write (overlay plus its later share of the trie update and commit).
+pub const DB_WRITE: u64 = 40_000_000;
+
+/// Every signed extrinsic: decoding, one sr25519 verification, nonce and fee handling.
+pub const EXTRINSIC_BASE: Weight = Weight::from_parts(120_000_000, 0);
+
+/// Fixed cost of building and finishing a block.
+pub const BLOCK_BASE: Weight = Weight::from_parts(2_000_000_000, 0);
+
+/// Block weight limit: half of a 1 s block for execution, the rest for consensus and commit.
+pub const MAX_BLOCK: Weight = Weight::from_parts(500_000_000_000, u64::MAX);
+
+/// Share of the block for normal (user) transactions; the rest is reserved for operational
+/// and mandatory ones.
+pub const NORMAL_RATIO_PERCENT: u64 = 75;
+
+/// Byte limit of a block, and the share normal transactions may fill.
+pub const MAX_BLOCK_LENGTH: u32 = 5 * 1024 * 1024;
+
+pub const fn reads_writes(reads: u64, writes: u64) -> Weight {
+    Weight::from_parts(
+        DB_READ
+            .saturating_mul(reads)
+            .saturating_add(DB_WRITE.saturating_mul(writes)),
+        0,
+    )
+}
+
+pub const fn compute(ref_time: u64) -> Weight {
+    Weight::from_parts(ref_time, 0)
+}
+
+/// Sum of two weights, usable in constants.
+pub const fn add(a: Weight, b: Weight) -> Weight {
+    Weight::from_parts(
+        a.ref_time.saturating_add(b.ref_time),
+        a.proof_size.saturating_add(b.proof_size),
+    )
+}
+
+pub fn max_normal_block() -> Weight {
+    Weight::from_parts(
+        (MAX_BLOCK.ref_time / 100).saturating_mul(NORMAL_RATIO_PERCENT),
+        u64::MAX,
+    )
+}
+
+pub fn max_normal_length() -> u32 {
+    (MAX_BLOCK_LENGTH / 100).saturating_mul(NORMAL_RATIO_PERCENT as u32)
+}

@@ -1,0 +1,191 @@
+//! An in-memory chain for runtime tests: genesis, signing, block production, invariants.
+
+use std::collections::BTreeMap;
+
+use parity_scale_codec::{Decode, Encode};
+use phala_keys::Sr25519Pair;
+use phala_primitives::extrinsic::{AdditionalSigned, Signature, signing_message};
+use phala_primitives::{
+    AccountId32, Balance, Era, H256, MAX_ISSUANCE, MultiAddress, MultiSignature, OpaqueExtrinsic,
+    PHA, SignedExtra,
+};
+
+use crate::block::{BlockBuilder, BuiltBlock, Skipped};
+use crate::executive::Context;
+use crate::modules::system::{self, AccountInfo, EventRecord};
+use crate::modules::{TREASURY_ACCOUNT, balances};
+use crate::version::{SPEC_VERSION, TRANSACTION_VERSION};
+use crate::{Ext, GenesisConfig, RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
+
+pub fn pair(uri: &str) -> Sr25519Pair {
+    Sr25519Pair::from_uri(uri).unwrap()
+}
+
+pub fn account(uri: &str) -> AccountId32 {
+    pair(uri).account_id()
+}
+
+pub struct TestChain {
+    pub state: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub ctx: Context,
+    pub number: u32,
+    pub head: H256,
+    pub hashes: Vec<H256>,
+    pub now: u64,
+}
+
+impl TestChain {
+    /// Alice, Bob and Charlie with 1,000 PHA each, the treasury with 1 PHA.
+    pub fn new() -> Self {
+        Self::with_genesis(GenesisConfig {
+            endowed: vec![
+                (account("//Alice"), 1_000 * PHA),
+                (account("//Bob"), 1_000 * PHA),
+                (account("//Charlie"), 1_000 * PHA),
+                (TREASURY_ACCOUNT, PHA),
+            ],
+        })
+    }
+
+    pub fn with_genesis(genesis: GenesisConfig) -> Self {
+        let state = genesis.build_storage().unwrap();
+        let head = H256([42; 32]);
+        TestChain {
+            state,
+            ctx: Context { genesis_hash: head },
+            number: 0,
+            head,
+            hashes: vec![head],
+            now: 1_000,
+        }
+    }
+
+    pub fn ext(&self) -> Ext<'_> {
+        Ext::new(&self.state)
+    }
+
+    pub fn free(&self, who: &AccountId32) -> Balance {
+        balances::free_balance(&self.ext(), who)
+    }
+
+    pub fn info(&self, who: &AccountId32) -> AccountInfo {
+        system::account(&self.ext(), who)
+    }
+
+    pub fn nonce(&self, who: &AccountId32) -> u32 {
+        self.info(who).nonce
+    }
+
+    /// A signed extrinsic from `signer`, mortal for 64 blocks from the head.
+    pub fn sign(&self, signer: &Sr25519Pair, call: RuntimeCall, nonce: u32) -> OpaqueExtrinsic {
+        self.sign_with(
+            signer,
+            call,
+            nonce,
+            Era::mortal(64, u64::from(self.number)),
+            0,
+        )
+    }
+
+    pub fn sign_with(
+        &self,
+        signer: &Sr25519Pair,
+        call: RuntimeCall,
+        nonce: u32,
+        era: Era,
+        tip: Balance,
+    ) -> OpaqueExtrinsic {
+        let extra = SignedExtra { era, nonce, tip };
+        let birth = era.birth(u64::from(self.number));
+        let birth_hash = self.hashes.get(birth as usize).copied().unwrap_or_default();
+        let additional = AdditionalSigned {
+            spec_version: SPEC_VERSION,
+            transaction_version: TRANSACTION_VERSION,
+            genesis_hash: self.ctx.genesis_hash,
+            birth_hash,
+        };
+        let message = signing_message(&call.encode(), &extra, &additional);
+        let xt = UncheckedExtrinsic {
+            signature: Some(Signature {
+                address: MultiAddress::Id(signer.account_id()),
+                signature: MultiSignature::Sr25519(signer.sign(&message)),
+                extra,
+            }),
+            function: call,
+        };
+        OpaqueExtrinsic::from_bytes(xt.encode()).unwrap()
+    }
+
+    /// Builds the next block from `txs`, keeping those that apply. Returns the block and the
+    /// outcome of each transaction.
+    pub fn produce(
+        &mut self,
+        txs: Vec<OpaqueExtrinsic>,
+    ) -> (BuiltBlock, Vec<Result<bool, Skipped>>) {
+        self.now += 1_000;
+        let number = self.number + 1;
+        let (built, outcomes) = {
+            let mut builder =
+                BlockBuilder::new(&self.state, self.ctx, self.head, number, self.now).unwrap();
+            let outcomes = txs
+                .into_iter()
+                .map(|xt| builder.push(xt).map(|a| a.success))
+                .collect();
+            (builder.finish().unwrap(), outcomes)
+        };
+        // Re-execution gives the same result.
+        let again = crate::block::execute_block(
+            &self.state,
+            self.ctx,
+            self.head,
+            number,
+            &built.extrinsics,
+        )
+        .unwrap();
+        assert_eq!(again.changes, built.changes);
+        for (k, v) in &built.changes {
+            match v {
+                Some(v) => self.state.insert(k.clone(), v.clone()),
+                None => self.state.remove(k),
+            };
+        }
+        self.number = number;
+        self.head =
+            phala_primitives::hashing::hash256(&(number, built.extrinsics.clone()).encode());
+        self.hashes.push(self.head);
+        self.check_invariants();
+        (built, outcomes)
+    }
+
+    /// Total issuance equals the sum of all balances and stays within the cap.
+    pub fn check_invariants(&self) {
+        let prefix = system::ACCOUNT.prefix();
+        let mut sum: Balance = 0;
+        for (key, value) in self.state.range(prefix.clone()..) {
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let info = AccountInfo::decode(&mut value.as_slice()).unwrap();
+            assert!(
+                info.data.free + info.data.reserved >= balances::EXISTENTIAL_DEPOSIT,
+                "live account below ED"
+            );
+            sum += info.data.free + info.data.reserved;
+        }
+        let issuance = balances::total_issuance(&self.ext());
+        assert_eq!(sum, issuance, "issuance does not match balances");
+        assert!(issuance <= MAX_ISSUANCE);
+    }
+
+    pub fn events(&self) -> Vec<EventRecord> {
+        system::EVENTS.get_or_default(&self.ext())
+    }
+
+    pub fn events_of(&self, index: u32) -> Vec<RuntimeEvent> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.phase == system::Phase::ApplyExtrinsic(index))
+            .map(|e| e.event)
+            .collect()
+    }
+}
