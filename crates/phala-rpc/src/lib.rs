@@ -1,0 +1,1 @@
+//! The node's JSON-RPC server.
