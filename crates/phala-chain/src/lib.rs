@@ -441,6 +441,11 @@ impl Chain {
         let (sender, nonce, priority, valid_till) = self.validate(&view, xt.as_bytes())?;
         let account_nonce = system::account(&Ext::new(&ViewBackend(&view)), &sender).nonce;
         let mut pool = self.pool();
+        // A nonce further ahead than the sender's pool allowance could never become ready.
+        if u64::from(nonce) >= u64::from(account_nonce).saturating_add(pool.max_per_sender() as u64)
+        {
+            return Err(SubmitError::Invalid(InvalidTransaction::Future));
+        }
         let ready = pool
             .insert(hash, xt, sender, nonce, priority, valid_till, account_nonce)
             .map_err(|r| match r {

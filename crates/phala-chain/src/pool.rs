@@ -103,6 +103,10 @@ impl Pool {
         self.by_hash.is_empty()
     }
 
+    pub fn max_per_sender(&self) -> usize {
+        self.limits.max_per_sender
+    }
+
     pub fn contains(&self, hash: &H256) -> bool {
         self.by_hash.contains_key(hash)
     }
@@ -162,7 +166,23 @@ impl Pool {
             .entry(sender)
             .or_default()
             .insert(nonce, hash);
-        Ok(self.is_ready(&sender, nonce, account_nonce))
+        let ready = self.is_ready(&sender, nonce, account_nonce);
+        if ready {
+            // This nonce closed a gap: the waiting successors are ready now.
+            let promoted: Vec<H256> = self
+                .by_sender
+                .get(&sender)
+                .map(|q| {
+                    (nonce.saturating_add(1)..)
+                        .map_while(|n| q.get(&n).copied())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for hash in promoted {
+                self.notify(&hash, TxStatus::Ready);
+            }
+        }
+        Ok(ready)
     }
 
     /// Whether every nonce from the account's up to `nonce` is pooled.
@@ -291,7 +311,9 @@ mod tests {
             pool.insert(H256([1; 32]), xt(1), a, 1, 0, 100, 0),
             Ok(false)
         );
+        let mut promoted = pool.watch(H256([1; 32]));
         assert_eq!(pool.insert(H256([2; 32]), xt(2), a, 0, 0, 100, 0), Ok(true));
+        assert_eq!(promoted.try_recv(), Ok(TxStatus::Ready));
         assert_eq!(pool.next_nonce(&a, 0), 2);
         assert_eq!(
             pool.insert(H256([2; 32]), xt(2), a, 0, 0, 100, 0),

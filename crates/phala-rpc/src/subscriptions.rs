@@ -1,0 +1,363 @@
+//! Head, storage and runtime-version subscriptions, all driven by the chain's broadcast of
+//! finalized blocks.
+//!
+//! Each subscription subscribes to the broadcast *before* reading the current state, then skips
+//! blocks at or below what it already sent: a block finalized in between is neither lost nor
+//! sent twice. Every initial notification goes out only after the subscription id (subxt drops
+//! notifications that arrive before it).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use jsonrpsee::core::SubscriptionError;
+use jsonrpsee::types::Params;
+use jsonrpsee::{PendingSubscriptionSink, SubscriptionSink};
+use phala_chain::{Chain, Finalized};
+use phala_primitives::{BlockNumber, Header};
+use phala_runtime::VERSION;
+use serde::Serialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::json::{HeaderJson, RuntimeVersionJson, StorageChangeSetJson};
+use crate::params::{self, Args};
+use crate::state::read_keys;
+use crate::{Module, RpcError, RpcResult, blocking, errors};
+
+/// Most headers sent to catch a lagging head subscriber up; beyond that it must re-sync by
+/// itself (subxt fills gaps with `chain_getBlockHash`/`chain_getHeader`).
+const MAX_CATCH_UP: BlockNumber = 1024;
+
+/// The subscription went away (unsubscribed or disconnected).
+pub(crate) struct Closed;
+
+pub(crate) async fn send_json<T: Serialize>(
+    sink: &SubscriptionSink,
+    value: &T,
+) -> Result<(), Closed> {
+    let raw = serde_json::value::to_raw_value(value).map_err(|e| {
+        tracing::warn!(target: "rpc", "cannot serialize a notification: {e}");
+        Closed
+    })?;
+    sink.send(raw).await.map_err(|_| Closed)
+}
+
+pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
+    // All three streams are the finalized chain: finalized blocks are the only ones served.
+    register_heads(
+        module,
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+    )?;
+    module.register_alias("chain_subscribeNewHead", "chain_subscribeNewHeads")?;
+    module.register_alias("chain_unsubscribeNewHead", "chain_unsubscribeNewHeads")?;
+    module.register_alias("subscribe_newHead", "chain_subscribeNewHeads")?;
+    module.register_alias("unsubscribe_newHead", "chain_unsubscribeNewHeads")?;
+    register_heads(
+        module,
+        "chain_subscribeAllHeads",
+        "chain_allHead",
+        "chain_unsubscribeAllHeads",
+    )?;
+    register_heads(
+        module,
+        "chain_subscribeFinalizedHeads",
+        "chain_finalizedHead",
+        "chain_unsubscribeFinalizedHeads",
+    )?;
+    module.register_alias(
+        "chain_subscribeFinalisedHeads",
+        "chain_subscribeFinalizedHeads",
+    )?;
+    module.register_alias(
+        "chain_unsubscribeFinalisedHeads",
+        "chain_unsubscribeFinalizedHeads",
+    )?;
+
+    module.register_subscription(
+        "state_subscribeRuntimeVersion",
+        "state_runtimeVersion",
+        "state_unsubscribeRuntimeVersion",
+        |_, pending, _, _| async move {
+            let Ok(sink) = pending.accept().await else {
+                return;
+            };
+            // The runtime never upgrades (yet): the current version is the only notification.
+            if send_json(&sink, &RuntimeVersionJson::from(&*VERSION))
+                .await
+                .is_ok()
+            {
+                sink.closed().await;
+            }
+        },
+    )?;
+    module.register_alias(
+        "chain_subscribeRuntimeVersion",
+        "state_subscribeRuntimeVersion",
+    )?;
+    module.register_alias(
+        "chain_unsubscribeRuntimeVersion",
+        "state_unsubscribeRuntimeVersion",
+    )?;
+
+    module.register_subscription(
+        "state_subscribeStorage",
+        "state_storage",
+        "state_unsubscribeStorage",
+        |params, pending, ctx, _| async move {
+            follow_storage(params, pending, ctx.chain.clone()).await
+        },
+    )?;
+    Ok(())
+}
+
+fn register_heads(
+    module: &mut Module,
+    subscribe: &'static str,
+    notification: &'static str,
+    unsubscribe: &'static str,
+) -> Result<(), RpcError> {
+    module.register_subscription(
+        subscribe,
+        notification,
+        unsubscribe,
+        |_, pending, ctx, _| {
+            let chain = ctx.chain.clone();
+            async move { follow_heads(pending, chain).await }
+        },
+    )?;
+    Ok(())
+}
+
+/// Finalized headers numbered `after + 1 ..= up_to` (at most [`MAX_CATCH_UP`] of the newest).
+fn headers_between(
+    chain: &Chain,
+    after: BlockNumber,
+    up_to: BlockNumber,
+) -> RpcResult<Vec<Header>> {
+    let first = after
+        .saturating_add(1)
+        .max(up_to.saturating_sub(MAX_CATCH_UP.saturating_sub(1)));
+    let mut headers = Vec::new();
+    for n in first..=up_to {
+        match chain
+            .store()
+            .block_by_number(n)
+            .map_err(errors::chain_client)?
+        {
+            Some(block) => headers.push(block.header),
+            None => break,
+        }
+    }
+    Ok(headers)
+}
+
+/// What a subscriber missed when it fell behind the broadcast.
+async fn catch_up(chain: &Arc<Chain>, after: BlockNumber) -> RpcResult<Vec<Header>> {
+    let chain = chain.clone();
+    blocking(move || {
+        let (head, _) = chain.finalized().map_err(errors::chain_client)?;
+        headers_between(&chain, after, head)
+    })
+    .await
+}
+
+async fn follow_heads(pending: PendingSubscriptionSink, chain: Arc<Chain>) {
+    let mut finalized = chain.subscribe_finalized();
+    let reader = chain.clone();
+    let head = match blocking(move || reader.finalized_header().map_err(errors::chain_client)).await
+    {
+        Ok(head) => head,
+        Err(e) => return pending.reject(e).await,
+    };
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
+    let mut last = head.number;
+    if send_json(&sink, &HeaderJson::from(&head)).await.is_err() {
+        return;
+    }
+    loop {
+        let headers = match next_event(&sink, &mut finalized).await {
+            Event::Closed => return,
+            Event::Block(f) => vec![f.block.header.clone()],
+            Event::Lagged => match catch_up(&chain, last).await {
+                Ok(headers) => headers,
+                Err(e) => {
+                    tracing::warn!(target: "rpc", "head subscription cannot catch up: {}", e.message());
+                    return;
+                }
+            },
+        };
+        for header in headers {
+            if header.number <= last {
+                continue;
+            }
+            if send_json(&sink, &HeaderJson::from(&header)).await.is_err() {
+                return;
+            }
+            last = header.number;
+        }
+    }
+}
+
+enum Event {
+    Block(Arc<Finalized>),
+    /// The subscriber fell more than the broadcast's capacity behind.
+    Lagged,
+    Closed,
+}
+
+async fn next_event(
+    sink: &SubscriptionSink,
+    rx: &mut broadcast::Receiver<Arc<Finalized>>,
+) -> Event {
+    tokio::select! {
+        _ = sink.closed() => Event::Closed,
+        event = rx.recv() => match event {
+            Ok(f) => Event::Block(f),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(target: "rpc", missed, "subscriber lagged behind finalized blocks");
+                Event::Lagged
+            }
+            Err(RecvError::Closed) => Event::Closed,
+        },
+    }
+}
+
+/// Values of `keys` at the finalized head, with its number.
+async fn read_head(
+    chain: &Arc<Chain>,
+    keys: &Arc<Vec<Vec<u8>>>,
+) -> RpcResult<(BlockNumber, StorageChangeSetJson)> {
+    let (chain, keys) = (chain.clone(), keys.clone());
+    blocking(move || {
+        let view = chain.view(None).map_err(errors::from_chain)?;
+        let values = read_keys(&view, &keys)?;
+        let set = StorageChangeSetJson::new(
+            view.block_hash(),
+            keys.iter()
+                .zip(&values)
+                .map(|(k, v)| (k.as_slice(), v.as_deref())),
+        );
+        Ok((view.number(), set))
+    })
+    .await
+}
+
+/// `state_subscribeStorage [keys?]`: with keys, every key's current value first, then the
+/// keys a finalized block wrote; without keys, everything each block wrote.
+async fn follow_storage(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    chain: Arc<Chain>,
+) -> Result<(), SubscriptionError> {
+    let keys = match Args::parse(&params).and_then(|a| a.optional(0, "keys", params::keys)) {
+        Ok(keys) => keys,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let mut finalized = chain.subscribe_finalized();
+    let Some(keys) = keys else {
+        return follow_all_storage(pending, chain, finalized).await;
+    };
+    // Duplicates would only repeat entries; order is kept for the initial change set.
+    let mut seen = BTreeSet::new();
+    let keys: Arc<Vec<Vec<u8>>> = Arc::new(
+        keys.into_iter()
+            .filter(|k| seen.insert(k.clone()))
+            .collect(),
+    );
+    let (mut last, initial) = match read_head(&chain, &keys).await {
+        Ok(head) => head,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let Ok(sink) = pending.accept().await else {
+        return Ok(());
+    };
+    if send_json(&sink, &initial).await.is_err() {
+        return Ok(());
+    }
+    loop {
+        let set = match next_event(&sink, &mut finalized).await {
+            Event::Closed => return Ok(()),
+            Event::Block(f) if f.block.header.number <= last => continue,
+            Event::Block(f) => {
+                last = f.block.header.number;
+                changed_keys(&f, &keys)
+            }
+            // Missed blocks may have changed anything: resend every value.
+            Event::Lagged => {
+                let (number, set) = read_head(&chain, &keys)
+                    .await
+                    .map_err(|e| e.message().to_string())?;
+                last = number;
+                Some(set)
+            }
+        };
+        if let Some(set) = set
+            && send_json(&sink, &set).await.is_err()
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// The requested keys a block wrote, or `None` if it wrote none of them.
+fn changed_keys(f: &Finalized, keys: &[Vec<u8>]) -> Option<StorageChangeSetJson> {
+    let changes: Vec<(&[u8], Option<&[u8]>)> = keys
+        .iter()
+        .filter_map(|k| f.changes.get(k).map(|v| (k.as_slice(), v.as_deref())))
+        .collect();
+    (!changes.is_empty()).then(|| StorageChangeSetJson::new(f.hash, changes))
+}
+
+/// Subscription to every key: like Substrate, no initial set (it would be the whole state).
+async fn follow_all_storage(
+    pending: PendingSubscriptionSink,
+    chain: Arc<Chain>,
+    mut finalized: broadcast::Receiver<Arc<Finalized>>,
+) -> Result<(), SubscriptionError> {
+    let reader = chain.clone();
+    let mut last = match blocking(move || reader.finalized().map_err(errors::chain_client)).await {
+        Ok((number, _)) => number,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let Ok(sink) = pending.accept().await else {
+        return Ok(());
+    };
+    loop {
+        match next_event(&sink, &mut finalized).await {
+            Event::Closed => return Ok(()),
+            Event::Block(f) if f.block.header.number <= last => {}
+            Event::Block(f) => {
+                last = f.block.header.number;
+                if f.changes.is_empty() {
+                    continue;
+                }
+                let set = StorageChangeSetJson::new(
+                    f.hash,
+                    f.changes.iter().map(|(k, v)| (k.as_slice(), v.as_deref())),
+                );
+                if send_json(&sink, &set).await.is_err() {
+                    return Ok(());
+                }
+            }
+            // Past changes are not kept, so a gap cannot be filled: end the subscription
+            // with an error rather than let the subscriber believe it saw every change.
+            Event::Lagged => {
+                return Err(
+                    "subscriber fell behind and missed storage changes; resubscribe".into(),
+                );
+            }
+        }
+    }
+}
