@@ -1,0 +1,419 @@
+//! [`Client`]: a connection to a node and typed queries of its chain.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use parity_scale_codec::{Decode, Encode};
+use phala_primitives::crypto::{decode_hex, encode_hex};
+use phala_primitives::{AccountId32, Balance, Block, BlockNumber, H256, Header};
+use phala_runtime::RuntimeVersion;
+use phala_runtime::modules::balances;
+use phala_runtime::modules::system::{self, AccountInfo, EventRecord};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::error::ClientError;
+use crate::metadata::{ChainMetadata, MetadataSource};
+use crate::rpc::{ChainProperties, HeaderJson, Rpc, RuntimeVersionJson, SignedBlockJson};
+
+/// Limits of a [`Client`]. Every wait the SDK does is bounded by one of them.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// How long opening the connection may take.
+    pub connect_timeout: Duration,
+    /// How long the node may take to answer one request.
+    pub request_timeout: Duration,
+    /// How long [`crate::TxProgress::wait_finalized`] waits for finality.
+    pub finality_timeout: Duration,
+    /// How often finalized blocks are polled when watching a transaction over HTTP.
+    pub poll_interval: Duration,
+    /// Largest response accepted, in bytes (metadata and big blocks need a few MiB).
+    pub max_response_size: u32,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            finality_timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            max_response_size: 64 * 1024 * 1024,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) rpc: Rpc,
+    pub(crate) config: ClientConfig,
+    genesis_hash: H256,
+    runtime_version: Mutex<RuntimeVersion>,
+    properties: ChainProperties,
+    metadata: OnceCell<Arc<ChainMetadata>>,
+}
+
+/// A connection to a phala node. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.inner.rpc.url())
+            .field("genesis_hash", &self.inner.genesis_hash)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to a node at `ws://`, `wss://` (full API) or `http://`, `https://` (no
+    /// subscriptions; transactions are then followed by polling finalized blocks).
+    pub async fn connect(url: &str) -> Result<Client, ClientError> {
+        Client::connect_with(url, ClientConfig::default()).await
+    }
+
+    /// [`Client::connect`] with explicit limits.
+    pub async fn connect_with(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
+        let rpc = Rpc::open(url, &config).await?;
+        let (genesis, version, properties) = tokio::try_join!(
+            rpc.request::<Option<H256>>("chain_getBlockHash", vec![json!(0)]),
+            rpc.request::<RuntimeVersionJson>("state_getRuntimeVersion", vec![]),
+            rpc.request::<Value>("system_properties", vec![]),
+        )?;
+        let genesis_hash = genesis.ok_or_else(|| ClientError::BadResponse {
+            method: "chain_getBlockHash".into(),
+            reason: "the node does not know block 0".into(),
+        })?;
+        let version = version
+            .into_version()
+            .map_err(|reason| ClientError::BadResponse {
+                method: "state_getRuntimeVersion".into(),
+                reason,
+            })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                rpc,
+                config,
+                genesis_hash,
+                runtime_version: Mutex::new(version),
+                properties: ChainProperties::from_json(properties),
+                metadata: OnceCell::new(),
+            }),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        self.inner.rpc.url()
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Hash of block 0, read at connect time.
+    pub fn genesis_hash(&self) -> H256 {
+        self.inner.genesis_hash
+    }
+
+    /// The runtime version last read from the node (at connect time, refreshed by every
+    /// [`Client::sign`]).
+    pub fn runtime_version(&self) -> RuntimeVersion {
+        match self.inner.runtime_version.lock() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reads the node's current runtime version and remembers it.
+    pub async fn refresh_runtime_version(&self) -> Result<RuntimeVersion, ClientError> {
+        let json: RuntimeVersionJson = self.request("state_getRuntimeVersion", vec![]).await?;
+        let version = json
+            .into_version()
+            .map_err(|reason| ClientError::BadResponse {
+                method: "state_getRuntimeVersion".into(),
+                reason,
+            })?;
+        match self.inner.runtime_version.lock() {
+            Ok(mut v) => *v = version.clone(),
+            Err(poisoned) => *poisoned.into_inner() = version.clone(),
+        }
+        Ok(version)
+    }
+
+    /// The chain properties (`system_properties`) read at connect time.
+    pub fn properties(&self) -> &ChainProperties {
+        &self.inner.properties
+    }
+
+    /// The chain's name (`system_chain`), e.g. "Development".
+    pub async fn chain_name(&self) -> Result<String, ClientError> {
+        self.request("system_chain", vec![]).await
+    }
+
+    pub(crate) async fn request<R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<R, ClientError> {
+        self.inner.rpc.request(method, params).await
+    }
+
+    /// Hash of the canonical block at `number`, if there is one.
+    pub async fn block_hash(&self, number: BlockNumber) -> Result<Option<H256>, ClientError> {
+        self.request("chain_getBlockHash", vec![json!(number)])
+            .await
+    }
+
+    /// The latest finalized block: `(number, hash)`.
+    pub async fn finalized_head(&self) -> Result<(BlockNumber, H256), ClientError> {
+        let hash: H256 = self.request("chain_getFinalizedHead", vec![]).await?;
+        let header = self
+            .header(hash)
+            .await?
+            .ok_or(ClientError::UnknownBlock { hash })?;
+        Ok((header.number, hash))
+    }
+
+    /// The node's best block: `(number, hash)`.
+    pub async fn best_head(&self) -> Result<(BlockNumber, H256), ClientError> {
+        let json: Option<HeaderJson> = self.request("chain_getHeader", vec![]).await?;
+        let header = self
+            .checked_header("chain_getHeader", json, None)?
+            .ok_or_else(|| ClientError::BadResponse {
+                method: "chain_getHeader".into(),
+                reason: "the node has no best block".into(),
+            })?;
+        Ok((header.number, header.hash()))
+    }
+
+    /// The header of block `hash`, or `None` if the node does not know it. The header is
+    /// checked to hash to `hash`.
+    pub async fn header(&self, hash: H256) -> Result<Option<Header>, ClientError> {
+        let json: Option<HeaderJson> = self.request("chain_getHeader", vec![json!(hash)]).await?;
+        self.checked_header("chain_getHeader", json, Some(hash))
+    }
+
+    fn checked_header(
+        &self,
+        method: &str,
+        json: Option<HeaderJson>,
+        expected: Option<H256>,
+    ) -> Result<Option<Header>, ClientError> {
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let header = json
+            .into_header()
+            .map_err(|reason| ClientError::BadResponse {
+                method: method.into(),
+                reason,
+            })?;
+        if let Some(requested) = expected {
+            let computed = header.hash();
+            if computed != requested {
+                return Err(ClientError::HeaderHashMismatch {
+                    requested,
+                    computed,
+                });
+            }
+        }
+        Ok(Some(header))
+    }
+
+    /// Block `hash` with its extrinsics (each exactly as on the wire, length prefix
+    /// included), or `None` if the node does not know it.
+    pub async fn block(&self, hash: H256) -> Result<Option<Block>, ClientError> {
+        let json: Option<SignedBlockJson> =
+            self.request("chain_getBlock", vec![json!(hash)]).await?;
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let block = json
+            .into_block()
+            .map_err(|reason| ClientError::BadResponse {
+                method: "chain_getBlock".into(),
+                reason,
+            })?;
+        let computed = block.hash();
+        if computed != hash {
+            return Err(ClientError::HeaderHashMismatch {
+                requested: hash,
+                computed,
+            });
+        }
+        Ok(Some(block))
+    }
+
+    /// The raw value under a storage key, at block `at` (the best block if `None`).
+    pub async fn storage(
+        &self,
+        key: &[u8],
+        at: Option<H256>,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let mut params = vec![json!(encode_hex(key))];
+        if let Some(at) = at {
+            params.push(json!(at));
+        }
+        let value: Option<String> = self.request("state_getStorage", params).await?;
+        value
+            .map(|hex| {
+                decode_hex(&hex).map_err(|e| ClientError::BadResponse {
+                    method: "state_getStorage".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// A storage value decoded as `T`; every byte must be used.
+    async fn storage_decoded<T: Decode>(
+        &self,
+        what: &str,
+        key: &[u8],
+        at: Option<H256>,
+    ) -> Result<Option<T>, ClientError> {
+        self.storage(key, at)
+            .await?
+            .map(|bytes| decode_exact(what, &bytes))
+            .transpose()
+    }
+
+    /// `System.Account` of `who` at the best block: nonce, reference counts and balances.
+    /// An account that does not exist reads as all zeroes.
+    pub async fn account(&self, who: &AccountId32) -> Result<AccountInfo, ClientError> {
+        self.account_at(who, None).await
+    }
+
+    /// `System.Account` of `who` at block `at` (the best block if `None`).
+    pub async fn account_at(
+        &self,
+        who: &AccountId32,
+        at: Option<H256>,
+    ) -> Result<AccountInfo, ClientError> {
+        let what = format!("System.Account of {who}");
+        Ok(self
+            .storage_decoded(&what, &system::ACCOUNT.key(who), at)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Free balance of `who` at the best block.
+    pub async fn free_balance(&self, who: &AccountId32) -> Result<Balance, ClientError> {
+        Ok(self.account(who).await?.data.free)
+    }
+
+    /// `Balances.TotalIssuance` at the best block.
+    pub async fn total_issuance(&self) -> Result<Balance, ClientError> {
+        Ok(self
+            .storage_decoded(
+                "Balances.TotalIssuance",
+                &balances::TOTAL_ISSUANCE.key(),
+                None,
+            )
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The events of block `block_hash` (`System.Events`).
+    pub async fn events_at(&self, block_hash: H256) -> Result<Vec<EventRecord>, ClientError> {
+        let what = format!("System.Events of block {block_hash}");
+        Ok(self
+            .storage_decoded(&what, &system::EVENTS.key(), Some(block_hash))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The nonce `who`'s next transaction should use, counting transactions in the node's
+    /// pool (`system_accountNextIndex`).
+    pub async fn next_nonce(&self, who: &AccountId32) -> Result<u32, ClientError> {
+        self.request("system_accountNextIndex", vec![json!(who.to_ss58())])
+            .await
+    }
+
+    /// Calls runtime API `method` (e.g. `TransactionPaymentApi_query_info`) with SCALE
+    /// `input` at the best block, returning the SCALE output.
+    pub async fn runtime_call(&self, method: &str, input: &[u8]) -> Result<Vec<u8>, ClientError> {
+        self.runtime_call_at(method, input, None).await
+    }
+
+    /// [`Client::runtime_call`] at block `at`.
+    pub async fn runtime_call_at(
+        &self,
+        method: &str,
+        input: &[u8],
+        at: Option<H256>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut params = vec![json!(method), json!(encode_hex(input))];
+        if let Some(at) = at {
+            params.push(json!(at));
+        }
+        let hex: String = self.request("state_call", params).await?;
+        decode_hex(&hex).map_err(|e| ClientError::BadResponse {
+            method: "state_call".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The node's runtime metadata (V15, else V14), fetched once. If the node's metadata
+    /// cannot be read, the metadata built into this SDK is returned (not cached, so a later
+    /// call tries the node again).
+    pub async fn metadata(&self) -> Arc<ChainMetadata> {
+        let fetched = self
+            .inner
+            .metadata
+            .get_or_try_init(|| async { self.fetch_metadata().await.map(Arc::new) })
+            .await;
+        match fetched {
+            Ok(md) => md.clone(),
+            Err(_) => Arc::new(ChainMetadata::local()),
+        }
+    }
+
+    /// V15 through `Metadata_metadata_at_version`, else whatever `state_getMetadata` serves.
+    async fn fetch_metadata(&self) -> Result<ChainMetadata, ClientError> {
+        let v15 = self
+            .runtime_call("Metadata_metadata_at_version", &15u32.encode())
+            .await
+            .ok()
+            .and_then(|out| {
+                Option::<Vec<u8>>::decode(&mut out.as_slice())
+                    .ok()
+                    .flatten()
+            });
+        let (method, bytes) = match v15 {
+            Some(bytes) => ("state_call Metadata_metadata_at_version", bytes),
+            None => {
+                let hex: String = self.request("state_getMetadata", vec![]).await?;
+                let bytes = decode_hex(&hex).map_err(|e| ClientError::BadResponse {
+                    method: "state_getMetadata".into(),
+                    reason: e.to_string(),
+                })?;
+                ("state_getMetadata", bytes)
+            }
+        };
+        ChainMetadata::from_bytes(&bytes, MetadataSource::Node).map_err(|reason| {
+            ClientError::BadResponse {
+                method: method.into(),
+                reason,
+            }
+        })
+    }
+}
+
+/// Decodes `T` from all of `bytes`.
+pub(crate) fn decode_exact<T: Decode>(what: &str, bytes: &[u8]) -> Result<T, ClientError> {
+    let mut input = bytes;
+    let value = T::decode(&mut input).map_err(|e| ClientError::Decode {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })?;
+    if !input.is_empty() {
+        return Err(ClientError::Decode {
+            what: what.to_string(),
+            reason: format!("{} bytes left over", input.len()),
+        });
+    }
+    Ok(value)
+}
