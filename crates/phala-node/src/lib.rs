@@ -1,0 +1,317 @@
+//! A phala node: the chain client, driven by Commonware simplex consensus over authenticated
+//! p2p, served over JSON-RPC, observed through Prometheus.
+//!
+//! Data flow: transactions arrive over RPC into the chain's pool; when this validator leads a
+//! view, simplex asks the application ([`consensus::app`]) for a block, which executes pooled
+//! transactions on its parent; other validators re-execute it before voting. Marshal hands
+//! finalized blocks, in order, to the finalizer ([`consensus::finalizer`]), which commits
+//! each with its certificate; RPC subscribers hear about it from the chain's broadcast.
+//!
+//! Everything runs on Commonware's tokio runtime, whose storage directory holds the consensus
+//! journal and marshal's archives; the chain store lives beside it.
+
+pub mod consensus;
+pub mod metrics;
+mod network;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use commonware_codec::DecodeExt;
+use commonware_cryptography::Signer;
+use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
+use commonware_runtime::{
+    Handle, Metrics as _, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio,
+};
+use commonware_utils::ordered::Set;
+use phala_chain::{Chain, ChainSpec, PoolLimits};
+use phala_keys::Ed25519Pair;
+use phala_state::StoreConfig;
+
+use consensus::engine::{self, EngineConfig};
+use metrics::NodeMetrics;
+
+/// Everything a node needs to run.
+pub struct NodeConfig {
+    pub spec: ChainSpec,
+    /// Holds `chain.redb` and the consensus data (`consensus/`).
+    pub base_path: PathBuf,
+    /// This validator's consensus key.
+    pub validator: Option<Ed25519Pair>,
+    pub rpc_addr: SocketAddr,
+    pub prometheus_addr: Option<SocketAddr>,
+    /// Where to listen for peers; defaults to this validator's address in the spec.
+    pub p2p_listen: Option<SocketAddr>,
+    /// Recent states kept readable (`None`: all).
+    pub pruning: Option<u32>,
+    pub name: String,
+}
+
+/// What a started node tells its caller.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub rpc_addr: SocketAddr,
+    pub prometheus_addr: Option<SocketAddr>,
+    pub p2p_addr: Option<SocketAddr>,
+    pub genesis_hash: phala_primitives::H256,
+    pub finalized: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Chain(#[from] phala_chain::ChainError),
+    #[error("cannot start the RPC server on {addr}: {reason}")]
+    Rpc { addr: SocketAddr, reason: String },
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Metrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+    #[error("consensus stopped: {0}")]
+    Stopped(String),
+}
+
+/// The consensus key as Commonware's type.
+fn consensus_key(pair: &Ed25519Pair) -> Result<PrivateKey, NodeError> {
+    PrivateKey::decode(bytes::Bytes::copy_from_slice(pair.seed().as_slice()))
+        .map_err(|e| NodeError::Config(format!("invalid consensus key: {e}")))
+}
+
+/// Runs a node until Ctrl-C or SIGTERM (or a fatal error). `on_ready` is called once RPC is
+/// up. Blocks the calling thread: it owns the runtime.
+pub fn run(
+    config: NodeConfig,
+    on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
+) -> Result<(), NodeError> {
+    run_until(config, on_ready, shutdown_signal())
+}
+
+/// Like [`run`], but stops when `stop` resolves instead of on a signal (for embedding and
+/// tests).
+pub fn run_until(
+    config: NodeConfig,
+    on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let storage = config.base_path.join("consensus");
+    std::fs::create_dir_all(&config.base_path).map_err(|e| {
+        NodeError::Config(format!(
+            "cannot create base path {}: {e}",
+            config.base_path.display()
+        ))
+    })?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2);
+    let runtime = cw_tokio::Config::new()
+        .with_worker_threads(threads)
+        .with_storage_directory(storage)
+        .with_catch_panics(false);
+    cw_tokio::Runner::new(runtime).start(|context| async move {
+        let result = run_inner(context.child("node"), config, on_ready, stop).await;
+        // Stop every task (consensus, p2p) before the runtime exits, so storage is closed.
+        let _ = context.stop(0, Some(Duration::from_secs(10))).await;
+        result
+    })
+}
+
+async fn run_inner(
+    context: cw_tokio::Context,
+    config: NodeConfig,
+    on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let validators = config
+        .spec
+        .validators()
+        .map_err(phala_chain::ChainError::from)?;
+    let block_time = Duration::from_millis(config.spec.block_time_ms);
+    let mut store = StoreConfig::new(config.base_path.join("chain.redb"));
+    store.pruning = config.pruning;
+    let chain = Chain::open(config.spec.clone(), store, PoolLimits::default())?;
+
+    let node_metrics = Arc::new(NodeMetrics::default());
+    let peers = Arc::new(AtomicUsize::new(0));
+    let rpc_metrics = node_metrics.clone();
+    let rpc = phala_rpc::start(
+        chain.clone(),
+        phala_rpc::RpcConfig {
+            addr: config.rpc_addr,
+            node_name: config.name.clone(),
+            node_version: env!("CARGO_PKG_VERSION").to_string(),
+            is_validator: config.validator.is_some(),
+            local_peer_id: config
+                .validator
+                .as_ref()
+                .map(|v| format!("0x{}", hex::encode(v.public())))
+                .unwrap_or_default(),
+            peers: peers.clone(),
+            max_connections: 100,
+            on_call: Some(Arc::new(move |method: &str| {
+                rpc_metrics.count_rpc_call(method)
+            })),
+        },
+    )
+    .await
+    .map_err(|e| NodeError::Rpc {
+        addr: config.rpc_addr,
+        reason: e.to_string(),
+    })?;
+
+    let best_height = Arc::new(AtomicU64::new(0));
+    let extra: metrics::ExtraMetrics = Default::default();
+    let prometheus_addr = match config.prometheus_addr {
+        Some(addr) => {
+            let listener = metrics::bind(addr)
+                .await
+                .map_err(|source| NodeError::Metrics { addr, source })?;
+            let bound = listener.local_addr().unwrap_or(addr);
+            tokio::spawn(metrics::serve(
+                listener,
+                node_metrics.clone(),
+                extra.clone(),
+            ));
+            Some(bound)
+        }
+        None => None,
+    };
+    {
+        let (chain, best, metrics) = (chain.clone(), best_height.clone(), node_metrics.clone());
+        tokio::spawn(async move {
+            loop {
+                metrics.refresh(&chain, &best);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    let Some(validator) = config.validator else {
+        return Err(NodeError::Config(
+            "this node has no --validator key; following the chain as a non-validating full node is not supported yet".into(),
+        ));
+    };
+    let signer = consensus_key(&validator)?;
+    let me: PublicKey = signer.public_key();
+    let mut members = Vec::new();
+    for v in &validators {
+        let key =
+            PublicKey::decode(bytes::Bytes::copy_from_slice(&v.consensus_key)).map_err(|e| {
+                NodeError::Config(format!(
+                    "validator {} has an invalid consensus key: {e}",
+                    v.account
+                ))
+            })?;
+        members.push((key, v.p2p_address));
+    }
+    let Some((_, spec_addr)) = members.iter().find(|(k, _)| *k == me) else {
+        return Err(NodeError::Config(format!(
+            "the validator key 0x{} is not in the chain spec's validator set",
+            hex::encode(validator.public())
+        )));
+    };
+    let listen = config.p2p_listen.unwrap_or(*spec_addr);
+    let participants = Set::try_from(members.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>())
+        .map_err(|_| NodeError::Config("duplicate validator keys in the chain spec".into()))?;
+    let mut namespace = b"phala:".to_vec();
+    namespace.extend_from_slice(chain.genesis_hash().as_bytes());
+
+    let p2p = network::start(
+        context.child("network"),
+        &signer,
+        &namespace,
+        listen,
+        &members,
+        &participants,
+    )?;
+    let engine_config = EngineConfig {
+        signer,
+        participants,
+        namespace,
+        block_time,
+        partition_prefix: "phala".into(),
+    };
+    let engine = engine::start(
+        context.child("consensus"),
+        &engine_config,
+        chain.clone(),
+        best_height.clone(),
+        p2p.oracle.clone(),
+        p2p.oracle.clone(),
+        p2p.vote,
+        p2p.cert,
+        p2p.resolver,
+        p2p.backfill,
+        p2p.broadcast,
+    )
+    .await?;
+    {
+        let metrics_context = context.child("metrics");
+        if let Ok(mut extra) = extra.lock() {
+            *extra = Some(Box::new(move || metrics_context.encode()));
+        }
+    }
+    let finalizer = context.child("finalizer").spawn({
+        let (chain, marshal) = (chain.clone(), engine.marshal.clone());
+        let updates = engine.updates;
+        move |ctx| consensus::finalizer::run(ctx, chain, marshal, updates)
+    });
+
+    let (finalized, _) = chain.finalized()?;
+    peers.store(members.len().saturating_sub(1), Ordering::Relaxed);
+    on_ready(&NodeInfo {
+        rpc_addr: rpc.local_addr(),
+        prometheus_addr,
+        p2p_addr: Some(listen),
+        genesis_hash: chain.genesis_hash(),
+        finalized,
+    });
+
+    let mut handles: Vec<Handle<()>> = engine.handles;
+    handles.push(p2p.handle);
+    let outcome = tokio::select! {
+        _ = stop => {
+            tracing::info!(target: "node", "shutting down");
+            Ok(())
+        }
+        r = Handle::select(handles) => Err(NodeError::Stopped(format!("a consensus task ended: {r:?}"))),
+        r = finalizer => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NodeError::Stopped(e)),
+            Err(e) => Err(NodeError::Stopped(e.to_string())),
+        },
+    };
+    rpc.stop();
+    outcome
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

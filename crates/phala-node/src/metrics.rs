@@ -1,0 +1,132 @@
+//! Prometheus metrics on their own port: chain heights, pool size, RPC calls, and every metric
+//! the consensus stack registers.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// The node's own metrics.
+pub struct NodeMetrics {
+    registry: Registry,
+    pub best_height: Gauge,
+    pub finalized_height: Gauge,
+    pub pool_size: Gauge,
+    pub peers: Gauge,
+    pub rpc_calls: Family<Vec<(String, String)>, Counter>,
+}
+
+impl Default for NodeMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("phala");
+        let best_height = Gauge::default();
+        let finalized_height = Gauge::default();
+        let pool_size = Gauge::default();
+        let peers = Gauge::default();
+        let rpc_calls = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register(
+            "block_height",
+            "Highest block executed by this node",
+            best_height.clone(),
+        );
+        registry.register(
+            "finalized_height",
+            "Highest finalized block",
+            finalized_height.clone(),
+        );
+        registry.register(
+            "txpool_size",
+            "Transactions waiting in the pool",
+            pool_size.clone(),
+        );
+        registry.register("peers", "Connected peers", peers.clone());
+        registry.register("rpc_calls", "JSON-RPC calls by method", rpc_calls.clone());
+        NodeMetrics {
+            registry,
+            best_height,
+            finalized_height,
+            pool_size,
+            peers,
+            rpc_calls,
+        }
+    }
+}
+
+impl NodeMetrics {
+    pub fn count_rpc_call(&self, method: &str) {
+        self.rpc_calls
+            .get_or_create(&vec![("method".to_string(), method.to_string())])
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Refreshes the gauges that mirror chain state.
+    pub fn refresh(&self, chain: &phala_chain::Chain, best: &AtomicU64) {
+        if let Ok((finalized, _)) = chain.finalized() {
+            self.finalized_height.set(i64::from(finalized));
+            let best = best.load(Ordering::Relaxed).max(u64::from(finalized));
+            self.best_height
+                .set(i64::try_from(best).unwrap_or(i64::MAX));
+        }
+        self.pool_size
+            .set(i64::try_from(chain.pool_len()).unwrap_or(i64::MAX));
+    }
+}
+
+/// Extra text appended to every scrape (the consensus stack's own registry).
+pub type ExtraMetrics = Arc<Mutex<Option<Box<dyn Fn() -> String + Send>>>>;
+
+/// Serves `GET /metrics` until the listener fails. Deliberately tiny: one request per
+/// connection, bounded request size and time.
+pub async fn serve(listener: TcpListener, metrics: Arc<NodeMetrics>, extra: ExtraMetrics) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let metrics = metrics.clone();
+        let extra = extra.clone();
+        tokio::spawn(async move {
+            let mut request = vec![0u8; 4096];
+            let read =
+                tokio::time::timeout(Duration::from_secs(5), socket.read(&mut request)).await;
+            let Ok(Ok(n)) = read else { return };
+            let head = String::from_utf8_lossy(request.get(..n).unwrap_or_default()).to_string();
+            let response = if head.starts_with("GET /metrics") {
+                let mut body = metrics.encode();
+                if let Ok(extra) = extra.lock()
+                    && let Some(f) = extra.as_ref()
+                {
+                    body.push_str(&f());
+                }
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            let _ = socket.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+/// Binds the metrics port.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,109 @@
+//! One validator in-process: blocks are produced at the block time and finalized, RPC serves
+//! them, and a restart on the same base path continues the chain.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::rpc_params;
+use phala_chain::ChainType;
+use phala_chain::dev::{DevValidator, dev_spec};
+use phala_keys::{Ed25519Pair, Sr25519Pair};
+use phala_node::{NodeConfig, NodeInfo};
+
+fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    l.local_addr().unwrap()
+}
+
+fn config(base: &std::path::Path, p2p: SocketAddr) -> NodeConfig {
+    let alice = Sr25519Pair::from_uri("//Alice").unwrap().account_id();
+    let validator = DevValidator {
+        account: alice,
+        consensus_key: Ed25519Pair::from_uri("//Alice").unwrap().public(),
+        p2p_address: p2p,
+    };
+    let mut spec = dev_spec(
+        "Test",
+        "test",
+        ChainType::Development,
+        &[alice],
+        &[validator],
+    );
+    spec.block_time_ms = 200;
+    NodeConfig {
+        spec,
+        base_path: base.to_path_buf(),
+        validator: Some(Ed25519Pair::from_uri("//Alice").unwrap()),
+        rpc_addr: free_addr(),
+        prometheus_addr: None,
+        p2p_listen: None,
+        pruning: Some(256),
+        name: "test".into(),
+    }
+}
+
+/// Runs a node until `blocks` more blocks are finalized; returns the finalized height.
+fn run_for(base: &std::path::Path, p2p: SocketAddr, blocks: u32) -> u32 {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<NodeInfo>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let cfg = config(base, p2p);
+    let node = std::thread::spawn(move || {
+        phala_node::run_until(
+            cfg,
+            move |info| {
+                let _ = ready_tx.send(info.clone());
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        )
+    });
+    let info = ready_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("node did not start");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reached = runtime.block_on(async {
+        let client = HttpClientBuilder::default()
+            .build(format!("http://{}", info.rpc_addr))
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let hash: String = client
+                .request("chain_getFinalizedHead", rpc_params![])
+                .await
+                .unwrap();
+            let header: serde_json::Value = client
+                .request("chain_getHeader", rpc_params![hash])
+                .await
+                .unwrap();
+            let number = u32::from_str_radix(
+                header["number"].as_str().unwrap().trim_start_matches("0x"),
+                16,
+            )
+            .unwrap();
+            if number >= info.finalized + blocks {
+                break number;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "stuck at block {number}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    stop_tx.send(()).unwrap();
+    node.join().unwrap().unwrap();
+    reached
+}
+
+#[test]
+fn produces_finalizes_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p2p = free_addr();
+    let first = run_for(dir.path(), p2p, 5);
+    assert!(first >= 5);
+    let second = run_for(dir.path(), p2p, 3);
+    assert!(second >= first + 3);
+}
