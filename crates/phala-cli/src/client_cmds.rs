@@ -1,0 +1,523 @@
+//! Client-side commands: `phala key`, `phala balance` and `phala transfer`, thin layers over
+//! `phala-keys` and the `phala-client` SDK. Every error is one sentence for `main` to print.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use phala_client::keys::{Ed25519Pair, KeyError, Sr25519Pair};
+use phala_client::primitives::ss58::{self, Ss58Error};
+use phala_client::primitives::{AccountId32, Balance, SS58_PREFIX, format_pha, parse_pha};
+use phala_client::{Client, ClientConfig, TxOptions, TxStatus, transfer_call};
+use serde_json::json;
+
+/// Where a local node serves RPC.
+const DEFAULT_URL: &str = "ws://127.0.0.1:9944";
+/// Substrate's generic address prefix, used by polkadot.js and subxt by default.
+const SUBSTRATE_PREFIX: u16 = 42;
+
+/// Signature schemes of keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Scheme {
+    /// Accounts (what wallets use).
+    #[default]
+    Sr25519,
+    /// Consensus keys of validators.
+    Ed25519,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Generate a new random key: prints its secret phrase, public key and addresses.
+    Generate {
+        /// Key scheme.
+        #[arg(long, value_enum, default_value_t = Scheme::Sr25519)]
+        scheme: Scheme,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the public key and addresses of a secret URI or of a public address.
+    Inspect {
+        /// A secret URI (`//Alice`, `<phrase>//hard/soft///password`, `0x<64-hex seed>`) or
+        /// a public address (SS58 of any prefix; a 0x public key with --public).
+        uri: String,
+        /// Key scheme of a secret URI.
+        #[arg(long, value_enum, default_value_t = Scheme::Sr25519)]
+        scheme: Scheme,
+        /// Read the input as a public key or address, never as a secret (needed for a 0x
+        /// public key, which otherwise reads as a secret seed).
+        #[arg(long)]
+        public: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BalanceArgs {
+    /// The account: an SS58 address (any prefix), 0x followed by the 64-hex-digit public
+    /// key, or a secret URI such as //Alice.
+    pub account: String,
+    /// The node's RPC endpoint (ws://, wss://, http:// or https://).
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Print JSON (amounts in the smallest unit, 10^-12 PHA) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// Secret URI of the sender, e.g. //Alice or "<12 words>//hard///password".
+    #[arg(long)]
+    pub from: String,
+    /// The recipient: an SS58 address (any prefix), a 0x public key, or a secret URI such as
+    /// //Bob.
+    pub to: String,
+    /// The amount in PHA: "1.5", "1.5 PHA" or "0.000000000001" (at most 12 decimals).
+    pub amount: String,
+    /// Allow the transfer to leave the sender below the existential deposit (0.01 PHA),
+    /// which removes the account and burns the remainder (`transfer_allow_death`). Without
+    /// it, `transfer_keep_alive` is used, which fails instead.
+    #[arg(long)]
+    pub allow_death: bool,
+    /// A tip for priority, in PHA.
+    #[arg(long)]
+    pub tip: Option<String>,
+    /// The nonce to sign with (default: the account's next, counting pending transactions).
+    #[arg(long)]
+    pub nonce: Option<u32>,
+    /// The node's RPC endpoint (ws://, wss://, http:// or https://).
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Seconds to wait for the transfer to be finalized.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+/// `phala key generate | inspect`.
+pub fn run_key(cmd: KeyCmd) -> Result<()> {
+    match cmd {
+        KeyCmd::Generate { scheme, json } => generate(scheme, json),
+        KeyCmd::Inspect {
+            uri,
+            scheme,
+            public,
+            json,
+        } => inspect(&uri, scheme, public, json),
+    }
+}
+
+/// The public facts about a key, as `subkey` prints them.
+struct KeyReport {
+    scheme: Option<Scheme>,
+    public: [u8; 32],
+    /// The SS58 prefix the input was written with, for public inputs.
+    input_prefix: Option<u16>,
+    /// The seed of an ed25519 key (its private key); sr25519 pairs do not expose theirs.
+    secret_seed: Option<String>,
+}
+
+impl KeyReport {
+    fn json(&self) -> serde_json::Value {
+        let public = format!("0x{}", hex::encode(self.public));
+        let mut v = json!({
+            "networkId": "phala",
+            "ss58Prefix": SS58_PREFIX,
+            "publicKey": public,
+            "accountId": public,
+            "ss58Address": ss58::encode(&self.public, SS58_PREFIX),
+            "substrateAddress": ss58::encode(&self.public, SUBSTRATE_PREFIX),
+        });
+        if let Some(scheme) = self.scheme {
+            v["scheme"] = json!(scheme_name(scheme));
+        }
+        if let Some(prefix) = self.input_prefix {
+            v["inputPrefix"] = json!(prefix);
+        }
+        if let Some(seed) = &self.secret_seed {
+            v["secretSeed"] = json!(seed);
+        }
+        v
+    }
+
+    fn print(&self) {
+        let public = format!("0x{}", hex::encode(self.public));
+        println!("  Network ID:        phala (SS58 prefix {SS58_PREFIX})");
+        if let Some(scheme) = self.scheme {
+            println!("  Scheme:            {}", scheme_name(scheme));
+        }
+        if let Some(prefix) = self.input_prefix {
+            println!("  Input prefix:      {prefix}");
+        }
+        if let Some(seed) = &self.secret_seed {
+            println!("  Secret seed:       {seed}");
+        }
+        println!("  Public key (hex):  {public}");
+        println!("  Account ID:        {public}");
+        println!(
+            "  SS58 Address:      {}",
+            ss58::encode(&self.public, SS58_PREFIX)
+        );
+        println!(
+            "  Substrate address: {} (generic prefix {SUBSTRATE_PREFIX})",
+            ss58::encode(&self.public, SUBSTRATE_PREFIX)
+        );
+    }
+}
+
+fn scheme_name(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Sr25519 => "sr25519",
+        Scheme::Ed25519 => "ed25519",
+    }
+}
+
+/// The public key (and, for ed25519, the seed) of a secret URI.
+fn key_of(uri: &str, scheme: Scheme) -> std::result::Result<KeyReport, KeyError> {
+    Ok(match scheme {
+        Scheme::Sr25519 => KeyReport {
+            scheme: Some(scheme),
+            public: Sr25519Pair::from_uri(uri)?.public(),
+            input_prefix: None,
+            secret_seed: None,
+        },
+        Scheme::Ed25519 => {
+            let pair = Ed25519Pair::from_uri(uri)?;
+            KeyReport {
+                scheme: Some(scheme),
+                public: pair.public(),
+                input_prefix: None,
+                secret_seed: Some(format!("0x{}", hex::encode(*pair.seed()))),
+            }
+        }
+    })
+}
+
+fn generate(scheme: Scheme, json: bool) -> Result<()> {
+    let (_, phrase) = Sr25519Pair::generate().map_err(|e| anyhow!("cannot generate a key: {e}"))?;
+    // An ed25519 key from a phrase uses the phrase's seed directly, as `subkey` does.
+    let report = key_of(&phrase, scheme).map_err(|e| anyhow!("cannot generate a key: {e}"))?;
+    if json {
+        let mut v = report.json();
+        v["secretPhrase"] = json!(phrase.as_str());
+        println!("{v:#}");
+    } else {
+        println!("Secret phrase:       {}", phrase.as_str());
+        report.print();
+    }
+    Ok(())
+}
+
+fn inspect(input: &str, scheme: Scheme, public: bool, json: bool) -> Result<()> {
+    let input = input.trim();
+    let as_address = public || (!input.starts_with("0x") && ss58::decode(input).is_ok());
+    let (heading, report) = if as_address {
+        let (key, prefix) = parse_public(input)?;
+        let heading = format!("Public key `{input}` is account:");
+        let report = KeyReport {
+            scheme: None,
+            public: key,
+            input_prefix: prefix,
+            secret_seed: None,
+        };
+        (heading, report)
+    } else {
+        let report = key_of(input, scheme).map_err(|e| secret_error(input, e))?;
+        (
+            format!("Secret Key URI `{}` is account:", mask_password(input)),
+            report,
+        )
+    };
+    if json {
+        println!("{:#}", report.json());
+    } else {
+        println!("{heading}");
+        report.print();
+    }
+    Ok(())
+}
+
+/// An SS58 address (with its prefix) or a 0x public key.
+fn parse_public(input: &str) -> Result<([u8; 32], Option<u16>)> {
+    if input.starts_with("0x") {
+        let key = ss58::parse_account(input).map_err(|e| address_error(input, e))?;
+        return Ok((key, None));
+    }
+    let (key, prefix) = ss58::decode(input).map_err(|e| address_error(input, e))?;
+    Ok((key, Some(prefix)))
+}
+
+fn address_error(input: &str, e: Ss58Error) -> anyhow::Error {
+    match e {
+        Ss58Error::BadChecksum(_) => {
+            anyhow!(
+                "{input:?} is not a valid SS58 address: its checksum does not match (mistyped?)"
+            )
+        }
+        _ => anyhow!("{input:?} is neither an SS58 address nor 0x followed by 64 hex digits"),
+    }
+}
+
+/// Why a secret URI was refused. The input is quoted only when it cannot hold a secret
+/// phrase (a single word), so phrases never end up in terminals' scrollback or logs twice.
+fn secret_error(input: &str, e: KeyError) -> anyhow::Error {
+    let single_word = !input.contains(char::is_whitespace) && !input.contains('/');
+    if single_word && !input.starts_with("0x") {
+        if let Err(Ss58Error::BadChecksum(_)) = ss58::decode(input) {
+            return address_error(input, Ss58Error::BadChecksum(input.into()));
+        }
+        return anyhow!(
+            "{input:?} is neither a secret URI (like //Alice or a 12-word phrase) nor an SS58 address"
+        );
+    }
+    anyhow!("the secret URI is not usable: {e}")
+}
+
+/// A secret URI with its password (after `///`) hidden.
+fn mask_password(uri: &str) -> String {
+    match uri.find("///") {
+        Some(at) => format!("{}///***", uri.get(..at).unwrap_or_default()),
+        None => uri.to_string(),
+    }
+}
+
+/// Whether an account argument is a secret URI rather than an address.
+fn is_secret_uri(input: &str) -> bool {
+    input.starts_with('/') || input.contains("//") || input.contains(char::is_whitespace)
+}
+
+/// An account given as an SS58 address, a 0x public key or a secret URI.
+fn resolve_account(input: &str) -> Result<AccountId32> {
+    let input = input.trim();
+    if is_secret_uri(input) {
+        return Sr25519Pair::from_uri(input)
+            .map(|pair| pair.account_id())
+            .map_err(|e| anyhow!("the secret URI is not usable: {e}"));
+    }
+    ss58::parse_account(input)
+        .map(AccountId32)
+        .map_err(|e| address_error(input, e))
+}
+
+/// The sender's key pair from `--from`.
+fn signer(input: &str) -> Result<Sr25519Pair> {
+    let input = input.trim();
+    if !is_secret_uri(input) && ss58::parse_account(input).is_ok() && !input.starts_with("0x") {
+        bail!("--from must be a secret URI (like //Alice or a 12-word phrase), not an address");
+    }
+    Sr25519Pair::from_uri(input).map_err(|e| anyhow!("the --from secret URI is not usable: {e}"))
+}
+
+/// An amount in PHA; `what` names a flag the amount came from, if any.
+fn parse_amount(what: Option<&str>, input: &str) -> Result<Balance> {
+    parse_pha(input).map_err(|e| match what {
+        Some(flag) => anyhow!("invalid {flag}: {e}"),
+        None => anyhow!("{e}"),
+    })
+}
+
+async fn connect(url: &str, finality_timeout: Duration) -> Result<Client> {
+    let config = ClientConfig {
+        finality_timeout,
+        ..ClientConfig::default()
+    };
+    Ok(Client::connect_with(url, config).await?)
+}
+
+/// `phala balance ACCOUNT`.
+pub async fn run_balance(args: BalanceArgs) -> Result<()> {
+    let who = resolve_account(&args.account)?;
+    let client = connect(&args.url, ClientConfig::default().finality_timeout).await?;
+    let (number, hash) = client.best_head().await?;
+    let info = client.account_at(&who, Some(hash)).await?;
+    let data = info.data;
+    let total = data.free.saturating_add(data.reserved);
+    let exists = info.providers > 0 || info.sufficients > 0;
+    if args.json {
+        let v = json!({
+            "account": who.to_ss58(),
+            "accountId": format!("0x{}", hex::encode(who.0)),
+            "block": number,
+            "blockHash": hash,
+            "exists": exists,
+            "free": data.free.to_string(),
+            "reserved": data.reserved.to_string(),
+            "frozen": data.frozen.to_string(),
+            "total": total.to_string(),
+            "nonce": info.nonce,
+        });
+        println!("{v:#}");
+        return Ok(());
+    }
+    println!("Account {} at block #{number} ({hash})", who.to_ss58());
+    println!("  free:      {}", format_pha(data.free));
+    println!("  reserved:  {}", format_pha(data.reserved));
+    println!("  frozen:    {}", format_pha(data.frozen));
+    println!("  total:     {}", format_pha(total));
+    println!("  nonce:     {}", info.nonce);
+    if !exists {
+        println!("  (this account does not exist on chain)");
+    }
+    Ok(())
+}
+
+/// `phala transfer --from URI TO AMOUNT`: signs, submits, waits for finality and reports.
+pub async fn run_transfer(args: TransferArgs) -> Result<()> {
+    let amount = parse_amount(None, &args.amount)?;
+    let tip = match &args.tip {
+        Some(t) => parse_amount(Some("--tip"), t)?,
+        None => 0,
+    };
+    let signer = signer(&args.from)?;
+    let dest = resolve_account(&args.to)?;
+    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+
+    let keep_alive = !args.allow_death;
+    let options = TxOptions {
+        nonce: args.nonce,
+        tip,
+        ..TxOptions::default()
+    };
+    let tx = client
+        .sign(transfer_call(dest, amount, keep_alive), &signer, options)
+        .await?;
+    println!(
+        "Transferring {} from {} to {} ({}, nonce {})",
+        format_pha(amount),
+        signer.account_id().to_ss58(),
+        dest.to_ss58(),
+        if keep_alive {
+            "transfer_keep_alive"
+        } else {
+            "transfer_allow_death"
+        },
+        tx.params().nonce,
+    );
+    match client.fee_estimate(&tx).await {
+        Ok(info) => println!(
+            "Estimated fee: {}",
+            format_pha(info.partial_fee.saturating_add(tip))
+        ),
+        Err(e) => eprintln!("warning: the fee could not be estimated: {e}"),
+    }
+
+    let progress = client.submit_and_watch(&tx).await?;
+    println!("Submitted transaction {}", tx.hash());
+    let outcome = progress
+        .wait_finalized_with(|status| match status {
+            TxStatus::Ready | TxStatus::Future | TxStatus::InBlock(_) | TxStatus::Retracted(_) => {
+                println!("  {status}")
+            }
+            _ => {}
+        })
+        .await?;
+    println!(
+        "Finalized in block #{} ({}), extrinsic index {}",
+        outcome.block_number, outcome.block_hash, outcome.extrinsic_index
+    );
+    println!("Fee paid: {}", format_pha(outcome.fee));
+    let metadata = client.metadata().await;
+    println!("Events:");
+    for event in &outcome.events {
+        println!("  {}", metadata.describe_event(event));
+    }
+    match &outcome.result {
+        Ok(()) => {
+            println!("Transfer succeeded.");
+            Ok(())
+        }
+        Err(failure) => bail!(
+            "the transfer failed in block #{}: {failure}",
+            outcome.block_number
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE_HEX: &str = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+    const ALICE_30: &str = "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2";
+    const ALICE_42: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+
+    fn alice() -> AccountId32 {
+        ALICE_30.parse().unwrap()
+    }
+
+    #[test]
+    fn accounts_resolve_from_every_form() {
+        for input in [ALICE_30, ALICE_42, ALICE_HEX, "//Alice", " //Alice "] {
+            assert_eq!(resolve_account(input).unwrap(), alice(), "{input}");
+        }
+        assert_eq!(
+            resolve_account("xyz").unwrap_err().to_string(),
+            "\"xyz\" is neither an SS58 address nor 0x followed by 64 hex digits"
+        );
+        assert_eq!(
+            resolve_account("0x1234").unwrap_err().to_string(),
+            "\"0x1234\" is neither an SS58 address nor 0x followed by 64 hex digits"
+        );
+        let typo = "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs3";
+        assert!(
+            resolve_account(typo)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum does not match")
+        );
+        let bad_phrase = resolve_account("not a phrase").unwrap_err().to_string();
+        assert!(bad_phrase.starts_with("the secret URI is not usable:"));
+        assert!(!bad_phrase.contains("not a phrase"));
+    }
+
+    #[test]
+    fn signers_must_be_secrets() {
+        assert_eq!(signer("//Alice").unwrap().account_id(), alice());
+        assert_eq!(
+            signer(ALICE_30).unwrap_err().to_string(),
+            "--from must be a secret URI (like //Alice or a 12-word phrase), not an address"
+        );
+    }
+
+    #[test]
+    fn inspect_reads_secrets_and_addresses() {
+        let report = key_of("//Alice", Scheme::Sr25519).unwrap();
+        assert_eq!(report.json()["ss58Address"], ALICE_30);
+        assert_eq!(report.json()["substrateAddress"], ALICE_42);
+        assert_eq!(report.json()["publicKey"], ALICE_HEX);
+        let ed = key_of("//Alice", Scheme::Ed25519).unwrap();
+        assert_eq!(
+            ed.json()["publicKey"],
+            "0x88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee"
+        );
+        assert_eq!(parse_public(ALICE_42).unwrap(), (alice().0, Some(42)));
+        assert_eq!(parse_public(ALICE_HEX).unwrap(), (alice().0, None));
+        assert!(inspect(ALICE_42, Scheme::Sr25519, false, true).is_ok());
+        assert!(inspect("//Alice///pw", Scheme::Sr25519, false, false).is_ok());
+        assert_eq!(
+            inspect("alice", Scheme::Sr25519, false, false)
+                .unwrap_err()
+                .to_string(),
+            "\"alice\" is neither a secret URI (like //Alice or a 12-word phrase) nor an SS58 address"
+        );
+        assert_eq!(mask_password("//Alice///secret"), "//Alice///***");
+    }
+
+    #[test]
+    fn amounts_parse_as_pha() {
+        assert_eq!(parse_amount(None, "1.5 PHA").unwrap(), 1_500_000_000_000);
+        assert_eq!(
+            parse_amount(None, "abc").unwrap_err().to_string(),
+            "amount \"abc\" is not a number like 1.5 or 1.5 PHA"
+        );
+        assert_eq!(
+            parse_amount(Some("--tip"), "1.0000000000001")
+                .unwrap_err()
+                .to_string(),
+            "invalid --tip: amount \"1.0000000000001\" has more than 12 decimals"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! `phala`: a thin command line over the node and the client SDK.
+//!
+//! Arguments are parsed first, then resolved into a validated configuration; every failure
+//! ends as one sentence on stderr and a non-zero exit code.
+
+mod client_cmds;
+mod node_cmds;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "phala",
+    version,
+    about = "Phala: a decentralized, confidential cloud — node and client"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a whole local network in one process: no set-up, dev accounts funded.
+    Devnet(node_cmds::DevnetArgs),
+    /// Run a node of the chain a spec file describes.
+    Node(node_cmds::NodeArgs),
+    /// Write a chain spec for a local test network.
+    ChainSpec(node_cmds::ChainSpecArgs),
+    /// Generate or inspect keys.
+    #[command(subcommand)]
+    Key(client_cmds::KeyCmd),
+    /// Show an account's balance.
+    Balance(client_cmds::BalanceArgs),
+    /// Transfer PHA and wait until the transfer is final.
+    Transfer(client_cmds::TransferArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,chain=info,node=info,state=info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Devnet(args) => node_cmds::devnet(args),
+        Command::Node(args) => node_cmds::node(args),
+        Command::ChainSpec(args) => node_cmds::chain_spec(args),
+        Command::Key(cmd) => client_cmds::run_key(cmd),
+        Command::Balance(args) => block_on(client_cmds::run_balance(args)),
+        Command::Transfer(args) => block_on(client_cmds::run_transfer(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
+}

@@ -1,0 +1,174 @@
+//! Starting real `phala` processes on loopback for end-to-end tests.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `phala devnet` process; killed when dropped.
+pub struct Devnet {
+    pub child: Child,
+    pub rpc: SocketAddr,
+    pub base: PathBuf,
+    pub p2p_port: u16,
+}
+
+impl Devnet {
+    /// Starts a devnet on `base` and waits (bounded) until its RPC answers.
+    pub fn start(base: &Path) -> Devnet {
+        Self::start_on(base, free_port(), free_port())
+    }
+
+    pub fn start_on(base: &Path, rpc_port: u16, p2p_port: u16) -> Devnet {
+        let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args(["devnet", "--base-path"])
+            .arg(base)
+            .args([
+                "--rpc-port",
+                &rpc_port.to_string(),
+                "--prometheus-port",
+                &free_port().to_string(),
+            ])
+            .args(["--p2p-port", &p2p_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start phala");
+        let devnet = Devnet {
+            child,
+            rpc: SocketAddr::from((Ipv4Addr::LOCALHOST, rpc_port)),
+            base: base.to_path_buf(),
+            p2p_port,
+        };
+        devnet.wait_ready();
+        devnet
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.rpc)
+    }
+
+    pub fn http(&self) -> HttpClient {
+        HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(30))
+            .build(format!("http://{}", self.rpc))
+            .unwrap()
+    }
+
+    fn wait_ready(&self) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let client = self.http();
+        let start = Instant::now();
+        runtime.block_on(async {
+            loop {
+                if let Ok(n) = finalized_number(&client).await
+                    && n >= 1
+                {
+                    return;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(90),
+                    "devnet did not produce a block within 90 s"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn finalized_number(client: &HttpClient) -> Result<u32, jsonrpsee::core::ClientError> {
+    let hash: String = client
+        .request("chain_getFinalizedHead", rpc_params![])
+        .await?;
+    let header: serde_json::Value = client.request("chain_getHeader", rpc_params![hash]).await?;
+    let number = header["number"]
+        .as_str()
+        .unwrap_or("0x0")
+        .trim_start_matches("0x");
+    Ok(u32::from_str_radix(number, 16).unwrap_or(0))
+}
+
+/// Waits until the chain has finalized at least `target`.
+pub async fn wait_for_block(client: &HttpClient, target: u32) {
+    let start = Instant::now();
+    while finalized_number(client).await.unwrap_or(0) < target {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "chain did not reach #{target}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A signed `Balances::transfer_keep_alive` from `from` to //Bob, built by hand so tests can
+/// forge every field (genesis, era, nonce).
+pub fn signed_transfer(
+    from: &str,
+    nonce: u32,
+    value: u128,
+    era: phala_primitives::Era,
+    genesis: phala_primitives::H256,
+    birth: phala_primitives::H256,
+) -> Vec<u8> {
+    use parity_scale_codec::Encode;
+    use phala_primitives::extrinsic::{AdditionalSigned, Signature, signing_message};
+    use phala_primitives::{MultiAddress, MultiSignature, SignedExtra};
+    use phala_runtime::version::{SPEC_VERSION, TRANSACTION_VERSION};
+    let signer = phala_keys::Sr25519Pair::from_uri(from).unwrap();
+    let bob = phala_keys::Sr25519Pair::from_uri("//Bob")
+        .unwrap()
+        .account_id();
+    let call = phala_runtime::RuntimeCall::Balances(
+        phala_runtime::modules::balances::Call::transfer_keep_alive {
+            dest: MultiAddress::Id(bob),
+            value,
+        },
+    );
+    let extra = SignedExtra { era, nonce, tip: 0 };
+    let additional = AdditionalSigned {
+        spec_version: SPEC_VERSION,
+        transaction_version: TRANSACTION_VERSION,
+        genesis_hash: genesis,
+        birth_hash: birth,
+    };
+    let signature = signer.sign(&signing_message(&call.encode(), &extra, &additional));
+    phala_runtime::UncheckedExtrinsic {
+        signature: Some(Signature {
+            address: MultiAddress::Id(signer.account_id()),
+            signature: MultiSignature::Sr25519(signature),
+            extra,
+        }),
+        function: call,
+    }
+    .encode()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", ::hex::encode(bytes))
+}

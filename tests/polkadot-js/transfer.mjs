@@ -1,0 +1,112 @@
+// polkadot.js against a phala node: chain properties, a finalized transfer with its events and
+// fee, both balances, and a failed over-balance transfer decoded as a named module error.
+//
+// usage: node transfer.mjs ws://127.0.0.1:9944
+import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
+
+const url = process.argv[2] ?? 'ws://127.0.0.1:9944';
+const warnings = [];
+const originalWarn = console.warn;
+console.warn = (...args) => {
+  warnings.push(args.map(String).join(' '));
+  originalWarn(...args);
+};
+
+function fail(message) {
+  console.error(`FAIL: ${message}`);
+  process.exit(1);
+}
+
+function check(condition, message) {
+  if (!condition) fail(message);
+}
+
+// Bounded: a hung node must not hang CI.
+const deadline = setTimeout(() => fail('timed out after 120 s'), 120_000);
+
+const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true });
+const [chain, properties] = await Promise.all([api.rpc.system.chain(), api.rpc.system.properties()]);
+check(properties.ss58Format.unwrap().toNumber() === 30, `ss58Format is ${properties.ss58Format}`);
+check(properties.tokenDecimals.unwrap()[0].toNumber() === 12, `tokenDecimals is ${properties.tokenDecimals}`);
+check(properties.tokenSymbol.unwrap()[0].toString() === 'PHA', `tokenSymbol is ${properties.tokenSymbol}`);
+check(api.registry.chainSS58 === 30, `registry ss58 is ${api.registry.chainSS58}`);
+check(api.consts.balances.existentialDeposit.toBigInt() > 0n, 'existential deposit missing');
+
+const keyring = new Keyring({ type: 'sr25519', ss58Format: 30 });
+const alice = keyring.addFromUri('//Alice');
+const bob = keyring.addFromUri('//Bob');
+check(alice.address === '45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2', `alice address ${alice.address}`);
+
+const before = await api.query.system.account(bob.address);
+const amount = 10n ** 12n; // 1 PHA
+
+// signAndSend until finalized, collecting the transaction's events.
+function submit(tx, signer) {
+  return new Promise((resolve, reject) => {
+    let unsub;
+    tx.signAndSend(signer, (result) => {
+      if (result.status.isInvalid || result.status.isDropped || result.status.isUsurped) {
+        reject(new Error(`transaction ${result.status.type}`));
+      }
+      if (result.status.isFinalized) {
+        if (unsub) unsub();
+        resolve(result);
+      }
+    }).then((u) => { unsub = u; }, reject);
+  });
+}
+
+const transfer = api.tx.balances.transferKeepAlive(bob.address, amount);
+const info = await transfer.paymentInfo(alice);
+check(info.partialFee.toBigInt() > 0n, 'paymentInfo gave no fee');
+const ok = await submit(transfer, alice);
+check(!ok.dispatchError, `transfer failed: ${ok.dispatchError}`);
+const transferEvent = ok.events.find(({ event }) => api.events.balances.Transfer.is(event));
+check(transferEvent, 'no balances.Transfer event');
+check(transferEvent.event.data.amount.toBigInt() === amount, 'wrong Transfer amount');
+const feeEvent = ok.events.find(({ event }) => api.events.transactionPayment.TransactionFeePaid.is(event));
+check(feeEvent, 'no TransactionFeePaid event');
+const fee = feeEvent.event.data.actualFee.toBigInt();
+check(fee > 0n, 'zero fee');
+check(ok.events.some(({ event }) => api.events.system.ExtrinsicSuccess.is(event)), 'no ExtrinsicSuccess');
+
+const [aliceAfter, bobAfter] = await Promise.all([
+  api.query.system.account(alice.address),
+  api.query.system.account(bob.address),
+]);
+check(bobAfter.data.free.toBigInt() === before.data.free.toBigInt() + amount, 'Bob did not receive the amount');
+
+// A transfer of more than Alice has: included, fee paid, call failed with a named error.
+const tooMuch = api.tx.balances.transferAllowDeath(bob.address, 10n ** 30n);
+const failed = await submit(tooMuch, alice);
+check(failed.dispatchError, 'over-balance transfer did not fail');
+check(failed.dispatchError.isModule, `dispatch error is not a module error: ${failed.dispatchError}`);
+const meta = api.registry.findMetaError(failed.dispatchError.asModule);
+check(meta.section === 'balances', `error section is ${meta.section}`);
+check(meta.name === 'InsufficientBalance', `error name is ${meta.name}`);
+
+// Storage iteration (state_getKeysPaged) sees the dev accounts.
+const entries = await api.query.system.account.entries();
+check(entries.length >= 6, `only ${entries.length} accounts listed`);
+
+// A new head arrives through the subscription.
+const head = await new Promise((resolve) => {
+  let unsub;
+  api.rpc.chain.subscribeNewHeads((h) => { if (unsub) unsub(); resolve(h); }).then((u) => { unsub = u; });
+});
+check(head.number.toNumber() > 0, 'no new head');
+
+const bad = warnings.filter((w) => /not decorated|Unknown signed extensions|Not decorating|Unable to/.test(w));
+check(bad.length === 0, `polkadot.js warned: ${bad.join(' | ')}`);
+
+console.log(JSON.stringify({
+  chain: chain.toString(),
+  fee: fee.toString(),
+  aliceFree: aliceAfter.data.free.toString(),
+  bobFree: bobAfter.data.free.toString(),
+  failedWith: `${meta.section}.${meta.name}`,
+  accounts: entries.length,
+}));
+clearTimeout(deadline);
+await api.disconnect();
+process.exit(0);
