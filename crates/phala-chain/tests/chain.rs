@@ -6,8 +6,8 @@ use parity_scale_codec::{Compact, Encode};
 use phala_chain::dev::{DevValidator, dev_spec};
 use phala_chain::{Chain, ChainType, PoolLimits, SubmitError, TxStatus};
 use phala_keys::{Ed25519Pair, Sr25519Pair};
-use phala_primitives::extrinsic::{AdditionalSigned, Signature, signing_message};
-use phala_primitives::{Era, MultiAddress, MultiSignature, PHA, SignedExtra};
+use phala_primitives::extrinsic::AdditionalSigned;
+use phala_primitives::{Era, MultiAddress, PHA, SignedExtra};
 use phala_runtime::modules::balances;
 use phala_runtime::validity::InvalidTransaction;
 use phala_runtime::version::{SPEC_VERSION, TRANSACTION_VERSION};
@@ -57,15 +57,9 @@ fn transfer(chain: &Chain, from: &str, nonce: u32, value: u128) -> Vec<u8> {
         genesis_hash: chain.genesis_hash(),
         birth_hash: chain.genesis_hash(),
     };
-    let sig = signer.sign(&signing_message(&call.encode(), &extra, &additional));
-    UncheckedExtrinsic {
-        signature: Some(Signature {
-            address: MultiAddress::Id(signer.account_id()),
-            signature: MultiSignature::Sr25519(sig),
-            extra,
-        }),
-        function: call,
-    }
+    UncheckedExtrinsic::new_signed_sr25519(call, signer.account_id(), extra, &additional, |m| {
+        signer.sign(m)
+    })
     .encode()
 }
 

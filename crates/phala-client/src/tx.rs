@@ -9,9 +9,9 @@ use jsonrpsee::core::client::Subscription;
 use parity_scale_codec::Encode;
 use phala_keys::Sr25519Pair;
 use phala_primitives::crypto::encode_hex;
-use phala_primitives::extrinsic::{AdditionalSigned, Signature, extrinsic_hash, signing_message};
+use phala_primitives::extrinsic::{AdditionalSigned, extrinsic_hash};
 use phala_primitives::{
-    AccountId32, Balance, BlockNumber, Era, H256, MultiAddress, MultiSignature, Nonce, SignedExtra,
+    AccountId32, Balance, BlockNumber, Era, H256, MultiAddress, Nonce, SignedExtra,
 };
 use phala_runtime::modules::balances;
 use phala_runtime::modules::system::{self, Phase};
@@ -92,16 +92,13 @@ impl SignedTx {
             genesis_hash: params.genesis_hash,
             birth_hash: params.birth_hash,
         };
-        let message = signing_message(&call.encode(), &extra, &additional);
-        let signature = signer.sign(&message);
-        let xt = UncheckedExtrinsic {
-            signature: Some(Signature {
-                address: MultiAddress::Id(signer.account_id()),
-                signature: MultiSignature::Sr25519(signature),
-                extra,
-            }),
-            function: call,
-        };
+        let xt = UncheckedExtrinsic::new_signed_sr25519(
+            call,
+            signer.account_id(),
+            extra,
+            &additional,
+            |message| signer.sign(message),
+        );
         let bytes = xt.encode();
         SignedTx {
             hash: extrinsic_hash(&bytes),

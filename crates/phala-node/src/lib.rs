@@ -108,6 +108,11 @@ pub fn run_until(
             config.base_path.display()
         ))
     })?;
+    // Opened before the runtime starts: a base path used by another node fails here with a
+    // clear error instead of waiting forever on the consensus storage lock.
+    let mut store = StoreConfig::new(config.base_path.join("chain.redb"));
+    store.pruning = config.pruning;
+    let chain = Chain::open(config.spec.clone(), store, PoolLimits::default())?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -117,7 +122,7 @@ pub fn run_until(
         .with_storage_directory(storage)
         .with_catch_panics(false);
     cw_tokio::Runner::new(runtime).start(|context| async move {
-        let result = run_inner(context.child("node"), config, on_ready, stop).await;
+        let result = run_inner(context.child("node"), config, chain, on_ready, stop).await;
         // Stop every task (consensus, p2p) before the runtime exits, so storage is closed.
         let _ = context.stop(0, Some(Duration::from_secs(10))).await;
         result
@@ -127,6 +132,7 @@ pub fn run_until(
 async fn run_inner(
     context: cw_tokio::Context,
     config: NodeConfig,
+    chain: Arc<Chain>,
     on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
@@ -135,10 +141,6 @@ async fn run_inner(
         .validators()
         .map_err(phala_chain::ChainError::from)?;
     let block_time = Duration::from_millis(config.spec.block_time_ms);
-    let mut store = StoreConfig::new(config.base_path.join("chain.redb"));
-    store.pruning = config.pruning;
-    let chain = Chain::open(config.spec.clone(), store, PoolLimits::default())?;
-
     let node_metrics = Arc::new(NodeMetrics::default());
     let peers = Arc::new(AtomicUsize::new(0));
     let rpc_metrics = node_metrics.clone();

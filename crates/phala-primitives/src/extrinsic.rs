@@ -255,6 +255,26 @@ impl<Call: Encode> UncheckedExtrinsic<Call> {
         }
     }
 
+    /// A transaction signed by the sr25519 account `signer`: `sign` receives the exact message
+    /// to sign (see [`signing_message`]) and returns the signature.
+    pub fn new_signed_sr25519(
+        function: Call,
+        signer: AccountId32,
+        extra: SignedExtra,
+        additional: &AdditionalSigned,
+        sign: impl FnOnce(&[u8]) -> [u8; 64],
+    ) -> Self {
+        let message = signing_message(&function.encode(), &extra, additional);
+        UncheckedExtrinsic {
+            signature: Some(Signature {
+                address: MultiAddress::Id(signer),
+                signature: MultiSignature::Sr25519(sign(&message)),
+                extra,
+            }),
+            function,
+        }
+    }
+
     /// Encoding without the outer compact length.
     pub fn encode_body(&self) -> Vec<u8> {
         let mut body = Vec::new();

@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 
 use parity_scale_codec::{Decode, Encode};
 use phala_keys::Sr25519Pair;
-use phala_primitives::extrinsic::{AdditionalSigned, Signature, signing_message};
+use phala_primitives::extrinsic::AdditionalSigned;
 use phala_primitives::{
-    AccountId32, Balance, Era, H256, MAX_ISSUANCE, MultiAddress, MultiSignature, OpaqueExtrinsic,
-    PHA, SignedExtra,
+    AccountId32, Balance, Era, H256, MAX_ISSUANCE, OpaqueExtrinsic, PHA, SignedExtra,
 };
 
 use crate::block::{BlockBuilder, BuiltBlock, Skipped};
@@ -104,15 +103,13 @@ impl TestChain {
             genesis_hash: self.ctx.genesis_hash,
             birth_hash,
         };
-        let message = signing_message(&call.encode(), &extra, &additional);
-        let xt = UncheckedExtrinsic {
-            signature: Some(Signature {
-                address: MultiAddress::Id(signer.account_id()),
-                signature: MultiSignature::Sr25519(signer.sign(&message)),
-                extra,
-            }),
-            function: call,
-        };
+        let xt = UncheckedExtrinsic::new_signed_sr25519(
+            call,
+            signer.account_id(),
+            extra,
+            &additional,
+            |m| signer.sign(m),
+        );
         OpaqueExtrinsic::from_bytes(xt.encode()).unwrap()
     }
 

@@ -60,6 +60,10 @@ pub enum StateError {
         "database holds genesis {found}, but this chain's genesis is {expected}; use another base path"
     )]
     GenesisMismatch { expected: H256, found: H256 },
+    #[error(
+        "the database {0} is in use by another process (is another node running on this base path?)"
+    )]
+    InUse(String),
     #[error("database is corrupt: {0}")]
     Corrupt(String),
 }

@@ -121,7 +121,12 @@ impl Store {
         let db = Database::builder()
             .set_cache_size(config.cache_bytes)
             .create(&config.path)
-            .map_err(StateError::db)?;
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StateError::InUse(config.path.display().to_string())
+                }
+                other => StateError::db(other),
+            })?;
         let txn = db.begin_write().map_err(StateError::db)?;
         {
             // Create every table so that readers never meet a missing one.

@@ -137,8 +137,8 @@ pub fn signed_transfer(
     birth: phala_primitives::H256,
 ) -> Vec<u8> {
     use parity_scale_codec::Encode;
-    use phala_primitives::extrinsic::{AdditionalSigned, Signature, signing_message};
-    use phala_primitives::{MultiAddress, MultiSignature, SignedExtra};
+    use phala_primitives::extrinsic::AdditionalSigned;
+    use phala_primitives::{MultiAddress, SignedExtra};
     use phala_runtime::version::{SPEC_VERSION, TRANSACTION_VERSION};
     let signer = phala_keys::Sr25519Pair::from_uri(from).unwrap();
     let bob = phala_keys::Sr25519Pair::from_uri("//Bob")
@@ -157,15 +157,13 @@ pub fn signed_transfer(
         genesis_hash: genesis,
         birth_hash: birth,
     };
-    let signature = signer.sign(&signing_message(&call.encode(), &extra, &additional));
-    phala_runtime::UncheckedExtrinsic {
-        signature: Some(Signature {
-            address: MultiAddress::Id(signer.account_id()),
-            signature: MultiSignature::Sr25519(signature),
-            extra,
-        }),
-        function: call,
-    }
+    phala_runtime::UncheckedExtrinsic::new_signed_sr25519(
+        call,
+        signer.account_id(),
+        extra,
+        &additional,
+        |m| signer.sign(m),
+    )
     .encode()
 }
 

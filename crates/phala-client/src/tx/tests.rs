@@ -10,7 +10,7 @@ use parity_scale_codec::{Compact, Decode, Encode};
 use phala_primitives::crypto::{decode_hex, encode_hex, sr25519_verify};
 use phala_primitives::extrinsic::{AdditionalSigned, signing_message};
 use phala_primitives::hashing::blake2_256;
-use phala_primitives::{Block, Header, OpaqueExtrinsic, PHA, Weight};
+use phala_primitives::{Block, Header, MultiSignature, OpaqueExtrinsic, PHA, Weight};
 use phala_runtime::dispatch::{DispatchClass, DispatchError, DispatchInfo, Pays};
 use phala_runtime::modules::balances::AccountData;
 use phala_runtime::modules::system::{AccountInfo, EventRecord};

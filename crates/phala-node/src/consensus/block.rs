@@ -147,4 +147,11 @@ mod tests {
         );
         assert!(ConsensusBlock::decode_cfg(bytes.clone(), &10).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoder_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = ConsensusBlock::decode_cfg(bytes::Bytes::from(bytes), &MAX_BLOCK_BYTES);
+        }
+    }
 }

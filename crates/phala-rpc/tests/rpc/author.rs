@@ -76,8 +76,9 @@ async fn watched_transfer_reports_ready_in_block_finalized() {
     assert_eq!(again.code(), 1013);
     assert_eq!(again.message(), "Transaction Already Imported");
     assert_eq!(data(&again), Some(hash256(&second).to_hex()));
-    // Nonce 1 filled the gap: both go into the next block. (The pool does not announce the
-    // promotion from future to ready; Substrate would send "ready" here.)
+    // Nonce 1 filled the gap: the waiting transaction is announced ready, and both go into
+    // the next block.
+    assert_eq!(next(&mut future).await, "ready");
     let block = node.finalize_next();
     assert_eq!(next(&mut future).await, json!({ "inBlock": block.hash() }));
     assert_eq!(
