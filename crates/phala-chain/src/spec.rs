@@ -53,15 +53,12 @@ pub struct ChainSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("cannot read chain spec {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("chain spec {path} is not valid: {source}")]
+    #[error("cannot read chain spec {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("chain spec {path} is not valid: {cause}")]
     Parse {
         path: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("chain spec: {0}")]
     Invalid(String),
@@ -80,13 +77,13 @@ pub struct Validator {
 impl ChainSpec {
     pub fn load(path: &Path) -> Result<Self, SpecError> {
         let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| SpecError::Read {
             path: display.clone(),
-            source,
+            cause,
         })?;
-        let spec: ChainSpec = serde_json::from_str(&text).map_err(|source| SpecError::Parse {
+        let spec: ChainSpec = serde_json::from_str(&text).map_err(|cause| SpecError::Parse {
             path: display,
-            source,
+            cause,
         })?;
         spec.validate()?;
         Ok(spec)

@@ -55,28 +55,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         latencies[latencies.len() - 1]
     );
 
-    // Fund the senders from Alice in one go.
-    let first = client.next_nonce(&alice.account_id()).await?;
-    let funding: Vec<SignedTx> = pairs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            SignedTx::new(
-                transfer_call(p.account_id(), 100 * PHA, true),
-                &alice,
-                params(first + i as u32),
-            )
-        })
-        .collect();
-    for tx in &funding[..funding.len() - 1] {
-        client.submit(tx).await?;
+    // Fund the senders from Alice, in chunks that fit one sender's pool allowance.
+    for chunk in pairs.chunks(200) {
+        let first = client.next_nonce(&alice.account_id()).await?;
+        let funding: Vec<SignedTx> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                SignedTx::new(
+                    transfer_call(p.account_id(), 100 * PHA, true),
+                    &alice,
+                    params(first + i as u32),
+                )
+            })
+            .collect();
+        for tx in &funding[..funding.len() - 1] {
+            client.submit(tx).await?;
+        }
+        client
+            .submit_and_watch(&funding[funding.len() - 1])
+            .await?
+            .wait_finalized()
+            .await?
+            .into_result()?;
     }
-    client
-        .submit_and_watch(&funding[funding.len() - 1])
-        .await?
-        .wait_finalized()
-        .await?
-        .into_result()?;
 
     // Throughput: every sender sends `per_sender` transfers, all submitted at once.
     let load: Vec<SignedTx> = pairs

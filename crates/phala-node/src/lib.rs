@@ -66,10 +66,10 @@ pub enum NodeError {
     Chain(#[from] phala_chain::ChainError),
     #[error("cannot start the RPC server on {addr}: {reason}")]
     Rpc { addr: SocketAddr, reason: String },
-    #[error("cannot listen for metrics on {addr}: {source}")]
+    #[error("cannot listen for metrics on {addr}: {cause}")]
     Metrics {
         addr: SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0}")]
     Config(String),
@@ -175,7 +175,7 @@ async fn run_inner(
         Some(addr) => {
             let listener = metrics::bind(addr)
                 .await
-                .map_err(|source| NodeError::Metrics { addr, source })?;
+                .map_err(|cause| NodeError::Metrics { addr, cause })?;
             let bound = listener.local_addr().unwrap_or(addr);
             tokio::spawn(metrics::serve(
                 listener,
@@ -187,10 +187,15 @@ async fn run_inner(
         None => None,
     };
     {
-        let (chain, best, metrics) = (chain.clone(), best_height.clone(), node_metrics.clone());
+        let (chain, best, metrics, peers) = (
+            chain.clone(),
+            best_height.clone(),
+            node_metrics.clone(),
+            peers.clone(),
+        );
         tokio::spawn(async move {
             loop {
-                metrics.refresh(&chain, &best);
+                metrics.refresh(&chain, &best, &peers);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });

@@ -2,7 +2,7 @@
 //! the consensus stack registers.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,7 +76,9 @@ impl NodeMetrics {
     }
 
     /// Refreshes the gauges that mirror chain state.
-    pub fn refresh(&self, chain: &phala_chain::Chain, best: &AtomicU64) {
+    pub fn refresh(&self, chain: &phala_chain::Chain, best: &AtomicU64, peers: &AtomicUsize) {
+        self.peers
+            .set(i64::try_from(peers.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
         if let Ok((finalized, _)) = chain.finalized() {
             self.finalized_height.set(i64::from(finalized));
             let best = best.load(Ordering::Relaxed).max(u64::from(finalized));

@@ -105,10 +105,10 @@ impl std::fmt::Debug for RpcConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
-    #[error("cannot bind the RPC server to {addr}: {source}")]
+    #[error("cannot bind the RPC server to {addr}: {cause}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("RPC method registration failed: {0}")]
     Register(#[from] jsonrpsee::core::RegisterMethodError),
@@ -264,13 +264,13 @@ pub async fn start(chain: Arc<Chain>, config: RpcConfig) -> Result<RpcHandle, Rp
         .set_rpc_middleware(rpc_middleware)
         .build(config.addr)
         .await
-        .map_err(|source| RpcError::Bind {
+        .map_err(|cause| RpcError::Bind {
             addr: config.addr,
-            source,
+            cause,
         })?;
-    let addr = server.local_addr().map_err(|source| RpcError::Bind {
+    let addr = server.local_addr().map_err(|cause| RpcError::Bind {
         addr: config.addr,
-        source,
+        cause,
     })?;
     let handle = server.start(module);
     tracing::info!(target: "rpc", %addr, "JSON-RPC server listening (HTTP and WebSocket)");
