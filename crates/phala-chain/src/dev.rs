@@ -1,8 +1,12 @@
-//! Development chain specs: well-known accounts, funded, with well-known validator keys.
+//! Development and local-testnet chain specs: the well-known dev accounts, funded, with
+//! validators whose consensus keys derive from the same secret URIs (`//Alice`, `//Bob`, …).
 
-use phala_primitives::{AccountId32, PHA};
+use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::spec::{ChainSpec, ChainType, ValidatorSpec};
+use phala_keys::{Ed25519Pair, Sr25519Pair};
+use phala_primitives::PHA;
+
+use crate::spec::{ChainSpec, ChainType, SpecError, ValidatorSpec};
 
 /// The dev accounts every Substrate tool knows.
 pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
@@ -10,27 +14,24 @@ pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "
 /// Default block time of development chains.
 pub const DEV_BLOCK_TIME_MS: u64 = 1_000;
 
-/// A validator as a dev spec is built from: its account and consensus public keys.
-#[derive(Clone, Debug)]
-pub struct DevValidator {
-    pub account: AccountId32,
-    pub consensus_key: [u8; 32],
-    pub p2p_address: std::net::SocketAddr,
-}
-
-/// A development spec: the dev accounts hold 10,000,000 PHA each, the computation reward
-/// pool holds 700,000,000 PHA (70 % of the supply, as on Phala), the treasury 1,000 PHA.
-pub fn dev_spec(
+/// A local testnet: the dev accounts hold 10,000,000 PHA each, the computation reward pool
+/// 700,000,000 PHA (70 % of the supply, as on Phala) and the treasury 1,000 PHA; the first
+/// `validators` dev accounts validate, listening on 127.0.0.1 at `base_port`, `base_port + 1`, ….
+pub fn local_testnet(
     name: &str,
     id: &str,
     chain_type: ChainType,
-    accounts: &[AccountId32],
-    validators: &[DevValidator],
-) -> ChainSpec {
-    let mut balances: Vec<(String, String)> = accounts
-        .iter()
-        .map(|a| (a.to_ss58(), (10_000_000 * PHA).to_string()))
-        .collect();
+    validators: usize,
+    base_port: u16,
+) -> Result<ChainSpec, SpecError> {
+    let invalid = |e: phala_keys::KeyError| SpecError::Invalid(e.to_string());
+    let mut balances = Vec::new();
+    for name in DEV_ACCOUNTS {
+        let account = Sr25519Pair::from_uri(&format!("//{name}"))
+            .map_err(invalid)?
+            .account_id();
+        balances.push((account.to_ss58(), (10_000_000 * PHA).to_string()));
+    }
     balances.push((
         phala_runtime::modules::REWARD_POOL_ACCOUNT.to_ss58(),
         (700_000_000 * PHA).to_string(),
@@ -39,19 +40,43 @@ pub fn dev_spec(
         phala_runtime::modules::TREASURY_ACCOUNT.to_ss58(),
         (1_000 * PHA).to_string(),
     ));
-    ChainSpec {
+    if validators == 0 || validators > DEV_ACCOUNTS.len() {
+        return Err(SpecError::Invalid(format!(
+            "a local testnet has 1 to {} validators (//Alice..//Ferdie)",
+            DEV_ACCOUNTS.len()
+        )));
+    }
+    let validators = DEV_ACCOUNTS
+        .iter()
+        .take(validators)
+        .enumerate()
+        .map(|(i, name)| {
+            let uri = format!("//{name}");
+            let port = u16::try_from(i)
+                .ok()
+                .and_then(|i| base_port.checked_add(i))
+                .ok_or_else(|| SpecError::Invalid("p2p port out of range".into()))?;
+            Ok(ValidatorSpec {
+                account: Sr25519Pair::from_uri(&uri)
+                    .map_err(invalid)?
+                    .account_id()
+                    .to_ss58(),
+                consensus_key: format!(
+                    "0x{}",
+                    hex::encode(Ed25519Pair::from_uri(&uri).map_err(invalid)?.public())
+                ),
+                p2p_address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            })
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
+    let spec = ChainSpec {
         name: name.into(),
         id: id.into(),
         chain_type,
         block_time_ms: DEV_BLOCK_TIME_MS,
         balances,
-        validators: validators
-            .iter()
-            .map(|v| ValidatorSpec {
-                account: v.account.to_ss58(),
-                consensus_key: format!("0x{}", hex::encode(v.consensus_key)),
-                p2p_address: v.p2p_address,
-            })
-            .collect(),
-    }
+        validators,
+    };
+    spec.validate()?;
+    Ok(spec)
 }

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use parity_scale_codec::{Compact, Encode};
-use phala_chain::dev::{DevValidator, dev_spec};
+use phala_chain::dev::local_testnet;
 use phala_chain::{Chain, ChainType, PoolLimits, SubmitError, TxStatus};
-use phala_keys::{Ed25519Pair, Sr25519Pair};
+use phala_keys::Sr25519Pair;
 use phala_primitives::extrinsic::AdditionalSigned;
 use phala_primitives::{Era, MultiAddress, PHA, SignedExtra};
 use phala_runtime::modules::balances;
@@ -15,22 +15,7 @@ use phala_runtime::{RuntimeCall, UncheckedExtrinsic};
 use phala_state::StoreConfig;
 
 fn open(dir: &tempfile::TempDir) -> Arc<Chain> {
-    let accounts: Vec<_> = ["//Alice", "//Bob"]
-        .iter()
-        .map(|u| Sr25519Pair::from_uri(u).unwrap().account_id())
-        .collect();
-    let validator = DevValidator {
-        account: accounts[0],
-        consensus_key: Ed25519Pair::from_uri("//Alice").unwrap().public(),
-        p2p_address: "127.0.0.1:30333".parse().unwrap(),
-    };
-    let spec = dev_spec(
-        "Test",
-        "test",
-        ChainType::Development,
-        &accounts,
-        &[validator],
-    );
+    let spec = local_testnet("Test", "test", ChainType::Development, 1, 30333).unwrap();
     Chain::open(
         spec,
         StoreConfig::new(dir.path().join("chain.redb")),

@@ -3,10 +3,10 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use phala_chain::dev::{DEV_ACCOUNTS, DevValidator, dev_spec};
+use anyhow::Context;
+use phala_chain::dev::local_testnet;
 use phala_chain::{ChainSpec, ChainType};
-use phala_keys::{Ed25519Pair, Sr25519Pair};
+use phala_keys::Ed25519Pair;
 use phala_node::{NodeConfig, NodeInfo};
 
 const SPEC_FILE: &str = "chain-spec.json";
@@ -77,25 +77,6 @@ pub struct ChainSpecArgs {
     block_time_ms: u64,
 }
 
-fn dev_accounts() -> anyhow::Result<Vec<phala_primitives::AccountId32>> {
-    DEV_ACCOUNTS
-        .iter()
-        .map(|name| Ok(Sr25519Pair::from_uri(&format!("//{name}"))?.account_id()))
-        .collect()
-}
-
-fn dev_validator(index: usize, addr: SocketAddr) -> anyhow::Result<DevValidator> {
-    let name = DEV_ACCOUNTS
-        .get(index)
-        .context("at most 6 dev validators (Alice..Ferdie) are supported")?;
-    let uri = format!("//{name}");
-    Ok(DevValidator {
-        account: Sr25519Pair::from_uri(&uri)?.account_id(),
-        consensus_key: Ed25519Pair::from_uri(&uri)?.public(),
-        p2p_address: addr,
-    })
-}
-
 fn free_port() -> anyhow::Result<u16> {
     let listener =
         TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
@@ -110,19 +91,7 @@ fn local_spec(
     id: &str,
     chain_type: ChainType,
 ) -> anyhow::Result<ChainSpec> {
-    if validators == 0 {
-        bail!("a chain needs at least one validator");
-    }
-    let vals = (0..validators)
-        .map(|i| {
-            let port = u16::try_from(i)
-                .ok()
-                .and_then(|i| base_port.checked_add(i))
-                .context("p2p port out of range")?;
-            dev_validator(i, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut spec = dev_spec(name, id, chain_type, &dev_accounts()?, &vals);
+    let mut spec = local_testnet(name, id, chain_type, validators, base_port)?;
     spec.block_time_ms = block_time_ms;
     spec.validate()?;
     Ok(spec)

@@ -8,8 +8,8 @@ use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::rpc_params;
 use phala_chain::ChainType;
-use phala_chain::dev::{DevValidator, dev_spec};
-use phala_keys::{Ed25519Pair, Sr25519Pair};
+use phala_chain::dev::local_testnet;
+use phala_keys::Ed25519Pair;
 use phala_node::{NodeConfig, NodeInfo};
 
 fn free_addr() -> SocketAddr {
@@ -18,19 +18,7 @@ fn free_addr() -> SocketAddr {
 }
 
 fn config(base: &std::path::Path, p2p: SocketAddr) -> NodeConfig {
-    let alice = Sr25519Pair::from_uri("//Alice").unwrap().account_id();
-    let validator = DevValidator {
-        account: alice,
-        consensus_key: Ed25519Pair::from_uri("//Alice").unwrap().public(),
-        p2p_address: p2p,
-    };
-    let mut spec = dev_spec(
-        "Test",
-        "test",
-        ChainType::Development,
-        &[alice],
-        &[validator],
-    );
+    let mut spec = local_testnet("Test", "test", ChainType::Development, 1, p2p.port()).unwrap();
     spec.block_time_ms = 200;
     NodeConfig {
         spec,

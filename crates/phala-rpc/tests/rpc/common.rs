@@ -8,9 +8,9 @@ use jsonrpsee::core::params::ArrayParams;
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::Encode;
-use phala_chain::dev::{DevValidator, dev_spec};
+use phala_chain::dev::local_testnet;
 use phala_chain::{Chain, ChainType, PoolLimits};
-use phala_keys::{Ed25519Pair, Sr25519Pair};
+use phala_keys::Sr25519Pair;
 use phala_primitives::extrinsic::{AdditionalSigned, Signature, signing_message};
 use phala_primitives::{AccountId32, Block, Era, H256, MultiAddress, MultiSignature, SignedExtra};
 use phala_rpc::{RpcConfig, RpcHandle};
@@ -30,19 +30,7 @@ pub struct Node {
 impl Node {
     pub async fn start() -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let accounts = [account("//Alice"), account("//Bob")];
-        let validator = DevValidator {
-            account: accounts[0],
-            consensus_key: Ed25519Pair::from_uri("//Alice").unwrap().public(),
-            p2p_address: "127.0.0.1:30333".parse().unwrap(),
-        };
-        let spec = dev_spec(
-            "Test",
-            "test",
-            ChainType::Development,
-            &accounts,
-            &[validator],
-        );
+        let spec = local_testnet("Test", "test", ChainType::Development, 1, 30333).unwrap();
         let chain = Chain::open(
             spec,
             StoreConfig::new(dir.path().join("chain.redb")),

@@ -34,8 +34,8 @@ async fn keys_paged_in_polkadot_js_and_subxt_styles() {
     let prefix = system_account_prefix();
     let all: Vec<String> =
         serde_json::from_value(ok(&client, "state_getKeys", vec![json!(prefix)]).await).unwrap();
-    // Alice, Bob, the reward pool and the treasury.
-    assert_eq!(all.len(), 4);
+    // The six dev accounts, the reward pool and the treasury.
+    assert_eq!(all.len(), 8);
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!(sorted, all);
@@ -43,7 +43,7 @@ async fn keys_paged_in_polkadot_js_and_subxt_styles() {
     assert!(all.contains(&account_key("//Alice")));
 
     // polkadot.js: startKey = prefix on the first page, stop at a short page.
-    for count in [1, 3, 4, 1000] {
+    for count in [1, 3, 8, 1000] {
         let mut got = Vec::new();
         let mut start = prefix.clone();
         loop {
@@ -77,7 +77,7 @@ async fn keys_paged_in_polkadot_js_and_subxt_styles() {
     )
     .await;
     assert_eq!(keys, json!([all[2], all[3]]));
-    assert!(page(&client, &prefix, 10, json!(all[3])).await.is_empty());
+    assert!(page(&client, &prefix, 10, json!(all[7])).await.is_empty());
 
     let e = call(
         &client,
@@ -93,7 +93,7 @@ async fn keys_paged_in_polkadot_js_and_subxt_styles() {
     );
 
     let pairs = ok(&client, "state_getPairs", vec![json!(prefix)]).await;
-    assert_eq!(pairs.as_array().unwrap().len(), 4);
+    assert_eq!(pairs.as_array().unwrap().len(), 8);
     // The whole (small) genesis state fits under the bound of unpaged listings.
     let everything = ok(&client, "state_getKeys", vec![json!("0x")]).await;
     assert!(everything.as_array().unwrap().contains(&json!(all[0])));
