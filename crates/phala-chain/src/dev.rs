@@ -14,9 +14,13 @@ pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "
 /// Default block time of development chains.
 pub const DEV_BLOCK_TIME_MS: u64 = 1_000;
 
+/// Bond of each local-testnet validator.
+pub const DEV_BOND: u128 = 100_000 * PHA;
+
 /// A local testnet: the dev accounts hold 10,000,000 PHA each, the computation reward pool
 /// 700,000,000 PHA (70 % of the supply, as on Phala) and the treasury 1,000 PHA; the first
-/// `validators` dev accounts validate, listening on 127.0.0.1 at `base_port`, `base_port + 1`, ….
+/// `validators` dev accounts bond 100,000 PHA and validate, listening on 127.0.0.1 at
+/// `base_port`, `base_port + 1`, …, and all of them sit in the committee.
 pub fn local_testnet(
     name: &str,
     id: &str,
@@ -65,7 +69,8 @@ pub fn local_testnet(
                     "0x{}",
                     hex::encode(Ed25519Pair::from_uri(&uri).map_err(invalid)?.public())
                 ),
-                p2p_address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                p2p_address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)).to_string(),
+                bond: DEV_BOND.to_string(),
             })
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
@@ -74,6 +79,11 @@ pub fn local_testnet(
         id: id.into(),
         chain_type,
         block_time_ms: DEV_BLOCK_TIME_MS,
+        epoch_length: 600,
+        committee_size: u32::try_from(validators.len()).unwrap_or(u32::MAX),
+        unbonding_period: 1_200,
+        slash_percent: 10,
+        min_bond: (1_000 * PHA).to_string(),
         balances,
         validators,
     };

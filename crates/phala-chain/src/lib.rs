@@ -17,9 +17,7 @@ pub mod spec;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use parity_scale_codec::Encode;
-use phala_primitives::{
-    AccountId32, Block, BlockNumber, DigestItem, H256, Header, Nonce, OpaqueExtrinsic,
-};
+use phala_primitives::{AccountId32, Block, BlockNumber, H256, Header, Nonce, OpaqueExtrinsic};
 use phala_runtime::block::{BlockBuilder, BlockError, Skipped, block_timestamp, execute_block};
 use phala_runtime::executive::{Context, decode_extrinsic};
 use phala_runtime::modules::{system, timestamp};
@@ -106,31 +104,12 @@ impl Chain {
         limits: PoolLimits,
     ) -> Result<Arc<Chain>, ChainError> {
         spec.validate()?;
-        let storage = spec
-            .genesis_config()?
-            .build_storage()
-            .map_err(SpecError::from)?;
+        let storage = spec.genesis_storage()?;
         let store = Store::open(store)?;
-        let mut genesis_error = None;
-        let genesis_hash = store.init_genesis(&storage, |root| match spec.genesis_block(root) {
-            Ok(block) => block,
-            Err(e) => {
-                genesis_error = Some(e);
-                Block {
-                    header: Header {
-                        parent_hash: H256::zero(),
-                        number: 0,
-                        state_root: root,
-                        extrinsics_root: H256::zero(),
-                        digest: vec![],
-                    },
-                    extrinsics: vec![],
-                }
-            }
+        let genesis_hash = store.init_genesis(&storage, |root| {
+            spec.genesis_block(&storage, root)
+                .map_err(|e| e.to_string())
         })?;
-        if let Some(e) = genesis_error {
-            return Err(e.into());
-        }
         let (finalized_tx, _) = broadcast::channel(1024);
         Ok(Arc::new(Chain {
             spec,
@@ -223,7 +202,6 @@ impl Chain {
         parent: &Header,
         view: &StateView,
         built: phala_runtime::block::BuiltBlock,
-        digest: Vec<DigestItem>,
     ) -> Result<Arc<PendingBlock>, ChainError> {
         let diff = view
             .with_node_store(|nodes| {
@@ -242,7 +220,9 @@ impl Chain {
             number: parent.number.saturating_add(1),
             state_root: diff.root,
             extrinsics_root: phala_primitives::block::extrinsics_root(&built.extrinsics),
-            digest,
+            // The runtime decides what the header announces (the next committee), so a
+            // verifier that re-executes rebuilds exactly the same header.
+            digest: built.digest,
         };
         let block = Block {
             header,
@@ -255,12 +235,7 @@ impl Chain {
 
     /// Builds and executes a block on `parent` with pooled transactions. The timestamp is
     /// `now_ms`, or just after the parent's if the clock lags.
-    pub fn build_block(
-        &self,
-        parent: &H256,
-        now_ms: u64,
-        digest: Vec<DigestItem>,
-    ) -> Result<Arc<PendingBlock>, ChainError> {
+    pub fn build_block(&self, parent: &H256, now_ms: u64) -> Result<Arc<PendingBlock>, ChainError> {
         let (parent_header, view) = self.parent_info(parent)?;
         let backend = ViewBackend(&view);
         let parent_time = timestamp::now(&Ext::new(&backend));
@@ -285,7 +260,7 @@ impl Chain {
             }
         }
         let built = builder.finish()?;
-        let pending = self.seal(&parent_header, &view, built, digest)?;
+        let pending = self.seal(&parent_header, &view, built)?;
         tracing::debug!(target: "chain", number, hash = %pending.hash, txs = pending.block.extrinsics.len().saturating_sub(1), "built block");
         Ok(pending)
     }
@@ -330,7 +305,7 @@ impl Chain {
             &block.extrinsics,
         )
         .map_err(|e| invalid(e.to_string()))?;
-        let pending = self.seal(&parent_header, &view, built, block.header.digest.clone())?;
+        let pending = self.seal(&parent_header, &view, built)?;
         if pending.hash != hash {
             return Err(invalid(format!(
                 "state root mismatch: block says {}, execution gives {}",

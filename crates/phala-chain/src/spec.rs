@@ -1,20 +1,25 @@
 //! Chain specifications: everything that defines a chain and its genesis, as a JSON file.
 //!
-//! The genesis block commits to the whole spec that matters for consensus and state (balances,
-//! validators, block time), so two nodes agree on the genesis hash exactly when they run the
-//! same chain.
+//! The genesis block commits to the whole spec that matters for consensus and state: the
+//! state root covers balances, bonds, candidates and the module parameters; the header's
+//! digest carries the block time and epoch length, and the epoch-0 committee, so a light
+//! client that trusts a genesis hash knows who signs the first epoch.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use parity_scale_codec::Encode;
+use phala_primitives::consensus::CommitteeChange;
 use phala_primitives::{
-    AccountId32, Balance, Block, DigestItem, H256, Header, block::extrinsics_root,
+    AccountId32, Balance, Block, DigestItem, H256, Header, PHA, block::extrinsics_root,
 };
-use phala_runtime::GenesisConfig;
+use phala_runtime::genesis::ValidatorsGenesis;
+use phala_runtime::modules::validators::{self, Params};
+use phala_runtime::{Ext, GenesisConfig};
 use serde::{Deserialize, Serialize};
 
-/// Engine id of the genesis digest entry that commits to the consensus configuration.
+/// Engine id of the genesis digest entry with the chain's timing: `(block_time_ms,
+/// epoch_length)`.
 pub const GENESIS_ENGINE_ID: [u8; 4] = *b"phcs";
 
 /// `system_chainType`.
@@ -25,7 +30,7 @@ pub enum ChainType {
     Live,
 }
 
-/// One genesis validator.
+/// One genesis validator: bonded and standing for election from block 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidatorSpec {
@@ -33,8 +38,26 @@ pub struct ValidatorSpec {
     pub account: String,
     /// Its ed25519 consensus public key, 0x-prefixed hex.
     pub consensus_key: String,
-    /// Where its peers reach it.
-    pub p2p_address: SocketAddr,
+    /// Where its peers reach it: `host:port`.
+    pub p2p_address: String,
+    /// Bonded PHA, in planck (a decimal string).
+    pub bond: String,
+}
+
+fn default_epoch_length() -> u32 {
+    600
+}
+fn default_committee_size() -> u32 {
+    4
+}
+fn default_unbonding_period() -> u32 {
+    14_400
+}
+fn default_slash_percent() -> u8 {
+    10
+}
+fn default_min_bond() -> String {
+    (1_000 * PHA).to_string()
 }
 
 /// A chain specification file.
@@ -46,6 +69,21 @@ pub struct ChainSpec {
     pub chain_type: ChainType,
     /// Target time between blocks, in milliseconds.
     pub block_time_ms: u64,
+    /// Blocks per epoch; the committee can change only between epochs.
+    #[serde(default = "default_epoch_length")]
+    pub epoch_length: u32,
+    /// Validators per committee: the top bonded candidates are elected.
+    #[serde(default = "default_committee_size")]
+    pub committee_size: u32,
+    /// Blocks unbonded PHA stays locked (and slashable).
+    #[serde(default = "default_unbonding_period")]
+    pub unbonding_period: u32,
+    /// Share of the bond an equivocation costs, in percent.
+    #[serde(default = "default_slash_percent")]
+    pub slash_percent: u8,
+    /// Smallest bond a candidate may have, in planck.
+    #[serde(default = "default_min_bond")]
+    pub min_bond: String,
     /// Initial balances: `[SS58 address, amount in planck as a decimal string]`.
     pub balances: Vec<(String, String)>,
     pub validators: Vec<ValidatorSpec>,
@@ -66,12 +104,19 @@ pub enum SpecError {
     Genesis(#[from] phala_runtime::genesis::GenesisError),
 }
 
-/// A validator as the node uses it.
+/// A genesis validator as the node uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Validator {
     pub account: AccountId32,
     pub consensus_key: [u8; 32],
-    pub p2p_address: SocketAddr,
+    pub p2p_address: String,
+    pub bond: Balance,
+}
+
+fn planck(what: &str, value: &str) -> Result<Balance, SpecError> {
+    value.parse().map_err(|_| {
+        SpecError::Invalid(format!("{what} {value:?} is not a whole number of planck"))
+    })
 }
 
 impl ChainSpec {
@@ -101,21 +146,36 @@ impl ChainSpec {
                 self.block_time_ms
             )));
         }
+        if self.epoch_length < 2 {
+            return Err(SpecError::Invalid(
+                "epochLength must be at least 2 blocks".into(),
+            ));
+        }
+        if self.committee_size == 0 {
+            return Err(SpecError::Invalid(
+                "committeeSize must be at least 1".into(),
+            ));
+        }
+        if self.slash_percent > 100 {
+            return Err(SpecError::Invalid(
+                "slashPercent must be at most 100".into(),
+            ));
+        }
         if self.validators.is_empty() {
             return Err(SpecError::Invalid(
                 "at least one validator is required".into(),
             ));
         }
-        let validators = self.validators()?;
-        let mut keys: Vec<_> = validators.iter().map(|v| v.consensus_key).collect();
-        keys.sort();
-        keys.dedup();
-        if keys.len() != validators.len() {
-            return Err(SpecError::Invalid(
-                "two validators share a consensus key".into(),
-            ));
+        let min_bond = planck("minBond", &self.min_bond)?;
+        for v in self.validators()? {
+            if v.bond < min_bond {
+                return Err(SpecError::Invalid(format!(
+                    "validator {} bonds less than minBond",
+                    v.account
+                )));
+            }
         }
-        self.genesis_config()?.build_storage()?;
+        self.genesis_storage()?;
         Ok(())
     }
 
@@ -138,10 +198,21 @@ impl ChainSpec {
                 Ok(Validator {
                     account,
                     consensus_key: key,
-                    p2p_address: v.p2p_address,
+                    p2p_address: v.p2p_address.clone(),
+                    bond: planck("bond", &v.bond)?,
                 })
             })
             .collect()
+    }
+
+    pub fn params(&self) -> Result<Params, SpecError> {
+        Ok(Params {
+            epoch_length: self.epoch_length,
+            committee_size: self.committee_size,
+            unbonding_period: self.unbonding_period,
+            slash_percent: self.slash_percent,
+            min_bond: planck("minBond", &self.min_bond)?,
+        })
     }
 
     pub fn genesis_config(&self) -> Result<GenesisConfig, SpecError> {
@@ -152,35 +223,61 @@ impl ChainSpec {
                 let account: AccountId32 = who
                     .parse()
                     .map_err(|e| SpecError::Invalid(format!("balance account {who:?}: {e}")))?;
-                let amount: Balance = amount.parse().map_err(|_| {
-                    SpecError::Invalid(format!(
-                        "balance {amount:?} is not a whole number of planck"
-                    ))
-                })?;
-                Ok((account, amount))
+                Ok((account, planck("balance", amount)?))
             })
             .collect::<Result<_, SpecError>>()?;
-        Ok(GenesisConfig { endowed })
+        let validators = self
+            .validators()?
+            .into_iter()
+            .map(|v| {
+                (
+                    v.account,
+                    v.consensus_key,
+                    v.p2p_address.into_bytes(),
+                    v.bond,
+                )
+            })
+            .collect();
+        Ok(GenesisConfig {
+            endowed,
+            validators: ValidatorsGenesis {
+                params: self.params()?,
+                validators,
+            },
+        })
     }
 
-    /// The consensus facts the genesis header commits to: block time and validator keys.
-    fn genesis_digest(&self) -> Result<DigestItem, SpecError> {
-        let keys: Vec<[u8; 32]> = self.validators()?.iter().map(|v| v.consensus_key).collect();
-        Ok(DigestItem::Consensus(
-            GENESIS_ENGINE_ID,
-            (self.block_time_ms, keys).encode(),
-        ))
+    /// The genesis state.
+    pub fn genesis_storage(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, SpecError> {
+        Ok(self.genesis_config()?.build_storage()?)
     }
 
-    /// The genesis block for a given genesis state root.
-    pub fn genesis_block(&self, state_root: H256) -> Result<Block, SpecError> {
+    /// The genesis block for the genesis state `storage` whose root is `state_root`: its
+    /// digest carries the timing and the epoch-0 committee the runtime elected.
+    pub fn genesis_block(
+        &self,
+        storage: &BTreeMap<Vec<u8>, Vec<u8>>,
+        state_root: H256,
+    ) -> Result<Block, SpecError> {
+        let committee = validators::committee(&Ext::new(storage), 0)
+            .ok_or_else(|| SpecError::Invalid("the genesis state has no committee".into()))?;
+        let change = CommitteeChange {
+            epoch: 0,
+            keys: committee.iter().map(|m| m.consensus_key).collect(),
+        };
         Ok(Block {
             header: Header {
                 parent_hash: H256::zero(),
                 number: 0,
                 state_root,
                 extrinsics_root: extrinsics_root(&[]),
-                digest: vec![self.genesis_digest()?],
+                digest: vec![
+                    DigestItem::Consensus(
+                        GENESIS_ENGINE_ID,
+                        (self.block_time_ms, self.epoch_length).encode(),
+                    ),
+                    change.digest_item(),
+                ],
             },
             extrinsics: vec![],
         })

@@ -50,7 +50,7 @@ fn transfer(chain: &Chain, from: &str, nonce: u32, value: u128) -> Vec<u8> {
 
 fn finalize_next(chain: &Chain, now: u64) -> phala_primitives::Block {
     let (_, head) = chain.finalized().unwrap();
-    let pending = chain.build_block(&head, now, vec![]).unwrap();
+    let pending = chain.build_block(&head, now).unwrap();
     chain.finalize_block(&pending.block, b"cert").unwrap();
     pending.block.clone()
 }
@@ -116,7 +116,7 @@ fn another_node_imports_and_reopen_keeps_state() {
     assert_eq!(a.genesis_hash(), b.genesis_hash());
     a.submit(transfer(&a, "//Alice", 0, 5 * PHA)).unwrap();
     let (_, head) = a.finalized().unwrap();
-    let proposal = a.build_block(&head, 5_000, vec![]).unwrap();
+    let proposal = a.build_block(&head, 5_000).unwrap();
     // B re-executes A's proposal and agrees on the state root.
     let imported = b.import_block(&proposal.block, Some(5_000)).unwrap();
     assert_eq!(imported.hash, proposal.hash);
@@ -125,7 +125,7 @@ fn another_node_imports_and_reopen_keeps_state() {
     tampered.header.state_root = phala_primitives::H256([9; 32]);
     assert!(b.import_block(&tampered, Some(5_000)).is_err());
     // Timestamps far in the future are refused.
-    let future = a.build_block(&head, 10_000_000, vec![]).unwrap();
+    let future = a.build_block(&head, 10_000_000).unwrap();
     assert!(b.import_block(&future.block, Some(5_000)).is_err());
 
     b.finalize_block(&proposal.block, b"cert").unwrap();

@@ -129,7 +129,7 @@ fn load_or_create_devnet_spec(base: &Path, p2p_port: u16) -> anyhow::Result<Chai
         let mut spec = ChainSpec::load(&path)?;
         // The address is not part of genesis: a resumed devnet may listen elsewhere.
         if let Some(v) = spec.validators.first_mut() {
-            v.p2p_address = SocketAddr::from((Ipv4Addr::LOCALHOST, p2p_port));
+            v.p2p_address = SocketAddr::from((Ipv4Addr::LOCALHOST, p2p_port)).to_string();
         }
         return Ok(spec);
     }

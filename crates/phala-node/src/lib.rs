@@ -79,6 +79,16 @@ pub enum NodeError {
     Stopped(String),
 }
 
+/// The first socket address `host:port` resolves to.
+fn resolve(address: &str) -> Result<SocketAddr, NodeError> {
+    use std::net::ToSocketAddrs;
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| NodeError::Config(format!("cannot resolve the p2p address {address:?}")))
+}
+
 /// The consensus key as Commonware's type.
 fn consensus_key(pair: &Ed25519Pair) -> Result<PrivateKey, NodeError> {
     PrivateKey::decode(bytes::Bytes::copy_from_slice(pair.seed().as_slice()))
@@ -217,7 +227,7 @@ async fn run_inner(
                     v.account
                 ))
             })?;
-        members.push((key, v.p2p_address));
+        members.push((key, resolve(&v.p2p_address)?));
     }
     let Some((_, spec_addr)) = members.iter().find(|(k, _)| *k == me) else {
         return Err(NodeError::Config(format!(

@@ -29,6 +29,7 @@
 
 mod base58;
 pub mod block;
+pub mod consensus;
 pub mod crypto;
 pub mod era;
 pub mod extrinsic;

@@ -32,6 +32,7 @@ fn setup() -> Setup {
             .iter()
             .map(|p| (p.account_id(), 1_000 * PHA))
             .collect(),
+        ..Default::default()
     };
     let state = genesis.build_storage().unwrap();
     let genesis_hash = H256([1; 32]);

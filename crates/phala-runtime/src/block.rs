@@ -6,12 +6,12 @@
 //! block must be valid throughout, or it is rejected whole.
 
 use parity_scale_codec::Encode;
-use phala_primitives::{BlockNumber, H256, Moment, OpaqueExtrinsic, Weight};
+use phala_primitives::{BlockNumber, DigestItem, H256, Moment, OpaqueExtrinsic, Weight};
 
 use crate::dispatch::DispatchClass;
 use crate::executive::{Applied, ApplyError, Context, apply_extrinsic, decode_extrinsic};
 use crate::modules::system::{self, EventRecord, PerDispatchClass, Phase};
-use crate::modules::{timestamp, weights};
+use crate::modules::{timestamp, validators, weights};
 use crate::validity::{InvalidTransaction, TransactionValidityError};
 use crate::{Backend, Ext, RuntimeCall, UncheckedExtrinsic};
 
@@ -25,6 +25,8 @@ pub struct BuiltBlock {
     pub changes: Changes,
     pub events: Vec<EventRecord>,
     pub weight: Weight,
+    /// Digest entries the header must carry (the next committee, at epoch boundaries).
+    pub digest: Vec<DigestItem>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -57,6 +59,7 @@ pub struct BlockBuilder<'a> {
     ext: Ext<'a>,
     ctx: Context,
     extrinsics: Vec<OpaqueExtrinsic>,
+    number: BlockNumber,
     normal_weight: Weight,
     mandatory_weight: Weight,
     normal_len: usize,
@@ -76,6 +79,7 @@ impl<'a> BlockBuilder<'a> {
         ext.set_phase(Phase::Initialization);
         system::initialize(&mut ext, number, parent_hash);
         timestamp::on_initialize(&mut ext);
+        validators::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {
             return Err(BlockError::Fatal(reason));
         }
@@ -83,6 +87,7 @@ impl<'a> BlockBuilder<'a> {
             ext,
             ctx,
             extrinsics: Vec::new(),
+            number,
             normal_weight: Weight::ZERO,
             mandatory_weight: weights::BLOCK_BASE,
             normal_len: 0,
@@ -165,6 +170,10 @@ impl<'a> BlockBuilder<'a> {
             operational: Weight::ZERO,
             mandatory: self.mandatory_weight,
         };
+        let digest: Vec<DigestItem> = validators::on_finalize(&mut self.ext, self.number)
+            .map(|change| change.digest_item())
+            .into_iter()
+            .collect();
         let count = u32::try_from(self.extrinsics.len()).unwrap_or(u32::MAX);
         let events = self.ext.events().to_vec();
         system::finalize(&mut self.ext, count, weight);
@@ -176,6 +185,7 @@ impl<'a> BlockBuilder<'a> {
             changes: self.ext.into_changes(),
             events,
             weight: self.normal_weight.saturating_add(self.mandatory_weight),
+            digest,
         })
     }
 }

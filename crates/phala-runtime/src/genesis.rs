@@ -8,6 +8,7 @@ use crate::Ext;
 use crate::modules::balances::{self, EXISTENTIAL_DEPOSIT};
 use crate::modules::system::{self, GENESIS_HASH_PLACEHOLDER, LastRuntimeUpgradeInfo};
 use crate::modules::transaction_payment::{MULTIPLIER_ONE, NEXT_FEE_MULTIPLIER};
+use crate::modules::validators::{self, Params};
 use crate::version::{SPEC_NAME, SPEC_VERSION};
 
 /// What a chain starts with.
@@ -16,6 +17,16 @@ pub struct GenesisConfig {
     /// Initial balances. Each at least the existential deposit, no account twice, and the
     /// sum within the 1,000,000,000 PHA cap.
     pub endowed: Vec<(AccountId32, Balance)>,
+    pub validators: ValidatorsGenesis,
+}
+
+/// The genesis validators and the module's parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValidatorsGenesis {
+    pub params: Params,
+    /// `(account, consensus key, p2p address, bond)`: bonded and standing for election; the
+    /// top `committee_size` of them form the epoch-0 committee.
+    pub validators: Vec<(AccountId32, [u8; 32], Vec<u8>, Balance)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -64,6 +75,14 @@ impl GenesisConfig {
         for (who, amount) in &self.endowed {
             balances::endow_genesis(&mut ext, who, *amount)
                 .map_err(|e| GenesisError::Build(format!("{e:?}")))?;
+        }
+        if !self.validators.validators.is_empty() {
+            validators::build_genesis(
+                &mut ext,
+                self.validators.params,
+                &self.validators.validators,
+            )
+            .map_err(GenesisError::Build)?;
         }
         // Genesis has no block events.
         ext.take_events();

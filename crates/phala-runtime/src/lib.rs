@@ -62,7 +62,7 @@ use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
-use modules::{balances, system, timestamp, transaction_payment};
+use modules::{balances, system, timestamp, transaction_payment, validators};
 
 /// Every call of the runtime: the module index, then the module's call.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -73,6 +73,8 @@ pub enum RuntimeCall {
     Timestamp(timestamp::Call),
     #[codec(index = 2)]
     Balances(balances::Call),
+    #[codec(index = 4)]
+    Validators(validators::Call),
 }
 
 impl RuntimeCall {
@@ -82,6 +84,7 @@ impl RuntimeCall {
             RuntimeCall::System(c) => c.info(),
             RuntimeCall::Timestamp(c) => c.info(),
             RuntimeCall::Balances(c) => c.info(),
+            RuntimeCall::Validators(c) => c.info(),
         }
     }
 
@@ -90,6 +93,7 @@ impl RuntimeCall {
             RuntimeCall::System(c) => c.dispatch(ext, origin),
             RuntimeCall::Timestamp(c) => c.dispatch(ext, origin),
             RuntimeCall::Balances(c) => c.dispatch(ext, origin),
+            RuntimeCall::Validators(c) => c.dispatch(ext, origin),
         }
     }
 
@@ -108,4 +112,6 @@ pub enum RuntimeEvent {
     Balances(balances::Event),
     #[codec(index = 3)]
     TransactionPayment(transaction_payment::Event),
+    #[codec(index = 4)]
+    Validators(validators::Event),
 }

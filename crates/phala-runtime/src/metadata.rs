@@ -25,7 +25,7 @@ use phala_primitives::{AccountId32, Balance, Era, H256, MultiAddress, MultiSigna
 use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, meta_type};
 
 use crate::modules::system::{self, PerDispatchClass};
-use crate::modules::{balances, index, timestamp, transaction_payment, weights};
+use crate::modules::{balances, index, timestamp, transaction_payment, validators, weights};
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::{self, RuntimeVersion};
 use crate::{RuntimeCall, RuntimeEvent};
@@ -63,6 +63,8 @@ pub enum RuntimeError {
     Timestamp(timestamp::Error),
     #[codec(index = 2)]
     Balances(balances::Error),
+    #[codec(index = 4)]
+    Validators(validators::Error),
 }
 
 /// The runtime itself, as metadata names it.
@@ -320,6 +322,16 @@ fn modules() -> Vec<Module> {
             )],
             error: None,
             docs: " Transaction fees.",
+        },
+        Module {
+            name: "Validators",
+            index: index::VALIDATORS,
+            storage: validators::storage_metadata(),
+            calls: Some(meta_type::<validators::Call>()),
+            event: Some(meta_type::<validators::Event>()),
+            constants: vec![],
+            error: Some(meta_type::<validators::Error>()),
+            docs: " Gatekeeper validators: bonds, candidacies, elected committees and slashing.",
         },
     ]
 }
@@ -661,7 +673,8 @@ mod tests {
                 ("System", 0),
                 ("Timestamp", 1),
                 ("Balances", 2),
-                ("TransactionPayment", 3)
+                ("TransactionPayment", 3),
+                ("Validators", 4)
             ]
         );
         // System.Account's default decodes as an all-zero 80-byte AccountInfo data part.

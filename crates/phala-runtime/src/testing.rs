@@ -43,6 +43,7 @@ impl TestChain {
                 (account("//Charlie"), 1_000 * PHA),
                 (TREASURY_ACCOUNT, PHA),
             ],
+            ..Default::default()
         })
     }
 

@@ -64,6 +64,8 @@ pub enum StateError {
         "the database {0} is in use by another process (is another node running on this base path?)"
     )]
     InUse(String),
+    #[error("the genesis block cannot be made: {0}")]
+    Genesis(String),
     #[error("database is corrupt: {0}")]
     Corrupt(String),
 }

@@ -169,7 +169,7 @@ impl Store {
     pub fn init_genesis(
         &self,
         storage: &BTreeMap<Vec<u8>, Vec<u8>>,
-        make_block: impl FnOnce(H256) -> Block,
+        make_block: impl FnOnce(H256) -> Result<Block, String>,
     ) -> Result<H256, StateError> {
         let diff = apply_changes(
             &HashMap::new(),
@@ -178,7 +178,7 @@ impl Store {
                 .iter()
                 .map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
         )?;
-        let block = make_block(diff.root);
+        let block = make_block(diff.root).map_err(StateError::Genesis)?;
         let hash = block.hash();
         if let Some(found) = self.genesis_hash()? {
             if found != hash {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use phala_primitives::{Block, H256, Header};
 use phala_state::{Changes, PendingBlock, StateError, Store, StoreConfig};
 
-fn genesis_block(root: H256) -> Block {
-    Block {
+fn genesis_block(root: H256) -> Result<Block, String> {
+    Ok(Block {
         header: Header {
             parent_hash: H256::zero(),
             number: 0,
@@ -15,7 +15,7 @@ fn genesis_block(root: H256) -> Block {
             digest: vec![],
         },
         extrinsics: vec![],
-    }
+    })
 }
 
 /// Executes "changes" on top of `parent` and returns the pending block.

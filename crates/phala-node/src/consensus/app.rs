@@ -152,9 +152,7 @@ where
         }
         let now = millis(runtime.current());
         let built = self
-            .blocking(&runtime, move |chain| {
-                chain.build_block(&parent_hash, now, Vec::new())
-            })
+            .blocking(&runtime, move |chain| chain.build_block(&parent_hash, now))
             .await?;
         match built {
             Ok(pending) => {

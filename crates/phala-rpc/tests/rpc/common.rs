@@ -76,7 +76,7 @@ impl Node {
         let (n, head) = self.chain.finalized().unwrap();
         let pending = self
             .chain
-            .build_block(&head, 10_000 + u64::from(n) * 1_000, vec![])
+            .build_block(&head, 10_000 + u64::from(n) * 1_000)
             .unwrap();
         self.chain.finalize_block(&pending.block, b"cert").unwrap();
         pending.block.clone()

@@ -7,6 +7,7 @@ pub mod balances;
 pub mod system;
 pub mod timestamp;
 pub mod transaction_payment;
+pub mod validators;
 pub mod weights;
 
 use phala_primitives::AccountId32;
@@ -18,6 +19,7 @@ pub mod index {
     pub const TIMESTAMP: u8 = 1;
     pub const BALANCES: u8 = 2;
     pub const TRANSACTION_PAYMENT: u8 = 3;
+    pub const VALIDATORS: u8 = 4;
 }
 
 /// The account of a module, as Substrate derives it from a `PalletId`:

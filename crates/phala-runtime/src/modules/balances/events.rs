@@ -37,6 +37,9 @@ pub enum Event {
     /// Some amount was withdrawn from the account (e.g. for transaction fees).
     #[codec(index = 8)]
     Withdraw { who: AccountId32, amount: Balance },
+    /// Some amount was removed from the account as a penalty.
+    #[codec(index = 9)]
+    Slashed { who: AccountId32, amount: Balance },
     /// Some balance was locked.
     #[codec(index = 17)]
     Locked { who: AccountId32, amount: Balance },

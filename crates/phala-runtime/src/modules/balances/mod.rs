@@ -360,6 +360,35 @@ pub fn unreserve(ext: &mut Ext, who: &AccountId32, amount: Balance) -> Balance {
     }
 }
 
+/// Takes up to `amount` of `who`'s free balance as a penalty, locked or not, but never the
+/// existential deposit: the account survives to be slashed or to unbond again. Returns what
+/// was taken, which leaves the account's books; the caller deposits it elsewhere.
+pub fn slash(ext: &mut Ext, who: &AccountId32, amount: Balance) -> Balance {
+    let data = account_data(ext, who);
+    let slashable = data.free.saturating_sub(EXISTENTIAL_DEPOSIT);
+    let actual = amount.min(slashable);
+    if actual == 0 {
+        return 0;
+    }
+    let taken = mutate_account(ext, who, false, |d| {
+        d.free = d
+            .free
+            .checked_sub(actual)
+            .ok_or(ArithmeticError::Underflow)?;
+        Ok(())
+    });
+    match taken {
+        Ok(()) => {
+            ext.deposit_event(Event::Slashed {
+                who: *who,
+                amount: actual,
+            });
+            actual
+        }
+        Err(_) => 0,
+    }
+}
+
 fn recompute_frozen(locks: &[BalanceLock]) -> Balance {
     locks.iter().map(|l| l.amount).max().unwrap_or(0)
 }

@@ -1,0 +1,197 @@
+use parity_scale_codec::{Decode, Encode};
+use phala_primitives::Balance;
+use scale_info::TypeInfo;
+
+use super::{
+    CANDIDATES, Candidate, Error, Event, KEY_OWNER, LEDGER, Ledger, MAX_ADDRESS_LEN, MAX_UNLOCKING,
+    Unlocking, add_candidate, params, remove_candidate, update_lock,
+};
+use crate::Ext;
+use crate::dispatch::{DispatchClass, DispatchInfo, DispatchResult, Origin, Pays};
+use crate::modules::{balances, system, weights};
+
+/// Calls of the `Validators` module.
+#[allow(non_camel_case_types)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Call {
+    /// Lock `value` more of the caller's free balance as bond.
+    #[codec(index = 0)]
+    bond {
+        #[codec(compact)]
+        value: Balance,
+    },
+    /// Start unlocking `value` of the bond; it can be withdrawn after the unbonding period.
+    /// A candidate whose bond falls below the minimum stops standing for election.
+    #[codec(index = 1)]
+    unbond {
+        #[codec(compact)]
+        value: Balance,
+    },
+    /// Unlock every unbonded chunk whose period has passed.
+    #[codec(index = 2)]
+    withdraw_unbonded,
+    /// Stand for election with an ed25519 consensus key, reachable by peers at `p2p_address`
+    /// (`host:port`).
+    #[codec(index = 3)]
+    validate {
+        consensus_key: [u8; 32],
+        p2p_address: Vec<u8>,
+    },
+    /// Stop standing for election (from the next election on).
+    #[codec(index = 4)]
+    chill,
+}
+
+/// `host:port`, printable ASCII, bounded.
+fn valid_address(address: &[u8]) -> bool {
+    if address.is_empty() || address.len() > MAX_ADDRESS_LEN {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(address) else {
+        return false;
+    };
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    host_ok && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
+impl Call {
+    pub fn info(&self) -> DispatchInfo {
+        let weight = match self {
+            Call::bond { .. } | Call::unbond { .. } | Call::withdraw_unbonded => {
+                weights::reads_writes(4, 4)
+            }
+            Call::validate { .. } | Call::chill => weights::reads_writes(5, 4),
+        };
+        DispatchInfo {
+            weight: weights::add(weight, weights::compute(20_000_000)),
+            class: DispatchClass::Normal,
+            pays_fee: Pays::Yes,
+        }
+    }
+
+    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+        let who = origin.ensure_signed()?;
+        let p = params(ext);
+        match self {
+            Call::bond { value } => {
+                if value == 0 {
+                    return Err(Error::ZeroAmount.into());
+                }
+                let mut ledger = LEDGER.get(ext, &who).unwrap_or_default();
+                // The lock covers the whole ledger; it must fit in the free balance.
+                let free = balances::free_balance(ext, &who);
+                let new_total = ledger
+                    .total()
+                    .checked_add(value)
+                    .ok_or(Error::InsufficientBalance)?;
+                if new_total > free.saturating_sub(balances::EXISTENTIAL_DEPOSIT) {
+                    return Err(Error::InsufficientBalance.into());
+                }
+                ledger.active = ledger.active.saturating_add(value);
+                update_lock(ext, &who, &ledger)?;
+                ext.deposit_event(Event::Bonded { who, amount: value });
+            }
+            Call::unbond { value } => {
+                if value == 0 {
+                    return Err(Error::ZeroAmount.into());
+                }
+                let mut ledger = LEDGER.get(ext, &who).ok_or(Error::NotBonded)?;
+                if value > ledger.active {
+                    return Err(Error::UnbondTooMuch.into());
+                }
+                if ledger.unlocking.len() >= MAX_UNLOCKING {
+                    return Err(Error::TooManyUnlocking.into());
+                }
+                let at = system::block_number(ext).saturating_add(p.unbonding_period);
+                ledger.active = ledger.active.saturating_sub(value);
+                ledger.unlocking.push(Unlocking { value, at });
+                if ledger.active < p.min_bond && remove_candidate(ext, &who) {
+                    ext.deposit_event(Event::Chilled { who });
+                }
+                update_lock(ext, &who, &ledger)?;
+                ext.deposit_event(Event::Unbonded {
+                    who,
+                    amount: value,
+                    at,
+                });
+            }
+            Call::withdraw_unbonded => {
+                let mut ledger = LEDGER.get(ext, &who).ok_or(Error::NotBonded)?;
+                let now = system::block_number(ext);
+                let before = ledger.total();
+                ledger.unlocking.retain(|u| u.at > now);
+                let withdrawn = before.saturating_sub(ledger.total());
+                update_lock(
+                    ext,
+                    &who,
+                    &Ledger {
+                        active: ledger.active,
+                        unlocking: ledger.unlocking,
+                    },
+                )?;
+                ext.deposit_event(Event::Withdrawn {
+                    who,
+                    amount: withdrawn,
+                });
+            }
+            Call::validate {
+                consensus_key,
+                p2p_address,
+            } => {
+                let ledger = LEDGER.get(ext, &who).ok_or(Error::NotBonded)?;
+                if ledger.active < p.min_bond.max(1) {
+                    return Err(Error::BondTooSmall.into());
+                }
+                if KEY_OWNER
+                    .get(ext, &consensus_key)
+                    .is_some_and(|owner| owner != who)
+                {
+                    return Err(Error::KeyInUse.into());
+                }
+                if !valid_address(&p2p_address) {
+                    return Err(Error::BadAddress.into());
+                }
+                add_candidate(
+                    ext,
+                    &who,
+                    Candidate {
+                        consensus_key,
+                        p2p_address,
+                    },
+                );
+                ext.deposit_event(Event::Validating { who, consensus_key });
+            }
+            Call::chill => {
+                if !CANDIDATES.contains(ext, &who) {
+                    return Err(Error::NotCandidate.into());
+                }
+                remove_candidate(ext, &who);
+                ext.deposit_event(Event::Chilled { who });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::valid_address;
+
+    #[test]
+    fn addresses() {
+        assert!(valid_address(b"127.0.0.1:30333"));
+        assert!(valid_address(b"node-1.example.org:30333"));
+        assert!(valid_address(b"[::1]:30333"));
+        assert!(!valid_address(b"127.0.0.1"));
+        assert!(!valid_address(b"host:0"));
+        assert!(!valid_address(b":30333"));
+        assert!(!valid_address(b"bad host:1"));
+        assert!(!valid_address(&[0xff, b':', b'1']));
+    }
+}

@@ -1,0 +1,44 @@
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+use crate::dispatch::{DispatchError, ModuleErrorEnum};
+use crate::modules::index;
+
+/// Errors of the `Validators` module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Error {
+    /// The amount is zero.
+    ZeroAmount,
+    /// Not enough free balance to bond that much.
+    InsufficientBalance,
+    /// The account has no bond.
+    NotBonded,
+    /// Cannot unbond more than is bonded.
+    UnbondTooMuch,
+    /// Too many unbonding chunks; withdraw some first.
+    TooManyUnlocking,
+    /// The bond is below the minimum a candidate needs.
+    BondTooSmall,
+    /// Another account already uses this consensus key.
+    KeyInUse,
+    /// The p2p address is not `host:port`.
+    BadAddress,
+    /// The account is not a candidate.
+    NotCandidate,
+    /// The evidence does not prove an equivocation by a committee member.
+    InvalidEvidence,
+    /// This offence was already punished.
+    AlreadyReported,
+    /// No validator holds the offending key.
+    UnknownOffender,
+}
+
+impl ModuleErrorEnum for Error {
+    const MODULE_INDEX: u8 = index::VALIDATORS;
+}
+
+impl From<Error> for DispatchError {
+    fn from(e: Error) -> Self {
+        e.into_dispatch_error()
+    }
+}

@@ -1,0 +1,45 @@
+use parity_scale_codec::{Decode, Encode};
+use phala_primitives::{AccountId32, Balance};
+use scale_info::TypeInfo;
+
+/// Events of the `Validators` module.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Event {
+    /// PHA was bonded.
+    #[codec(index = 0)]
+    Bonded { who: AccountId32, amount: Balance },
+    /// PHA was unbonded; it can be withdrawn from block `at`.
+    #[codec(index = 1)]
+    Unbonded {
+        who: AccountId32,
+        amount: Balance,
+        at: u32,
+    },
+    /// Unbonded PHA was unlocked.
+    #[codec(index = 2)]
+    Withdrawn { who: AccountId32, amount: Balance },
+    /// An account stands for election with this consensus key.
+    #[codec(index = 3)]
+    Validating {
+        who: AccountId32,
+        consensus_key: [u8; 32],
+    },
+    /// An account no longer stands for election.
+    #[codec(index = 4)]
+    Chilled { who: AccountId32 },
+    /// The committee of `epoch` was elected.
+    #[codec(index = 5)]
+    NewCommittee {
+        epoch: u64,
+        members: Vec<AccountId32>,
+    },
+    /// A validator was slashed for equivocating and removed from the candidates.
+    #[codec(index = 6)]
+    Slashed { who: AccountId32, amount: Balance },
+}
+
+impl From<Event> for crate::RuntimeEvent {
+    fn from(e: Event) -> Self {
+        crate::RuntimeEvent::Validators(e)
+    }
+}

@@ -1,0 +1,360 @@
+//! `Validators`: the gatekeepers that keep the chain, and how the committee that finalizes
+//! each epoch is chosen.
+//!
+//! An account bonds PHA (a balance lock), registers an ed25519 consensus key and a p2p
+//! address with `validate`, and becomes a candidate. At the last block of every epoch the top
+//! `CommitteeSize` candidates by bond are elected for the next epoch; the block's header
+//! announces them (`phala_primitives::consensus::CommitteeChange`) and they take over at the
+//! epoch's first block. Unbonded PHA stays locked for `UnbondingPeriod` blocks, so stake that
+//! misbehaved can still be slashed. Proven equivocation slashes `SlashPercent` of the bond to
+//! the treasury and removes the offender from the candidates.
+
+mod calls;
+mod errors;
+mod events;
+#[cfg(test)]
+mod tests;
+
+pub use calls::Call;
+pub use errors::Error;
+pub use events::Event;
+
+use parity_scale_codec::{Decode, Encode};
+use phala_primitives::consensus::{CommitteeChange, epoch_of, is_epoch_boundary};
+use phala_primitives::{AccountId32, Balance, BlockNumber, storage::Hasher};
+use scale_info::TypeInfo;
+
+use crate::Ext;
+use crate::dispatch::DispatchResult;
+use crate::modules::{TREASURY_ACCOUNT, balances, system};
+use crate::storage::{Query, StorageMap, StorageValue};
+
+const MODULE: &str = "Validators";
+
+/// The balance lock holding bonded (and unbonding) PHA.
+pub const LOCK_ID: [u8; 8] = *b"validatr";
+/// Longest p2p address accepted (`host:port`).
+pub const MAX_ADDRESS_LEN: usize = 128;
+/// Unbonding chunks one account may have in flight.
+pub const MAX_UNLOCKING: usize = 32;
+/// Committees kept in state for verifying late evidence and for nodes catching up.
+pub const COMMITTEE_HISTORY: u64 = 16;
+
+/// Chain parameters of the module, set at genesis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Params {
+    /// Blocks per epoch.
+    pub epoch_length: u32,
+    /// Validators per committee.
+    pub committee_size: u32,
+    /// Blocks unbonded PHA stays locked.
+    pub unbonding_period: u32,
+    /// Share of the bond an equivocation costs, in percent.
+    pub slash_percent: u8,
+    /// Smallest bond a candidate may have.
+    pub min_bond: Balance,
+}
+
+/// Bonded PHA of an account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Ledger {
+    /// Bond that counts for elections.
+    pub active: Balance,
+    /// Unbonded PHA and the block from which it can be withdrawn.
+    pub unlocking: Vec<Unlocking>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Unlocking {
+    pub value: Balance,
+    pub at: BlockNumber,
+}
+
+impl Ledger {
+    pub fn total(&self) -> Balance {
+        self.unlocking
+            .iter()
+            .fold(self.active, |acc, u| acc.saturating_add(u.value))
+    }
+}
+
+/// A validator's registration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Candidate {
+    pub consensus_key: [u8; 32],
+    /// Where peers reach it: `host:port`.
+    pub p2p_address: Vec<u8>,
+}
+
+/// A committee seat.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Member {
+    pub account: AccountId32,
+    pub consensus_key: [u8; 32],
+    pub p2p_address: Vec<u8>,
+}
+
+pub const PARAMS: StorageValue<Params> = StorageValue::new(
+    MODULE,
+    "Params",
+    Query::Default,
+    &[" Epoch length, committee size, unbonding period, slash share, minimum bond."],
+);
+pub const LEDGER: StorageMap<AccountId32, Ledger> = StorageMap::new(
+    MODULE,
+    "Ledger",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" Bonded and unbonding PHA per account."],
+);
+pub const CANDIDATES: StorageMap<AccountId32, Candidate> = StorageMap::new(
+    MODULE,
+    "Candidates",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" Accounts standing for election, with their consensus key and p2p address."],
+);
+pub const KEY_OWNER: StorageMap<[u8; 32], AccountId32> = StorageMap::new(
+    MODULE,
+    "KeyOwner",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" Which account registered each consensus key."],
+);
+/// Every candidate, so elections can enumerate them without iterating storage.
+pub const CANDIDATE_LIST: StorageValue<Vec<AccountId32>> = StorageValue::new(
+    MODULE,
+    "CandidateList",
+    Query::Default,
+    &[" All candidates, sorted by account."],
+);
+pub const COMMITTEES: StorageMap<u64, Vec<Member>> = StorageMap::new(
+    MODULE,
+    "Committees",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[" The committee of each recent epoch (and of the next one, once elected)."],
+);
+pub const OFFENCES: StorageMap<[u8; 32], ()> = StorageMap::new(
+    MODULE,
+    "Offences",
+    Hasher::Identity,
+    Query::Optional,
+    &[" Equivocations already punished, by offence id."],
+);
+
+pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
+    vec![
+        PARAMS.metadata(),
+        LEDGER.metadata(),
+        CANDIDATES.metadata(),
+        KEY_OWNER.metadata(),
+        CANDIDATE_LIST.metadata(),
+        COMMITTEES.metadata(),
+        OFFENCES.metadata(),
+    ]
+}
+
+pub fn params(ext: &Ext) -> Params {
+    PARAMS.get_or_default(ext)
+}
+
+/// The committee of `epoch`, if known.
+pub fn committee(ext: &Ext, epoch: u64) -> Option<Vec<Member>> {
+    COMMITTEES.get(ext, &epoch)
+}
+
+/// Re-locks exactly what the ledger holds.
+fn update_lock(ext: &mut Ext, who: &AccountId32, ledger: &Ledger) -> DispatchResult {
+    let total = ledger.total();
+    if total == 0 {
+        balances::remove_lock(ext, LOCK_ID, who);
+        LEDGER.remove(ext, who);
+        Ok(())
+    } else {
+        balances::set_lock(ext, LOCK_ID, who, total)?;
+        LEDGER.insert(ext, who, ledger);
+        Ok(())
+    }
+}
+
+fn add_candidate(ext: &mut Ext, who: &AccountId32, candidate: Candidate) {
+    if let Some(old) = CANDIDATES.get(ext, who) {
+        KEY_OWNER.remove(ext, &old.consensus_key);
+    }
+    KEY_OWNER.insert(ext, &candidate.consensus_key, who);
+    CANDIDATES.insert(ext, who, &candidate);
+    let mut list = CANDIDATE_LIST.get_or_default(ext);
+    if let Err(pos) = list.binary_search(who) {
+        list.insert(pos, *who);
+        CANDIDATE_LIST.put(ext, &list);
+    }
+}
+
+/// Withdraws `who` from elections. Returns whether it was a candidate.
+fn remove_candidate(ext: &mut Ext, who: &AccountId32) -> bool {
+    let Some(old) = CANDIDATES.get(ext, who) else {
+        return false;
+    };
+    KEY_OWNER.remove(ext, &old.consensus_key);
+    CANDIDATES.remove(ext, who);
+    let mut list = CANDIDATE_LIST.get_or_default(ext);
+    if let Ok(pos) = list.binary_search(who) {
+        list.remove(pos);
+        CANDIDATE_LIST.put(ext, &list);
+    }
+    true
+}
+
+/// The next committee: the `size` candidates with the largest active bonds (ties broken by
+/// account id), or the current committee if nobody stands.
+fn elect(ext: &Ext, size: u32, fallback: Vec<Member>) -> Vec<Member> {
+    let mut ranked: Vec<(Balance, Member)> = CANDIDATE_LIST
+        .get_or_default(ext)
+        .into_iter()
+        .filter_map(|account| {
+            let candidate = CANDIDATES.get(ext, &account)?;
+            let bond = LEDGER.get(ext, &account)?.active;
+            Some((
+                bond,
+                Member {
+                    account,
+                    consensus_key: candidate.consensus_key,
+                    p2p_address: candidate.p2p_address,
+                },
+            ))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.account.cmp(&b.1.account)));
+    let elected: Vec<Member> = ranked
+        .into_iter()
+        .take(size as usize)
+        .map(|(_, m)| m)
+        .collect();
+    if elected.is_empty() {
+        fallback
+    } else {
+        elected
+    }
+}
+
+/// Block start: the first block of an epoch switches nothing in state (committees are kept by
+/// epoch), but drops committees too old to matter.
+pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
+    let p = params(ext);
+    if p.epoch_length == 0 || u64::from(number).checked_rem(u64::from(p.epoch_length)) != Some(0) {
+        return;
+    }
+    let epoch = epoch_of(number, p.epoch_length);
+    if let Some(old) = epoch.checked_sub(COMMITTEE_HISTORY) {
+        COMMITTEES.remove(ext, &old);
+    }
+}
+
+/// Block end: the last block of an epoch elects the next committee and returns the change
+/// the header must announce.
+pub fn on_finalize(ext: &mut Ext, number: BlockNumber) -> Option<CommitteeChange> {
+    let p = params(ext);
+    if !is_epoch_boundary(number, p.epoch_length) {
+        return None;
+    }
+    let epoch = epoch_of(number, p.epoch_length);
+    let next = epoch.saturating_add(1);
+    let current = committee(ext, epoch).unwrap_or_default();
+    let elected = elect(ext, p.committee_size, current);
+    COMMITTEES.insert(ext, &next, &elected);
+    let keys: Vec<[u8; 32]> = elected.iter().map(|m| m.consensus_key).collect();
+    ext.deposit_event(Event::NewCommittee {
+        epoch: next,
+        members: elected.iter().map(|m| m.account).collect(),
+    });
+    Some(CommitteeChange { epoch: next, keys })
+}
+
+/// Punishes a proven equivocation by the holder of `consensus_key`: slashes the bond to the
+/// treasury and withdraws the candidacy. `offence_id` identifies the offence so it is
+/// punished once.
+pub fn punish(ext: &mut Ext, consensus_key: &[u8; 32], offence_id: [u8; 32]) -> Result<(), Error> {
+    if OFFENCES.contains(ext, &offence_id) {
+        return Err(Error::AlreadyReported);
+    }
+    // The key's owner at the time: current registrations, or any recent committee seat.
+    let offender = KEY_OWNER.get(ext, consensus_key).or_else(|| {
+        let epoch = epoch_of(system::block_number(ext), params(ext).epoch_length);
+        (0..COMMITTEE_HISTORY)
+            .filter_map(|back| epoch.checked_sub(back))
+            .filter_map(|e| committee(ext, e))
+            .flatten()
+            .find(|m| m.consensus_key == *consensus_key)
+            .map(|m| m.account)
+    });
+    let offender = offender.ok_or(Error::UnknownOffender)?;
+    OFFENCES.insert(ext, &offence_id, &());
+    let mut ledger = LEDGER.get(ext, &offender).unwrap_or_default();
+    let percent = Balance::from(params(ext).slash_percent.min(100));
+    let penalty = ledger.total().saturating_mul(percent) / 100;
+    let slashed = balances::slash(ext, &offender, penalty);
+    // Take the penalty from the active bond first, then from unbonding chunks.
+    let mut remaining = slashed;
+    let from_active = remaining.min(ledger.active);
+    ledger.active = ledger.active.saturating_sub(from_active);
+    remaining = remaining.saturating_sub(from_active);
+    for chunk in ledger.unlocking.iter_mut() {
+        let cut = remaining.min(chunk.value);
+        chunk.value = chunk.value.saturating_sub(cut);
+        remaining = remaining.saturating_sub(cut);
+    }
+    ledger.unlocking.retain(|c| c.value > 0);
+    if slashed > 0
+        && ext
+            .transactional(|ext| balances::deposit(ext, &TREASURY_ACCOUNT, slashed))
+            .is_err()
+    {
+        // The treasury cannot take it: burn it, so issuance still matches balances.
+        let _ = balances::burn_withdrawn(ext, slashed);
+    }
+    let _ = update_lock(ext, &offender, &ledger);
+    remove_candidate(ext, &offender);
+    ext.deposit_event(Event::Slashed {
+        who: offender,
+        amount: slashed,
+    });
+    Ok(())
+}
+
+fn hex_key(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Genesis: bonds, candidacies and the epoch-0 committee.
+pub(crate) fn build_genesis(
+    ext: &mut Ext,
+    params: Params,
+    validators: &[(AccountId32, [u8; 32], Vec<u8>, Balance)],
+) -> Result<(), String> {
+    PARAMS.put(ext, &params);
+    for (account, key, address, bond) in validators {
+        if KEY_OWNER.contains(ext, key) {
+            return Err(format!("consensus key 0x{} is used twice", hex_key(key)));
+        }
+        let ledger = Ledger {
+            active: *bond,
+            unlocking: Vec::new(),
+        };
+        update_lock(ext, account, &ledger).map_err(|e| format!("cannot bond {account}: {e:?}"))?;
+        add_candidate(
+            ext,
+            account,
+            Candidate {
+                consensus_key: *key,
+                p2p_address: address.clone(),
+            },
+        );
+    }
+    let committee = elect(ext, params.committee_size, Vec::new());
+    if committee.is_empty() {
+        return Err("the genesis committee is empty".into());
+    }
+    COMMITTEES.insert(ext, &0, &committee);
+    Ok(())
+}

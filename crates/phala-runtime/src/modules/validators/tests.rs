@@ -1,0 +1,254 @@
+use phala_primitives::PHA;
+use phala_primitives::consensus::CommitteeChange;
+
+use super::*;
+use crate::genesis::{GenesisConfig, ValidatorsGenesis};
+use crate::modules::TREASURY_ACCOUNT;
+use crate::testing::{TestChain, account, pair};
+use crate::{RuntimeCall, RuntimeEvent};
+
+const EPOCH: u32 = 5;
+
+fn key(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+fn chain() -> TestChain {
+    let params = Params {
+        epoch_length: EPOCH,
+        committee_size: 2,
+        unbonding_period: 3,
+        slash_percent: 10,
+        min_bond: 100 * PHA,
+    };
+    TestChain::with_genesis(GenesisConfig {
+        endowed: ["//Alice", "//Bob", "//Charlie", "//Dave"]
+            .iter()
+            .map(|u| (account(u), 10_000 * PHA))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .chain([(TREASURY_ACCOUNT, PHA)])
+            .collect(),
+        validators: ValidatorsGenesis {
+            params,
+            validators: vec![
+                (
+                    account("//Alice"),
+                    key(1),
+                    b"127.0.0.1:30333".to_vec(),
+                    1_000 * PHA,
+                ),
+                (
+                    account("//Bob"),
+                    key(2),
+                    b"127.0.0.1:30334".to_vec(),
+                    1_000 * PHA,
+                ),
+            ],
+        },
+    })
+}
+
+fn call(c: Call) -> RuntimeCall {
+    RuntimeCall::Validators(c)
+}
+
+fn committee_accounts(chain: &TestChain, epoch: u64) -> Vec<AccountId32> {
+    committee(&chain.ext(), epoch)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.account)
+        .collect()
+}
+
+#[test]
+fn genesis_bonds_and_seats_the_committee() {
+    let chain = chain();
+    // Equal bonds: ties go to the smaller account id (Bob's).
+    assert_eq!(
+        committee_accounts(&chain, 0),
+        vec![account("//Bob"), account("//Alice")]
+    );
+    assert_eq!(
+        balances::account_data(&chain.ext(), &account("//Alice")).frozen,
+        1_000 * PHA
+    );
+}
+
+#[test]
+fn bonding_lifecycle() {
+    let mut chain = chain();
+    let dave = pair("//Dave");
+    let txs = vec![
+        chain.sign(&dave, call(Call::bond { value: 500 * PHA }), 0),
+        chain.sign(&dave, call(Call::unbond { value: 200 * PHA }), 1),
+        chain.sign(&dave, call(Call::unbond { value: 400 * PHA }), 2),
+        chain.sign(
+            &dave,
+            call(Call::bond {
+                value: 20_000 * PHA,
+            }),
+            3,
+        ),
+    ];
+    let (_, outcomes) = chain.produce(txs);
+    assert_eq!(outcomes, vec![Ok(true), Ok(true), Ok(false), Ok(false)]);
+    let ledger = LEDGER.get(&chain.ext(), &dave.account_id()).unwrap();
+    assert_eq!(ledger.active, 300 * PHA);
+    assert_eq!(
+        ledger.unlocking,
+        vec![Unlocking {
+            value: 200 * PHA,
+            at: 1 + 3
+        }]
+    );
+    assert_eq!(
+        balances::account_data(&chain.ext(), &dave.account_id()).frozen,
+        500 * PHA
+    );
+    // Too early: nothing unlocks. After the period: the chunk is released.
+    let (_, outcomes) = chain.produce(vec![chain.sign(&dave, call(Call::withdraw_unbonded), 4)]);
+    assert_eq!(outcomes, vec![Ok(true)]);
+    assert_eq!(
+        balances::account_data(&chain.ext(), &dave.account_id()).frozen,
+        500 * PHA
+    );
+    chain.produce(vec![]);
+    chain.produce(vec![chain.sign(&dave, call(Call::withdraw_unbonded), 5)]);
+    assert_eq!(
+        balances::account_data(&chain.ext(), &dave.account_id()).frozen,
+        300 * PHA
+    );
+}
+
+#[test]
+fn validating_needs_a_bond_a_unique_key_and_an_address() {
+    let mut chain = chain();
+    let dave = pair("//Dave");
+    let validate = |k: u8, addr: &[u8]| {
+        call(Call::validate {
+            consensus_key: key(k),
+            p2p_address: addr.to_vec(),
+        })
+    };
+    let txs = vec![
+        chain.sign(&dave, validate(4, b"127.0.0.1:1"), 0),
+        chain.sign(&dave, call(Call::bond { value: 50 * PHA }), 1),
+        chain.sign(&dave, validate(4, b"127.0.0.1:1"), 2),
+        chain.sign(&dave, call(Call::bond { value: 100 * PHA }), 3),
+        chain.sign(&dave, validate(1, b"127.0.0.1:1"), 4),
+        chain.sign(&dave, validate(4, b"no port"), 5),
+        chain.sign(&dave, validate(4, b"127.0.0.1:30999"), 6),
+    ];
+    let (_, outcomes) = chain.produce(txs);
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok(false),
+            Ok(true),
+            Ok(false),
+            Ok(true),
+            Ok(false),
+            Ok(false),
+            Ok(true)
+        ]
+    );
+    assert_eq!(
+        KEY_OWNER.get(&chain.ext(), &key(4)),
+        Some(dave.account_id())
+    );
+    let (_, outcomes) = chain.produce(vec![chain.sign(&dave, call(Call::chill), 7)]);
+    assert_eq!(outcomes, vec![Ok(true)]);
+    assert_eq!(KEY_OWNER.get(&chain.ext(), &key(4)), None);
+}
+
+#[test]
+fn the_boundary_block_elects_and_announces_the_next_committee() {
+    let mut chain = chain();
+    let charlie = pair("//Charlie");
+    chain.produce(vec![
+        chain.sign(&charlie, call(Call::bond { value: 5_000 * PHA }), 0),
+        chain.sign(
+            &charlie,
+            call(Call::validate {
+                consensus_key: key(3),
+                p2p_address: b"127.0.0.1:30335".to_vec(),
+            }),
+            1,
+        ),
+    ]);
+    // Bob leaves.
+    chain.produce(vec![chain.sign(&pair("//Bob"), call(Call::chill), 0)]);
+    let mut boundary = None;
+    for _ in 2..EPOCH {
+        let (built, _) = chain.produce(vec![]);
+        if !built.digest.is_empty() {
+            assert!(built.events.iter().any(|e| matches!(
+                e.event,
+                RuntimeEvent::Validators(Event::NewCommittee { epoch: 1, .. })
+            )));
+            boundary = Some((chain.number, built.digest));
+        }
+    }
+    let (number, digest) = boundary.expect("no committee announced");
+    assert_eq!(number, EPOCH - 1);
+    let header = phala_primitives::Header {
+        parent_hash: phala_primitives::H256::zero(),
+        number,
+        state_root: phala_primitives::H256::zero(),
+        extrinsics_root: phala_primitives::H256::zero(),
+        digest,
+    };
+    // Charlie (largest bond) and Alice; Bob chilled.
+    assert_eq!(
+        CommitteeChange::from_header(&header),
+        Some(Ok(CommitteeChange {
+            epoch: 1,
+            keys: vec![key(3), key(1)]
+        }))
+    );
+    assert_eq!(
+        committee_accounts(&chain, 1),
+        vec![account("//Charlie"), account("//Alice")]
+    );
+}
+
+#[test]
+fn equivocation_slashes_to_the_treasury_once() {
+    let chain = chain();
+    let mut ext = chain.ext();
+    let treasury_before = balances::free_balance(&ext, &TREASURY_ACCOUNT);
+    punish(&mut ext, &key(2), [9; 32]).unwrap();
+    // 10 % of Bob's 1,000 PHA bond.
+    assert_eq!(
+        balances::free_balance(&ext, &TREASURY_ACCOUNT),
+        treasury_before + 100 * PHA
+    );
+    assert_eq!(
+        LEDGER.get(&ext, &account("//Bob")).unwrap().active,
+        900 * PHA
+    );
+    assert_eq!(
+        balances::account_data(&ext, &account("//Bob")).frozen,
+        900 * PHA
+    );
+    assert!(!CANDIDATES.contains(&ext, &account("//Bob")));
+    assert_eq!(
+        punish(&mut ext, &key(2), [9; 32]),
+        Err(Error::AlreadyReported)
+    );
+    assert_eq!(
+        punish(&mut ext, &key(77), [8; 32]),
+        Err(Error::UnknownOffender)
+    );
+    // Issuance still equals the sum of balances.
+    let changes = ext.into_changes();
+    let mut chain = chain;
+    for (k, v) in changes {
+        match v {
+            Some(v) => chain.state.insert(k, v),
+            None => chain.state.remove(&k),
+        };
+    }
+    chain.check_invariants();
+}
