@@ -238,8 +238,7 @@ async fn run_inner(
     let listen = config.p2p_listen.unwrap_or(*spec_addr);
     let participants = Set::try_from(members.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>())
         .map_err(|_| NodeError::Config("duplicate validator keys in the chain spec".into()))?;
-    let mut namespace = b"phala:".to_vec();
-    namespace.extend_from_slice(chain.genesis_hash().as_bytes());
+    let namespace = phala_light_client::namespace(&chain.genesis_hash());
 
     let p2p = network::start(
         context.child("network"),

@@ -1,0 +1,224 @@
+//! Follows phala's chain trusting nothing but a genesis header: every header it accepts is
+//! covered by a Commonware simplex finality certificate signed by the committee of its epoch,
+//! and committees change only through a finalized epoch-boundary header that announces the
+//! next one.
+//!
+//! No I/O and no clock: headers and certificates come in, a verdict comes out. Randomness
+//! (for batched signature checks) is supplied by the caller, so the crate runs unchanged
+//! inside a TEE. Workers use it to follow the chain; nodes use it to check what peers send.
+
+use bytes::Bytes;
+use commonware_codec::{Decode, DecodeExt};
+use commonware_consensus::simplex::scheme::ed25519::Scheme;
+use commonware_consensus::simplex::types::Finalization;
+use commonware_cryptography::certificate::Verifier as _;
+use commonware_cryptography::ed25519::PublicKey;
+use commonware_cryptography::sha256::Digest;
+use commonware_parallel::Sequential;
+use commonware_utils::ordered::Set;
+use phala_primitives::consensus::{CommitteeChange, epoch_of, is_epoch_boundary};
+use phala_primitives::{BlockNumber, DigestItem, H256, Header};
+use rand_core::CryptoRng;
+
+/// Engine id of the genesis digest entry with `(block_time_ms, epoch_length)`.
+pub const GENESIS_TIMING_ENGINE_ID: [u8; 4] = *b"phcs";
+
+/// The domain every consensus signature of a chain is made in: certificates of one chain
+/// never verify on another.
+pub fn namespace(genesis_hash: &H256) -> Vec<u8> {
+    let mut ns = b"phala:".to_vec();
+    ns.extend_from_slice(genesis_hash.as_bytes());
+    ns
+}
+
+/// A finality certificate as stored and served by nodes.
+pub type Certificate = Finalization<Scheme, Digest>;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LightClientError {
+    #[error("the genesis header is not block 0 or lacks its timing or committee entry")]
+    BadGenesis,
+    #[error("no headers given")]
+    Empty,
+    #[error("header #{got} does not follow the verified head #{head}")]
+    NotNext { head: BlockNumber, got: BlockNumber },
+    #[error("header #{number} does not link to its predecessor's hash")]
+    BrokenLink { number: BlockNumber },
+    #[error("header #{number} belongs to epoch {header_epoch}, but the client is in epoch {epoch}")]
+    WrongEpoch {
+        number: BlockNumber,
+        header_epoch: u64,
+        epoch: u64,
+    },
+    #[error("header #{number} ends epoch {epoch}: it must be the last header of the run")]
+    PastBoundary { number: BlockNumber, epoch: u64 },
+    #[error("the certificate does not decode: {0}")]
+    CertificateDecode(String),
+    #[error("the certificate is for epoch {got}, not {expected}")]
+    CertificateEpoch { expected: u64, got: u64 },
+    #[error("the certificate finalizes {certified}, not header {header}")]
+    CertificateMismatch { certified: H256, header: H256 },
+    #[error("the certificate's signatures do not verify against the committee of epoch {epoch}")]
+    BadSignatures { epoch: u64 },
+    #[error("boundary header #{number} does not announce the next committee")]
+    MissingCommitteeChange { number: BlockNumber },
+    #[error("boundary header #{number} announces a malformed committee change")]
+    BadCommitteeChange { number: BlockNumber },
+    #[error("a committee key is not a valid ed25519 public key")]
+    BadKey,
+}
+
+/// What the client trusts so far.
+#[derive(Clone, Debug)]
+pub struct LightClient {
+    namespace: Vec<u8>,
+    epoch_length: u32,
+    epoch: u64,
+    committee: Vec<[u8; 32]>,
+    verifier: Scheme,
+    head: (BlockNumber, H256),
+}
+
+fn verifier(namespace: &[u8], committee: &[[u8; 32]]) -> Result<Scheme, LightClientError> {
+    let keys = committee
+        .iter()
+        .map(|k| PublicKey::decode(Bytes::copy_from_slice(k)).map_err(|_| LightClientError::BadKey))
+        .collect::<Result<Vec<_>, _>>()?;
+    let set = Set::try_from(keys).map_err(|_| LightClientError::BadKey)?;
+    Ok(Scheme::verifier(namespace, set))
+}
+
+/// The `(block_time_ms, epoch_length)` a genesis header announces.
+pub fn genesis_timing(genesis: &Header) -> Option<(u64, u32)> {
+    genesis.digest.iter().find_map(|item| match item {
+        DigestItem::Consensus(id, data) if *id == GENESIS_TIMING_ENGINE_ID => {
+            <(u64, u32) as parity_scale_codec::Decode>::decode(&mut data.as_slice()).ok()
+        }
+        _ => None,
+    })
+}
+
+impl LightClient {
+    /// Starts from a genesis header whose hash the caller trusts.
+    pub fn from_genesis(genesis: &Header) -> Result<Self, LightClientError> {
+        if genesis.number != 0 {
+            return Err(LightClientError::BadGenesis);
+        }
+        let (_, epoch_length) = genesis_timing(genesis).ok_or(LightClientError::BadGenesis)?;
+        let change = match CommitteeChange::from_header(genesis) {
+            Some(Ok(change)) if change.epoch == 0 && !change.keys.is_empty() => change,
+            _ => return Err(LightClientError::BadGenesis),
+        };
+        let hash = genesis.hash();
+        let namespace = namespace(&hash);
+        let verifier = verifier(&namespace, &change.keys)?;
+        Ok(LightClient {
+            namespace,
+            epoch_length,
+            epoch: 0,
+            committee: change.keys,
+            verifier,
+            head: (0, hash),
+        })
+    }
+
+    /// Number and hash of the last verified header.
+    pub fn head(&self) -> (BlockNumber, H256) {
+        self.head
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn epoch_length(&self) -> u32 {
+        self.epoch_length
+    }
+
+    /// Consensus keys of the committee that signs the current epoch.
+    pub fn committee(&self) -> &[[u8; 32]] {
+        &self.committee
+    }
+
+    /// Verifies `headers`, which must continue the verified head without gaps, within the
+    /// current epoch; the last one must be finalized by `certificate` (the encoded Commonware
+    /// `Finalization` of the current committee). A run that reaches the epoch's last block
+    /// must end there; the client then moves to the committee that block announces.
+    pub fn import(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        headers: &[Header],
+        certificate: &[u8],
+    ) -> Result<(), LightClientError> {
+        let last = headers.last().ok_or(LightClientError::Empty)?;
+        let (mut number, mut hash) = self.head;
+        for header in headers {
+            let expected = number.saturating_add(1);
+            if header.number != expected {
+                return Err(LightClientError::NotNext {
+                    head: number,
+                    got: header.number,
+                });
+            }
+            if header.parent_hash != hash {
+                return Err(LightClientError::BrokenLink {
+                    number: header.number,
+                });
+            }
+            let header_epoch = epoch_of(header.number, self.epoch_length);
+            if header_epoch != self.epoch {
+                return Err(LightClientError::WrongEpoch {
+                    number: header.number,
+                    header_epoch,
+                    epoch: self.epoch,
+                });
+            }
+            if is_epoch_boundary(header.number, self.epoch_length) && !std::ptr::eq(header, last) {
+                return Err(LightClientError::PastBoundary {
+                    number: header.number,
+                    epoch: self.epoch,
+                });
+            }
+            number = header.number;
+            hash = header.hash();
+        }
+        let cert = Certificate::decode_cfg(
+            Bytes::copy_from_slice(certificate),
+            &self.verifier.certificate_codec_config(),
+        )
+        .map_err(|e| LightClientError::CertificateDecode(e.to_string()))?;
+        let cert_epoch = cert.proposal.round.epoch().get();
+        if cert_epoch != self.epoch {
+            return Err(LightClientError::CertificateEpoch {
+                expected: self.epoch,
+                got: cert_epoch,
+            });
+        }
+        let certified = H256(cert.proposal.payload.0);
+        if certified != hash {
+            return Err(LightClientError::CertificateMismatch {
+                certified,
+                header: hash,
+            });
+        }
+        if !cert.verify(rng, &self.verifier, &Sequential) {
+            return Err(LightClientError::BadSignatures { epoch: self.epoch });
+        }
+        // Everything checks: advance, and switch committee at a boundary.
+        if is_epoch_boundary(number, self.epoch_length) {
+            let change = match CommitteeChange::from_header(last) {
+                None => return Err(LightClientError::MissingCommitteeChange { number }),
+                Some(Err(_)) => return Err(LightClientError::BadCommitteeChange { number }),
+                Some(Ok(change)) => change,
+            };
+            if change.epoch != self.epoch.saturating_add(1) || change.keys.is_empty() {
+                return Err(LightClientError::BadCommitteeChange { number });
+            }
+            self.verifier = verifier(&self.namespace, &change.keys)?;
+            self.committee = change.keys;
+            self.epoch = change.epoch;
+        }
+        self.head = (number, hash);
+        Ok(())
+    }
+}

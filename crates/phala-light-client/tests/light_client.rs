@@ -1,0 +1,247 @@
+//! The light client against certificates made by real committee keys.
+
+use bytes::Bytes;
+use commonware_codec::{DecodeExt, Encode};
+use commonware_consensus::simplex::scheme::ed25519::Scheme;
+use commonware_consensus::simplex::types::{Finalization, Finalize, Proposal};
+use commonware_consensus::types::{Epoch, Round, View};
+use commonware_cryptography::Signer as _;
+use commonware_cryptography::ed25519::PrivateKey;
+use commonware_cryptography::sha256::Digest;
+use commonware_parallel::Sequential;
+use commonware_utils::ordered::Set;
+use phala_keys::Ed25519Pair;
+use phala_light_client::{LightClient, LightClientError, namespace};
+use phala_primitives::consensus::CommitteeChange;
+use phala_primitives::{DigestItem, H256, Header};
+
+const EPOCH: u32 = 4;
+
+fn key(uri: &str) -> PrivateKey {
+    PrivateKey::decode(Bytes::copy_from_slice(
+        Ed25519Pair::from_uri(uri).unwrap().seed().as_slice(),
+    ))
+    .unwrap()
+}
+
+fn public(uri: &str) -> [u8; 32] {
+    Ed25519Pair::from_uri(uri).unwrap().public()
+}
+
+fn header(parent: &Header, digest: Vec<DigestItem>) -> Header {
+    Header {
+        parent_hash: parent.hash(),
+        number: parent.number + 1,
+        state_root: H256([parent.number as u8; 32]),
+        extrinsics_root: H256::zero(),
+        digest,
+    }
+}
+
+/// A certificate for `header` signed by `signers` (a committee of `committee`) in `epoch`.
+fn certify(
+    genesis: &H256,
+    header: &Header,
+    epoch: u64,
+    committee: &[&str],
+    signers: &[&str],
+) -> Vec<u8> {
+    let participants = Set::try_from(
+        committee
+            .iter()
+            .map(|u| key(u).public_key())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let ns = namespace(genesis);
+    let proposal = Proposal::new(
+        Round::new(Epoch::new(epoch), View::new(u64::from(header.number) + 10)),
+        View::new(u64::from(header.number) + 9),
+        Digest(header.hash().0),
+    );
+    let votes: Vec<Finalize<Scheme, Digest>> = signers
+        .iter()
+        .map(|u| {
+            let scheme = Scheme::signer(&ns, participants.clone(), key(u)).unwrap();
+            Finalize::sign(&scheme, proposal.clone()).unwrap()
+        })
+        .collect();
+    let verifier = Scheme::verifier(&ns, participants);
+    let cert = Finalization::from_finalizes(
+        &verifier,
+        commonware_utils::non_empty!(@votes.iter()),
+        &Sequential,
+    )
+    .unwrap();
+    cert.encode().to_vec()
+}
+
+fn genesis(committee: &[&str]) -> Header {
+    let change = CommitteeChange {
+        epoch: 0,
+        keys: committee.iter().map(|u| public(u)).collect(),
+    };
+    Header {
+        parent_hash: H256::zero(),
+        number: 0,
+        state_root: H256([7; 32]),
+        extrinsics_root: H256::zero(),
+        digest: vec![
+            DigestItem::Consensus(
+                *b"phcs",
+                parity_scale_codec::Encode::encode(&(1000u64, EPOCH)),
+            ),
+            change.digest_item(),
+        ],
+    }
+}
+
+const OLD: [&str; 4] = ["//Alice", "//Bob", "//Charlie", "//Dave"];
+const NEW: [&str; 4] = ["//Alice", "//Bob", "//Charlie", "//Eve"];
+
+#[test]
+fn follows_a_committee_change_and_refuses_the_old_committee_after_it() {
+    let g = genesis(&OLD);
+    let gh = g.hash();
+    let mut client = LightClient::from_genesis(&g).unwrap();
+    let mut rng = commonware_utils::test_rng();
+
+    let h1 = header(&g, vec![]);
+    let h2 = header(&h1, vec![]);
+    let change = CommitteeChange {
+        epoch: 1,
+        keys: NEW.iter().map(|u| public(u)).collect(),
+    };
+    let h3 = header(&h2, vec![change.digest_item()]);
+    // Three of four signatures are a quorum.
+    let cert3 = certify(&gh, &h3, 0, &OLD, &OLD[..3]);
+    client
+        .import(&mut rng, &[h1.clone(), h2.clone(), h3.clone()], &cert3)
+        .unwrap();
+    assert_eq!(client.epoch(), 1);
+    assert_eq!(client.committee(), change.keys.as_slice());
+    assert_eq!(client.head(), (3, h3.hash()));
+
+    // Epoch 1: the old committee's certificate is refused, the new one's accepted.
+    let h4 = header(&h3, vec![]);
+    let stale = certify(&gh, &h4, 1, &OLD, &OLD[..3]);
+    assert_eq!(
+        client.import(&mut rng, std::slice::from_ref(&h4), &stale),
+        Err(LightClientError::BadSignatures { epoch: 1 })
+    );
+    let old_epoch = certify(&gh, &h4, 0, &OLD, &OLD[..3]);
+    assert_eq!(
+        client.import(&mut rng, std::slice::from_ref(&h4), &old_epoch),
+        Err(LightClientError::CertificateEpoch {
+            expected: 1,
+            got: 0
+        })
+    );
+    let good = certify(&gh, &h4, 1, &NEW, &NEW[1..]);
+    client
+        .import(&mut rng, std::slice::from_ref(&h4), &good)
+        .unwrap();
+    assert_eq!(client.head().0, 4);
+}
+
+#[test]
+fn refuses_forged_truncated_and_mismatched_certificates() {
+    let g = genesis(&OLD);
+    let gh = g.hash();
+    let mut client = LightClient::from_genesis(&g).unwrap();
+    let mut rng = commonware_utils::test_rng();
+    let h1 = header(&g, vec![]);
+    let h2 = header(&h1, vec![]);
+    let cert = certify(&gh, &h1, 0, &OLD, &OLD[..3]);
+
+    // A flipped signature bit.
+    let mut forged = cert.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(matches!(
+        client.import(&mut rng, std::slice::from_ref(&h1), &forged),
+        Err(LightClientError::BadSignatures { .. } | LightClientError::CertificateDecode(_))
+    ));
+    // Truncated.
+    assert!(matches!(
+        client.import(&mut rng, std::slice::from_ref(&h1), &cert[..cert.len() / 2]),
+        Err(LightClientError::CertificateDecode(_))
+    ));
+    assert!(matches!(
+        client.import(&mut rng, std::slice::from_ref(&h1), &[]),
+        Err(LightClientError::CertificateDecode(_))
+    ));
+    // A certificate for another header.
+    assert!(matches!(
+        client.import(&mut rng, &[h1.clone(), h2.clone()], &cert),
+        Err(LightClientError::CertificateMismatch { .. })
+    ));
+    // From another chain (other genesis, so another namespace).
+    let other = certify(&H256([1; 32]), &h1, 0, &OLD, &OLD[..3]);
+    assert_eq!(
+        client.import(&mut rng, std::slice::from_ref(&h1), &other),
+        Err(LightClientError::BadSignatures { epoch: 0 })
+    );
+    // Gaps and broken links.
+    assert_eq!(
+        client.import(&mut rng, std::slice::from_ref(&h2), &cert),
+        Err(LightClientError::NotNext { head: 0, got: 2 })
+    );
+    let mut stranger = h1.clone();
+    stranger.parent_hash = H256([9; 32]);
+    assert_eq!(
+        client.import(&mut rng, &[stranger], &cert),
+        Err(LightClientError::BrokenLink { number: 1 })
+    );
+    // Nothing was accepted; the honest certificate still works.
+    assert_eq!(client.head().0, 0);
+    client.import(&mut rng, &[h1], &cert).unwrap();
+}
+
+#[test]
+fn boundaries_must_end_a_run_and_announce_the_next_committee() {
+    let g = genesis(&OLD);
+    let gh = g.hash();
+    let mut rng = commonware_utils::test_rng();
+    let h1 = header(&g, vec![]);
+    let h2 = header(&h1, vec![]);
+    let h3 = header(&h2, vec![]); // boundary without a committee change
+    let h4 = header(&h3, vec![]);
+    let mut client = LightClient::from_genesis(&g).unwrap();
+    let cert4 = certify(&gh, &h4, 0, &OLD, &OLD[..3]);
+    assert_eq!(
+        client.import(&mut rng, &[h1.clone(), h2.clone(), h3.clone(), h4], &cert4),
+        Err(LightClientError::PastBoundary {
+            number: 3,
+            epoch: 0
+        })
+    );
+    let cert3 = certify(&gh, &h3, 0, &OLD, &OLD[..3]);
+    assert_eq!(
+        client.import(&mut rng, &[h1, h2, h3], &cert3),
+        Err(LightClientError::MissingCommitteeChange { number: 3 })
+    );
+}
+
+#[test]
+fn genesis_must_carry_timing_and_committee() {
+    let mut g = genesis(&OLD);
+    g.digest.pop();
+    assert_eq!(
+        LightClient::from_genesis(&g).unwrap_err(),
+        LightClientError::BadGenesis
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #[test]
+    fn random_certificates_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+        static GENESIS: std::sync::LazyLock<Header> = std::sync::LazyLock::new(|| genesis(&OLD));
+        let g = GENESIS.clone();
+        let mut client = LightClient::from_genesis(&g).unwrap();
+        let h1 = header(&g, vec![]);
+        let mut rng = commonware_utils::test_rng();
+        proptest::prop_assert!(client.import(&mut rng, &[h1], &bytes).is_err());
+    }
+}
