@@ -75,6 +75,12 @@ pub struct ChainSpecArgs {
     /// Block time in milliseconds.
     #[arg(long, default_value_t = phala_chain::dev::DEV_BLOCK_TIME_MS)]
     block_time_ms: u64,
+    /// Blocks per epoch (the committee changes only between epochs).
+    #[arg(long)]
+    epoch_length: Option<u32>,
+    /// Give one validator a real address: `--host //Bob=node2.example.org:30333`. Repeatable.
+    #[arg(long = "host", value_name = "URI=HOST:PORT")]
+    hosts: Vec<String>,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -106,6 +112,28 @@ pub fn chain_spec(args: ChainSpecArgs) -> anyhow::Result<()> {
         "phala_local",
         ChainType::Local,
     )?;
+    let mut spec = spec;
+    if let Some(length) = args.epoch_length {
+        spec.epoch_length = length;
+    }
+    for host in &args.hosts {
+        let (uri, address) = host
+            .split_once('=')
+            .with_context(|| format!("--host {host:?} is not URI=HOST:PORT"))?;
+        let account = phala_keys::Sr25519Pair::from_uri(uri)
+            .with_context(|| format!("--host {host:?}: {uri:?} is not a secret URI"))?
+            .account_id()
+            .to_ss58();
+        let validator = spec
+            .validators
+            .iter_mut()
+            .find(|v| v.account == account)
+            .with_context(|| {
+                format!("--host {host:?}: {uri} is not one of the spec's validators")
+            })?;
+        validator.p2p_address = address.to_string();
+    }
+    spec.validate()?;
     match args.out {
         Some(path) => std::fs::write(&path, spec.to_json())
             .with_context(|| format!("cannot write {}", path.display()))?,

@@ -43,7 +43,7 @@ pub enum Call {
 }
 
 /// `host:port`, printable ASCII, bounded.
-fn valid_address(address: &[u8]) -> bool {
+pub fn valid_address(address: &[u8]) -> bool {
     if address.is_empty() || address.len() > MAX_ADDRESS_LEN {
         return false;
     }

@@ -15,7 +15,7 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-pub use calls::Call;
+pub use calls::{Call, valid_address};
 pub use errors::Error;
 pub use events::Event;
 
@@ -334,6 +334,12 @@ pub(crate) fn build_genesis(
 ) -> Result<(), String> {
     PARAMS.put(ext, &params);
     for (account, key, address, bond) in validators {
+        if !valid_address(address) {
+            return Err(format!(
+                "{account}'s p2p address {:?} is not host:port",
+                String::from_utf8_lossy(address)
+            ));
+        }
         if KEY_OWNER.contains(ext, key) {
             return Err(format!("consensus key 0x{} is used twice", hex_key(key)));
         }
