@@ -24,7 +24,17 @@ function check(condition, message) {
 // Bounded: a hung node must not hang CI.
 const deadline = setTimeout(() => fail('timed out after 120 s'), 120_000);
 
-const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true });
+// phala's one custom RPC, described the way polkadot.js takes custom definitions.
+const rpc = {
+  phala: {
+    getFinalityProof: {
+      description: 'The simplex finality certificate of a finalized block',
+      params: [{ name: 'hash', type: 'BlockHash' }],
+      type: 'Json',
+    },
+  },
+};
+const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true, rpc });
 const [chain, properties] = await Promise.all([api.rpc.system.chain(), api.rpc.system.properties()]);
 check(properties.ss58Format.unwrap().toNumber() === 30, `ss58Format is ${properties.ss58Format}`);
 check(properties.tokenDecimals.unwrap()[0].toNumber() === 12, `tokenDecimals is ${properties.tokenDecimals}`);
@@ -84,6 +94,15 @@ check(failed.dispatchError.isModule, `dispatch error is not a module error: ${fa
 const meta = api.registry.findMetaError(failed.dispatchError.asModule);
 check(meta.section === 'balances', `error section is ${meta.section}`);
 check(meta.name === 'InsufficientBalance', `error name is ${meta.name}`);
+
+// The block holding the transfer carries its finality certificate, as a justification and
+// through phala_getFinalityProof.
+const signedBlock = await api.rpc.chain.getBlock(ok.status.asFinalized);
+check(signedBlock.justifications.isSome, 'finalized block has no justification');
+const [engine] = signedBlock.justifications.unwrap()[0];
+check(Buffer.from(engine.toU8a()).toString() === 'smpx', `justification engine ${engine.toHex()}`);
+const proof = (await api.rpc.phala.getFinalityProof(ok.status.asFinalized)).toJSON();
+check(proof && proof.certificate.startsWith('0x'), `no finality proof: ${JSON.stringify(proof)}`);
 
 // Storage iteration (state_getKeysPaged) sees the dev accounts.
 const entries = await api.query.system.account.entries();

@@ -9,6 +9,9 @@ use parity_scale_codec::{Decode, Encode};
 
 use crate::{BlockNumber, DigestItem, Header};
 
+/// Engine id of block justifications: the Commonware simplex `Finalization` certificate.
+pub const FINALITY_ENGINE_ID: [u8; 4] = *b"smpx";
+
 /// Engine id of the digest entry announcing the next committee.
 pub const COMMITTEE_ENGINE_ID: [u8; 4] = *b"phcm";
 

@@ -17,7 +17,34 @@ pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
     })?;
     register_blocking(module, "chain_getBlock", |args, ctx| {
         let at = args.optional(0, "hash", params::hash)?;
-        Ok(block(ctx, at)?.map(|b| SignedBlockJson::from(&b)))
+        match block(ctx, at)? {
+            Some(b) => {
+                let certificate = certificate(ctx, b.header.number)?;
+                Ok(Some(SignedBlockJson::new(&b, certificate)))
+            }
+            None => Ok(None),
+        }
+    })?;
+    register_blocking(module, "phala_getFinalityProof", |args, ctx| {
+        let hash = args.required(0, "hash", params::hash)?;
+        let Some(number) = ctx
+            .chain
+            .store()
+            .block_number(&hash)
+            .map_err(errors::chain_client)?
+        else {
+            return Ok(None);
+        };
+        Ok(certificate(ctx, number)?
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                serde_json::json!({
+                    "blockHash": hash,
+                    "blockNumber": number,
+                    "engine": "smpx",
+                    "certificate": phala_primitives::crypto::encode_hex(&c),
+                })
+            }))
     })?;
     register_blocking(module, "chain_getFinalizedHead", |_, ctx| {
         ctx.chain
@@ -27,6 +54,15 @@ pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
     })?;
     module.register_alias("chain_getFinalisedHead", "chain_getFinalizedHead")?;
     Ok(())
+}
+
+/// The finality certificate stored with finalized block `number` (empty for genesis and for
+/// blocks finalized only through a descendant's certificate).
+fn certificate(ctx: &Ctx, number: u32) -> RpcResult<Option<Vec<u8>>> {
+    ctx.chain
+        .store()
+        .justification(number)
+        .map_err(errors::chain_client)
 }
 
 /// A finalized block by hash, or the head.

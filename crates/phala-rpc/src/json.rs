@@ -119,8 +119,19 @@ pub struct BlockBodyJson {
 #[derive(Clone, Debug, Serialize)]
 pub struct SignedBlockJson {
     pub block: BlockBodyJson,
-    /// Our finality certificates are not GRANDPA justifications; clients expect `null`.
-    pub justifications: Option<()>,
+    /// `[[engine id bytes, justification bytes]]`: the block's simplex finality certificate
+    /// under engine id `smpx`, or `null` for blocks finalized without one of their own.
+    pub justifications: Option<Vec<([u8; 4], Vec<u8>)>>,
+}
+
+impl SignedBlockJson {
+    pub fn new(b: &Block, certificate: Option<Vec<u8>>) -> Self {
+        let mut json = SignedBlockJson::from(b);
+        json.justifications = certificate
+            .filter(|c| !c.is_empty())
+            .map(|c| vec![(phala_primitives::consensus::FINALITY_ENGINE_ID, c)]);
+        json
+    }
 }
 
 impl From<&Block> for SignedBlockJson {

@@ -74,7 +74,7 @@ async fn header_json_rehashes_to_the_block_hash() {
 
     // The block carries the transaction's exact wire bytes: clients find it by hashing them.
     let block = ok(&client, "chain_getBlock", vec![json!(b1.hash())]).await;
-    assert_eq!(block["justifications"], Value::Null);
+    assert_eq!(block["justifications"][0][0], json!(b"smpx"));
     assert_eq!(
         json!(header_hash(&block["block"]["header"])),
         json!(b1.hash())
@@ -222,4 +222,36 @@ async fn runtime_version_subscription_and_queries() {
 
     let metadata = ok(&client, "state_getMetadata", vec![]).await;
     assert!(metadata.as_str().unwrap().starts_with("0x6d657461"));
+}
+
+#[tokio::test]
+async fn finalized_blocks_carry_their_certificate() {
+    let node = Node::start().await;
+    let client = node.ws().await;
+    let block = node.finalize_next();
+    let hash = json!(block.hash());
+    // The certificate the node committed with the block ("cert" here), under engine `smpx`.
+    let signed = ok(&client, "chain_getBlock", vec![hash.clone()]).await;
+    assert_eq!(
+        signed["justifications"],
+        json!([[[115, 109, 112, 120], [99, 101, 114, 116]]])
+    );
+    let proof = ok(&client, "phala_getFinalityProof", vec![hash.clone()]).await;
+    assert_eq!(proof["certificate"], "0x63657274");
+    assert_eq!(proof["blockNumber"], 1);
+    // Genesis has no certificate; unknown blocks have no proof.
+    let genesis = ok(
+        &client,
+        "chain_getBlock",
+        vec![json!(node.chain.genesis_hash())],
+    )
+    .await;
+    assert_eq!(genesis["justifications"], Value::Null);
+    let unknown = ok(
+        &client,
+        "phala_getFinalityProof",
+        vec![json!(H256([5; 32]))],
+    )
+    .await;
+    assert_eq!(unknown, Value::Null);
 }
