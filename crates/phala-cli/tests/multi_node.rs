@@ -1,0 +1,172 @@
+//! Four `phala node` processes on loopback from a `phala chain-spec`: transfers through one
+//! node, another SIGKILLed while finality continues, then restarted to catch up to the same
+//! finalized chain.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, hex, signed_transfer};
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use phala_primitives::{Era, H256, PHA};
+
+const NAMES: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
+
+struct Node {
+    child: Child,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(spec: &Path, base: &Path, name: &str, rpc: u16) -> Node {
+    let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .arg("node")
+        .arg("--chain")
+        .arg(spec)
+        .args(["--validator", &format!("//{name}"), "--base-path"])
+        .arg(base.join(name))
+        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start phala node");
+    Node { child }
+}
+
+fn client(port: u16) -> HttpClient {
+    HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(10))
+        .build(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+}
+
+async fn finalized(port: u16) -> Option<(u32, String)> {
+    let c = client(port);
+    let hash: String = c
+        .request("chain_getFinalizedHead", rpc_params![])
+        .await
+        .ok()?;
+    let header: serde_json::Value = c
+        .request("chain_getHeader", rpc_params![hash.clone()])
+        .await
+        .ok()?;
+    let n = u32::from_str_radix(header["number"].as_str()?.trim_start_matches("0x"), 16).ok()?;
+    Some((n, hash))
+}
+
+/// Waits (bounded) until every listed node has finalized at least `target`.
+async fn wait_all(ports: &[u16], target: u32, what: &str) {
+    let start = Instant::now();
+    loop {
+        let mut done = true;
+        for p in ports {
+            if finalized(*p).await.map(|(n, _)| n).unwrap_or(0) < target {
+                done = false;
+            }
+        }
+        if done {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{what}: not all nodes reached #{target}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_validators_survive_a_crash_and_the_node_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let mut args = vec![
+        "chain-spec".to_string(),
+        "--validators".into(),
+        "4".into(),
+        "--out".into(),
+    ];
+    args.push(spec.display().to_string());
+    for name in NAMES {
+        args.push("--host".into());
+        args.push(format!("//{name}=127.0.0.1:{}", free_port()));
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(&args)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let rpc: Vec<u16> = NAMES.iter().map(|_| free_port()).collect();
+    let mut nodes: Vec<Option<Node>> = NAMES
+        .iter()
+        .zip(&rpc)
+        .map(|(name, port)| Some(start(&spec, dir.path(), name, *port)))
+        .collect();
+    wait_all(&rpc, 3, "startup").await;
+
+    // Transfers go in through Alice's node.
+    let genesis: H256 = client(rpc[0])
+        .request("chain_getBlockHash", rpc_params![0])
+        .await
+        .unwrap();
+    for nonce in 0..5u32 {
+        let xt = signed_transfer("//Alice", nonce, PHA, Era::Immortal, genesis, genesis);
+        let _: String = client(rpc[0])
+            .request("author_submitExtrinsic", rpc_params![hex(&xt)])
+            .await
+            .unwrap();
+    }
+
+    // Dave dies; the other three (a quorum) keep finalizing.
+    let before = finalized(rpc[0]).await.unwrap().0;
+    // Dropping a node SIGKILLs it.
+    drop(nodes[3].take());
+    wait_all(&rpc[..3], before + 5, "after the crash").await;
+
+    // All five transfers landed.
+    let alice = phala_keys::Sr25519Pair::from_uri("//Alice")
+        .unwrap()
+        .account_id()
+        .to_ss58();
+    let start_wait = Instant::now();
+    loop {
+        let nonce: u32 = client(rpc[1])
+            .request("system_accountNextIndex", rpc_params![alice.clone()])
+            .await
+            .unwrap();
+        if nonce == 5 {
+            break;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(60),
+            "transfers not finalized (nonce {nonce})"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Dave comes back and catches up to the same chain.
+    nodes[3] = Some(start(&spec, dir.path(), "Dave", rpc[3]));
+    let target = finalized(rpc[0]).await.unwrap().0 + 2;
+    wait_all(&rpc, target, "after the restart").await;
+    let reference: Option<String> = client(rpc[0])
+        .request("chain_getBlockHash", rpc_params![target])
+        .await
+        .unwrap();
+    for port in &rpc {
+        let hash: Option<String> = client(*port)
+            .request("chain_getBlockHash", rpc_params![target])
+            .await
+            .unwrap();
+        assert_eq!(hash, reference, "node on {port} disagrees at #{target}");
+    }
+    drop(nodes);
+}
