@@ -392,7 +392,18 @@ impl Chain {
             TransactionValidityError::Invalid(i) => SubmitError::Invalid(i),
             TransactionValidityError::Unknown(u) => SubmitError::Unknown(u),
         })?;
-        let sender = sender.ok_or(SubmitError::Unknown(UnknownTransaction::CannotLookup))?;
+        // Unsigned transactions (equivocation reports) queue under a pseudo-sender derived from
+        // what they provide, so two reports of one offence replace each other.
+        let sender = match sender {
+            Some(sender) => sender,
+            None => {
+                let tag = valid
+                    .provides
+                    .first()
+                    .ok_or(SubmitError::Unknown(UnknownTransaction::CannotLookup))?;
+                AccountId32(phala_primitives::hashing::blake2_256(tag))
+            }
+        };
         let current = view.number().saturating_add(1);
         let valid_till = BlockNumber::try_from(u64::from(current).saturating_add(valid.longevity))
             .unwrap_or(BlockNumber::MAX);

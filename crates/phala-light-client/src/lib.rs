@@ -7,6 +7,8 @@
 //! (for batched signature checks) is supplied by the caller, so the crate runs unchanged
 //! inside a TEE. Workers use it to follow the chain; nodes use it to check what peers send.
 
+pub mod evidence;
+
 use bytes::Bytes;
 use commonware_codec::{Decode, DecodeExt};
 use commonware_consensus::simplex::scheme::ed25519::Scheme;
@@ -79,7 +81,10 @@ pub struct LightClient {
     head: (BlockNumber, H256),
 }
 
-fn verifier(namespace: &[u8], committee: &[[u8; 32]]) -> Result<Scheme, LightClientError> {
+pub(crate) fn verifier(
+    namespace: &[u8],
+    committee: &[[u8; 32]],
+) -> Result<Scheme, LightClientError> {
     let keys = committee
         .iter()
         .map(|k| PublicKey::decode(Bytes::copy_from_slice(k)).map_err(|_| LightClientError::BadKey))

@@ -173,7 +173,11 @@ pub fn validate_transaction(
     let mut ext = Ext::new(backend);
     let number = system::block_number(&ext).saturating_add(1);
     system::initialize(&mut ext, number, at);
-    let validity = check_signed(&ext, ctx, xt, len, Mode::Validate).map(|(_, valid)| valid);
+    let validity = if xt.signature.is_none() {
+        crate::executive::validate_unsigned(&ext, &xt.function)
+    } else {
+        check_signed(&ext, ctx, xt, len, Mode::Validate).map(|(_, valid)| valid)
+    };
     check_backend(&ext)?;
     Ok(validity)
 }

@@ -119,12 +119,13 @@ impl<'a> BlockBuilder<'a> {
         Ok(applied)
     }
 
-    /// Tries to add a signed transaction. On `Err` nothing changed.
+    /// Tries to add a transaction (signed, or an unsigned equivocation report). On `Err`
+    /// nothing changed.
     pub fn push(&mut self, xt: OpaqueExtrinsic) -> Result<Applied, Skipped> {
         // Check it fits before running it.
         let decoded =
             decode_extrinsic(xt.as_bytes()).map_err(|e| Skipped::Undecodable(e.to_string()))?;
-        if decoded.signature.is_none() {
+        if decoded.signature.is_none() && decoded.function.is_inherent() {
             return Err(Skipped::Invalid(InvalidTransaction::Call.into()));
         }
         let weight = weights::EXTRINSIC_BASE.saturating_add(decoded.function.info().weight);
@@ -219,7 +220,7 @@ pub fn execute_block(
                 index,
                 error: ApplyError::Undecodable(e.to_string()),
             })?;
-        if decoded.signature.is_none() {
+        if decoded.signature.is_none() && decoded.function.is_inherent() {
             return Err(BlockError::InvalidExtrinsic {
                 index,
                 error: ApplyError::Invalid(InvalidTransaction::Call.into()),

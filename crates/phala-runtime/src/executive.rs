@@ -65,6 +65,40 @@ fn birth_hash(ext: &Ext, ctx: &Context, birth: u64) -> Option<H256> {
     system::block_hash(ext, n)
 }
 
+/// Tag of the pool's `provides` for an equivocation report: one report per offence.
+pub const EQUIVOCATION_TAG: &[u8] = b"phala/equivocation";
+
+/// Validity of an unsigned, non-inherent extrinsic. Only equivocation reports may come
+/// unsigned: anyone who holds the evidence may submit it, and valid evidence is its own
+/// proof of good faith.
+pub fn validate_unsigned(
+    ext: &Ext,
+    call: &RuntimeCall,
+) -> Result<ValidTransaction, TransactionValidityError> {
+    match call {
+        RuntimeCall::Validators(crate::modules::validators::Call::report_equivocation {
+            evidence,
+        }) => {
+            let (_, id) =
+                crate::modules::validators::check_evidence(ext, evidence).map_err(|e| match e {
+                    crate::modules::validators::Error::AlreadyReported => InvalidTransaction::Stale,
+                    _ => InvalidTransaction::BadProof,
+                })?;
+            let mut tag = EQUIVOCATION_TAG.to_vec();
+            tag.extend_from_slice(&id);
+            Ok(ValidTransaction {
+                priority: u64::MAX / 2,
+                requires: Vec::new(),
+                provides: vec![tag],
+                longevity: 64,
+                propagate: true,
+            })
+        }
+        call if call.is_inherent() => Err(InvalidTransaction::MandatoryValidation.into()),
+        _ => Err(UnknownTransaction::NoUnsignedValidator.into()),
+    }
+}
+
 /// Runs the signed extensions over a signed extrinsic without writing anything. `current`
 /// is the number of the block it would go into.
 pub fn check_signed(
@@ -214,10 +248,30 @@ pub fn apply_extrinsic(
     let xt = decode_extrinsic(bytes).map_err(|e| ApplyError::Undecodable(e.to_string()))?;
     ext.set_phase(Phase::ApplyExtrinsic(index));
 
-    if xt.signature.is_none() {
-        if !xt.function.is_inherent() {
-            return Err(ApplyError::Invalid(InvalidTransaction::Call.into()));
+    if xt.signature.is_none() && !xt.function.is_inherent() {
+        validate_unsigned(ext, &xt.function).map_err(ApplyError::Invalid)?;
+        fatal_check(ext)?;
+        let info = xt.function.info();
+        let call = xt.function;
+        let outcome = ext.transactional(|ext| call.dispatch(ext, Origin::None));
+        fatal_check(ext)?;
+        match outcome {
+            Ok(()) => ext.deposit_event(system::Event::ExtrinsicSuccess {
+                dispatch_info: info,
+            }),
+            Err(dispatch_error) => ext.deposit_event(system::Event::ExtrinsicFailed {
+                dispatch_error,
+                dispatch_info: info,
+            }),
         }
+        fatal_check(ext)?;
+        return Ok(Applied {
+            success: outcome.is_ok(),
+            info,
+            weight: info.weight,
+        });
+    }
+    if xt.signature.is_none() {
         let info = xt.function.info();
         let call = xt.function;
         let outcome = ext.transactional(|ext| call.dispatch(ext, Origin::None));

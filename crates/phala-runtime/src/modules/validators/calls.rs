@@ -40,6 +40,10 @@ pub enum Call {
     /// Stop standing for election (from the next election on).
     #[codec(index = 4)]
     chill,
+    /// Report a committee member's equivocation: two conflicting signed consensus messages.
+    /// Submitted unsigned by any node that sees them; valid evidence slashes the offender once.
+    #[codec(index = 5)]
+    report_equivocation { evidence: Vec<u8> },
 }
 
 /// `host:port`, printable ASCII, bounded.
@@ -67,6 +71,17 @@ impl Call {
                 weights::reads_writes(4, 4)
             }
             Call::validate { .. } | Call::chill => weights::reads_writes(5, 4),
+            Call::report_equivocation { .. } => {
+                // Two signature checks and the slash.
+                return DispatchInfo {
+                    weight: weights::add(
+                        weights::reads_writes(8, 8),
+                        weights::compute(300_000_000),
+                    ),
+                    class: DispatchClass::Operational,
+                    pays_fee: Pays::No,
+                };
+            }
         };
         DispatchInfo {
             weight: weights::add(weight, weights::compute(20_000_000)),
@@ -76,6 +91,11 @@ impl Call {
     }
 
     pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+        if let Call::report_equivocation { evidence } = self {
+            origin.ensure_none()?;
+            let (offender, offence_id) = super::check_evidence(ext, &evidence)?;
+            return super::punish(ext, &offender, offence_id).map_err(Into::into);
+        }
         let who = origin.ensure_signed()?;
         let p = params(ext);
         match self {
@@ -173,6 +193,9 @@ impl Call {
                 }
                 remove_candidate(ext, &who);
                 ext.deposit_event(Event::Chilled { who });
+            }
+            Call::report_equivocation { .. } => {
+                return Err(crate::dispatch::DispatchError::BadOrigin);
             }
         }
         Ok(())

@@ -271,6 +271,25 @@ pub fn on_finalize(ext: &mut Ext, number: BlockNumber) -> Option<CommitteeChange
     Some(CommitteeChange { epoch: next, keys })
 }
 
+/// Checks equivocation evidence against the committee of the epoch it claims, under the
+/// chain's namespace (derived from the genesis hash, which `System.BlockHash(0)` holds from
+/// block 1 on). Returns the offender's key and the offence id.
+pub fn check_evidence(ext: &Ext, evidence: &[u8]) -> Result<([u8; 32], [u8; 32]), Error> {
+    use phala_light_client::evidence;
+    let epoch = evidence::claimed_epoch(evidence).map_err(|_| Error::InvalidEvidence)?;
+    let members = committee(ext, epoch).ok_or(Error::InvalidEvidence)?;
+    let keys: Vec<[u8; 32]> = members.iter().map(|m| m.consensus_key).collect();
+    let genesis = system::block_hash(ext, 0).ok_or(Error::InvalidEvidence)?;
+    let namespace = phala_light_client::namespace(&genesis);
+    let offence =
+        evidence::verify(&namespace, &keys, evidence).map_err(|_| Error::InvalidEvidence)?;
+    let id = offence.id();
+    if OFFENCES.contains(ext, &id) {
+        return Err(Error::AlreadyReported);
+    }
+    Ok((offence.offender, id))
+}
+
 /// Punishes a proven equivocation by the holder of `consensus_key`: slashes the bond to the
 /// treasury and withdraws the candidacy. `offence_id` identifies the offence so it is
 /// punished once.

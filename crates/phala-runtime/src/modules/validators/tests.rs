@@ -252,3 +252,132 @@ fn equivocation_slashes_to_the_treasury_once() {
     }
     chain.check_invariants();
 }
+
+mod evidence {
+    use bytes::Bytes;
+    use commonware_codec::DecodeExt;
+    use commonware_consensus::simplex::scheme::ed25519::Scheme;
+    use commonware_consensus::simplex::types::{Activity, ConflictingFinalize, Finalize, Proposal};
+    use commonware_consensus::types::{Epoch, Round, View};
+    use commonware_cryptography::Signer as _;
+    use commonware_cryptography::ed25519::PrivateKey;
+    use commonware_cryptography::sha256::Digest;
+    use commonware_utils::ordered::Set;
+    use parity_scale_codec::Encode;
+    use phala_keys::Ed25519Pair;
+    use phala_primitives::{OpaqueExtrinsic, PHA};
+
+    use super::super::*;
+    use crate::executive::validate_unsigned;
+    use crate::genesis::{GenesisConfig, ValidatorsGenesis};
+    use crate::modules::TREASURY_ACCOUNT;
+    use crate::testing::{TestChain, account};
+    use crate::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
+
+    fn key(uri: &str) -> PrivateKey {
+        PrivateKey::decode(Bytes::copy_from_slice(
+            Ed25519Pair::from_uri(uri).unwrap().seed().as_slice(),
+        ))
+        .unwrap()
+    }
+
+    fn public(uri: &str) -> [u8; 32] {
+        Ed25519Pair::from_uri(uri).unwrap().public()
+    }
+
+    fn chain() -> TestChain {
+        let params = Params {
+            epoch_length: 100,
+            committee_size: 4,
+            unbonding_period: 3,
+            slash_percent: 10,
+            min_bond: 100 * PHA,
+        };
+        TestChain::with_genesis(GenesisConfig {
+            endowed: vec![
+                (account("//Alice"), 10_000 * PHA),
+                (account("//Bob"), 10_000 * PHA),
+                (TREASURY_ACCOUNT, PHA),
+            ],
+            validators: ValidatorsGenesis {
+                params,
+                validators: vec![
+                    (
+                        account("//Alice"),
+                        public("//Alice"),
+                        b"127.0.0.1:1".to_vec(),
+                        1_000 * PHA,
+                    ),
+                    (
+                        account("//Bob"),
+                        public("//Bob"),
+                        b"127.0.0.1:2".to_vec(),
+                        1_000 * PHA,
+                    ),
+                ],
+            },
+        })
+    }
+
+    /// Bob signs two different finalizations for one view, under this chain's namespace.
+    fn evidence(chain: &TestChain) -> Vec<u8> {
+        let ns = phala_light_client::namespace(&chain.hashes[0]);
+        let participants =
+            Set::try_from(vec![key("//Alice").public_key(), key("//Bob").public_key()]).unwrap();
+        let bob = Scheme::signer(&ns, participants, key("//Bob")).unwrap();
+        let round = Round::new(Epoch::new(0), View::new(3));
+        let a = Finalize::sign(&bob, Proposal::new(round, View::new(2), Digest([1; 32]))).unwrap();
+        let b = Finalize::sign(&bob, Proposal::new(round, View::new(2), Digest([2; 32]))).unwrap();
+        let activity: Activity<Scheme, Digest> =
+            Activity::ConflictingFinalize(ConflictingFinalize::new(a, b));
+        phala_light_client::evidence::encode(&activity).unwrap()
+    }
+
+    fn report(evidence: Vec<u8>) -> OpaqueExtrinsic {
+        let xt = UncheckedExtrinsic::bare(RuntimeCall::Validators(Call::report_equivocation {
+            evidence,
+        }));
+        OpaqueExtrinsic::from_bytes(xt.encode()).unwrap()
+    }
+
+    #[test]
+    fn unsigned_reports_slash_the_equivocator_once() {
+        let mut chain = chain();
+        chain.produce(vec![]);
+        let proof = evidence(&chain);
+        let call = RuntimeCall::Validators(Call::report_equivocation {
+            evidence: proof.clone(),
+        });
+        assert!(validate_unsigned(&chain.ext(), &call).is_ok());
+        let mut forged = proof.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let forged_call = RuntimeCall::Validators(Call::report_equivocation {
+            evidence: forged.clone(),
+        });
+        assert!(validate_unsigned(&chain.ext(), &forged_call).is_err());
+
+        let treasury = balances::free_balance(&chain.ext(), &TREASURY_ACCOUNT);
+        let (built, outcomes) = chain.produce(vec![report(proof.clone()), report(forged)]);
+        assert_eq!(outcomes[0], Ok(true));
+        assert!(
+            outcomes[1].is_err(),
+            "a forged report must not enter a block"
+        );
+        assert!(
+            built
+                .events
+                .iter()
+                .any(|e| matches!(e.event, RuntimeEvent::Validators(Event::Slashed { .. })))
+        );
+        assert_eq!(
+            balances::free_balance(&chain.ext(), &TREASURY_ACCOUNT),
+            treasury + 100 * PHA
+        );
+        assert!(!CANDIDATES.contains(&chain.ext(), &account("//Bob")));
+        // The same offence again is stale.
+        assert!(validate_unsigned(&chain.ext(), &call).is_err());
+        let (_, outcomes) = chain.produce(vec![report(proof)]);
+        assert!(outcomes[0].is_err());
+    }
+}
