@@ -84,6 +84,8 @@ pub struct Chain {
     ctx: Context,
     pool: Mutex<Pool>,
     finalized_tx: broadcast::Sender<Arc<Finalized>>,
+    /// Transactions accepted from local clients, for gossip to peers.
+    announce_tx: broadcast::Sender<OpaqueExtrinsic>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -111,12 +113,14 @@ impl Chain {
                 .map_err(|e| e.to_string())
         })?;
         let (finalized_tx, _) = broadcast::channel(1024);
+        let (announce_tx, _) = broadcast::channel(4096);
         Ok(Arc::new(Chain {
             spec,
             store,
             ctx: Context { genesis_hash },
             pool: Mutex::new(Pool::new(limits)),
             finalized_tx,
+            announce_tx,
         }))
     }
 
@@ -452,7 +456,28 @@ impl Chain {
 
     /// Validates and pools a transaction (`author_submitExtrinsic`).
     pub fn submit(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
+        let announce = bytes.clone();
+        let hash = self.insert(bytes).map(|(hash, _, _)| hash)?;
+        self.announce(announce);
+        Ok(hash)
+    }
+
+    /// Pools a transaction a peer gossiped. It is not announced again: peers are a full mesh,
+    /// so whoever sent it has sent it to everyone.
+    pub fn import_gossiped(&self, bytes: Vec<u8>) -> Result<H256, SubmitError> {
         self.insert(bytes).map(|(hash, _, _)| hash)
+    }
+
+    /// Transactions accepted from local clients, to gossip.
+    pub fn subscribe_transactions(&self) -> broadcast::Receiver<OpaqueExtrinsic> {
+        self.announce_tx.subscribe()
+    }
+
+    fn announce(&self, bytes: Vec<u8>) {
+        if let Ok(xt) = OpaqueExtrinsic::from_bytes(bytes) {
+            // No subscriber (no network yet) is fine.
+            let _ = self.announce_tx.send(xt);
+        }
     }
 
     /// Validates and pools a transaction and follows it (`author_submitAndWatchExtrinsic`).
@@ -461,9 +486,12 @@ impl Chain {
         &self,
         bytes: Vec<u8>,
     ) -> Result<(H256, mpsc::UnboundedReceiver<TxStatus>), SubmitError> {
+        let announce = bytes.clone();
         let (hash, status, mut pool) = self.insert(bytes)?;
         let rx = pool.watch(hash);
         pool.notify(&hash, status);
+        drop(pool);
+        self.announce(announce);
         Ok((hash, rx))
     }
 

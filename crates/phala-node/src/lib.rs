@@ -26,7 +26,6 @@ use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_runtime::{
     Handle, Metrics as _, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio,
 };
-use commonware_utils::ordered::Set;
 use phala_chain::{Chain, ChainSpec, PoolLimits};
 use phala_keys::Ed25519Pair;
 use phala_state::StoreConfig;
@@ -87,6 +86,34 @@ fn resolve(address: &str) -> Result<SocketAddr, NodeError> {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| NodeError::Config(format!("cannot resolve the p2p address {address:?}")))
+}
+
+/// Where this validator listens: its registered address on chain, or its genesis entry.
+fn own_address(chain: &Chain, key: &[u8; 32]) -> Result<SocketAddr, NodeError> {
+    use phala_runtime::modules::validators;
+    let view = chain.view(None)?;
+    let backend = phala_chain::backend::ViewBackend(&view);
+    let ext = phala_runtime::Ext::new(&backend);
+    let registered = validators::KEY_OWNER
+        .get(&ext, key)
+        .and_then(|account| validators::CANDIDATES.get(&ext, &account))
+        .map(|c| String::from_utf8_lossy(&c.p2p_address).to_string());
+    let from_spec = || {
+        chain
+            .spec()
+            .validators()
+            .ok()?
+            .into_iter()
+            .find(|v| v.consensus_key == *key)
+            .map(|v| v.p2p_address)
+    };
+    let address = registered.or_else(from_spec).ok_or_else(|| {
+        NodeError::Config(format!(
+            "the validator key 0x{} is not registered on chain nor in the chain spec; pass --p2p-port",
+            hex::encode(key)
+        ))
+    })?;
+    resolve(&address)
 }
 
 /// The consensus key as Commonware's type.
@@ -218,41 +245,25 @@ async fn run_inner(
     };
     let signer = consensus_key(&validator)?;
     let me: PublicKey = signer.public_key();
-    let mut members = Vec::new();
-    for v in &validators {
-        let key =
-            PublicKey::decode(bytes::Bytes::copy_from_slice(&v.consensus_key)).map_err(|e| {
-                NodeError::Config(format!(
-                    "validator {} has an invalid consensus key: {e}",
-                    v.account
-                ))
-            })?;
-        members.push((key, resolve(&v.p2p_address)?));
-    }
-    let Some((_, spec_addr)) = members.iter().find(|(k, _)| *k == me) else {
-        return Err(NodeError::Config(format!(
-            "the validator key 0x{} is not in the chain spec's validator set",
-            hex::encode(validator.public())
-        )));
+    let listen = match config.p2p_listen {
+        Some(address) => address,
+        None => own_address(&chain, &validator.public())?,
     };
-    let listen = config.p2p_listen.unwrap_or(*spec_addr);
-    let participants = Set::try_from(members.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>())
-        .map_err(|_| NodeError::Config("duplicate validator keys in the chain spec".into()))?;
     let namespace = phala_light_client::namespace(&chain.genesis_hash());
-
+    let max_committee = config.spec.committee_size;
     let p2p = network::start(
         context.child("network"),
         &signer,
         &namespace,
         listen,
-        &members,
-        &participants,
+        max_committee,
     )?;
     let engine_config = EngineConfig {
-        signer,
-        participants,
+        signer: Some(signer),
+        identity: me,
         namespace,
         block_time,
+        epoch_length: u64::from(config.spec.epoch_length),
         partition_prefix: "phala".into(),
     };
     let engine = engine::start(
@@ -262,11 +273,8 @@ async fn run_inner(
         best_height.clone(),
         p2p.oracle.clone(),
         p2p.oracle.clone(),
-        p2p.vote,
-        p2p.cert,
-        p2p.resolver,
-        p2p.backfill,
-        p2p.broadcast,
+        consensus::peers::Addressed(p2p.oracle.clone()),
+        p2p.channels,
     )
     .await?;
     {
@@ -275,14 +283,10 @@ async fn run_inner(
             *extra = Some(Box::new(move || metrics_context.encode()));
         }
     }
-    let finalizer = context.child("finalizer").spawn({
-        let (chain, marshal) = (chain.clone(), engine.marshal.clone());
-        let updates = engine.updates;
-        move |ctx| consensus::finalizer::run(ctx, chain, marshal, updates)
-    });
+    let finalizer = engine.orchestrator;
 
     let (finalized, _) = chain.finalized()?;
-    peers.store(members.len().saturating_sub(1), Ordering::Relaxed);
+    peers.store(validators.len().saturating_sub(1), Ordering::Relaxed);
     on_ready(&NodeInfo {
         rpc_addr: rpc.local_addr(),
         prometheus_addr,

@@ -1,49 +1,43 @@
 //! Authenticated p2p between validators (Commonware `lookup`: every peer's key and address
-//! are known from the chain spec).
+//! come from the chain — the committee and the candidates of each epoch).
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use commonware_cryptography::ChaCha20Poly1305;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_p2p::authenticated::lookup;
-use commonware_p2p::{Address, AddressableManager as _};
 use commonware_runtime::{Handle, Quota, tokio as cw_tokio};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
-use commonware_utils::ordered::{Map, Set};
 use commonware_utils::{NZU32, NZUsize};
 
 use crate::NodeError;
 use crate::consensus::engine::{
-    BACKFILL_CHANNEL, BROADCAST_CHANNEL, CERT_CHANNEL, RESOLVER_CHANNEL, VOTE_CHANNEL,
-    max_message_size,
+    BACKFILL_CHANNEL, BROADCAST_CHANNEL, CERT_CHANNEL, Channels, RESOLVER_CHANNEL, TX_CHANNEL,
+    VOTE_CHANNEL, max_message_size,
 };
 
-type Channel = (
-    lookup::Sender<PublicKey, cw_tokio::Context>,
-    lookup::Receiver<PublicKey>,
-);
+type Sender = lookup::Sender<PublicKey, cw_tokio::Context>;
+type Receiver = lookup::Receiver<PublicKey>;
 
 pub struct P2p {
     pub oracle: lookup::Oracle<PublicKey>,
-    pub vote: Channel,
-    pub cert: Channel,
-    pub resolver: Channel,
-    pub backfill: Channel,
-    pub broadcast: Channel,
+    pub channels: Channels<Sender, Receiver>,
     pub handle: Handle<()>,
 }
+
+/// Room for followers (candidates outside the committee) beside the committee itself.
+const FOLLOWER_SLOTS: usize = 64;
 
 pub fn start(
     context: cw_tokio::Context,
     signer: &PrivateKey,
     namespace: &[u8],
     listen: SocketAddr,
-    members: &[(PublicKey, SocketAddr)],
-    participants: &Set<PublicKey>,
+    max_committee: u32,
 ) -> Result<P2p, NodeError> {
-    let me = commonware_cryptography::Signer::public_key(signer);
     let handshake = Cups::<_, ChaCha20Poly1305>::new(
         Sake {
             signer: signer.clone(),
@@ -53,42 +47,37 @@ pub fn start(
         },
         cups::Version::V1,
     );
-    let size = u32::try_from(participants.len()).unwrap_or(u32::MAX);
+    let peers_per_set = (max_committee as usize)
+        .saturating_add(FOLLOWER_SLOTS)
+        .saturating_add(1);
     let mut config = lookup::Config::recommended(
         handshake,
         &[namespace, b"_P2P"].concat(),
         listen,
-        commonware_p2p::authenticated::peer_set_limit(participants.iter(), &me),
-        max_message_size(size),
+        NonZeroUsize::new(peers_per_set).unwrap_or(NZUsize!(1)),
+        max_message_size(max_committee),
         NZUsize!(1024),
     );
     // Validators of a test or private network sit on loopback and private addresses.
     config.allow_private_ips = true;
     config.peer_connection_cooldown = Duration::from_secs(5);
-    let (mut network, mut oracle) = lookup::Network::new(context, config);
-    let peers: Map<PublicKey, Address> = members
-        .iter()
-        .map(|(k, a)| (k.clone(), Address::from(*a)))
-        .collect::<Vec<_>>()
-        .try_into()
-        .map_err(|_| NodeError::Config("duplicate validator keys in the chain spec".into()))?;
-    // Peer-set ids follow epochs; the validator set is fixed, so there is only epoch 0.
-    let _ = oracle.track(0, peers);
+    // Old committees stay connected while a new epoch starts.
+    config.tracked_peer_sets = NZUsize!(3);
+    let (mut network, oracle) = lookup::Network::new(context, config);
     // Generous per-peer quotas: a validator is expected to send many votes and blocks.
     let quota = Quota::per_second(NZU32!(1024));
-    let vote = network.register(VOTE_CHANNEL, quota);
-    let cert = network.register(CERT_CHANNEL, quota);
-    let resolver = network.register(RESOLVER_CHANNEL, quota);
-    let backfill = network.register(BACKFILL_CHANNEL, quota);
-    let broadcast = network.register(BROADCAST_CHANNEL, quota);
+    let channels = Channels {
+        vote: network.register(VOTE_CHANNEL, quota),
+        cert: network.register(CERT_CHANNEL, quota),
+        resolver: network.register(RESOLVER_CHANNEL, quota),
+        backfill: network.register(BACKFILL_CHANNEL, quota),
+        broadcast: network.register(BROADCAST_CHANNEL, quota),
+        transactions: network.register(TX_CHANNEL, quota),
+    };
     let handle = network.start();
     Ok(P2p {
         oracle,
-        vote,
-        cert,
-        resolver,
-        backfill,
-        broadcast,
+        channels,
         handle,
     })
 }

@@ -17,9 +17,10 @@ fn free_addr() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-fn config(base: &std::path::Path, p2p: SocketAddr) -> NodeConfig {
+fn config(base: &std::path::Path, p2p: SocketAddr, epoch_length: u32) -> NodeConfig {
     let mut spec = local_testnet("Test", "test", ChainType::Development, 1, p2p.port()).unwrap();
     spec.block_time_ms = 200;
+    spec.epoch_length = epoch_length;
     NodeConfig {
         spec,
         base_path: base.to_path_buf(),
@@ -33,10 +34,10 @@ fn config(base: &std::path::Path, p2p: SocketAddr) -> NodeConfig {
 }
 
 /// Runs a node until `blocks` more blocks are finalized; returns the finalized height.
-fn run_for(base: &std::path::Path, p2p: SocketAddr, blocks: u32) -> u32 {
+fn run_for(base: &std::path::Path, p2p: SocketAddr, blocks: u32, epoch_length: u32) -> u32 {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<NodeInfo>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let cfg = config(base, p2p);
+    let cfg = config(base, p2p, epoch_length);
     let node = std::thread::spawn(move || {
         phala_node::run_until(
             cfg,
@@ -90,8 +91,19 @@ fn run_for(base: &std::path::Path, p2p: SocketAddr, blocks: u32) -> u32 {
 fn produces_finalizes_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let p2p = free_addr();
-    let first = run_for(dir.path(), p2p, 5);
+    let first = run_for(dir.path(), p2p, 5, 600);
     assert!(first >= 5);
-    let second = run_for(dir.path(), p2p, 3);
+    let second = run_for(dir.path(), p2p, 3, 600);
     assert!(second >= first + 3);
+}
+
+#[test]
+fn crosses_epochs_and_restarts_mid_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let p2p = free_addr();
+    // Epochs of 4 blocks: three boundaries, then a restart in the middle of an epoch.
+    let first = run_for(dir.path(), p2p, 13, 4);
+    assert!(first >= 13);
+    let second = run_for(dir.path(), p2p, 6, 4);
+    assert!(second >= first + 6);
 }

@@ -1,7 +1,8 @@
 //! Wiring of the consensus stack: block dissemination (buffered broadcast), marshal (ordered
-//! finalized blocks, backfill) and one simplex engine.
+//! finalized blocks, backfill), epoch-multiplexed simplex channels, the orchestrator that runs
+//! one simplex engine per epoch, and transaction gossip.
 //!
-//! Generic over the runtime and the p2p channels so the same code runs on the tokio runtime
+//! Generic over the runtime and the p2p channels, so the same code runs on the tokio runtime
 //! with authenticated p2p in production and on the deterministic runtime with a simulated
 //! network in tests.
 
@@ -17,32 +18,34 @@ use commonware_consensus::marshal::core::{Actor as MarshalActor, Mailbox as Mars
 use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::standard::{Inline, Standard};
 use commonware_consensus::marshal::{self, Update};
-use commonware_consensus::simplex::{
-    self, ForwardPolicy, SkipBudget, SkipPolicy, elector::RoundRobin, types::Finalization,
-};
-use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
-use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
+use commonware_consensus::simplex::{self, types::Finalization};
+use commonware_consensus::types::{FixedEpocher, ViewDelta};
+use commonware_cryptography::Digested;
+use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
 use commonware_cryptography::sha256::Digest;
-use commonware_cryptography::{Digested, Sha256, Signer};
+use commonware_p2p::utils::mux::{self, Builder as _, Muxer};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
 use commonware_storage::archive::immutable;
-use commonware_utils::ordered::Set;
 use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
 use phala_chain::Chain;
 use tokio::sync::mpsc;
 
 use super::app::{PhalaApp, Scheme};
 use super::block::{ConsensusBlock, MAX_BLOCK_BYTES, digest_of};
+use super::orchestrator::Orchestrator;
+use super::peers::PeerTracker;
+use super::provider::EpochProvider;
 
 pub const VOTE_CHANNEL: u64 = 0;
 pub const CERT_CHANNEL: u64 = 1;
 pub const RESOLVER_CHANNEL: u64 = 2;
 pub const BACKFILL_CHANNEL: u64 = 3;
 pub const BROADCAST_CHANNEL: u64 = 4;
+pub const TX_CHANNEL: u64 = 5;
 
 const MAILBOX: NonZeroUsize = NZUsize!(1024);
 const IO_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
@@ -52,27 +55,32 @@ pub type BlockFinalization = Finalization<Scheme, Digest>;
 
 /// Static inputs of the consensus stack.
 pub struct EngineConfig {
-    pub signer: PrivateKey,
-    pub participants: Set<PublicKey>,
+    /// This node's consensus key; `None` for a node that only follows.
+    pub signer: Option<PrivateKey>,
+    /// Its p2p identity (the consensus key's public key for validators).
+    pub identity: PublicKey,
     /// Domain separator of every consensus signature: certificates from another chain never
     /// verify here.
     pub namespace: Vec<u8>,
     pub block_time: Duration,
+    pub epoch_length: u64,
     pub partition_prefix: String,
 }
 
-/// Largest message any consensus component sends, for sizing the p2p network.
-pub fn max_message_size(participants: u32) -> u32 {
+/// Largest message any component sends, for sizing the p2p network, with committees of up to
+/// `max_committee` members.
+pub fn max_message_size(max_committee: u32) -> u32 {
     commonware_p2p::max_message_size(&[
-        simplex::max_payload_size::<Scheme, Digest>(participants),
+        mux::prefixed(simplex::max_payload_size::<Scheme, Digest>(max_committee)),
         marshal::max_payload_size::<Standard<ConsensusBlock>, Scheme>(
-            participants,
+            max_committee,
             &MAX_BLOCK_BYTES,
         ),
+        phala_primitives::block::MAX_EXTRINSIC_LEN,
     ])
 }
 
-/// Forwards marshal's in-order stream of finalized blocks to the finalizer task.
+/// Forwards marshal's in-order stream of finalized blocks to the orchestrator.
 #[derive(Clone)]
 struct UpdateForwarder(mpsc::UnboundedSender<Update<ConsensusBlock>>);
 
@@ -89,64 +97,53 @@ impl Reporter for UpdateForwarder {
 /// A running consensus stack.
 pub struct Engine {
     pub marshal: Marshal,
-    /// Finalized blocks in height order, each to be acknowledged once committed.
-    pub updates: mpsc::UnboundedReceiver<Update<ConsensusBlock>>,
+    /// Ends with an error if a finalized block cannot be committed.
+    pub orchestrator: Handle<Result<(), String>>,
     pub handles: Vec<Handle<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("this node's consensus key is not in the chain's validator set")]
-    NotAValidator,
     #[error("consensus storage failed to open: {0}")]
     Storage(String),
     #[error("the chain store has no genesis block")]
     NoGenesis,
 }
 
-type Channel<S, R> = (S, R);
+/// The p2p channels the stack uses, in channel-id order.
+pub struct Channels<S, R> {
+    pub vote: (S, R),
+    pub cert: (S, R),
+    pub resolver: (S, R),
+    pub backfill: (S, R),
+    pub broadcast: (S, R),
+    pub transactions: (S, R),
+}
 
 #[allow(clippy::too_many_arguments)]
-pub async fn start<E, Bl, Pp, VS, VR, CS, CR, RS, RR, BS, BR, XS, XR>(
+pub async fn start<E, Bl, Pp, T, S, R>(
     context: E,
     config: &EngineConfig,
     chain: Arc<Chain>,
     best_height: Arc<AtomicU64>,
     blocker: Bl,
     peers: Pp,
-    vote: Channel<VS, VR>,
-    cert: Channel<CS, CR>,
-    resolver: Channel<RS, RR>,
-    backfill: Channel<BS, BR>,
-    broadcast: Channel<XS, XR>,
+    tracker: T,
+    channels: Channels<S, R>,
 ) -> Result<Engine, EngineError>
 where
     E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
     Bl: Blocker<PublicKey = PublicKey>,
     Pp: Provider<PublicKey = PublicKey>,
-    VS: Sender<PublicKey = PublicKey>,
-    VR: Receiver<PublicKey = PublicKey>,
-    CS: Sender<PublicKey = PublicKey>,
-    CR: Receiver<PublicKey = PublicKey>,
-    RS: Sender<PublicKey = PublicKey>,
-    RR: Receiver<PublicKey = PublicKey>,
-    BS: Sender<PublicKey = PublicKey>,
-    BR: Receiver<PublicKey = PublicKey>,
-    XS: Sender<PublicKey = PublicKey>,
-    XR: Receiver<PublicKey = PublicKey>,
+    T: PeerTracker,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
 {
-    let me = config.signer.public_key();
-    let scheme = Scheme::signer(
-        &config.namespace,
-        config.participants.clone(),
-        config.signer.clone(),
-    )
-    .ok_or(EngineError::NotAValidator)?;
+    let me = config.identity.clone();
     let prefix = &config.partition_prefix;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
-    // One epoch for the whole chain until validator elections exist: `FixedEpocher` needs a
-    // length above 1, and u64::MAX heights is forever.
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let length = std::num::NonZeroU64::new(config.epoch_length.max(2)).unwrap_or(NZU64!(2));
+    let epocher = FixedEpocher::new(length);
 
     let genesis = chain
         .store()
@@ -168,7 +165,7 @@ where
             strategy: Sequential,
         },
     );
-    let broadcast_handle = broadcast_engine.start(broadcast);
+    let broadcast_handle = broadcast_engine.start(channels.broadcast);
 
     let resolver_engine = marshal_resolver::init(
         context.child("marshal_resolver"),
@@ -182,7 +179,7 @@ where
             priority_requests: false,
             priority_responses: false,
         },
-        backfill,
+        channels.backfill,
     );
 
     let archive_config = |name: &str, codec_config| immutable::Config {
@@ -204,6 +201,7 @@ where
         replay_buffer: IO_BUFFER,
         codec_config,
     };
+    // Certificates of every committee share this archive: it is local, trusted storage.
     let finalizations = immutable::Archive::init(
         context.child("finalizations_by_height"),
         archive_config(
@@ -220,13 +218,14 @@ where
     .await
     .map_err(|e| EngineError::Storage(e.to_string()))?;
 
+    let provider = EpochProvider::default();
     let (marshal_actor, marshal, _floor) =
         MarshalActor::<_, Standard<ConsensusBlock>, _, _, _, _, _>::init(
             context.child("marshal"),
             finalizations,
             blocks,
             marshal::Config {
-                provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+                provider: provider.clone(),
                 epocher: epocher.clone(),
                 start: marshal::Start::Genesis(Digested::precomputed(genesis, genesis_digest)),
                 partition_prefix: format!("{prefix}-marshal"),
@@ -246,60 +245,69 @@ where
         .await;
 
     let app = PhalaApp {
-        chain,
+        chain: chain.clone(),
         block_time: config.block_time,
         best_height,
     };
-    let inline = Inline::new(context.child("application"), app, marshal.clone(), epocher);
-
-    // Timeouts count from the start of a view, which includes the leader's wait for the block
-    // time: they must exceed the block time plus propagation and execution.
-    let block_time = config.block_time;
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
-            track_historical_votes: false,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex-e0"),
-            mailbox_size: MAILBOX,
-            epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
-            replay_buffer: IO_BUFFER,
-            write_buffer: IO_BUFFER,
-            page_cache,
-            leader_timeout: block_time
-                .saturating_mul(2)
-                .saturating_add(Duration::from_secs(1)),
-            certification_timeout: block_time
-                .saturating_mul(2)
-                .saturating_add(Duration::from_secs(2)),
-            timeout_retry: Duration::from_secs(1),
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled {
-                timeout: block_time
-                    .saturating_mul(2)
-                    .saturating_add(Duration::from_secs(10)),
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-        },
+    // One wrapper for every epoch: its state is keyed by (epoch, view).
+    let inline = Inline::new(
+        context.child("application"),
+        app,
+        marshal.clone(),
+        epocher.clone(),
     );
-    let engine_handle = engine.start(vote, cert, resolver);
+
+    // Simplex channels carry an epoch prefix, so each epoch's engine has its own; traffic for
+    // an epoch we run no engine for lands in the backup queues (see the orchestrator).
+    let (vote_mux, vote_handle, vote_backup) =
+        Muxer::builder(context.child("vote_mux"), channels.vote.0, channels.vote.1)
+            .with_backup()
+            .build();
+    let (cert_mux, cert_handle, cert_backup) =
+        Muxer::builder(context.child("cert_mux"), channels.cert.0, channels.cert.1)
+            .with_backup()
+            .build();
+    let (resolver_mux, resolver_handle) = Muxer::new(
+        context.child("resolver_mux"),
+        channels.resolver.0,
+        channels.resolver.1,
+    );
+    vote_mux.start();
+    cert_mux.start();
+    resolver_mux.start();
 
     let (updates_tx, updates) = mpsc::unbounded_channel();
     let marshal_handle = marshal_actor.start(UpdateForwarder(updates_tx), buffer, resolver_engine);
 
+    let orchestrator = Orchestrator::new(
+        context.child("orchestrator"),
+        chain.clone(),
+        marshal.clone(),
+        inline,
+        provider,
+        epocher,
+        config.signer.clone(),
+        config.namespace.clone(),
+        config.block_time,
+        config.partition_prefix.clone(),
+        page_cache,
+        blocker.clone(),
+        tracker,
+        (vote_handle, cert_handle, resolver_handle),
+        genesis_digest,
+    );
+    let orchestrator = context
+        .child("orchestrator_task")
+        .spawn(move |_| orchestrator.run(updates, vote_backup, cert_backup));
+
+    let (tx_sender, tx_receiver) = channels.transactions;
+    let gossip = context
+        .child("gossip")
+        .spawn(move |_| super::gossip::run(chain, tx_sender, tx_receiver, blocker));
+
     Ok(Engine {
         marshal,
-        updates,
-        handles: vec![broadcast_handle, engine_handle, marshal_handle],
+        orchestrator,
+        handles: vec![broadcast_handle, marshal_handle, gossip],
     })
 }

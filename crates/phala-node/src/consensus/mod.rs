@@ -1,6 +1,10 @@
-//! Consensus: Commonware simplex over the chain.
+//! Consensus: Commonware simplex over the chain, one engine per epoch.
 
 pub mod app;
 pub mod block;
 pub mod engine;
-pub mod finalizer;
+pub mod evidence;
+pub mod gossip;
+pub mod orchestrator;
+pub mod peers;
+pub mod provider;

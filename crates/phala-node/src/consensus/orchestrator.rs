@@ -1,0 +1,493 @@
+//! One simplex engine per epoch, and the commit of every finalized block.
+//!
+//! Marshal delivers finalized blocks in height order, at least once, and waits for an
+//! acknowledgement. For each block the orchestrator commits it (state, block, certificate)
+//! to the chain store in one transaction; for the last block of an epoch it then reads the
+//! next committee from the block's header, registers that epoch's scheme with marshal, tracks
+//! the new peer set, stops the old engine and starts the new one — and only then
+//! acknowledges. A crash at any point redelivers the block and the (idempotent) steps run
+//! again.
+//!
+//! A node outside the committee runs no engine: it asks committee members for finalized
+//! blocks above its height (marshal's `hint_finalized`) and follows. Messages for a later
+//! epoch than ours mean the sender has finalized our epoch's boundary block; we fetch it from
+//! them, which is how a node that was down catches up across epochs.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use commonware_codec::{DecodeExt, Encode};
+use commonware_consensus::marshal::Update;
+use commonware_consensus::marshal::standard::Inline;
+use commonware_consensus::simplex::{
+    self, ForwardPolicy, SkipBudget, SkipPolicy, elector::RoundRobin,
+};
+use commonware_consensus::types::{Epoch, Epocher, FixedEpocher, Height, ViewDelta};
+use commonware_consensus::{Heightable, Reporters};
+use commonware_cryptography::Sha256;
+use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
+use commonware_cryptography::sha256::Digest;
+use commonware_p2p::utils::mux::MuxHandle;
+use commonware_p2p::{Blocker, Message, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::buffer::paged::CacheRef;
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
+use commonware_utils::acknowledgement::Acknowledgement;
+use commonware_utils::ordered::Set;
+use commonware_utils::vec::NonEmptyVec;
+use commonware_utils::{NZDuration, NZUsize};
+use phala_chain::Chain;
+use phala_primitives::consensus::CommitteeChange;
+use phala_runtime::Ext;
+use phala_runtime::modules::validators;
+use tokio::sync::mpsc;
+
+use super::app::{PhalaApp, Scheme};
+use super::block::ConsensusBlock;
+use super::engine::Marshal;
+use super::evidence::EvidenceReporter;
+use super::peers::{Peer, PeerTracker};
+use super::provider::EpochProvider;
+
+const MAILBOX: NonZeroUsize = NZUsize!(1024);
+const IO_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
+/// How often a node outside the committee asks for new finalized blocks.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+/// Heights asked for at each poll.
+const POLL_WINDOW: u64 = 8;
+
+pub type Backup = mpsc::Receiver<(u64, Message<PublicKey>)>;
+
+struct Active {
+    epoch: Epoch,
+    committee: Set<PublicKey>,
+    engine: Option<Handle<()>>,
+}
+
+pub struct Orchestrator<E, B, T, S>
+where
+    E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+{
+    pub context: E,
+    pub chain: Arc<Chain>,
+    pub marshal: Marshal,
+    pub inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, FixedEpocher>,
+    pub provider: EpochProvider,
+    pub epocher: FixedEpocher,
+    pub signer: Option<PrivateKey>,
+    pub namespace: Vec<u8>,
+    pub block_time: Duration,
+    pub partition_prefix: String,
+    pub page_cache: CacheRef,
+    pub blocker: B,
+    pub tracker: T,
+    pub vote: MuxHandle<S>,
+    pub cert: MuxHandle<S>,
+    pub resolver: MuxHandle<S>,
+    pub genesis: Digest,
+    active: Option<Active>,
+}
+
+/// The first address `host:port` resolves to (none for unresolvable ones: such a peer is
+/// simply not dialed).
+fn resolve(address: &[u8]) -> Option<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    std::str::from_utf8(address)
+        .ok()?
+        .to_socket_addrs()
+        .ok()?
+        .next()
+}
+
+fn public_key(bytes: &[u8; 32]) -> Option<PublicKey> {
+    PublicKey::decode(Bytes::copy_from_slice(bytes)).ok()
+}
+
+impl<E, B, T, S> Orchestrator<E, B, T, S>
+where
+    E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
+    B: Blocker<PublicKey = PublicKey>,
+    T: PeerTracker,
+    S: Sender<PublicKey = PublicKey>,
+{
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        context: E,
+        chain: Arc<Chain>,
+        marshal: Marshal,
+        inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, FixedEpocher>,
+        provider: EpochProvider,
+        epocher: FixedEpocher,
+        signer: Option<PrivateKey>,
+        namespace: Vec<u8>,
+        block_time: Duration,
+        partition_prefix: String,
+        page_cache: CacheRef,
+        blocker: B,
+        tracker: T,
+        muxes: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
+        genesis: Digest,
+    ) -> Self {
+        let (vote, cert, resolver) = muxes;
+        Orchestrator {
+            context,
+            chain,
+            marshal,
+            inline,
+            provider,
+            epocher,
+            signer,
+            namespace,
+            block_time,
+            partition_prefix,
+            page_cache,
+            blocker,
+            tracker,
+            vote,
+            cert,
+            resolver,
+            genesis,
+            active: None,
+        }
+    }
+
+    /// Runs until marshal closes its stream (shutdown) or a commit fails. A failed commit is
+    /// fatal: acknowledging would make marshal skip a block the store does not have.
+    pub async fn run(
+        mut self,
+        mut updates: mpsc::UnboundedReceiver<Update<ConsensusBlock>>,
+        mut vote_backup: Backup,
+        mut cert_backup: Backup,
+    ) -> Result<(), String> {
+        // Restart-safe start: the epoch of the next block marshal will deliver.
+        let processed = self.marshal.get_processed().await;
+        let next = processed.map_or(Height::zero(), |p| p.height().next());
+        let epoch = self
+            .epocher
+            .containing(next)
+            .map(|i| i.epoch())
+            .unwrap_or(Epoch::zero());
+        let (floor, keys) = self.committee_of(epoch)?;
+        if let Some(previous) = epoch.previous()
+            && let Ok((_, previous_keys)) = self.committee_of(previous)
+        {
+            // Late certificates of the previous epoch still need checking.
+            let scheme = self.scheme_for(&previous_keys).0;
+            self.provider.register(previous, scheme);
+        }
+        tracing::info!(target: "consensus", epoch = epoch.get(), "starting consensus");
+        self.enter(epoch, floor, &keys).await?;
+
+        let mut last_hint = self.context.current();
+        loop {
+            let polling = self.active.as_ref().is_some_and(|a| a.engine.is_none());
+            let tick = async {
+                if polling {
+                    self.context.sleep(POLL_EVERY).await
+                } else {
+                    futures::future::pending::<()>().await
+                }
+            };
+            tokio::select! {
+                update = updates.recv() => {
+                    let Some(update) = update else { return Ok(()) };
+                    self.handle_update(update).await?;
+                }
+                message = vote_backup.recv() => {
+                    let Some((their_epoch, (from, _))) = message else { return Ok(()) };
+                    self.handle_backup(their_epoch, from, &mut last_hint);
+                }
+                message = cert_backup.recv() => {
+                    let Some((their_epoch, (from, _))) = message else { return Ok(()) };
+                    self.handle_backup(their_epoch, from, &mut last_hint);
+                }
+                _ = tick => self.poll().await,
+            }
+        }
+    }
+
+    /// The committee of `epoch` and the block it builds on: genesis for epoch 0, otherwise
+    /// the (finalized, committed) boundary block of the epoch before, whose header announces
+    /// the committee.
+    fn committee_of(&self, epoch: Epoch) -> Result<(Digest, Vec<[u8; 32]>), String> {
+        let (number, expected) = match epoch.previous() {
+            None => (0u32, 0u64),
+            Some(previous) => {
+                let last = self.epocher.last(previous).ok_or("epoch out of range")?;
+                (
+                    u32::try_from(last.get()).map_err(|_| "height out of range")?,
+                    epoch.get(),
+                )
+            }
+        };
+        let block = self
+            .chain
+            .store()
+            .block_by_number(number)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "boundary block #{number} of epoch {} is not in the store",
+                    epoch.get()
+                )
+            })?;
+        match CommitteeChange::from_header(&block.header) {
+            Some(Ok(change)) if change.epoch == expected && !change.keys.is_empty() => {
+                Ok((Digest(block.hash().0), change.keys))
+            }
+            _ => Err(format!(
+                "block #{number} does not announce the committee of epoch {}",
+                epoch.get()
+            )),
+        }
+    }
+
+    /// Our scheme for a committee: a signer if our key is in it, a verifier otherwise.
+    fn scheme_for(&self, keys: &[[u8; 32]]) -> (Scheme, Set<PublicKey>, bool) {
+        let set = Set::from_iter_dedup(keys.iter().filter_map(public_key));
+        if let Some(key) = &self.signer
+            && let Some(scheme) = Scheme::signer(&self.namespace, set.clone(), key.clone())
+        {
+            return (scheme, set, true);
+        }
+        (Scheme::verifier(&self.namespace, set.clone()), set, false)
+    }
+
+    /// Addresses of the committee (primary) and of the other candidates (secondary: they
+    /// follow, and may be elected next), from the finalized state.
+    fn peers(&self, epoch: Epoch) -> (Vec<Peer>, Vec<Peer>) {
+        let Ok(view) = self.chain.view(None) else {
+            return (Vec::new(), Vec::new());
+        };
+        let backend = phala_chain::backend::ViewBackend(&view);
+        let ext = Ext::new(&backend);
+        let members = validators::committee(&ext, epoch.get()).unwrap_or_default();
+        let primary: Vec<Peer> = members
+            .iter()
+            .filter_map(|m| Some((public_key(&m.consensus_key)?, resolve(&m.p2p_address)?)))
+            .collect();
+        let secondary: Vec<Peer> = validators::CANDIDATE_LIST
+            .get_or_default(&ext)
+            .iter()
+            .filter_map(|account| validators::CANDIDATES.get(&ext, account))
+            .filter(|c| !members.iter().any(|m| m.consensus_key == c.consensus_key))
+            .filter_map(|c| Some((public_key(&c.consensus_key)?, resolve(&c.p2p_address)?)))
+            .collect();
+        (primary, secondary)
+    }
+
+    async fn enter(
+        &mut self,
+        epoch: Epoch,
+        floor: Digest,
+        keys: &[[u8; 32]],
+    ) -> Result<(), String> {
+        let (scheme, committee, signer) = self.scheme_for(keys);
+        let scheme = self.provider.register(epoch, scheme);
+        let (primary, secondary) = self.peers(epoch);
+        self.tracker.track(epoch.get(), &primary, &secondary);
+        if let Some(old) = self.active.take()
+            && let Some(engine) = old.engine
+        {
+            engine.abort();
+        }
+        let engine = if signer {
+            Some(
+                self.start_engine(epoch, floor, scheme.as_ref().clone())
+                    .await?,
+            )
+        } else {
+            None
+        };
+        tracing::info!(target: "consensus", epoch = epoch.get(), committee = committee.len(), signing = signer, "entered epoch");
+        self.active = Some(Active {
+            epoch,
+            committee,
+            engine,
+        });
+        if let Some(previous) = epoch.previous() {
+            self.provider.retire_below(previous);
+        }
+        Ok(())
+    }
+
+    async fn start_engine(
+        &mut self,
+        epoch: Epoch,
+        floor: Digest,
+        scheme: Scheme,
+    ) -> Result<Handle<()>, String> {
+        let block_time = self.block_time;
+        let reporter = Reporters::from((
+            self.inline.clone(),
+            EvidenceReporter::new(self.chain.clone()),
+        ));
+        let engine = simplex::Engine::new(
+            self.context
+                .child("simplex")
+                .with_attribute("epoch", epoch.get()),
+            simplex::Config {
+                scheme,
+                elector: RoundRobin::<Sha256>::default(),
+                blocker: self.blocker.clone(),
+                automaton: self.inline.clone(),
+                relay: self.inline.clone(),
+                reporter,
+                track_historical_votes: false,
+                strategy: Sequential,
+                partition: format!("{}-simplex-e{}", self.partition_prefix, epoch.get()),
+                mailbox_size: MAILBOX,
+                epoch,
+                // The previous epoch's boundary block is this epoch's starting point.
+                floor: simplex::Floor::Genesis(floor),
+                replay_buffer: IO_BUFFER,
+                write_buffer: IO_BUFFER,
+                page_cache: self.page_cache.clone(),
+                // Timeouts count from the start of a view, which includes the leader's wait
+                // for the block time: they must exceed it plus propagation and execution.
+                leader_timeout: block_time
+                    .saturating_mul(2)
+                    .saturating_add(Duration::from_secs(1)),
+                certification_timeout: block_time
+                    .saturating_mul(2)
+                    .saturating_add(Duration::from_secs(2)),
+                timeout_retry: Duration::from_secs(1),
+                view_retention: ViewDelta::new(10),
+                skip: SkipPolicy::Enabled {
+                    timeout: block_time
+                        .saturating_mul(2)
+                        .saturating_add(Duration::from_secs(10)),
+                    budget: SkipBudget::Participants,
+                },
+                fetch_timeout: NZDuration!(Duration::from_secs(2)),
+                fetch_retry_delay: Duration::from_millis(100),
+                forward: ForwardPolicy::Disabled,
+            },
+        );
+        let subchannel = epoch.get();
+        let vote = self
+            .vote
+            .register(subchannel)
+            .await
+            .map_err(|e| format!("vote channel: {e}"))?;
+        let cert = self
+            .cert
+            .register(subchannel)
+            .await
+            .map_err(|e| format!("certificate channel: {e}"))?;
+        let resolver = self
+            .resolver
+            .register(subchannel)
+            .await
+            .map_err(|e| format!("resolver channel: {e}"))?;
+        Ok(engine.start(vote, cert, resolver))
+    }
+
+    async fn handle_update(&mut self, update: Update<ConsensusBlock>) -> Result<(), String> {
+        let Update::Block(block, ack) = update else {
+            return Ok(());
+        };
+        let height = block.height();
+        if height.get() == 0 {
+            ack.acknowledge();
+            return Ok(());
+        }
+        // Marshal keeps a certificate for every block finalized by its own certificate; a
+        // block finalized only through a descendant's certificate has none of its own.
+        let certificate = self
+            .marshal
+            .get_finalization(height)
+            .await
+            .map(|f| f.encode().to_vec())
+            .unwrap_or_default();
+        let chain = self.chain.clone();
+        let inner = block.inner().block().clone();
+        let committed = self
+            .context
+            .child("commit")
+            .shared(true)
+            .spawn(move |_| async move { chain.finalize_block(&inner, &certificate) })
+            .await;
+        match committed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "cannot commit finalized block #{}: {e}",
+                    height.get()
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "commit task for block #{} failed: {e}",
+                    height.get()
+                ));
+            }
+        }
+        let current = self
+            .active
+            .as_ref()
+            .map(|a| a.epoch)
+            .unwrap_or(Epoch::zero());
+        if self.epocher.last(current) == Some(height) {
+            let next = current.next();
+            let (floor, keys) = self.committee_of(next)?;
+            self.enter(next, floor, &keys).await?;
+        }
+        // Only now: a crash before this redelivers the block and redoes the transition.
+        ack.acknowledge();
+        Ok(())
+    }
+
+    /// A message for an epoch we run no engine for. From a committee member of a later
+    /// epoch, it means our epoch's boundary block is final: fetch it from them. Rate-limited,
+    /// and only for committee members, so outsiders cannot make us fetch.
+    fn handle_backup(
+        &mut self,
+        their_epoch: u64,
+        from: PublicKey,
+        last_hint: &mut std::time::SystemTime,
+    ) {
+        let Some(active) = &self.active else { return };
+        if their_epoch <= active.epoch.get() || active.committee.position(&from).is_none() {
+            return;
+        }
+        let now = self.context.current();
+        if now.duration_since(*last_hint).unwrap_or_default() < Duration::from_millis(200) {
+            return;
+        }
+        *last_hint = now;
+        if let Some(boundary) = self.epocher.last(active.epoch) {
+            self.marshal
+                .hint_finalized(boundary, NonEmptyVec::new(from));
+        }
+    }
+
+    /// Outside the committee: ask its members for the next finalized blocks, and always for
+    /// the epoch's boundary block (which has its own certificate), so heights finalized only
+    /// through a descendant cannot stall us.
+    async fn poll(&mut self) {
+        let Some(active) = &self.active else { return };
+        let Ok(targets) =
+            NonEmptyVec::try_from(active.committee.iter().cloned().collect::<Vec<_>>())
+        else {
+            return;
+        };
+        let Some(last) = self.epocher.last(active.epoch) else {
+            return;
+        };
+        let processed = self.marshal.get_processed().await;
+        let mut height = processed.map_or(Height::zero(), |p| p.height()).next();
+        for _ in 0..POLL_WINDOW {
+            if height > last {
+                break;
+            }
+            self.marshal.hint_finalized(height, targets.clone());
+            height = height.next();
+        }
+        self.marshal.hint_finalized(last, targets);
+    }
+}
