@@ -246,6 +246,28 @@ impl Client {
         Ok(Some(block))
     }
 
+    /// The encoded simplex finality certificate of finalized block `hash`
+    /// (`phala_getFinalityProof`): `None` for blocks finalized only through a descendant's
+    /// certificate, and for unknown blocks. Verify it with `phala-light-client`.
+    pub async fn finality_proof(&self, hash: H256) -> Result<Option<Vec<u8>>, ClientError> {
+        let proof: Option<serde_json::Value> = self
+            .request("phala_getFinalityProof", vec![json!(hash)])
+            .await?;
+        let Some(proof) = proof else { return Ok(None) };
+        let hex = proof["certificate"]
+            .as_str()
+            .ok_or_else(|| ClientError::BadResponse {
+                method: "phala_getFinalityProof".into(),
+                reason: "no certificate field".into(),
+            })?;
+        phala_primitives::crypto::decode_hex(hex)
+            .map(Some)
+            .map_err(|e| ClientError::BadResponse {
+                method: "phala_getFinalityProof".into(),
+                reason: e.to_string(),
+            })
+    }
+
     /// The raw value under a storage key, at block `at` (the best block if `None`).
     pub async fn storage(
         &self,
