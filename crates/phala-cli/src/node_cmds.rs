@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use phala_chain::dev::local_testnet;
+use anyhow::{Context, bail};
+use phala_chain::dev::{DEV_ACCOUNTS, local_testnet};
 use phala_chain::{ChainSpec, ChainType};
 use phala_keys::Ed25519Pair;
 use phala_node::{NodeConfig, NodeInfo};
@@ -29,6 +29,9 @@ pub struct DevnetArgs {
     /// Listen for RPC on all interfaces instead of 127.0.0.1.
     #[arg(long)]
     rpc_external: bool,
+    /// Number of validators (//Alice, //Bob, …), each with its own RPC port from --rpc-port on.
+    #[arg(long, default_value_t = 1)]
+    validators: usize,
 }
 
 #[derive(clap::Args)]
@@ -151,24 +154,42 @@ fn rpc_addr(port: u16, external: bool) -> SocketAddr {
     SocketAddr::from((ip, port))
 }
 
-fn load_or_create_devnet_spec(base: &Path, p2p_port: u16) -> anyhow::Result<ChainSpec> {
+/// The devnet's spec: the one saved in `base` (its genesis, validators and their ports) or a
+/// new one for `validators` validators on free loopback ports.
+fn load_or_create_devnet_spec(
+    base: &Path,
+    validators: usize,
+    first_p2p_port: Option<u16>,
+) -> anyhow::Result<ChainSpec> {
     let path = base.join(SPEC_FILE);
     if path.exists() {
-        let mut spec = ChainSpec::load(&path)?;
-        // The address is not part of genesis: a resumed devnet may listen elsewhere.
-        if let Some(v) = spec.validators.first_mut() {
-            v.p2p_address = SocketAddr::from((Ipv4Addr::LOCALHOST, p2p_port)).to_string();
+        let spec = ChainSpec::load(&path)?;
+        if spec.validators.len() != validators {
+            bail!(
+                "{} holds a devnet with {} validators; start it with --validators {} or use another --base-path",
+                base.display(),
+                spec.validators.len(),
+                spec.validators.len()
+            );
         }
         return Ok(spec);
     }
-    let spec = local_spec(
-        1,
-        p2p_port,
+    let mut spec = local_spec(
+        validators,
+        30333,
         phala_chain::dev::DEV_BLOCK_TIME_MS,
         "Phala Devnet",
         "phala_dev",
         ChainType::Development,
     )?;
+    for (i, v) in spec.validators.iter_mut().enumerate() {
+        let port = match (i, first_p2p_port) {
+            (0, Some(port)) => port,
+            _ => free_port()?,
+        };
+        v.p2p_address = SocketAddr::from((Ipv4Addr::LOCALHOST, port)).to_string();
+    }
+    spec.validate()?;
     std::fs::create_dir_all(base).with_context(|| format!("cannot create {}", base.display()))?;
     std::fs::write(&path, spec.to_json())
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -176,6 +197,12 @@ fn load_or_create_devnet_spec(base: &Path, p2p_port: u16) -> anyhow::Result<Chai
 }
 
 pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
+    if args.validators == 0 || args.validators > DEV_ACCOUNTS.len() {
+        bail!(
+            "--validators must be 1 to {} (//Alice..//Ferdie)",
+            DEV_ACCOUNTS.len()
+        );
+    }
     let temp;
     let (base, keep) = match args.base_path {
         Some(path) => (path, true),
@@ -187,52 +214,129 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             (temp.path().to_path_buf(), false)
         }
     };
-    let p2p_port = match args.p2p_port {
-        Some(p) => p,
-        None => free_port()?,
+    let spec = load_or_create_devnet_spec(&base, args.validators, args.p2p_port)?;
+    let port = |first: u16, i: usize| -> anyhow::Result<u16> {
+        u16::try_from(i)
+            .ok()
+            .and_then(|i| first.checked_add(i))
+            .context("port out of range")
     };
-    let spec = load_or_create_devnet_spec(&base, p2p_port)?;
-    let config = NodeConfig {
-        spec: spec.clone(),
-        base_path: base.clone(),
-        validator: Some(Ed25519Pair::from_uri("//Alice")?),
-        rpc_addr: rpc_addr(args.rpc_port, args.rpc_external),
-        prometheus_addr: Some(SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            args.prometheus_port,
-        ))),
-        p2p_listen: None,
-        pruning: Some(4096),
-        name: "phala-devnet".into(),
-    };
-    let name = spec.name.clone();
-    phala_node::run(config, move |info: &NodeInfo| {
+    let mut configs = Vec::new();
+    for (i, name) in DEV_ACCOUNTS.iter().take(args.validators).enumerate() {
+        configs.push(NodeConfig {
+            spec: spec.clone(),
+            base_path: base.join(name.to_lowercase()),
+            validator: Some(Ed25519Pair::from_uri(&format!("//{name}"))?),
+            rpc_addr: rpc_addr(port(args.rpc_port, i)?, args.rpc_external),
+            prometheus_addr: Some(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                port(args.prometheus_port, i)?,
+            ))),
+            p2p_listen: None,
+            pruning: Some(4096),
+            name: format!("phala-devnet-{}", name.to_lowercase()),
+        });
+    }
+    println!(
+        "phala devnet: {} ({} validator{})",
+        spec.name,
+        configs.len(),
+        if configs.len() == 1 { "" } else { "s" }
+    );
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<(String, NodeInfo)>();
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut threads = Vec::new();
+    for (config, name) in configs.into_iter().zip(DEV_ACCOUNTS) {
+        let ready = ready_tx.clone();
+        let mut stop = stop_tx.subscribe();
+        threads.push(std::thread::spawn(move || {
+            phala_node::run_until(
+                config,
+                move |info: &NodeInfo| {
+                    let _ = ready.send((name.to_string(), info.clone()));
+                },
+                async move {
+                    let _ = stop.recv().await;
+                },
+            )
+        }));
+    }
+    drop(ready_tx);
+    for _ in 0..threads.len() {
+        let Ok((name, info)) = ready_rx.recv() else {
+            break;
+        };
         println!(
-            "phala devnet is running ({name}, genesis {})",
+            "  {name:<8} RPC ws://{0} (HTTP http://{0}), metrics {1}, genesis {2}",
+            info.rpc_addr,
+            info.prometheus_addr
+                .map(|p| format!("http://{p}/metrics"))
+                .unwrap_or_default(),
             info.genesis_hash
         );
-        println!("  RPC:         ws://{0}  (HTTP: http://{0})", info.rpc_addr);
-        if let Some(p) = info.prometheus_addr {
-            println!("  Prometheus:  http://{p}/metrics");
-        }
+    }
+    println!("  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each");
+    if keep {
+        println!("  Data:     {} (resumes on the next start)", base.display());
+    } else {
         println!(
-            "  Accounts:    //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each"
+            "  Data:     {} (deleted on exit; pass --base-path to keep it)",
+            base.display()
         );
-        if keep {
-            println!(
-                "  Data:        {} (resumes from block #{})",
-                base.display(),
-                info.finalized
-            );
-        } else {
-            println!(
-                "  Data:        {} (deleted on exit; pass --base-path to keep it)",
-                base.display()
-            );
+    }
+    println!("Press Ctrl-C to stop.");
+    // Stop every node on Ctrl-C / SIGTERM, or when any of them ends (with its error).
+    let signal = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let watchers: Vec<_> = threads
+        .into_iter()
+        .map(|thread| {
+            let done = done_tx.clone();
+            std::thread::spawn(move || {
+                let result = thread.join();
+                let _ = done.send(());
+                result
+            })
+        })
+        .collect();
+    signal.block_on(async {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = done_rx.recv() => {}
         }
-        println!("Press Ctrl-C to stop.");
-    })?;
-    Ok(())
+    });
+    let _ = stop_tx.send(());
+    let mut first_error = None;
+    for watcher in watchers {
+        match watcher.join() {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                first_error.get_or_insert(anyhow::Error::from(e));
+            }
+            _ => {
+                first_error.get_or_insert(anyhow::anyhow!("a node thread panicked"));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 pub fn node(args: NodeArgs) -> anyhow::Result<()> {
