@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 
 use super::app::{PhalaApp, Scheme};
 use super::block::{ConsensusBlock, MAX_BLOCK_BYTES, digest_of};
+use super::guard::Guarded;
 use super::orchestrator::Orchestrator;
 use super::peers::PeerTracker;
 use super::provider::EpochProvider;
@@ -165,7 +166,10 @@ where
             strategy: Sequential,
         },
     );
-    let broadcast_handle = broadcast_engine.start(channels.broadcast);
+    let (broadcast_sender, broadcast_receiver) = channels.broadcast;
+    let broadcast_receiver =
+        Guarded::<_, _, ConsensusBlock>::new(broadcast_receiver, blocker.clone(), MAX_BLOCK_BYTES);
+    let broadcast_handle = broadcast_engine.start((broadcast_sender, broadcast_receiver));
 
     let resolver_engine = marshal_resolver::init(
         context.child("marshal_resolver"),

@@ -5,6 +5,7 @@ pub mod block;
 pub mod engine;
 pub mod evidence;
 pub mod gossip;
+pub mod guard;
 pub mod orchestrator;
 pub mod peers;
 pub mod provider;
