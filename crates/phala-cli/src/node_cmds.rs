@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use phala_chain::dev::{DEV_ACCOUNTS, local_testnet};
 use phala_chain::{ChainSpec, ChainType};
 use phala_keys::Ed25519Pair;
-use phala_node::{NodeConfig, NodeInfo};
+use phala_node::{Follower, NodeConfig, NodeInfo};
 
 const SPEC_FILE: &str = "chain-spec.json";
 
@@ -32,6 +32,10 @@ pub struct DevnetArgs {
     /// Number of validators (//Alice, //Bob, …), each with its own RPC port from --rpc-port on.
     #[arg(long, default_value_t = 1)]
     validators: usize,
+    /// Number of full nodes (no consensus key) following the validators, with RPC ports after
+    /// the validators'.
+    #[arg(long, default_value_t = 0)]
+    full_nodes: usize,
 }
 
 #[derive(clap::Args)]
@@ -53,9 +57,14 @@ pub struct NodeArgs {
     /// Prometheus metrics port; 0 disables metrics.
     #[arg(long, default_value_t = 9615)]
     prometheus_port: u16,
-    /// Peer-to-peer listening port (default: this validator's port in the spec).
+    /// Peer-to-peer listening port (default: this validator's port in the spec; required for
+    /// a full node).
     #[arg(long)]
     p2p_port: Option<u16>,
+    /// Let a full node follow this validator: `--follower 0xKEY@HOST:PORT`, KEY being what the
+    /// full node prints at start. Repeatable.
+    #[arg(long = "follower", value_name = "0xKEY@HOST:PORT")]
+    followers: Vec<String>,
     /// Recent states kept for historical queries, or "archive" to keep all.
     #[arg(long, default_value = "4096")]
     state_pruning: String,
@@ -203,6 +212,9 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             DEV_ACCOUNTS.len()
         );
     }
+    if args.full_nodes > phala_node::MAX_FOLLOWERS {
+        bail!("--full-nodes must be at most {}", phala_node::MAX_FOLLOWERS);
+    }
     let temp;
     let (base, keep) = match args.base_path {
         Some(path) => (path, true),
@@ -221,39 +233,83 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             .and_then(|i| first.checked_add(i))
             .context("port out of range")
     };
+    // Full nodes' keys and ports come first: every validator admits them.
+    let mut full_nodes = Vec::new();
+    for i in 0..args.full_nodes {
+        let base_path = base.join(format!("full-{}", i + 1));
+        let key = phala_node::identity::load_or_create_node_key(&base_path)?;
+        let p2p = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+        full_nodes.push((base_path, key, p2p));
+    }
+    let followers: Vec<Follower> = full_nodes
+        .iter()
+        .map(|(_, key, p2p)| Follower {
+            key: key.public(),
+            address: *p2p,
+        })
+        .collect();
     let mut configs = Vec::new();
     for (i, name) in DEV_ACCOUNTS.iter().take(args.validators).enumerate() {
-        configs.push(NodeConfig {
-            spec: spec.clone(),
-            base_path: base.join(name.to_lowercase()),
-            validator: Some(Ed25519Pair::from_uri(&format!("//{name}"))?),
-            rpc_addr: rpc_addr(port(args.rpc_port, i)?, args.rpc_external),
-            prometheus_addr: Some(SocketAddr::from((
-                Ipv4Addr::LOCALHOST,
-                port(args.prometheus_port, i)?,
-            ))),
-            p2p_listen: None,
-            pruning: Some(4096),
-            name: format!("phala-devnet-{}", name.to_lowercase()),
-        });
+        configs.push((
+            name.to_string(),
+            NodeConfig {
+                spec: spec.clone(),
+                base_path: base.join(name.to_lowercase()),
+                validator: Some(Ed25519Pair::from_uri(&format!("//{name}"))?),
+                rpc_addr: rpc_addr(port(args.rpc_port, i)?, args.rpc_external),
+                prometheus_addr: Some(SocketAddr::from((
+                    Ipv4Addr::LOCALHOST,
+                    port(args.prometheus_port, i)?,
+                ))),
+                p2p_listen: None,
+                pruning: Some(4096),
+                name: format!("phala-devnet-{}", name.to_lowercase()),
+                followers: followers.clone(),
+            },
+        ));
+    }
+    for (i, (base_path, _, p2p)) in full_nodes.into_iter().enumerate() {
+        let at = args.validators.saturating_add(i);
+        configs.push((
+            format!("full-{}", i + 1),
+            NodeConfig {
+                spec: spec.clone(),
+                base_path,
+                validator: None,
+                rpc_addr: rpc_addr(port(args.rpc_port, at)?, args.rpc_external),
+                prometheus_addr: Some(SocketAddr::from((
+                    Ipv4Addr::LOCALHOST,
+                    port(args.prometheus_port, at)?,
+                ))),
+                p2p_listen: Some(p2p),
+                pruning: Some(4096),
+                name: format!("phala-devnet-full-{}", i + 1),
+                followers: Vec::new(),
+            },
+        ));
     }
     println!(
-        "phala devnet: {} ({} validator{})",
+        "phala devnet: {} ({} validator{}{})",
         spec.name,
-        configs.len(),
-        if configs.len() == 1 { "" } else { "s" }
+        args.validators,
+        if args.validators == 1 { "" } else { "s" },
+        match args.full_nodes {
+            0 => String::new(),
+            1 => ", 1 full node".into(),
+            n => format!(", {n} full nodes"),
+        }
     );
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<(String, NodeInfo)>();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut threads = Vec::new();
-    for (config, name) in configs.into_iter().zip(DEV_ACCOUNTS) {
+    for (name, config) in configs {
         let ready = ready_tx.clone();
         let mut stop = stop_tx.subscribe();
         threads.push(std::thread::spawn(move || {
             phala_node::run_until(
                 config,
                 move |info: &NodeInfo| {
-                    let _ = ready.send((name.to_string(), info.clone()));
+                    let _ = ready.send((name, info.clone()));
                 },
                 async move {
                     let _ = stop.recv().await;
@@ -354,6 +410,18 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             format!("--state-pruning {n:?} is neither a number nor \"archive\"")
         })?),
     };
+    let followers = args
+        .followers
+        .iter()
+        .map(|f| {
+            f.parse::<Follower>()
+                .map_err(|e| anyhow::anyhow!("--follower {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if validator.is_none() && !followers.is_empty() {
+        bail!("--follower admits full nodes to a validator; this node has no --validator");
+    }
+    let full_node = validator.is_none();
     let config = NodeConfig {
         spec,
         base_path: args.base_path,
@@ -366,12 +434,21 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             .map(|p| SocketAddr::from((Ipv4Addr::UNSPECIFIED, p))),
         pruning,
         name: args.name,
+        followers,
     };
-    phala_node::run(config, |info: &NodeInfo| {
+    phala_node::run(config, move |info: &NodeInfo| {
         println!(
             "node running: RPC ws://{}, genesis {}, finalized #{}",
             info.rpc_addr, info.genesis_hash, info.finalized
         );
+        if full_node {
+            println!(
+                "full node: p2p key 0x{}; each validator admits it with --follower 0x{}@HOST:{}",
+                hex::encode(info.p2p_key),
+                hex::encode(info.p2p_key),
+                info.p2p_addr.map(|a| a.port()).unwrap_or_default()
+            );
+        }
     })?;
     Ok(())
 }

@@ -32,10 +32,11 @@ use schnorrkel::{
     ExpansionMode, MiniSecretKey, SecretKey,
     derive::{ChainCode, Derivation},
 };
-use zeroize::Zeroizing;
 
 use phala_primitives::AccountId32;
 pub use uri::{DEV_PHRASE, Junction, SecretUri};
+/// Secrets handed out by this crate are wrapped in this, so callers need no `zeroize` of their own.
+pub use zeroize::Zeroizing;
 
 /// Why a key could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -165,6 +166,13 @@ impl Ed25519Pair {
                 }
             }
         }
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// A fresh pair from the operating system's random source (p2p identities of full nodes).
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(seed.as_mut()).map_err(|e| KeyError::Entropy(e.to_string()))?;
         Ok(Self::from_seed(&seed))
     }
 

@@ -11,6 +11,7 @@
 //! journal and marshal's archives; the chain store lives beside it.
 
 pub mod consensus;
+pub mod identity;
 pub mod metrics;
 mod network;
 
@@ -31,7 +32,9 @@ use phala_keys::Ed25519Pair;
 use phala_state::StoreConfig;
 
 use consensus::engine::{self, EngineConfig};
+pub use identity::Follower;
 use metrics::NodeMetrics;
+pub use network::MAX_FOLLOWERS;
 
 /// Everything a node needs to run.
 pub struct NodeConfig {
@@ -47,6 +50,9 @@ pub struct NodeConfig {
     /// Recent states kept readable (`None`: all).
     pub pruning: Option<u32>,
     pub name: String,
+    /// Full nodes this validator lets in to follow the chain (they dial us; we never dial
+    /// them).
+    pub followers: Vec<Follower>,
 }
 
 /// What a started node tells its caller.
@@ -55,6 +61,9 @@ pub struct NodeInfo {
     pub rpc_addr: SocketAddr,
     pub prometheus_addr: Option<SocketAddr>,
     pub p2p_addr: Option<SocketAddr>,
+    /// The p2p public key (the consensus key for validators, the node key for full nodes):
+    /// what a validator's `--follower 0xKEY@HOST:PORT` names.
+    pub p2p_key: [u8; 32],
     pub genesis_hash: phala_primitives::H256,
     pub finalized: u32,
 }
@@ -116,6 +125,12 @@ fn own_address(chain: &Chain, key: &[u8; 32]) -> Result<SocketAddr, NodeError> {
     resolve(&address)
 }
 
+fn full_node_needs_port() -> NodeError {
+    NodeError::Config(
+        "a full node (no --validator) needs --p2p-port: it dials the validators that admit it with --follower".into(),
+    )
+}
+
 /// The consensus key as Commonware's type.
 fn consensus_key(pair: &Ed25519Pair) -> Result<PrivateKey, NodeError> {
     PrivateKey::decode(bytes::Bytes::copy_from_slice(pair.seed().as_slice()))
@@ -138,6 +153,16 @@ pub fn run_until(
     on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
+    if config.validator.is_none() && config.p2p_listen.is_none() {
+        return Err(full_node_needs_port());
+    }
+    if config.followers.len() > network::MAX_FOLLOWERS {
+        return Err(NodeError::Config(format!(
+            "at most {} followers can be admitted, not {}",
+            network::MAX_FOLLOWERS,
+            config.followers.len()
+        )));
+    }
     let storage = config.base_path.join("consensus");
     std::fs::create_dir_all(&config.base_path).map_err(|e| {
         NodeError::Config(format!(
@@ -177,6 +202,26 @@ async fn run_inner(
         .spec
         .validators()
         .map_err(phala_chain::ChainError::from)?;
+    // Validators are known by their consensus key; a full node by a key of its own.
+    let (identity, signer, listen) = match &config.validator {
+        Some(validator) => {
+            let listen = match config.p2p_listen {
+                Some(address) => address,
+                None => own_address(&chain, &validator.public())?,
+            };
+            let signer = consensus_key(validator)?;
+            (validator.clone(), Some(signer), listen)
+        }
+        None => {
+            let listen = config.p2p_listen.ok_or_else(full_node_needs_port)?;
+            (
+                identity::load_or_create_node_key(&config.base_path)?,
+                None,
+                listen,
+            )
+        }
+    };
+    let p2p_key = identity.public();
     let block_time = Duration::from_millis(config.spec.block_time_ms);
     let node_metrics = Arc::new(NodeMetrics::default());
     let peers = Arc::new(AtomicUsize::new(0));
@@ -188,11 +233,7 @@ async fn run_inner(
             node_name: config.name.clone(),
             node_version: env!("CARGO_PKG_VERSION").to_string(),
             is_validator: config.validator.is_some(),
-            local_peer_id: config
-                .validator
-                .as_ref()
-                .map(|v| format!("0x{}", hex::encode(v.public())))
-                .unwrap_or_default(),
+            local_peer_id: format!("0x{}", hex::encode(p2p_key)),
             peers: peers.clone(),
             max_connections: 100,
             on_call: Some(Arc::new(move |method: &str| {
@@ -238,29 +279,29 @@ async fn run_inner(
         });
     }
 
-    let Some(validator) = config.validator else {
-        return Err(NodeError::Config(
-            "this node has no --validator key; following the chain as a non-validating full node is not supported yet".into(),
-        ));
-    };
-    let signer = consensus_key(&validator)?;
-    let me: PublicKey = signer.public_key();
-    let listen = match config.p2p_listen {
-        Some(address) => address,
-        None => own_address(&chain, &validator.public())?,
-    };
+    let p2p_signer = consensus_key(&identity)?;
+    let me: PublicKey = p2p_signer.public_key();
+    let followers = config
+        .followers
+        .iter()
+        .filter_map(|f| {
+            let key = PublicKey::decode(bytes::Bytes::copy_from_slice(&f.key)).ok()?;
+            Some((key, f.address))
+        })
+        .collect();
     let namespace = phala_light_client::namespace(&chain.genesis_hash());
     let max_committee = config.spec.committee_size;
     let p2p = network::start(
         context.child("network"),
-        &signer,
+        &p2p_signer,
         &namespace,
         listen,
         max_committee,
     )?;
     let engine_config = EngineConfig {
-        signer: Some(signer),
+        signer,
         identity: me,
+        followers,
         namespace,
         block_time,
         epoch_length: u64::from(config.spec.epoch_length),
@@ -291,6 +332,7 @@ async fn run_inner(
         rpc_addr: rpc.local_addr(),
         prometheus_addr,
         p2p_addr: Some(listen),
+        p2p_key,
         genesis_hash: chain.genesis_hash(),
         finalized,
     });

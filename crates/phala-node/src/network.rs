@@ -28,8 +28,12 @@ pub struct P2p {
     pub handle: Handle<()>,
 }
 
-/// Room for followers (candidates outside the committee) beside the committee itself.
+/// Room for secondary peers (candidates outside the committee, admitted full nodes) beside
+/// the committee itself.
 const FOLLOWER_SLOTS: usize = 64;
+
+/// Admitted full nodes, leaving the rest of the slots to candidates.
+pub const MAX_FOLLOWERS: usize = 32;
 
 pub fn start(
     context: cw_tokio::Context,

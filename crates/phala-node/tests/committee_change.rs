@@ -47,6 +47,7 @@ fn start(
         p2p_listen: p2p,
         pruning: Some(1024),
         name: name.into(),
+        followers: Vec::new(),
     };
     let (ready_tx, ready_rx) = mpsc::channel();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -66,6 +66,47 @@ fn four_validators_finalize() {
     }
 }
 
+/// A full node without a consensus key, admitted by the validators as a follower, follows the
+/// finalized chain across epochs, relays transactions submitted to it, and after a crash
+/// catches up from its storage.
+#[test]
+fn full_node_follows() {
+    init_tracing();
+    for seed in seeds(1) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(4, EPOCH);
+        let genesis = sim::genesis_hash(&spec);
+        let txs = sim::transfers(10, genesis);
+        runner(seed, Duration::from_secs(600)).start(|ctx| async move {
+            let names = ["Alice", "Bob", "Charlie", "Dave", "Ferdie"];
+            let mut sim = Sim::new(&ctx, spec, dir.path(), &names, good_link()).await;
+            sim.followers = vec![4];
+            for i in 0..5 {
+                sim.start(i);
+            }
+            sim.wait_for(&[0, 1, 2, 3, 4], 3, Duration::from_secs(60))
+                .await;
+            for xt in txs {
+                sim.submit(4, xt);
+            }
+            sim.wait_for(&[0, 1, 2, 3, 4], EPOCH + 3, Duration::from_secs(120))
+                .await;
+            sim.crash(4);
+            let tip = sim.heights()[0];
+            sim.wait_for(&[0, 1, 2, 3], tip + EPOCH, Duration::from_secs(120))
+                .await;
+            sim.start(4);
+            let tip = sim.heights()[0];
+            sim.wait_for(&[0, 1, 2, 3, 4], tip + 2, Duration::from_secs(120))
+                .await;
+            sim.assert_no_fork();
+            for i in 0..5 {
+                assert_eq!(sim.nonce(i, &sim::account("Ferdie")), 10, "node {i}");
+            }
+        });
+    }
+}
+
 /// One of four validators crashes: the other three (a quorum) keep finalizing across an
 /// epoch boundary; the crashed one restarts from its storage and catches up.
 #[test]

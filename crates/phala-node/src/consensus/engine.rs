@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub signer: Option<PrivateKey>,
     /// Its p2p identity (the consensus key's public key for validators).
     pub identity: PublicKey,
+    /// Full nodes let in as secondary peers, beside the chain's candidates.
+    pub followers: Vec<super::peers::Peer>,
     /// Domain separator of every consensus signature: certificates from another chain never
     /// verify here.
     pub namespace: Vec<u8>,
@@ -300,6 +302,8 @@ where
         (vote_handle, cert_handle, resolver_handle),
         genesis_digest,
     );
+    let mut orchestrator = orchestrator;
+    orchestrator.followers = config.followers.clone();
     let orchestrator = context
         .child("orchestrator_task")
         .spawn(move |_| orchestrator.run(updates, vote_backup, cert_backup));

@@ -56,6 +56,8 @@ const MAILBOX: NonZeroUsize = NZUsize!(1024);
 const IO_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
 /// How often a node outside the committee asks for new finalized blocks.
 const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How long a follower waits on the next height before fetching by ancestry instead.
+const STALLED_AFTER: Duration = Duration::from_secs(3);
 /// Heights asked for at each poll.
 const POLL_WINDOW: u64 = 8;
 
@@ -89,7 +91,11 @@ where
     pub cert: MuxHandle<S>,
     pub resolver: MuxHandle<S>,
     pub genesis: Digest,
+    /// Full nodes admitted as secondary peers in every epoch.
+    pub followers: Vec<Peer>,
     active: Option<Active>,
+    /// While following: the last processed height and when it last moved.
+    progress: (Height, std::time::SystemTime),
 }
 
 /// The first address `host:port` resolves to (none for unresolvable ones: such a peer is
@@ -151,7 +157,9 @@ where
             cert,
             resolver,
             genesis,
+            followers: Vec::new(),
             active: None,
+            progress: (Height::zero(), std::time::UNIX_EPOCH),
         }
     }
 
@@ -270,13 +278,19 @@ where
             .iter()
             .filter_map(|m| Some((public_key(&m.consensus_key)?, resolve(&m.p2p_address)?)))
             .collect();
-        let secondary: Vec<Peer> = validators::CANDIDATE_LIST
+        let mut secondary: Vec<Peer> = validators::CANDIDATE_LIST
             .get_or_default(&ext)
             .iter()
             .filter_map(|account| validators::CANDIDATES.get(&ext, account))
             .filter(|c| !members.iter().any(|m| m.consensus_key == c.consensus_key))
             .filter_map(|c| Some((public_key(&c.consensus_key)?, resolve(&c.p2p_address)?)))
             .collect();
+        secondary.extend(
+            self.followers
+                .iter()
+                .filter(|(key, _)| !primary.iter().any(|(k, _)| k == key))
+                .cloned(),
+        );
         (primary, secondary)
     }
 
@@ -466,9 +480,11 @@ where
         }
     }
 
-    /// Outside the committee: ask its members for the next finalized blocks, and always for
-    /// the epoch's boundary block (which has its own certificate), so heights finalized only
-    /// through a descendant cannot stall us.
+    /// Outside the committee: ask its members for the next finalized blocks, each with its
+    /// own certificate (which this node then serves). Only when that stalls — a height
+    /// finalized solely through a descendant has no certificate to fetch — ask for the
+    /// epoch's boundary block too (which has its own), and take the blocks before it by
+    /// ancestry.
     async fn poll(&mut self) {
         let Some(active) = &self.active else { return };
         let Ok(targets) =
@@ -479,8 +495,16 @@ where
         let Some(last) = self.epocher.last(active.epoch) else {
             return;
         };
-        let processed = self.marshal.get_processed().await;
-        let mut height = processed.map_or(Height::zero(), |p| p.height()).next();
+        let processed = self
+            .marshal
+            .get_processed()
+            .await
+            .map_or(Height::zero(), |p| p.height());
+        let now = self.context.current();
+        if processed != self.progress.0 {
+            self.progress = (processed, now);
+        }
+        let mut height = processed.next();
         for _ in 0..POLL_WINDOW {
             if height > last {
                 break;
@@ -488,6 +512,8 @@ where
             self.marshal.hint_finalized(height, targets.clone());
             height = height.next();
         }
-        self.marshal.hint_finalized(last, targets);
+        if now.duration_since(self.progress.1).unwrap_or_default() >= STALLED_AFTER {
+            self.marshal.hint_finalized(last, targets);
+        }
     }
 }

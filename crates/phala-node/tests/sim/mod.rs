@@ -143,6 +143,8 @@ pub struct Sim {
     pub spec: ChainSpec,
     pub oracle: Oracle<PublicKey, Ctx>,
     pub nodes: Vec<SimNode>,
+    /// Nodes that run without a consensus key, admitted by everyone as followers.
+    pub followers: Vec<usize>,
 }
 
 impl Sim {
@@ -176,6 +178,7 @@ impl Sim {
             spec,
             oracle,
             nodes,
+            followers: Vec::new(),
         };
         sim.set_links(|_, _| Some(link.clone())).await;
         sim
@@ -221,6 +224,12 @@ impl Sim {
         let spec = self.spec.clone();
         let oracle = self.oracle.clone();
         let prefix = format!("n{i}");
+        let follows = self.followers.contains(&i);
+        let followers: Vec<_> = self
+            .followers
+            .iter()
+            .map(|&f| (self.key(f), std::net::SocketAddr::from(([127, 0, 0, 1], 0))))
+            .collect();
         let handle = self
             .ctx
             .child("node")
@@ -240,8 +249,9 @@ impl Sim {
                     transactions: control.register(TX_CHANNEL, quota).await.unwrap(),
                 };
                 let config = EngineConfig {
-                    signer: Some(key.clone()),
+                    signer: (!follows).then(|| key.clone()),
                     identity: key.public_key(),
+                    followers,
                     namespace: phala_light_client::namespace(&chain.genesis_hash()),
                     block_time: Duration::from_millis(spec.block_time_ms),
                     epoch_length: u64::from(spec.epoch_length),
