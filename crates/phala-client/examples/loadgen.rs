@@ -1,9 +1,10 @@
 //! Load generator: end-to-end finalized transfers per second through RPC, and the time from
 //! submitting one transfer to its finality.
 //!
-//! usage: cargo run --release -p phala-client --example loadgen -- [URL] [SENDERS] [TXS_PER_SENDER]
-//! (defaults: ws://127.0.0.1:9944 200 10). Run against a `phala devnet` on an otherwise idle
-//! machine; //Alice funds the senders first.
+//! usage: cargo run --release -p phala-client --example loadgen -- [URL] [SENDERS] [TXS_PER_SENDER] [LATENCY_SAMPLES]
+//! (defaults: ws://127.0.0.1:9944 200 10 20). Run against a `phala devnet` (or any node of a
+//! network whose //Alice is funded) on an otherwise idle machine; //Alice funds the senders
+//! first.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9944".into());
     let senders: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
     let per_sender: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let samples: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20)
+        .max(1);
     let client = Client::connect(&url).await?;
     let alice = Sr25519Pair::from_uri("//Alice")?;
     let pairs: Vec<Sr25519Pair> = (0..senders)
@@ -38,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Latency: one transfer at a time on an idle chain.
     let mut latencies = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..samples {
         let start = Instant::now();
         client
             .transfer(&alice, pairs[0].account_id(), PHA, true)
@@ -47,11 +54,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         latencies.push(start.elapsed());
     }
     latencies.sort();
+    // Nearest-rank percentiles.
+    let pct = |p: usize| latencies[(latencies.len() * p).div_ceil(100).saturating_sub(1)];
     println!(
-        "submit-to-finalized latency over {} transfers: min {:?}, median {:?}, max {:?}",
+        "submit-to-finalized latency over {} transfers: min {:?}, p50 {:?}, p99 {:?}, max {:?}",
         latencies.len(),
         latencies[0],
-        latencies[latencies.len() / 2],
+        pct(50),
+        pct(99),
         latencies[latencies.len() - 1]
     );
 
