@@ -56,6 +56,8 @@ const MAILBOX: NonZeroUsize = NZUsize!(1024);
 const IO_BUFFER: NonZeroUsize = NZUsize!(64 * 1024);
 /// How often a node outside the committee asks for new finalized blocks.
 const POLL_EVERY: Duration = Duration::from_millis(250);
+/// Heights asked for at once by a node known to be behind (all of them exist).
+const CATCH_UP_WINDOW: u64 = 64;
 /// How long a follower waits on the next height before fetching by ancestry instead.
 const STALLED_AFTER: Duration = Duration::from_secs(3);
 /// Heights asked for at each poll.
@@ -96,6 +98,10 @@ where
     active: Option<Active>,
     /// While following: the last processed height and when it last moved.
     progress: (Height, std::time::SystemTime),
+    /// The latest epoch a committee member was heard in, when later than ours: we are behind
+    /// and fetch finalized blocks by height, many at a time, instead of walking ancestry one
+    /// round trip per block.
+    behind: Option<Epoch>,
 }
 
 /// The first address `host:port` resolves to (none for unresolvable ones: such a peer is
@@ -160,6 +166,7 @@ where
             followers: Vec::new(),
             active: None,
             progress: (Height::zero(), std::time::UNIX_EPOCH),
+            behind: None,
         }
     }
 
@@ -192,7 +199,7 @@ where
 
         let mut last_hint = self.context.current();
         loop {
-            let polling = self.active.as_ref().is_some_and(|a| a.engine.is_none());
+            let polling = self.polling();
             let tick = async {
                 if polling {
                     self.context.sleep(POLL_EVERY).await
@@ -450,10 +457,22 @@ where
             let next = current.next();
             let (floor, keys) = self.committee_of(next)?;
             self.enter(next, floor, &keys).await?;
+            // Catching up or following: ask for the new epoch's blocks now rather than at
+            // the next tick, or every epoch costs a tick.
+            if self.polling() {
+                self.poll().await;
+            }
         }
         // Only now: a crash before this redelivers the block and redoes the transition.
         ack.acknowledge();
         Ok(())
+    }
+
+    /// Whether we fetch finalized blocks ourselves: outside the committee, or behind it.
+    fn polling(&self) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.engine.is_none() || self.behind.is_some_and(|b| b > a.epoch))
     }
 
     /// A message for an epoch we run no engine for. From a committee member of a later
@@ -468,6 +487,10 @@ where
         let Some(active) = &self.active else { return };
         if their_epoch <= active.epoch.get() || active.committee.position(&from).is_none() {
             return;
+        }
+        let theirs = Epoch::new(their_epoch);
+        if self.behind.is_none_or(|b| b < theirs) {
+            self.behind = Some(theirs);
         }
         let now = self.context.current();
         if now.duration_since(*last_hint).unwrap_or_default() < Duration::from_millis(200) {
@@ -504,8 +527,10 @@ where
         if processed != self.progress.0 {
             self.progress = (processed, now);
         }
+        let behind = self.behind.is_some_and(|b| b > active.epoch);
+        let window = if behind { CATCH_UP_WINDOW } else { POLL_WINDOW };
         let mut height = processed.next();
-        for _ in 0..POLL_WINDOW {
+        for _ in 0..window {
             if height > last {
                 break;
             }
