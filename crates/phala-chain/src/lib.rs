@@ -113,7 +113,9 @@ impl Chain {
                 .map_err(|e| e.to_string())
         })?;
         let (finalized_tx, _) = broadcast::channel(1024);
-        let (announce_tx, _) = broadcast::channel(4096);
+        // As many as the pool holds: gossip then falls behind only if the whole pool turned
+        // over before it ran, and a transaction it skips is one no longer pending anyway.
+        let (announce_tx, _) = broadcast::channel(limits.max_transactions.clamp(1, 1 << 20));
         Ok(Arc::new(Chain {
             spec,
             store,

@@ -68,15 +68,17 @@ pub fn start(
     // Old committees stay connected while a new epoch starts.
     config.tracked_peer_sets = NZUsize!(3);
     let (mut network, oracle) = lookup::Network::new(context, config);
-    // Generous per-peer quotas: a validator is expected to send many votes and blocks.
-    let quota = Quota::per_second(NZU32!(1024));
+    // Per-peer quotas. Commonware sizes each channel's mailbox as quota × peers up front, so
+    // these are what a peer may really need, not round numbers: at 1024/s on every channel
+    // an idle node held ~650 MB of empty mailboxes. A view costs a few votes and
+    // certificates; catching up asks for 64 heights at once; transactions travel in batches.
     let channels = Channels {
-        vote: network.register(VOTE_CHANNEL, quota),
-        cert: network.register(CERT_CHANNEL, quota),
-        resolver: network.register(RESOLVER_CHANNEL, quota),
-        backfill: network.register(BACKFILL_CHANNEL, quota),
-        broadcast: network.register(BROADCAST_CHANNEL, quota),
-        transactions: network.register(TX_CHANNEL, quota),
+        vote: network.register(VOTE_CHANNEL, Quota::per_second(NZU32!(256))),
+        cert: network.register(CERT_CHANNEL, Quota::per_second(NZU32!(256))),
+        resolver: network.register(RESOLVER_CHANNEL, Quota::per_second(NZU32!(256))),
+        backfill: network.register(BACKFILL_CHANNEL, Quota::per_second(NZU32!(256))),
+        broadcast: network.register(BROADCAST_CHANNEL, Quota::per_second(NZU32!(64))),
+        transactions: network.register(TX_CHANNEL, Quota::per_second(NZU32!(128))),
     };
     let handle = network.start();
     Ok(P2p {

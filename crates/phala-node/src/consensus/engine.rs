@@ -311,7 +311,7 @@ where
     let (tx_sender, tx_receiver) = channels.transactions;
     let gossip = context
         .child("gossip")
-        .spawn(move |_| super::gossip::run(chain, tx_sender, tx_receiver, blocker));
+        .spawn(move |ctx| super::gossip::run(ctx, chain, tx_sender, tx_receiver, blocker));
 
     Ok(Engine {
         marshal,

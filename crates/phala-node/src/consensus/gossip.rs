@@ -7,9 +7,11 @@
 //! channel, and a transaction that is not gossiped waits until the node it reached leads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use commonware_cryptography::ed25519::PublicKey;
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
+use commonware_runtime::Clock;
 use parity_scale_codec::{Compact, Decode, Encode};
 use phala_chain::Chain;
 use phala_primitives::OpaqueExtrinsic;
@@ -18,6 +20,9 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 /// A batch stops growing at this many bytes (one transaction may still exceed it alone; the
 /// p2p message limit admits any single valid transaction).
 const BATCH_BYTES: usize = 512 * 1024;
+/// How long the first transaction of a batch waits for company (against a block time of
+/// a second).
+const LINGER: Duration = Duration::from_millis(20);
 /// Most transactions in one batch, so a receiver's work per message stays bounded.
 pub const MAX_BATCH: usize = 2048;
 
@@ -44,8 +49,14 @@ pub fn decode_batch(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
     input.is_empty().then_some(batch)
 }
 
-pub async fn run<S, R, B>(chain: Arc<Chain>, mut sender: S, mut receiver: R, mut blocker: B)
-where
+pub async fn run<E, S, R, B>(
+    clock: E,
+    chain: Arc<Chain>,
+    mut sender: S,
+    mut receiver: R,
+    mut blocker: B,
+) where
+    E: Clock,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
     B: Blocker<PublicKey = PublicKey>,
@@ -53,15 +64,23 @@ where
     let mut local = chain.subscribe_transactions();
     loop {
         tokio::select! {
+            // In order, not at random: the same seed must give the same run.
+            biased;
             announced = local.recv() => {
                 let first = match announced {
                     Ok(xt) => xt,
                     // Falling behind only means some transactions are not gossiped; they
                     // still reach a block when this node leads.
-                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(target: "p2p", missed, "transaction gossip fell behind; these reach a block only when this node leads");
+                        continue;
+                    }
                     Err(RecvError::Closed) => return,
                 };
-                // Whatever else is already waiting goes in the same message.
+                // What arrives shortly after goes in the same message: clients submitting
+                // thousands per second would otherwise make as many messages, past the
+                // per-peer quota.
+                clock.sleep(LINGER).await;
                 let mut size = first.as_bytes().len();
                 let mut batch = vec![first.into_bytes()];
                 while size < BATCH_BYTES && batch.len() < MAX_BATCH {
@@ -70,7 +89,9 @@ where
                             size = size.saturating_add(xt.as_bytes().len());
                             batch.push(xt.into_bytes());
                         }
-                        Err(TryRecvError::Lagged(_)) => continue,
+                        Err(TryRecvError::Lagged(missed)) => {
+                            tracing::warn!(target: "p2p", missed, "transaction gossip fell behind; these reach a block only when this node leads");
+                        }
                         Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                     }
                 }

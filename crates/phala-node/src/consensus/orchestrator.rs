@@ -208,6 +208,8 @@ where
                 }
             };
             tokio::select! {
+                // In order, not at random: the same seed must give the same run.
+                biased;
                 update = updates.recv() => {
                     let Some(update) = update else { return Ok(()) };
                     self.handle_update(update).await?;
