@@ -170,3 +170,64 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
     }
     drop(nodes);
 }
+
+/// `phala devnet --full-nodes 1`: the full node's RPC (after the validators' ports) serves the
+/// validator's finalized chain; and `phala node` without `--validator` or `--p2p-port` says
+/// what it needs instead of starting.
+#[tokio::test(flavor = "multi_thread")]
+async fn devnet_runs_a_full_node_and_a_full_node_needs_a_p2p_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["chain-spec", "--out"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["node", "--chain"])
+        .arg(&spec)
+        .arg("--base-path")
+        .arg(dir.path().join("full"))
+        .args(["--rpc-port", &free_port().to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--p2p-port"), "{stderr}");
+
+    // Two consecutive free ports for the validator's and the full node's RPC.
+    let rpc = (0..50)
+        .map(|_| free_port())
+        .find(|p| *p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok())
+        .unwrap();
+    let _devnet = Node {
+        child: Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args(["devnet", "--full-nodes", "1", "--base-path"])
+            .arg(dir.path().join("devnet"))
+            .args(["--rpc-port", &rpc.to_string()])
+            .args(["--prometheus-port", &free_port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let start = Instant::now();
+    let (number, hash) = loop {
+        if let Some((n, h)) = finalized(rpc + 1).await
+            && n >= 4
+        {
+            break (n, h);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the full node did not follow"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let theirs: Option<String> = client(rpc)
+        .request("chain_getBlockHash", rpc_params![number])
+        .await
+        .unwrap();
+    assert_eq!(theirs.as_deref(), Some(hash.as_str()));
+}
