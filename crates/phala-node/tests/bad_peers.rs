@@ -33,9 +33,7 @@ fn attack(seed: u64, channel: u64, payload: Vec<u8>, from: usize) -> Vec<(usize,
     let spec = spec();
     runner(seed, Duration::from_secs(300)).start(|ctx| async move {
         let mut sim = Sim::new(&ctx, spec, dir.path(), &NAMES, good_link()).await;
-        for i in 0..4 {
-            sim.start(i);
-        }
+        sim.start_each(0..4);
         sim.wait_for(&[0, 1, 2, 3], 3, Duration::from_secs(60))
             .await;
         let control = sim.oracle.control(sim.key(from));

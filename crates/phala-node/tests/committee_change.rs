@@ -2,8 +2,7 @@
 //! epoch boundary Eve replaces Dave, finality continues with Eve signing, and a light client
 //! that trusts only the genesis header follows the change through the node's RPC.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::mpsc;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use phala_chain::ChainType;
@@ -11,26 +10,17 @@ use phala_chain::dev::{DEV_BOND, local_testnet};
 use phala_client::{Client, TxOptions};
 use phala_keys::{Ed25519Pair, Sr25519Pair};
 use phala_light_client::LightClient;
-use phala_node::{NodeConfig, NodeInfo};
+use phala_node::NodeConfig;
 use phala_primitives::consensus::{CommitteeChange, epoch_of};
 use phala_primitives::{Block, Header};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::validators;
 
+mod node;
+
+use node::{Running, free_addr};
+
 const EPOCH: u32 = 8;
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-struct Running {
-    info: NodeInfo,
-    stop: tokio::sync::oneshot::Sender<()>,
-    thread: std::thread::JoinHandle<Result<(), phala_node::NodeError>>,
-}
 
 fn start(
     spec: &phala_chain::ChainSpec,
@@ -49,23 +39,7 @@ fn start(
         name: name.into(),
         followers: Vec::new(),
     };
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        phala_node::run_until(
-            config,
-            move |info| {
-                let _ = ready_tx.send(info.clone());
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-    });
-    let info = ready_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("node did not start");
-    Running { info, stop, thread }
+    node::start(config)
 }
 
 async fn submit(client: &Client, who: &str, call: RuntimeCall) {
@@ -233,8 +207,7 @@ async fn eve_replaces_dave_and_a_light_client_follows() {
     assert!(!old_cert.is_empty());
 
     for node in nodes {
-        let _ = node.stop.send(());
-        node.thread.join().unwrap().unwrap();
+        node.stop();
     }
 }
 

@@ -2,55 +2,17 @@
 //! follows finality across epochs, serves RPC, relays a transfer submitted to it, and keeps its
 //! p2p identity across restarts.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use phala_chain::ChainType;
 use phala_chain::dev::local_testnet;
 use phala_client::Client;
 use phala_keys::{Ed25519Pair, Sr25519Pair};
-use phala_node::{Follower, NodeConfig, NodeInfo};
+use phala_node::{Follower, NodeConfig};
 
-fn free_addr() -> SocketAddr {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+mod node;
 
-struct Running {
-    info: NodeInfo,
-    stop: tokio::sync::oneshot::Sender<()>,
-    thread: std::thread::JoinHandle<Result<(), phala_node::NodeError>>,
-}
-
-impl Running {
-    fn stop(self) {
-        let _ = self.stop.send(());
-        self.thread.join().unwrap().unwrap();
-    }
-}
-
-fn start(config: NodeConfig) -> Running {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        phala_node::run_until(
-            config,
-            move |info| {
-                let _ = ready_tx.send(info.clone());
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-    });
-    let info = ready_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("node did not start");
-    Running { info, stop, thread }
-}
+use node::{free_addr, start};
 
 fn config(spec: &phala_chain::ChainSpec, base: &std::path::Path) -> NodeConfig {
     NodeConfig {

@@ -43,9 +43,7 @@ fn four_validators_finalize() {
         let txs = sim::transfers(20, genesis);
         runner(seed, Duration::from_secs(600)).start(|ctx| async move {
             let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-            for i in 0..4 {
-                sim.start(i);
-            }
+            sim.start_each(0..4);
             sim.wait_for(&[0, 1, 2, 3], 3, Duration::from_secs(60))
                 .await;
             for (n, xt) in txs.into_iter().enumerate() {
@@ -81,9 +79,7 @@ fn full_node_follows() {
             let names = ["Alice", "Bob", "Charlie", "Dave", "Ferdie"];
             let mut sim = Sim::new(&ctx, spec, dir.path(), &names, good_link()).await;
             sim.followers = vec![4];
-            for i in 0..5 {
-                sim.start(i);
-            }
+            sim.start_each(0..5);
             sim.wait_for(&[0, 1, 2, 3, 4], 3, Duration::from_secs(60))
                 .await;
             for xt in txs {
@@ -117,9 +113,7 @@ fn one_of_four_crashed() {
         let spec = spec(4, EPOCH);
         runner(seed, Duration::from_secs(600)).start(|ctx| async move {
             let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-            for i in 0..4 {
-                sim.start(i);
-            }
+            sim.start_each(0..4);
             sim.wait_for(&[0, 1, 2, 3], 5, Duration::from_secs(60))
                 .await;
             sim.crash(3);
@@ -145,9 +139,7 @@ fn two_of_four_crashed_halts_then_resumes() {
         let spec = spec(4, EPOCH);
         runner(seed, Duration::from_secs(600)).start(|ctx| async move {
             let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-            for i in 0..4 {
-                sim.start(i);
-            }
+            sim.start_each(0..4);
             sim.wait_for(&[0, 1, 2, 3], 5, Duration::from_secs(60))
                 .await;
             sim.crash(2);
@@ -181,9 +173,7 @@ fn partition_heals() {
         let spec = spec(4, EPOCH);
         runner(seed, Duration::from_secs(600)).start(|ctx| async move {
             let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-            for i in 0..4 {
-                sim.start(i);
-            }
+            sim.start_each(0..4);
             sim.wait_for(&[0, 1, 2, 3], 5, Duration::from_secs(60))
                 .await;
             sim.partition(&[&[0, 1], &[2, 3]], good_link()).await;
@@ -217,9 +207,7 @@ fn slow_lossy_links() {
                 success_rate: commonware_utils::probability!(0.83),
             };
             let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, bad).await;
-            for i in 0..4 {
-                sim.start(i);
-            }
+            sim.start_each(0..4);
             sim.wait_for(&[0, 1, 2, 3], 2, Duration::from_secs(120))
                 .await;
             for xt in txs {
@@ -244,9 +232,7 @@ fn whole_network_restarts() {
     let spec = spec(4, EPOCH);
     runner(7, Duration::from_secs(600)).start(|ctx| async move {
         let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-        for i in 0..4 {
-            sim.start(i);
-        }
+        sim.start_each(0..4);
         sim.wait_for(&[0, 1, 2, 3], EPOCH + 4, Duration::from_secs(60))
             .await;
         let before: Vec<_> = (0..=EPOCH + 4).map(|n| sim.hash_at(0, n)).collect();
@@ -254,9 +240,7 @@ fn whole_network_restarts() {
             sim.crash(i);
         }
         ctx.sleep(Duration::from_secs(5)).await;
-        for i in 0..4 {
-            sim.start(i);
-        }
+        sim.start_each(0..4);
         sim.wait_for(&[0, 1, 2, 3], 3 * EPOCH, Duration::from_secs(180))
             .await;
         sim.assert_no_fork();
@@ -281,9 +265,7 @@ fn missed_thousand_blocks_backfills() {
     let virtual_limit = Duration::from_secs(u64::from(missed) * 4 + 600);
     runner(11, virtual_limit).start(|ctx| async move {
         let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-        for i in 0..3 {
-            sim.start(i);
-        }
+        sim.start_each(0..3);
         sim.wait_for(
             &[0, 1, 2],
             missed,
@@ -335,9 +317,7 @@ fn equivocator_is_slashed_and_dropped() {
     let namespace = phala_light_client::namespace(&sim::genesis_hash(&spec));
     runner(3, Duration::from_secs(600)).start(|ctx| async move {
         let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, good_link()).await;
-        for i in 0..3 {
-            sim.start(i);
-        }
+        sim.start_each(0..3);
         let committee = Set::from_iter_dedup((0..4).map(|i| sim.key(i)));
         let scheme = Scheme::signer(&namespace, committee, sim.nodes[3].key.clone()).unwrap();
         let control = sim.oracle.control(sim.key(3));
@@ -413,9 +393,7 @@ fn fingerprint(seed: u64, txs: Vec<Vec<u8>>) -> (Vec<u32>, Vec<phala_primitives:
             success_rate: commonware_utils::probability!(0.9),
         };
         let mut sim = Sim::new(&ctx, spec, dir.path(), &VALIDATORS, lossy).await;
-        for i in 0..4 {
-            sim.start(i);
-        }
+        sim.start_each(0..4);
         ctx.sleep(Duration::from_secs(3)).await;
         for (n, xt) in txs.into_iter().enumerate() {
             sim.submit(n % 4, xt);

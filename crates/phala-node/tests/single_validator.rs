@@ -1,7 +1,7 @@
 //! One validator in-process: blocks are produced at the block time and finalized, RPC serves
 //! them, and a restart on the same base path continues the chain.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use jsonrpsee::core::client::ClientT;
@@ -10,12 +10,11 @@ use jsonrpsee::rpc_params;
 use phala_chain::ChainType;
 use phala_chain::dev::local_testnet;
 use phala_keys::Ed25519Pair;
-use phala_node::{NodeConfig, NodeInfo};
+use phala_node::NodeConfig;
 
-fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    l.local_addr().unwrap()
-}
+mod node;
+
+use node::free_addr;
 
 fn config(base: &std::path::Path, p2p: SocketAddr, epoch_length: u32) -> NodeConfig {
     let mut spec = local_testnet("Test", "test", ChainType::Development, 1, p2p.port()).unwrap();
@@ -36,23 +35,8 @@ fn config(base: &std::path::Path, p2p: SocketAddr, epoch_length: u32) -> NodeCon
 
 /// Runs a node until `blocks` more blocks are finalized; returns the finalized height.
 fn run_for(base: &std::path::Path, p2p: SocketAddr, blocks: u32, epoch_length: u32) -> u32 {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<NodeInfo>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let cfg = config(base, p2p, epoch_length);
-    let node = std::thread::spawn(move || {
-        phala_node::run_until(
-            cfg,
-            move |info| {
-                let _ = ready_tx.send(info.clone());
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-    });
-    let info = ready_rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("node did not start");
+    let running = node::start(config(base, p2p, epoch_length));
+    let info = running.info.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let reached = runtime.block_on(async {
         let client = HttpClientBuilder::default()
@@ -83,8 +67,7 @@ fn run_for(base: &std::path::Path, p2p: SocketAddr, blocks: u32, epoch_length: u
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    stop_tx.send(()).unwrap();
-    node.join().unwrap().unwrap();
+    running.stop();
     reached
 }
 

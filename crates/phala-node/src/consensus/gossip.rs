@@ -43,8 +43,7 @@ pub fn decode_batch(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut batch = Vec::with_capacity(count);
     for _ in 0..count {
         let xt = Vec::<u8>::decode(input).ok()?;
-        OpaqueExtrinsic::from_bytes(xt.clone()).ok()?;
-        batch.push(xt);
+        batch.push(OpaqueExtrinsic::from_bytes(xt).ok()?.into_bytes());
     }
     input.is_empty().then_some(batch)
 }

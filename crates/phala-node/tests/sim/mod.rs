@@ -277,6 +277,13 @@ impl Sim {
         self.nodes[i].handle = Some(handle);
     }
 
+    /// Starts each of `nodes`.
+    pub fn start_each(&mut self, nodes: impl IntoIterator<Item = usize>) {
+        for i in nodes {
+            self.start(i);
+        }
+    }
+
     /// Kills node `i` at whatever point it is.
     pub fn crash(&mut self, i: usize) {
         if let Some(handle) = self.nodes[i].handle.take() {
