@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use phala_keys::{Ed25519Pair, Sr25519Pair};
 use phala_primitives::PHA;
 
-use crate::spec::{ChainSpec, ChainType, SpecError, ValidatorSpec};
+use crate::spec::{ChainSpec, ChainType, RegistrySpec, SpecError, ValidatorSpec};
 
 /// The dev accounts every Substrate tool knows.
 pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
@@ -74,6 +74,7 @@ pub fn local_testnet(
             })
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
+    let dev = chain_type != ChainType::Live;
     let spec = ChainSpec {
         name: name.into(),
         id: id.into(),
@@ -86,6 +87,19 @@ pub fn local_testnet(
         min_bond: (1_000 * PHA).to_string(),
         balances,
         validators,
+        // Development chains: Alice is root, and simulated workers may register.
+        sudo: dev
+            .then(|| Sr25519Pair::from_uri("//Alice").map(|p| p.account_id().to_ss58()))
+            .transpose()
+            .map_err(invalid)?,
+        registry: RegistrySpec {
+            allow_simulated_tee: dev,
+            measurements: vec![format!(
+                "0x{}",
+                hex::encode(phala_runtime::genesis::DEV_WORKER_MEASUREMENT)
+            )],
+            ..Default::default()
+        },
     };
     spec.validate()?;
     Ok(spec)

@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, mpsc};
 use backend::ViewBackend;
 use pool::{Pool, Rejected};
 pub use pool::{PoolLimits, TxStatus};
-pub use spec::{ChainSpec, ChainType, SpecError, Validator};
+pub use spec::{ChainSpec, ChainType, RegistrySpec, SpecError, Validator};
 
 /// How far ahead of a verifier's clock a block's timestamp may be.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 30_000;

@@ -13,7 +13,7 @@ use phala_primitives::consensus::CommitteeChange;
 use phala_primitives::{
     AccountId32, Balance, Block, DigestItem, H256, Header, PHA, block::extrinsics_root,
 };
-use phala_runtime::genesis::ValidatorsGenesis;
+use phala_runtime::genesis::{RegistryGenesis, ValidatorsGenesis};
 use phala_runtime::modules::validators::{self, Params};
 use phala_runtime::{Ext, GenesisConfig};
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,42 @@ pub struct ChainSpec {
     /// Initial balances: `[SS58 address, amount in planck as a decimal string]`.
     pub balances: Vec<(String, String)>,
     pub validators: Vec<ValidatorSpec>,
+    /// The account that may make root calls through `Sudo` until governance exists (SS58).
+    /// Development chains only: a live chain refuses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<String>,
+    /// What workers may register with.
+    #[serde(default)]
+    pub registry: RegistrySpec,
+}
+
+/// The worker registry's genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistrySpec {
+    /// Accept workers on a simulated TEE. Development chains only: a live chain refuses it.
+    #[serde(default)]
+    pub allow_simulated_tee: bool,
+    /// Allowed worker measurements, 0x-prefixed hex.
+    #[serde(default)]
+    pub measurements: Vec<String>,
+    /// Intel advisories that keep a ConfigurationNeeded platform at confidence level 3.
+    #[serde(default = "default_advisory_whitelist")]
+    pub advisory_whitelist: Vec<String>,
+}
+
+fn default_advisory_whitelist() -> Vec<String> {
+    phala_runtime::genesis::RegistryGenesis::default().advisory_whitelist
+}
+
+impl Default for RegistrySpec {
+    fn default() -> Self {
+        RegistrySpec {
+            allow_simulated_tee: false,
+            measurements: Vec::new(),
+            advisory_whitelist: default_advisory_whitelist(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +202,16 @@ impl ChainSpec {
                 "at least one validator is required".into(),
             ));
         }
+        if self.chain_type == ChainType::Live && self.registry.allow_simulated_tee {
+            return Err(SpecError::Invalid(
+                "a live chain cannot allow simulated TEEs (registry.allowSimulatedTee)".into(),
+            ));
+        }
+        if self.chain_type == ChainType::Live && self.sudo.is_some() {
+            return Err(SpecError::Invalid(
+                "a live chain cannot have a sudo key".into(),
+            ));
+        }
         let min_bond = planck("minBond", &self.min_bond)?;
         for v in self.validators()? {
             if v.bond < min_bond {
@@ -238,12 +284,36 @@ impl ChainSpec {
                 )
             })
             .collect();
+        let sudo_key = self
+            .sudo
+            .as_ref()
+            .map(|s| {
+                s.parse::<AccountId32>()
+                    .map_err(|e| SpecError::Invalid(format!("sudo account {s:?}: {e}")))
+            })
+            .transpose()?;
+        let measurements = self
+            .registry
+            .measurements
+            .iter()
+            .map(|m| {
+                phala_primitives::crypto::decode_hex(m).map_err(|_| {
+                    SpecError::Invalid(format!("measurement {m:?} is not 0x-prefixed hex"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(GenesisConfig {
             endowed,
             validators: ValidatorsGenesis {
                 params: self.params()?,
                 validators,
             },
+            registry: RegistryGenesis {
+                allow_simulated_tee: self.registry.allow_simulated_tee,
+                measurements,
+                advisory_whitelist: self.registry.advisory_whitelist.clone(),
+            },
+            sudo_key,
         })
     }
 

@@ -38,6 +38,7 @@ pub mod header;
 pub mod ss58;
 pub mod storage;
 pub mod types;
+pub mod worker;
 
 pub use block::{Block, OpaqueExtrinsic};
 pub use crypto::{AccountId32, H256};

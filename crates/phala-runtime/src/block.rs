@@ -11,7 +11,7 @@ use phala_primitives::{BlockNumber, DigestItem, H256, Moment, OpaqueExtrinsic, W
 use crate::dispatch::DispatchClass;
 use crate::executive::{Applied, ApplyError, Context, apply_extrinsic, decode_extrinsic};
 use crate::modules::system::{self, EventRecord, PerDispatchClass, Phase};
-use crate::modules::{timestamp, validators, weights};
+use crate::modules::{message_queue, timestamp, validators, weights};
 use crate::validity::{InvalidTransaction, TransactionValidityError};
 use crate::{Backend, Ext, RuntimeCall, UncheckedExtrinsic};
 
@@ -80,6 +80,7 @@ impl<'a> BlockBuilder<'a> {
         system::initialize(&mut ext, number, parent_hash);
         timestamp::on_initialize(&mut ext);
         validators::on_initialize(&mut ext, number);
+        message_queue::on_initialize(&mut ext);
         if let Some(reason) = ext.fatal() {
             return Err(BlockError::Fatal(reason));
         }

@@ -99,6 +99,17 @@ pub fn validate_unsigned(
     }
 }
 
+/// Validity a call has beyond the signed extensions, and a pool tag it provides: an
+/// off-chain message must be correctly signed and carry exactly the next sequence.
+fn call_validity(ext: &Ext, call: &RuntimeCall) -> Result<Option<Vec<u8>>, InvalidTransaction> {
+    match call {
+        RuntimeCall::MessageQueue(crate::modules::message_queue::Call::sync_offchain_message {
+            signed_message,
+        }) => crate::modules::message_queue::validate(ext, signed_message).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Runs the signed extensions over a signed extrinsic without writing anything. `current`
 /// is the number of the block it would go into.
 pub fn check_signed(
@@ -185,6 +196,14 @@ pub fn check_signed(
         return Err(InvalidTransaction::Payment.into());
     }
 
+    // Calls with validity of their own (the pool must refuse what dispatch would refuse).
+    let mut provides = vec![(who, nonce).encode()];
+    if mode == Mode::Validate
+        && let Some(tag) = call_validity(ext, &xt.function)?
+    {
+        provides.push(tag);
+    }
+
     let requires = match nonce.checked_sub(1) {
         Some(prev) if nonce > account.nonce => vec![(who, prev).encode()],
         _ => Vec::new(),
@@ -193,7 +212,7 @@ pub fn check_signed(
     let valid = ValidTransaction {
         priority: u64::try_from(sig.extra.tip).unwrap_or(u64::MAX),
         requires,
-        provides: vec![(who, nonce).encode()],
+        provides,
         longevity,
         propagate: true,
     };

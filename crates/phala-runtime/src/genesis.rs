@@ -9,6 +9,7 @@ use crate::modules::balances::{self, EXISTENTIAL_DEPOSIT};
 use crate::modules::system::{self, GENESIS_HASH_PLACEHOLDER, LastRuntimeUpgradeInfo};
 use crate::modules::transaction_payment::{MULTIPLIER_ONE, NEXT_FEE_MULTIPLIER};
 use crate::modules::validators::{self, Params};
+use crate::modules::{registry, sudo};
 use crate::version::{SPEC_NAME, SPEC_VERSION};
 
 /// What a chain starts with.
@@ -18,6 +19,36 @@ pub struct GenesisConfig {
     /// sum within the 1,000,000,000 PHA cap.
     pub endowed: Vec<(AccountId32, Balance)>,
     pub validators: ValidatorsGenesis,
+    pub registry: RegistryGenesis,
+    /// The account that may make root calls through `Sudo` (development chains), or none.
+    pub sudo_key: Option<AccountId32>,
+}
+
+/// The measurement simulated workers report: development chains allow it from genesis.
+pub const DEV_WORKER_MEASUREMENT: [u8; 32] = phala_attestation::simulated::DEV_MEASUREMENT;
+
+/// What workers may register with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryGenesis {
+    /// Accept simulated TEEs: development chains only.
+    pub allow_simulated_tee: bool,
+    /// Measurements allowed from genesis (see `registry::MAX_MEASUREMENT_LEN`).
+    pub measurements: Vec<Vec<u8>>,
+    /// Intel advisories that keep a ConfigurationNeeded platform at level 3.
+    pub advisory_whitelist: Vec<String>,
+}
+
+impl Default for RegistryGenesis {
+    fn default() -> Self {
+        RegistryGenesis {
+            allow_simulated_tee: false,
+            measurements: Vec::new(),
+            advisory_whitelist: phala_attestation::DEFAULT_ADVISORY_WHITELIST
+                .iter()
+                .map(|s| (*s).to_string())
+                .collect(),
+        }
+    }
 }
 
 /// The genesis validators and the module's parameters.
@@ -83,6 +114,10 @@ impl GenesisConfig {
                 &self.validators.validators,
             )
             .map_err(GenesisError::Build)?;
+        }
+        registry::build_genesis(&mut ext, &self.registry).map_err(GenesisError::Build)?;
+        if let Some(key) = self.sudo_key {
+            sudo::KEY.put(&mut ext, &key);
         }
         // Genesis has no block events.
         ext.take_events();

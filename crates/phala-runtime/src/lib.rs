@@ -62,7 +62,9 @@ use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
-use modules::{balances, system, timestamp, transaction_payment, validators};
+use modules::{
+    balances, message_queue, registry, sudo, system, timestamp, transaction_payment, validators,
+};
 
 /// Every call of the runtime: the module index, then the module's call.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -75,6 +77,12 @@ pub enum RuntimeCall {
     Balances(balances::Call),
     #[codec(index = 4)]
     Validators(validators::Call),
+    #[codec(index = 5)]
+    Registry(registry::Call),
+    #[codec(index = 6)]
+    MessageQueue(message_queue::Call),
+    #[codec(index = 30)]
+    Sudo(sudo::Call),
 }
 
 impl RuntimeCall {
@@ -85,6 +93,9 @@ impl RuntimeCall {
             RuntimeCall::Timestamp(c) => c.info(),
             RuntimeCall::Balances(c) => c.info(),
             RuntimeCall::Validators(c) => c.info(),
+            RuntimeCall::Registry(c) => c.info(),
+            RuntimeCall::MessageQueue(c) => c.info(),
+            RuntimeCall::Sudo(c) => c.info(),
         }
     }
 
@@ -94,6 +105,9 @@ impl RuntimeCall {
             RuntimeCall::Timestamp(c) => c.dispatch(ext, origin),
             RuntimeCall::Balances(c) => c.dispatch(ext, origin),
             RuntimeCall::Validators(c) => c.dispatch(ext, origin),
+            RuntimeCall::Registry(c) => c.dispatch(ext, origin),
+            RuntimeCall::MessageQueue(c) => c.dispatch(ext, origin),
+            RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }
     }
 
@@ -114,4 +128,10 @@ pub enum RuntimeEvent {
     TransactionPayment(transaction_payment::Event),
     #[codec(index = 4)]
     Validators(validators::Event),
+    #[codec(index = 5)]
+    Registry(registry::Event),
+    #[codec(index = 6)]
+    MessageQueue(message_queue::Event),
+    #[codec(index = 30)]
+    Sudo(sudo::Event),
 }

@@ -25,7 +25,10 @@ use phala_primitives::{AccountId32, Balance, Era, H256, MultiAddress, MultiSigna
 use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, meta_type};
 
 use crate::modules::system::{self, PerDispatchClass};
-use crate::modules::{balances, index, timestamp, transaction_payment, validators, weights};
+use crate::modules::{
+    balances, index, message_queue, registry, sudo, timestamp, transaction_payment, validators,
+    weights,
+};
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::{self, RuntimeVersion};
 use crate::{RuntimeCall, RuntimeEvent};
@@ -65,6 +68,12 @@ pub enum RuntimeError {
     Balances(balances::Error),
     #[codec(index = 4)]
     Validators(validators::Error),
+    #[codec(index = 5)]
+    Registry(registry::Error),
+    #[codec(index = 6)]
+    MessageQueue(message_queue::Error),
+    #[codec(index = 30)]
+    Sudo(sudo::Error),
 }
 
 /// The runtime itself, as metadata names it.
@@ -332,6 +341,36 @@ fn modules() -> Vec<Module> {
             constants: vec![],
             error: Some(meta_type::<validators::Error>()),
             docs: " Gatekeeper validators: bonds, candidacies, elected committees and slashing.",
+        },
+        Module {
+            name: "Registry",
+            index: index::REGISTRY,
+            storage: registry::storage_metadata(),
+            calls: Some(meta_type::<registry::Call>()),
+            event: Some(meta_type::<registry::Event>()),
+            constants: vec![],
+            error: Some(meta_type::<registry::Error>()),
+            docs: " Workers: attested registration, the measurement allowlist, benchmark scores.",
+        },
+        Module {
+            name: "MessageQueue",
+            index: index::MESSAGE_QUEUE,
+            storage: message_queue::storage_metadata(),
+            calls: Some(meta_type::<message_queue::Call>()),
+            event: Some(meta_type::<message_queue::Event>()),
+            constants: vec![],
+            error: Some(meta_type::<message_queue::Error>()),
+            docs: " Signed, sequenced messages between the chain and TEE workers.",
+        },
+        Module {
+            name: "Sudo",
+            index: index::SUDO,
+            storage: sudo::storage_metadata(),
+            calls: Some(meta_type::<sudo::Call>()),
+            event: Some(meta_type::<sudo::Event>()),
+            constants: vec![],
+            error: Some(meta_type::<sudo::Error>()),
+            docs: " Root calls by one key, on development chains, until governance exists.",
         },
     ]
 }
@@ -674,7 +713,10 @@ mod tests {
                 ("Timestamp", 1),
                 ("Balances", 2),
                 ("TransactionPayment", 3),
-                ("Validators", 4)
+                ("Validators", 4),
+                ("Registry", 5),
+                ("MessageQueue", 6),
+                ("Sudo", 30)
             ]
         );
         // System.Account's default decodes as an all-zero 80-byte AccountInfo data part.

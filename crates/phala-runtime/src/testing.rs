@@ -175,6 +175,16 @@ impl TestChain {
         assert!(issuance <= MAX_ISSUANCE);
     }
 
+    /// The error the call of extrinsic `index` failed with, if it failed.
+    pub fn failure(&self, index: u32) -> Option<crate::dispatch::DispatchError> {
+        self.events_of(index).into_iter().find_map(|e| match e {
+            RuntimeEvent::System(system::Event::ExtrinsicFailed { dispatch_error, .. }) => {
+                Some(dispatch_error)
+            }
+            _ => None,
+        })
+    }
+
     pub fn events(&self) -> Vec<EventRecord> {
         system::EVENTS.get_or_default(&self.ext())
     }

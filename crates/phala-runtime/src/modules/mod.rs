@@ -4,6 +4,9 @@
 //! Modules talk to each other only through the functions their `mod.rs` exports.
 
 pub mod balances;
+pub mod message_queue;
+pub mod registry;
+pub mod sudo;
 pub mod system;
 pub mod timestamp;
 pub mod transaction_payment;
@@ -20,6 +23,10 @@ pub mod index {
     pub const BALANCES: u8 = 2;
     pub const TRANSACTION_PAYMENT: u8 = 3;
     pub const VALIDATORS: u8 = 4;
+    pub const REGISTRY: u8 = 5;
+    pub const MESSAGE_QUEUE: u8 = 6;
+    /// Temporary, until governance: far from the modules still to come.
+    pub const SUDO: u8 = 30;
 }
 
 /// The account of a module, as Substrate derives it from a `PalletId`:

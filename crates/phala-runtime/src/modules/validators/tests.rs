@@ -46,6 +46,7 @@ fn chain() -> TestChain {
                 ),
             ],
         },
+        ..Default::default()
     })
 }
 
@@ -316,6 +317,7 @@ mod evidence {
                     ),
                 ],
             },
+            ..Default::default()
         })
     }
 

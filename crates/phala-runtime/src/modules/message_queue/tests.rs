@@ -1,0 +1,180 @@
+use parity_scale_codec::Encode;
+use phala_attestation::simulated::DEV_MEASUREMENT;
+use phala_keys::Sr25519Pair;
+use phala_mq::topics::{WORKER_REPORT, WorkerReport};
+use phala_mq::{Message, MessageOrigin, SignedMessage};
+
+use super::*;
+use crate::RuntimeEvent;
+use crate::api::validate_transaction;
+use crate::modules::registry::tests::{dev_chain, info, register, simulated};
+use crate::modules::registry::{self, WORKERS};
+use crate::testing::{TestChain, pair};
+use crate::validity::{InvalidTransaction, TransactionValidityError};
+
+fn registered() -> (TestChain, Sr25519Pair) {
+    let mut chain = dev_chain(true);
+    let worker = pair("//Worker1");
+    let i = info(&chain, &worker);
+    let (_, outcomes) = chain.produce(vec![chain.sign(
+        &pair("//Bob"),
+        register(i.clone(), simulated(&i, DEV_MEASUREMENT)),
+        0,
+    )]);
+    assert_eq!(outcomes, vec![Ok(true)]);
+    (chain, worker)
+}
+
+fn report(
+    chain: &TestChain,
+    signer: &Sr25519Pair,
+    sender: MessageOrigin,
+    sequence: u64,
+    score: u32,
+) -> SignedMessage {
+    let message = Message::new(
+        sender,
+        WORKER_REPORT,
+        WorkerReport::BenchScore(score).encode(),
+    );
+    SignedMessage::sign(&chain.ctx.genesis_hash, message, sequence, |p| {
+        signer.sign(p)
+    })
+}
+
+fn sync(m: SignedMessage) -> crate::RuntimeCall {
+    crate::RuntimeCall::MessageQueue(Call::sync_offchain_message { signed_message: m })
+}
+
+fn pool(chain: &TestChain, m: SignedMessage, nonce: u32) -> Result<(), TransactionValidityError> {
+    let xt = chain.sign(&pair("//Bob"), sync(m), nonce);
+    let decoded = crate::executive::decode_extrinsic(xt.as_bytes()).unwrap();
+    validate_transaction(
+        &chain.state,
+        &chain.ctx,
+        decoded,
+        xt.as_bytes().len(),
+        chain.head,
+    )
+    .unwrap()
+    .map(|_| ())
+}
+
+fn err(e: Error) -> Option<crate::dispatch::DispatchError> {
+    Some(e.into())
+}
+
+#[test]
+fn a_benchmark_score_arrives_once_in_order() {
+    let (mut chain, worker) = registered();
+    let me = MessageOrigin::Worker(worker.public());
+    let first = report(&chain, &worker, me.clone(), 0, 10_000);
+    assert_eq!(pool(&chain, first.clone(), 1), Ok(()));
+    chain.produce(vec![chain.sign(&pair("//Bob"), sync(first.clone()), 1)]);
+    assert_eq!(chain.failure(1), None);
+    // Capped at 6000.
+    let w = WORKERS.get(&chain.ext(), &worker.public()).unwrap();
+    assert_eq!(w.initial_score, Some(6000));
+    assert_eq!(next_sequence(&chain.ext(), &me), 1);
+    assert!(
+        chain
+            .events_of(1)
+            .contains(&RuntimeEvent::MessageQueue(Event::Dispatched {
+                sender: me.clone(),
+                sequence: 0
+            }))
+    );
+
+    // Replayed: refused by the pool and by dispatch.
+    assert_eq!(
+        pool(&chain, first.clone(), 2),
+        Err(InvalidTransaction::Stale.into())
+    );
+    chain.produce(vec![chain.sign(&pair("//Bob"), sync(first), 2)]);
+    assert_eq!(chain.failure(1), err(Error::StaleSequence));
+
+    // From the future: refused too.
+    let future = report(&chain, &worker, me.clone(), 5, 1);
+    assert_eq!(
+        pool(&chain, future.clone(), 3),
+        Err(InvalidTransaction::Future.into())
+    );
+    chain.produce(vec![chain.sign(&pair("//Bob"), sync(future), 3)]);
+    assert_eq!(chain.failure(1), err(Error::FutureSequence));
+
+    // The next one is accepted even though its handler refuses it (the score is already
+    // recorded): its sequence is used, so later messages are not stuck behind it.
+    let second = report(&chain, &worker, me.clone(), 1, 5);
+    chain.produce(vec![chain.sign(&pair("//Bob"), sync(second), 4)]);
+    assert_eq!(chain.failure(1), None);
+    assert_eq!(next_sequence(&chain.ext(), &me), 2);
+    assert!(
+        chain
+            .events_of(1)
+            .contains(&RuntimeEvent::MessageQueue(Event::DispatchFailed {
+                sender: me,
+                sequence: 1,
+                error: registry::Error::ScoreAlreadyReported.into(),
+            }))
+    );
+}
+
+#[test]
+fn forged_messages_are_refused() {
+    let (mut chain, worker) = registered();
+    let mallory = pair("//Mallory");
+    let me = MessageOrigin::Worker(worker.public());
+    // Signed by someone else in the worker's name.
+    let forged = report(&chain, &mallory, me.clone(), 0, 1);
+    assert_eq!(
+        pool(&chain, forged.clone(), 1),
+        Err(InvalidTransaction::BadProof.into())
+    );
+    // A tampered signature.
+    let mut tampered = report(&chain, &worker, me.clone(), 0, 1);
+    tampered.signature[0] ^= 1;
+    // Signed for another chain.
+    let message = Message::new(
+        me.clone(),
+        WORKER_REPORT,
+        WorkerReport::BenchScore(1).encode(),
+    );
+    let other_chain = SignedMessage::sign(&phala_primitives::H256([9; 32]), message, 0, |p| {
+        worker.sign(p)
+    });
+    // An on-chain origin cannot be claimed from outside.
+    let pallet = report(&chain, &worker, MessageOrigin::pallet("Registry"), 0, 1);
+    // An unregistered worker.
+    let stranger = report(
+        &chain,
+        &mallory,
+        MessageOrigin::Worker(mallory.public()),
+        0,
+        1,
+    );
+    assert_eq!(
+        pool(&chain, stranger.clone(), 1),
+        Err(InvalidTransaction::BadSigner.into())
+    );
+    let bob = pair("//Bob");
+    chain.produce(vec![
+        chain.sign(&bob, sync(forged), 1),
+        chain.sign(&bob, sync(tampered), 2),
+        chain.sign(&bob, sync(other_chain), 3),
+        chain.sign(&bob, sync(pallet), 4),
+        chain.sign(&bob, sync(stranger), 5),
+    ]);
+    assert_eq!(chain.failure(1), err(Error::BadSignature));
+    assert_eq!(chain.failure(2), err(Error::BadSignature));
+    assert_eq!(chain.failure(3), err(Error::BadSignature));
+    assert_eq!(chain.failure(4), err(Error::BadSender));
+    assert_eq!(chain.failure(5), err(Error::UnknownSender));
+    assert_eq!(next_sequence(&chain.ext(), &me), 0);
+    assert_eq!(
+        WORKERS
+            .get(&chain.ext(), &worker.public())
+            .unwrap()
+            .initial_score,
+        None
+    );
+}

@@ -1,0 +1,174 @@
+use parity_scale_codec::{Decode, Encode};
+use phala_attestation::{Attestation, AttestationError};
+use phala_mq::topics::{BENCHMARK_SECONDS, WorkerEvent};
+use phala_primitives::worker::WorkerRegistrationInfo;
+use scale_info::TypeInfo;
+
+use super::{
+    ALLOWED_MEASUREMENTS, Error, Event, MAX_MEASUREMENT_LEN, WORKERS, WorkerInfo, notify, policy,
+};
+use crate::Ext;
+use crate::dispatch::{DispatchInfo, DispatchResult, Origin};
+use crate::modules::{system, timestamp, weights};
+
+/// Calls of the `Registry` module.
+#[allow(non_camel_case_types)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Call {
+    /// Register a worker, or refresh its attestation. Anyone may submit it (usually the
+    /// worker's relayer, paid by its operator): the attestation is the authority.
+    #[codec(index = 0)]
+    register_worker {
+        info: WorkerRegistrationInfo,
+        attestation: Attestation,
+    },
+    /// Allow workers with this measurement to register (root).
+    #[codec(index = 1)]
+    add_measurement { measurement: Vec<u8> },
+    /// Stop allowing a measurement (root). Registered workers keep their registration until
+    /// they next refresh it.
+    #[codec(index = 2)]
+    remove_measurement { measurement: Vec<u8> },
+}
+
+fn attestation_error(e: AttestationError) -> Error {
+    match e {
+        AttestationError::SimulatedNotAllowed => Error::SimulatedTeeNotAllowed,
+        AttestationError::BadSimulatedQuote(_) => Error::MalformedQuote,
+        AttestationError::QuoteTooLarge(_) => Error::QuoteTooLarge,
+        AttestationError::CollateralTooLarge(_) => Error::CollateralTooLarge,
+        AttestationError::MalformedQuote(_) => Error::MalformedQuote,
+        AttestationError::BadSignature(_) => Error::BadQuoteSignature,
+        AttestationError::CollateralExpired(_) => Error::CollateralExpired,
+        AttestationError::CollateralNotYetValid(_) => Error::CollateralNotYetValid,
+        AttestationError::NoMatchingTcbLevel => Error::NoMatchingTcbLevel,
+        AttestationError::Revoked => Error::TcbRevoked,
+        AttestationError::DebugMode => Error::DebugEnclave,
+        AttestationError::StatusRejected(_) => Error::TcbStatusRejected,
+        AttestationError::Invalid(_) => Error::InvalidAttestation,
+    }
+}
+
+impl Call {
+    pub fn info(&self) -> DispatchInfo {
+        let weight = match self {
+            Call::register_worker { attestation, .. } => {
+                let verify = match attestation {
+                    Attestation::Simulated { .. } => weights::compute(20_000_000),
+                    // Measured at 2–4 ms per quote (`cargo bench -p phala-attestation`);
+                    // charged at 10 ms.
+                    Attestation::Dcap { .. } => weights::compute(10_000_000_000),
+                };
+                weights::add(weights::reads_writes(5, 3), verify)
+            }
+            Call::add_measurement { .. } | Call::remove_measurement { .. } => {
+                weights::reads_writes(1, 1)
+            }
+        };
+        DispatchInfo {
+            weight,
+            ..Default::default()
+        }
+    }
+
+    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+        match self {
+            Call::register_worker { info, attestation } => {
+                origin.ensure_signed()?;
+                register(ext, info, attestation)
+            }
+            Call::add_measurement { measurement } => {
+                origin.ensure_root()?;
+                if measurement.is_empty() || measurement.len() > MAX_MEASUREMENT_LEN {
+                    return Err(Error::BadMeasurement.into());
+                }
+                if ALLOWED_MEASUREMENTS.contains(ext, &measurement) {
+                    return Err(Error::MeasurementAlreadyAllowed.into());
+                }
+                let now = system::block_number(ext);
+                ALLOWED_MEASUREMENTS.insert(ext, &measurement, &now);
+                ext.deposit_event(Event::MeasurementAdded { measurement });
+                Ok(())
+            }
+            Call::remove_measurement { measurement } => {
+                origin.ensure_root()?;
+                if !ALLOWED_MEASUREMENTS.contains(ext, &measurement) {
+                    return Err(Error::MeasurementNotFound.into());
+                }
+                ALLOWED_MEASUREMENTS.remove(ext, &measurement);
+                ext.deposit_event(Event::MeasurementRemoved { measurement });
+                Ok(())
+            }
+        }
+    }
+}
+
+fn register(
+    ext: &mut Ext,
+    info: WorkerRegistrationInfo,
+    attestation: Attestation,
+) -> DispatchResult {
+    // Every check first; nothing is written until all pass.
+    if !info.within_bounds() {
+        return Err(Error::BadRegistrationInfo.into());
+    }
+    let genesis = system::block_hash(ext, 0).ok_or(Error::GenesisMismatch)?;
+    if info.genesis_hash != genesis {
+        return Err(Error::GenesisMismatch.into());
+    }
+    let now_secs = timestamp::now(ext).checked_div(1000).unwrap_or(0);
+    let verdict = phala_attestation::verify(&attestation, now_secs, &policy(ext))
+        .map_err(attestation_error)?;
+    if verdict.report_data != info.report_data() {
+        return Err(Error::ReportDataMismatch.into());
+    }
+    if !ALLOWED_MEASUREMENTS.contains(ext, &verdict.measurement) {
+        return Err(Error::MeasurementNotAllowed.into());
+    }
+
+    let block = system::block_number(ext);
+    let previous = WORKERS.get(ext, &info.pubkey);
+    let worker = WorkerInfo {
+        pubkey: info.pubkey,
+        ecdh_pubkey: info.ecdh_pubkey,
+        runtime_version: info.version,
+        machine_id: info.machine_id,
+        features: info.features,
+        operator: info.operator,
+        tee: verdict.tee,
+        tcb_status: verdict.status,
+        confidence_level: verdict.confidence,
+        measurement: verdict.measurement,
+        registered_at: previous.as_ref().map_or(block, |p| p.registered_at),
+        attested_at: block,
+        initial_score: previous.as_ref().and_then(|p| p.initial_score),
+    };
+    WORKERS.insert(ext, &worker.pubkey, &worker);
+    let event = Event::WorkerRegistered {
+        pubkey: worker.pubkey,
+        tee: worker.tee,
+        confidence_level: worker.confidence_level,
+        operator: worker.operator,
+    };
+    if previous.is_some() {
+        ext.deposit_event(Event::WorkerUpdated {
+            pubkey: worker.pubkey,
+            tee: worker.tee,
+            confidence_level: worker.confidence_level,
+        });
+    } else {
+        ext.deposit_event(event);
+    }
+    if worker.initial_score.is_none() {
+        // Asked again on re-registration, so a worker interrupted mid-benchmark is never
+        // stuck without a score.
+        notify(
+            ext,
+            worker.pubkey,
+            WorkerEvent::BenchStart {
+                duration_secs: BENCHMARK_SECONDS,
+            },
+        )?;
+    }
+    Ok(())
+}

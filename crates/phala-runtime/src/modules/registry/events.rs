@@ -1,0 +1,39 @@
+use parity_scale_codec::{Decode, Encode};
+use phala_attestation::TeeKind;
+use phala_primitives::AccountId32;
+use scale_info::TypeInfo;
+
+/// Events of the `Registry` module.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Event {
+    /// A worker registered for the first time.
+    #[codec(index = 0)]
+    WorkerRegistered {
+        pubkey: [u8; 32],
+        tee: TeeKind,
+        confidence_level: u8,
+        operator: Option<AccountId32>,
+    },
+    /// A registered worker refreshed its attestation.
+    #[codec(index = 1)]
+    WorkerUpdated {
+        pubkey: [u8; 32],
+        tee: TeeKind,
+        confidence_level: u8,
+    },
+    /// A worker's benchmark score was recorded as its initial performance.
+    #[codec(index = 2)]
+    BenchScoreRecorded { pubkey: [u8; 32], score: u32 },
+    /// A measurement was added to the allowlist.
+    #[codec(index = 3)]
+    MeasurementAdded { measurement: Vec<u8> },
+    /// A measurement was removed from the allowlist.
+    #[codec(index = 4)]
+    MeasurementRemoved { measurement: Vec<u8> },
+}
+
+impl From<Event> for crate::RuntimeEvent {
+    fn from(e: Event) -> Self {
+        crate::RuntimeEvent::Registry(e)
+    }
+}
