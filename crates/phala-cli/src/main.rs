@@ -5,6 +5,7 @@
 
 mod client_cmds;
 mod node_cmds;
+mod worker_cmds;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     Devnet(node_cmds::DevnetArgs),
     /// Run a node of the chain a spec file describes.
     Node(node_cmds::NodeArgs),
+    /// Run a TEE worker: register, follow the chain on proofs, serve its API.
+    Worker(worker_cmds::WorkerArgs),
     /// Write a chain spec for a local test network.
     ChainSpec(node_cmds::ChainSpecArgs),
     /// Generate or inspect keys.
@@ -40,7 +43,7 @@ enum Command {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,chain=info,node=info,state=info")
+        tracing_subscriber::EnvFilter::new("warn,chain=info,node=info,state=info,phala_worker=info")
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Devnet(args) => node_cmds::devnet(args),
         Command::Node(args) => node_cmds::node(args),
+        Command::Worker(args) => worker_cmds::worker(args),
         Command::ChainSpec(args) => node_cmds::chain_spec(args),
         Command::Key(cmd) => client_cmds::run_key(cmd),
         Command::Balance(args) => block_on(client_cmds::run_balance(args)),

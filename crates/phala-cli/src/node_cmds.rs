@@ -36,7 +36,17 @@ pub struct DevnetArgs {
     /// the validators'.
     #[arg(long, default_value_t = 0)]
     full_nodes: usize,
+    /// Number of simulated TEE workers, following the first validator; each registers and
+    /// benchmarks at once (operators //Alice, //Bob, … in turn).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// HTTP API port of the first worker; the others follow.
+    #[arg(long, default_value_t = 8000)]
+    worker_port: u16,
 }
+
+/// Most workers `phala devnet` runs.
+pub const MAX_DEVNET_WORKERS: usize = 32;
 
 #[derive(clap::Args)]
 pub struct NodeArgs {
@@ -212,6 +222,9 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             DEV_ACCOUNTS.len()
         );
     }
+    if args.workers > MAX_DEVNET_WORKERS {
+        bail!("--workers must be at most {MAX_DEVNET_WORKERS}");
+    }
     if args.full_nodes > phala_node::MAX_FOLLOWERS {
         bail!("--full-nodes must be at most {}", phala_node::MAX_FOLLOWERS);
     }
@@ -318,10 +331,14 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         }));
     }
     drop(ready_tx);
+    let mut first_rpc = None;
     for _ in 0..threads.len() {
         let Ok((name, info)) = ready_rx.recv() else {
             break;
         };
+        if name == DEV_ACCOUNTS[0] {
+            first_rpc = Some(info.rpc_addr);
+        }
         println!(
             "  {name:<8} RPC ws://{0} (HTTP http://{0}), metrics {1}, genesis {2}",
             info.rpc_addr,
@@ -330,6 +347,39 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
                 .unwrap_or_default(),
             info.genesis_hash
         );
+    }
+    if let Some(rpc) = first_rpc {
+        for i in 0..args.workers {
+            let operator = DEV_ACCOUNTS[i % DEV_ACCOUNTS.len()];
+            let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, port(args.worker_port, i)?));
+            let config = phala_worker::WorkerConfig {
+                node_url: format!("ws://{rpc}"),
+                base_path: base.join(format!("worker-{}", i + 1)),
+                operator: phala_keys::Sr25519Pair::from_uri(&format!("//{operator}"))?,
+                tee: phala_worker::TeeChoice::Simulated,
+                listen,
+                genesis_hash: None,
+                collateral: None,
+                progress_bar: false,
+            };
+            println!(
+                "  worker-{:<2} http://{listen}/info (simulated TEE, operator //{operator})",
+                i + 1
+            );
+            let mut stop = stop_tx.subscribe();
+            threads.push(std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| phala_node::NodeError::Stopped(format!("worker runtime: {e}")))?;
+                runtime
+                    .block_on(phala_worker::run(config, async move {
+                        let _ = stop.recv().await;
+                    }))
+                    .map_err(|e| phala_node::NodeError::Stopped(format!("worker: {e}")))
+            }));
+        }
     }
     println!("  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each");
     if keep {
@@ -382,7 +432,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {

@@ -268,6 +268,34 @@ impl Client {
             })
     }
 
+    /// A read proof of `keys` in the state of block `at` (`state_getReadProof`): the trie
+    /// nodes to check their values against that block's state root with
+    /// `phala_trie::verify_proof`. The node is not trusted; the proof is.
+    pub async fn read_proof(
+        &self,
+        keys: &[Vec<u8>],
+        at: H256,
+    ) -> Result<Vec<Vec<u8>>, ClientError> {
+        let keys: Vec<String> = keys.iter().map(|k| encode_hex(k)).collect();
+        let proof: serde_json::Value = self
+            .request("state_getReadProof", vec![json!(keys), json!(at)])
+            .await?;
+        let bad = |reason: String| ClientError::BadResponse {
+            method: "state_getReadProof".into(),
+            reason,
+        };
+        proof["proof"]
+            .as_array()
+            .ok_or_else(|| bad("no proof field".into()))?
+            .iter()
+            .map(|node| {
+                node.as_str()
+                    .ok_or_else(|| bad("a proof node is not a string".into()))
+                    .and_then(|hex| decode_hex(hex).map_err(|e| bad(e.to_string())))
+            })
+            .collect()
+    }
+
     /// The raw value under a storage key, at block `at` (the best block if `None`).
     pub async fn storage(
         &self,

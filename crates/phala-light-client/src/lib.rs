@@ -70,9 +70,22 @@ pub enum LightClientError {
     BadKey,
 }
 
+/// What a light client must remember to resume where it stopped (workers seal it into their
+/// checkpoints), or to start from a checkpoint someone trusted instead of from genesis.
+#[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+pub struct LightClientState {
+    pub genesis_hash: H256,
+    pub epoch_length: u32,
+    pub epoch: u64,
+    pub committee: Vec<[u8; 32]>,
+    pub head_number: BlockNumber,
+    pub head_hash: H256,
+}
+
 /// What the client trusts so far.
 #[derive(Clone, Debug)]
 pub struct LightClient {
+    genesis_hash: H256,
     namespace: Vec<u8>,
     epoch_length: u32,
     epoch: u64,
@@ -118,6 +131,7 @@ impl LightClient {
         let namespace = namespace(&hash);
         let verifier = verifier(&namespace, &change.keys)?;
         Ok(LightClient {
+            genesis_hash: hash,
             namespace,
             epoch_length,
             epoch: 0,
@@ -125,6 +139,41 @@ impl LightClient {
             verifier,
             head: (0, hash),
         })
+    }
+
+    /// Resumes from a saved state. The state is trusted as it is: it must come from this
+    /// client's own sealed checkpoint or from a source the operator trusts.
+    pub fn resume(state: LightClientState) -> Result<Self, LightClientError> {
+        if state.epoch_length == 0 || state.committee.is_empty() {
+            return Err(LightClientError::BadGenesis);
+        }
+        let namespace = namespace(&state.genesis_hash);
+        let verifier = verifier(&namespace, &state.committee)?;
+        Ok(LightClient {
+            genesis_hash: state.genesis_hash,
+            namespace,
+            epoch_length: state.epoch_length,
+            epoch: state.epoch,
+            committee: state.committee,
+            verifier,
+            head: (state.head_number, state.head_hash),
+        })
+    }
+
+    /// What [`resume`](Self::resume) needs.
+    pub fn state(&self) -> LightClientState {
+        LightClientState {
+            genesis_hash: self.genesis_hash,
+            epoch_length: self.epoch_length,
+            epoch: self.epoch,
+            committee: self.committee.clone(),
+            head_number: self.head.0,
+            head_hash: self.head.1,
+        }
+    }
+
+    pub fn genesis_hash(&self) -> H256 {
+        self.genesis_hash
     }
 
     /// Number and hash of the last verified header.

@@ -1,0 +1,80 @@
+//! `phala worker`: a TEE worker and its relayer, in one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use phala_keys::Sr25519Pair;
+use phala_primitives::H256;
+use phala_worker::{TeeChoice, WorkerConfig};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tee {
+    /// No hardware: development chains only, and it says so loudly.
+    Simulated,
+    /// Intel SGX under Gramine (DCAP).
+    Sgx,
+    /// Intel TDX guest (configfs-tsm).
+    Tdx,
+}
+
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    /// The node to follow and submit through (ws:// or http://).
+    #[arg(long, default_value = "ws://127.0.0.1:9944")]
+    node: String,
+    /// Directory for the worker's sealed keys and checkpoint.
+    #[arg(long)]
+    base_path: PathBuf,
+    /// Secret URI of the operator account: pays the worker's transactions, collects rewards.
+    #[arg(long)]
+    operator: String,
+    #[arg(long, value_enum, default_value_t = Tee::Simulated)]
+    tee: Tee,
+    /// Address of the worker's HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    /// Refuse a node whose genesis hash differs (0x-hex); default: trust the node's on the
+    /// first start, then the checkpoint's.
+    #[arg(long)]
+    genesis_hash: Option<String>,
+    /// Intel collateral (PCCS JSON) for a hardware quote.
+    #[arg(long)]
+    collateral: Option<PathBuf>,
+}
+
+pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
+    let operator =
+        Sr25519Pair::from_uri(&args.operator).map_err(|e| anyhow::anyhow!("--operator: {e}"))?;
+    let genesis_hash = args
+        .genesis_hash
+        .map(|h| H256::from_hex(&h).map_err(|e| anyhow::anyhow!("--genesis-hash: {e}")))
+        .transpose()?;
+    Ok(WorkerConfig {
+        node_url: args.node,
+        base_path: args.base_path,
+        operator,
+        tee: match args.tee {
+            Tee::Simulated => TeeChoice::Simulated,
+            Tee::Sgx => TeeChoice::Sgx,
+            Tee::Tdx => TeeChoice::Tdx,
+        },
+        listen: args.listen,
+        genesis_hash,
+        collateral: args.collateral,
+        progress_bar: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    })
+}
+
+pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let config = config(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(phala_worker::run(
+        config,
+        crate::node_cmds::shutdown_signal(),
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! A simulated worker against a real devnet process: it registers, benchmarks, survives
+//! SIGKILL without registering again, refuses forged inputs, and leaves no key in the clear.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::rpc_params;
+use parity_scale_codec::{Decode, Encode};
+use phala_runtime::modules::registry::WorkerInfo;
+
+struct Worker {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(devnet: &common::Devnet, base: &Path, port: u16, log: PathBuf) -> Worker {
+        let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args(["worker", "--node", &devnet.ws_url(), "--base-path"])
+            .arg(base)
+            .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("cannot start phala worker");
+        Worker { child, port, log }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn get(&self, path: &str) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.ok()?;
+        out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    }
+
+    async fn info(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.get("/info").await?).ok()
+    }
+
+    /// Waits (bounded) until `/info` satisfies `ok`.
+    async fn wait_info(
+        &self,
+        what: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            if let Some(info) = self.info().await
+                && ok(&info)
+            {
+                return info;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "worker: {what} within 90 s; last info {:?}\nlog:\n{}",
+                self.info().await,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn worker_on_chain(
+    client: &jsonrpsee::http_client::HttpClient,
+    pubkey: &[u8; 32],
+) -> Option<WorkerInfo> {
+    let key = phala_primitives::storage::map_key(
+        "Registry",
+        "Workers",
+        phala_primitives::storage::Hasher::Blake2_128Concat,
+        &pubkey.encode(),
+    );
+    let value: Option<String> = client
+        .request("state_getStorage", rpc_params![common::hex(&key)])
+        .await
+        .unwrap();
+    value.map(|v| {
+        let bytes = phala_primitives::crypto::decode_hex(&v).unwrap();
+        WorkerInfo::decode(&mut bytes.as_slice()).unwrap()
+    })
+}
+
+fn pubkey_of(info: &serde_json::Value) -> [u8; 32] {
+    let hex = info["pubkey"].as_str().unwrap();
+    phala_primitives::crypto::decode_hex(hex)
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let devnet = tokio::task::spawn_blocking({
+        let chain_dir = chain_dir.clone();
+        move || common::Devnet::start(&chain_dir)
+    })
+    .await
+    .unwrap();
+    let client = devnet.http();
+    let worker_dir = dir.path().join("worker");
+    let port = common::free_port();
+
+    let worker = Worker::start(&devnet, &worker_dir, port, dir.path().join("worker-1.log"));
+    let info = worker
+        .wait_info("registered with a score", |i| {
+            i["registered"] == true && i["initialScore"].is_u64()
+        })
+        .await;
+    assert_eq!(info["tee"], "simulated");
+    assert_eq!(info["simulated"], true);
+    let pubkey = pubkey_of(&info);
+    let on_chain = worker_on_chain(&client, &pubkey).await.unwrap();
+    assert_eq!(on_chain.tee, phala_attestation::TeeKind::Simulated);
+    let score = on_chain.initial_score.unwrap();
+    assert!(score > 0 && score <= 6000, "score {score}");
+    assert_eq!(info["initialScore"], score);
+    assert!(worker.log().contains("SIMULATED TEE"), "no warning printed");
+    let health = worker.get("/health").await.unwrap();
+    assert_eq!(health.trim(), "ok");
+    let metrics = worker.get("/metrics").await.unwrap();
+    assert!(metrics.contains("phala_worker_synced_height"));
+    let attestation: serde_json::Value =
+        serde_json::from_str(&worker.get("/attestation").await.unwrap()).unwrap();
+    assert!(
+        attestation["quote"]
+            .as_str()
+            .unwrap()
+            .starts_with(&hex::encode(b"PHALA-SIMULATED-TEE"))
+    );
+    let synced = info["syncedHeight"].as_u64().unwrap();
+
+    // SIGKILL, restart: same identity, resumes from its checkpoint, does not register again.
+    worker.kill();
+    let worker = Worker::start(&devnet, &worker_dir, port, dir.path().join("worker-2.log"));
+    let info = worker
+        .wait_info("resumed and synced", |i| {
+            i["registered"] == true && i["syncedHeight"].as_u64().unwrap_or(0) > synced
+        })
+        .await;
+    assert_eq!(pubkey_of(&info), pubkey);
+    assert!(
+        worker.log().contains("resumed from checkpoint"),
+        "log:\n{}",
+        worker.log()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let metrics = worker.get("/metrics").await.unwrap();
+    assert!(
+        metrics.contains("phala_worker_registrations_submitted_total 0"),
+        "{metrics}"
+    );
+    let after = worker_on_chain(&client, &pubkey).await.unwrap();
+    assert_eq!(after.attested_at, on_chain.attested_at);
+    worker.kill();
+
+    // No file the worker or the node wrote holds the worker's secret keys in the clear.
+    let platform = phala_tee::simulated::Simulated::open(&worker_dir).unwrap();
+    let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();
+    let (keys, fresh) =
+        phala_worker::keys::WorkerKeys::load_or_create(&platform, &sealer, &worker_dir).unwrap();
+    assert!(!fresh);
+    assert_eq!(keys.pubkey(), pubkey);
+    let secrets = keys.secret_bytes_for_tests();
+    let mut files = Vec::new();
+    files_under(dir.path(), &mut files);
+    assert!(files.len() > 3);
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(32).any(|w| w == secret.as_slice()),
+                "{} holds a worker secret in the clear",
+                file.display()
+            );
+            let hex = hex::encode(secret.as_slice());
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&hex),
+                "{} holds a worker secret as hex",
+                file.display()
+            );
+        }
+    }
+    drop(devnet);
+}
+
+/// Blocks `from..=to` of the devnet as the relayer would hand them to the core.
+async fn batch(
+    client: &phala_client::Client,
+    keys: &[Vec<u8>],
+    from: u32,
+    to: u32,
+) -> phala_worker::core::SyncBatch {
+    let mut blocks = Vec::new();
+    let mut last = None;
+    for n in from..=to {
+        let hash = client.block_hash(n).await.unwrap().unwrap();
+        let header = client.header(hash).await.unwrap().unwrap();
+        let proof = client.read_proof(keys, hash).await.unwrap();
+        blocks.push(phala_worker::core::SyncBlock { header, proof });
+        last = Some(hash);
+    }
+    let certificate = client.finality_proof(last.unwrap()).await.unwrap().unwrap();
+    phala_worker::core::SyncBatch {
+        blocks,
+        certificate,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_core_refuses_forged_headers_certificates_and_proofs() {
+    use phala_worker::core::{CoreError, WorkerCore};
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = tokio::task::spawn_blocking({
+        let chain_dir = dir.path().join("chain");
+        move || common::Devnet::start(&chain_dir)
+    })
+    .await
+    .unwrap();
+    common::wait_for_block(&devnet.http(), 4).await;
+    let client = phala_client::Client::connect(&devnet.ws_url())
+        .await
+        .unwrap();
+    let genesis = client.header(client.genesis_hash()).await.unwrap().unwrap();
+    let platform = phala_tee::simulated::Simulated::open(dir.path()).unwrap();
+    let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();
+    let (keys, _) =
+        phala_worker::keys::WorkerKeys::load_or_create(&platform, &sealer, dir.path()).unwrap();
+    let mut core = WorkerCore::new(
+        keys,
+        phala_light_client::LightClient::from_genesis(&genesis).unwrap(),
+    );
+    let proof_keys = core.proof_keys().to_vec();
+    let good = batch(&client, &proof_keys, 1, 4).await;
+    let mut rng = commonware_utils::test_rng();
+    let before = core.state().clone();
+
+    // A header whose state root was swapped: its hash no longer matches the certificate.
+    let mut forged_header = good.clone();
+    forged_header.blocks[3].header.state_root = phala_primitives::H256([7; 32]);
+    let err = core.import(&mut rng, &forged_header).unwrap_err();
+    assert!(matches!(err, CoreError::Header(_)), "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    // A certificate with a flipped bit.
+    let mut forged_cert = good.clone();
+    let at = forged_cert.certificate.len() - 10;
+    forged_cert.certificate[at] ^= 1;
+    let err = core.import(&mut rng, &forged_cert).unwrap_err();
+    assert!(matches!(err, CoreError::Header(_)), "{err}");
+
+    // A state proof that is not of this block's state (block 1's proof for block 2), and
+    // one with a tampered node.
+    let mut wrong_proof = good.clone();
+    wrong_proof.blocks[1].proof = good.blocks[0].proof.clone();
+    let mut tampered_proof = good.clone();
+    for node in &mut tampered_proof.blocks[2].proof {
+        if let Some(b) = node.last_mut() {
+            *b ^= 1;
+        }
+    }
+    for forged in [wrong_proof, tampered_proof] {
+        let err = core.import(&mut rng, &forged).unwrap_err();
+        assert!(matches!(err, CoreError::Proof { .. }), "{err}");
+        assert!(err.to_string().contains("state proof"), "{err}");
+    }
+
+    // Nothing changed; the genuine batch is accepted.
+    assert_eq!(core.state(), &before);
+    assert_eq!(core.head().0, 0);
+    core.import(&mut rng, &good).unwrap();
+    assert_eq!(core.head().0, 4);
+    drop(devnet);
+}

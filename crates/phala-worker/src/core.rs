@@ -1,0 +1,299 @@
+//! The worker's core: verified inputs in, signed messages out, no I/O.
+//!
+//! It trusts nothing the host hands it. Headers must extend the light client's head and
+//! carry a finality certificate of the committee it knows; each block's facts (the chain's
+//! outbound messages, this worker's registration, how far the chain has read its messages)
+//! must come with a read proof against that header's state root. A batch that fails any check
+//! is refused as a whole, with the reason, and the core's state is unchanged.
+
+use parity_scale_codec::{Decode, Encode};
+use phala_light_client::{LightClient, LightClientError, LightClientState};
+use phala_mq::topics::{self, WorkerEvent, WorkerEventWithKey, WorkerReport};
+use phala_mq::{Message, MessageOrigin, SignedMessage};
+use phala_primitives::storage::{self, Hasher};
+use phala_primitives::worker::WorkerRegistrationInfo;
+use phala_primitives::{BlockNumber, H256, Header};
+use phala_runtime::modules::registry::WorkerInfo;
+use rand_core::CryptoRng;
+
+use crate::keys::WorkerKeys;
+
+/// One finalized block as the relayer delivers it: the header and a read proof of
+/// [`WorkerCore::proof_keys`] against its state root.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SyncBlock {
+    pub header: Header,
+    pub proof: Vec<Vec<u8>>,
+}
+
+/// Consecutive blocks of one epoch, and the finality certificate of the last.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SyncBatch {
+    pub blocks: Vec<SyncBlock>,
+    pub certificate: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CoreError {
+    #[error("refused header: {0}")]
+    Header(#[from] LightClientError),
+    #[error("refused state proof for block #{number}: {reason}")]
+    Proof { number: BlockNumber, reason: String },
+    #[error("block #{number}: {what} in the proven state does not decode")]
+    Undecodable {
+        number: BlockNumber,
+        what: &'static str,
+    },
+}
+
+/// What the core remembers between restarts (sealed into the checkpoint).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CoreState {
+    pub light: LightClientState,
+    /// The next sequence this worker will sign.
+    pub next_sequence: u64,
+    /// Signed messages the chain has not yet accepted, in sequence order.
+    pub pending: Vec<SignedMessage>,
+    /// This worker's registration, as last proven.
+    pub registration: Option<WorkerInfo>,
+    /// Whether a benchmark was requested and not yet answered.
+    pub bench_requested: bool,
+    /// Chain → worker messages processed, in total.
+    pub processed_messages: u64,
+}
+
+/// What the host should do after an import.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Blocks imported.
+    pub blocks: u32,
+    /// Run the benchmark for this many seconds and call [`WorkerCore::benchmark_done`].
+    pub run_benchmark: Option<u32>,
+    /// The registration became visible in this batch.
+    pub registered: bool,
+}
+
+pub struct WorkerCore {
+    keys: WorkerKeys,
+    light: LightClient,
+    state: CoreState,
+}
+
+impl std::fmt::Debug for WorkerCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerCore")
+            .field("pubkey", &hex::encode(self.keys.pubkey()))
+            .field("head", &self.light.head())
+            .finish()
+    }
+}
+
+/// Storage keys the core needs proven at every block.
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 3] {
+    [
+        phala_mq::outbound_messages_key(),
+        storage::map_key(
+            "Registry",
+            "Workers",
+            Hasher::Blake2_128Concat,
+            &pubkey.encode(),
+        ),
+        storage::map_key(
+            "MessageQueue",
+            "OffchainIngress",
+            Hasher::Blake2_128Concat,
+            &MessageOrigin::Worker(*pubkey).encode(),
+        ),
+    ]
+}
+
+impl WorkerCore {
+    /// A fresh core following the chain from `light`'s head.
+    pub fn new(keys: WorkerKeys, light: LightClient) -> Self {
+        let state = CoreState {
+            light: light.state(),
+            next_sequence: 0,
+            pending: Vec::new(),
+            registration: None,
+            bench_requested: false,
+            processed_messages: 0,
+        };
+        WorkerCore { keys, light, state }
+    }
+
+    /// Resumes from a checkpoint.
+    pub fn resume(keys: WorkerKeys, state: CoreState) -> Result<Self, CoreError> {
+        let light = LightClient::resume(state.light.clone())?;
+        Ok(WorkerCore { keys, light, state })
+    }
+
+    pub fn state(&self) -> &CoreState {
+        &self.state
+    }
+
+    pub fn keys(&self) -> &WorkerKeys {
+        &self.keys
+    }
+
+    pub fn head(&self) -> (BlockNumber, H256) {
+        self.light.head()
+    }
+
+    pub fn epoch_length(&self) -> u32 {
+        self.light.epoch_length()
+    }
+
+    pub fn genesis_hash(&self) -> H256 {
+        self.light.genesis_hash()
+    }
+
+    pub fn proof_keys(&self) -> [Vec<u8>; 3] {
+        proof_keys(&self.keys.pubkey())
+    }
+
+    /// The registration this worker submits, bound into its quote's report data.
+    pub fn registration_info(
+        &self,
+        operator: Option<phala_primitives::AccountId32>,
+        machine_id: Vec<u8>,
+        cores: u32,
+    ) -> WorkerRegistrationInfo {
+        WorkerRegistrationInfo {
+            version: crate::VERSION,
+            machine_id,
+            pubkey: self.keys.pubkey(),
+            ecdh_pubkey: self.keys.ecdh_pubkey(),
+            genesis_hash: self.genesis_hash(),
+            features: vec![cores],
+            operator,
+        }
+    }
+
+    /// Verifies and applies a batch: all of it, or nothing.
+    pub fn import(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        batch: &SyncBatch,
+    ) -> Result<Outcome, CoreError> {
+        let headers: Vec<Header> = batch.blocks.iter().map(|b| b.header.clone()).collect();
+        let mut light = self.light.clone();
+        light.import(rng, &headers, &batch.certificate)?;
+
+        // Every proof is checked before anything changes.
+        let keys = self.proof_keys();
+        let mut facts = Vec::with_capacity(batch.blocks.len());
+        for block in &batch.blocks {
+            let number = block.header.number;
+            let values = phala_trie::verify_proof(&block.header.state_root, &block.proof, &keys)
+                .map_err(|e| CoreError::Proof {
+                    number,
+                    reason: e.to_string(),
+                })?;
+            let [messages, registration, ingress]: [Option<Vec<u8>>; 3] =
+                values.try_into().map_err(|_| CoreError::Proof {
+                    number,
+                    reason: "wrong number of values".into(),
+                })?;
+            let messages = match messages {
+                Some(bytes) => <Vec<Message>>::decode(&mut bytes.as_slice()).map_err(|_| {
+                    CoreError::Undecodable {
+                        number,
+                        what: "OutboundMessages",
+                    }
+                })?,
+                None => Vec::new(),
+            };
+            let registration = registration
+                .map(|bytes| WorkerInfo::decode(&mut bytes.as_slice()))
+                .transpose()
+                .map_err(|_| CoreError::Undecodable {
+                    number,
+                    what: "Registry.Workers",
+                })?;
+            let ingress = ingress
+                .map(|bytes| u64::decode(&mut bytes.as_slice()))
+                .transpose()
+                .map_err(|_| CoreError::Undecodable {
+                    number,
+                    what: "MessageQueue.OffchainIngress",
+                })?
+                .unwrap_or(0);
+            facts.push((messages, registration, ingress));
+        }
+
+        // Apply, in block order.
+        let mut state = self.state.clone();
+        let mut outcome = Outcome {
+            blocks: u32::try_from(batch.blocks.len()).unwrap_or(u32::MAX),
+            ..Default::default()
+        };
+        let me = self.keys.pubkey();
+        for (messages, registration, ingress) in facts {
+            for message in messages {
+                state.processed_messages = state.processed_messages.saturating_add(1);
+                if message.sender != MessageOrigin::pallet("Registry")
+                    || message.destination != topics::WORKER_EVENT
+                {
+                    continue;
+                }
+                let Ok(event) = WorkerEventWithKey::decode(&mut message.payload.as_slice()) else {
+                    continue;
+                };
+                if event.pubkey != me {
+                    continue;
+                }
+                match event.event {
+                    WorkerEvent::BenchStart { .. } => state.bench_requested = true,
+                    WorkerEvent::BenchScoreRecorded { .. } => state.bench_requested = false,
+                }
+            }
+            if state.registration.is_none() && registration.is_some() {
+                outcome.registered = true;
+            }
+            state.registration = registration;
+            // The chain has consumed every sequence below `ingress`.
+            state.pending.retain(|m| m.sequence >= ingress);
+            state.next_sequence = state.next_sequence.max(ingress);
+        }
+        // A registered worker without a score benchmarks, unless its report is on its way:
+        // asked again after a restart, so an interrupted benchmark never strands it.
+        let scored = state
+            .registration
+            .as_ref()
+            .is_some_and(|r| r.initial_score.is_some());
+        if scored {
+            state.bench_requested = false;
+        }
+        let reporting = state
+            .pending
+            .iter()
+            .any(|m| m.message.destination == topics::WORKER_REPORT);
+        if state.registration.is_some() && !scored && !reporting {
+            outcome.run_benchmark = Some(topics::BENCHMARK_SECONDS);
+        }
+
+        state.light = light.state();
+        self.light = light;
+        self.state = state;
+        Ok(outcome)
+    }
+
+    /// Signs the benchmark's result for the chain.
+    pub fn benchmark_done(&mut self, score: u32) -> SignedMessage {
+        self.send(
+            topics::WORKER_REPORT,
+            WorkerReport::BenchScore(score.min(topics::MAX_SCORE)).encode(),
+        )
+    }
+
+    /// Signs a message to the chain with the next sequence and queues it.
+    fn send(&mut self, topic: &[u8], payload: Vec<u8>) -> SignedMessage {
+        let message = Message::new(MessageOrigin::Worker(self.keys.pubkey()), topic, payload);
+        let sequence = self.state.next_sequence;
+        let genesis = self.genesis_hash();
+        let signed = SignedMessage::sign(&genesis, message, sequence, |p| self.keys.sign(p));
+        self.state.next_sequence = sequence.saturating_add(1);
+        self.state.pending.push(signed.clone());
+        signed
+    }
+}

@@ -1,0 +1,609 @@
+//! The host shell around the core: the TEE provider, sealed files, the relayer loop and
+//! the HTTP API.
+//!
+//! The relayer is untrusted by design: it fetches finalized headers, certificates and read
+//! proofs from a node and feeds them to the core, which verifies everything; it submits the
+//! core's registration and signed messages as extrinsics paid by the operator. A batch the
+//! core refuses is retried with backoff and reported loudly, never skipped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parity_scale_codec::Encode;
+use phala_attestation::Attestation;
+use phala_client::{Client, TxOptions};
+use phala_keys::Sr25519Pair;
+use phala_light_client::LightClient;
+use phala_primitives::consensus::{epoch_of, is_epoch_boundary};
+use phala_primitives::{BlockNumber, H256};
+use phala_runtime::RuntimeCall;
+use phala_runtime::modules::{message_queue, registry};
+use phala_tee::seal::Sealer;
+use phala_tee::{Platform, TeeKind};
+use tracing::{error, info, warn};
+
+use crate::core::{CoreError, SyncBatch, SyncBlock, WorkerCore};
+use crate::http::Shared;
+use crate::keys::WorkerKeys;
+use crate::{bench, checkpoint};
+
+/// Most blocks fetched and verified as one batch.
+pub const MAX_BATCH: u32 = 256;
+/// Requests in flight to the node while fetching a batch.
+const FETCH_CONCURRENCY: usize = 32;
+/// How often a caught-up worker polls for new finalized blocks.
+const POLL: Duration = Duration::from_millis(250);
+/// After this many refusals of the same batch the worker says it is stuck.
+const STUCK_AFTER: u32 = 3;
+
+/// Which TEE provider the worker runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TeeChoice {
+    Simulated,
+    Sgx,
+    Tdx,
+}
+
+#[derive(Debug)]
+pub struct WorkerConfig {
+    pub node_url: String,
+    pub base_path: PathBuf,
+    /// Pays for the worker's extrinsics and collects what it earns.
+    pub operator: Sr25519Pair,
+    pub tee: TeeChoice,
+    pub listen: SocketAddr,
+    /// Refuse a node whose genesis differs (trust on first use if `None`).
+    pub genesis_hash: Option<H256>,
+    /// Collateral for a hardware quote (Intel PCS/PCCS JSON).
+    pub collateral: Option<PathBuf>,
+    /// Draw a progress bar while catching up (a terminal), or log lines.
+    pub progress_bar: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("TEE: {0}")]
+    Tee(#[from] phala_tee::TeeError),
+    #[error("keys: {0}")]
+    Keys(#[from] crate::keys::KeysError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("the checkpoint cannot be resumed: {0}")]
+    Resume(#[from] CoreError),
+    #[error("node: {0}")]
+    Node(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot serve the worker API on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn open_platform(config: &WorkerConfig) -> Result<Box<dyn Platform>, WorkerError> {
+    std::fs::create_dir_all(&config.base_path).map_err(|e| {
+        WorkerError::Config(format!("cannot create {}: {e}", config.base_path.display()))
+    })?;
+    match config.tee {
+        TeeChoice::Simulated => {
+            let p = phala_tee::simulated::Simulated::open(&config.base_path)?;
+            warn!("{}", phala_tee::simulated::WARNING);
+            eprintln!("\n  !!! {} !!!\n", phala_tee::simulated::WARNING);
+            Ok(Box::new(p))
+        }
+        TeeChoice::Sgx | TeeChoice::Tdx => {
+            if phala_tee::simulated::is_simulated_dir(&config.base_path) {
+                return Err(WorkerError::Config(format!(
+                    "{} belongs to a simulated worker; a hardware worker needs its own base path",
+                    config.base_path.display()
+                )));
+            }
+            if config.tee == TeeChoice::Sgx {
+                Ok(Box::new(phala_tee::gramine::GramineSgx::open()?))
+            } else {
+                Ok(Box::new(phala_tee::tdx::Tdx::open(
+                    PathBuf::from(phala_tee::tdx::DEFAULT_REPORT_DIR),
+                    config.base_path.join("tdx-sealing-key"),
+                )?))
+            }
+        }
+    }
+}
+
+async fn connect(url: &str) -> Client {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match Client::connect(url).await {
+            Ok(c) => return c,
+            Err(e) => {
+                warn!("cannot reach node {url}: {e}; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Runs the worker until `shutdown` resolves.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), WorkerError> {
+    let platform = open_platform(&config)?;
+    let sealer = Sealer::new(platform.as_ref())?;
+    let (keys, fresh) = WorkerKeys::load_or_create(platform.as_ref(), &sealer, &config.base_path)?;
+    info!(
+        pubkey = %format!("0x{}", hex::encode(keys.pubkey())),
+        tee = %platform.kind(),
+        "worker identity {}",
+        if fresh { "created and sealed" } else { "unsealed" }
+    );
+
+    let shared = Arc::new(Shared::default());
+    let (addr, server) = crate::http::serve(config.listen, shared.clone())
+        .await
+        .map_err(|source| WorkerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    info!("worker API on http://{addr}");
+
+    let client = connect(&config.node_url).await;
+    let genesis = client.genesis_hash();
+    if let Some(expected) = config.genesis_hash
+        && expected != genesis
+    {
+        return Err(WorkerError::Config(format!(
+            "the node's genesis is {genesis}, not the expected {expected}"
+        )));
+    }
+
+    let core = match checkpoint::load(&sealer, &config.base_path)? {
+        Some(state) => {
+            if state.light.genesis_hash != genesis {
+                return Err(WorkerError::Config(format!(
+                    "this worker follows chain {}, but the node serves {genesis}",
+                    state.light.genesis_hash
+                )));
+            }
+            let core = WorkerCore::resume(keys, state)?;
+            info!("resumed from checkpoint at block #{}", core.head().0);
+            core
+        }
+        None => {
+            let header = client
+                .header(genesis)
+                .await
+                .map_err(|e| WorkerError::Node(e.to_string()))?
+                .ok_or_else(|| WorkerError::Node("the node has no genesis header".into()))?;
+            let light = LightClient::from_genesis(&header)
+                .map_err(|e| WorkerError::Node(format!("genesis header: {e}")))?;
+            info!("following chain {genesis} from genesis");
+            WorkerCore::new(keys, light)
+        }
+    };
+
+    let mut host = Host {
+        platform,
+        sealer,
+        config,
+        client,
+        core,
+        shared,
+        last_registration: None,
+        submitted: Vec::new(),
+        failures: 0,
+        benchmark: None,
+        progress: None,
+        last_log: Instant::now(),
+    };
+    host.refresh_info();
+    tokio::select! {
+        biased;
+        () = shutdown => {}
+        result = host.run() => result?,
+    }
+    host.save()?;
+    server.abort();
+    Ok(())
+}
+
+struct Host {
+    platform: Box<dyn Platform>,
+    sealer: Sealer,
+    config: WorkerConfig,
+    client: Client,
+    core: WorkerCore,
+    shared: Arc<Shared>,
+    last_registration: Option<Instant>,
+    /// (sequence, when) of messages submitted and not yet seen accepted.
+    submitted: Vec<(u64, Instant)>,
+    failures: u32,
+    benchmark: Option<tokio::task::JoinHandle<u32>>,
+    progress: Option<indicatif::ProgressBar>,
+    last_log: Instant,
+}
+
+impl Host {
+    async fn run(&mut self) -> Result<(), WorkerError> {
+        loop {
+            let finalized = match self.client.finalized_head().await {
+                Ok((n, _)) => n,
+                Err(e) => {
+                    self.problem(Some(format!("node unreachable: {e}")));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            self.shared.metrics.chain_height.set(i64::from(finalized));
+            let (head, _) = self.core.head();
+            if head < finalized {
+                self.sync_once(head, finalized).await?;
+            } else {
+                self.finish_progress();
+                self.problem(None);
+                self.act().await?;
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+
+    /// Fetches, verifies and applies the next batch towards `finalized`.
+    async fn sync_once(
+        &mut self,
+        head: BlockNumber,
+        finalized: BlockNumber,
+    ) -> Result<(), WorkerError> {
+        let from = head.saturating_add(1);
+        let epoch_length = self.core.epoch_length();
+        // A batch stays in one epoch and ends at its boundary, where the committee changes.
+        let mut to = finalized.min(head.saturating_add(MAX_BATCH));
+        let epoch = epoch_of(from, epoch_length);
+        let mut n = from;
+        while n < to {
+            if is_epoch_boundary(n, epoch_length) {
+                to = n;
+                break;
+            }
+            n = n.saturating_add(1);
+        }
+        debug_assert!(epoch_of(to, epoch_length) == epoch);
+        self.show_progress(head, finalized);
+        let batch = match self.fetch(from, to).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                warn!("fetching blocks #{from}..=#{to}: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return Ok(());
+            }
+        };
+        let mut rng = commonware_utils::sys_rng();
+        match self.core.import(&mut rng, &batch) {
+            Ok(outcome) => {
+                self.failures = 0;
+                self.shared
+                    .metrics
+                    .blocks_imported
+                    .inc_by(u64::from(outcome.blocks));
+                if outcome.registered {
+                    info!("registered on chain: {}", self.registration_summary());
+                }
+                self.after_import(outcome.run_benchmark, finalized).await?;
+            }
+            Err(e) => {
+                self.failures = self.failures.saturating_add(1);
+                self.shared.metrics.batches_refused.inc();
+                let message = format!("refused blocks #{from}..=#{to} from the node: {e}");
+                if self.failures >= STUCK_AFTER {
+                    error!(
+                        "STUCK at block #{from}: {message} ({} attempts); the node serves data \
+                         that does not verify. Point the worker at another node.",
+                        self.failures
+                    );
+                } else {
+                    warn!("{message}; retrying");
+                }
+                self.problem(Some(message));
+                let backoff =
+                    Duration::from_millis(250u64.saturating_mul(1 << self.failures.min(6)));
+                tokio::time::sleep(backoff).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn after_import(
+        &mut self,
+        run_benchmark: Option<u32>,
+        finalized: BlockNumber,
+    ) -> Result<(), WorkerError> {
+        let (head, _) = self.core.head();
+        self.shared.metrics.synced_height.set(i64::from(head));
+        if let Some(secs) = run_benchmark
+            && self.benchmark.is_none()
+        {
+            info!("benchmarking for {secs} s");
+            self.benchmark = Some(tokio::task::spawn_blocking(move || {
+                bench::run(Duration::from_secs(u64::from(secs)))
+            }));
+        }
+        // Checkpoint after every batch while catching up is cheap next to fetching it.
+        self.save()?;
+        self.refresh_info();
+        if head >= finalized {
+            self.act().await?;
+        }
+        Ok(())
+    }
+
+    /// What a caught-up worker does: finish the benchmark, register, send messages.
+    async fn act(&mut self) -> Result<(), WorkerError> {
+        if let Some(task) = &self.benchmark
+            && task.is_finished()
+            && let Some(task) = self.benchmark.take()
+        {
+            let score = task.await.unwrap_or(0);
+            let signed = self.core.benchmark_done(score);
+            // Sealed before it leaves, so a crash cannot make the worker sign another
+            // message with the same sequence.
+            self.save()?;
+            info!(score, sequence = signed.sequence, "benchmark done");
+        }
+        if self.core.state().registration.is_none() {
+            self.register().await;
+        }
+        self.submit_pending().await;
+        Ok(())
+    }
+
+    async fn register(&mut self) {
+        if self
+            .last_registration
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(30))
+        {
+            return;
+        }
+        self.last_registration = Some(Instant::now());
+        let attestation = match self.attestation() {
+            Ok(a) => a,
+            Err(e) => {
+                error!("cannot attest: {e}");
+                self.problem(Some(format!("cannot attest: {e}")));
+                return;
+            }
+        };
+        let info = self.registration_info();
+        let call = RuntimeCall::Registry(registry::Call::register_worker { info, attestation });
+        match self.submit(call).await {
+            Ok(hash) => {
+                self.shared.metrics.registrations_submitted.inc();
+                info!("registration submitted in {hash}");
+            }
+            Err(e) => {
+                warn!("registration refused: {e}");
+                self.problem(Some(format!("registration refused: {e}")));
+            }
+        }
+    }
+
+    fn registration_info(&self) -> phala_primitives::worker::WorkerRegistrationInfo {
+        let cores = std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(1))
+            .unwrap_or(1);
+        let machine_id = std::fs::read_to_string("/etc/machine-id")
+            .map(|s| s.trim().as_bytes().to_vec())
+            .unwrap_or_default();
+        let mut machine_id = machine_id;
+        machine_id.truncate(phala_primitives::worker::MAX_MACHINE_ID_LEN);
+        self.core
+            .registration_info(Some(self.config.operator.account_id()), machine_id, cores)
+    }
+
+    fn attestation(&self) -> Result<Attestation, WorkerError> {
+        let info = self.registration_info();
+        let quote = self.platform.quote(&info.report_data())?;
+        if let Ok(mut a) = self.shared.attestation.lock() {
+            *a = crate::http::AttestationInfo {
+                tee: self.platform.kind().to_string(),
+                quote: hex::encode(&quote),
+                registration_info: hex::encode(info.encode()),
+                report_data: hex::encode(info.report_data()),
+            };
+        }
+        match self.platform.kind() {
+            TeeKind::Simulated => Ok(Attestation::Simulated { quote }),
+            TeeKind::Sgx | TeeKind::Tdx => {
+                let path = self.config.collateral.as_ref().ok_or_else(|| {
+                    WorkerError::Config(
+                        "a hardware quote needs Intel collateral: pass --collateral FILE \
+                         (the PCCS JSON for this platform)"
+                            .into(),
+                    )
+                })?;
+                let json = std::fs::read(path).map_err(|e| {
+                    WorkerError::Config(format!("cannot read {}: {e}", path.display()))
+                })?;
+                let collateral = phala_attestation::Collateral::from_json(&json)
+                    .map_err(|e| WorkerError::Config(e.to_string()))?;
+                Ok(Attestation::Dcap {
+                    quote,
+                    collateral: Box::new(collateral),
+                })
+            }
+        }
+    }
+
+    /// Submits the first pending message whose turn it is; resubmits after a while if the
+    /// chain has not taken it.
+    async fn submit_pending(&mut self) {
+        let pending = self.core.state().pending.clone();
+        self.submitted
+            .retain(|(seq, _)| pending.iter().any(|m| m.sequence == *seq));
+        for message in pending {
+            let recent = self
+                .submitted
+                .iter()
+                .any(|(s, t)| *s == message.sequence && t.elapsed() < Duration::from_secs(12));
+            if recent {
+                continue;
+            }
+            let sequence = message.sequence;
+            let call = RuntimeCall::MessageQueue(message_queue::Call::sync_offchain_message {
+                signed_message: message,
+            });
+            match self.submit(call).await {
+                Ok(hash) => {
+                    self.shared.metrics.messages_submitted.inc();
+                    self.submitted.retain(|(s, _)| *s != sequence);
+                    self.submitted.push((sequence, Instant::now()));
+                    info!(sequence, "message submitted in {hash}");
+                }
+                Err(e) => {
+                    warn!(sequence, "message refused by the node: {e}");
+                }
+            }
+            // One at a time: the next sequence is only valid once this one is in a block.
+            break;
+        }
+    }
+
+    async fn submit(&self, call: RuntimeCall) -> Result<H256, String> {
+        let tx = self
+            .client
+            .sign(call, &self.config.operator, TxOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.client.submit(&tx).await.map_err(|e| e.to_string())
+    }
+
+    async fn fetch(&self, from: BlockNumber, to: BlockNumber) -> Result<SyncBatch, String> {
+        use futures::StreamExt;
+        let keys = self.core.proof_keys().to_vec();
+        let client = &self.client;
+        let blocks: Vec<Result<(SyncBlock, H256), String>> = futures::stream::iter(from..=to)
+            .map(|n| {
+                let keys = keys.clone();
+                async move {
+                    let hash = client
+                        .block_hash(n)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("the node has no block #{n}"))?;
+                    let (header, proof) = futures::try_join!(
+                        async { client.header(hash).await.map_err(|e| e.to_string()) },
+                        async {
+                            client
+                                .read_proof(&keys, hash)
+                                .await
+                                .map_err(|e| e.to_string())
+                        }
+                    )?;
+                    let header = header.ok_or_else(|| format!("the node has no header #{n}"))?;
+                    Ok((SyncBlock { header, proof }, hash))
+                }
+            })
+            .buffered(FETCH_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(blocks.len());
+        let mut last = None;
+        for b in blocks {
+            let (block, hash) = b?;
+            last = Some(hash);
+            out.push(block);
+        }
+        let last = last.ok_or("empty batch")?;
+        let certificate = self
+            .client
+            .finality_proof(last)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the node has no finality certificate for #{to}"))?;
+        Ok(SyncBatch {
+            blocks: out,
+            certificate,
+        })
+    }
+
+    fn save(&self) -> Result<(), WorkerError> {
+        checkpoint::save(
+            self.platform.as_ref(),
+            &self.sealer,
+            &self.config.base_path,
+            self.core.state(),
+        )?;
+        Ok(())
+    }
+
+    fn registration_summary(&self) -> String {
+        match &self.core.state().registration {
+            Some(r) => format!(
+                "tee {:?}, confidence level {}, operator {}",
+                r.tee,
+                r.confidence_level,
+                r.operator
+                    .map(|o| o.to_ss58())
+                    .unwrap_or_else(|| "none".into())
+            ),
+            None => "not registered".into(),
+        }
+    }
+
+    fn refresh_info(&self) {
+        let state = self.core.state();
+        let keys = self.core.keys();
+        let reg = state.registration.as_ref();
+        if let Ok(mut info) = self.shared.info.lock() {
+            *info = crate::http::Info {
+                pubkey: format!("0x{}", hex::encode(keys.pubkey())),
+                ecdh_pubkey: format!("0x{}", hex::encode(keys.ecdh_pubkey())),
+                tee: self.platform.kind().to_string(),
+                simulated: self.platform.kind() == TeeKind::Simulated,
+                registered: reg.is_some(),
+                confidence_level: reg.map(|r| r.confidence_level),
+                initial_score: reg.and_then(|r| r.initial_score),
+                operator: Some(self.config.operator.account_id().to_ss58()),
+                genesis_hash: self.core.genesis_hash().to_string(),
+                synced_height: self.core.head().0,
+                chain_height: u32::try_from(self.shared.metrics.chain_height.get()).unwrap_or(0),
+                runtime_version: crate::VERSION,
+            };
+        }
+    }
+
+    fn problem(&self, problem: Option<String>) {
+        if let Ok(mut p) = self.shared.problem.lock() {
+            *p = problem;
+        }
+    }
+
+    fn show_progress(&mut self, head: BlockNumber, finalized: BlockNumber) {
+        if self.config.progress_bar {
+            let bar = self.progress.get_or_insert_with(|| {
+                let bar = indicatif::ProgressBar::new(u64::from(finalized));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "syncing {bar:40} {pos}/{len} blocks, {per_sec}, eta {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            bar.set_length(u64::from(finalized));
+            bar.set_position(u64::from(head));
+        } else if self.last_log.elapsed() >= Duration::from_secs(5) {
+            self.last_log = Instant::now();
+            info!("synced #{head} of #{finalized}");
+        }
+    }
+
+    fn finish_progress(&mut self) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+            info!("caught up at #{}", self.core.head().0);
+        }
+    }
+}

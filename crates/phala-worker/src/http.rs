@@ -1,0 +1,169 @@
+//! The worker's HTTP API: `GET /info`, `/attestation`, `/health`, `/metrics`.
+//!
+//! It serves only public facts (keys, heights, the quote); nothing secret is reachable from
+//! it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// What the worker shows about itself.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    pub pubkey: String,
+    pub ecdh_pubkey: String,
+    pub tee: String,
+    /// True for the simulated TEE: no hardware protects this worker.
+    pub simulated: bool,
+    pub registered: bool,
+    pub confidence_level: Option<u8>,
+    pub initial_score: Option<u32>,
+    pub operator: Option<String>,
+    pub genesis_hash: String,
+    pub synced_height: u32,
+    pub chain_height: u32,
+    pub runtime_version: u32,
+}
+
+/// The attestation the worker registers with.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationInfo {
+    pub tee: String,
+    /// The quote, hex.
+    pub quote: String,
+    /// The registration info it binds (SCALE, hex) and its report data.
+    pub registration_info: String,
+    pub report_data: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub synced_height: Gauge,
+    pub chain_height: Gauge,
+    pub blocks_imported: Counter,
+    pub batches_refused: Counter,
+    pub messages_submitted: Counter,
+    pub registrations_submitted: Counter,
+}
+
+/// State shared between the host loop and the API.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub info: Mutex<Info>,
+    pub attestation: Mutex<AttestationInfo>,
+    /// Why the worker is unhealthy, if it is.
+    pub problem: Mutex<Option<String>>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    fn render_metrics(&self) -> String {
+        let mut registry = Registry::with_prefix("phala_worker");
+        let m = &self.metrics;
+        registry.register(
+            "synced_height",
+            "Last block verified",
+            m.synced_height.clone(),
+        );
+        registry.register(
+            "chain_height",
+            "Finalized height of the node",
+            m.chain_height.clone(),
+        );
+        registry.register(
+            "blocks_imported",
+            "Blocks verified and applied",
+            m.blocks_imported.clone(),
+        );
+        registry.register(
+            "batches_refused",
+            "Batches refused for a bad header, certificate or proof",
+            m.batches_refused.clone(),
+        );
+        registry.register(
+            "messages_submitted",
+            "Signed messages submitted to the chain",
+            m.messages_submitted.clone(),
+        );
+        registry.register(
+            "registrations_submitted",
+            "Registrations submitted",
+            m.registrations_submitted.clone(),
+        );
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/info",
+            get(|State(s): State<Arc<Shared>>| async move {
+                let info = s.info.lock().map(|i| i.clone()).unwrap_or_default();
+                json(&info)
+            }),
+        )
+        .route(
+            "/attestation",
+            get(|State(s): State<Arc<Shared>>| async move {
+                let a = s.attestation.lock().map(|a| a.clone()).unwrap_or_default();
+                json(&a)
+            }),
+        )
+        .route(
+            "/health",
+            get(|State(s): State<Arc<Shared>>| async move {
+                match s.problem.lock().ok().and_then(|p| p.clone()) {
+                    None => (StatusCode::OK, "ok\n".to_string()),
+                    Some(problem) => (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")),
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(s): State<Arc<Shared>>| async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    s.render_metrics(),
+                )
+            }),
+        )
+        .with_state(shared)
+}
+
+/// Binds `addr` (fails at once if taken) and serves until the task is dropped.
+pub async fn serve(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(shared);
+    let handle = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("worker API stopped: {e}");
+        }
+    });
+    Ok((local, handle))
+}

@@ -1,0 +1,27 @@
+//! The TEE worker (Phala's pRuntime with its pherry relayer in one process).
+//!
+//! - [`core`]: the sans-IO heart. Verified inputs in (headers with finality certificates,
+//!   state proofs), signed messages out. It is what would run inside the enclave.
+//! - [`keys`] and [`checkpoint`]: the identity and ECDH keys and the core's state, only ever
+//!   on disk sealed by the TEE, so a restart resumes without registering again.
+//! - [`host`]: the thin shell around the core: the relayer (node → core: headers,
+//!   certificates, proofs; core → chain: registration and signed messages as extrinsics
+//!   paid by the operator), the benchmark, progress output, and the HTTP API ([`http`]).
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+pub mod bench;
+pub mod checkpoint;
+pub mod core;
+pub mod host;
+pub mod http;
+pub mod keys;
+
+pub use host::{TeeChoice, WorkerConfig, WorkerError, run};
+
+/// This worker runtime's version, as it registers: 0.1.0.
+pub const VERSION: u32 = phala_primitives::worker::version(0, 1, 0);
