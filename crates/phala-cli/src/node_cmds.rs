@@ -275,7 +275,13 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
                     port(args.prometheus_port, i)?,
                 ))),
                 p2p_listen: None,
-                pruning: Some(4096),
+                // Workers sync from genesis with a read proof of every block's state: the
+                // validator they follow keeps all states.
+                pruning: if i == 0 && args.workers > 0 {
+                    None
+                } else {
+                    Some(4096)
+                },
                 name: format!("phala-devnet-{}", name.to_lowercase()),
                 followers: followers.clone(),
             },
@@ -359,6 +365,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
                 tee: phala_worker::TeeChoice::Simulated,
                 listen,
                 genesis_hash: None,
+                trusted_checkpoint: None,
                 collateral: None,
                 progress_bar: false,
             };

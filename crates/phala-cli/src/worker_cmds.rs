@@ -27,7 +27,8 @@ pub struct WorkerArgs {
     #[arg(long)]
     base_path: PathBuf,
     /// Secret URI of the operator account: pays the worker's transactions, collects rewards.
-    #[arg(long)]
+    /// Prefer the environment variable on shared machines: arguments are visible to others.
+    #[arg(long, env = "PHALA_OPERATOR", hide_env_values = true)]
     operator: String,
     #[arg(long, value_enum, default_value_t = Tee::Simulated)]
     tee: Tee,
@@ -38,6 +39,11 @@ pub struct WorkerArgs {
     /// first start, then the checkpoint's.
     #[arg(long)]
     genesis_hash: Option<String>,
+    /// On the first start, follow the chain from this finalized epoch-boundary block (the
+    /// last block of an epoch, 0x-hash, one you trust) instead of from genesis: faster, and
+    /// the node need not keep older states.
+    #[arg(long)]
+    trusted_checkpoint: Option<String>,
     /// Intel collateral (PCCS JSON) for a hardware quote.
     #[arg(long)]
     collateral: Option<PathBuf>,
@@ -50,6 +56,10 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
         .genesis_hash
         .map(|h| H256::from_hex(&h).map_err(|e| anyhow::anyhow!("--genesis-hash: {e}")))
         .transpose()?;
+    let trusted_checkpoint = args
+        .trusted_checkpoint
+        .map(|h| H256::from_hex(&h).map_err(|e| anyhow::anyhow!("--trusted-checkpoint: {e}")))
+        .transpose()?;
     Ok(WorkerConfig {
         node_url: args.node,
         base_path: args.base_path,
@@ -61,6 +71,7 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
         },
         listen: args.listen,
         genesis_hash,
+        trusted_checkpoint,
         collateral: args.collateral,
         progress_bar: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     })

@@ -20,9 +20,14 @@ struct Worker {
 
 impl Worker {
     fn start(devnet: &common::Devnet, base: &Path, port: u16, log: PathBuf) -> Worker {
+        Self::start_with(&devnet.ws_url(), base, port, log, &[])
+    }
+
+    fn start_with(url: &str, base: &Path, port: u16, log: PathBuf, extra: &[&str]) -> Worker {
         let child = Command::new(env!("CARGO_BIN_EXE_phala"))
-            .args(["worker", "--node", &devnet.ws_url(), "--base-path"])
+            .args(["worker", "--node", url, "--base-path"])
             .arg(base)
+            .args(extra)
             .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
@@ -313,4 +318,137 @@ async fn the_core_refuses_forged_headers_certificates_and_proofs() {
     core.import(&mut rng, &good).unwrap();
     assert_eq!(core.head().0, 4);
     drop(devnet);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn devnet_workers_register_and_benchmark_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker_port = common::free_port().to_string();
+    let devnet = tokio::task::spawn_blocking({
+        let base = dir.path().to_path_buf();
+        move || {
+            common::Devnet::start_with(
+                &base,
+                common::free_port(),
+                common::free_port(),
+                &["--workers", "2", "--worker-port", &worker_port],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let client = devnet.http();
+    let prefix = phala_primitives::storage::prefix("Registry", "Workers");
+    let start = Instant::now();
+    loop {
+        let keys: Vec<String> = client
+            .request("state_getKeys", rpc_params![common::hex(&prefix)])
+            .await
+            .unwrap();
+        let mut scored = 0;
+        for key in &keys {
+            let value: Option<String> = client
+                .request("state_getStorage", rpc_params![key])
+                .await
+                .unwrap();
+            let bytes = phala_primitives::crypto::decode_hex(&value.unwrap()).unwrap();
+            let w = WorkerInfo::decode(&mut bytes.as_slice()).unwrap();
+            assert_eq!(w.tee, phala_attestation::TeeKind::Simulated);
+            if w.initial_score.is_some() {
+                scored += 1;
+            }
+        }
+        if keys.len() == 2 && scored == 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{} workers registered, {scored} scored",
+            keys.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(devnet);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["chain-spec", "--validators", "1", "--block-time-ms", "100"])
+        .args(["--epoch-length", "10", "--p2p-base-port"])
+        .arg(common::free_port().to_string())
+        .arg("--out")
+        .arg(&spec)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rpc = common::free_port();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["node", "--chain"])
+        .arg(&spec)
+        .args(["--validator", "//Alice", "--base-path"])
+        .arg(dir.path().join("alice"))
+        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
+        .args(["--state-pruning", "32"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = jsonrpsee::http_client::HttpClientBuilder::default()
+        .build(format!("http://127.0.0.1:{rpc}"))
+        .unwrap();
+    let start = Instant::now();
+    while common::finalized_number(&client).await.unwrap_or(0) < 60 {
+        assert!(start.elapsed() < Duration::from_secs(90), "node too slow");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Block 49 ends epoch 4; the states before ~#28 are already pruned.
+    let checkpoint: String = client
+        .request("chain_getBlockHash", rpc_params![49])
+        .await
+        .unwrap();
+    let not_boundary: String = client
+        .request("chain_getBlockHash", rpc_params![48])
+        .await
+        .unwrap();
+    let url = format!("ws://127.0.0.1:{rpc}");
+
+    // A block that does not end an epoch is refused as a checkpoint, with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["worker", "--node", &url, "--base-path"])
+        .arg(dir.path().join("refused"))
+        .args(["--operator", "//Bob", "--listen"])
+        .arg(format!("127.0.0.1:{}", common::free_port()))
+        .args(["--trusted-checkpoint", &not_boundary])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not end an epoch"), "{stderr}");
+
+    let port = common::free_port();
+    let worker = Worker::start_with(
+        &url,
+        &dir.path().join("worker"),
+        port,
+        dir.path().join("worker.log"),
+        &["--trusted-checkpoint", &checkpoint],
+    );
+    let info = worker
+        .wait_info("registered and scored from the checkpoint", |i| {
+            i["registered"] == true
+                && i["initialScore"].is_u64()
+                && i["syncedHeight"].as_u64().unwrap_or(0) >= 60
+        })
+        .await;
+    assert_eq!(info["simulated"], true);
+    assert!(
+        worker.log().contains("from trusted checkpoint #49"),
+        "{}",
+        worker.log()
+    );
+    let _ = node.kill();
+    let _ = node.wait();
 }

@@ -68,6 +68,8 @@ pub enum LightClientError {
     BadCommitteeChange { number: BlockNumber },
     #[error("a committee key is not a valid ed25519 public key")]
     BadKey,
+    #[error("header #{number} does not end an epoch: a checkpoint must be an epoch's last block")]
+    NotBoundary { number: BlockNumber },
 }
 
 /// What a light client must remember to resume where it stopped (workers seal it into their
@@ -139,6 +141,31 @@ impl LightClient {
             verifier,
             head: (0, hash),
         })
+    }
+
+    /// Starts at a trusted epoch-boundary header instead of genesis: the caller has checked
+    /// `boundary.hash()` against a hash it trusts (and `genesis` likewise). The committee is
+    /// the one `boundary` announces for the next epoch.
+    pub fn from_checkpoint(genesis: &Header, boundary: &Header) -> Result<Self, LightClientError> {
+        let mut client = Self::from_genesis(genesis)?;
+        let number = boundary.number;
+        if !is_epoch_boundary(number, client.epoch_length) {
+            return Err(LightClientError::NotBoundary { number });
+        }
+        let change = match CommitteeChange::from_header(boundary) {
+            None => return Err(LightClientError::MissingCommitteeChange { number }),
+            Some(Err(_)) => return Err(LightClientError::BadCommitteeChange { number }),
+            Some(Ok(change)) => change,
+        };
+        let expected = epoch_of(number, client.epoch_length).saturating_add(1);
+        if change.epoch != expected || change.keys.is_empty() {
+            return Err(LightClientError::BadCommitteeChange { number });
+        }
+        client.verifier = verifier(&client.namespace, &change.keys)?;
+        client.committee = change.keys;
+        client.epoch = change.epoch;
+        client.head = (number, boundary.hash());
+        Ok(client)
     }
 
     /// Resumes from a saved state. The state is trusted as it is: it must come from this

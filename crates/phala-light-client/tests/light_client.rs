@@ -245,3 +245,40 @@ proptest::proptest! {
         proptest::prop_assert!(client.import(&mut rng, &[h1], &bytes).is_err());
     }
 }
+
+#[test]
+fn starts_from_a_trusted_boundary_and_survives_a_restart() {
+    let g = genesis(&OLD);
+    let gh = g.hash();
+    let h1 = header(&g, vec![]);
+    let h2 = header(&h1, vec![]);
+    let change = CommitteeChange {
+        epoch: 1,
+        keys: NEW.iter().map(|u| public(u)).collect(),
+    };
+    let h3 = header(&h2, vec![change.digest_item()]);
+    // Not a boundary, and a boundary without its announcement: refused.
+    assert_eq!(
+        LightClient::from_checkpoint(&g, &h2).unwrap_err(),
+        LightClientError::NotBoundary { number: 2 }
+    );
+    let bare = header(&h2, vec![]);
+    assert_eq!(
+        LightClient::from_checkpoint(&g, &bare).unwrap_err(),
+        LightClientError::MissingCommitteeChange { number: 3 }
+    );
+    let mut client = LightClient::from_checkpoint(&g, &h3).unwrap();
+    assert_eq!((client.epoch(), client.head()), (1, (3, h3.hash())));
+    // The saved state resumes to the same client, which follows the new committee.
+    let mut client2 = LightClient::resume(client.state()).unwrap();
+    let h4 = header(&h3, vec![]);
+    let good = certify(&gh, &h4, 1, &NEW, &NEW[1..]);
+    let mut rng = commonware_utils::test_rng();
+    client
+        .import(&mut rng, std::slice::from_ref(&h4), &good)
+        .unwrap();
+    client2
+        .import(&mut rng, std::slice::from_ref(&h4), &good)
+        .unwrap();
+    assert_eq!(client.state(), client2.state());
+}

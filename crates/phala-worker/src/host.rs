@@ -56,6 +56,8 @@ pub struct WorkerConfig {
     pub listen: SocketAddr,
     /// Refuse a node whose genesis differs (trust on first use if `None`).
     pub genesis_hash: Option<H256>,
+    /// Start from this trusted epoch-boundary block instead of genesis (first start only).
+    pub trusted_checkpoint: Option<H256>,
     /// Collateral for a hardware quote (Intel PCS/PCCS JSON).
     pub collateral: Option<PathBuf>,
     /// Draw a progress bar while catching up (a terminal), or log lines.
@@ -179,9 +181,32 @@ pub async fn run(
                 .await
                 .map_err(|e| WorkerError::Node(e.to_string()))?
                 .ok_or_else(|| WorkerError::Node("the node has no genesis header".into()))?;
-            let light = LightClient::from_genesis(&header)
-                .map_err(|e| WorkerError::Node(format!("genesis header: {e}")))?;
-            info!("following chain {genesis} from genesis");
+            let light = match config.trusted_checkpoint {
+                None => {
+                    info!("following chain {genesis} from genesis");
+                    LightClient::from_genesis(&header)
+                        .map_err(|e| WorkerError::Node(format!("genesis header: {e}")))?
+                }
+                Some(trusted) => {
+                    // The node only supplies the header; its hash must be the trusted one
+                    // (the SDK checks the hash of every header it returns).
+                    let boundary = client
+                        .header(trusted)
+                        .await
+                        .map_err(|e| WorkerError::Node(e.to_string()))?
+                        .ok_or_else(|| {
+                            WorkerError::Node(format!("the node has no block {trusted}"))
+                        })?;
+                    let light = LightClient::from_checkpoint(&header, &boundary).map_err(|e| {
+                        WorkerError::Config(format!("--trusted-checkpoint {trusted}: {e}"))
+                    })?;
+                    info!(
+                        "following chain {genesis} from trusted checkpoint #{} ({trusted})",
+                        boundary.number
+                    );
+                    light
+                }
+            };
             WorkerCore::new(keys, light)
         }
     };
@@ -275,8 +300,20 @@ impl Host {
         let batch = match self.fetch(from, to).await {
             Ok(batch) => batch,
             Err(e) => {
-                warn!("fetching blocks #{from}..=#{to}: {e}; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                self.failures = self.failures.saturating_add(1);
+                let message = format!("cannot fetch blocks #{from}..=#{to} from the node: {e}");
+                if self.failures >= STUCK_AFTER {
+                    error!(
+                        "STUCK at block #{from}: {message} ({} attempts). A node that prunes \
+                         old states cannot serve a worker syncing from genesis: follow one \
+                         started with --state-pruning archive.",
+                        self.failures
+                    );
+                } else {
+                    warn!("{message}; retrying");
+                }
+                self.problem(Some(message));
+                tokio::time::sleep(self.backoff()).await;
                 return Ok(());
             }
         };
@@ -526,6 +563,11 @@ impl Host {
             blocks: out,
             certificate,
         })
+    }
+
+    /// 250 ms doubling per consecutive failure, at most 16 s.
+    fn backoff(&self) -> Duration {
+        Duration::from_millis(250u64.saturating_mul(1 << self.failures.min(6)))
     }
 
     fn save(&self) -> Result<(), WorkerError> {

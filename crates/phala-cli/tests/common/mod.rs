@@ -33,6 +33,11 @@ impl Devnet {
     }
 
     pub fn start_on(base: &Path, rpc_port: u16, p2p_port: u16) -> Devnet {
+        Self::start_with(base, rpc_port, p2p_port, &[])
+    }
+
+    /// As [`start_on`](Self::start_on), with more `phala devnet` arguments.
+    pub fn start_with(base: &Path, rpc_port: u16, p2p_port: u16, extra: &[&str]) -> Devnet {
         let child = Command::new(env!("CARGO_BIN_EXE_phala"))
             .args(["devnet", "--base-path"])
             .arg(base)
@@ -43,6 +48,7 @@ impl Devnet {
                 &free_port().to_string(),
             ])
             .args(["--p2p-port", &p2p_port.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
