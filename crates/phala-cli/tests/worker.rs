@@ -452,3 +452,58 @@ async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
     let _ = node.kill();
     let _ = node.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_without_simulation_refuses_the_worker_and_the_worker_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["chain-spec", "--validators", "1", "--block-time-ms", "200"])
+        .arg("--p2p-base-port")
+        .arg(common::free_port().to_string())
+        .arg("--out")
+        .arg(&spec)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    json["registry"]["allowSimulatedTee"] = serde_json::Value::Bool(false);
+    std::fs::write(&spec, json.to_string()).unwrap();
+    let rpc = common::free_port();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["node", "--chain"])
+        .arg(&spec)
+        .args(["--validator", "//Alice", "--base-path"])
+        .arg(dir.path().join("alice"))
+        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let port = common::free_port();
+    let worker = Worker::start_with(
+        &format!("ws://127.0.0.1:{rpc}"),
+        &dir.path().join("worker"),
+        port,
+        dir.path().join("worker.log"),
+        &[],
+    );
+    let start = Instant::now();
+    loop {
+        let health = worker.get("/health").await.unwrap_or_default();
+        if health.contains("SimulatedTeeNotAllowed") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "health {health:?}\nlog:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(worker.log().contains("the chain refused the registration"));
+    assert_eq!(worker.info().await.unwrap()["registered"], false);
+    let _ = node.kill();
+    let _ = node.wait();
+}

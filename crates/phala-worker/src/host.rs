@@ -219,6 +219,7 @@ pub async fn run(
         core,
         shared,
         last_registration: None,
+        registration_refusals: Arc::default(),
         submitted: Vec::new(),
         failures: 0,
         benchmark: None,
@@ -244,6 +245,8 @@ struct Host {
     core: WorkerCore,
     shared: Arc<Shared>,
     last_registration: Option<Instant>,
+    /// Registrations the chain refused in a row.
+    registration_refusals: Arc<std::sync::atomic::AtomicU32>,
     /// (sequence, when) of messages submitted and not yet seen accepted.
     submitted: Vec<(u64, Instant)>,
     failures: u32,
@@ -327,6 +330,9 @@ impl Host {
                     .inc_by(u64::from(outcome.blocks));
                 if outcome.registered {
                     info!("registered on chain: {}", self.registration_summary());
+                    if let Ok(mut p) = self.shared.registration_problem.lock() {
+                        *p = None;
+                    }
                 }
                 self.after_import(outcome.run_benchmark, finalized).await?;
             }
@@ -397,10 +403,15 @@ impl Host {
     }
 
     async fn register(&mut self) {
-        if self
-            .last_registration
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(30))
-        {
+        // 30 s between attempts, doubling after each refusal (a chain that refuses this
+        // worker would otherwise charge the operator a fee every 30 s), at most 15 min.
+        let refusals = self
+            .registration_refusals
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let wait = Duration::from_secs(30)
+            .saturating_mul(1 << refusals.min(5))
+            .min(Duration::from_secs(900));
+        if self.last_registration.is_some_and(|t| t.elapsed() < wait) {
             return;
         }
         self.last_registration = Some(Instant::now());
@@ -414,14 +425,49 @@ impl Host {
         };
         let info = self.registration_info();
         let call = RuntimeCall::Registry(registry::Call::register_worker { info, attestation });
-        match self.submit(call).await {
-            Ok(hash) => {
+        let progress = match self.sign(call).await {
+            Ok(tx) => self
+                .client
+                .submit_and_watch(&tx)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match progress {
+            Ok(progress) => {
                 self.shared.metrics.registrations_submitted.inc();
-                info!("registration submitted in {hash}");
+                info!("registration submitted in {}", progress.tx_hash());
+                // The chain says why a registration fails only in its events: follow it to
+                // finality, off the sync loop.
+                let shared = self.shared.clone();
+                let refusals = self.registration_refusals.clone();
+                tokio::spawn(async move {
+                    match progress
+                        .wait_finalized()
+                        .await
+                        .and_then(|o| o.into_result())
+                    {
+                        Ok(outcome) => {
+                            refusals.store(0, std::sync::atomic::Ordering::Relaxed);
+                            info!("registration finalized in #{}", outcome.block_number);
+                        }
+                        Err(e) => {
+                            refusals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            error!("the chain refused the registration: {e}");
+                            if let Ok(mut p) = shared.registration_problem.lock() {
+                                *p = Some(format!("the chain refused the registration: {e}"));
+                            }
+                        }
+                    }
+                });
             }
             Err(e) => {
+                self.registration_refusals
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 warn!("registration refused: {e}");
-                self.problem(Some(format!("registration refused: {e}")));
+                if let Ok(mut p) = self.shared.registration_problem.lock() {
+                    *p = Some(format!("registration refused: {e}"));
+                }
             }
         }
     }
@@ -507,12 +553,15 @@ impl Host {
         }
     }
 
-    async fn submit(&self, call: RuntimeCall) -> Result<H256, String> {
-        let tx = self
-            .client
+    async fn sign(&self, call: RuntimeCall) -> Result<phala_client::SignedTx, String> {
+        self.client
             .sign(call, &self.config.operator, TxOptions::default())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    async fn submit(&self, call: RuntimeCall) -> Result<H256, String> {
+        let tx = self.sign(call).await?;
         self.client.submit(&tx).await.map_err(|e| e.to_string())
     }
 
@@ -636,7 +685,9 @@ impl Host {
             });
             bar.set_length(u64::from(finalized));
             bar.set_position(u64::from(head));
-        } else if self.last_log.elapsed() >= Duration::from_secs(5) {
+        } else if finalized.saturating_sub(head) > 16
+            && self.last_log.elapsed() >= Duration::from_secs(5)
+        {
             self.last_log = Instant::now();
             info!("synced #{head} of #{finalized}");
         }

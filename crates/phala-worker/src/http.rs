@@ -62,8 +62,10 @@ pub struct Metrics {
 pub struct Shared {
     pub info: Mutex<Info>,
     pub attestation: Mutex<AttestationInfo>,
-    /// Why the worker is unhealthy, if it is.
+    /// Why the worker cannot follow the chain, if it cannot.
     pub problem: Mutex<Option<String>>,
+    /// Why the chain refused the worker's registration; kept until a registration succeeds.
+    pub registration_problem: Mutex<Option<String>>,
     pub metrics: Metrics,
 }
 
@@ -134,7 +136,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/health",
             get(|State(s): State<Arc<Shared>>| async move {
-                match s.problem.lock().ok().and_then(|p| p.clone()) {
+                let problem = s
+                    .problem
+                    .lock()
+                    .ok()
+                    .and_then(|p| p.clone())
+                    .or_else(|| s.registration_problem.lock().ok().and_then(|p| p.clone()));
+                match problem {
                     None => (StatusCode::OK, "ok\n".to_string()),
                     Some(problem) => (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")),
                 }
