@@ -371,31 +371,72 @@ async fn devnet_workers_register_and_benchmark_within_seconds() {
     drop(devnet);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("spec.json");
+/// `phala chain-spec` for one validator with these extra arguments, edited by `edit`.
+fn one_validator_spec(
+    dir: &Path,
+    extra: &[&str],
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> PathBuf {
+    let spec = dir.join("spec.json");
     let status = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["chain-spec", "--validators", "1", "--block-time-ms", "100"])
-        .args(["--epoch-length", "10", "--p2p-base-port"])
+        .args(["chain-spec", "--validators", "1", "--p2p-base-port"])
         .arg(common::free_port().to_string())
+        .args(extra)
         .arg("--out")
         .arg(&spec)
         .status()
         .unwrap();
     assert!(status.success());
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(&spec, json.to_string()).unwrap();
+    spec
+}
+
+/// A `phala node` process validating as //Alice; killed when dropped.
+struct Node(Child);
+
+impl Node {
+    fn start(spec: &Path, base: &Path, rpc: u16, extra: &[&str]) -> Node {
+        Node(
+            Command::new(env!("CARGO_BIN_EXE_phala"))
+                .args(["node", "--chain"])
+                .arg(spec)
+                .args(["--validator", "//Alice", "--base-path"])
+                .arg(base)
+                .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = one_validator_spec(
+        dir.path(),
+        &["--block-time-ms", "100", "--epoch-length", "10"],
+        |_| {},
+    );
     let rpc = common::free_port();
-    let mut node = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["node", "--chain"])
-        .arg(&spec)
-        .args(["--validator", "//Alice", "--base-path"])
-        .arg(dir.path().join("alice"))
-        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
-        .args(["--state-pruning", "32"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let node = Node::start(
+        &spec,
+        &dir.path().join("alice"),
+        rpc,
+        &["--state-pruning", "32"],
+    );
     let client = jsonrpsee::http_client::HttpClientBuilder::default()
         .build(format!("http://127.0.0.1:{rpc}"))
         .unwrap();
@@ -449,38 +490,17 @@ async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
         "{}",
         worker.log()
     );
-    let _ = node.kill();
-    let _ = node.wait();
+    drop(node);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chain_without_simulation_refuses_the_worker_and_the_worker_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("spec.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["chain-spec", "--validators", "1", "--block-time-ms", "200"])
-        .arg("--p2p-base-port")
-        .arg(common::free_port().to_string())
-        .arg("--out")
-        .arg(&spec)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
-    json["registry"]["allowSimulatedTee"] = serde_json::Value::Bool(false);
-    std::fs::write(&spec, json.to_string()).unwrap();
+    let spec = one_validator_spec(dir.path(), &["--block-time-ms", "200"], |json| {
+        json["registry"]["allowSimulatedTee"] = serde_json::Value::Bool(false);
+    });
     let rpc = common::free_port();
-    let mut node = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["node", "--chain"])
-        .arg(&spec)
-        .args(["--validator", "//Alice", "--base-path"])
-        .arg(dir.path().join("alice"))
-        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let node = Node::start(&spec, &dir.path().join("alice"), rpc, &[]);
     let port = common::free_port();
     let worker = Worker::start_with(
         &format!("ws://127.0.0.1:{rpc}"),
@@ -504,6 +524,5 @@ async fn a_chain_without_simulation_refuses_the_worker_and_the_worker_says_why()
     }
     assert!(worker.log().contains("the chain refused the registration"));
     assert_eq!(worker.info().await.unwrap()["registered"], false);
-    let _ = node.kill();
-    let _ = node.wait();
+    drop(node);
 }
