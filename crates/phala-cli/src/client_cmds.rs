@@ -364,6 +364,77 @@ pub async fn run_balance(args: BalanceArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// The node's RPC endpoint (ws://, wss://, http:// or https://).
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `phala workers`: the registered workers, simulated ones marked as such.
+pub async fn run_workers(args: WorkersArgs) -> Result<()> {
+    let client = connect(&args.url, ClientConfig::default().finality_timeout).await?;
+    let workers = client.workers().await?;
+    if args.json {
+        let list: Vec<_> = workers
+            .iter()
+            .map(|w| {
+                json!({
+                    "pubkey": format!("0x{}", hex::encode(w.pubkey)),
+                    "ecdhPubkey": format!("0x{}", hex::encode(w.ecdh_pubkey)),
+                    "tee": w.tee.as_str(),
+                    "simulated": w.tee == phala_runtime::modules::registry::TeeKind::Simulated,
+                    "confidenceLevel": w.confidence_level,
+                    "tcbStatus": w.tcb_status.map(|s| format!("{s:?}")),
+                    "initialScore": w.initial_score,
+                    "operator": w.operator.map(|o| o.to_ss58()),
+                    "measurement": format!("0x{}", hex::encode(&w.measurement)),
+                    "registeredAt": w.registered_at,
+                    "attestedAt": w.attested_at,
+                })
+            })
+            .collect();
+        println!("{:#}", json!(list));
+        return Ok(());
+    }
+    if workers.is_empty() {
+        println!("No workers registered.");
+    }
+    for w in &workers {
+        let tee = match w.tee {
+            phala_runtime::modules::registry::TeeKind::Simulated => {
+                "SIMULATED (no hardware protection)".to_string()
+            }
+            other => format!("{} ({:?})", other.as_str(), w.tcb_status),
+        };
+        println!("0x{}", hex::encode(w.pubkey));
+        println!(
+            "  tee:         {tee}, confidence level {}",
+            w.confidence_level
+        );
+        println!(
+            "  score:       {}",
+            w.initial_score
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "benchmark pending".into())
+        );
+        println!(
+            "  operator:    {}",
+            w.operator
+                .map(|o| o.to_ss58())
+                .unwrap_or_else(|| "none".into())
+        );
+        println!(
+            "  registered:  #{} (attested #{})",
+            w.registered_at, w.attested_at
+        );
+    }
+    Ok(())
+}
+
 /// `phala transfer --from URI TO AMOUNT`: signs, submits, waits for finality and reports.
 pub async fn run_transfer(args: TransferArgs) -> Result<()> {
     let amount = parse_amount(None, &args.amount)?;

@@ -39,6 +39,8 @@ enum Command {
     Balance(client_cmds::BalanceArgs),
     /// Transfer PHA and wait until the transfer is final.
     Transfer(client_cmds::TransferArgs),
+    /// List the registered workers (simulated ones marked as such).
+    Workers(client_cmds::WorkersArgs),
 }
 
 fn init_logging() {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Key(cmd) => client_cmds::run_key(cmd),
         Command::Balance(args) => block_on(client_cmds::run_balance(args)),
         Command::Transfer(args) => block_on(client_cmds::run_transfer(args)),
+        Command::Workers(args) => block_on(client_cmds::run_workers(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

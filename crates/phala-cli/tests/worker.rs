@@ -368,6 +368,30 @@ async fn devnet_workers_register_and_benchmark_within_seconds() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // The CLI lists them, marked as simulated.
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["workers", "--url", &devnet.ws_url()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("SIMULATED (no hardware protection)").count(),
+        2,
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["workers", "--json", "--url", &devnet.ws_url()])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["simulated"] == true)
+    );
     drop(devnet);
 }
 

@@ -268,6 +268,60 @@ impl Client {
             })
     }
 
+    /// Every storage key under `prefix` at block `at`, fetched in pages
+    /// (`state_getKeysPaged`).
+    pub async fn keys_with_prefix(
+        &self,
+        prefix: &[u8],
+        at: H256,
+    ) -> Result<Vec<Vec<u8>>, ClientError> {
+        const PAGE: u32 = 1000;
+        let mut out = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let page: Vec<String> = self
+                .request(
+                    "state_getKeysPaged",
+                    vec![
+                        json!(encode_hex(prefix)),
+                        json!(PAGE),
+                        json!(start),
+                        json!(at),
+                    ],
+                )
+                .await?;
+            let full = page.len() == PAGE as usize;
+            start = page.last().cloned();
+            for key in page {
+                out.push(decode_hex(&key).map_err(|e| ClientError::BadResponse {
+                    method: "state_getKeysPaged".into(),
+                    reason: e.to_string(),
+                })?);
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The registered workers at the best block (`Registry.Workers`).
+    pub async fn workers(
+        &self,
+    ) -> Result<Vec<phala_runtime::modules::registry::WorkerInfo>, ClientError> {
+        let (_, at) = self.best_head().await?;
+        let prefix = phala_runtime::modules::registry::WORKERS.prefix();
+        let mut out = Vec::new();
+        for key in self.keys_with_prefix(&prefix, at).await? {
+            if let Some(w) = self
+                .storage_decoded("a Registry.Workers entry", &key, Some(at))
+                .await?
+            {
+                out.push(w);
+            }
+        }
+        Ok(out)
+    }
+
     /// A read proof of `keys` in the state of block `at` (`state_getReadProof`): the trie
     /// nodes to check their values against that block's state root with
     /// `phala_trie::verify_proof`. The node is not trusted; the proof is.

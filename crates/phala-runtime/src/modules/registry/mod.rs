@@ -22,7 +22,7 @@ pub use errors::Error;
 pub use events::Event;
 
 use parity_scale_codec::{Decode, Encode};
-use phala_attestation::{TcbStatus, TeeKind};
+pub use phala_attestation::{TcbStatus, TeeKind};
 use phala_mq::topics::{self, WorkerEvent, WorkerEventWithKey, WorkerReport};
 use phala_primitives::{AccountId32, BlockNumber, storage::Hasher};
 use scale_info::TypeInfo;
