@@ -300,11 +300,11 @@ impl Host {
         }
         debug_assert!(epoch_of(to, epoch_length) == epoch);
         self.show_progress(head, finalized);
-        let batch = match self.fetch(from, to).await {
+        let batch = match self.fetch(from, to, finalized).await {
             Ok(batch) => batch,
             Err(e) => {
                 self.failures = self.failures.saturating_add(1);
-                let message = format!("cannot fetch blocks #{from}..=#{to} from the node: {e}");
+                let message = format!("cannot fetch blocks from #{from} from the node: {e}");
                 if self.failures >= STUCK_AFTER {
                     error!(
                         "STUCK at block #{from}: {message} ({} attempts). A node that prunes \
@@ -339,7 +339,7 @@ impl Host {
             Err(e) => {
                 self.failures = self.failures.saturating_add(1);
                 self.shared.metrics.batches_refused.inc();
-                let message = format!("refused blocks #{from}..=#{to} from the node: {e}");
+                let message = format!("refused blocks from #{from} from the node: {e}");
                 if self.failures >= STUCK_AFTER {
                     error!(
                         "STUCK at block #{from}: {message} ({} attempts); the node serves data \
@@ -565,11 +565,50 @@ impl Host {
         self.client.submit(&tx).await.map_err(|e| e.to_string())
     }
 
-    async fn fetch(&self, from: BlockNumber, to: BlockNumber) -> Result<SyncBatch, String> {
+    /// The certificate that ends a batch: `to`'s own, or — for a block finalized only through
+    /// a descendant — the next block's that has one, within the epoch and what is finalized.
+    async fn certified_end(
+        &self,
+        to: BlockNumber,
+        finalized: BlockNumber,
+    ) -> Result<(BlockNumber, Vec<u8>), String> {
+        let epoch_length = self.core.epoch_length();
+        let mut end = to;
+        loop {
+            let hash = self
+                .client
+                .block_hash(end)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the node has no block #{end}"))?;
+            if let Some(cert) = self
+                .client
+                .finality_proof(hash)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok((end, cert));
+            }
+            if end >= finalized || is_epoch_boundary(end, epoch_length) {
+                return Err(format!(
+                    "the node has no finality certificate for any block #{to}..=#{end}"
+                ));
+            }
+            end = end.saturating_add(1);
+        }
+    }
+
+    async fn fetch(
+        &self,
+        from: BlockNumber,
+        to: BlockNumber,
+        finalized: BlockNumber,
+    ) -> Result<SyncBatch, String> {
         use futures::StreamExt;
+        let (to, certificate) = self.certified_end(to, finalized).await?;
         let keys = self.core.proof_keys().to_vec();
         let client = &self.client;
-        let blocks: Vec<Result<(SyncBlock, H256), String>> = futures::stream::iter(from..=to)
+        let blocks: Vec<Result<SyncBlock, String>> = futures::stream::iter(from..=to)
             .map(|n| {
                 let keys = keys.clone();
                 async move {
@@ -588,28 +627,14 @@ impl Host {
                         }
                     )?;
                     let header = header.ok_or_else(|| format!("the node has no header #{n}"))?;
-                    Ok((SyncBlock { header, proof }, hash))
+                    Ok(SyncBlock { header, proof })
                 }
             })
             .buffered(FETCH_CONCURRENCY)
             .collect()
             .await;
-        let mut out = Vec::with_capacity(blocks.len());
-        let mut last = None;
-        for b in blocks {
-            let (block, hash) = b?;
-            last = Some(hash);
-            out.push(block);
-        }
-        let last = last.ok_or("empty batch")?;
-        let certificate = self
-            .client
-            .finality_proof(last)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("the node has no finality certificate for #{to}"))?;
         Ok(SyncBatch {
-            blocks: out,
+            blocks: blocks.into_iter().collect::<Result<_, _>>()?,
             certificate,
         })
     }
