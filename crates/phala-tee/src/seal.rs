@@ -9,8 +9,6 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::{Platform, TeeError, TeeKind};
@@ -19,29 +17,7 @@ pub const MAGIC: &[u8; 8] = b"PHSEAL1\0";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
-/// HKDF-SHA256 (RFC 5869) with one output block: 32 bytes.
-pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
-    let prk = hmac_sha256(salt, &[ikm]);
-    hmac_sha256(prk.as_slice(), &[info, &[1u8]])
-}
-
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_hmac(),
-    };
-    for part in parts {
-        mac.update(part);
-    }
-    Zeroizing::new(mac.finalize().into_bytes().into())
-}
-
-#[cold]
-fn unreachable_hmac() -> ! {
-    // HMAC accepts every key length (RFC 2104); this cannot happen.
-    std::process::abort()
-}
+pub use phala_crypto::kdf::hkdf_sha256;
 
 fn kind_byte(kind: TeeKind) -> u8 {
     match kind {
@@ -154,18 +130,6 @@ mod tests {
     use super::*;
     use crate::simulated::Simulated;
     use proptest::prelude::*;
-
-    #[test]
-    fn hkdf_matches_rfc5869_case_1() {
-        let ikm = [0x0b; 22];
-        let salt: Vec<u8> = (0u8..=0x0c).collect();
-        let info: Vec<u8> = (0xf0u8..=0xf9).collect();
-        let okm = hkdf_sha256(&ikm, &salt, &info);
-        assert_eq!(
-            hex::encode(okm.as_slice()),
-            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
-        );
-    }
 
     #[test]
     fn seal_round_trip_and_binding() {

@@ -1,0 +1,33 @@
+//! HKDF-SHA256 (RFC 5869) and the protocol's key derivations.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// HKDF-SHA256 with one output block (32 bytes): extract with `salt`, expand with `info`.
+pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> {
+    let prk = hmac_sha256(salt, &[ikm]);
+    hmac_sha256(prk.as_slice(), &[info, &[1u8]])
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
+    // `Hmac` accepts keys of every length (RFC 2104 hashes long ones), so this never fails;
+    // should it ever, a zero key would be wrong silently, so stop instead.
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        std::process::abort()
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
+/// `derive(parent, label, id)` of protocol.md §5: a new 32-byte secret (an sr25519 or
+/// X25519 seed) from a parent secret, a label such as `"cluster_key"`, and an id.
+pub fn derive(parent: &[u8; 32], label: &str, id: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut info = Vec::with_capacity(label.len().saturating_add(id.len()).saturating_add(1));
+    info.extend_from_slice(label.as_bytes());
+    info.push(0);
+    info.extend_from_slice(id);
+    hkdf_sha256(parent, b"phala/derive/v1", &info)
+}
