@@ -30,6 +30,7 @@
 )]
 
 pub mod kdf;
+pub mod query;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
