@@ -1,20 +1,11 @@
 //! Cost of verifying one genuine DCAP quote (the chain does this per registration).
 //! Goal: under 5 ms.
 
-use std::path::PathBuf;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use phala_attestation::{Attestation, Collateral, Policy, verify};
 
-fn fixtures() -> PathBuf {
-    std::env::var("PHALA_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/work/shared/fixtures"))
-        .join("attestation")
-}
-
 fn load(name: &str) -> Attestation {
-    let dir = fixtures();
+    let dir = phala_attestation::fixtures_dir();
     let quote = std::fs::read(dir.join(name)).expect("quote fixture");
     let json = std::fs::read(dir.join(format!("{name}_collateral.json"))).expect("collateral");
     Attestation::Dcap {

@@ -14,6 +14,22 @@
 pub mod dcap;
 pub mod simulated;
 
+/// Where the genuine quotes of `../shared/fixtures/attestation` are, for tests and benches:
+/// `$PHALA_FIXTURES/attestation`, else a `shared/fixtures/attestation` beside this checkout
+/// or any folder above it, else `/work/shared/fixtures/attestation`.
+#[doc(hidden)]
+pub fn fixtures_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Ok(dir) = std::env::var("PHALA_FIXTURES") {
+        return PathBuf::from(dir).join("attestation");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/fixtures/attestation"))
+        .find(|candidate| candidate.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures/attestation"))
+}
+
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 

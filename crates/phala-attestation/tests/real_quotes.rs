@@ -17,22 +17,12 @@ const OUTDATED_NOW: u64 = 1_774_003_274;
 const TODAY: u64 = 1_795_651_200;
 
 fn fixtures() -> PathBuf {
-    if let Ok(dir) = std::env::var("PHALA_FIXTURES") {
-        return PathBuf::from(dir).join("attestation");
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for dir in manifest.ancestors() {
-        let candidate = dir.join("shared/fixtures/attestation");
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    let fallback = PathBuf::from("/work/shared/fixtures/attestation");
+    let dir = phala_attestation::fixtures_dir();
     assert!(
-        fallback.is_dir(),
+        dir.is_dir(),
         "attestation fixtures not found: set PHALA_FIXTURES to the shared fixtures folder"
     );
-    fallback
+    dir
 }
 
 fn pair(name: &str) -> (Vec<u8>, Collateral) {

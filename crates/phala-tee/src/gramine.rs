@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use zeroize::Zeroizing;
 
 use crate::seal::hkdf_sha256;
-use crate::{Platform, TeeError, TeeKind};
+use crate::{Platform, TeeError, TeeKind, read_bounded};
 
 pub const DEFAULT_ROOT: &str = "/dev/attestation";
 /// Largest quote Gramine's QE returns (its `QUOTE_MAX_SIZE` is 8 KiB); we allow headroom.
@@ -87,24 +87,6 @@ impl Platform for GramineSgx {
         }
         Ok(hkdf_sha256(&key, b"phala-tee/gramine", b"sealing-root"))
     }
-}
-
-/// Reads at most `max` bytes, refusing longer files.
-pub(crate) fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, TeeError> {
-    use std::io::Read;
-    let f = std::fs::File::open(path)
-        .map_err(|e| TeeError::io(format!("open {}", path.display()), e))?;
-    let mut out = Vec::new();
-    f.take(max.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| TeeError::io(format!("read {}", path.display()), e))?;
-    if u64::try_from(out.len()).unwrap_or(u64::MAX) > max {
-        return Err(TeeError::Quote(format!(
-            "{} is longer than {max} bytes",
-            path.display()
-        )));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -82,6 +82,24 @@ pub trait Platform: Send + Sync + 'static {
     }
 }
 
+/// Reads at most `max` bytes, refusing longer files.
+pub(crate) fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, TeeError> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| TeeError::io(format!("open {}", path.display()), e))?;
+    let mut out = Vec::new();
+    f.take(max.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| TeeError::io(format!("read {}", path.display()), e))?;
+    if u64::try_from(out.len()).unwrap_or(u64::MAX) > max {
+        return Err(TeeError::Quote(format!(
+            "{} is longer than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename), mode 0600.
 pub fn write_private_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), TeeError> {
     use std::io::Write;

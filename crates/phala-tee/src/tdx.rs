@@ -16,9 +16,8 @@ use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
-use crate::gramine::read_bounded;
 use crate::seal::hkdf_sha256;
-use crate::{Platform, TeeError, TeeKind};
+use crate::{Platform, TeeError, TeeKind, read_bounded};
 
 pub const DEFAULT_REPORT_DIR: &str = "/sys/kernel/config/tsm/report/phala-worker";
 /// `TSM_OUTBLOB_MAX` in the kernel.

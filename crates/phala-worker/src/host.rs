@@ -288,17 +288,13 @@ impl Host {
         let from = head.saturating_add(1);
         let epoch_length = self.core.epoch_length();
         // A batch stays in one epoch and ends at its boundary, where the committee changes.
-        let mut to = finalized.min(head.saturating_add(MAX_BATCH));
-        let epoch = epoch_of(from, epoch_length);
-        let mut n = from;
-        while n < to {
-            if is_epoch_boundary(n, epoch_length) {
-                to = n;
-                break;
-            }
-            n = n.saturating_add(1);
-        }
-        debug_assert!(epoch_of(to, epoch_length) == epoch);
+        let epoch_end = epoch_of(from, epoch_length)
+            .saturating_add(1)
+            .saturating_mul(u64::from(epoch_length))
+            .saturating_sub(1);
+        let to = finalized
+            .min(head.saturating_add(MAX_BATCH))
+            .min(BlockNumber::try_from(epoch_end).unwrap_or(BlockNumber::MAX));
         self.show_progress(head, finalized);
         let batch = match self.fetch(from, to, finalized).await {
             Ok(batch) => batch,
@@ -415,7 +411,8 @@ impl Host {
             return;
         }
         self.last_registration = Some(Instant::now());
-        let attestation = match self.attestation() {
+        let info = self.registration_info();
+        let attestation = match self.attestation(&info) {
             Ok(a) => a,
             Err(e) => {
                 error!("cannot attest: {e}");
@@ -423,7 +420,6 @@ impl Host {
                 return;
             }
         };
-        let info = self.registration_info();
         let call = RuntimeCall::Registry(registry::Call::register_worker { info, attestation });
         let progress = match self.sign(call).await {
             Ok(tx) => self
@@ -485,8 +481,10 @@ impl Host {
             .registration_info(Some(self.config.operator.account_id()), machine_id, cores)
     }
 
-    fn attestation(&self) -> Result<Attestation, WorkerError> {
-        let info = self.registration_info();
+    fn attestation(
+        &self,
+        info: &phala_primitives::worker::WorkerRegistrationInfo,
+    ) -> Result<Attestation, WorkerError> {
         let quote = self.platform.quote(&info.report_data())?;
         if let Ok(mut a) = self.shared.attestation.lock() {
             *a = crate::http::AttestationInfo {

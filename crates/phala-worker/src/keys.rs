@@ -17,7 +17,7 @@ const PURPOSE: &str = "worker-keys/v1";
 pub struct WorkerKeys {
     identity: Sr25519Pair,
     identity_seed: Zeroizing<[u8; 32]>,
-    ecdh: x25519_dalek::StaticSecret,
+    ecdh: phala_crypto::EcdhSecret,
 }
 
 impl std::fmt::Debug for WorkerKeys {
@@ -47,7 +47,7 @@ impl WorkerKeys {
         Ok(WorkerKeys {
             identity,
             identity_seed: Zeroizing::new(identity_seed),
-            ecdh: x25519_dalek::StaticSecret::from(ecdh_secret),
+            ecdh: phala_crypto::EcdhSecret::from_bytes(ecdh_secret),
         })
     }
 
@@ -98,7 +98,7 @@ impl WorkerKeys {
     }
 
     pub fn ecdh_pubkey(&self) -> [u8; 32] {
-        x25519_dalek::PublicKey::from(&self.ecdh).to_bytes()
+        self.ecdh.public()
     }
 
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
@@ -108,9 +108,6 @@ impl WorkerKeys {
     /// The secret bytes, for tests that prove no file holds them in the clear.
     #[doc(hidden)]
     pub fn secret_bytes_for_tests(&self) -> [Zeroizing<[u8; 32]>; 2] {
-        [
-            self.identity_seed.clone(),
-            Zeroizing::new(self.ecdh.to_bytes()),
-        ]
+        [self.identity_seed.clone(), self.ecdh.to_bytes()]
     }
 }

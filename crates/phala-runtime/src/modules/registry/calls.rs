@@ -144,21 +144,20 @@ fn register(
         initial_score: previous.as_ref().and_then(|p| p.initial_score),
     };
     WORKERS.insert(ext, &worker.pubkey, &worker);
-    let event = Event::WorkerRegistered {
-        pubkey: worker.pubkey,
-        tee: worker.tee,
-        confidence_level: worker.confidence_level,
-        operator: worker.operator,
-    };
-    if previous.is_some() {
-        ext.deposit_event(Event::WorkerUpdated {
+    ext.deposit_event(if previous.is_some() {
+        Event::WorkerUpdated {
             pubkey: worker.pubkey,
             tee: worker.tee,
             confidence_level: worker.confidence_level,
-        });
+        }
     } else {
-        ext.deposit_event(event);
-    }
+        Event::WorkerRegistered {
+            pubkey: worker.pubkey,
+            tee: worker.tee,
+            confidence_level: worker.confidence_level,
+            operator: worker.operator,
+        }
+    });
     if worker.initial_score.is_none() {
         // Asked again on re-registration, so a worker interrupted mid-benchmark is never
         // stuck without a score.

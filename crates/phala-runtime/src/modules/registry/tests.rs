@@ -227,10 +227,7 @@ fn the_allowlist_is_changed_by_root_only() {
 
 #[test]
 fn genuine_quotes_verify_on_chain_but_must_bind_the_registration() {
-    let dir = std::path::Path::new("/work/shared/fixtures/attestation");
-    let dir = std::env::var("PHALA_FIXTURES")
-        .map(|d| std::path::PathBuf::from(d).join("attestation"))
-        .unwrap_or_else(|_| dir.to_path_buf());
+    let dir = phala_attestation::fixtures_dir();
     let quote = std::fs::read(dir.join("sgx_quote")).unwrap();
     let collateral = phala_attestation::Collateral::from_json(
         &std::fs::read(dir.join("sgx_quote_collateral.json")).unwrap(),
