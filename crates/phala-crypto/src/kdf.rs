@@ -25,8 +25,15 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
 /// `derive(parent, label, id)` of protocol.md §5: a new 32-byte secret (an sr25519 or
 /// X25519 seed) from a parent secret, a label such as `"cluster_key"`, and an id.
 pub fn derive(parent: &[u8; 32], label: &str, id: &[u8]) -> Zeroizing<[u8; 32]> {
-    let mut info = Vec::with_capacity(label.len().saturating_add(id.len()).saturating_add(1));
-    info.extend_from_slice(label.as_bytes());
+    derive_bytes(parent, label.as_bytes(), id)
+}
+
+/// [`derive`] with a label of any bytes (a contract id, for contract secrets).
+pub fn derive_bytes(parent: &[u8; 32], label: &[u8], id: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut info = Zeroizing::new(Vec::with_capacity(
+        label.len().saturating_add(id.len()).saturating_add(1),
+    ));
+    info.extend_from_slice(label);
     info.push(0);
     info.extend_from_slice(id);
     hkdf_sha256(parent, b"phala/derive/v1", &info)

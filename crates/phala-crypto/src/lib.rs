@@ -30,6 +30,7 @@
 )]
 
 pub mod kdf;
+pub mod keys;
 pub mod query;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

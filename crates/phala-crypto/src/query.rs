@@ -252,3 +252,40 @@ impl ReplayGuard {
         self.seen.is_empty()
     }
 }
+
+/// A worker's query key for one epoch, signed by its identity key. Clients check it
+/// against the identity registered on chain before encrypting to it. Query keys change every
+/// epoch and old ones are erased, so a later break-in cannot open recorded past queries.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct QueryKeyCertificate {
+    pub worker: [u8; 32],
+    pub epoch: u32,
+    /// The x25519 key queries for this epoch are encrypted to.
+    pub ecdh_pubkey: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+impl QueryKeyCertificate {
+    pub fn signing_payload(
+        genesis: &H256,
+        worker: &[u8; 32],
+        epoch: u32,
+        ecdh_pubkey: &[u8; 32],
+    ) -> Vec<u8> {
+        payload(
+            b"phala/query-key/v1",
+            genesis,
+            &(worker, epoch, ecdh_pubkey),
+        )
+    }
+
+    /// Whether `worker` signed this certificate.
+    pub fn verify(&self, genesis: &H256, worker: &[u8; 32]) -> bool {
+        self.worker == *worker
+            && sr25519_verify(
+                &self.signature,
+                &Self::signing_payload(genesis, &self.worker, self.epoch, &self.ecdh_pubkey),
+                &self.worker,
+            )
+    }
+}

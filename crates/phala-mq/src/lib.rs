@@ -206,5 +206,13 @@ mod tests {
             let _ = SignedMessage::decode(&mut bytes.as_slice());
             let _ = <Vec<Message>>::decode(&mut bytes.as_slice());
         }
+
+        #[test]
+        fn topic_payload_decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = topics::GatekeeperEvent::decode(&mut bytes.as_slice());
+            let _ = topics::GatekeeperReport::decode(&mut bytes.as_slice());
+            let _ = topics::ClusterEvent::decode(&mut bytes.as_slice());
+            let _ = topics::WorkerEventWithKey::decode(&mut bytes.as_slice());
+        }
     }
 }

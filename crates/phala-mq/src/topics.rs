@@ -1,6 +1,8 @@
 //! Topics and their payloads.
 
 use parity_scale_codec::{Decode, Encode};
+use phala_crypto::Envelope;
+use phala_primitives::H256;
 use scale_info::TypeInfo;
 
 /// Chain → workers: events about one worker's registration ([`WorkerEventWithKey`]).
@@ -37,4 +39,113 @@ pub enum WorkerReport {
     /// Benchmark iterations in [`BENCHMARK_SECONDS`], at most [`MAX_SCORE`].
     #[codec(index = 0)]
     BenchScore(u32),
+}
+
+/// Chain → gatekeepers: what they must do with the master key ([`GatekeeperEvent`]).
+pub const GATEKEEPER_EVENT: &[u8] = b"phala/gatekeeper/event";
+/// Gatekeeper → chain: keys published and handed over ([`GatekeeperReport`]). Sent from
+/// the gatekeeper's worker origin: every gatekeeper sends its own copy, byte-identical where
+/// the content is deterministic, and the chain keeps the first.
+pub const GATEKEEPER_REPORT: &[u8] = b"^phala/gatekeeper/report";
+/// Chain → cluster workers: their cluster key ([`ClusterEvent`]).
+pub const CLUSTER_EVENT: &[u8] = b"phala/cluster/event";
+
+/// A worker's two public keys: identity (sr25519) and encryption (x25519).
+pub type WorkerKeys = ([u8; 32], [u8; 32]);
+
+/// An envelope for one worker, named by its identity key.
+pub type Delivery = ([u8; 32], Envelope);
+
+/// What the chain asks of the gatekeepers.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum GatekeeperEvent {
+    /// A gatekeeper was registered. The first one (`generate_master`) makes the master key;
+    /// for any other, every gatekeeper holding the key hands it the history.
+    #[codec(index = 0)]
+    Registered {
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+        generate_master: bool,
+    },
+    /// A gatekeeper missed a rotation: hand it the history again.
+    #[codec(index = 1)]
+    HistoryRequested {
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+    },
+    /// The chain accepted a history hand-over (the first copy); for `to` only.
+    #[codec(index = 2)]
+    HistoryDelivered {
+        to: [u8; 32],
+        up_to: u32,
+        envelope: Envelope,
+    },
+    /// Governance asked for master key `version`: every gatekeeper proposes one.
+    #[codec(index = 3)]
+    RotationRequested {
+        version: u32,
+        gatekeepers: Vec<WorkerKeys>,
+    },
+    /// The chain accepted a proposal for master key `version` (the first one).
+    #[codec(index = 4)]
+    MasterKeyRotated {
+        version: u32,
+        pubkey: [u8; 32],
+        envelopes: Vec<Delivery>,
+    },
+    /// A cluster was created: derive its key from master key `master_version` and deliver it
+    /// to its workers.
+    #[codec(index = 5)]
+    ClusterCreated {
+        cluster: H256,
+        master_version: u32,
+        workers: Vec<WorkerKeys>,
+    },
+}
+
+/// What a gatekeeper tells the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum GatekeeperReport {
+    /// The first master key's public keys.
+    #[codec(index = 0)]
+    MasterPubkey {
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+    },
+    /// Master keys `0..=up_to` for the gatekeeper `to`, sealed to its ECDH key.
+    #[codec(index = 1)]
+    MasterKeyHistory {
+        to: [u8; 32],
+        up_to: u32,
+        envelope: Envelope,
+    },
+    /// A proposed master key `version`, sealed to every gatekeeper.
+    #[codec(index = 2)]
+    RotatedMasterKey {
+        version: u32,
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+        envelopes: Vec<Delivery>,
+    },
+    /// A cluster's key, sealed to each of its workers.
+    #[codec(index = 3)]
+    ClusterKey {
+        cluster: H256,
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+        envelopes: Vec<Delivery>,
+    },
+}
+
+/// What the chain tells a cluster's workers.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum ClusterEvent {
+    /// The cluster's key, sealed to each worker; the public keys are on chain.
+    #[codec(index = 0)]
+    Key {
+        cluster: H256,
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+        envelopes: Vec<Delivery>,
+    },
 }

@@ -63,7 +63,8 @@ use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
 use modules::{
-    balances, message_queue, registry, sudo, system, timestamp, transaction_payment, validators,
+    balances, contracts, message_queue, registry, sudo, system, timestamp, transaction_payment,
+    validators,
 };
 
 /// Every call of the runtime: the module index, then the module's call.
@@ -81,6 +82,8 @@ pub enum RuntimeCall {
     Registry(registry::Call),
     #[codec(index = 6)]
     MessageQueue(message_queue::Call),
+    #[codec(index = 7)]
+    Contracts(contracts::Call),
     #[codec(index = 30)]
     Sudo(sudo::Call),
 }
@@ -95,6 +98,7 @@ impl RuntimeCall {
             RuntimeCall::Validators(c) => c.info(),
             RuntimeCall::Registry(c) => c.info(),
             RuntimeCall::MessageQueue(c) => c.info(),
+            RuntimeCall::Contracts(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
         }
     }
@@ -107,6 +111,7 @@ impl RuntimeCall {
             RuntimeCall::Validators(c) => c.dispatch(ext, origin),
             RuntimeCall::Registry(c) => c.dispatch(ext, origin),
             RuntimeCall::MessageQueue(c) => c.dispatch(ext, origin),
+            RuntimeCall::Contracts(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }
     }
@@ -132,6 +137,8 @@ pub enum RuntimeEvent {
     Registry(registry::Event),
     #[codec(index = 6)]
     MessageQueue(message_queue::Event),
+    #[codec(index = 7)]
+    Contracts(contracts::Event),
     #[codec(index = 30)]
     Sudo(sudo::Event),
 }

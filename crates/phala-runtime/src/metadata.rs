@@ -26,8 +26,8 @@ use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, m
 
 use crate::modules::system::{self, PerDispatchClass};
 use crate::modules::{
-    balances, index, message_queue, registry, sudo, timestamp, transaction_payment, validators,
-    weights,
+    balances, contracts, index, message_queue, registry, sudo, timestamp, transaction_payment,
+    validators, weights,
 };
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::{self, RuntimeVersion};
@@ -72,6 +72,8 @@ pub enum RuntimeError {
     Registry(registry::Error),
     #[codec(index = 6)]
     MessageQueue(message_queue::Error),
+    #[codec(index = 7)]
+    Contracts(contracts::Error),
     #[codec(index = 30)]
     Sudo(sudo::Error),
 }
@@ -361,6 +363,16 @@ fn modules() -> Vec<Module> {
             constants: vec![],
             error: Some(meta_type::<message_queue::Error>()),
             docs: " Signed, sequenced messages between the chain and TEE workers.",
+        },
+        Module {
+            name: "Contracts",
+            index: index::CONTRACTS,
+            storage: contracts::storage_metadata(),
+            calls: Some(meta_type::<contracts::Call>()),
+            event: Some(meta_type::<contracts::Event>()),
+            constants: vec![],
+            error: Some(meta_type::<contracts::Error>()),
+            docs: " Confidential contracts: clusters of workers and their keys.",
         },
         Module {
             name: "Sudo",
@@ -716,6 +728,7 @@ mod tests {
                 ("Validators", 4),
                 ("Registry", 5),
                 ("MessageQueue", 6),
+                ("Contracts", 7),
                 ("Sudo", 30)
             ]
         );

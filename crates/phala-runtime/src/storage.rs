@@ -91,6 +91,10 @@ impl<V: Encode + Decode> StorageValue<V> {
     pub fn kill(&self, ext: &mut Ext) {
         ext.remove(self.key());
     }
+
+    pub fn exists(&self, ext: &Ext) -> bool {
+        ext.get(&self.key()).is_some()
+    }
 }
 
 impl<V: Encode + Decode + Default> StorageValue<V> {

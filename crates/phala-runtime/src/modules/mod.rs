@@ -4,6 +4,7 @@
 //! Modules talk to each other only through the functions their `mod.rs` exports.
 
 pub mod balances;
+pub mod contracts;
 pub mod message_queue;
 pub mod registry;
 pub mod sudo;
@@ -25,6 +26,7 @@ pub mod index {
     pub const VALIDATORS: u8 = 4;
     pub const REGISTRY: u8 = 5;
     pub const MESSAGE_QUEUE: u8 = 6;
+    pub const CONTRACTS: u8 = 7;
     /// Temporary, until governance: far from the modules still to come.
     pub const SUDO: u8 = 30;
 }

@@ -177,6 +177,11 @@ fn route(ext: &mut Ext, message: &Message) -> DispatchResult {
     {
         return registry::on_worker_report(ext, pubkey, &message.payload);
     }
+    if message.destination == topics::GATEKEEPER_REPORT
+        && let MessageOrigin::Worker(pubkey) = message.sender
+    {
+        return registry::gatekeeper::on_report(ext, pubkey, &message.payload);
+    }
     Err(Error::UnknownTopic.into())
 }
 

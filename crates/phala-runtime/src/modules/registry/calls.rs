@@ -29,6 +29,14 @@ pub enum Call {
     /// they next refresh it.
     #[codec(index = 2)]
     remove_measurement { measurement: Vec<u8> },
+    /// Make a registered worker a gatekeeper (root, until governance). The first one makes
+    /// the master key; later ones receive it from the others.
+    #[codec(index = 3)]
+    register_gatekeeper { pubkey: [u8; 32] },
+    /// Replace the master key (root, until governance). Gatekeepers keep the old ones, so
+    /// data sealed under them stays readable.
+    #[codec(index = 4)]
+    rotate_master_key,
 }
 
 fn attestation_error(e: AttestationError) -> Error {
@@ -64,6 +72,11 @@ impl Call {
             Call::add_measurement { .. } | Call::remove_measurement { .. } => {
                 weights::reads_writes(1, 1)
             }
+            Call::register_gatekeeper { .. } => weights::reads_writes(3, 3),
+            Call::rotate_master_key => weights::reads_writes(
+                u64::try_from(super::gatekeeper::MAX_GATEKEEPERS).unwrap_or(u64::MAX),
+                2,
+            ),
         };
         DispatchInfo {
             weight,
@@ -98,6 +111,14 @@ impl Call {
                 ALLOWED_MEASUREMENTS.remove(ext, &measurement);
                 ext.deposit_event(Event::MeasurementRemoved { measurement });
                 Ok(())
+            }
+            Call::register_gatekeeper { pubkey } => {
+                origin.ensure_root()?;
+                super::gatekeeper::register(ext, pubkey)
+            }
+            Call::rotate_master_key => {
+                origin.ensure_root()?;
+                super::gatekeeper::request_rotation(ext)
             }
         }
     }

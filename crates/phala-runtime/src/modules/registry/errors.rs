@@ -51,6 +51,25 @@ pub enum Error {
     BadReport,
     /// The worker's benchmark score is already recorded.
     ScoreAlreadyReported,
+    /// The worker is already a gatekeeper.
+    AlreadyGatekeeper,
+    /// There are as many gatekeepers as allowed (64).
+    TooManyGatekeepers,
+    /// The sender or recipient is not a gatekeeper.
+    NotGatekeeper,
+    /// No master key exists yet (the first gatekeeper has not published it).
+    NoMasterKey,
+    /// A rotation is already waiting for the gatekeepers.
+    RotationPending,
+    /// No rotation to this version is waiting (another gatekeeper's proposal came first).
+    RotationNotPending,
+    /// The master key's public key is already published.
+    MasterKeyAlreadyPublished,
+    /// This gatekeeper already received this much of the key history (another copy came
+    /// first).
+    AlreadyDelivered,
+    /// The sealed keys are not one per recipient, sealed to each one's ECDH key.
+    BadDelivery,
 }
 
 impl ModuleErrorEnum for Error {

@@ -30,6 +30,21 @@ pub enum Event {
     /// A measurement was removed from the allowlist.
     #[codec(index = 4)]
     MeasurementRemoved { measurement: Vec<u8> },
+    /// A worker became a gatekeeper.
+    #[codec(index = 5)]
+    GatekeeperRegistered { pubkey: [u8; 32] },
+    /// The first gatekeeper published the master key's public key.
+    #[codec(index = 6)]
+    MasterPubkeyPublished { version: u32, pubkey: [u8; 32] },
+    /// The chain relayed the master key history, sealed, to a gatekeeper.
+    #[codec(index = 7)]
+    MasterKeyHistoryDelivered { to: [u8; 32], up_to: u32 },
+    /// A master key rotation was requested.
+    #[codec(index = 8)]
+    MasterKeyRotationRequested { version: u32 },
+    /// A new master key took effect.
+    #[codec(index = 9)]
+    MasterKeyRotated { version: u32, pubkey: [u8; 32] },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -10,10 +10,16 @@
 //!
 //! A new worker is asked, through the message queue, to benchmark itself; the score it
 //! reports (iterations per 6 s, at most 6000) becomes its initial performance.
+//!
+//! Root makes registered workers gatekeepers; [`gatekeeper`] keeps the master key's public
+//! record and relays the sealed key hand-overs between them.
 
 mod calls;
 mod errors;
 mod events;
+pub mod gatekeeper;
+#[cfg(test)]
+mod gatekeeper_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -118,6 +124,9 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         ADVISORY_WHITELIST.metadata(),
         WORKERS.metadata(),
     ]
+    .into_iter()
+    .chain(gatekeeper::storage_metadata())
+    .collect()
 }
 
 pub fn worker(ext: &Ext, pubkey: &[u8; 32]) -> Option<WorkerInfo> {

@@ -1,0 +1,290 @@
+//! Gatekeepers and the master key's public record.
+//!
+//! The chain never sees a secret key: it records who the gatekeepers are, the master key's
+//! public keys (current and past), and relays the sealed hand-overs gatekeepers send each
+//! other. Gatekeepers each send their own copy of every hand-over; the chain keeps the first
+//! and refuses the rest, so duplicates cost a failed message and nothing else.
+
+use parity_scale_codec::{Decode, Encode};
+use phala_mq::topics::{self, Delivery, GatekeeperEvent, GatekeeperReport};
+use phala_primitives::BlockNumber;
+use phala_primitives::storage::Hasher;
+use scale_info::TypeInfo;
+
+use super::{Error, Event, MODULE, WORKERS};
+use crate::Ext;
+use crate::dispatch::DispatchResult;
+use crate::modules::{contracts, message_queue, system};
+use crate::storage::{Query, StorageMap, StorageValue};
+
+/// Most gatekeepers: bounds every list the chain sends them.
+pub const MAX_GATEKEEPERS: usize = 64;
+
+/// One master key, publicly.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct MasterPubkeyRecord {
+    pub version: u32,
+    /// sr25519: signs as the gatekeepers.
+    pub pubkey: [u8; 32],
+    /// x25519.
+    pub ecdh_pubkey: [u8; 32],
+    /// The block it took effect at.
+    pub since: BlockNumber,
+}
+
+pub const GATEKEEPERS: StorageValue<Vec<[u8; 32]>> = StorageValue::new(
+    MODULE,
+    "Gatekeepers",
+    Query::Default,
+    &[" Registered gatekeepers' worker identity keys, in registration order."],
+);
+pub const GATEKEEPER_MASTER_PUBKEY: StorageValue<[u8; 32]> = StorageValue::new(
+    MODULE,
+    "GatekeeperMasterPubkey",
+    Query::Optional,
+    &[" The current master key's sr25519 public key, once the first gatekeeper made it."],
+);
+pub const MASTER_PUBKEY_HISTORY: StorageValue<Vec<MasterPubkeyRecord>> = StorageValue::new(
+    MODULE,
+    "MasterPubkeyHistory",
+    Query::Default,
+    &[" Every master key's public keys, oldest first; the last is current."],
+);
+pub const PENDING_ROTATION: StorageValue<u32> = StorageValue::new(
+    MODULE,
+    "PendingRotation",
+    Query::Optional,
+    &[" The master key version a requested rotation will produce, until a gatekeeper does."],
+);
+pub const HISTORY_DELIVERED: StorageMap<[u8; 32], u32> = StorageMap::new(
+    MODULE,
+    "MasterKeyHistoryDelivered",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" The newest master key version each gatekeeper was handed, as relayed by the chain."],
+);
+
+pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
+    vec![
+        GATEKEEPERS.metadata(),
+        GATEKEEPER_MASTER_PUBKEY.metadata(),
+        MASTER_PUBKEY_HISTORY.metadata(),
+        PENDING_ROTATION.metadata(),
+        HISTORY_DELIVERED.metadata(),
+    ]
+}
+
+pub fn is_gatekeeper(ext: &Ext, pubkey: &[u8; 32]) -> bool {
+    GATEKEEPERS.get_or_default(ext).contains(pubkey)
+}
+
+/// The current master key version, once there is one.
+pub fn master_version(ext: &Ext) -> Option<u32> {
+    MASTER_PUBKEY_HISTORY
+        .get_or_default(ext)
+        .last()
+        .map(|r| r.version)
+}
+
+fn tell(ext: &mut Ext, event: GatekeeperEvent) -> DispatchResult {
+    message_queue::push(
+        ext,
+        phala_mq::Message::new(
+            phala_mq::MessageOrigin::pallet(MODULE),
+            topics::GATEKEEPER_EVENT,
+            event.encode(),
+        ),
+    )
+}
+
+fn keys_of(ext: &Ext, pubkey: &[u8; 32]) -> Result<([u8; 32], [u8; 32]), Error> {
+    let worker = WORKERS.get(ext, pubkey).ok_or(Error::WorkerNotFound)?;
+    Ok((worker.pubkey, worker.ecdh_pubkey))
+}
+
+/// `register_gatekeeper` (root): a registered worker becomes a gatekeeper.
+pub(super) fn register(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
+    let (pubkey, ecdh_pubkey) = keys_of(ext, &pubkey)?;
+    let mut gatekeepers = GATEKEEPERS.get_or_default(ext);
+    if gatekeepers.contains(&pubkey) {
+        return Err(Error::AlreadyGatekeeper.into());
+    }
+    if gatekeepers.len() >= MAX_GATEKEEPERS {
+        return Err(Error::TooManyGatekeepers.into());
+    }
+    let generate_master = gatekeepers.is_empty() && !GATEKEEPER_MASTER_PUBKEY.exists(ext);
+    gatekeepers.push(pubkey);
+    GATEKEEPERS.put(ext, &gatekeepers);
+    ext.deposit_event(Event::GatekeeperRegistered { pubkey });
+    tell(
+        ext,
+        GatekeeperEvent::Registered {
+            pubkey,
+            ecdh_pubkey,
+            generate_master,
+        },
+    )
+}
+
+/// `rotate_master_key` (root): every gatekeeper proposes a new master key; the first
+/// proposal the chain receives becomes it.
+pub(super) fn request_rotation(ext: &mut Ext) -> DispatchResult {
+    let current = master_version(ext).ok_or(Error::NoMasterKey)?;
+    if PENDING_ROTATION.exists(ext) {
+        return Err(Error::RotationPending.into());
+    }
+    let version = current.checked_add(1).ok_or(Error::NoMasterKey)?;
+    let gatekeepers = GATEKEEPERS
+        .get_or_default(ext)
+        .iter()
+        .map(|g| keys_of(ext, g))
+        .collect::<Result<Vec<_>, _>>()?;
+    PENDING_ROTATION.put(ext, &version);
+    ext.deposit_event(Event::MasterKeyRotationRequested { version });
+    tell(
+        ext,
+        GatekeeperEvent::RotationRequested {
+            version,
+            gatekeepers,
+        },
+    )
+}
+
+/// Each gatekeeper must find its own sealed copy: an envelope list naming gatekeepers
+/// twice, or sealed to another key, is refused whole.
+fn check_deliveries(
+    ext: &Ext,
+    envelopes: &[Delivery],
+    recipients: &[[u8; 32]],
+) -> Result<(), Error> {
+    if envelopes.len() != recipients.len() {
+        return Err(Error::BadDelivery);
+    }
+    for to in recipients {
+        let (_, ecdh) = keys_of(ext, to)?;
+        let mut copies = envelopes.iter().filter(|(who, _)| who == to);
+        match (copies.next(), copies.next()) {
+            (Some((_, envelope)), None) if envelope.header.recipient == ecdh => {}
+            _ => return Err(Error::BadDelivery),
+        }
+    }
+    Ok(())
+}
+
+/// A gatekeeper's report, delivered (signature and sequence checked) by the message queue.
+pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+    if !is_gatekeeper(ext, &sender) {
+        return Err(Error::NotGatekeeper.into());
+    }
+    let report = GatekeeperReport::decode(&mut &payload[..]).map_err(|_| Error::BadReport)?;
+    let now = system::block_number(ext);
+    match report {
+        GatekeeperReport::MasterPubkey {
+            pubkey,
+            ecdh_pubkey,
+        } => {
+            if GATEKEEPER_MASTER_PUBKEY.exists(ext) {
+                return Err(Error::MasterKeyAlreadyPublished.into());
+            }
+            GATEKEEPER_MASTER_PUBKEY.put(ext, &pubkey);
+            MASTER_PUBKEY_HISTORY.put(
+                ext,
+                &vec![MasterPubkeyRecord {
+                    version: 0,
+                    pubkey,
+                    ecdh_pubkey,
+                    since: now,
+                }],
+            );
+            ext.deposit_event(Event::MasterPubkeyPublished { version: 0, pubkey });
+        }
+        GatekeeperReport::MasterKeyHistory {
+            to,
+            up_to,
+            envelope,
+        } => {
+            let (_, ecdh) = keys_of(ext, &to)?;
+            if !is_gatekeeper(ext, &to) {
+                return Err(Error::NotGatekeeper.into());
+            }
+            let current = master_version(ext).ok_or(Error::NoMasterKey)?;
+            if up_to > current || envelope.header.recipient != ecdh {
+                return Err(Error::BadDelivery.into());
+            }
+            if HISTORY_DELIVERED.get(ext, &to).is_some_and(|d| d >= up_to) {
+                return Err(Error::AlreadyDelivered.into());
+            }
+            HISTORY_DELIVERED.insert(ext, &to, &up_to);
+            ext.deposit_event(Event::MasterKeyHistoryDelivered { to, up_to });
+            tell(
+                ext,
+                GatekeeperEvent::HistoryDelivered {
+                    to,
+                    up_to,
+                    envelope,
+                },
+            )?;
+        }
+        GatekeeperReport::RotatedMasterKey {
+            version,
+            pubkey,
+            ecdh_pubkey,
+            envelopes,
+        } => {
+            if PENDING_ROTATION.get(ext) != Some(version) {
+                return Err(Error::RotationNotPending.into());
+            }
+            // Sealed to the gatekeepers of the request; any registered since get the whole
+            // history instead.
+            let covered: Vec<[u8; 32]> = envelopes.iter().map(|(g, _)| *g).collect();
+            if !covered.contains(&sender) {
+                return Err(Error::BadDelivery.into());
+            }
+            check_deliveries(ext, &envelopes, &covered)?;
+            let gatekeepers = GATEKEEPERS.get_or_default(ext);
+            if covered.iter().any(|c| !gatekeepers.contains(c)) {
+                return Err(Error::BadDelivery.into());
+            }
+            let mut history = MASTER_PUBKEY_HISTORY.get_or_default(ext);
+            history.push(MasterPubkeyRecord {
+                version,
+                pubkey,
+                ecdh_pubkey,
+                since: now,
+            });
+            MASTER_PUBKEY_HISTORY.put(ext, &history);
+            GATEKEEPER_MASTER_PUBKEY.put(ext, &pubkey);
+            PENDING_ROTATION.kill(ext);
+            ext.deposit_event(Event::MasterKeyRotated { version, pubkey });
+            tell(
+                ext,
+                GatekeeperEvent::MasterKeyRotated {
+                    version,
+                    pubkey,
+                    envelopes,
+                },
+            )?;
+            for missed in gatekeepers.iter().filter(|g| !covered.contains(g)) {
+                let (pubkey, ecdh_pubkey) = keys_of(ext, missed)?;
+                tell(
+                    ext,
+                    GatekeeperEvent::HistoryRequested {
+                        pubkey,
+                        ecdh_pubkey,
+                    },
+                )?;
+            }
+        }
+        GatekeeperReport::ClusterKey {
+            cluster,
+            pubkey,
+            ecdh_pubkey,
+            envelopes,
+        } => {
+            let workers = contracts::cluster_workers(ext, &cluster)?;
+            check_deliveries(ext, &envelopes, &workers)?;
+            contracts::set_cluster_key(ext, cluster, pubkey, ecdh_pubkey, envelopes)?;
+        }
+    }
+    Ok(())
+}
