@@ -21,6 +21,13 @@ pub const DEV_BOND: u128 = 100_000 * PHA;
 /// 700,000,000 PHA (70 % of the supply, as on Phala) and the treasury 1,000 PHA; the first
 /// `validators` dev accounts bond 100,000 PHA and validate, listening on 127.0.0.1 at
 /// `base_port`, `base_port + 1`, …, and all of them sit in the committee.
+/// The account that operates (pays for) a dev validator's gatekeeper worker: its stash,
+/// `//Name//stash`.
+pub fn gatekeeper_operator(name: &str) -> Result<Sr25519Pair, SpecError> {
+    Sr25519Pair::from_uri(&format!("//{name}//stash"))
+        .map_err(|e| SpecError::Invalid(e.to_string()))
+}
+
 pub fn local_testnet(
     name: &str,
     id: &str,
@@ -35,6 +42,14 @@ pub fn local_testnet(
             .map_err(invalid)?
             .account_id();
         balances.push((account.to_ss58(), (10_000_000 * PHA).to_string()));
+    }
+    // Each validator's gatekeeper worker pays from the validator's stash (polkadot.js's
+    // "Alice_stash"), so it never races the validator's own account for nonces.
+    for name in DEV_ACCOUNTS {
+        balances.push((
+            gatekeeper_operator(name)?.account_id().to_ss58(),
+            (1_000_000 * PHA).to_string(),
+        ));
     }
     balances.push((
         phala_runtime::modules::REWARD_POOL_ACCOUNT.to_ss58(),
@@ -75,6 +90,15 @@ pub fn local_testnet(
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
     let dev = chain_type != ChainType::Live;
+    let gatekeeper_operators = if dev {
+        DEV_ACCOUNTS
+            .iter()
+            .take(validators.len())
+            .map(|name| gatekeeper_operator(name).map(|p| p.account_id().to_ss58()))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
     let spec = ChainSpec {
         name: name.into(),
         id: id.into(),
@@ -94,6 +118,7 @@ pub fn local_testnet(
             .map_err(invalid)?,
         registry: RegistrySpec {
             allow_simulated_tee: dev,
+            gatekeeper_operators,
             measurements: vec![format!(
                 "0x{}",
                 hex::encode(phala_runtime::genesis::DEV_WORKER_MEASUREMENT)

@@ -109,6 +109,10 @@ pub struct RegistrySpec {
     /// Intel advisories that keep a ConfigurationNeeded platform at confidence level 3.
     #[serde(default = "default_advisory_whitelist")]
     pub advisory_whitelist: Vec<String>,
+    /// Development chains: workers operated by these accounts (SS58) become gatekeepers as
+    /// soon as they register, without a root call. A live chain refuses it.
+    #[serde(default)]
+    pub gatekeeper_operators: Vec<String>,
 }
 
 fn default_advisory_whitelist() -> Vec<String> {
@@ -121,6 +125,7 @@ impl Default for RegistrySpec {
             allow_simulated_tee: false,
             measurements: Vec::new(),
             advisory_whitelist: default_advisory_whitelist(),
+            gatekeeper_operators: Vec::new(),
         }
     }
 }
@@ -205,6 +210,13 @@ impl ChainSpec {
         if self.chain_type == ChainType::Live && self.registry.allow_simulated_tee {
             return Err(SpecError::Invalid(
                 "a live chain cannot allow simulated TEEs (registry.allowSimulatedTee)".into(),
+            ));
+        }
+        if self.chain_type == ChainType::Live && !self.registry.gatekeeper_operators.is_empty() {
+            return Err(SpecError::Invalid(
+                "a live chain makes gatekeepers by governance, not by operator \
+                 (registry.gatekeeperOperators)"
+                    .into(),
             ));
         }
         if self.chain_type == ChainType::Live && self.sudo.is_some() {
@@ -312,6 +324,16 @@ impl ChainSpec {
                 allow_simulated_tee: self.registry.allow_simulated_tee,
                 measurements,
                 advisory_whitelist: self.registry.advisory_whitelist.clone(),
+                gatekeeper_operators: self
+                    .registry
+                    .gatekeeper_operators
+                    .iter()
+                    .map(|a| {
+                        a.parse::<AccountId32>().map_err(|e| {
+                            SpecError::Invalid(format!("gatekeeper operator {a:?}: {e}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             sudo_key,
         })

@@ -12,7 +12,7 @@ use phala_client::{Client, ClientConfig, TxOptions, TxStatus, transfer_call};
 use serde_json::json;
 
 /// Where a local node serves RPC.
-const DEFAULT_URL: &str = "ws://127.0.0.1:9944";
+pub const DEFAULT_URL: &str = "ws://127.0.0.1:9944";
 /// Substrate's generic address prefix, used by polkadot.js and subxt by default.
 const SUBSTRATE_PREFIX: u16 = 42;
 

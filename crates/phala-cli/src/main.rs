@@ -4,6 +4,7 @@
 //! ends as one sentence on stderr and a non-zero exit code.
 
 mod client_cmds;
+mod key_cmds;
 mod node_cmds;
 mod worker_cmds;
 
@@ -41,6 +42,18 @@ enum Command {
     Transfer(client_cmds::TransferArgs),
     /// List the registered workers (simulated ones marked as such).
     Workers(client_cmds::WorkersArgs),
+    /// List the gatekeepers and the master key's public history.
+    Gatekeepers(key_cmds::ListArgs),
+    /// Make a worker a gatekeeper, or rotate the master key (root).
+    #[command(subcommand)]
+    Gatekeeper(key_cmds::GatekeeperCmd),
+    /// List the clusters and their keys.
+    Clusters(key_cmds::ListArgs),
+    /// Create a cluster of workers (root).
+    #[command(subcommand)]
+    Cluster(key_cmds::ClusterCmd),
+    /// Send an encrypted, optionally signed query to a worker and check its signed reply.
+    Query(key_cmds::QueryArgs),
 }
 
 fn init_logging() {
@@ -65,6 +78,11 @@ fn main() -> ExitCode {
         Command::Balance(args) => block_on(client_cmds::run_balance(args)),
         Command::Transfer(args) => block_on(client_cmds::run_transfer(args)),
         Command::Workers(args) => block_on(client_cmds::run_workers(args)),
+        Command::Gatekeepers(args) => block_on(key_cmds::run_gatekeepers(args)),
+        Command::Gatekeeper(cmd) => block_on(key_cmds::run_gatekeeper(cmd)),
+        Command::Clusters(args) => block_on(key_cmds::run_clusters(args)),
+        Command::Cluster(cmd) => block_on(key_cmds::run_cluster(cmd)),
+        Command::Query(args) => block_on(key_cmds::run_query(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,6 +43,13 @@ pub struct DevnetArgs {
     /// HTTP API port of the first worker; the others follow.
     #[arg(long, default_value_t = 8000)]
     worker_port: u16,
+    /// HTTP API port of the first validator's gatekeeper worker, the others following;
+    /// default: free ports.
+    #[arg(long)]
+    gatekeeper_port: Option<u16>,
+    /// Run the validators without their gatekeeper workers (no master key, no clusters).
+    #[arg(long)]
+    no_gatekeepers: bool,
 }
 
 /// Most workers `phala devnet` runs.
@@ -81,6 +88,48 @@ pub struct NodeArgs {
     /// Node name reported over RPC.
     #[arg(long, default_value = "phala-node")]
     name: String,
+    /// Also run this validator's gatekeeper: a TEE worker in the same process, following
+    /// this node. Root makes it a gatekeeper (`phala gatekeeper add`), or, on a
+    /// development chain, the genesis list of gatekeeper operators.
+    #[arg(long, requires = "validator")]
+    gatekeeper: bool,
+    /// Secret URI of the gatekeeper worker's operator (pays its transactions); default:
+    /// the validator's URI + "//stash".
+    #[arg(
+        long,
+        env = "PHALA_OPERATOR",
+        hide_env_values = true,
+        requires = "gatekeeper"
+    )]
+    operator: Option<String>,
+    /// The gatekeeper worker's TEE.
+    #[arg(long, value_enum, default_value_t = crate::worker_cmds::Tee::Simulated, requires = "gatekeeper")]
+    tee: crate::worker_cmds::Tee,
+    /// Address of the gatekeeper worker's HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8000", requires = "gatekeeper")]
+    worker_listen: SocketAddr,
+    /// Intel collateral (PCCS JSON) for the gatekeeper's hardware quote.
+    #[arg(long, requires = "gatekeeper")]
+    collateral: Option<PathBuf>,
+}
+
+/// Runs a worker on its own small async runtime in a thread, until `stop` fires.
+fn spawn_worker(
+    config: phala_worker::WorkerConfig,
+    mut stop: tokio::sync::broadcast::Receiver<()>,
+) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| phala_node::NodeError::Stopped(format!("worker runtime: {e}")))?;
+        runtime
+            .block_on(phala_worker::run(config, async move {
+                let _ = stop.recv().await;
+            }))
+            .map_err(|e| phala_node::NodeError::Stopped(format!("worker: {e}")))
+    })
 }
 
 #[derive(clap::Args)]
@@ -338,12 +387,16 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     }
     drop(ready_tx);
     let mut first_rpc = None;
+    let mut gatekeeper_nodes = Vec::new();
     for _ in 0..threads.len() {
         let Ok((name, info)) = ready_rx.recv() else {
             break;
         };
         if name == DEV_ACCOUNTS[0] {
             first_rpc = Some(info.rpc_addr);
+        }
+        if !args.no_gatekeepers && DEV_ACCOUNTS.contains(&name.as_str()) {
+            gatekeeper_nodes.push((name.clone(), info.rpc_addr));
         }
         println!(
             "  {name:<8} RPC ws://{0} (HTTP http://{0}), metrics {1}, genesis {2}",
@@ -373,20 +426,32 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
                 "  worker-{:<2} http://{listen}/info (simulated TEE, operator //{operator})",
                 i + 1
             );
-            let mut stop = stop_tx.subscribe();
-            threads.push(std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .enable_all()
-                    .build()
-                    .map_err(|e| phala_node::NodeError::Stopped(format!("worker runtime: {e}")))?;
-                runtime
-                    .block_on(phala_worker::run(config, async move {
-                        let _ = stop.recv().await;
-                    }))
-                    .map_err(|e| phala_node::NodeError::Stopped(format!("worker: {e}")))
-            }));
+            threads.push(spawn_worker(config, stop_tx.subscribe()));
         }
+    }
+    gatekeeper_nodes.sort_by_key(|(n, _)| DEV_ACCOUNTS.iter().position(|a| a == n));
+    // Each validator's gatekeeper follows its own node; the genesis makes it a gatekeeper
+    // when it registers (its operator, the validator's stash, is listed there).
+    for (i, (name, rpc)) in gatekeeper_nodes.into_iter().enumerate() {
+        let listen = match args.gatekeeper_port {
+            Some(first) => SocketAddr::from((Ipv4Addr::LOCALHOST, port(first, i)?)),
+            None => SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)),
+        };
+        let config = phala_worker::WorkerConfig {
+            node_url: format!("ws://{rpc}"),
+            base_path: base.join(name.to_lowercase()).join("gatekeeper"),
+            operator: phala_chain::dev::gatekeeper_operator(&name)?,
+            tee: phala_worker::TeeChoice::Simulated,
+            listen,
+            genesis_hash: None,
+            trusted_checkpoint: None,
+            collateral: None,
+            progress_bar: false,
+        };
+        println!(
+            "  gatekeeper {name:<8} http://{listen}/info (simulated TEE, operator //{name}//stash)"
+        );
+        threads.push(spawn_worker(config, stop_tx.subscribe()));
     }
     println!("  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each");
     if keep {
@@ -479,6 +544,28 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
         bail!("--follower admits full nodes to a validator; this node has no --validator");
     }
     let full_node = validator.is_none();
+    let gatekeeper = if args.gatekeeper {
+        let uri = args.validator.clone().unwrap_or_default();
+        let operator_uri = args
+            .operator
+            .clone()
+            .unwrap_or_else(|| format!("{uri}//stash"));
+        let operator = phala_keys::Sr25519Pair::from_uri(&operator_uri)
+            .map_err(|e| anyhow::anyhow!("--operator: {e}"))?;
+        Some(phala_worker::WorkerConfig {
+            node_url: String::new(),
+            base_path: args.base_path.join("gatekeeper"),
+            operator,
+            tee: args.tee.into(),
+            listen: args.worker_listen,
+            genesis_hash: None,
+            trusted_checkpoint: None,
+            collateral: args.collateral.clone(),
+            progress_bar: false,
+        })
+    } else {
+        None
+    };
     let config = NodeConfig {
         spec,
         base_path: args.base_path,
@@ -493,6 +580,9 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
         name: args.name,
         followers,
     };
+    if let Some(worker) = gatekeeper {
+        return node_with_gatekeeper(config, worker);
+    }
     phala_node::run(config, move |info: &NodeInfo| {
         println!(
             "node running: RPC ws://{}, genesis {}, finalized #{}",
@@ -507,5 +597,71 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             );
         }
     })?;
+    Ok(())
+}
+
+/// A validator and its gatekeeper worker in one process: the worker follows the node's own
+/// RPC; either stopping stops both.
+fn node_with_gatekeeper(
+    config: NodeConfig,
+    mut worker: phala_worker::WorkerConfig,
+) -> anyhow::Result<()> {
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<NodeInfo>();
+    let mut stop = stop_tx.subscribe();
+    let node = std::thread::spawn(move || {
+        phala_node::run_until(
+            config,
+            move |info: &NodeInfo| {
+                let _ = ready_tx.send(info.clone());
+            },
+            async move {
+                let _ = stop.recv().await;
+            },
+        )
+    });
+    let Ok(info) = ready_rx.recv() else {
+        // The node stopped before it was ready: its error says why.
+        return match node.join() {
+            Ok(Err(e)) => Err(e.into()),
+            _ => Err(anyhow::anyhow!("the node stopped before it was ready")),
+        };
+    };
+    println!(
+        "node running: RPC ws://{}, genesis {}, finalized #{}",
+        info.rpc_addr, info.genesis_hash, info.finalized
+    );
+    worker.node_url = format!("ws://{}", info.rpc_addr);
+    worker.genesis_hash = Some(info.genesis_hash);
+    println!(
+        "gatekeeper worker: http://{}/info; once registered, root makes it a gatekeeper with \
+         `phala gatekeeper add <its pubkey> --suri <root>` (a development chain does it itself)",
+        worker.listen
+    );
+    let worker = spawn_worker(worker, stop_tx.subscribe());
+    let signal = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    signal.block_on(async {
+        loop {
+            tokio::select! {
+                _ = shutdown_signal() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                    if node.is_finished() || worker.is_finished() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let _ = stop_tx.send(());
+    let node = node
+        .join()
+        .map_err(|_| anyhow::anyhow!("the node thread panicked"))?;
+    let worker = worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the gatekeeper thread panicked"))?;
+    node?;
+    worker?;
     Ok(())
 }

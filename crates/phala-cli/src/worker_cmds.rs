@@ -49,6 +49,16 @@ pub struct WorkerArgs {
     collateral: Option<PathBuf>,
 }
 
+impl From<Tee> for TeeChoice {
+    fn from(t: Tee) -> Self {
+        match t {
+            Tee::Simulated => TeeChoice::Simulated,
+            Tee::Sgx => TeeChoice::Sgx,
+            Tee::Tdx => TeeChoice::Tdx,
+        }
+    }
+}
+
 pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
     let operator =
         Sr25519Pair::from_uri(&args.operator).map_err(|e| anyhow::anyhow!("--operator: {e}"))?;
@@ -64,11 +74,7 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
         node_url: args.node,
         base_path: args.base_path,
         operator,
-        tee: match args.tee {
-            Tee::Simulated => TeeChoice::Simulated,
-            Tee::Sgx => TeeChoice::Sgx,
-            Tee::Tdx => TeeChoice::Tdx,
-        },
+        tee: args.tee.into(),
         listen: args.listen,
         genesis_hash,
         trusted_checkpoint,

@@ -322,6 +322,70 @@ impl Client {
         Ok(out)
     }
 
+    /// One registered worker, by identity key.
+    pub async fn worker(
+        &self,
+        pubkey: &[u8; 32],
+    ) -> Result<Option<phala_runtime::modules::registry::WorkerInfo>, ClientError> {
+        let key = phala_runtime::modules::registry::WORKERS.key(pubkey);
+        self.storage_decoded("a Registry.Workers entry", &key, None)
+            .await
+    }
+
+    /// The gatekeepers' identity keys, in registration order.
+    pub async fn gatekeepers(&self) -> Result<Vec<[u8; 32]>, ClientError> {
+        let key = phala_runtime::modules::registry::gatekeeper::GATEKEEPERS.key();
+        Ok(self
+            .storage_decoded("Registry.Gatekeepers", &key, None)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Every master key's public record, oldest first (the last is current).
+    pub async fn master_key_history(
+        &self,
+    ) -> Result<Vec<phala_runtime::modules::registry::gatekeeper::MasterPubkeyRecord>, ClientError>
+    {
+        let key = phala_runtime::modules::registry::gatekeeper::MASTER_PUBKEY_HISTORY.key();
+        Ok(self
+            .storage_decoded("Registry.MasterPubkeyHistory", &key, None)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The master key version a requested rotation waits for, if one does.
+    pub async fn pending_rotation(&self) -> Result<Option<u32>, ClientError> {
+        let key = phala_runtime::modules::registry::gatekeeper::PENDING_ROTATION.key();
+        self.storage_decoded("Registry.PendingRotation", &key, None)
+            .await
+    }
+
+    /// Every cluster, by id.
+    pub async fn clusters(
+        &self,
+    ) -> Result<Vec<(H256, phala_runtime::modules::contracts::ClusterInfo)>, ClientError> {
+        let (_, at) = self.best_head().await?;
+        let map = phala_runtime::modules::contracts::CLUSTERS;
+        let prefix = map.prefix();
+        let mut out = Vec::new();
+        for key in self.keys_with_prefix(&prefix, at).await? {
+            // Blake2_128Concat: the id follows the prefix and a 16-byte hash.
+            let Some(id) = key
+                .get(prefix.len().saturating_add(16)..)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            else {
+                continue;
+            };
+            if let Some(c) = self
+                .storage_decoded("a Contracts.Clusters entry", &key, Some(at))
+                .await?
+            {
+                out.push((H256(id), c));
+            }
+        }
+        Ok(out)
+    }
+
     /// A read proof of `keys` in the state of block `at` (`state_getReadProof`): the trie
     /// nodes to check their values against that block's state root with
     /// `phala_trie::verify_proof`. The node is not trusted; the proof is.

@@ -56,6 +56,14 @@ pub enum ClientError {
     )]
     Decode { what: String, reason: String },
 
+    /// A worker could not be reached, or answered with an error.
+    #[error("worker {url}: {reason}")]
+    Worker { url: String, reason: String },
+
+    /// A worker's answer failed a check (signature, nonce, key, block).
+    #[error("worker {url} sent an answer that does not verify: {reason}")]
+    BadWorkerAnswer { url: String, reason: String },
+
     /// A block the caller named is unknown to the node.
     #[error("block {hash} is unknown to the node")]
     UnknownBlock { hash: H256 },

@@ -73,11 +73,13 @@ mod error;
 mod metadata;
 mod rpc;
 mod tx;
+pub mod worker;
 
 pub use client::{Client, ClientConfig};
 pub use dispatch::DispatchFailure;
 pub use error::ClientError;
 pub use metadata::{ChainMetadata, EventDescription, MetadataSource, ModuleErrorInfo};
+pub use phala_crypto as crypto;
 pub use rpc::ChainProperties;
 pub use tx::{
     DEFAULT_MORTALITY, SignedTx, SigningParams, TxOptions, TxOutcome, TxProgress, TxStatus,

@@ -21,6 +21,13 @@ use scale_info::TypeInfo;
 /// Longest a query may stay valid, in blocks: bounds the replay guard's memory.
 pub const MAX_QUERY_TTL: BlockNumber = 600;
 
+/// The contract id of the worker itself: it answers with `SCALE(Option<AccountId32>)`,
+/// the caller it saw, whatever the payload. Clients use it to check a worker end to end.
+pub const WORKER_ITSELF: H256 = H256([0; 32]);
+
+/// What [`QueryReply::payload`] holds: SCALE of the answer, or why there is none.
+pub type Answer = Result<Vec<u8>, String>;
+
 /// What the caller asks.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct QueryBody {

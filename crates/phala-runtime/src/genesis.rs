@@ -36,6 +36,9 @@ pub struct RegistryGenesis {
     pub measurements: Vec<Vec<u8>>,
     /// Intel advisories that keep a ConfigurationNeeded platform at level 3.
     pub advisory_whitelist: Vec<String>,
+    /// Development chains: workers these accounts operate become gatekeepers on
+    /// registration.
+    pub gatekeeper_operators: Vec<AccountId32>,
 }
 
 impl Default for RegistryGenesis {
@@ -47,6 +50,7 @@ impl Default for RegistryGenesis {
                 .iter()
                 .map(|s| (*s).to_string())
                 .collect(),
+            gatekeeper_operators: Vec::new(),
         }
     }
 }

@@ -16,7 +16,11 @@ const PURPOSE: &str = "worker-checkpoint/v1";
 pub enum CheckpointError {
     #[error(transparent)]
     Tee(#[from] TeeError),
-    #[error("the checkpoint does not decode: {0}")]
+    #[error(
+        "the checkpoint does not decode ({0}); a checkpoint from an older worker version \
+         cannot be read: move it away and start again (with --trusted-checkpoint on a \
+         pruning node)"
+    )]
     Corrupt(String),
 }
 
@@ -26,7 +30,9 @@ pub fn save(
     dir: &Path,
     state: &CoreState,
 ) -> Result<(), CheckpointError> {
-    let sealed = sealer.seal(platform, PURPOSE, &state.encode())?;
+    // The state holds master, cluster and query keys: wipe the plaintext after sealing.
+    let plain = zeroize::Zeroizing::new(state.encode());
+    let sealed = sealer.seal(platform, PURPOSE, &plain)?;
     write_private_atomic(&dir.join(CHECKPOINT_FILE), &sealed)?;
     Ok(())
 }

@@ -16,7 +16,11 @@ use phala_primitives::{BlockNumber, H256, Header};
 use phala_runtime::modules::registry::WorkerInfo;
 use rand_core::CryptoRng;
 
+use crate::gatekeeper::{self, ClusterKey, Effects, MasterKeys};
 use crate::keys::WorkerKeys;
+use phala_crypto::keys::Seed;
+use phala_crypto::query::QueryKeyCertificate;
+use phala_mq::topics::{ClusterEvent, GatekeeperEvent};
 
 /// One finalized block as the relayer delivers it: the header and a read proof of
 /// [`WorkerCore::proof_keys`] against its state root.
@@ -60,6 +64,13 @@ pub struct CoreState {
     pub bench_requested: bool,
     /// Chain → worker messages processed, in total.
     pub processed_messages: u64,
+    /// The master keys, once this worker is a gatekeeper.
+    pub master: Option<MasterKeys>,
+    /// The key of the cluster this worker belongs to, once delivered.
+    pub cluster_key: Option<ClusterKey>,
+    /// Query keys by epoch: the current one and the one before (for queries in flight at
+    /// the change). Older ones are dropped, and with the next checkpoint gone for good.
+    pub query_keys: Vec<(u32, Seed)>,
 }
 
 /// What the host should do after an import.
@@ -71,6 +82,8 @@ pub struct Outcome {
     pub run_benchmark: Option<u32>,
     /// The registration became visible in this batch.
     pub registered: bool,
+    /// Key events worth a log line (never a secret).
+    pub notes: Vec<String>,
 }
 
 pub struct WorkerCore {
@@ -117,6 +130,9 @@ impl WorkerCore {
             registration: None,
             bench_requested: false,
             processed_messages: 0,
+            master: None,
+            cluster_key: None,
+            query_keys: Vec::new(),
         };
         WorkerCore { keys, light, state }
     }
@@ -231,6 +247,35 @@ impl WorkerCore {
         for (messages, registration, ingress) in facts {
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
+                let from_chain = message.sender == MessageOrigin::pallet("Registry")
+                    || message.sender == MessageOrigin::pallet("Contracts");
+                if from_chain && message.destination == topics::GATEKEEPER_EVENT {
+                    if let Ok(event) = GatekeeperEvent::decode(&mut message.payload.as_slice()) {
+                        let mut fx = Effects::default();
+                        gatekeeper::on_gatekeeper_event(
+                            &mut state.master,
+                            &self.keys,
+                            rng,
+                            event,
+                            &mut fx,
+                        );
+                        self.apply_effects(&mut state, fx, &mut outcome);
+                    }
+                    continue;
+                }
+                if from_chain && message.destination == topics::CLUSTER_EVENT {
+                    if let Ok(event) = ClusterEvent::decode(&mut message.payload.as_slice()) {
+                        let mut fx = Effects::default();
+                        gatekeeper::on_cluster_event(
+                            &mut state.cluster_key,
+                            &self.keys,
+                            event,
+                            &mut fx,
+                        );
+                        self.apply_effects(&mut state, fx, &mut outcome);
+                    }
+                    continue;
+                }
                 if message.sender != MessageOrigin::pallet("Registry")
                     || message.destination != topics::WORKER_EVENT
                 {
@@ -274,8 +319,88 @@ impl WorkerCore {
 
         state.light = light.state();
         self.light = light;
+        rotate_query_keys(
+            &mut state,
+            self.light.head().0,
+            self.light.epoch_length(),
+            rng,
+        );
         self.state = state;
         Ok(outcome)
+    }
+
+    fn apply_effects(&self, state: &mut CoreState, fx: Effects, outcome: &mut Outcome) {
+        for report in fx.reports {
+            queue(
+                state,
+                &self.keys,
+                &self.genesis_hash(),
+                topics::GATEKEEPER_REPORT,
+                report.encode(),
+            );
+        }
+        outcome.notes.extend(fx.notes);
+    }
+
+    /// Whether this worker is a gatekeeper (as last proven).
+    pub fn is_gatekeeper(&self) -> bool {
+        self.state.master.is_some()
+    }
+
+    /// The newest master key version held and its public key; never the secret.
+    pub fn master_public(&self) -> Option<(u32, [u8; 32])> {
+        let (version, seed) = self.state.master.as_ref()?.current()?;
+        Some((
+            version,
+            phala_crypto::keys::KeyPair::new(seed.clone()).public(),
+        ))
+    }
+
+    /// How many master key versions this gatekeeper holds.
+    pub fn master_versions(&self) -> usize {
+        self.state.master.as_ref().map_or(0, |m| m.versions.len())
+    }
+
+    /// The cluster this worker holds the key of, and the key's public key.
+    pub fn cluster_public(&self) -> Option<(H256, [u8; 32])> {
+        let c = self.state.cluster_key.as_ref()?;
+        Some((
+            c.cluster,
+            phala_crypto::keys::KeyPair::new(c.seed.clone()).public(),
+        ))
+    }
+
+    /// The current query key's certificate, signed by the identity key.
+    pub fn query_key_certificate(&self) -> Option<QueryKeyCertificate> {
+        let (epoch, seed) = self.state.query_keys.last()?;
+        let ecdh_pubkey = phala_crypto::EcdhSecret::from_bytes(*seed.expose()).public();
+        let worker = self.keys.pubkey();
+        let signature = self.keys.sign(&QueryKeyCertificate::signing_payload(
+            &self.genesis_hash(),
+            &worker,
+            *epoch,
+            &ecdh_pubkey,
+        ));
+        Some(QueryKeyCertificate {
+            worker,
+            epoch: *epoch,
+            ecdh_pubkey,
+            signature,
+        })
+    }
+
+    /// The query secrets in force (current and previous epoch).
+    pub fn query_secrets(&self) -> Vec<phala_crypto::EcdhSecret> {
+        self.state
+            .query_keys
+            .iter()
+            .map(|(_, s)| phala_crypto::EcdhSecret::from_bytes(*s.expose()))
+            .collect()
+    }
+
+    /// The identity key pair, for signing query replies outside the core.
+    pub fn identity(&self) -> phala_keys::Sr25519Pair {
+        self.keys.identity()
     }
 
     /// Signs the benchmark's result for the chain.
@@ -288,12 +413,40 @@ impl WorkerCore {
 
     /// Signs a message to the chain with the next sequence and queues it.
     fn send(&mut self, topic: &[u8], payload: Vec<u8>) -> SignedMessage {
-        let message = Message::new(MessageOrigin::Worker(self.keys.pubkey()), topic, payload);
-        let sequence = self.state.next_sequence;
         let genesis = self.genesis_hash();
-        let signed = SignedMessage::sign(&genesis, message, sequence, |p| self.keys.sign(p));
-        self.state.next_sequence = sequence.saturating_add(1);
-        self.state.pending.push(signed.clone());
-        signed
+        queue(&mut self.state, &self.keys, &genesis, topic, payload)
     }
+}
+
+/// Signs a message to the chain with `state`'s next sequence and queues it.
+fn queue(
+    state: &mut CoreState,
+    keys: &WorkerKeys,
+    genesis: &H256,
+    topic: &[u8],
+    payload: Vec<u8>,
+) -> SignedMessage {
+    let message = Message::new(MessageOrigin::Worker(keys.pubkey()), topic, payload);
+    let sequence = state.next_sequence;
+    let signed = SignedMessage::sign(genesis, message, sequence, |p| keys.sign(p));
+    state.next_sequence = sequence.saturating_add(1);
+    state.pending.push(signed.clone());
+    signed
+}
+
+/// A fresh query key for each epoch; keys older than the previous epoch are dropped, so a
+/// later break-in finds nothing that opens queries recorded before.
+fn rotate_query_keys(
+    state: &mut CoreState,
+    head: BlockNumber,
+    epoch_length: u32,
+    rng: &mut impl CryptoRng,
+) {
+    let epoch = head.checked_div(epoch_length).unwrap_or(0);
+    if state.query_keys.last().map(|(e, _)| *e) != Some(epoch) {
+        state.query_keys.push((epoch, Seed::generate(rng)));
+    }
+    state
+        .query_keys
+        .retain(|(e, _)| e.saturating_add(1) >= epoch);
 }

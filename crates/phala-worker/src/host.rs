@@ -324,6 +324,9 @@ impl Host {
                     .metrics
                     .blocks_imported
                     .inc_by(u64::from(outcome.blocks));
+                for note in &outcome.notes {
+                    info!("{note}");
+                }
                 if outcome.registered {
                     info!("registered on chain: {}", self.registration_summary());
                     if let Ok(mut p) = self.shared.registration_problem.lock() {
@@ -684,8 +687,29 @@ impl Host {
                 synced_height: self.core.head().0,
                 chain_height: u32::try_from(self.shared.metrics.chain_height.get()).unwrap_or(0),
                 runtime_version: crate::VERSION,
+                gatekeeper: self.core.is_gatekeeper(),
+                master_key_version: self.core.master_public().map(|(v, _)| v),
+                master_pubkey: self
+                    .core
+                    .master_public()
+                    .map(|(_, k)| format!("0x{}", hex::encode(k))),
+                master_key_versions: self.core.master_versions(),
+                cluster: self.core.cluster_public().map(|(c, _)| c.to_string()),
+                cluster_pubkey: self
+                    .core
+                    .cluster_public()
+                    .map(|(_, k)| format!("0x{}", hex::encode(k))),
+                query_key: self
+                    .core
+                    .query_key_certificate()
+                    .map(|c| crate::http::QueryKeyInfo {
+                        epoch: c.epoch,
+                        ecdh_pubkey: format!("0x{}", hex::encode(c.ecdh_pubkey)),
+                        certificate: format!("0x{}", hex::encode(c.encode())),
+                    }),
             };
         }
+        self.shared.queries.update(&self.core);
     }
 
     fn problem(&self, problem: Option<String>) {

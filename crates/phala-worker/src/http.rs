@@ -1,7 +1,8 @@
-//! The worker's HTTP API: `GET /info`, `/attestation`, `/health`, `/metrics`.
+//! The worker's HTTP API: `GET /info`, `/attestation`, `/health`, `/metrics`, and
+//! `POST /query` (a SCALE-encoded query envelope in, a reply envelope out).
 //!
-//! It serves only public facts (keys, heights, the quote); nothing secret is reachable from
-//! it.
+//! It serves only public facts (keys, heights, the quote) and sealed replies; nothing secret
+//! is reachable from it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -33,6 +34,27 @@ pub struct Info {
     pub synced_height: u32,
     pub chain_height: u32,
     pub runtime_version: u32,
+    /// Whether this worker is a gatekeeper.
+    pub gatekeeper: bool,
+    /// The newest master key this gatekeeper holds: its version and public key.
+    pub master_key_version: Option<u32>,
+    pub master_pubkey: Option<String>,
+    /// How many master key versions it holds (the history).
+    pub master_key_versions: usize,
+    /// The cluster whose key this worker holds, and the key's public key.
+    pub cluster: Option<String>,
+    pub cluster_pubkey: Option<String>,
+    /// This epoch's query key, signed by the identity key (SCALE `QueryKeyCertificate`, hex).
+    pub query_key: Option<QueryKeyInfo>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryKeyInfo {
+    pub epoch: u32,
+    pub ecdh_pubkey: String,
+    /// The whole certificate, SCALE-encoded, hex.
+    pub certificate: String,
 }
 
 /// The attestation the worker registers with.
@@ -55,6 +77,8 @@ pub struct Metrics {
     pub batches_refused: Counter,
     pub messages_submitted: Counter,
     pub registrations_submitted: Counter,
+    pub queries_answered: Counter,
+    pub queries_refused: Counter,
 }
 
 /// State shared between the host loop and the API.
@@ -67,6 +91,7 @@ pub struct Shared {
     /// Why the chain refused the worker's registration; kept until a registration succeeds.
     pub registration_problem: Mutex<Option<String>>,
     pub metrics: Metrics,
+    pub queries: crate::query::QueryService,
 }
 
 impl Shared {
@@ -102,6 +127,16 @@ impl Shared {
             "registrations_submitted",
             "Registrations submitted",
             m.registrations_submitted.clone(),
+        );
+        registry.register(
+            "queries_answered",
+            "Queries answered with a signed, encrypted reply",
+            m.queries_answered.clone(),
+        );
+        registry.register(
+            "queries_refused",
+            "Queries refused before decryption",
+            m.queries_refused.clone(),
         );
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -157,6 +192,36 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 )
             }),
         )
+        .route(
+            "/query",
+            post(
+                |State(s): State<Arc<Shared>>, body: axum::body::Bytes| async move {
+                    // Decryption and signing are CPU work: off the async threads.
+                    let shared = s.clone();
+                    let result = tokio::task::spawn_blocking(move || {
+                        let mut rng = commonware_utils::sys_rng();
+                        shared.queries.answer(&mut rng, &body)
+                    })
+                    .await;
+                    match result {
+                        Ok(Ok(reply)) => {
+                            s.metrics.queries_answered.inc();
+                            ([(header::CONTENT_TYPE, "application/octet-stream")], reply)
+                                .into_response()
+                        }
+                        Ok(Err(e)) => {
+                            s.metrics.queries_refused.inc();
+                            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+                        }
+                        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "query task failed\n")
+                            .into_response(),
+                    }
+                },
+            ),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            phala_crypto::MAX_ENVELOPE,
+        ))
         .with_state(shared)
 }
 

@@ -105,6 +105,16 @@ impl WorkerKeys {
         self.identity.sign(message)
     }
 
+    /// The ECDH secret, for opening what is sealed to this worker.
+    pub(crate) fn ecdh(&self) -> &phala_crypto::EcdhSecret {
+        &self.ecdh
+    }
+
+    /// The identity key pair, for the query service that signs replies.
+    pub(crate) fn identity(&self) -> Sr25519Pair {
+        self.identity.clone()
+    }
+
     /// The secret bytes, for tests that prove no file holds them in the clear.
     #[doc(hidden)]
     pub fn secret_bytes_for_tests(&self) -> [Zeroizing<[u8; 32]>; 2] {

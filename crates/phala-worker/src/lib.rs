@@ -4,6 +4,8 @@
 //!   state proofs), signed messages out. It is what would run inside the enclave.
 //! - [`keys`] and [`checkpoint`]: the identity and ECDH keys and the core's state, only ever
 //!   on disk sealed by the TEE, so a restart resumes without registering again.
+//! - [`gatekeeper`]: the master key's life in a gatekeeper, and cluster keys in workers.
+//! - [`query`]: encrypted, signed queries answered from the last verified block.
 //! - [`host`]: the thin shell around the core: the relayer (node → core: headers,
 //!   certificates, proofs; core → chain: registration and signed messages as extrinsics
 //!   paid by the operator), the benchmark, progress output, and the HTTP API ([`http`]).
@@ -17,9 +19,11 @@
 pub mod bench;
 pub mod checkpoint;
 pub mod core;
+pub mod gatekeeper;
 pub mod host;
 pub mod http;
 pub mod keys;
+pub mod query;
 
 pub use host::{TeeChoice, WorkerConfig, WorkerError, run};
 

@@ -179,6 +179,9 @@ fn register(
             operator: worker.operator,
         }
     });
+    if previous.is_none() {
+        super::gatekeeper::on_registered(ext, worker.pubkey, worker.operator)?;
+    }
     if worker.initial_score.is_none() {
         // Asked again on re-registration, so a worker interrupted mid-benchmark is never
         // stuck without a score.

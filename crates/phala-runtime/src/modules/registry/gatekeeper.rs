@@ -7,8 +7,8 @@
 
 use parity_scale_codec::{Decode, Encode};
 use phala_mq::topics::{self, Delivery, GatekeeperEvent, GatekeeperReport};
-use phala_primitives::BlockNumber;
 use phala_primitives::storage::Hasher;
+use phala_primitives::{AccountId32, BlockNumber};
 use scale_info::TypeInfo;
 
 use super::{Error, Event, MODULE, WORKERS};
@@ -32,6 +32,15 @@ pub struct MasterPubkeyRecord {
     pub since: BlockNumber,
 }
 
+pub const AUTO_GATEKEEPER_OPERATORS: StorageValue<Vec<AccountId32>> = StorageValue::new(
+    MODULE,
+    "AutoGatekeeperOperators",
+    Query::Default,
+    &[
+        " Development chains: workers these accounts operate become gatekeepers when they",
+        " first register (set at genesis; empty on live chains).",
+    ],
+);
 pub const GATEKEEPERS: StorageValue<Vec<[u8; 32]>> = StorageValue::new(
     MODULE,
     "Gatekeepers",
@@ -66,6 +75,7 @@ pub const HISTORY_DELIVERED: StorageMap<[u8; 32], u32> = StorageMap::new(
 
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
+        AUTO_GATEKEEPER_OPERATORS.metadata(),
         GATEKEEPERS.metadata(),
         GATEKEEPER_MASTER_PUBKEY.metadata(),
         MASTER_PUBKEY_HISTORY.metadata(),
@@ -124,6 +134,26 @@ pub(super) fn register(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
             generate_master,
         },
     )
+}
+
+/// On a development chain, a newly registered worker of a listed operator becomes a
+/// gatekeeper at once.
+pub(super) fn on_registered(
+    ext: &mut Ext,
+    pubkey: [u8; 32],
+    operator: Option<AccountId32>,
+) -> DispatchResult {
+    let Some(operator) = operator else {
+        return Ok(());
+    };
+    if AUTO_GATEKEEPER_OPERATORS
+        .get_or_default(ext)
+        .contains(&operator)
+        && !is_gatekeeper(ext, &pubkey)
+    {
+        register(ext, pubkey)?;
+    }
+    Ok(())
 }
 
 /// `rotate_master_key` (root): every gatekeeper proposes a new master key; the first

@@ -187,6 +187,10 @@ pub(crate) fn build_genesis(
         }
         ALLOWED_MEASUREMENTS.insert(ext, m, &0);
     }
+    if genesis.gatekeeper_operators.len() > gatekeeper::MAX_GATEKEEPERS {
+        return Err("too many gatekeeper operators".into());
+    }
+    gatekeeper::AUTO_GATEKEEPER_OPERATORS.put(ext, &genesis.gatekeeper_operators);
     ADVISORY_WHITELIST.put(
         ext,
         &genesis

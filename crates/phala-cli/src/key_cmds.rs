@@ -1,0 +1,371 @@
+//! `phala gatekeepers`, `phala gatekeeper add|rotate`, `phala clusters`, `phala cluster
+//! create` and `phala query`: the network's keys as users and root see them.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use phala_client::worker::{QueryAs, WorkerApi, certify_session, decode_caller};
+use phala_client::{Client, ClientConfig, TxOptions};
+use phala_keys::Sr25519Pair;
+use phala_primitives::H256;
+use phala_runtime::RuntimeCall;
+use phala_runtime::modules::{contracts, registry, sudo};
+use serde_json::json;
+
+use crate::client_cmds::DEFAULT_URL;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The node's RPC endpoint (ws://, wss://, http:// or https://).
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// The node's RPC endpoint.
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Secret URI of the sudo key (until governance exists).
+    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+    pub suri: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatekeeperCmd {
+    /// Make a registered worker a gatekeeper (root).
+    Add {
+        /// The worker's identity key (0x-hex).
+        pubkey: String,
+        #[command(flatten)]
+        root: RootArgs,
+    },
+    /// Replace the master key; gatekeepers keep the old ones (root).
+    Rotate {
+        #[command(flatten)]
+        root: RootArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Create a cluster of registered workers (root); prints its id.
+    Create {
+        /// The workers' identity keys (0x-hex), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        workers: Vec<String>,
+        #[command(flatten)]
+        root: RootArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The node's RPC endpoint: the worker's identity and the answer's block are checked
+    /// against it.
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// The worker's HTTP API.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub worker: String,
+    /// The contract (0x-hex id); default: the worker itself, which answers with the caller
+    /// it saw.
+    #[arg(long)]
+    pub contract: Option<String>,
+    /// The query's payload (0x-hex).
+    #[arg(long, default_value = "0x")]
+    pub payload: String,
+    /// Sign the query with this account (secret URI); default: anonymous.
+    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+    pub suri: Option<String>,
+    /// Sign with a fresh session key that --suri certifies for this many blocks, instead of
+    /// with --suri itself.
+    #[arg(long, requires = "suri")]
+    pub session_blocks: Option<u32>,
+}
+
+fn hex32(what: &str, input: &str) -> Result<[u8; 32]> {
+    phala_primitives::crypto::decode_hex(input)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| anyhow!("{what} {input:?} is not 32 bytes of 0x-hex"))
+}
+
+fn sudo_key(uri: &str) -> Result<Sr25519Pair> {
+    Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("--suri: {e}"))
+}
+
+async fn connect(url: &str) -> Result<Client> {
+    Ok(Client::connect_with(url, ClientConfig::default()).await?)
+}
+
+/// Submits `call` through `Sudo`, waits for finality, fails with the inner call's error,
+/// and returns the block's events of the transaction.
+async fn as_root(
+    client: &Client,
+    suri: &str,
+    call: RuntimeCall,
+) -> Result<Vec<phala_runtime::RuntimeEvent>> {
+    let key = sudo_key(suri)?;
+    let call = RuntimeCall::Sudo(sudo::Call::sudo {
+        call: Box::new(call),
+    });
+    let tx = client.sign(call, &key, TxOptions::default()).await?;
+    let outcome = client.submit_and_watch(&tx).await?.wait_finalized().await?;
+    let metadata = client.metadata().await;
+    if let Err(f) = &outcome.result {
+        bail!("the sudo call failed: {f}");
+    }
+    for event in &outcome.events {
+        if let phala_runtime::RuntimeEvent::Sudo(sudo::Event::Sudid {
+            sudo_result: Err(e),
+        }) = event
+        {
+            bail!(
+                "root's call failed in block #{}: {}",
+                outcome.block_number,
+                phala_client::DispatchFailure::new(*e, &metadata).description()
+            );
+        }
+    }
+    println!(
+        "Done in block #{} ({}).",
+        outcome.block_number, outcome.block_hash
+    );
+    Ok(outcome.events)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// `phala gatekeepers`: the gatekeepers and the master key's public history.
+pub async fn run_gatekeepers(args: ListArgs) -> Result<()> {
+    let client = connect(&args.url).await?;
+    let gatekeepers = client.gatekeepers().await?;
+    let history = client.master_key_history().await?;
+    let pending = client.pending_rotation().await?;
+    if args.json {
+        println!(
+            "{:#}",
+            json!({
+                "gatekeepers": gatekeepers.iter().map(|g| hex(g)).collect::<Vec<_>>(),
+                "masterPubkey": history.last().map(|r| hex(&r.pubkey)),
+                "masterKeyVersion": history.last().map(|r| r.version),
+                "masterKeyHistory": history.iter().map(|r| json!({
+                    "version": r.version,
+                    "pubkey": hex(&r.pubkey),
+                    "ecdhPubkey": hex(&r.ecdh_pubkey),
+                    "since": r.since,
+                })).collect::<Vec<_>>(),
+                "pendingRotation": pending,
+            })
+        );
+        return Ok(());
+    }
+    if gatekeepers.is_empty() {
+        println!("No gatekeepers.");
+    }
+    for g in &gatekeepers {
+        println!("gatekeeper {}", hex(g));
+    }
+    match history.last() {
+        Some(r) => println!(
+            "master key: version {} {} (since #{})",
+            r.version,
+            hex(&r.pubkey),
+            r.since
+        ),
+        None => println!("master key: not generated yet"),
+    }
+    for r in history.iter().rev().skip(1) {
+        println!("  earlier: version {} {}", r.version, hex(&r.pubkey));
+    }
+    if let Some(v) = pending {
+        println!("rotation to version {v} requested; waiting for a gatekeeper");
+    }
+    Ok(())
+}
+
+/// `phala gatekeeper add|rotate`.
+pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
+    match cmd {
+        GatekeeperCmd::Add { pubkey, root } => {
+            let pubkey = hex32("worker key", &pubkey)?;
+            let client = connect(&root.url).await?;
+            as_root(
+                &client,
+                &root.suri,
+                RuntimeCall::Registry(registry::Call::register_gatekeeper { pubkey }),
+            )
+            .await?;
+            println!("0x{} is a gatekeeper.", hex::encode(pubkey));
+        }
+        GatekeeperCmd::Rotate { root } => {
+            let client = connect(&root.url).await?;
+            let events = as_root(
+                &client,
+                &root.suri,
+                RuntimeCall::Registry(registry::Call::rotate_master_key),
+            )
+            .await?;
+            let version = events.iter().find_map(|e| match e {
+                phala_runtime::RuntimeEvent::Registry(
+                    registry::Event::MasterKeyRotationRequested { version },
+                ) => Some(*version),
+                _ => None,
+            });
+            let version = version.context("the chain did not report the rotation")?;
+            // Bounded wait for the first gatekeeper's proposal.
+            let start = std::time::Instant::now();
+            loop {
+                let history = client.master_key_history().await?;
+                if let Some(r) = history.iter().find(|r| r.version == version) {
+                    println!(
+                        "Master key rotated to version {version}: {}",
+                        hex(&r.pubkey)
+                    );
+                    return Ok(());
+                }
+                if start.elapsed() > Duration::from_secs(60) {
+                    bail!(
+                        "rotation to version {version} requested, but no gatekeeper proposed a \
+                         key within 60 s; `phala gatekeepers` shows when one does"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `phala clusters`.
+pub async fn run_clusters(args: ListArgs) -> Result<()> {
+    let client = connect(&args.url).await?;
+    let clusters = client.clusters().await?;
+    if args.json {
+        let list: Vec<_> = clusters
+            .iter()
+            .map(|(id, c)| {
+                json!({
+                    "id": id.to_string(),
+                    "workers": c.workers.iter().map(|w| hex(w)).collect::<Vec<_>>(),
+                    "masterKeyVersion": c.master_version,
+                    "pubkey": c.pubkey.map(|k| hex(&k)),
+                    "ecdhPubkey": c.ecdh_pubkey.map(|k| hex(&k)),
+                    "createdAt": c.created_at,
+                })
+            })
+            .collect();
+        println!("{:#}", json!(list));
+        return Ok(());
+    }
+    if clusters.is_empty() {
+        println!("No clusters.");
+    }
+    for (id, c) in &clusters {
+        println!("cluster {id}");
+        println!(
+            "  key:     {}",
+            c.pubkey
+                .map(|k| hex(&k))
+                .unwrap_or_else(|| "waiting for the gatekeepers".into())
+        );
+        for w in &c.workers {
+            println!("  worker:  {}", hex(w));
+        }
+    }
+    Ok(())
+}
+
+/// `phala cluster create`.
+pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
+    let ClusterCmd::Create { workers, root } = cmd;
+    let workers = workers
+        .iter()
+        .map(|w| hex32("worker key", w))
+        .collect::<Result<Vec<_>>>()?;
+    let client = connect(&root.url).await?;
+    let events = as_root(
+        &client,
+        &root.suri,
+        RuntimeCall::Contracts(contracts::Call::create_cluster { workers }),
+    )
+    .await?;
+    let cluster = events
+        .iter()
+        .find_map(|e| match e {
+            phala_runtime::RuntimeEvent::Contracts(contracts::Event::ClusterCreated {
+                cluster,
+                ..
+            }) => Some(*cluster),
+            _ => None,
+        })
+        .context("the chain did not report the cluster")?;
+    println!("Cluster {cluster} created; the gatekeepers deliver its key next.");
+    Ok(())
+}
+
+/// `phala query`: an encrypted, signed query to a worker, its reply checked end to end.
+pub async fn run_query(args: QueryArgs) -> Result<()> {
+    let client = connect(&args.url).await?;
+    let api = WorkerApi::new(&args.worker)?;
+    let contract = match &args.contract {
+        Some(c) => H256(hex32("--contract", c)?),
+        None => phala_client::crypto::query::WORKER_ITSELF,
+    };
+    let payload = phala_primitives::crypto::decode_hex(&args.payload)
+        .map_err(|_| anyhow!("--payload {:?} is not 0x-hex", args.payload))?;
+    let account = args.suri.as_deref().map(sudo_key).transpose()?;
+    let session = match (&account, args.session_blocks) {
+        (Some(account), Some(blocks)) => {
+            let (key, _) = Sr25519Pair::generate().map_err(|e| anyhow!("{e}"))?;
+            let (head, _) = client.finalized_head().await?;
+            let certificate = certify_session(
+                &client.genesis_hash(),
+                account,
+                key.public(),
+                head.saturating_add(blocks),
+            );
+            Some((key, certificate))
+        }
+        _ => None,
+    };
+    let signer = match (&account, &session) {
+        (_, Some((key, certificate))) => QueryAs::Session {
+            key,
+            certificate: certificate.clone(),
+        },
+        (Some(account), None) => QueryAs::Account(account),
+        (None, _) => QueryAs::Anonymous,
+    };
+    let reply = api.query(&client, contract, payload, signer).await?;
+    let (finalized, _) = client.finalized_head().await?;
+    let answer = match &reply.answer {
+        Ok(bytes) if contract == phala_client::crypto::query::WORKER_ITSELF => {
+            let caller = decode_caller(bytes).map_err(|e| anyhow!("the answer: {e}"))?;
+            json!({ "caller": caller.map(|c| c.to_ss58()) })
+        }
+        Ok(bytes) => json!({ "ok": hex(bytes) }),
+        Err(e) => json!({ "error": e }),
+    };
+    println!(
+        "{:#}",
+        json!({
+            "worker": hex(&reply.worker),
+            "height": reply.height,
+            "blockHash": reply.block_hash.to_string(),
+            "behindFinalized": finalized.saturating_sub(reply.height),
+            "answer": answer,
+        })
+    );
+    if let Err(e) = &reply.answer {
+        bail!("the worker refused the query: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Answers encrypted queries (`POST /query`) from the state the core last verified.
+//!
+//! A query is an [`Envelope`] sealed to the worker's query key of the current or previous
+//! epoch. Inside is a [`SignedQuery`]; the worker checks its signature chain (a bad
+//! signature or an expired session certificate is refused, never treated as anonymous),
+//! refuses expired and replayed nonces, answers, and seals a [`SignedReply`] — the nonce,
+//! the height and hash of the block it answered at, signed by the identity key — to the
+//! caller's ephemeral key. Failures after decryption travel inside that signed, encrypted
+//! reply, so an observer learns nothing from them; only undecryptable input gets a plain
+//! HTTP error.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use parity_scale_codec::{DecodeLimit, Encode};
+use phala_crypto::query::{
+    Answer, QueryKeyCertificate, QueryReply, ReplayGuard, SignedQuery, SignedReply, WORKER_ITSELF,
+};
+use phala_crypto::{EcdhSecret, Envelope, Purpose};
+use phala_keys::Sr25519Pair;
+use phala_primitives::{BlockNumber, H256};
+
+use crate::core::WorkerCore;
+
+/// Why a query got no encrypted answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueryServiceError {
+    #[error("the worker has not verified any block yet")]
+    NotReady,
+    #[error("{0}")]
+    Envelope(#[from] phala_crypto::EnvelopeError),
+    #[error("the envelope is not a query")]
+    NotAQuery,
+    #[error(
+        "the query is sealed to a key this worker no longer holds (query keys change every \
+         epoch): fetch the current one from /info"
+    )]
+    UnknownQueryKey,
+}
+
+struct Snapshot {
+    genesis: H256,
+    height: BlockNumber,
+    block_hash: H256,
+    secrets: Vec<EcdhSecret>,
+    identity: Sr25519Pair,
+    certificate: Option<QueryKeyCertificate>,
+}
+
+/// What the HTTP API answers queries with; refreshed by the host after every import.
+#[derive(Default)]
+pub struct QueryService {
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    replay: Mutex<ReplayGuard>,
+}
+
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryService")
+    }
+}
+
+impl QueryService {
+    /// Takes the core's newest verified block and query keys.
+    pub fn update(&self, core: &WorkerCore) {
+        let (height, block_hash) = core.head();
+        let snapshot = Snapshot {
+            genesis: core.genesis_hash(),
+            height,
+            block_hash,
+            secrets: core.query_secrets(),
+            identity: core.identity(),
+            certificate: core.query_key_certificate(),
+        };
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = Some(Arc::new(snapshot));
+        }
+    }
+
+    pub fn certificate(&self) -> Option<QueryKeyCertificate> {
+        self.current()?.certificate.clone()
+    }
+
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.read().ok()?.clone()
+    }
+
+    /// Answers one encoded query envelope with an encoded reply envelope.
+    pub fn answer(
+        &self,
+        rng: &mut impl rand_core::CryptoRng,
+        request: &[u8],
+    ) -> Result<Vec<u8>, QueryServiceError> {
+        let snap = self.current().ok_or(QueryServiceError::NotReady)?;
+        let envelope = Envelope::decode_bounded(request)?;
+        if envelope.header.purpose != Purpose::Query {
+            return Err(QueryServiceError::NotAQuery);
+        }
+        let secret = snap
+            .secrets
+            .iter()
+            .find(|s| s.public() == envelope.header.recipient)
+            .ok_or(QueryServiceError::UnknownQueryKey)?;
+        let plaintext = envelope.open(secret)?;
+        let (nonce, contract, answer) =
+            match SignedQuery::decode_all_with_depth_limit(8, &mut plaintext.as_slice()) {
+                // Without a readable body there is no nonce to answer to.
+                Err(e) => {
+                    return Err(QueryServiceError::Envelope(
+                        phala_crypto::EnvelopeError::Malformed(format!("the query: {e}")),
+                    ));
+                }
+                Ok(query) => {
+                    let answer = self.run(&snap, &query, envelope.header.contract);
+                    (query.body.nonce, query.body.contract, answer)
+                }
+            };
+        let reply = QueryReply {
+            nonce,
+            height: snap.height,
+            block_hash: snap.block_hash,
+            payload: answer.encode(),
+        };
+        let signature = snap.identity.sign(&reply.signing_payload(&snap.genesis));
+        let signed = SignedReply {
+            reply,
+            worker: snap.identity.public(),
+            signature,
+        };
+        let sealed = Envelope::seal(
+            rng,
+            &envelope.header.sender,
+            Purpose::QueryReply,
+            Some(contract),
+            &signed.encode(),
+        )?;
+        Ok(sealed.encode())
+    }
+
+    fn run(&self, snap: &Snapshot, query: &SignedQuery, sealed_for: Option<H256>) -> Answer {
+        if sealed_for.is_some_and(|c| c != query.body.contract) {
+            return Err("the envelope names another contract than the query".into());
+        }
+        let caller = query
+            .caller(&snap.genesis, snap.height)
+            .map_err(|e| e.to_string())?;
+        self.replay
+            .lock()
+            .map_err(|_| "the replay guard is unavailable".to_string())?
+            .admit(&query.body, snap.height)
+            .map_err(|e| e.to_string())?;
+        if query.body.contract == WORKER_ITSELF {
+            return Ok(caller.encode());
+        }
+        Err(format!(
+            "contract {} is not deployed on this worker",
+            query.body.contract
+        ))
+    }
+}
