@@ -358,7 +358,8 @@ async fn devnet_workers_register_and_benchmark_within_seconds() {
                 scored += 1;
             }
         }
-        if keys.len() == 2 && scored == 2 {
+        // The two workers and Alice's gatekeeper.
+        if keys.len() == 3 && scored == 3 {
             break;
         }
         assert!(
@@ -377,7 +378,7 @@ async fn devnet_workers_register_and_benchmark_within_seconds() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         text.matches("SIMULATED (no hardware protection)").count(),
-        2,
+        3,
         "{text}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_phala"))
@@ -385,7 +386,7 @@ async fn devnet_workers_register_and_benchmark_within_seconds() {
         .output()
         .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list.as_array().unwrap().len(), 3);
     assert!(
         list.as_array()
             .unwrap()

@@ -320,7 +320,7 @@ impl WorkerCore {
         state.light = light.state();
         self.light = light;
         rotate_query_keys(
-            &mut state,
+            &mut state.query_keys,
             self.light.head().0,
             self.light.epoch_length(),
             rng,
@@ -437,16 +437,39 @@ fn queue(
 /// A fresh query key for each epoch; keys older than the previous epoch are dropped, so a
 /// later break-in finds nothing that opens queries recorded before.
 fn rotate_query_keys(
-    state: &mut CoreState,
+    keys: &mut Vec<(u32, Seed)>,
     head: BlockNumber,
     epoch_length: u32,
     rng: &mut impl CryptoRng,
 ) {
     let epoch = head.checked_div(epoch_length).unwrap_or(0);
-    if state.query_keys.last().map(|(e, _)| *e) != Some(epoch) {
-        state.query_keys.push((epoch, Seed::generate(rng)));
+    if keys.last().map(|(e, _)| *e) != Some(epoch) {
+        keys.push((epoch, Seed::generate(rng)));
     }
-    state
-        .query_keys
-        .retain(|(e, _)| e.saturating_add(1) >= epoch);
+    keys.retain(|(e, _)| e.saturating_add(1) >= epoch);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keys_change_every_epoch_and_only_two_are_kept() {
+        let mut rng = commonware_utils::test_rng();
+        let mut keys = Vec::new();
+        rotate_query_keys(&mut keys, 5, 10, &mut rng);
+        rotate_query_keys(&mut keys, 9, 10, &mut rng);
+        assert_eq!(keys.len(), 1);
+        let first = keys[0].1.clone();
+        rotate_query_keys(&mut keys, 10, 10, &mut rng);
+        assert_eq!(keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [0, 1]);
+        assert_ne!(keys[1].1, first);
+        rotate_query_keys(&mut keys, 25, 10, &mut rng);
+        // Epoch 0's key is gone: nothing left opens queries sealed to it.
+        assert_eq!(keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [1, 2]);
+        assert!(keys.iter().all(|(_, k)| *k != first));
+        // A worker that slept through epochs keeps only the current one.
+        rotate_query_keys(&mut keys, 100, 10, &mut rng);
+        assert_eq!(keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [10]);
+    }
 }

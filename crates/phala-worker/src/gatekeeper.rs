@@ -304,3 +304,37 @@ pub(crate) fn on_cluster_event(
             .push(format!("cluster {cluster}'s key does not open: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(versions: &[u32]) -> MasterKeys {
+        MasterKeys {
+            versions: versions
+                .iter()
+                .map(|v| (*v, Seed::from_bytes([*v as u8 + 1; 32])))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn holders_of_the_same_history_seal_identical_hand_overs() {
+        let recipient = phala_crypto::EcdhSecret::from_bytes([9; 32]);
+        let a = history_envelope(&keys(&[0, 1]), &recipient.public()).unwrap();
+        let b = history_envelope(&keys(&[0, 1]), &recipient.public()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.0, 1);
+        let opened = History::decode(&mut a.1.open(&recipient).unwrap().as_slice()).unwrap();
+        assert_eq!(opened.len(), 2);
+    }
+
+    #[test]
+    fn a_partial_history_is_never_handed_on() {
+        let recipient = [9; 32];
+        // Received only the rotated key so far: version 0 is still on its way.
+        assert!(history_envelope(&keys(&[1]), &recipient).is_none());
+        assert!(history_envelope(&keys(&[0, 2]), &recipient).is_none());
+        assert!(history_envelope(&keys(&[]), &recipient).is_none());
+    }
+}

@@ -76,6 +76,29 @@ impl QueryService {
         }
     }
 
+    /// A service with given keys, for benchmarks and tests without a chain.
+    #[doc(hidden)]
+    pub fn with_keys(
+        genesis: H256,
+        height: BlockNumber,
+        block_hash: H256,
+        query_secret: EcdhSecret,
+        identity: Sr25519Pair,
+    ) -> Self {
+        let service = QueryService::default();
+        if let Ok(mut s) = service.snapshot.write() {
+            *s = Some(Arc::new(Snapshot {
+                genesis,
+                height,
+                block_hash,
+                secrets: vec![query_secret],
+                identity,
+                certificate: None,
+            }));
+        }
+        service
+    }
+
     pub fn certificate(&self) -> Option<QueryKeyCertificate> {
         self.current()?.certificate.clone()
     }
