@@ -1,0 +1,110 @@
+//! Encrypted queries per second against one worker over HTTP: each of CONCURRENCY tasks
+//! seals an anonymous empty query to the worker's certified query key, posts it, opens the
+//! reply and checks its signature and nonce, for SECONDS. Prints queries/s and latency
+//! percentiles.
+//!
+//! usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use parity_scale_codec::{DecodeLimit, Encode};
+use phala_client::Client;
+use phala_client::crypto::query::{QueryBody, SignedQuery, SignedReply, WORKER_ITSELF};
+use phala_client::crypto::{EcdhSecret, Envelope, Purpose};
+use phala_client::worker::WorkerApi;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, node, worker, concurrency, seconds] = args.as_slice() else {
+        return Err("usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS".into());
+    };
+    let concurrency: usize = concurrency.parse()?;
+    let duration = Duration::from_secs(seconds.parse()?);
+    let node = Client::connect(node).await?;
+    let genesis = node.genesis_hash();
+    let (worker_key, certificate) = WorkerApi::new(worker)?.query_key(&node).await?;
+    let (height, _) = node.finalized_head().await?;
+    let url: hyper::Uri = format!("{}/query", worker.trim_end_matches('/')).parse()?;
+    let http = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let deadline = Instant::now() + duration;
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..concurrency {
+        let (http, url, counter) = (http.clone(), url.clone(), counter.clone());
+        let recipient = certificate.ecdh_pubkey;
+        tasks.push(tokio::spawn(async move {
+            let mut rng = phala_client::crypto::keys::Seed::from_bytes([t as u8; 32]);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                rng = rng.derive("load", &n.to_le_bytes());
+                let nonce = *rng.expose();
+                let query = SignedQuery {
+                    body: QueryBody {
+                        contract: WORKER_ITSELF,
+                        nonce,
+                        expires_at: height + 500,
+                        payload: Vec::new(),
+                    },
+                    signer: None,
+                };
+                let ephemeral = EcdhSecret::from_bytes(*rng.derive("eph", b"").expose());
+                let mut iv = [0u8; 12];
+                iv.copy_from_slice(&rng.derive("iv", b"").expose()[..12]);
+                let sealed = Envelope::seal_with(
+                    &ephemeral,
+                    iv,
+                    &recipient,
+                    Purpose::Query,
+                    Some(WORKER_ITSELF),
+                    &query.encode(),
+                )
+                .expect("seal");
+                let start = Instant::now();
+                let request = hyper::Request::post(url.clone())
+                    .body(Full::new(Bytes::from(sealed.encode())))
+                    .expect("request");
+                let response = http.request(request).await.expect("post");
+                assert!(response.status().is_success(), "{}", response.status());
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .expect("body")
+                    .to_bytes();
+                let opened = Envelope::decode_bounded(&body)
+                    .expect("reply envelope")
+                    .open(&ephemeral)
+                    .expect("opens");
+                let reply = SignedReply::decode_all_with_depth_limit(8, &mut opened.as_slice())
+                    .expect("reply");
+                reply
+                    .verify(&genesis, &worker_key, &nonce)
+                    .expect("verified reply");
+                latencies.push(start.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await?);
+    }
+    all.sort();
+    let pct = |p: usize| all.get(all.len() * p / 100).copied().unwrap_or_default();
+    println!(
+        "{} queries in {:?} with {concurrency} clients: {:.0} queries/s, p50 {:?}, p99 {:?}",
+        all.len(),
+        duration,
+        all.len() as f64 / duration.as_secs_f64(),
+        pct(50),
+        pct(99)
+    );
+    Ok(())
+}
