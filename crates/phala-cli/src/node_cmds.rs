@@ -113,6 +113,26 @@ pub struct NodeArgs {
     collateral: Option<PathBuf>,
 }
 
+/// A devnet's simulated worker following the node at `rpc`.
+fn dev_worker(
+    rpc: SocketAddr,
+    base_path: PathBuf,
+    operator: phala_keys::Sr25519Pair,
+    listen: SocketAddr,
+) -> phala_worker::WorkerConfig {
+    phala_worker::WorkerConfig {
+        node_url: format!("ws://{rpc}"),
+        base_path,
+        operator,
+        tee: phala_worker::TeeChoice::Simulated,
+        listen,
+        genesis_hash: None,
+        trusted_checkpoint: None,
+        collateral: None,
+        progress_bar: false,
+    }
+}
+
 /// Runs a worker on its own small async runtime in a thread, until `stop` fires.
 fn spawn_worker(
     config: phala_worker::WorkerConfig,
@@ -411,17 +431,12 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         for i in 0..args.workers {
             let operator = DEV_ACCOUNTS[i % DEV_ACCOUNTS.len()];
             let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, port(args.worker_port, i)?));
-            let config = phala_worker::WorkerConfig {
-                node_url: format!("ws://{rpc}"),
-                base_path: base.join(format!("worker-{}", i + 1)),
-                operator: phala_keys::Sr25519Pair::from_uri(&format!("//{operator}"))?,
-                tee: phala_worker::TeeChoice::Simulated,
+            let config = dev_worker(
+                rpc,
+                base.join(format!("worker-{}", i + 1)),
+                phala_keys::Sr25519Pair::from_uri(&format!("//{operator}"))?,
                 listen,
-                genesis_hash: None,
-                trusted_checkpoint: None,
-                collateral: None,
-                progress_bar: false,
-            };
+            );
             println!(
                 "  worker-{:<2} http://{listen}/info (simulated TEE, operator //{operator})",
                 i + 1
@@ -437,17 +452,12 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             Some(first) => SocketAddr::from((Ipv4Addr::LOCALHOST, port(first, i)?)),
             None => SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)),
         };
-        let config = phala_worker::WorkerConfig {
-            node_url: format!("ws://{rpc}"),
-            base_path: base.join(name.to_lowercase()).join("gatekeeper"),
-            operator: phala_chain::dev::gatekeeper_operator(&name)?,
-            tee: phala_worker::TeeChoice::Simulated,
+        let config = dev_worker(
+            rpc,
+            base.join(name.to_lowercase()).join("gatekeeper"),
+            phala_chain::dev::gatekeeper_operator(&name)?,
             listen,
-            genesis_hash: None,
-            trusted_checkpoint: None,
-            collateral: None,
-            progress_bar: false,
-        };
+        );
         println!(
             "  gatekeeper {name:<8} http://{listen}/info (simulated TEE, operator //{name}//stash)"
         );

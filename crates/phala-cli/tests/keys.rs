@@ -210,17 +210,6 @@ async fn all_agree(net: &Net, client: &Client, version: u32) -> String {
     .await
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 /// The secrets sealed in a worker's checkpoint: master keys (and their ECDH halves),
 /// the cluster key, the query keys.
 fn sealed_secrets(worker_dir: &Path) -> Vec<[u8; 32]> {
@@ -355,46 +344,27 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     assert_eq!(caller(&signed), Some(bob.account_id()));
     let session = Sr25519Pair::from_uri("//BobSession").unwrap();
     let valid = certify_session(&genesis, &bob, session.public(), finalized + 100);
-    let reply = api
-        .query(
-            &client,
-            WORKER_ITSELF,
-            vec![],
-            QueryAs::Session {
-                key: &session,
-                certificate: valid.clone(),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(caller(&reply), Some(bob.account_id()));
     let expired = certify_session(&genesis, &bob, session.public(), 1);
-    let reply = api
-        .query(
-            &client,
-            WORKER_ITSELF,
-            vec![],
-            QueryAs::Session {
-                key: &session,
-                certificate: expired,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(reply.answer.unwrap_err().contains("expired"));
     let impostor = Sr25519Pair::from_uri("//Mallory").unwrap();
-    let reply = api
-        .query(
-            &client,
-            WORKER_ITSELF,
-            vec![],
-            QueryAs::Session {
-                key: &impostor,
-                certificate: valid,
-            },
-        )
-        .await
-        .unwrap();
+    let by_session = |key, certificate| {
+        let api = &api;
+        let client = &client;
+        async move {
+            api.query(
+                client,
+                WORKER_ITSELF,
+                vec![],
+                QueryAs::Session { key, certificate },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let reply = by_session(&session, valid.clone()).await;
+    assert_eq!(caller(&reply), Some(bob.account_id()));
+    let reply = by_session(&session, expired).await;
+    assert!(reply.answer.unwrap_err().contains("expired"));
+    let reply = by_session(&impostor, valid).await;
     assert!(reply.answer.unwrap_err().contains("signature"));
 
     // A recorded query replayed: answered once, refused the second time (inside a signed
@@ -482,7 +452,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
         secrets.len()
     );
     let mut files = Vec::new();
-    files_under(dir.path(), &mut files);
+    common::files_under(dir.path(), &mut files);
     let mut blobs: Vec<(String, Vec<u8>)> = files
         .into_iter()
         .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))

@@ -123,17 +123,6 @@ fn pubkey_of(info: &serde_json::Value) -> [u8; 32] {
         .unwrap()
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,7 +199,7 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
     assert_eq!(keys.pubkey(), pubkey);
     let secrets = keys.secret_bytes_for_tests();
     let mut files = Vec::new();
-    files_under(dir.path(), &mut files);
+    common::files_under(dir.path(), &mut files);
     assert!(files.len() > 3);
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
