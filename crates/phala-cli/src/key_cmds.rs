@@ -44,6 +44,14 @@ pub enum GatekeeperCmd {
         #[command(flatten)]
         root: RootArgs,
     },
+    /// Stop a worker being a gatekeeper; its TEE erases its master keys (root). Rotate
+    /// the master key afterwards.
+    Remove {
+        /// The worker's identity key (0x-hex).
+        pubkey: String,
+        #[command(flatten)]
+        root: RootArgs,
+    },
     /// Replace the master key; gatekeepers keep the old ones (root).
     Rotate {
         #[command(flatten)]
@@ -86,6 +94,10 @@ pub struct QueryArgs {
     /// with --suri itself.
     #[arg(long, requires = "suri")]
     pub session_blocks: Option<u32>,
+    /// Refuse to query unless the worker at --worker has this identity key (0x-hex): its
+    /// /info is not trusted to say which worker it is.
+    #[arg(long)]
+    pub expect_worker: Option<String>,
 }
 
 fn hex32(what: &str, input: &str) -> Result<[u8; 32]> {
@@ -205,6 +217,20 @@ pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
             .await?;
             println!("0x{} is a gatekeeper.", hex::encode(pubkey));
         }
+        GatekeeperCmd::Remove { pubkey, root } => {
+            let pubkey = hex32("worker key", &pubkey)?;
+            let client = connect(&root.url).await?;
+            as_root(
+                &client,
+                &root.suri,
+                RuntimeCall::Registry(registry::Call::remove_gatekeeper { pubkey }),
+            )
+            .await?;
+            println!(
+                "0x{} is no longer a gatekeeper; rotate the master key next (`phala gatekeeper rotate`).",
+                hex::encode(pubkey)
+            );
+        }
         GatekeeperCmd::Rotate { root } => {
             let client = connect(&root.url).await?;
             let events = as_root(
@@ -314,7 +340,10 @@ pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
 /// `phala query`: an encrypted, signed query to a worker, its reply checked end to end.
 pub async fn run_query(args: QueryArgs) -> Result<()> {
     let client = connect(&args.url).await?;
-    let api = WorkerApi::new(&args.worker)?;
+    let mut api = WorkerApi::new(&args.worker)?;
+    if let Some(expected) = &args.expect_worker {
+        api = api.expecting(hex32("--expect-worker", expected)?);
+    }
     let contract = match &args.contract {
         Some(c) => H256(hex32("--contract", c)?),
         None => phala_client::crypto::query::WORKER_ITSELF,
@@ -354,10 +383,13 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
         Ok(bytes) => json!({ "ok": hex(bytes) }),
         Err(e) => json!({ "error": e }),
     };
+    let registration = client.worker(&reply.worker).await?;
     println!(
         "{:#}",
         json!({
             "worker": hex(&reply.worker),
+            "tee": registration.as_ref().map(|w| w.tee.as_str()),
+            "confidenceLevel": registration.as_ref().map(|w| w.confidence_level),
             "height": reply.height,
             "blockHash": reply.block_hash.to_string(),
             "behindFinalized": finalized.saturating_sub(reply.height),

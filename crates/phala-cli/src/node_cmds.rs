@@ -40,7 +40,7 @@ pub struct DevnetArgs {
     /// benchmarks at once (operators //Alice, //Bob, … in turn).
     #[arg(long, default_value_t = 0)]
     workers: usize,
-    /// HTTP API port of the first worker; the others follow.
+    /// HTTP API port of the first worker; the others follow. 0: a free port for each.
     #[arg(long, default_value_t = 8000)]
     worker_port: u16,
     /// HTTP API port of the first validator's gatekeeper worker, the others following;
@@ -430,7 +430,13 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     if let Some(rpc) = first_rpc {
         for i in 0..args.workers {
             let operator = DEV_ACCOUNTS[i % DEV_ACCOUNTS.len()];
-            let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, port(args.worker_port, i)?));
+            let listen = SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                match args.worker_port {
+                    0 => free_port()?,
+                    first => port(first, i)?,
+                },
+            ));
             let config = dev_worker(
                 rpc,
                 base.join(format!("worker-{}", i + 1)),

@@ -25,8 +25,9 @@ struct Net {
     log: PathBuf,
     rpc: u16,
     p2p: u16,
-    gatekeeper_port: u16,
-    worker_port: u16,
+    /// API ports of the gatekeepers (Alice, Bob, Charlie) and the workers, as printed.
+    gatekeepers: Vec<u16>,
+    workers: Vec<u16>,
 }
 
 impl Net {
@@ -37,11 +38,56 @@ impl Net {
             log: dir.join("devnet.log"),
             rpc: common::free_port(),
             p2p: common::free_port(),
-            gatekeeper_port: common::free_port(),
-            worker_port: common::free_port(),
+            gatekeepers: Vec::new(),
+            workers: Vec::new(),
         };
         net.spawn();
         net
+    }
+
+    /// Reads the API ports the devnet printed (free ports it chose), once all are there.
+    async fn read_ports(&mut self) {
+        let port_of = |line: &str| -> Option<u16> {
+            let rest = line.split("http://127.0.0.1:").nth(1)?;
+            rest.split('/').next()?.parse().ok()
+        };
+        let start = Instant::now();
+        loop {
+            // This run's lines only: the log spans restarts.
+            let whole = self.log();
+            let log = whole
+                .rfind("phala devnet: ")
+                .and_then(|at| whole.get(at..))
+                .unwrap_or_default()
+                .to_string();
+            let gatekeepers: Vec<u16> = ["Alice", "Bob", "Charlie"]
+                .iter()
+                .filter_map(|n| {
+                    log.lines()
+                        .rev()
+                        .find(|l| l.contains(&format!("gatekeeper {n} ")))
+                        .and_then(port_of)
+                })
+                .collect();
+            let workers: Vec<u16> = (1..=3)
+                .filter_map(|i| {
+                    log.lines()
+                        .rev()
+                        .find(|l| l.contains(&format!("worker-{i} ")))
+                        .and_then(port_of)
+                })
+                .collect();
+            if gatekeepers.len() == 3 && workers.len() == 3 {
+                self.gatekeepers = gatekeepers;
+                self.workers = workers;
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "the devnet printed its APIs within 90 s; log:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn spawn(&mut self) {
@@ -63,8 +109,7 @@ impl Net {
             .args(["--rpc-port", &self.rpc.to_string()])
             .args(["--prometheus-port", &common::free_port().to_string()])
             .args(["--p2p-port", &self.p2p.to_string()])
-            .args(["--gatekeeper-port", &self.gatekeeper_port.to_string()])
-            .args(["--worker-port", &self.worker_port.to_string()])
+            .args(["--worker-port", "0"])
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -177,8 +222,8 @@ fn hex32(v: &serde_json::Value) -> Option<String> {
 /// Every gatekeeper's (version, master pubkey, versions held), once all three answer.
 async fn gatekeeper_views(net: &Net) -> Option<Vec<(u64, String, u64)>> {
     let mut out = Vec::new();
-    for i in 0..3 {
-        let info = info(net.gatekeeper_port + i).await?;
+    for port in &net.gatekeepers {
+        let info = info(*port).await?;
         out.push((
             info["masterKeyVersion"].as_u64()?,
             hex32(&info["masterPubkey"])?,
@@ -210,8 +255,8 @@ async fn all_agree(net: &Net, client: &Client, version: u32) -> String {
     .await
 }
 
-/// The secrets sealed in a worker's checkpoint: master keys (and their ECDH halves),
-/// the cluster key, the query keys.
+/// The secrets sealed in a worker's checkpoint: master keys (and their ECDH halves), the
+/// cluster key and a contract key derived from it. (Query keys never reach the disk.)
 fn sealed_secrets(worker_dir: &Path) -> Vec<[u8; 32]> {
     use phala_client::crypto::keys::KeyPair;
     let platform = phala_tee::simulated::Simulated::open(worker_dir).unwrap();
@@ -232,9 +277,6 @@ fn sealed_secrets(worker_dir: &Path) -> Vec<[u8; 32]> {
         add(&c.seed);
         add(&c.seed.contract_key(&phala_primitives::H256([1; 32])));
     }
-    for (_, seed) in &state.query_keys {
-        out.push(*seed.expose());
-    }
     out
 }
 
@@ -243,6 +285,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     let dir = tempfile::tempdir().unwrap();
     let mut net = Net::start(dir.path());
     let client = connect(&net.url()).await;
+    net.read_ports().await;
 
     // The first gatekeeper makes the master key; the second and third receive it.
     let v0 = all_agree(&net, &client, 0).await;
@@ -258,8 +301,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     // A cluster of workers 1 and 2: both receive its key; worker 3 does not; no worker
     // ever holds a master key.
     let mut workers = Vec::new();
-    for i in 0..3 {
-        let port = net.worker_port + i;
+    for port in net.workers.clone() {
         let info = wait(
             "worker registered",
             90,
@@ -289,8 +331,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     )
     .await;
     let cluster_key = format!("0x{}", hex::encode(cluster_key));
-    for i in 0..2 {
-        let port = net.worker_port + i;
+    for port in net.workers[..2].iter().copied() {
         let expected = cluster_key.clone();
         wait(
             "the cluster key in its workers",
@@ -307,15 +348,15 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
         )
         .await;
     }
-    for i in 0..3 {
-        let info = info(net.worker_port + i).await.unwrap();
+    for port in &net.workers {
+        let info = info(*port).await.unwrap();
         assert_eq!(info["masterKeyVersions"], 0, "a worker holds a master key");
         assert_eq!(info["gatekeeper"], false);
     }
-    assert!(info(net.worker_port + 2).await.unwrap()["clusterPubkey"].is_null());
+    assert!(info(net.workers[2]).await.unwrap()["clusterPubkey"].is_null());
 
     // Queries to worker 1.
-    let api = WorkerApi::new(&format!("http://127.0.0.1:{}", net.worker_port)).unwrap();
+    let api = WorkerApi::new(&format!("http://127.0.0.1:{}", net.workers[0])).unwrap();
     let bob = Sr25519Pair::from_uri("//Bob").unwrap();
     let genesis = client.genesis_hash();
     let caller = |reply: &phala_client::worker::VerifiedReply| {
@@ -372,6 +413,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     let (worker, certificate) = api.query_key(&client).await.unwrap();
     let query = SignedQuery {
         body: QueryBody {
+            worker,
             contract: WORKER_ITSELF,
             nonce: [42; 32],
             expires_at: finalized + 100,
@@ -391,7 +433,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     .unwrap();
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let (status, body) = http(net.worker_port, "POST", "/query", &envelope.encode())
+        let (status, body) = http(net.workers[0], "POST", "/query", &envelope.encode())
             .await
             .unwrap();
         assert_eq!(status, 200);
@@ -407,11 +449,11 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     assert!(answers[1].as_ref().unwrap_err().contains("replayed"));
     let mut tampered = envelope.clone();
     tampered.ciphertext[3] ^= 1;
-    let (status, body) = http(net.worker_port, "POST", "/query", &tampered.encode())
+    let (status, body) = http(net.workers[0], "POST", "/query", &tampered.encode())
         .await
         .unwrap();
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
-    let (status, _) = http(net.worker_port, "POST", "/query", b"garbage")
+    let (status, _) = http(net.workers[0], "POST", "/query", b"garbage")
         .await
         .unwrap();
     assert_eq!(status, 400);
@@ -420,6 +462,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     net.kill();
     net.spawn();
     let client = connect(&net.url()).await;
+    net.read_ports().await;
     assert_eq!(all_agree(&net, &client, 1).await, v1);
     assert!(net.log().contains("resumed from checkpoint"));
     let out = net.cli(&["gatekeeper", "rotate", "--suri", "//Alice"]);
@@ -477,4 +520,62 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_validator_runs_its_gatekeeper_in_the_same_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["chain-spec", "--validators", "1", "--p2p-base-port"])
+        .arg(common::free_port().to_string())
+        .arg("--out")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rpc = common::free_port();
+    let worker_port = common::free_port();
+    let log_path = dir.path().join("node.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["node", "--chain"])
+        .arg(&spec)
+        .arg("--base-path")
+        .arg(dir.path().join("alice"))
+        .args(["--validator", "//Alice", "--gatekeeper"])
+        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
+        .args(["--worker-listen", &format!("127.0.0.1:{worker_port}")])
+        .env("RUST_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let client = connect(&format!("ws://127.0.0.1:{rpc}")).await;
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // A local spec lists Alice's stash as a gatekeeper operator: no root call needed.
+    wait(
+        "the node's own worker holds the master key",
+        90,
+        read_log,
+        || async {
+            let history = client.master_key_history().await.ok()?;
+            let chain = format!("0x{}", hex::encode(history.first()?.pubkey));
+            let info = info(worker_port).await?;
+            (info["gatekeeper"] == true && hex32(&info["masterPubkey"]) == Some(chain))
+                .then_some(())
+        },
+    )
+    .await;
+    let gatekeepers = client.gatekeepers().await.unwrap();
+    let info = info(worker_port).await.unwrap();
+    assert_eq!(
+        gatekeepers
+            .iter()
+            .map(|g| format!("0x{}", hex::encode(g)))
+            .collect::<Vec<_>>(),
+        vec![hex32(&info["pubkey"]).unwrap()]
+    );
+    let _ = node.kill();
+    let _ = node.wait();
 }

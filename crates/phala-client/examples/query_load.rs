@@ -47,6 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let nonce = *rng.expose();
                 let query = SignedQuery {
                     body: QueryBody {
+                        worker: worker_key,
                         contract: WORKER_ITSELF,
                         nonce,
                         expires_at: height + 500,

@@ -1,8 +1,9 @@
 //! Encrypted queries to a worker's HTTP API, checked end to end.
 //!
-//! [`WorkerApi::query`] trusts neither the worker's host nor the network: it reads the
-//! worker's identity from the chain, checks that the identity signed the query key it
-//! encrypts to, seals the query so only that key opens it, and accepts only a reply that
+//! [`WorkerApi::query`] trusts neither the worker's host nor the network: it checks that the
+//! worker is registered on chain (and is the one expected, with [`WorkerApi::expecting`]),
+//! that its identity signed the query key it encrypts to, names that worker in the signed
+//! query, seals the query so only that key opens it, and accepts only a reply that
 //! opens with its own ephemeral key, echoes its nonce, is signed by that identity, and names
 //! a block the chain has at that height.
 
@@ -77,6 +78,7 @@ pub struct VerifiedReply {
 pub struct WorkerApi {
     url: String,
     http: HttpClient<HttpConnector, Full<Bytes>>,
+    expected: Option<[u8; 32]>,
 }
 
 impl WorkerApi {
@@ -92,7 +94,15 @@ impl WorkerApi {
         Ok(WorkerApi {
             url,
             http: HttpClient::builder(TokioExecutor::new()).build_http(),
+            expected: None,
         })
+    }
+
+    /// Accept only the worker with this identity key. Without it the worker's own `/info`
+    /// names it, which a man in the middle could change to another registered worker.
+    pub fn expecting(mut self, worker: [u8; 32]) -> WorkerApi {
+        self.expected = Some(worker);
+        self
     }
 
     fn fail(&self, reason: impl ToString) -> ClientError {
@@ -167,6 +177,15 @@ impl WorkerApi {
         let worker: [u8; 32] = hex_field("/pubkey")?
             .try_into()
             .map_err(|_| self.bad("the pubkey is not 32 bytes"))?;
+        if let Some(expected) = self.expected
+            && expected != worker
+        {
+            return Err(self.bad(format!(
+                "it says it is worker 0x{}, not the expected 0x{}",
+                hex::encode(worker),
+                hex::encode(expected)
+            )));
+        }
         if node.worker(&worker).await?.is_none() {
             return Err(self.fail(format!(
                 "0x{} is not a registered worker on this chain",
@@ -197,6 +216,7 @@ impl WorkerApi {
         let mut nonce = [0u8; 32];
         rand_core::Rng::fill_bytes(&mut rng, &mut nonce);
         let body = QueryBody {
+            worker,
             contract,
             nonce,
             expires_at: height.saturating_add(QUERY_TTL.min(MAX_QUERY_TTL)),

@@ -76,10 +76,11 @@ impl Seed {
         Seed(kdf::derive_bytes(&self.0, contract.as_bytes(), salt))
     }
 
-    /// Seals `plaintext` to `recipient` with a sender key and IV derived from this seed and
-    /// `context`: every holder of the seed builds the same envelope byte for byte, so copies
-    /// sent by several gatekeepers are interchangeable. `context` must name the plaintext
-    /// uniquely (a version, an id), or one (key, IV) pair would encrypt two plaintexts.
+    /// Seals `plaintext` to `recipient` with a sender key and IV derived from this seed,
+    /// `context`, the recipient and a hash of the plaintext: every holder of the seed builds
+    /// the same envelope byte for byte, so copies sent by several gatekeepers are
+    /// interchangeable. Because the plaintext is part of the derivation (as in SIV), two
+    /// different plaintexts never share a (sender key, IV) pair, even under one context.
     pub fn seal_deterministic(
         &self,
         context: &[u8],
@@ -87,8 +88,10 @@ impl Seed {
         purpose: Purpose,
         plaintext: &[u8],
     ) -> Result<Envelope, EnvelopeError> {
+        use sha2::Digest;
         let mut id = Zeroizing::new(context.to_vec());
         id.extend_from_slice(recipient);
+        id.extend_from_slice(&sha2::Sha256::digest(plaintext));
         let sender = EcdhSecret::from_bytes(*kdf::derive(&self.0, "envelope/sender", &id));
         let iv_bytes = kdf::derive(&self.0, "envelope/iv", &id);
         let mut iv = [0u8; 12];
@@ -203,6 +206,17 @@ mod tests {
             .unwrap();
         assert_ne!(a.iv, c.iv);
         assert_ne!(a.header.sender, c.header.sender);
+        // Another plaintext under the same context: another key and IV.
+        let d = master
+            .seal_deterministic(
+                b"history/1",
+                &recipient.public(),
+                Purpose::KeyDelivery,
+                b"j",
+            )
+            .unwrap();
+        assert_ne!(a.iv, d.iv);
+        assert_ne!(a.header.sender, d.header.sender);
     }
 
     #[test]

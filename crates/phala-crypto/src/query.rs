@@ -31,6 +31,9 @@ pub type Answer = Result<Vec<u8>, String>;
 /// What the caller asks.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct QueryBody {
+    /// The worker asked: signed with the rest, so a query cannot be redirected to another
+    /// worker.
+    pub worker: [u8; 32],
     pub contract: H256,
     /// Random, never reused: the reply echoes it and the worker refuses a repeat.
     pub nonce: [u8; 32],
@@ -109,6 +112,8 @@ pub enum QueryError {
     TooLong { expires_at: BlockNumber },
     #[error("this query was already answered (replayed nonce)")]
     Replayed,
+    #[error("the worker is answering too many queries; retry later")]
+    Busy,
     #[error("the reply is not signed by the expected worker")]
     WrongWorker,
     #[error("the reply answers another query")]
@@ -222,10 +227,15 @@ impl SignedReply {
     }
 }
 
+/// Most nonces remembered at once: beyond it new queries are refused until older ones
+/// expire, so a flood of queries cannot exhaust the worker's memory.
+pub const MAX_REMEMBERED_NONCES: usize = 200_000;
+
 /// Remembers answered nonces until their queries expire, so none is answered twice.
 #[derive(Debug, Default)]
 pub struct ReplayGuard {
     seen: BTreeMap<[u8; 32], BlockNumber>,
+    by_expiry: std::collections::BTreeSet<(BlockNumber, [u8; 32])>,
 }
 
 impl ReplayGuard {
@@ -242,12 +252,22 @@ impl ReplayGuard {
                 expires_at: body.expires_at,
             });
         }
-        // Forget what can no longer be replayed.
-        self.seen.retain(|_, expires| *expires >= height);
+        // Forget what can no longer be replayed, oldest first.
+        while let Some(&(expires, nonce)) = self.by_expiry.first() {
+            if expires >= height {
+                break;
+            }
+            self.by_expiry.pop_first();
+            self.seen.remove(&nonce);
+        }
         if self.seen.contains_key(&body.nonce) {
             return Err(QueryError::Replayed);
         }
+        if self.seen.len() >= MAX_REMEMBERED_NONCES {
+            return Err(QueryError::Busy);
+        }
         self.seen.insert(body.nonce, body.expires_at);
+        self.by_expiry.insert((body.expires_at, body.nonce));
         Ok(())
     }
 

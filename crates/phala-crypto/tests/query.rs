@@ -15,6 +15,7 @@ const GENESIS: H256 = H256([9; 32]);
 
 fn body(nonce: u8) -> QueryBody {
     QueryBody {
+        worker: [3; 32],
         contract: H256([1; 32]),
         nonce: [nonce; 32],
         expires_at: 100,

@@ -135,6 +135,9 @@ pub enum GatekeeperReport {
         ecdh_pubkey: [u8; 32],
         envelopes: Vec<Delivery>,
     },
+    /// This gatekeeper lacks master keys the chain has on record: hand it the history.
+    #[codec(index = 4)]
+    NeedHistory,
 }
 
 /// What the chain tells a cluster's workers.

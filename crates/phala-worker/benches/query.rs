@@ -14,13 +14,9 @@ fn queries(c: &mut Criterion) {
     let genesis = H256([1; 32]);
     let query_key = EcdhSecret::from_bytes([2; 32]);
     let recipient = query_key.public();
-    let service = QueryService::with_keys(
-        genesis,
-        10,
-        H256([3; 32]),
-        query_key,
-        Sr25519Pair::from_uri("//Worker").unwrap(),
-    );
+    let identity = Sr25519Pair::from_uri("//Worker").unwrap();
+    let me = identity.public();
+    let service = QueryService::with_keys(genesis, 10, H256([3; 32]), query_key, identity);
     let alice = Sr25519Pair::from_uri("//Alice").unwrap();
     let mut rng = commonware_utils::test_rng();
     let mut n: u64 = 0;
@@ -29,6 +25,7 @@ fn queries(c: &mut Criterion) {
         let mut nonce = [0u8; 32];
         nonce[..8].copy_from_slice(&n.to_le_bytes());
         let body = QueryBody {
+            worker: me,
             contract: WORKER_ITSELF,
             nonce,
             expires_at: 500,

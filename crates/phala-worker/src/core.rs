@@ -14,6 +14,7 @@ use phala_primitives::storage::{self, Hasher};
 use phala_primitives::worker::WorkerRegistrationInfo;
 use phala_primitives::{BlockNumber, H256, Header};
 use phala_runtime::modules::registry::WorkerInfo;
+use phala_runtime::modules::registry::gatekeeper::MasterPubkeyRecord;
 use rand_core::CryptoRng;
 
 use crate::gatekeeper::{self, ClusterKey, Effects, MasterKeys};
@@ -68,9 +69,6 @@ pub struct CoreState {
     pub master: Option<MasterKeys>,
     /// The key of the cluster this worker belongs to, once delivered.
     pub cluster_key: Option<ClusterKey>,
-    /// Query keys by epoch: the current one and the one before (for queries in flight at
-    /// the change). Older ones are dropped, and with the next checkpoint gone for good.
-    pub query_keys: Vec<(u32, Seed)>,
 }
 
 /// What the host should do after an import.
@@ -90,6 +88,10 @@ pub struct WorkerCore {
     keys: WorkerKeys,
     light: LightClient,
     state: CoreState,
+    /// Query keys by epoch: the current one and the one before (for queries in flight at
+    /// the change). Only in memory, never in the checkpoint: a restart makes a new one, and
+    /// a key dropped here is gone, so a later break-in opens no recorded query.
+    query_keys: Vec<(u32, Seed)>,
 }
 
 impl std::fmt::Debug for WorkerCore {
@@ -102,7 +104,8 @@ impl std::fmt::Debug for WorkerCore {
 }
 
 /// Storage keys the core needs proven at every block.
-pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 3] {
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 5] {
+    use phala_runtime::modules::registry::gatekeeper;
     [
         phala_mq::outbound_messages_key(),
         storage::map_key(
@@ -117,6 +120,8 @@ pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 3] {
             Hasher::Blake2_128Concat,
             &MessageOrigin::Worker(*pubkey).encode(),
         ),
+        gatekeeper::GATEKEEPERS.key(),
+        gatekeeper::MASTER_PUBKEY_HISTORY.key(),
     ]
 }
 
@@ -132,15 +137,24 @@ impl WorkerCore {
             processed_messages: 0,
             master: None,
             cluster_key: None,
-            query_keys: Vec::new(),
         };
-        WorkerCore { keys, light, state }
+        WorkerCore {
+            keys,
+            light,
+            state,
+            query_keys: Vec::new(),
+        }
     }
 
     /// Resumes from a checkpoint.
     pub fn resume(keys: WorkerKeys, state: CoreState) -> Result<Self, CoreError> {
         let light = LightClient::resume(state.light.clone())?;
-        Ok(WorkerCore { keys, light, state })
+        Ok(WorkerCore {
+            keys,
+            light,
+            state,
+            query_keys: Vec::new(),
+        })
     }
 
     pub fn state(&self) -> &CoreState {
@@ -163,7 +177,7 @@ impl WorkerCore {
         self.light.genesis_hash()
     }
 
-    pub fn proof_keys(&self) -> [Vec<u8>; 3] {
+    pub fn proof_keys(&self) -> [Vec<u8>; 5] {
         proof_keys(&self.keys.pubkey())
     }
 
@@ -205,11 +219,27 @@ impl WorkerCore {
                     number,
                     reason: e.to_string(),
                 })?;
-            let [messages, registration, ingress]: [Option<Vec<u8>>; 3] =
+            let [messages, registration, ingress, gatekeepers, record]: [Option<Vec<u8>>; 5] =
                 values.try_into().map_err(|_| CoreError::Proof {
                     number,
                     reason: "wrong number of values".into(),
                 })?;
+            let gatekeepers = gatekeepers
+                .map(|bytes| <Vec<[u8; 32]>>::decode(&mut bytes.as_slice()))
+                .transpose()
+                .map_err(|_| CoreError::Undecodable {
+                    number,
+                    what: "Registry.Gatekeepers",
+                })?
+                .unwrap_or_default();
+            let record = record
+                .map(|bytes| <Vec<MasterPubkeyRecord>>::decode(&mut bytes.as_slice()))
+                .transpose()
+                .map_err(|_| CoreError::Undecodable {
+                    number,
+                    what: "Registry.MasterPubkeyHistory",
+                })?
+                .unwrap_or_default();
             let messages = match messages {
                 Some(bytes) => <Vec<Message>>::decode(&mut bytes.as_slice()).map_err(|_| {
                     CoreError::Undecodable {
@@ -234,7 +264,7 @@ impl WorkerCore {
                     what: "MessageQueue.OffchainIngress",
                 })?
                 .unwrap_or(0);
-            facts.push((messages, registration, ingress));
+            facts.push((number, messages, registration, ingress, gatekeepers, record));
         }
 
         // Apply, in block order.
@@ -244,7 +274,7 @@ impl WorkerCore {
             ..Default::default()
         };
         let me = self.keys.pubkey();
-        for (messages, registration, ingress) in facts {
+        for (number, messages, registration, ingress, gatekeepers, record) in facts {
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
                 let from_chain = message.sender == MessageOrigin::pallet("Registry")
@@ -257,6 +287,7 @@ impl WorkerCore {
                             &self.keys,
                             rng,
                             event,
+                            &record,
                             &mut fx,
                         );
                         self.apply_effects(&mut state, fx, &mut outcome);
@@ -292,6 +323,15 @@ impl WorkerCore {
                     WorkerEvent::BenchScoreRecorded { .. } => state.bench_requested = false,
                 }
             }
+            let mut fx = Effects::default();
+            gatekeeper::reconcile(
+                &mut state.master,
+                gatekeepers.contains(&me),
+                &record,
+                number,
+                &mut fx,
+            );
+            self.apply_effects(&mut state, fx, &mut outcome);
             if state.registration.is_none() && registration.is_some() {
                 outcome.registered = true;
             }
@@ -320,7 +360,7 @@ impl WorkerCore {
         state.light = light.state();
         self.light = light;
         rotate_query_keys(
-            &mut state.query_keys,
+            &mut self.query_keys,
             self.light.head().0,
             self.light.epoch_length(),
             rng,
@@ -372,7 +412,7 @@ impl WorkerCore {
 
     /// The current query key's certificate, signed by the identity key.
     pub fn query_key_certificate(&self) -> Option<QueryKeyCertificate> {
-        let (epoch, seed) = self.state.query_keys.last()?;
+        let (epoch, seed) = self.query_keys.last()?;
         let ecdh_pubkey = phala_crypto::EcdhSecret::from_bytes(*seed.expose()).public();
         let worker = self.keys.pubkey();
         let signature = self.keys.sign(&QueryKeyCertificate::signing_payload(
@@ -391,8 +431,7 @@ impl WorkerCore {
 
     /// The query secrets in force (current and previous epoch).
     pub fn query_secrets(&self) -> Vec<phala_crypto::EcdhSecret> {
-        self.state
-            .query_keys
+        self.query_keys
             .iter()
             .map(|(_, s)| phala_crypto::EcdhSecret::from_bytes(*s.expose()))
             .collect()

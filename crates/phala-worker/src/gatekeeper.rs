@@ -13,19 +13,48 @@ use parity_scale_codec::{Decode, Encode};
 use phala_crypto::keys::{KeyPair, Seed};
 use phala_crypto::{Envelope, Purpose};
 use phala_mq::topics::{ClusterEvent, GatekeeperEvent, GatekeeperReport};
-use phala_primitives::H256;
+use phala_primitives::{BlockNumber, H256};
+use phala_runtime::modules::registry::gatekeeper::MasterPubkeyRecord;
 use rand_core::CryptoRng;
 
 use crate::keys::WorkerKeys;
+
+/// Blocks a gatekeeper waits, missing master keys, before asking for the history itself
+/// (hand-overs it is owed normally arrive within a few blocks).
+const HISTORY_GRACE: BlockNumber = 20;
+/// Blocks between two such requests.
+const HISTORY_RETRY: BlockNumber = 100;
 
 /// The master keys a gatekeeper holds, by version. Sealed with the checkpoint; never sent
 /// anywhere except sealed to another gatekeeper's ECDH key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
 pub struct MasterKeys {
     pub versions: BTreeMap<u32, Seed>,
+    /// The public keys of `versions` (sr25519, x25519), computed once.
+    publics: BTreeMap<u32, ([u8; 32], [u8; 32])>,
+    /// Since when keys the chain has on record are missing here.
+    missing_since: Option<BlockNumber>,
+    /// When this gatekeeper last asked for the history.
+    requested_at: Option<BlockNumber>,
 }
 
 impl MasterKeys {
+    /// Takes `seed` as `version` unless the chain's record says otherwise.
+    fn accept(&mut self, version: u32, seed: Seed, record: &[MasterPubkeyRecord]) -> bool {
+        let pair = KeyPair::new(seed);
+        let public = (pair.public(), pair.ecdh_public());
+        if record
+            .iter()
+            .find(|r| r.version == version)
+            .is_some_and(|r| (r.pubkey, r.ecdh_pubkey) != public)
+        {
+            return false;
+        }
+        self.versions.insert(version, pair.seed().clone());
+        self.publics.insert(version, public);
+        true
+    }
+
     /// The newest version and its key.
     pub fn current(&self) -> Option<(u32, &Seed)> {
         self.versions.last_key_value().map(|(v, s)| (*v, s))
@@ -79,12 +108,14 @@ pub(crate) struct Effects {
     pub notes: Vec<String>,
 }
 
-/// Applies a gatekeeper event to `master` (this worker's keys if it is a gatekeeper).
+/// Applies a gatekeeper event to `master` (this worker's keys if it is a gatekeeper);
+/// `record` is the chain's public master key history at the event's block.
 pub(crate) fn on_gatekeeper_event(
     master: &mut Option<MasterKeys>,
     keys: &WorkerKeys,
     rng: &mut impl CryptoRng,
     event: GatekeeperEvent,
+    record: &[MasterPubkeyRecord],
     fx: &mut Effects,
 ) {
     let me = keys.pubkey();
@@ -97,9 +128,11 @@ pub(crate) fn on_gatekeeper_event(
             if pubkey == me {
                 let held = master.get_or_insert_with(MasterKeys::default);
                 fx.notes.push("registered as a gatekeeper".into());
-                if generate_master && held.versions.is_empty() {
+                // Only while the chain has no master key: a gatekeeper replaying its
+                // registration (its checkpoint lost) must not make a second key 0.
+                if generate_master && held.versions.is_empty() && record.is_empty() {
                     let pair = KeyPair::new(Seed::generate(rng));
-                    held.versions.insert(0, pair.seed().clone());
+                    held.accept(0, pair.seed().clone(), record);
                     fx.notes.push(format!(
                         "generated the master key 0x{}",
                         hex::encode(pair.public())
@@ -159,15 +192,14 @@ pub(crate) fn on_gatekeeper_event(
             let plaintext = zeroize::Zeroizing::new((version, pair.seed().clone()).encode());
             let mut envelopes = Vec::with_capacity(gatekeepers.len());
             for (pubkey, ecdh) in gatekeepers {
+                // One unusable key must not stop the rotation: that gatekeeper is left out
+                // and asks for the history later.
                 match Envelope::seal(rng, &ecdh, Purpose::KeyDelivery, None, &plaintext) {
                     Ok(e) => envelopes.push((pubkey, e)),
-                    Err(e) => {
-                        fx.notes.push(format!(
-                            "cannot seal the new master key to gatekeeper 0x{}: {e}",
-                            hex::encode(pubkey)
-                        ));
-                        return;
-                    }
+                    Err(e) => fx.notes.push(format!(
+                        "cannot seal the new master key to gatekeeper 0x{}: {e}",
+                        hex::encode(pubkey)
+                    )),
                 }
             }
             fx.reports.push(GatekeeperReport::RotatedMasterKey {
@@ -193,8 +225,11 @@ pub(crate) fn on_gatekeeper_event(
                 .map_err(|e| e.to_string())
                 .and_then(|p| <(u32, Seed)>::decode(&mut p.as_slice()).map_err(|e| e.to_string()));
             match opened {
-                Ok((v, seed)) if v == version && KeyPair::new(seed.clone()).public() == pubkey => {
-                    held.versions.insert(version, seed);
+                Ok((v, seed))
+                    if v == version
+                        && KeyPair::new(seed.clone()).public() == pubkey
+                        && held.accept(version, seed.clone(), record) =>
+                {
                     fx.notes.push(format!(
                         "master key rotated to version {version} (0x{})",
                         hex::encode(pubkey)
@@ -266,6 +301,74 @@ fn hand_over(
     }
 }
 
+/// After each block: a worker that is not (or no longer) a gatekeeper holds no master key;
+/// a gatekeeper drops keys that do not match the chain's public record (a key made twice
+/// after a lost checkpoint, say) and, missing keys the chain has on record for a while,
+/// asks for the history.
+pub(crate) fn reconcile(
+    master: &mut Option<MasterKeys>,
+    is_gatekeeper: bool,
+    record: &[MasterPubkeyRecord],
+    now: BlockNumber,
+    fx: &mut Effects,
+) {
+    if !is_gatekeeper {
+        if master.take().is_some_and(|m| !m.versions.is_empty()) {
+            fx.notes
+                .push("no longer a gatekeeper: master keys erased".into());
+        }
+        return;
+    }
+    let held = master.get_or_insert_with(MasterKeys::default);
+    // Public keys once per version, not per block: deriving them costs more than a block.
+    let MasterKeys {
+        versions, publics, ..
+    } = &mut *held;
+    publics.retain(|v, _| versions.contains_key(v));
+    for (v, seed) in versions.iter() {
+        publics.entry(*v).or_insert_with(|| {
+            let pair = KeyPair::new(seed.clone());
+            (pair.public(), pair.ecdh_public())
+        });
+    }
+    let newest_on_record = record.last().map(|r| r.version);
+    let wrong: Vec<u32> = held
+        .versions
+        .keys()
+        .copied()
+        .filter(|v| match record.iter().find(|r| r.version == *v) {
+            Some(r) => held.publics.get(v) != Some(&(r.pubkey, r.ecdh_pubkey)),
+            // Not on record yet: only a key newer than every recorded one (made here,
+            // not yet published) may wait.
+            None => newest_on_record.is_some_and(|n| *v <= n),
+        })
+        .collect();
+    for v in wrong {
+        held.versions.remove(&v);
+        held.publics.remove(&v);
+        fx.notes.push(format!(
+            "dropped master key version {v}: it does not match the chain's record"
+        ));
+    }
+    if record
+        .iter()
+        .all(|r| held.versions.contains_key(&r.version))
+    {
+        held.missing_since = None;
+        return;
+    }
+    let since = *held.missing_since.get_or_insert(now);
+    let asked_recently = held
+        .requested_at
+        .is_some_and(|at| now.saturating_sub(at) < HISTORY_RETRY);
+    if now.saturating_sub(since) >= HISTORY_GRACE && !asked_recently {
+        held.requested_at = Some(now);
+        fx.notes
+            .push("missing master keys the chain has on record: asking for the history".into());
+        fx.reports.push(GatekeeperReport::NeedHistory);
+    }
+}
+
 /// Takes this worker's cluster key from a delivery, if one is sealed to it.
 pub(crate) fn on_cluster_event(
     cluster_key: &mut Option<ClusterKey>,
@@ -276,8 +379,8 @@ pub(crate) fn on_cluster_event(
     let ClusterEvent::Key {
         cluster,
         pubkey,
+        ecdh_pubkey,
         envelopes,
-        ..
     } = event;
     let me = keys.pubkey();
     let Some((_, envelope)) = envelopes.iter().find(|(to, _)| *to == me) else {
@@ -288,8 +391,9 @@ pub(crate) fn on_cluster_event(
         <[u8; 32]>::try_from(p.as_slice()).map_err(|_| "not a 32-byte key".to_string())
     }) {
         Ok(bytes) => {
-            let seed = Seed::from_bytes(bytes);
-            if KeyPair::new(seed.clone()).public() == pubkey {
+            let pair = KeyPair::new(Seed::from_bytes(bytes));
+            let seed = pair.seed().clone();
+            if pair.public() == pubkey && pair.ecdh_public() == ecdh_pubkey {
                 *cluster_key = Some(ClusterKey { cluster, seed });
                 fx.notes
                     .push(format!("received the key of cluster {cluster}"));
@@ -315,6 +419,7 @@ mod tests {
                 .iter()
                 .map(|v| (*v, Seed::from_bytes([*v as u8 + 1; 32])))
                 .collect(),
+            ..Default::default()
         }
     }
 

@@ -153,7 +153,15 @@ pub async fn run(
         })?;
     info!("worker API on http://{addr}");
 
-    let client = connect(&config.node_url).await;
+    // Stoppable while it waits for a node that may never come.
+    tokio::pin!(shutdown);
+    let client = tokio::select! {
+        client = connect(&config.node_url) => client,
+        () = &mut shutdown => {
+            server.abort();
+            return Ok(());
+        }
+    };
     let genesis = client.genesis_hash();
     if let Some(expected) = config.genesis_hash
         && expected != genesis
@@ -229,7 +237,7 @@ pub async fn run(
     host.refresh_info();
     tokio::select! {
         biased;
-        () = shutdown => {}
+        () = &mut shutdown => {}
         result = host.run() => result?,
     }
     host.save()?;

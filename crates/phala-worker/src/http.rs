@@ -92,6 +92,21 @@ pub struct Shared {
     pub registration_problem: Mutex<Option<String>>,
     pub metrics: Metrics,
     pub queries: crate::query::QueryService,
+    /// Queries being answered: beyond this many, new ones get 503 at once.
+    pub query_slots: QuerySlots,
+}
+
+/// Bounds the queries answered at once (each holds a blocking thread).
+#[derive(Debug)]
+pub struct QuerySlots(pub Arc<tokio::sync::Semaphore>);
+
+/// Most queries in flight.
+pub const MAX_QUERIES_IN_FLIGHT: usize = 256;
+
+impl Default for QuerySlots {
+    fn default() -> Self {
+        QuerySlots(Arc::new(tokio::sync::Semaphore::new(MAX_QUERIES_IN_FLIGHT)))
+    }
 }
 
 impl Shared {
@@ -196,9 +211,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/query",
             post(
                 |State(s): State<Arc<Shared>>, body: axum::body::Bytes| async move {
+                    let Ok(permit) = s.query_slots.0.clone().try_acquire_owned() else {
+                        s.metrics.queries_refused.inc();
+                        return (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "too many queries in flight\n",
+                        )
+                            .into_response();
+                    };
                     // Decryption and signing are CPU work: off the async threads.
                     let shared = s.clone();
                     let result = tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
                         let mut rng = commonware_utils::sys_rng();
                         shared.queries.answer(&mut rng, &body)
                     })

@@ -5,9 +5,9 @@
 //! signature or an expired session certificate is refused, never treated as anonymous),
 //! refuses expired and replayed nonces, answers, and seals a [`SignedReply`] — the nonce,
 //! the height and hash of the block it answered at, signed by the identity key — to the
-//! caller's ephemeral key. Failures after decryption travel inside that signed, encrypted
-//! reply, so an observer learns nothing from them; only undecryptable input gets a plain
-//! HTTP error.
+//! caller's ephemeral key. Refusals of a readable query (signature, expiry, replay, another
+//! worker or contract) travel inside that signed, encrypted reply, so only its caller reads
+//! the reason; input that does not open or decode gets a plain HTTP 400.
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -160,6 +160,9 @@ impl QueryService {
     }
 
     fn run(&self, snap: &Snapshot, query: &SignedQuery, sealed_for: Option<H256>) -> Answer {
+        if query.body.worker != snap.identity.public() {
+            return Err("the query is addressed to another worker".into());
+        }
         if sealed_for.is_some_and(|c| c != query.body.contract) {
             return Err("the envelope names another contract than the query".into());
         }

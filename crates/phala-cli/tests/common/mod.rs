@@ -50,10 +50,10 @@ impl Devnet {
             .args(["--p2p-port", &p2p_port.to_string()])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(Self::log_path(base)).unwrap())
             .spawn()
             .expect("cannot start phala");
-        let devnet = Devnet {
+        let mut devnet = Devnet {
             child,
             rpc: SocketAddr::from((Ipv4Addr::LOCALHOST, rpc_port)),
             base: base.to_path_buf(),
@@ -74,7 +74,18 @@ impl Devnet {
             .unwrap()
     }
 
-    fn wait_ready(&self) {
+    /// Where the devnet's stderr goes: in its base path.
+    fn log_path(base: &Path) -> PathBuf {
+        std::fs::create_dir_all(base).unwrap();
+        base.join("devnet.log")
+    }
+
+    /// The devnet's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(Self::log_path(&self.base)).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let client = self.http();
         let start = Instant::now();
@@ -85,9 +96,16 @@ impl Devnet {
                 {
                     return;
                 }
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!(
+                        "devnet exited ({status}) before its first block:\n{}",
+                        self.log()
+                    );
+                }
                 assert!(
                     start.elapsed() < Duration::from_secs(90),
-                    "devnet did not produce a block within 90 s"
+                    "devnet did not produce a block within 90 s; log:\n{}",
+                    self.log()
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

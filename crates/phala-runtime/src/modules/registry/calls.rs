@@ -37,6 +37,10 @@ pub enum Call {
     /// data sealed under them stays readable.
     #[codec(index = 4)]
     rotate_master_key,
+    /// Stop a worker being a gatekeeper (root, until governance); its TEE erases its master
+    /// keys. Rotate the master key afterwards.
+    #[codec(index = 5)]
+    remove_gatekeeper { pubkey: [u8; 32] },
 }
 
 fn attestation_error(e: AttestationError) -> Error {
@@ -72,7 +76,9 @@ impl Call {
             Call::add_measurement { .. } | Call::remove_measurement { .. } => {
                 weights::reads_writes(1, 1)
             }
-            Call::register_gatekeeper { .. } => weights::reads_writes(3, 3),
+            Call::register_gatekeeper { .. } | Call::remove_gatekeeper { .. } => {
+                weights::reads_writes(4, 4)
+            }
             Call::rotate_master_key => weights::reads_writes(
                 u64::try_from(super::gatekeeper::MAX_GATEKEEPERS).unwrap_or(u64::MAX),
                 2,
@@ -87,8 +93,8 @@ impl Call {
     pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         match self {
             Call::register_worker { info, attestation } => {
-                origin.ensure_signed()?;
-                register(ext, info, attestation)
+                let signer = origin.ensure_signed()?;
+                register(ext, info, attestation, &signer)
             }
             Call::add_measurement { measurement } => {
                 origin.ensure_root()?;
@@ -120,6 +126,10 @@ impl Call {
                 origin.ensure_root()?;
                 super::gatekeeper::request_rotation(ext)
             }
+            Call::remove_gatekeeper { pubkey } => {
+                origin.ensure_root()?;
+                super::gatekeeper::remove(ext, pubkey)
+            }
         }
     }
 }
@@ -128,6 +138,7 @@ fn register(
     ext: &mut Ext,
     info: WorkerRegistrationInfo,
     attestation: Attestation,
+    signer: &phala_primitives::AccountId32,
 ) -> DispatchResult {
     // Every check first; nothing is written until all pass.
     if !info.within_bounds() {
@@ -180,7 +191,7 @@ fn register(
         }
     });
     if previous.is_none() {
-        super::gatekeeper::on_registered(ext, worker.pubkey, worker.operator)?;
+        super::gatekeeper::on_registered(ext, worker.pubkey, worker.operator, signer);
     }
     if worker.initial_score.is_none() {
         // Asked again on re-registration, so a worker interrupted mid-benchmark is never

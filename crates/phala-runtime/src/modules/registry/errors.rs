@@ -70,6 +70,8 @@ pub enum Error {
     AlreadyDelivered,
     /// The sealed keys are not one per recipient, sealed to each one's ECDH key.
     BadDelivery,
+    /// Only the gatekeeper asked to make the first master key may publish it.
+    NotTheGenerator,
 }
 
 impl ModuleErrorEnum for Error {

@@ -45,6 +45,9 @@ pub enum Event {
     /// A new master key took effect.
     #[codec(index = 9)]
     MasterKeyRotated { version: u32, pubkey: [u8; 32] },
+    /// A worker stopped being a gatekeeper.
+    #[codec(index = 10)]
+    GatekeeperRemoved { pubkey: [u8; 32] },
 }
 
 impl From<Event> for crate::RuntimeEvent {

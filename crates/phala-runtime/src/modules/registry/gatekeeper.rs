@@ -3,9 +3,11 @@
 //! The chain never sees a secret key: it records who the gatekeepers are, the master key's
 //! public keys (current and past), and relays the sealed hand-overs gatekeepers send each
 //! other. Gatekeepers each send their own copy of every hand-over; the chain keeps the first
-//! and refuses the rest, so duplicates cost a failed message and nothing else.
+//! and refuses the rest, so a duplicate costs its sender a fee and changes nothing.
+//! A gatekeeper whose keys do not match this public record asks for the history again
+//! (`NeedHistory`), so none stays without keys.
 
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeLimit, Encode};
 use phala_mq::topics::{self, Delivery, GatekeeperEvent, GatekeeperReport};
 use phala_primitives::storage::Hasher;
 use phala_primitives::{AccountId32, BlockNumber};
@@ -19,6 +21,8 @@ use crate::storage::{Query, StorageMap, StorageValue};
 
 /// Most gatekeepers: bounds every list the chain sends them.
 pub const MAX_GATEKEEPERS: usize = 64;
+/// Most sealed copies in one report (gatekeepers, or a cluster's workers).
+const MAX_DELIVERIES: usize = 64;
 
 /// One master key, publicly.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -65,6 +69,12 @@ pub const PENDING_ROTATION: StorageValue<u32> = StorageValue::new(
     Query::Optional,
     &[" The master key version a requested rotation will produce, until a gatekeeper does."],
 );
+pub const MASTER_GENERATOR: StorageValue<[u8; 32]> = StorageValue::new(
+    MODULE,
+    "MasterKeyGenerator",
+    Query::Optional,
+    &[" The gatekeeper asked to make the first master key, until it publishes it."],
+);
 pub const HISTORY_DELIVERED: StorageMap<[u8; 32], u32> = StorageMap::new(
     MODULE,
     "MasterKeyHistoryDelivered",
@@ -80,6 +90,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         GATEKEEPER_MASTER_PUBKEY.metadata(),
         MASTER_PUBKEY_HISTORY.metadata(),
         PENDING_ROTATION.metadata(),
+        MASTER_GENERATOR.metadata(),
         HISTORY_DELIVERED.metadata(),
     ]
 }
@@ -122,9 +133,12 @@ pub(super) fn register(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
     if gatekeepers.len() >= MAX_GATEKEEPERS {
         return Err(Error::TooManyGatekeepers.into());
     }
-    let generate_master = gatekeepers.is_empty() && !GATEKEEPER_MASTER_PUBKEY.exists(ext);
+    let generate_master = !GATEKEEPER_MASTER_PUBKEY.exists(ext) && !MASTER_GENERATOR.exists(ext);
     gatekeepers.push(pubkey);
     GATEKEEPERS.put(ext, &gatekeepers);
+    if generate_master {
+        MASTER_GENERATOR.put(ext, &pubkey);
+    }
     ext.deposit_event(Event::GatekeeperRegistered { pubkey });
     tell(
         ext,
@@ -136,24 +150,63 @@ pub(super) fn register(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
     )
 }
 
-/// On a development chain, a newly registered worker of a listed operator becomes a
-/// gatekeeper at once.
+/// `remove_gatekeeper` (root): the worker stops being a gatekeeper. Its TEE erases its
+/// master keys when it sees the change; rotate afterwards so that keys it held stop
+/// protecting anything new.
+pub(super) fn remove(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
+    let mut gatekeepers = GATEKEEPERS.get_or_default(ext);
+    let before = gatekeepers.len();
+    gatekeepers.retain(|g| *g != pubkey);
+    if gatekeepers.len() == before {
+        return Err(Error::NotGatekeeper.into());
+    }
+    // A generator removed before it published: the next gatekeeper makes the key instead.
+    let successor = match MASTER_GENERATOR.get(ext) {
+        Some(g) if g == pubkey => gatekeepers
+            .first()
+            .map(|next| keys_of(ext, next))
+            .transpose()?,
+        _ => None,
+    };
+    GATEKEEPERS.put(ext, &gatekeepers);
+    HISTORY_DELIVERED.remove(ext, &pubkey);
+    ext.deposit_event(Event::GatekeeperRemoved { pubkey });
+    if MASTER_GENERATOR.get(ext) == Some(pubkey) {
+        MASTER_GENERATOR.kill(ext);
+        if let Some((next, ecdh_pubkey)) = successor {
+            MASTER_GENERATOR.put(ext, &next);
+            tell(
+                ext,
+                GatekeeperEvent::Registered {
+                    pubkey: next,
+                    ecdh_pubkey,
+                    generate_master: true,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// On a development chain, a newly registered worker of a listed operator, registered by
+/// that operator itself, becomes a gatekeeper at once. Best effort: a full gatekeeper set
+/// never fails the worker's registration.
 pub(super) fn on_registered(
     ext: &mut Ext,
     pubkey: [u8; 32],
     operator: Option<AccountId32>,
-) -> DispatchResult {
-    let Some(operator) = operator else {
-        return Ok(());
-    };
-    if AUTO_GATEKEEPER_OPERATORS
-        .get_or_default(ext)
-        .contains(&operator)
+    signer: &AccountId32,
+) {
+    let Some(operator) = operator else { return };
+    if operator == *signer
+        && AUTO_GATEKEEPER_OPERATORS
+            .get_or_default(ext)
+            .contains(&operator)
         && !is_gatekeeper(ext, &pubkey)
     {
-        register(ext, pubkey)?;
+        // Validated before its first write, so a refusal leaves nothing behind.
+        let _ = register(ext, pubkey);
     }
-    Ok(())
 }
 
 /// `rotate_master_key` (root): every gatekeeper proposes a new master key; the first
@@ -187,7 +240,7 @@ fn check_deliveries(
     envelopes: &[Delivery],
     recipients: &[[u8; 32]],
 ) -> Result<(), Error> {
-    if envelopes.len() != recipients.len() {
+    if envelopes.len() != recipients.len() || envelopes.len() > MAX_DELIVERIES {
         return Err(Error::BadDelivery);
     }
     for to in recipients {
@@ -206,7 +259,8 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
     if !is_gatekeeper(ext, &sender) {
         return Err(Error::NotGatekeeper.into());
     }
-    let report = GatekeeperReport::decode(&mut &payload[..]).map_err(|_| Error::BadReport)?;
+    let report = GatekeeperReport::decode_all_with_depth_limit(8, &mut &payload[..])
+        .map_err(|_| Error::BadReport)?;
     let now = system::block_number(ext);
     match report {
         GatekeeperReport::MasterPubkey {
@@ -216,6 +270,10 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
             if GATEKEEPER_MASTER_PUBKEY.exists(ext) {
                 return Err(Error::MasterKeyAlreadyPublished.into());
             }
+            if MASTER_GENERATOR.get(ext) != Some(sender) {
+                return Err(Error::NotTheGenerator.into());
+            }
+            MASTER_GENERATOR.kill(ext);
             GATEKEEPER_MASTER_PUBKEY.put(ext, &pubkey);
             MASTER_PUBKEY_HISTORY.put(
                 ext,
@@ -264,17 +322,21 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
             if PENDING_ROTATION.get(ext) != Some(version) {
                 return Err(Error::RotationNotPending.into());
             }
-            // Sealed to the gatekeepers of the request; any registered since get the whole
-            // history instead.
+            // Sealed to the gatekeepers of the request. Copies for gatekeepers removed since
+            // are dropped; gatekeepers registered since get the whole history instead.
+            if envelopes.len() > MAX_DELIVERIES {
+                return Err(Error::BadDelivery.into());
+            }
+            let gatekeepers = GATEKEEPERS.get_or_default(ext);
+            let envelopes: Vec<Delivery> = envelopes
+                .into_iter()
+                .filter(|(g, _)| gatekeepers.contains(g))
+                .collect();
             let covered: Vec<[u8; 32]> = envelopes.iter().map(|(g, _)| *g).collect();
             if !covered.contains(&sender) {
                 return Err(Error::BadDelivery.into());
             }
             check_deliveries(ext, &envelopes, &covered)?;
-            let gatekeepers = GATEKEEPERS.get_or_default(ext);
-            if covered.iter().any(|c| !gatekeepers.contains(c)) {
-                return Err(Error::BadDelivery.into());
-            }
             let mut history = MASTER_PUBKEY_HISTORY.get_or_default(ext);
             history.push(MasterPubkeyRecord {
                 version,
@@ -314,6 +376,17 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
             let workers = contracts::cluster_workers(ext, &cluster)?;
             check_deliveries(ext, &envelopes, &workers)?;
             contracts::set_cluster_key(ext, cluster, pubkey, ecdh_pubkey, envelopes)?;
+        }
+        GatekeeperReport::NeedHistory => {
+            let (pubkey, ecdh_pubkey) = keys_of(ext, &sender)?;
+            HISTORY_DELIVERED.remove(ext, &pubkey);
+            tell(
+                ext,
+                GatekeeperEvent::HistoryRequested {
+                    pubkey,
+                    ecdh_pubkey,
+                },
+            )?;
         }
     }
     Ok(())

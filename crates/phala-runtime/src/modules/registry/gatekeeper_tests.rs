@@ -451,3 +451,110 @@ fn a_cluster_key_reaches_its_workers_only() {
         Err(contracts::Error::ClusterKeyAlreadySet.into())
     );
 }
+
+#[test]
+fn removed_gatekeepers_leave_rotations_and_a_removed_generator_is_replaced() {
+    let mut net = Net::new();
+    let mut a = net.worker("//Gk1", 1);
+    let mut b = net.worker("//Gk2", 2);
+    net.root(add_gatekeeper(&a)).unwrap();
+    net.root(add_gatekeeper(&b)).unwrap();
+    // The generator goes before publishing: the next gatekeeper is asked instead, and only
+    // it may publish.
+    net.root(RuntimeCall::Registry(Call::remove_gatekeeper {
+        pubkey: a.pair.public(),
+    }))
+    .unwrap();
+    assert_eq!(
+        net.gatekeeper_events(),
+        vec![GatekeeperEvent::Registered {
+            pubkey: b.pair.public(),
+            ecdh_pubkey: b.ecdh.public(),
+            generate_master: true,
+        }]
+    );
+    let master = KeyPair::new(Seed::from_bytes([0x11; 32]));
+    let publish = GatekeeperReport::MasterPubkey {
+        pubkey: master.public(),
+        ecdh_pubkey: master.ecdh_public(),
+    };
+    assert_eq!(
+        net.report(&mut a, publish.clone()),
+        Err(Error::NotGatekeeper.into())
+    );
+    assert_eq!(net.report(&mut b, publish), Ok(()));
+    assert_eq!(
+        net.root(RuntimeCall::Registry(Call::remove_gatekeeper {
+            pubkey: a.pair.public()
+        })),
+        Err(Error::NotGatekeeper.into())
+    );
+
+    // A proposal still sealed to a removed gatekeeper is accepted without that copy.
+    net.root(add_gatekeeper(&a)).unwrap();
+    net.root(RuntimeCall::Registry(Call::rotate_master_key))
+        .unwrap();
+    net.root(RuntimeCall::Registry(Call::remove_gatekeeper {
+        pubkey: a.pair.public(),
+    }))
+    .unwrap();
+    let next = KeyPair::new(Seed::from_bytes([0x22; 32]));
+    let seal = |w: &Worker| {
+        let env = Envelope::seal(
+            &mut commonware_utils::test_rng(),
+            &w.ecdh.public(),
+            Purpose::KeyDelivery,
+            None,
+            &(1u32, next.seed().clone()).encode(),
+        )
+        .unwrap();
+        (w.pair.public(), env)
+    };
+    let proposal = GatekeeperReport::RotatedMasterKey {
+        version: 1,
+        pubkey: next.public(),
+        ecdh_pubkey: next.ecdh_public(),
+        envelopes: vec![seal(&a), seal(&b)],
+    };
+    assert_eq!(net.report(&mut b, proposal), Ok(()));
+    let [GatekeeperEvent::MasterKeyRotated { envelopes, .. }] = &net.gatekeeper_events()[..] else {
+        panic!("no rotation relayed")
+    };
+    assert_eq!(envelopes.len(), 1);
+    assert_eq!(envelopes[0].0, b.pair.public());
+
+    // A gatekeeper missing keys asks again; the chain forgets what it relayed to it.
+    assert_eq!(net.report(&mut b, GatekeeperReport::NeedHistory), Ok(()));
+    assert_eq!(
+        net.gatekeeper_events(),
+        vec![GatekeeperEvent::HistoryRequested {
+            pubkey: b.pair.public(),
+            ecdh_pubkey: b.ecdh.public(),
+        }]
+    );
+}
+
+#[test]
+fn only_the_listed_operator_itself_makes_a_worker_a_gatekeeper_on_a_dev_chain() {
+    let mut net = Net::new();
+    net.chain.state.insert(
+        AUTO_GATEKEEPER_OPERATORS.key(),
+        vec![crate::testing::account("//Bob")].encode(),
+    );
+    // Registered by Bob, operated by Bob: a gatekeeper at once.
+    let w = net.worker("//Gk1", 1);
+    assert!(is_gatekeeper(&net.chain.ext(), &w.pair.public()));
+    // Claiming Bob as operator but submitted by Alice: an ordinary worker.
+    let gk2 = pair("//Gk2");
+    let mut i = info(&net.chain, &gk2);
+    i.ecdh_pubkey = [2; 32];
+    let xt = net.chain.sign(
+        &pair("//Alice"),
+        register(i.clone(), simulated(&i, DEV_MEASUREMENT)),
+        net.alice_nonce,
+    );
+    net.alice_nonce += 1;
+    net.chain.produce(vec![xt]);
+    assert!(crate::modules::registry::WORKERS.contains(&net.chain.ext(), &gk2.public()));
+    assert!(!is_gatekeeper(&net.chain.ext(), &gk2.public()));
+}
