@@ -57,6 +57,11 @@ pub enum GatekeeperCmd {
         #[command(flatten)]
         root: RootArgs,
     },
+    /// Give up a requested rotation that no gatekeeper completed (root).
+    CancelRotation {
+        #[command(flatten)]
+        root: RootArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +235,16 @@ pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
                 "0x{} is no longer a gatekeeper; rotate the master key next (`phala gatekeeper rotate`).",
                 hex::encode(pubkey)
             );
+        }
+        GatekeeperCmd::CancelRotation { root } => {
+            let client = connect(&root.url).await?;
+            as_root(
+                &client,
+                &root.suri,
+                RuntimeCall::Registry(registry::Call::cancel_master_key_rotation),
+            )
+            .await?;
+            println!("The pending rotation is cancelled.");
         }
         GatekeeperCmd::Rotate { root } => {
             let client = connect(&root.url).await?;

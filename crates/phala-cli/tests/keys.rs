@@ -467,7 +467,34 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     assert!(net.log().contains("resumed from checkpoint"));
     let out = net.cli(&["gatekeeper", "rotate", "--suri", "//Alice"]);
     assert!(out.contains("rotated to version 2"), "{out}");
-    all_agree(&net, &client, 2).await;
+    let v2 = all_agree(&net, &client, 2).await;
+
+    // Every gatekeeper loses its checkpoint (its identity survives): each replays the chain
+    // from genesis and reopens what was sealed to it there; the one that made key 0 (never
+    // handed it) drops the key it makes again on replay and asks the others for the history.
+    net.kill();
+    for name in ["alice", "bob", "charlie"] {
+        std::fs::remove_file(
+            net.base
+                .join(name)
+                .join("gatekeeper")
+                .join(phala_worker::checkpoint::CHECKPOINT_FILE),
+        )
+        .unwrap();
+    }
+    net.spawn();
+    let client = connect(&net.url()).await;
+    net.read_ports().await;
+    assert_eq!(all_agree(&net, &client, 2).await, v2);
+    let log = net.log();
+    assert!(
+        log.contains("dropped master key version 0"),
+        "no key 0 dropped"
+    );
+    assert!(
+        log.contains("asking for the history"),
+        "no history asked for"
+    );
 
     // Chain state, for the secrecy scan.
     let (_, head) = client.finalized_head().await.unwrap();

@@ -371,12 +371,22 @@ impl WorkerCore {
 
     fn apply_effects(&self, state: &mut CoreState, fx: Effects, outcome: &mut Outcome) {
         for report in fx.reports {
+            let payload = report.encode();
+            // The chain refuses larger messages, and one refused message would hold up every
+            // later one: never queue it.
+            if payload.len() > phala_mq::MAX_PAYLOAD_LEN {
+                outcome.notes.push(format!(
+                    "a gatekeeper report of {} bytes exceeds the message limit; not sent",
+                    payload.len()
+                ));
+                continue;
+            }
             queue(
                 state,
                 &self.keys,
                 &self.genesis_hash(),
                 topics::GATEKEEPER_REPORT,
-                report.encode(),
+                payload,
             );
         }
         outcome.notes.extend(fx.notes);

@@ -23,7 +23,7 @@ use crate::keys::WorkerKeys;
 /// (hand-overs it is owed normally arrive within a few blocks).
 const HISTORY_GRACE: BlockNumber = 20;
 /// Blocks between two such requests.
-const HISTORY_RETRY: BlockNumber = 100;
+const HISTORY_RETRY: BlockNumber = 30;
 
 /// The master keys a gatekeeper holds, by version. Sealed with the checkpoint; never sent
 /// anywhere except sealed to another gatekeeper's ECDH key.

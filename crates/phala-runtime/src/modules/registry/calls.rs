@@ -41,6 +41,9 @@ pub enum Call {
     /// keys. Rotate the master key afterwards.
     #[codec(index = 5)]
     remove_gatekeeper { pubkey: [u8; 32] },
+    /// Give up a requested rotation no gatekeeper completed (root, until governance).
+    #[codec(index = 6)]
+    cancel_master_key_rotation,
 }
 
 fn attestation_error(e: AttestationError) -> Error {
@@ -79,6 +82,7 @@ impl Call {
             Call::register_gatekeeper { .. } | Call::remove_gatekeeper { .. } => {
                 weights::reads_writes(4, 4)
             }
+            Call::cancel_master_key_rotation => weights::reads_writes(1, 1),
             Call::rotate_master_key => weights::reads_writes(
                 u64::try_from(super::gatekeeper::MAX_GATEKEEPERS).unwrap_or(u64::MAX),
                 2,
@@ -129,6 +133,15 @@ impl Call {
             Call::remove_gatekeeper { pubkey } => {
                 origin.ensure_root()?;
                 super::gatekeeper::remove(ext, pubkey)
+            }
+            Call::cancel_master_key_rotation => {
+                origin.ensure_root()?;
+                let version = super::gatekeeper::PENDING_ROTATION
+                    .get(ext)
+                    .ok_or(Error::RotationNotPending)?;
+                super::gatekeeper::PENDING_ROTATION.kill(ext);
+                ext.deposit_event(Event::MasterKeyRotationCancelled { version });
+                Ok(())
             }
         }
     }

@@ -48,6 +48,9 @@ pub enum Event {
     /// A worker stopped being a gatekeeper.
     #[codec(index = 10)]
     GatekeeperRemoved { pubkey: [u8; 32] },
+    /// Root gave up a rotation no gatekeeper completed.
+    #[codec(index = 11)]
+    MasterKeyRotationCancelled { version: u32 },
 }
 
 impl From<Event> for crate::RuntimeEvent {

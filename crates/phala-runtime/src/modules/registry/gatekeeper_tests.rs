@@ -252,6 +252,19 @@ fn the_master_key_is_published_handed_over_and_rotated() {
         net.root(RuntimeCall::Registry(Call::rotate_master_key)),
         Err(Error::RotationPending.into())
     );
+    // A stuck rotation can be given up and asked for again.
+    assert_eq!(
+        net.root(RuntimeCall::Registry(Call::cancel_master_key_rotation)),
+        Ok(())
+    );
+    assert_eq!(
+        net.root(RuntimeCall::Registry(Call::cancel_master_key_rotation)),
+        Err(Error::RotationNotPending.into())
+    );
+    assert_eq!(
+        net.root(RuntimeCall::Registry(Call::rotate_master_key)),
+        Ok(())
+    );
     let propose = |k: &KeyPair, to: &[&Worker]| GatekeeperReport::RotatedMasterKey {
         version: 1,
         pubkey: k.public(),
