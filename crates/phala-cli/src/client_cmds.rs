@@ -319,7 +319,7 @@ fn parse_amount(what: Option<&str>, input: &str) -> Result<Balance> {
     })
 }
 
-async fn connect(url: &str, finality_timeout: Duration) -> Result<Client> {
+pub async fn connect(url: &str, finality_timeout: Duration) -> Result<Client> {
     let config = ClientConfig {
         finality_timeout,
         ..ClientConfig::default()

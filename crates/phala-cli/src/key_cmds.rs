@@ -112,12 +112,13 @@ fn hex32(what: &str, input: &str) -> Result<[u8; 32]> {
         .ok_or_else(|| anyhow!("{what} {input:?} is not 32 bytes of 0x-hex"))
 }
 
-fn sudo_key(uri: &str) -> Result<Sr25519Pair> {
+/// The key pair `--suri` names (root's, or the querying account's).
+fn suri_pair(uri: &str) -> Result<Sr25519Pair> {
     Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("--suri: {e}"))
 }
 
 async fn connect(url: &str) -> Result<Client> {
-    Ok(Client::connect_with(url, ClientConfig::default()).await?)
+    crate::client_cmds::connect(url, ClientConfig::default().finality_timeout).await
 }
 
 /// Submits `call` through `Sudo`, waits for finality, fails with the inner call's error,
@@ -127,7 +128,7 @@ async fn as_root(
     suri: &str,
     call: RuntimeCall,
 ) -> Result<Vec<phala_runtime::RuntimeEvent>> {
-    let key = sudo_key(suri)?;
+    let key = suri_pair(suri)?;
     let call = RuntimeCall::Sudo(sudo::Call::sudo {
         call: Box::new(call),
     });
@@ -365,7 +366,7 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
     };
     let payload = phala_primitives::crypto::decode_hex(&args.payload)
         .map_err(|_| anyhow!("--payload {:?} is not 0x-hex", args.payload))?;
-    let account = args.suri.as_deref().map(sudo_key).transpose()?;
+    let account = args.suri.as_deref().map(suri_pair).transpose()?;
     let session = match (&account, args.session_blocks) {
         (Some(account), Some(blocks)) => {
             let (key, _) = Sr25519Pair::generate().map_err(|e| anyhow!("{e}"))?;

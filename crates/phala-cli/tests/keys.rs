@@ -155,26 +155,8 @@ impl Drop for Net {
     }
 }
 
-async fn http(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.ok()?;
-    s.write_all(body).await.ok()?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.ok()?;
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let status = std::str::from_utf8(out.get(9..12)?).ok()?.parse().ok()?;
-    Some((status, out.get(split + 4..)?.to_vec()))
-}
-
 async fn info(port: u16) -> Option<serde_json::Value> {
-    let (_, body) = http(port, "GET", "/info", &[]).await?;
+    let (_, body) = common::http(port, "GET", "/info", &[]).await?;
     serde_json::from_slice(&body).ok()
 }
 
@@ -433,7 +415,7 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     .unwrap();
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let (status, body) = http(net.workers[0], "POST", "/query", &envelope.encode())
+        let (status, body) = common::http(net.workers[0], "POST", "/query", &envelope.encode())
             .await
             .unwrap();
         assert_eq!(status, 200);
@@ -449,11 +431,11 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     assert!(answers[1].as_ref().unwrap_err().contains("replayed"));
     let mut tampered = envelope.clone();
     tampered.ciphertext[3] ^= 1;
-    let (status, body) = http(net.workers[0], "POST", "/query", &tampered.encode())
+    let (status, body) = common::http(net.workers[0], "POST", "/query", &tampered.encode())
         .await
         .unwrap();
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
-    let (status, _) = http(net.workers[0], "POST", "/query", b"garbage")
+    let (status, _) = common::http(net.workers[0], "POST", "/query", b"garbage")
         .await
         .unwrap();
     assert_eq!(status, 400);

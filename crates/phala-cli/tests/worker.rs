@@ -48,16 +48,8 @@ impl Worker {
     }
 
     async fn get(&self, path: &str) -> Option<String> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .ok()?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-            .await
-            .ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.ok()?;
-        out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+        let (_, body) = common::http(self.port, "GET", path, &[]).await?;
+        Some(String::from_utf8_lossy(&body).into_owned())
     }
 
     async fn info(&self) -> Option<serde_json::Value> {

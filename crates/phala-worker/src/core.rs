@@ -92,6 +92,8 @@ pub struct WorkerCore {
     /// the change). Only in memory, never in the checkpoint: a restart makes a new one, and
     /// a key dropped here is gone, so a later break-in opens no recorded query.
     query_keys: Vec<(u32, Seed)>,
+    /// The newest query key's certificate.
+    query_certificate: Option<QueryKeyCertificate>,
 }
 
 impl std::fmt::Debug for WorkerCore {
@@ -143,6 +145,7 @@ impl WorkerCore {
             light,
             state,
             query_keys: Vec::new(),
+            query_certificate: None,
         }
     }
 
@@ -154,6 +157,7 @@ impl WorkerCore {
             light,
             state,
             query_keys: Vec::new(),
+            query_certificate: None,
         })
     }
 
@@ -359,12 +363,15 @@ impl WorkerCore {
 
         state.light = light.state();
         self.light = light;
-        rotate_query_keys(
+        if rotate_query_keys(
             &mut self.query_keys,
             self.light.head().0,
             self.light.epoch_length(),
             rng,
-        );
+        ) {
+            // Signed once per key, not each time it is shown.
+            self.query_certificate = self.certify_query_key();
+        }
         self.state = state;
         Ok(outcome)
     }
@@ -399,11 +406,7 @@ impl WorkerCore {
 
     /// The newest master key version held and its public key; never the secret.
     pub fn master_public(&self) -> Option<(u32, [u8; 32])> {
-        let (version, seed) = self.state.master.as_ref()?.current()?;
-        Some((
-            version,
-            phala_crypto::keys::KeyPair::new(seed.clone()).public(),
-        ))
+        self.state.master.as_ref()?.current_public()
     }
 
     /// How many master key versions this gatekeeper holds.
@@ -422,6 +425,10 @@ impl WorkerCore {
 
     /// The current query key's certificate, signed by the identity key.
     pub fn query_key_certificate(&self) -> Option<QueryKeyCertificate> {
+        self.query_certificate.clone()
+    }
+
+    fn certify_query_key(&self) -> Option<QueryKeyCertificate> {
         let (epoch, seed) = self.query_keys.last()?;
         let ecdh_pubkey = phala_crypto::EcdhSecret::from_bytes(*seed.expose()).public();
         let worker = self.keys.pubkey();
@@ -485,17 +492,20 @@ fn queue(
 
 /// A fresh query key for each epoch; keys older than the previous epoch are dropped, so a
 /// later break-in finds nothing that opens queries recorded before.
+/// Returns whether it made a new key.
 fn rotate_query_keys(
     keys: &mut Vec<(u32, Seed)>,
     head: BlockNumber,
     epoch_length: u32,
     rng: &mut impl CryptoRng,
-) {
+) -> bool {
     let epoch = head.checked_div(epoch_length).unwrap_or(0);
-    if keys.last().map(|(e, _)| *e) != Some(epoch) {
+    let fresh = keys.last().map(|(e, _)| *e) != Some(epoch);
+    if fresh {
         keys.push((epoch, Seed::generate(rng)));
     }
     keys.retain(|(e, _)| e.saturating_add(1) >= epoch);
+    fresh
 }
 
 #[cfg(test)]

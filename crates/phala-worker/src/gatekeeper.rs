@@ -60,6 +60,16 @@ impl MasterKeys {
         self.versions.last_key_value().map(|(v, s)| (*v, s))
     }
 
+    /// The newest version and its sr25519 public key, from the cache when it is there.
+    pub fn current_public(&self) -> Option<(u32, [u8; 32])> {
+        let (version, seed) = self.current()?;
+        let public = match self.publics.get(&version) {
+            Some((public, _)) => *public,
+            None => KeyPair::new(seed.clone()).public(),
+        };
+        Some((version, public))
+    }
+
     /// Whether every version from 0 to the newest is here: only then may this gatekeeper
     /// hand the history on (a partial copy would be the one the chain keeps).
     fn complete(&self) -> bool {

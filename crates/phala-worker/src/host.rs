@@ -681,6 +681,8 @@ impl Host {
         let state = self.core.state();
         let keys = self.core.keys();
         let reg = state.registration.as_ref();
+        let master = self.core.master_public();
+        let cluster = self.core.cluster_public();
         if let Ok(mut info) = self.shared.info.lock() {
             *info = crate::http::Info {
                 pubkey: format!("0x{}", hex::encode(keys.pubkey())),
@@ -696,17 +698,11 @@ impl Host {
                 chain_height: u32::try_from(self.shared.metrics.chain_height.get()).unwrap_or(0),
                 runtime_version: crate::VERSION,
                 gatekeeper: self.core.is_gatekeeper(),
-                master_key_version: self.core.master_public().map(|(v, _)| v),
-                master_pubkey: self
-                    .core
-                    .master_public()
-                    .map(|(_, k)| format!("0x{}", hex::encode(k))),
+                master_key_version: master.map(|(v, _)| v),
+                master_pubkey: master.map(|(_, k)| format!("0x{}", hex::encode(k))),
                 master_key_versions: self.core.master_versions(),
-                cluster: self.core.cluster_public().map(|(c, _)| c.to_string()),
-                cluster_pubkey: self
-                    .core
-                    .cluster_public()
-                    .map(|(_, k)| format!("0x{}", hex::encode(k))),
+                cluster: cluster.map(|(c, _)| c.to_string()),
+                cluster_pubkey: cluster.map(|(_, k)| format!("0x{}", hex::encode(k))),
                 query_key: self
                     .core
                     .query_key_certificate()

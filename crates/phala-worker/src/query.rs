@@ -124,19 +124,11 @@ impl QueryService {
             .find(|s| s.public() == envelope.header.recipient)
             .ok_or(QueryServiceError::UnknownQueryKey)?;
         let plaintext = envelope.open(secret)?;
-        let (nonce, contract, answer) =
-            match SignedQuery::decode_all_with_depth_limit(8, &mut plaintext.as_slice()) {
-                // Without a readable body there is no nonce to answer to.
-                Err(e) => {
-                    return Err(QueryServiceError::Envelope(
-                        phala_crypto::EnvelopeError::Malformed(format!("the query: {e}")),
-                    ));
-                }
-                Ok(query) => {
-                    let answer = self.run(&snap, &query, envelope.header.contract);
-                    (query.body.nonce, query.body.contract, answer)
-                }
-            };
+        // Without a readable body there is no nonce to answer to.
+        let query = SignedQuery::decode_all_with_depth_limit(8, &mut plaintext.as_slice())
+            .map_err(|e| phala_crypto::EnvelopeError::Malformed(format!("the query: {e}")))?;
+        let answer = self.run(&snap, &query, envelope.header.contract);
+        let (nonce, contract) = (query.body.nonce, query.body.contract);
         let reply = QueryReply {
             nonce,
             height: snap.height,

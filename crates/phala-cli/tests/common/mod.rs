@@ -206,3 +206,23 @@ pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// One plain HTTP/1.0 request to 127.0.0.1:`port`: the status and the body, or `None` if
+/// the exchange fails.
+pub async fn http(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.ok()?;
+    s.write_all(body).await.ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.ok()?;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status = std::str::from_utf8(out.get(9..12)?).ok()?.parse().ok()?;
+    Some((status, out.get(split + 4..)?.to_vec()))
+}

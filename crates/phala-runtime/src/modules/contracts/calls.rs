@@ -85,15 +85,12 @@ fn create_cluster(ext: &mut Ext, workers: Vec<[u8; 32]>) -> DispatchResult {
     ext.deposit_event(Event::ClusterCreated { cluster, workers });
     message_queue::push(
         ext,
-        phala_mq::Message::new(
-            phala_mq::MessageOrigin::pallet(MODULE),
-            phala_mq::topics::GATEKEEPER_EVENT,
-            GatekeeperEvent::ClusterCreated {
-                cluster,
-                master_version,
-                workers: keys,
-            }
-            .encode(),
-        ),
+        MODULE,
+        phala_mq::topics::GATEKEEPER_EVENT,
+        &GatekeeperEvent::ClusterCreated {
+            cluster,
+            master_version,
+            workers: keys,
+        },
     )
 }

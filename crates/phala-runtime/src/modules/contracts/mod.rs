@@ -113,16 +113,13 @@ pub fn set_cluster_key(
     });
     message_queue::push(
         ext,
-        phala_mq::Message::new(
-            phala_mq::MessageOrigin::pallet(MODULE),
-            topics::CLUSTER_EVENT,
-            ClusterEvent::Key {
-                cluster,
-                pubkey,
-                ecdh_pubkey,
-                envelopes,
-            }
-            .encode(),
-        ),
+        MODULE,
+        topics::CLUSTER_EVENT,
+        &ClusterEvent::Key {
+            cluster,
+            pubkey,
+            ecdh_pubkey,
+            envelopes,
+        },
     )
 }

@@ -112,8 +112,9 @@ pub fn on_initialize(ext: &mut Ext) {
     OUTBOUND_MESSAGES.kill(ext);
 }
 
-/// Sends `message` to workers in this block.
-pub fn push(ext: &mut Ext, message: Message) -> DispatchResult {
+/// Sends `payload` on `topic` from the chain module `module` to workers in this block.
+pub fn push(ext: &mut Ext, module: &str, topic: &[u8], payload: &impl Encode) -> DispatchResult {
+    let message = Message::new(MessageOrigin::pallet(module), topic, payload.encode());
     let mut queue = OUTBOUND_MESSAGES.get_or_default(ext);
     if queue.len() >= MAX_OUTBOUND_PER_BLOCK || !message.within_bounds() {
         return Err(Error::OutboundQueueFull.into());

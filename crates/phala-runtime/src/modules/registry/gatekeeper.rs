@@ -108,14 +108,7 @@ pub fn master_version(ext: &Ext) -> Option<u32> {
 }
 
 fn tell(ext: &mut Ext, event: GatekeeperEvent) -> DispatchResult {
-    message_queue::push(
-        ext,
-        phala_mq::Message::new(
-            phala_mq::MessageOrigin::pallet(MODULE),
-            topics::GATEKEEPER_EVENT,
-            event.encode(),
-        ),
-    )
+    message_queue::push(ext, MODULE, topics::GATEKEEPER_EVENT, &event)
 }
 
 fn keys_of(ext: &Ext, pubkey: &[u8; 32]) -> Result<([u8; 32], [u8; 32]), Error> {

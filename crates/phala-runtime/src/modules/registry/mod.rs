@@ -148,11 +148,9 @@ pub fn policy(ext: &Ext) -> phala_attestation::Policy {
 fn notify(ext: &mut Ext, pubkey: [u8; 32], event: WorkerEvent) -> DispatchResult {
     message_queue::push(
         ext,
-        phala_mq::Message::new(
-            phala_mq::MessageOrigin::pallet(MODULE),
-            topics::WORKER_EVENT,
-            WorkerEventWithKey { pubkey, event }.encode(),
-        ),
+        MODULE,
+        topics::WORKER_EVENT,
+        &WorkerEventWithKey { pubkey, event },
     )
 }
 
