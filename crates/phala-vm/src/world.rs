@@ -1,0 +1,274 @@
+//! What one execution sees and changes: the committed cluster state behind [`Backend`], and
+//! a journaled [`Overlay`] of changes that a reverting or trapping frame rolls back to its
+//! checkpoint, so a failed nested call leaves no trace while its caller carries on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parity_scale_codec::{Decode, Encode};
+
+/// A contract's or an account's 32-byte id.
+pub type AccountId = [u8; 32];
+/// blake2b-256 of a contract's code.
+pub type CodeHash = [u8; 32];
+
+/// What the cluster records about an instantiated contract.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ContractInfo {
+    pub code_hash: CodeHash,
+    /// The account (or contract) that instantiated it.
+    pub deployer: AccountId,
+}
+
+/// Committed cluster state, read-only during an execution. The worker implements it over its
+/// sealed store; tests over a map.
+pub trait Backend: Send {
+    fn storage(&self, contract: &AccountId, key: &[u8]) -> Option<Vec<u8>>;
+    fn contract(&self, contract: &AccountId) -> Option<ContractInfo>;
+    /// The wasm of an uploaded code, already validated at upload.
+    fn code(&self, code_hash: &CodeHash) -> Option<Arc<[u8]>>;
+}
+
+/// An event a contract deposited, in the order deposited.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ContractEvent {
+    pub contract: AccountId,
+    pub topics: Vec<[u8; 32]>,
+    pub data: Vec<u8>,
+}
+
+/// A cache operation a command asked for. Commands cannot read the worker-local cache (it
+/// differs between workers); their writes are applied after the command commits.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum CacheOp {
+    Set { key: Vec<u8>, value: Vec<u8> },
+    SetExpiration { key: Vec<u8>, expire_secs: u64 },
+    Remove { key: Vec<u8> },
+}
+
+/// Everything a successful, non-reverted execution changed, to be applied atomically.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `None` deletes the entry.
+    pub storage: BTreeMap<(AccountId, Vec<u8>), Option<Vec<u8>>>,
+    /// New or changed contracts; `None` is a terminated contract, whose storage must go too.
+    pub contracts: BTreeMap<AccountId, Option<ContractInfo>>,
+    pub cache_ops: Vec<(AccountId, CacheOp)>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.storage.is_empty() && self.contracts.is_empty() && self.cache_ops.is_empty()
+    }
+}
+
+enum Undo {
+    Storage {
+        key: (AccountId, Vec<u8>),
+        previous: Option<Option<Vec<u8>>>,
+    },
+    Contract {
+        id: AccountId,
+        previous: Option<Option<ContractInfo>>,
+    },
+}
+
+/// A point to roll back to.
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoint {
+    journal: usize,
+    events: usize,
+    cache_ops: usize,
+}
+
+/// Changes made so far in this execution, over the backend.
+pub struct Overlay {
+    backend: Box<dyn Backend>,
+    changes: Changes,
+    events: Vec<ContractEvent>,
+    journal: Vec<Undo>,
+}
+
+impl Overlay {
+    pub fn new(backend: Box<dyn Backend>) -> Self {
+        Self {
+            backend,
+            changes: Changes::default(),
+            events: Vec::new(),
+            journal: Vec::new(),
+        }
+    }
+
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            journal: self.journal.len(),
+            events: self.events.len(),
+            cache_ops: self.changes.cache_ops.len(),
+        }
+    }
+
+    /// Undoes everything recorded after `to`.
+    pub fn rollback(&mut self, to: Checkpoint) {
+        while self.journal.len() > to.journal {
+            match self.journal.pop() {
+                Some(Undo::Storage { key, previous }) => match previous {
+                    Some(value) => {
+                        self.changes.storage.insert(key, value);
+                    }
+                    None => {
+                        self.changes.storage.remove(&key);
+                    }
+                },
+                Some(Undo::Contract { id, previous }) => match previous {
+                    Some(info) => {
+                        self.changes.contracts.insert(id, info);
+                    }
+                    None => {
+                        self.changes.contracts.remove(&id);
+                    }
+                },
+                None => break,
+            }
+        }
+        self.events.truncate(to.events);
+        self.changes.cache_ops.truncate(to.cache_ops);
+    }
+
+    pub fn contract(&self, id: &AccountId) -> Option<ContractInfo> {
+        match self.changes.contracts.get(id) {
+            Some(info) => info.clone(),
+            None => self.backend.contract(id),
+        }
+    }
+
+    pub fn code(&self, code_hash: &CodeHash) -> Option<Arc<[u8]>> {
+        self.backend.code(code_hash)
+    }
+
+    pub fn get(&self, contract: &AccountId, key: &[u8]) -> Option<Vec<u8>> {
+        // A contract terminated in this execution has no storage, whatever the backend says.
+        if matches!(self.changes.contracts.get(contract), Some(None)) {
+            return None;
+        }
+        match self.changes.storage.get(&(*contract, key.to_vec())) {
+            Some(value) => value.clone(),
+            None => self.backend.storage(contract, key),
+        }
+    }
+
+    /// Writes (or with `None` deletes) an entry and returns the previous value.
+    pub fn set(
+        &mut self,
+        contract: &AccountId,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        let old = self.get(contract, key);
+        let entry = (*contract, key.to_vec());
+        let previous = self.changes.storage.insert(entry.clone(), value);
+        self.journal.push(Undo::Storage {
+            key: entry,
+            previous,
+        });
+        old
+    }
+
+    pub fn set_contract(&mut self, id: AccountId, info: Option<ContractInfo>) {
+        let previous = self.changes.contracts.insert(id, info);
+        self.journal.push(Undo::Contract { id, previous });
+    }
+
+    pub fn deposit_event(&mut self, event: ContractEvent) {
+        self.events.push(event);
+    }
+
+    pub fn cache_op(&mut self, contract: AccountId, op: CacheOp) {
+        self.changes.cache_ops.push((contract, op));
+    }
+
+    /// Ends the execution: the changes and events that survived.
+    pub fn finish(self) -> (Changes, Vec<ContractEvent>) {
+        let mut changes = self.changes;
+        // Entries of contracts terminated later in the execution are dropped: the worker
+        // deletes the contract's whole storage anyway.
+        let terminated: Vec<AccountId> = changes
+            .contracts
+            .iter()
+            .filter(|(_, info)| info.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        changes
+            .storage
+            .retain(|(contract, _), _| !terminated.contains(contract));
+        (changes, self.events)
+    }
+}
+
+/// A [`Backend`] over maps, for tests, benches and tools.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryBackend {
+    pub storage: BTreeMap<(AccountId, Vec<u8>), Vec<u8>>,
+    pub contracts: BTreeMap<AccountId, ContractInfo>,
+    pub codes: BTreeMap<CodeHash, Arc<[u8]>>,
+}
+
+impl MemoryBackend {
+    /// Adds a code under its hash and returns the hash.
+    pub fn add_code(&mut self, wasm: &[u8]) -> CodeHash {
+        let hash = sp_crypto_hashing::blake2_256(wasm);
+        self.codes.insert(hash, Arc::from(wasm));
+        hash
+    }
+
+    /// Applies an execution's changes (cache operations are the worker's business).
+    pub fn apply(&mut self, changes: &Changes) {
+        for (id, info) in &changes.contracts {
+            match info {
+                Some(info) => {
+                    self.contracts.insert(*id, info.clone());
+                }
+                None => {
+                    self.contracts.remove(id);
+                    self.storage.retain(|(contract, _), _| contract != id);
+                }
+            }
+        }
+        for ((contract, key), value) in &changes.storage {
+            match value {
+                Some(value) => {
+                    self.storage.insert((*contract, key.clone()), value.clone());
+                }
+                None => {
+                    self.storage.remove(&(*contract, key.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn storage(&self, contract: &AccountId, key: &[u8]) -> Option<Vec<u8>> {
+        self.storage.get(&(*contract, key.to_vec())).cloned()
+    }
+    fn contract(&self, contract: &AccountId) -> Option<ContractInfo> {
+        self.contracts.get(contract).cloned()
+    }
+    fn code(&self, code_hash: &CodeHash) -> Option<Arc<[u8]>> {
+        self.codes.get(code_hash).cloned()
+    }
+}
+
+/// The id of a contract: blake2_256(deployer ‖ code_hash ‖ cluster ‖ salt) (protocol.md §7).
+pub fn contract_address(
+    deployer: &AccountId,
+    code_hash: &CodeHash,
+    cluster: &[u8; 32],
+    salt: &[u8],
+) -> AccountId {
+    let mut preimage = Vec::with_capacity(96usize.saturating_add(salt.len()));
+    preimage.extend_from_slice(deployer);
+    preimage.extend_from_slice(code_hash);
+    preimage.extend_from_slice(cluster);
+    preimage.extend_from_slice(salt);
+    sp_crypto_hashing::blake2_256(&preimage)
+}
