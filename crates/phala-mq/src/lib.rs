@@ -29,6 +29,7 @@
     )
 )]
 
+pub mod contracts;
 pub mod topics;
 
 use parity_scale_codec::{Decode, Encode};
@@ -213,6 +214,11 @@ mod tests {
             let _ = topics::GatekeeperReport::decode(&mut bytes.as_slice());
             let _ = topics::ClusterEvent::decode(&mut bytes.as_slice());
             let _ = topics::WorkerEventWithKey::decode(&mut bytes.as_slice());
+            let _ = contracts::ContractCommand::decode(&mut bytes.as_slice());
+            let _ = contracts::ContractReport::decode(&mut bytes.as_slice());
+            let _ = contracts::SealedInput::decode(&mut bytes.as_slice());
+            let _ = contracts::ExecutionOutput::decode(&mut bytes.as_slice());
+            let _ = contracts::ContractQueryResult::decode(&mut bytes.as_slice());
         }
     }
 }

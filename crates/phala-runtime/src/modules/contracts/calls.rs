@@ -2,13 +2,19 @@ use parity_scale_codec::{Decode, Encode};
 use phala_mq::topics::GatekeeperEvent;
 use scale_info::TypeInfo;
 
+use phala_crypto::{Envelope, Purpose};
+use phala_mq::contracts::{CONTRACT_COMMAND, ContractCommand, MAX_SEALED_INPUT};
+use phala_primitives::{AccountId32, Balance, H256};
+
 use super::{
-    CLUSTER_COUNT, CLUSTERS, ClusterInfo, Error, Event, MAX_CLUSTER_WORKERS, MODULE,
-    WORKER_CLUSTER, cluster_id,
+    CLUSTER_COUNT, CLUSTERS, CODE_DEPOSIT_PER_BYTE, CODE_RECORDS, CODES, ClusterInfo, CodeRecord,
+    ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES, MAX_CLUSTER_WORKERS,
+    MAX_GAS, MAX_SALT_LEN, MODULE, NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand,
+    WORKER_CLUSTER, cluster_id, contract_id,
 };
 use crate::Ext;
-use crate::dispatch::{DispatchInfo, DispatchResult, Origin};
-use crate::modules::{message_queue, registry, system, weights};
+use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, Origin};
+use crate::modules::{balances, message_queue, registry, system, weights};
 
 /// Calls of the `Contracts` module.
 #[allow(non_camel_case_types)]
@@ -18,6 +24,33 @@ pub enum Call {
     /// belong to one cluster.
     #[codec(index = 0)]
     create_cluster { workers: Vec<[u8; 32]> },
+    /// Upload a wasm code. It is validated with the rules every worker applies (wasm MVP,
+    /// no floats, at most 16 memory pages, exactly `deploy` and `call`, at most 2 MiB) and
+    /// a deposit per byte is reserved. Uploading a code that exists changes nothing.
+    #[codec(index = 1)]
+    upload_code { code: Vec<u8> },
+    /// Instantiate an uploaded code in a cluster. `data` is the constructor call (selector
+    /// and arguments) in a `SealedInput` sealed to the cluster's key. The contract's id is
+    /// blake2_256(deployer ‖ code_hash ‖ cluster ‖ salt). `gas_limit` × the gas price is
+    /// reserved until the cluster reports; `deposit` bounds the storage it may add.
+    #[codec(index = 2)]
+    instantiate {
+        code_hash: H256,
+        data: Envelope,
+        salt: Vec<u8>,
+        cluster: H256,
+        gas_limit: u64,
+        deposit: Balance,
+    },
+    /// Push a command to an instantiated contract: a `SealedInput` sealed to the contract's
+    /// key, run in chain order by every worker of its cluster.
+    #[codec(index = 3)]
+    push_command {
+        contract: H256,
+        payload: Envelope,
+        gas_limit: u64,
+        deposit: Balance,
+    },
 }
 
 impl Call {
@@ -27,6 +60,16 @@ impl Call {
                 let n = u64::try_from(workers.len()).unwrap_or(u64::MAX);
                 weights::reads_writes(n.saturating_mul(2).saturating_add(3), n.saturating_add(3))
             }
+            // Validation compiles the code: about 25 ns per byte on the reference machine.
+            Call::upload_code { code } => weights::add(
+                weights::reads_writes(2, 4),
+                weights::compute(
+                    u64::try_from(code.len())
+                        .unwrap_or(u64::MAX)
+                        .saturating_mul(25_000),
+                ),
+            ),
+            Call::instantiate { .. } | Call::push_command { .. } => weights::reads_writes(6, 6),
         };
         DispatchInfo {
             weight,
@@ -40,8 +83,243 @@ impl Call {
                 origin.ensure_root()?;
                 create_cluster(ext, workers)
             }
+            Call::upload_code { code } => {
+                let who = origin.ensure_signed()?;
+                upload_code(ext, who, code)
+            }
+            Call::instantiate {
+                code_hash,
+                data,
+                salt,
+                cluster,
+                gas_limit,
+                deposit,
+            } => {
+                let who = origin.ensure_signed()?;
+                instantiate(
+                    ext,
+                    who,
+                    code_hash,
+                    data,
+                    salt,
+                    cluster,
+                    (gas_limit, deposit),
+                )
+            }
+            Call::push_command {
+                contract,
+                payload,
+                gas_limit,
+                deposit,
+            } => {
+                let who = origin.ensure_signed()?;
+                push_command(ext, who, contract, payload, (gas_limit, deposit))
+            }
         }
     }
+}
+
+fn code_error(e: phala_vm::CodeError) -> Error {
+    use phala_vm::CodeError as E;
+    match e {
+        E::TooLarge(_) => Error::CodeTooLarge,
+        E::NotWasm | E::Invalid(_) => Error::CodeInvalid,
+        E::FloatingPoint(_) => Error::CodeUsesFloats,
+        E::NoMemory | E::BadMemoryImport(_) | E::MemoryTooLarge(_) => Error::CodeBadMemory,
+        E::UnknownImport(_) | E::ImportSignature(_) | E::ForbiddenImport(_) => {
+            Error::CodeBadImports
+        }
+        E::ForbiddenExport(_) | E::MissingExport(_) | E::ExportSignature(_) => {
+            Error::CodeBadExports
+        }
+    }
+}
+
+fn upload_code(ext: &mut Ext, owner: AccountId32, code: Vec<u8>) -> DispatchResult {
+    let summary = phala_vm::validate(&code).map_err(code_error)?;
+    let code_hash = H256(summary.code_hash);
+    if CODE_RECORDS.contains(ext, &code_hash) {
+        return Ok(());
+    }
+    let size = u32::try_from(code.len()).map_err(|_| Error::CodeTooLarge)?;
+    let deposit = CODE_DEPOSIT_PER_BYTE
+        .checked_mul(Balance::from(size))
+        .ok_or(Error::CodeTooLarge)?;
+    balances::reserve(ext, &owner, deposit)?;
+    CODES.insert(ext, &code_hash, &code);
+    CODE_RECORDS.insert(
+        ext,
+        &code_hash,
+        &CodeRecord {
+            owner,
+            size,
+            deposit,
+            uploaded_at: system::block_number(ext),
+        },
+    );
+    ext.deposit_event(Event::CodeUploaded {
+        code_hash,
+        owner,
+        size,
+    });
+    message_queue::push(
+        ext,
+        MODULE,
+        CONTRACT_COMMAND,
+        &ContractCommand::CodeUploaded { code_hash },
+    )
+}
+
+/// Checks a sealed input's size and recipient before anything is reserved.
+fn check_sealed(envelope: &Envelope, recipient: Option<[u8; 32]>) -> Result<(), Error> {
+    if envelope.encoded_size() > MAX_SEALED_INPUT {
+        return Err(Error::InputTooLarge);
+    }
+    if envelope.header.purpose != Purpose::Command {
+        return Err(Error::NotACommand);
+    }
+    if Some(envelope.header.recipient) != recipient {
+        return Err(Error::WrongRecipient);
+    }
+    Ok(())
+}
+
+/// Reserves the gas limit's price and the deposit, and records the command.
+fn reserve_command(
+    ext: &mut Ext,
+    origin: AccountId32,
+    contract: H256,
+    (gas_limit, deposit): (u64, Balance),
+    instantiate: bool,
+) -> Result<u64, DispatchError> {
+    if gas_limit == 0 || gas_limit > MAX_GAS {
+        return Err(Error::GasLimit.into());
+    }
+    let gas_fee = GAS_PRICE
+        .checked_mul(Balance::from(gas_limit))
+        .ok_or(Error::GasLimit)?;
+    let total = gas_fee.checked_add(deposit).ok_or(Error::GasLimit)?;
+    let id = NEXT_COMMAND_ID.get_or_default(ext);
+    let next = id.checked_add(1).ok_or(Error::TooManyCommands)?;
+    balances::reserve(ext, &origin, total)?;
+    NEXT_COMMAND_ID.put(ext, &next);
+    PENDING_COMMANDS.insert(
+        ext,
+        &id,
+        &PendingCommand {
+            origin,
+            contract,
+            gas_limit,
+            deposit,
+            instantiate,
+            pushed_at: system::block_number(ext),
+        },
+    );
+    Ok(id)
+}
+
+fn instantiate(
+    ext: &mut Ext,
+    deployer: AccountId32,
+    code_hash: H256,
+    data: Envelope,
+    salt: Vec<u8>,
+    cluster: H256,
+    limits: (u64, Balance),
+) -> DispatchResult {
+    if salt.len() > MAX_SALT_LEN {
+        return Err(Error::SaltTooLong.into());
+    }
+    if !CODE_RECORDS.contains(ext, &code_hash) {
+        return Err(Error::CodeNotFound.into());
+    }
+    let info = CLUSTERS.get(ext, &cluster).ok_or(Error::ClusterNotFound)?;
+    if info.ecdh_pubkey.is_none() {
+        return Err(Error::ClusterNotReady.into());
+    }
+    check_sealed(&data, info.ecdh_pubkey)?;
+    let contract = contract_id(&deployer, &code_hash, &cluster, &salt);
+    if INSTANCES.contains(ext, &contract) {
+        return Err(Error::ContractExists.into());
+    }
+    let id = reserve_command(ext, deployer, contract, limits, true)?;
+    INSTANCES.insert(
+        ext,
+        &contract,
+        &ContractRecord {
+            code_hash,
+            cluster,
+            deployer,
+            status: ContractStatus::Instantiating,
+            pubkey: None,
+            ecdh_pubkey: None,
+            storage_deposit: 0,
+        },
+    );
+    ext.deposit_event(Event::Instantiating {
+        contract,
+        cluster,
+        deployer,
+        code_hash,
+        command: id,
+    });
+    let (gas_limit, deposit) = limits;
+    message_queue::push(
+        ext,
+        MODULE,
+        CONTRACT_COMMAND,
+        &ContractCommand::Instantiate {
+            id,
+            cluster,
+            contract,
+            code_hash,
+            deployer: deployer.0,
+            salt,
+            data,
+            gas_limit,
+            deposit,
+        },
+    )
+}
+
+fn push_command(
+    ext: &mut Ext,
+    origin: AccountId32,
+    contract: H256,
+    payload: Envelope,
+    limits: (u64, Balance),
+) -> DispatchResult {
+    let record = INSTANCES
+        .get(ext, &contract)
+        .ok_or(Error::ContractNotFound)?;
+    if record.status != ContractStatus::Active {
+        return Err(Error::ContractNotReady.into());
+    }
+    check_sealed(&payload, record.ecdh_pubkey)?;
+    if payload.header.contract != Some(contract) {
+        return Err(Error::WrongRecipient.into());
+    }
+    let id = reserve_command(ext, origin, contract, limits, false)?;
+    ext.deposit_event(Event::CommandPushed {
+        contract,
+        origin,
+        command: id,
+    });
+    let (gas_limit, deposit) = limits;
+    message_queue::push(
+        ext,
+        MODULE,
+        CONTRACT_COMMAND,
+        &ContractCommand::Call {
+            id,
+            cluster: record.cluster,
+            contract,
+            origin: origin.0,
+            payload,
+            gas_limit,
+            deposit,
+        },
+    )
 }
 
 fn create_cluster(ext: &mut Ext, workers: Vec<[u8; 32]>) -> DispatchResult {

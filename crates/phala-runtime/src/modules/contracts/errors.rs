@@ -25,6 +25,46 @@ pub enum Error {
     ClusterKeyAlreadySet,
     /// The cluster counter is exhausted.
     TooManyClusters,
+    /// The code is larger than 2 MiB.
+    CodeTooLarge,
+    /// The code is not a valid wasm module (MVP and sign-extension only).
+    CodeInvalid,
+    /// The code uses floating point, which would make workers disagree.
+    CodeUsesFloats,
+    /// The code must import one memory as `env.memory`, of at most 16 pages.
+    CodeBadMemory,
+    /// The code imports something that is not a host function of the contract runtime.
+    CodeBadImports,
+    /// The code must export exactly `deploy` and `call`, both `() -> ()`.
+    CodeBadExports,
+    /// No code was uploaded under this hash.
+    CodeNotFound,
+    /// The cluster's key has not been delivered yet.
+    ClusterNotReady,
+    /// A contract with this deployer, code, cluster and salt exists.
+    ContractExists,
+    /// No contract has this id.
+    ContractNotFound,
+    /// The contract is still being instantiated.
+    ContractNotReady,
+    /// The salt is longer than 128 bytes.
+    SaltTooLong,
+    /// The sealed input is larger than 48 KiB.
+    InputTooLarge,
+    /// The envelope is not sealed for a command.
+    NotACommand,
+    /// The envelope is not sealed to the cluster's (or contract's) key.
+    WrongRecipient,
+    /// The gas limit must be between 1 and 10,000,000,000.
+    GasLimit,
+    /// The command counter is exhausted.
+    TooManyCommands,
+    /// No command is waiting under this id (another worker reported it first).
+    UnknownCommand,
+    /// The reporting worker is not in the command's cluster.
+    NotInCluster,
+    /// The report does not decode.
+    BadReport,
 }
 
 impl ModuleErrorEnum for Error {

@@ -1,5 +1,7 @@
 use parity_scale_codec::{Decode, Encode};
-use phala_primitives::H256;
+use phala_crypto::Envelope;
+use phala_mq::contracts::CommandStatus;
+use phala_primitives::{AccountId32, Balance, H256};
 use scale_info::TypeInfo;
 
 /// Events of the `Contracts` module.
@@ -17,6 +19,56 @@ pub enum Event {
         cluster: H256,
         pubkey: [u8; 32],
         ecdh_pubkey: [u8; 32],
+    },
+    /// A code was uploaded and validated.
+    #[codec(index = 2)]
+    CodeUploaded {
+        code_hash: H256,
+        owner: AccountId32,
+        size: u32,
+    },
+    /// An instantiation was handed to its cluster as command `command`.
+    #[codec(index = 3)]
+    Instantiating {
+        contract: H256,
+        cluster: H256,
+        deployer: AccountId32,
+        code_hash: H256,
+        command: u64,
+    },
+    /// The cluster ran the constructor; commands may now be sealed to `ecdh_pubkey`.
+    #[codec(index = 4)]
+    Instantiated {
+        contract: H256,
+        command: u64,
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+    },
+    /// The constructor failed; nothing was created and the id is free again.
+    #[codec(index = 5)]
+    InstantiationFailed {
+        contract: H256,
+        command: u64,
+        status: CommandStatus,
+    },
+    /// A command was handed to the contract's cluster.
+    #[codec(index = 6)]
+    CommandPushed {
+        contract: H256,
+        origin: AccountId32,
+        command: u64,
+    },
+    /// The cluster ran a command (or a constructor): its status, gas, fee and storage
+    /// deposit, and the output sealed to the caller's reply key.
+    #[codec(index = 7)]
+    CommandExecuted {
+        contract: H256,
+        command: u64,
+        status: CommandStatus,
+        gas_used: u64,
+        fee: Balance,
+        storage_deposit: Balance,
+        output: Option<Envelope>,
     },
 }
 

@@ -3,11 +3,22 @@
 //! Root (until governance) creates a cluster from registered workers. The gatekeepers derive
 //! its key from the master key, `derive(master, "cluster_key", cluster id)`, and seal it to
 //! each of its workers; the chain records the cluster's public keys and relays the sealed
-//! copies. Contracts themselves (code, instances, commands) build on these clusters.
+//! copies.
+//!
+//! Anyone uploads code (validated here with the workers' own rules, so accepted code always
+//! loads), instantiates it in a cluster with constructor data sealed to the cluster key, and
+//! pushes commands sealed to the contract key. The chain orders them and hands them to the
+//! cluster; it never sees an input, an output or a contract's state. Gas is paid in PHA: the
+//! limit is reserved up front, and when the first cluster worker reports the command done,
+//! the gas used goes to the treasury, the rest is refunded, and the storage the command
+//! added stays reserved from its deposit.
 
 mod calls;
 mod errors;
 mod events;
+mod report;
+#[cfg(test)]
+mod tests;
 
 pub use calls::Call;
 pub use errors::Error;
@@ -16,7 +27,7 @@ pub use events::Event;
 use parity_scale_codec::{Decode, Encode};
 use phala_mq::topics::{self, ClusterEvent, Delivery};
 use phala_primitives::storage::Hasher;
-use phala_primitives::{BlockNumber, H256};
+use phala_primitives::{AccountId32, Balance, BlockNumber, H256};
 use scale_info::TypeInfo;
 
 use crate::Ext;
@@ -63,13 +74,127 @@ pub const WORKER_CLUSTER: StorageMap<[u8; 32], H256> = StorageMap::new(
     &[" The cluster each worker belongs to (at most one)."],
 );
 
+/// PHA (in plancks) per unit of gas. A unit of gas is about one wasm instruction.
+pub const GAS_PRICE: Balance = 1_000;
+/// Most gas one command or instantiation may reserve.
+pub const MAX_GAS: u64 = 10_000_000_000;
+/// Deposit per byte of uploaded code, reserved from the uploader.
+pub const CODE_DEPOSIT_PER_BYTE: Balance = 100_000_000;
+/// Deposit per byte of contract storage a command adds, taken from its deposit.
+pub const STORAGE_DEPOSIT_PER_BYTE: Balance = 100_000_000;
+/// Longest instantiation salt.
+pub const MAX_SALT_LEN: usize = 128;
+
+/// An uploaded code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct CodeRecord {
+    pub owner: AccountId32,
+    pub size: u32,
+    pub deposit: Balance,
+    pub uploaded_at: BlockNumber,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum ContractStatus {
+    /// Waiting for its cluster to run the constructor.
+    #[default]
+    #[codec(index = 0)]
+    Instantiating,
+    /// Instantiated: commands may be sealed to its key.
+    #[codec(index = 1)]
+    Active,
+}
+
+/// A contract, as far as the chain knows it: where it runs and its public keys, never its
+/// state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ContractRecord {
+    pub code_hash: H256,
+    pub cluster: H256,
+    pub deployer: AccountId32,
+    pub status: ContractStatus,
+    /// The contract key's sr25519 public key, registered by its cluster.
+    pub pubkey: Option<[u8; 32]>,
+    /// The contract key's x25519 public key: commands are sealed to it.
+    pub ecdh_pubkey: Option<[u8; 32]>,
+    /// Storage deposit its commands have taken so far.
+    pub storage_deposit: Balance,
+}
+
+/// A command (or instantiation) the cluster has not reported yet, and what it reserved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct PendingCommand {
+    pub origin: AccountId32,
+    pub contract: H256,
+    pub gas_limit: u64,
+    pub deposit: Balance,
+    pub instantiate: bool,
+    pub pushed_at: BlockNumber,
+}
+
+pub const CODES: StorageMap<H256, Vec<u8>> = StorageMap::new(
+    MODULE,
+    "Codes",
+    Hasher::Identity,
+    Query::Optional,
+    &[" Uploaded wasm codes by blake2b-256 hash. Public: workers fetch them by hash."],
+);
+pub const CODE_RECORDS: StorageMap<H256, CodeRecord> = StorageMap::new(
+    MODULE,
+    "CodeRecords",
+    Hasher::Identity,
+    Query::Optional,
+    &[" Who uploaded each code, its size and deposit."],
+);
+pub const INSTANCES: StorageMap<H256, ContractRecord> = StorageMap::new(
+    MODULE,
+    "Instances",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" Contracts by id: code, cluster, deployer and public keys."],
+);
+pub const NEXT_COMMAND_ID: StorageValue<u64> = StorageValue::new(
+    MODULE,
+    "NextCommandId",
+    Query::Default,
+    &[" The id the next command or instantiation gets."],
+);
+pub const PENDING_COMMANDS: StorageMap<u64, PendingCommand> = StorageMap::new(
+    MODULE,
+    "PendingCommands",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[" Commands awaiting their cluster's report, with what they reserved."],
+);
+
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
         CLUSTER_COUNT.metadata(),
         CLUSTERS.metadata(),
         WORKER_CLUSTER.metadata(),
+        CODES.metadata(),
+        CODE_RECORDS.metadata(),
+        INSTANCES.metadata(),
+        NEXT_COMMAND_ID.metadata(),
+        PENDING_COMMANDS.metadata(),
     ]
 }
+
+/// The id of a contract: blake2_256(deployer ‖ code_hash ‖ cluster ‖ salt).
+pub fn contract_id(deployer: &AccountId32, code_hash: &H256, cluster: &H256, salt: &[u8]) -> H256 {
+    H256(phala_vm::contract_address(
+        &deployer.0,
+        &code_hash.0,
+        &cluster.0,
+        salt,
+    ))
+}
+
+pub fn instance(ext: &Ext, id: &H256) -> Option<ContractRecord> {
+    INSTANCES.get(ext, id)
+}
+
+pub use report::on_report;
 
 /// The id of the `n`-th cluster.
 pub fn cluster_id(n: u64) -> H256 {

@@ -30,6 +30,8 @@ const MODULE: &str = "MessageQueue";
 
 /// Most messages the chain's modules may push in one block.
 pub const MAX_OUTBOUND_PER_BLOCK: usize = 4096;
+/// Most payload bytes one block may queue for workers.
+pub const MAX_OUTBOUND_BYTES_PER_BLOCK: usize = 4 * 1024 * 1024;
 
 pub const OFFCHAIN_INGRESS: StorageMap<MessageOrigin, u64> = StorageMap::new(
     MODULE,
@@ -116,7 +118,15 @@ pub fn on_initialize(ext: &mut Ext) {
 pub fn push(ext: &mut Ext, module: &str, topic: &[u8], payload: &impl Encode) -> DispatchResult {
     let message = Message::new(MessageOrigin::pallet(module), topic, payload.encode());
     let mut queue = OUTBOUND_MESSAGES.get_or_default(ext);
-    if queue.len() >= MAX_OUTBOUND_PER_BLOCK || !message.within_bounds() {
+    // Workers prove the whole queue every block: its bytes are bounded, not just its length.
+    let bytes: usize = queue
+        .iter()
+        .map(|m| m.payload.len())
+        .fold(message.payload.len(), usize::saturating_add);
+    if queue.len() >= MAX_OUTBOUND_PER_BLOCK
+        || bytes > MAX_OUTBOUND_BYTES_PER_BLOCK
+        || !message.within_bounds()
+    {
         return Err(Error::OutboundQueueFull.into());
     }
     queue.push(message);
@@ -182,6 +192,11 @@ fn route(ext: &mut Ext, message: &Message) -> DispatchResult {
         && let MessageOrigin::Worker(pubkey) = message.sender
     {
         return registry::gatekeeper::on_report(ext, pubkey, &message.payload);
+    }
+    if message.destination == phala_mq::contracts::CONTRACT_REPORT
+        && let MessageOrigin::Worker(pubkey) = message.sender
+    {
+        return crate::modules::contracts::on_report(ext, pubkey, &message.payload);
     }
     Err(Error::UnknownTopic.into())
 }

@@ -19,20 +19,20 @@ use crate::modules::{message_queue, sudo};
 use crate::testing::{TestChain, pair};
 use crate::{RuntimeCall, RuntimeEvent};
 
-struct Worker {
-    pair: Sr25519Pair,
-    ecdh: EcdhSecret,
+pub(crate) struct Worker {
+    pub pair: Sr25519Pair,
+    pub ecdh: EcdhSecret,
     sequence: u64,
 }
 
-struct Net {
-    chain: TestChain,
+pub(crate) struct Net {
+    pub chain: TestChain,
     alice_nonce: u32,
     bob_nonce: u32,
 }
 
 impl Net {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Net {
             chain: dev_chain(true),
             alice_nonce: 0,
@@ -40,7 +40,7 @@ impl Net {
         }
     }
 
-    fn worker(&mut self, uri: &str, ecdh: u8) -> Worker {
+    pub fn worker(&mut self, uri: &str, ecdh: u8) -> Worker {
         let pair = pair(uri);
         let ecdh = EcdhSecret::from_bytes([ecdh; 32]);
         let mut i = info(&self.chain, &pair);
@@ -54,7 +54,7 @@ impl Net {
         }
     }
 
-    fn bob(&mut self, call: RuntimeCall) {
+    pub fn bob(&mut self, call: RuntimeCall) {
         let xt = self.chain.sign(&pair("//Bob"), call, self.bob_nonce);
         self.bob_nonce += 1;
         let (_, outcomes) = self.chain.produce(vec![xt]);
@@ -62,7 +62,7 @@ impl Net {
     }
 
     /// A root call through sudo; returns its result.
-    fn root(&mut self, call: RuntimeCall) -> Result<(), crate::dispatch::DispatchError> {
+    pub fn root(&mut self, call: RuntimeCall) -> Result<(), crate::dispatch::DispatchError> {
         let call = RuntimeCall::Sudo(sudo::Call::sudo {
             call: Box::new(call),
         });
@@ -81,16 +81,22 @@ impl Net {
     }
 
     /// Sends a gatekeeper report from `w`; returns the handler's result.
-    fn report(
+    pub fn report(
         &mut self,
         w: &mut Worker,
         report: GatekeeperReport,
     ) -> Result<(), crate::dispatch::DispatchError> {
-        let message = Message::new(
-            MessageOrigin::Worker(w.pair.public()),
-            GATEKEEPER_REPORT,
-            report.encode(),
-        );
+        self.send(w, GATEKEEPER_REPORT, report.encode())
+    }
+
+    /// Sends a signed message from `w`; returns the handler's result.
+    pub fn send(
+        &mut self,
+        w: &mut Worker,
+        topic: &[u8],
+        payload: Vec<u8>,
+    ) -> Result<(), crate::dispatch::DispatchError> {
+        let message = Message::new(MessageOrigin::Worker(w.pair.public()), topic, payload);
         let signed = SignedMessage::sign(&self.chain.ctx.genesis_hash, message, w.sequence, |p| {
             w.pair.sign(p)
         });
@@ -121,7 +127,7 @@ impl Net {
     }
 }
 
-fn add_gatekeeper(w: &Worker) -> RuntimeCall {
+pub(crate) fn add_gatekeeper(w: &Worker) -> RuntimeCall {
     RuntimeCall::Registry(Call::register_gatekeeper {
         pubkey: w.pair.public(),
     })

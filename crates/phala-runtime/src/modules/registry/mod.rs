@@ -19,7 +19,7 @@ mod errors;
 mod events;
 pub mod gatekeeper;
 #[cfg(test)]
-mod gatekeeper_tests;
+pub(crate) mod gatekeeper_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 

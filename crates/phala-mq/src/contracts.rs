@@ -1,0 +1,138 @@
+//! Confidential contracts on the queue (protocol.md §7): the chain hands each cluster its
+//! uploads, instantiations and commands in chain order ([`ContractCommand`]), and cluster
+//! workers report what each did ([`ContractReport`]). Inputs travel sealed: an
+//! instantiation's constructor data to the cluster key, a command to the contract key. The
+//! chain sees ids, gas and status, never an input, an output or a contract's state.
+
+use parity_scale_codec::{Decode, Encode};
+use phala_crypto::Envelope;
+use phala_primitives::H256;
+use scale_info::TypeInfo;
+
+/// Chain → cluster workers: [`ContractCommand`]s, in chain order.
+pub const CONTRACT_COMMAND: &[u8] = b"phala/contract/command";
+/// Cluster worker → chain: [`ContractReport`]s. Every member reports; the chain keeps the
+/// first report of each command.
+pub const CONTRACT_REPORT: &[u8] = b"^phala/contract/report";
+
+/// Largest sealed input of a command or an instantiation, so its message fits the queue.
+pub const MAX_SEALED_INPUT: usize = 48 * 1024;
+/// Largest sealed output in a report.
+pub const MAX_SEALED_OUTPUT: usize = 16 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum ContractCommand {
+    /// A code was uploaded: every worker fetches it (it is public) before going on.
+    #[codec(index = 0)]
+    CodeUploaded { code_hash: H256 },
+    /// Instantiate `code_hash` in `cluster`; `data` is a [`SealedInput`] for the cluster key.
+    #[codec(index = 1)]
+    Instantiate {
+        id: u64,
+        cluster: H256,
+        contract: H256,
+        code_hash: H256,
+        deployer: [u8; 32],
+        salt: Vec<u8>,
+        data: Envelope,
+        gas_limit: u64,
+        deposit: u128,
+    },
+    /// Call `contract`; `payload` is a [`SealedInput`] for the contract key.
+    #[codec(index = 2)]
+    Call {
+        id: u64,
+        cluster: H256,
+        contract: H256,
+        origin: [u8; 32],
+        payload: Envelope,
+        gas_limit: u64,
+        deposit: u128,
+    },
+}
+
+/// The plaintext of a command's or an instantiation's envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct SealedInput {
+    /// The account that must submit it: a copied envelope submitted by anyone else is
+    /// refused, so it never runs with another caller.
+    pub origin: [u8; 32],
+    /// Selector and SCALE arguments.
+    pub input: Vec<u8>,
+    /// An X25519 key of the caller's: the result and events come back sealed to it.
+    pub reply_key: Option<[u8; 32]>,
+}
+
+/// How a command ended.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum CommandStatus {
+    /// Ran and returned without REVERT: its changes are kept.
+    #[codec(index = 0)]
+    Success,
+    /// The contract returned with REVERT: nothing changed.
+    #[codec(index = 1)]
+    Reverted,
+    #[codec(index = 2)]
+    OutOfGas,
+    /// The contract trapped (a panic in ink!), or a host function refused it.
+    #[codec(index = 3)]
+    Trapped,
+    /// The sealed input did not open, or was made for another origin.
+    #[codec(index = 4)]
+    BadInput,
+    /// The code, the contract or the cluster key is missing.
+    #[codec(index = 5)]
+    NotFound,
+    /// The storage it would add costs more than the deposit allowed.
+    #[codec(index = 6)]
+    StorageDepositLimitExhausted,
+}
+
+impl CommandStatus {
+    pub fn is_success(&self) -> bool {
+        matches!(self, CommandStatus::Success)
+    }
+}
+
+/// What a cluster worker tells the chain about one command.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum ContractReport {
+    #[codec(index = 0)]
+    Executed {
+        id: u64,
+        contract: H256,
+        status: CommandStatus,
+        gas_used: u64,
+        /// Storage bytes the command added (0 if it freed some or failed).
+        storage_added: u64,
+        /// After a successful instantiation: the contract key's public keys.
+        contract_keys: Option<([u8; 32], [u8; 32])>,
+        /// The result and events, sealed to the caller's reply key ([`ExecutionOutput`]).
+        output: Option<Envelope>,
+    },
+}
+
+/// What a caller learns about its command, sealed to its reply key.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ExecutionOutput {
+    pub id: u64,
+    pub contract: H256,
+    /// The contract's `seal_return` flags (1 = REVERT) and data.
+    pub flags: u32,
+    pub data: Vec<u8>,
+    /// Why it failed, if it did (a trap message, "out of gas", …).
+    pub error: Option<String>,
+    /// Events, each `(topics, data)`, in order.
+    pub events: Vec<(Vec<[u8; 32]>, Vec<u8>)>,
+    pub gas_used: u64,
+}
+
+/// What a contract query answers (inside the query reply's `Ok`).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ContractQueryResult {
+    pub flags: u32,
+    pub data: Vec<u8>,
+    pub gas_used: u64,
+    /// Debug messages (panic messages of Debug builds).
+    pub debug_message: String,
+}

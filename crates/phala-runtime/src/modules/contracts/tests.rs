@@ -1,0 +1,414 @@
+//! Code upload, instantiation, commands and their settlement, driven by signed reports as
+//! cluster workers send them.
+
+use parity_scale_codec::{Decode, Encode};
+use phala_crypto::keys::{KeyPair, Seed};
+use phala_crypto::{Envelope, Purpose};
+use phala_mq::contracts::{
+    CONTRACT_COMMAND, CONTRACT_REPORT, CommandStatus, ContractCommand, ContractReport, SealedInput,
+};
+use phala_mq::topics::GatekeeperReport;
+use phala_primitives::{AccountId32, H256};
+
+use super::*;
+use crate::dispatch::DispatchError;
+use crate::modules::registry::gatekeeper_tests::{Net, Worker, add_gatekeeper};
+use crate::modules::{balances, message_queue};
+use crate::testing::pair;
+use crate::{RuntimeCall, RuntimeEvent};
+
+const FLIPPER: &str = "../../../shared/fixtures/contracts/ink4_flipper.contract.json";
+
+fn flipper_wasm() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FLIPPER);
+    let json = std::fs::read_to_string(path).unwrap();
+    let start = json.find("\"wasm\":\"0x").unwrap() + "\"wasm\":\"0x".len();
+    let end = start + json[start..].find('"').unwrap();
+    hex::decode(&json[start..end]).unwrap()
+}
+
+struct Setup {
+    net: Net,
+    w1: Worker,
+    w2: Worker,
+    outsider: Worker,
+    cluster: H256,
+    cluster_key: KeyPair,
+    charlie_nonce: u32,
+}
+
+fn setup() -> Setup {
+    let mut net = Net::new();
+    let mut gk = net.worker("//Gk1", 1);
+    let w1 = net.worker("//W1", 2);
+    let w2 = net.worker("//W2", 3);
+    let outsider = net.worker("//W3", 4);
+    net.bob(RuntimeCall::Balances(balances::Call::transfer_keep_alive {
+        dest: phala_primitives::MultiAddress::Id(charlie()),
+        value: 500 * phala_primitives::PHA,
+    }));
+    net.root(add_gatekeeper(&gk)).unwrap();
+    let master = KeyPair::new(Seed::from_bytes([0x11; 32]));
+    net.report(
+        &mut gk,
+        GatekeeperReport::MasterPubkey {
+            pubkey: master.public(),
+            ecdh_pubkey: master.ecdh_public(),
+        },
+    )
+    .unwrap();
+    net.root(RuntimeCall::Contracts(Call::create_cluster {
+        workers: vec![w1.pair.public(), w2.pair.public()],
+    }))
+    .unwrap();
+    let cluster = cluster_id(0);
+    let cluster_key = KeyPair::new(master.seed().cluster_key(&cluster));
+    let envelopes = [&w1, &w2]
+        .iter()
+        .map(|w| {
+            let env = master
+                .seed()
+                .seal_deterministic(
+                    cluster.as_bytes(),
+                    &w.ecdh.public(),
+                    Purpose::KeyDelivery,
+                    cluster_key.seed().expose(),
+                )
+                .unwrap();
+            (w.pair.public(), env)
+        })
+        .collect();
+    net.report(
+        &mut gk,
+        GatekeeperReport::ClusterKey {
+            cluster,
+            pubkey: cluster_key.public(),
+            ecdh_pubkey: cluster_key.ecdh_public(),
+            envelopes,
+        },
+    )
+    .unwrap();
+    Setup {
+        net,
+        w1,
+        w2,
+        outsider,
+        cluster,
+        cluster_key,
+        charlie_nonce: 0,
+    }
+}
+
+impl Setup {
+    /// A call signed by Charlie; the error it failed with, if any.
+    fn charlie(&mut self, call: Call) -> Result<(), DispatchError> {
+        let xt = self.net.chain.sign(
+            &pair("//Charlie"),
+            RuntimeCall::Contracts(call),
+            self.charlie_nonce,
+        );
+        self.charlie_nonce += 1;
+        let (_, outcomes) = self.net.chain.produce(vec![xt]);
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        match self.net.chain.failure(1) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn events(&self) -> Vec<Event> {
+        self.net
+            .chain
+            .events_of(1)
+            .into_iter()
+            .filter_map(|e| match e {
+                RuntimeEvent::Contracts(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn commands(&self) -> Vec<ContractCommand> {
+        message_queue::OUTBOUND_MESSAGES
+            .get_or_default(&self.net.chain.ext())
+            .into_iter()
+            .filter(|m| m.destination == CONTRACT_COMMAND)
+            .map(|m| ContractCommand::decode(&mut &m.payload[..]).unwrap())
+            .collect()
+    }
+
+    fn report(&mut self, from: u8, report: ContractReport) -> Result<(), DispatchError> {
+        let w = match from {
+            1 => &mut self.w1,
+            2 => &mut self.w2,
+            _ => &mut self.outsider,
+        };
+        self.net.send(w, CONTRACT_REPORT, report.encode())
+    }
+
+    fn sealed(&self, to: [u8; 32], contract: Option<H256>) -> Envelope {
+        let input = SealedInput {
+            origin: pair("//Charlie").public(),
+            input: vec![0x9b, 0xae, 0x9d, 0x5e, 0],
+            reply_key: None,
+        };
+        Envelope::seal_with(
+            &phala_crypto::EcdhSecret::from_bytes([9; 32]),
+            [0; 12],
+            &to,
+            Purpose::Command,
+            contract,
+            &input.encode(),
+        )
+        .unwrap()
+    }
+
+    fn reserved(&self) -> Balance {
+        balances::account_data(&self.net.chain.ext(), &charlie()).reserved
+    }
+}
+
+fn charlie() -> AccountId32 {
+    AccountId32(pair("//Charlie").public())
+}
+
+fn executed(id: u64, contract: H256, status: CommandStatus, keys: bool) -> ContractReport {
+    ContractReport::Executed {
+        id,
+        contract,
+        status,
+        gas_used: 1_000_000,
+        storage_added: 10,
+        contract_keys: keys.then_some(([5; 32], [6; 32])),
+        output: None,
+    }
+}
+
+#[test]
+fn code_is_validated_at_upload_and_charged_a_deposit() {
+    let mut s = setup();
+    assert_eq!(
+        s.charlie(Call::upload_code {
+            code: b"not wasm".to_vec()
+        }),
+        Err(Error::CodeInvalid.into())
+    );
+    // A module with a float instruction.
+    // env.memory, `deploy` doing `f32.const 1; f32.const 1; f32.add; drop`, and `call`.
+    let floats = [
+        &b"\0asm\x01\0\0\0"[..],
+        &[
+            1, 4, 1, 96, 0, 0, 2, 15, 1, 3, 101, 110, 118, 6, 109, 101, 109, 111, 114, 121, 2, 0,
+            1, 3, 3, 2, 0, 0, 7, 17, 2, 6, 100, 101, 112, 108, 111, 121, 0, 0, 4, 99, 97, 108, 108,
+            0, 1, 10, 19, 2, 14, 0, 67, 0, 0, 128, 63, 67, 0, 0, 128, 63, 146, 26, 11, 2, 0, 11,
+        ][..],
+    ]
+    .concat();
+    let error = phala_vm::validate(&floats).err();
+    assert!(
+        matches!(error, Some(phala_vm::CodeError::FloatingPoint(_))),
+        "{error:?}"
+    );
+    assert_eq!(
+        s.charlie(Call::upload_code { code: floats }),
+        Err(Error::CodeUsesFloats.into())
+    );
+
+    let code = flipper_wasm();
+    let hash = H256(phala_primitives::hashing::blake2_256(&code));
+    s.charlie(Call::upload_code { code: code.clone() }).unwrap();
+    assert_eq!(
+        s.events(),
+        vec![Event::CodeUploaded {
+            code_hash: hash,
+            owner: charlie(),
+            size: code.len() as u32
+        }]
+    );
+    assert_eq!(
+        s.commands(),
+        vec![ContractCommand::CodeUploaded { code_hash: hash }]
+    );
+    assert_eq!(s.reserved(), CODE_DEPOSIT_PER_BYTE * code.len() as Balance);
+    assert_eq!(CODES.get(&s.net.chain.ext(), &hash), Some(code.clone()));
+    // Again: nothing changes, nothing more is reserved.
+    s.charlie(Call::upload_code { code }).unwrap();
+    assert!(s.events().is_empty());
+    assert_eq!(
+        s.reserved(),
+        CODE_DEPOSIT_PER_BYTE * flipper_wasm().len() as Balance
+    );
+}
+
+#[test]
+fn instantiation_and_commands_are_relayed_sealed_and_settled_once() {
+    let mut s = setup();
+    let code = flipper_wasm();
+    let code_hash = H256(phala_primitives::hashing::blake2_256(&code));
+    s.charlie(Call::upload_code { code }).unwrap();
+    let code_deposit = s.reserved();
+    let cluster = s.cluster;
+    let instantiate = |data: Envelope, gas_limit: u64| Call::instantiate {
+        code_hash,
+        data,
+        salt: b"salt".to_vec(),
+        cluster,
+        gas_limit,
+        deposit: 1_000 * STORAGE_DEPOSIT_PER_BYTE,
+    };
+    // Sealed to the wrong key, or over the gas cap: refused before anything is reserved.
+    let wrong = s.sealed(s.w1.ecdh.public(), None);
+    assert_eq!(
+        s.charlie(instantiate(wrong, 1_000_000)),
+        Err(Error::WrongRecipient.into())
+    );
+    let data = s.sealed(s.cluster_key.ecdh_public(), None);
+    assert_eq!(
+        s.charlie(instantiate(data.clone(), MAX_GAS + 1)),
+        Err(Error::GasLimit.into())
+    );
+    assert_eq!(s.reserved(), code_deposit);
+
+    s.charlie(instantiate(data.clone(), 5_000_000)).unwrap();
+    let contract = contract_id(&charlie(), &code_hash, &cluster, b"salt");
+    let [
+        ContractCommand::Instantiate {
+            id,
+            data: relayed,
+            contract: c,
+            ..
+        },
+    ] = &s.commands()[..]
+    else {
+        panic!("{:?}", s.commands())
+    };
+    assert_eq!((*c, relayed), (contract, &data));
+    let id = *id;
+    let reserved = 5_000_000 * GAS_PRICE + 1_000 * STORAGE_DEPOSIT_PER_BYTE;
+    assert_eq!(s.reserved(), code_deposit + reserved);
+    assert_eq!(
+        instance(&s.net.chain.ext(), &contract).map(|r| r.status),
+        Some(ContractStatus::Instantiating)
+    );
+    assert_eq!(
+        s.charlie(instantiate(data, 5_000_000)),
+        Err(Error::ContractExists.into())
+    );
+    // Commands wait for the instantiation.
+    let early = s.sealed(s.cluster_key.ecdh_public(), Some(contract));
+    assert_eq!(
+        s.charlie(Call::push_command {
+            contract,
+            payload: early,
+            gas_limit: 1,
+            deposit: 0
+        }),
+        Err(Error::ContractNotReady.into())
+    );
+
+    // Only a member reports, once.
+    let free = balances::free_balance(&s.net.chain.ext(), &charlie());
+    assert_eq!(
+        s.report(3, executed(id, contract, CommandStatus::Success, true)),
+        Err(Error::NotInCluster.into())
+    );
+    assert_eq!(
+        s.report(1, executed(id, contract, CommandStatus::Success, false)),
+        Err(Error::BadReport.into())
+    );
+    s.report(1, executed(id, contract, CommandStatus::Success, true))
+        .unwrap();
+    assert_eq!(
+        s.report(2, executed(id, contract, CommandStatus::Success, true)),
+        Err(Error::UnknownCommand.into())
+    );
+    let record = instance(&s.net.chain.ext(), &contract).unwrap();
+    assert_eq!(record.status, ContractStatus::Active);
+    assert_eq!(record.ecdh_pubkey, Some([6; 32]));
+    assert_eq!(record.storage_deposit, 10 * STORAGE_DEPOSIT_PER_BYTE);
+    // Gas used paid to the treasury; the rest refunded; the storage added kept reserved.
+    assert_eq!(
+        balances::free_balance(&s.net.chain.ext(), &charlie()),
+        free + reserved - 1_000_000 * GAS_PRICE - 10 * STORAGE_DEPOSIT_PER_BYTE
+    );
+    assert_eq!(s.reserved(), code_deposit + 10 * STORAGE_DEPOSIT_PER_BYTE);
+
+    // A command: sealed to the contract key, for this contract.
+    let for_other = s.sealed([6; 32], Some(H256([1; 32])));
+    assert_eq!(
+        s.charlie(Call::push_command {
+            contract,
+            payload: for_other,
+            gas_limit: 1_000,
+            deposit: 0
+        }),
+        Err(Error::WrongRecipient.into())
+    );
+    let payload = s.sealed([6; 32], Some(contract));
+    s.charlie(Call::push_command {
+        contract,
+        payload: payload.clone(),
+        gas_limit: 2_000_000,
+        deposit: 0,
+    })
+    .unwrap();
+    let [
+        ContractCommand::Call {
+            id,
+            origin,
+            payload: relayed,
+            ..
+        },
+    ] = &s.commands()[..]
+    else {
+        panic!()
+    };
+    assert_eq!((*origin, relayed), (charlie().0, &payload));
+    let id = *id;
+    // Out of gas: all of it is paid, nothing is stored.
+    s.report(
+        2,
+        ContractReport::Executed {
+            id,
+            contract,
+            status: CommandStatus::OutOfGas,
+            gas_used: 2_000_000,
+            storage_added: 0,
+            contract_keys: None,
+            output: None,
+        },
+    )
+    .unwrap();
+    let events = s.net.chain.events_of(1);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        RuntimeEvent::Contracts(Event::CommandExecuted { status: CommandStatus::OutOfGas, fee, .. })
+            if *fee == 2_000_000 * GAS_PRICE
+    )));
+    assert_eq!(s.reserved(), code_deposit + 10 * STORAGE_DEPOSIT_PER_BYTE);
+    assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &id).is_none());
+}
+
+#[test]
+fn a_failed_instantiation_frees_the_id() {
+    let mut s = setup();
+    let code = flipper_wasm();
+    let code_hash = H256(phala_primitives::hashing::blake2_256(&code));
+    s.charlie(Call::upload_code { code }).unwrap();
+    let data = s.sealed(s.cluster_key.ecdh_public(), None);
+    let call = Call::instantiate {
+        code_hash,
+        data,
+        salt: vec![],
+        cluster: s.cluster,
+        gas_limit: 1_000_000,
+        deposit: 0,
+    };
+    s.charlie(call.clone()).unwrap();
+    let contract = contract_id(&charlie(), &code_hash, &s.cluster, &[]);
+    s.report(1, executed(0, contract, CommandStatus::Trapped, false))
+        .unwrap();
+    assert!(instance(&s.net.chain.ext(), &contract).is_none());
+    s.charlie(call).unwrap();
+    assert!(instance(&s.net.chain.ext(), &contract).is_some());
+}
