@@ -130,6 +130,7 @@ fn dev_worker(
         trusted_checkpoint: None,
         collateral: None,
         progress_bar: false,
+        contracts: Default::default(),
     }
 }
 
@@ -578,6 +579,7 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             trusted_checkpoint: None,
             collateral: args.collateral.clone(),
             progress_bar: false,
+            contracts: Default::default(),
         })
     } else {
         None

@@ -47,6 +47,17 @@ pub struct WorkerArgs {
     /// Intel collateral (PCCS JSON) for a hardware quote.
     #[arg(long)]
     collateral: Option<PathBuf>,
+    /// A host contracts may reach over HTTP(S) in queries: `api.example.com`,
+    /// `*.example.com` (the domain and its subdomains) or `*` (any). Repeat or separate with
+    /// commas. Default: none.
+    #[arg(long, value_delimiter = ',')]
+    http_allow: Vec<String>,
+    /// Longest a contract query may run, in seconds (HTTP requests included).
+    #[arg(long, default_value_t = 10)]
+    query_timeout: u64,
+    /// Most gas a contract query may use.
+    #[arg(long, default_value_t = phala_worker::contracts::DEFAULT_QUERY_GAS)]
+    query_gas: u64,
 }
 
 impl From<Tee> for TeeChoice {
@@ -80,6 +91,11 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
         trusted_checkpoint,
         collateral: args.collateral,
         progress_bar: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        contracts: phala_worker::ContractsConfig {
+            http_allow: args.http_allow,
+            query_timeout: std::time::Duration::from_secs(args.query_timeout.max(1)),
+            query_gas: args.query_gas,
+        },
     })
 }
 

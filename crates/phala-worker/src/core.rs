@@ -17,6 +17,12 @@ use phala_runtime::modules::registry::WorkerInfo;
 use phala_runtime::modules::registry::gatekeeper::MasterPubkeyRecord;
 use rand_core::CryptoRng;
 
+use std::sync::Arc;
+
+use parity_scale_codec::DecodeLimit;
+use phala_mq::contracts::{CONTRACT_COMMAND, CONTRACT_REPORT, ContractCommand};
+
+use crate::contracts::{ContractRuntime, ContractsState};
 use crate::gatekeeper::{self, ClusterKey, Effects, MasterKeys};
 use crate::keys::WorkerKeys;
 use phala_crypto::keys::Seed;
@@ -49,6 +55,10 @@ pub enum CoreError {
         number: BlockNumber,
         what: &'static str,
     },
+    /// Uploaded codes this worker has not loaded yet: the host fetches them (they are
+    /// public, and checked against their hash) and imports again.
+    #[error("{} uploaded code(s) not loaded yet", .0.len())]
+    MissingCodes(Vec<[u8; 32]>),
 }
 
 /// What the core remembers between restarts (sealed into the checkpoint).
@@ -69,6 +79,8 @@ pub struct CoreState {
     pub master: Option<MasterKeys>,
     /// The key of the cluster this worker belongs to, once delivered.
     pub cluster_key: Option<ClusterKey>,
+    /// The cluster's contracts and their state.
+    pub contracts: Arc<ContractsState>,
 }
 
 /// What the host should do after an import.
@@ -94,6 +106,7 @@ pub struct WorkerCore {
     query_keys: Vec<(u32, Seed)>,
     /// The newest query key's certificate.
     query_certificate: Option<QueryKeyCertificate>,
+    contract_runtime: Arc<ContractRuntime>,
 }
 
 impl std::fmt::Debug for WorkerCore {
@@ -106,7 +119,7 @@ impl std::fmt::Debug for WorkerCore {
 }
 
 /// Storage keys the core needs proven at every block.
-pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 5] {
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 6] {
     use phala_runtime::modules::registry::gatekeeper;
     [
         phala_mq::outbound_messages_key(),
@@ -124,6 +137,8 @@ pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 5] {
         ),
         gatekeeper::GATEKEEPERS.key(),
         gatekeeper::MASTER_PUBKEY_HISTORY.key(),
+        // Contracts' `now` in commands: the block's time, the same on every worker.
+        phala_runtime::modules::timestamp::NOW.key(),
     ]
 }
 
@@ -139,6 +154,7 @@ impl WorkerCore {
             processed_messages: 0,
             master: None,
             cluster_key: None,
+            contracts: Arc::default(),
         };
         WorkerCore {
             keys,
@@ -146,7 +162,39 @@ impl WorkerCore {
             state,
             query_keys: Vec::new(),
             query_certificate: None,
+            contract_runtime: Arc::default(),
         }
+    }
+
+    /// Runs contracts with `runtime` (its HTTP allowlist and query limits).
+    pub fn with_contract_runtime(mut self, runtime: Arc<ContractRuntime>) -> Self {
+        self.contract_runtime = runtime;
+        self
+    }
+
+    pub fn contract_runtime(&self) -> &Arc<ContractRuntime> {
+        &self.contract_runtime
+    }
+
+    pub fn contracts(&self) -> &Arc<ContractsState> {
+        &self.state.contracts
+    }
+
+    /// Loads a code (from anywhere: it is checked against its hash when used). Returns its
+    /// hash.
+    pub fn add_code(&self, wasm: &[u8]) -> [u8; 32] {
+        self.contract_runtime.codes.add(wasm)
+    }
+
+    /// Uploaded codes the state knows and this worker has not loaded.
+    pub fn missing_codes(&self) -> Vec<[u8; 32]> {
+        self.state
+            .contracts
+            .codes
+            .iter()
+            .filter(|h| !self.contract_runtime.codes.contains(h))
+            .copied()
+            .collect()
     }
 
     /// Resumes from a checkpoint.
@@ -158,6 +206,7 @@ impl WorkerCore {
             state,
             query_keys: Vec::new(),
             query_certificate: None,
+            contract_runtime: Arc::default(),
         })
     }
 
@@ -181,7 +230,7 @@ impl WorkerCore {
         self.light.genesis_hash()
     }
 
-    pub fn proof_keys(&self) -> [Vec<u8>; 5] {
+    pub fn proof_keys(&self) -> [Vec<u8>; 6] {
         proof_keys(&self.keys.pubkey())
     }
 
@@ -223,7 +272,7 @@ impl WorkerCore {
                     number,
                     reason: e.to_string(),
                 })?;
-            let [messages, registration, ingress, gatekeepers, record]: [Option<Vec<u8>>; 5] =
+            let [messages, registration, ingress, gatekeepers, record, now]: [Option<Vec<u8>>; 6] =
                 values.try_into().map_err(|_| CoreError::Proof {
                     number,
                     reason: "wrong number of values".into(),
@@ -268,7 +317,39 @@ impl WorkerCore {
                     what: "MessageQueue.OffchainIngress",
                 })?
                 .unwrap_or(0);
-            facts.push((number, messages, registration, ingress, gatekeepers, record));
+            let now = now
+                .map(|bytes| u64::decode(&mut bytes.as_slice()))
+                .transpose()
+                .map_err(|_| CoreError::Undecodable {
+                    number,
+                    what: "Timestamp.Now",
+                })?
+                .unwrap_or(0);
+            facts.push((
+                number,
+                messages,
+                registration,
+                ingress,
+                gatekeepers,
+                record,
+                now,
+            ));
+        }
+
+        // Every code a command could use must be loaded first, or workers would disagree.
+        let mut missing = self.missing_codes();
+        for fact in &facts {
+            for message in &fact.1 {
+                if let Some(ContractCommand::CodeUploaded { code_hash }) = contract_command(message)
+                    && !self.contract_runtime.codes.contains(&code_hash.0)
+                    && !missing.contains(&code_hash.0)
+                {
+                    missing.push(code_hash.0);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(CoreError::MissingCodes(missing));
         }
 
         // Apply, in block order.
@@ -278,9 +359,32 @@ impl WorkerCore {
             ..Default::default()
         };
         let me = self.keys.pubkey();
-        for (number, messages, registration, ingress, gatekeepers, record) in facts {
+        for (number, messages, registration, ingress, gatekeepers, record, now) in facts {
+            if state.contracts.timestamp_ms != now {
+                Arc::make_mut(&mut state.contracts).timestamp_ms = now;
+            }
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
+                if let Some(command) = contract_command(&message) {
+                    let report = self.contract_runtime.command(
+                        rng,
+                        &mut state.contracts,
+                        state.cluster_key.as_ref(),
+                        self.keys.ecdh_pubkey(),
+                        number,
+                        command,
+                        &mut outcome.notes,
+                    );
+                    if let Some(report) = report {
+                        self.send_report(
+                            &mut state,
+                            CONTRACT_REPORT,
+                            report.encode(),
+                            &mut outcome,
+                        );
+                    }
+                    continue;
+                }
                 let from_chain = message.sender == MessageOrigin::pallet("Registry")
                     || message.sender == MessageOrigin::pallet("Contracts");
                 if from_chain && message.destination == topics::GATEKEEPER_EVENT {
@@ -378,25 +482,28 @@ impl WorkerCore {
 
     fn apply_effects(&self, state: &mut CoreState, fx: Effects, outcome: &mut Outcome) {
         for report in fx.reports {
-            let payload = report.encode();
-            // The chain refuses larger messages, and one refused message would hold up every
-            // later one: never queue it.
-            if payload.len() > phala_mq::MAX_PAYLOAD_LEN {
-                outcome.notes.push(format!(
-                    "a gatekeeper report of {} bytes exceeds the message limit; not sent",
-                    payload.len()
-                ));
-                continue;
-            }
-            queue(
-                state,
-                &self.keys,
-                &self.genesis_hash(),
-                topics::GATEKEEPER_REPORT,
-                payload,
-            );
+            self.send_report(state, topics::GATEKEEPER_REPORT, report.encode(), outcome);
         }
         outcome.notes.extend(fx.notes);
+    }
+
+    fn send_report(
+        &self,
+        state: &mut CoreState,
+        topic: &[u8],
+        payload: Vec<u8>,
+        outcome: &mut Outcome,
+    ) {
+        // The chain refuses larger messages, and one refused message would hold up every
+        // later one: never queue it.
+        if payload.len() > phala_mq::MAX_PAYLOAD_LEN {
+            outcome.notes.push(format!(
+                "a report of {} bytes exceeds the message limit; not sent",
+                payload.len()
+            ));
+            return;
+        }
+        queue(state, &self.keys, &self.genesis_hash(), topic, payload);
     }
 
     /// Whether this worker is a gatekeeper (as last proven).
@@ -506,6 +613,16 @@ fn rotate_query_keys(
     }
     keys.retain(|(e, _)| e.saturating_add(1) >= epoch);
     fresh
+}
+
+/// A contract command of the chain's queue, if `message` is one.
+fn contract_command(message: &Message) -> Option<ContractCommand> {
+    if message.sender != MessageOrigin::pallet("Contracts")
+        || message.destination != CONTRACT_COMMAND
+    {
+        return None;
+    }
+    ContractCommand::decode_all_with_depth_limit(8, &mut message.payload.as_slice()).ok()
 }
 
 #[cfg(test)]

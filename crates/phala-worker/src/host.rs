@@ -24,6 +24,8 @@ use phala_tee::seal::Sealer;
 use phala_tee::{Platform, TeeKind};
 use tracing::{error, info, warn};
 
+use crate::contract_env::HttpPolicy;
+use crate::contracts::ContractRuntime;
 use crate::core::{CoreError, SyncBatch, SyncBlock, WorkerCore};
 use crate::http::Shared;
 use crate::keys::WorkerKeys;
@@ -62,6 +64,28 @@ pub struct WorkerConfig {
     pub collateral: Option<PathBuf>,
     /// Draw a progress bar while catching up (a terminal), or log lines.
     pub progress_bar: bool,
+    pub contracts: ContractsConfig,
+}
+
+/// What contracts may do in this worker.
+#[derive(Clone, Debug)]
+pub struct ContractsConfig {
+    /// Hosts contracts may reach over HTTP(S) in queries (see [`HttpPolicy::allows`]).
+    pub http_allow: Vec<String>,
+    /// Longest a query may run, HTTP included.
+    pub query_timeout: Duration,
+    /// Most gas a query may use.
+    pub query_gas: u64,
+}
+
+impl Default for ContractsConfig {
+    fn default() -> Self {
+        Self {
+            http_allow: Vec::new(),
+            query_timeout: crate::contracts::DEFAULT_QUERY_TIMEOUT,
+            query_gas: crate::contracts::DEFAULT_QUERY_GAS,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +242,15 @@ pub async fn run(
             WorkerCore::new(keys, light)
         }
     };
+    let core = core.with_contract_runtime(Arc::new(ContractRuntime::new(
+        HttpPolicy::new(config.contracts.http_allow.clone()),
+        config.contracts.query_gas,
+        config.contracts.query_timeout,
+    )));
+    let codes = crate::code_files::load_all(&config.base_path, &core);
+    if codes > 0 {
+        info!("loaded {codes} contract code(s)");
+    }
 
     let mut host = Host {
         platform,
@@ -326,6 +359,27 @@ impl Host {
         };
         let mut rng = commonware_utils::sys_rng();
         match self.core.import(&mut rng, &batch) {
+            Err(CoreError::MissingCodes(hashes)) => {
+                // Public data the core needs before it can go on: fetch, then import again.
+                for hash in hashes {
+                    match crate::code_files::fetch(&self.client, &hash).await {
+                        Ok(wasm) => {
+                            self.core.add_code(&wasm);
+                            if let Err(e) =
+                                crate::code_files::save(&self.config.base_path, &hash, &wasm)
+                            {
+                                warn!("cannot store code 0x{}: {e}", hex::encode(hash));
+                            }
+                            info!("loaded contract code 0x{}", hex::encode(hash));
+                        }
+                        Err(e) => {
+                            warn!("{e}; retrying");
+                            self.failures = self.failures.saturating_add(1);
+                            tokio::time::sleep(self.backoff()).await;
+                        }
+                    }
+                }
+            }
             Ok(outcome) => {
                 self.failures = 0;
                 self.shared
@@ -711,6 +765,21 @@ impl Host {
                         ecdh_pubkey: format!("0x{}", hex::encode(c.ecdh_pubkey)),
                         certificate: format!("0x{}", hex::encode(c.encode())),
                     }),
+                contracts: state
+                    .contracts
+                    .contracts
+                    .iter()
+                    .map(|(id, c)| crate::http::ContractSummary {
+                        id: format!("0x{}", hex::encode(id)),
+                        code_hash: format!("0x{}", hex::encode(c.code_hash)),
+                        state_root: state
+                            .cluster_key
+                            .as_ref()
+                            .and_then(|k| state.contracts.root(&k.seed, id))
+                            .map(|r| r.to_string()),
+                    })
+                    .collect(),
+                contract_commands_run: state.contracts.commands_run,
             };
         }
         self.shared.queries.update(&self.core);

@@ -46,6 +46,20 @@ pub struct Info {
     pub cluster_pubkey: Option<String>,
     /// This epoch's query key, signed by the identity key (SCALE `QueryKeyCertificate`, hex).
     pub query_key: Option<QueryKeyInfo>,
+    /// The cluster's contracts this worker runs.
+    pub contracts: Vec<ContractSummary>,
+    /// Contract commands (instantiations included) this worker has run.
+    pub contract_commands_run: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractSummary {
+    pub id: String,
+    pub code_hash: String,
+    /// A root of the contract's state keyed by the cluster key: equal on every worker of the
+    /// cluster that ran the same commands, and useless for guessing the state.
+    pub state_root: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

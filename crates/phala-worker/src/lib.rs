@@ -18,14 +18,18 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod code_files;
+pub mod contract_env;
+pub mod contracts;
 pub mod core;
 pub mod gatekeeper;
 pub mod host;
 pub mod http;
 pub mod keys;
 pub mod query;
+mod tls;
 
-pub use host::{TeeChoice, WorkerConfig, WorkerError, run};
+pub use host::{ContractsConfig, TeeChoice, WorkerConfig, WorkerError, run};
 
 /// This worker runtime's version, as it registers: 0.1.0.
 pub const VERSION: u32 = phala_primitives::worker::version(0, 1, 0);

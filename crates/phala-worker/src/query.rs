@@ -19,7 +19,9 @@ use phala_crypto::{EcdhSecret, Envelope, Purpose};
 use phala_keys::Sr25519Pair;
 use phala_primitives::{BlockNumber, H256};
 
+use crate::contracts::{ContractRuntime, ContractsState};
 use crate::core::WorkerCore;
+use crate::gatekeeper::ClusterKey;
 
 /// Why a query got no encrypted answer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -44,6 +46,10 @@ struct Snapshot {
     secrets: Vec<EcdhSecret>,
     identity: Sr25519Pair,
     certificate: Option<QueryKeyCertificate>,
+    worker_ecdh: [u8; 32],
+    cluster_key: Option<ClusterKey>,
+    contracts: Arc<ContractsState>,
+    runtime: Arc<ContractRuntime>,
 }
 
 /// What the HTTP API answers queries with; refreshed by the host after every import.
@@ -70,6 +76,10 @@ impl QueryService {
             secrets: core.query_secrets(),
             identity: core.identity(),
             certificate: core.query_key_certificate(),
+            worker_ecdh: core.keys().ecdh_pubkey(),
+            cluster_key: core.state().cluster_key.clone(),
+            contracts: core.contracts().clone(),
+            runtime: core.contract_runtime().clone(),
         };
         if let Ok(mut s) = self.snapshot.write() {
             *s = Some(Arc::new(snapshot));
@@ -94,6 +104,10 @@ impl QueryService {
                 secrets: vec![query_secret],
                 identity,
                 certificate: None,
+                worker_ecdh: [0; 32],
+                cluster_key: None,
+                contracts: Arc::default(),
+                runtime: Arc::default(),
             }));
         }
         service
@@ -169,9 +183,20 @@ impl QueryService {
         if query.body.contract == WORKER_ITSELF {
             return Ok(caller.encode());
         }
-        Err(format!(
-            "contract {} is not deployed on this worker",
-            query.body.contract
-        ))
+        let cluster = snap
+            .cluster_key
+            .as_ref()
+            .ok_or_else(|| "this worker is in no cluster: it runs no contracts".to_string())?;
+        snap.runtime
+            .query(
+                snap.contracts.clone(),
+                cluster,
+                snap.worker_ecdh,
+                snap.height,
+                caller.map_or([0; 32], |a| a.0),
+                query.body.contract.0,
+                query.body.payload.clone(),
+            )
+            .map(|result| result.encode())
     }
 }

@@ -1,0 +1,510 @@
+//! Confidential contracts in a cluster worker (protocol.md §7).
+//!
+//! Every worker of a cluster runs the cluster's instantiations and commands in chain order,
+//! with the same inputs (opened with the cluster or contract key), the same block context and
+//! the same VM, so all end in the same [`ContractsState`]; [`ContractsState::root`] lets
+//! anyone compare. The state lives in the core's sealed checkpoint, so it is never on disk in
+//! the clear and a restart resumes exactly where the last checkpoint was. Codes are public
+//! (on chain) and kept apart, checked against their hash whenever they are loaded.
+//!
+//! Each member reports each command's status, gas and storage growth to the chain, with the
+//! result and events sealed to the caller's reply key; the chain keeps the first report.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use parity_scale_codec::{Decode, DecodeLimit, Encode};
+use phala_crypto::keys::{KeyPair, Seed};
+use phala_crypto::{Envelope, Purpose};
+use phala_mq::contracts::{
+    CommandStatus, ContractCommand, ContractQueryResult, ContractReport, ExecutionOutput,
+    MAX_SEALED_OUTPUT, SealedInput,
+};
+use phala_primitives::{BlockNumber, H256};
+use phala_runtime::modules::contracts::{GAS_PRICE, STORAGE_DEPOSIT_PER_BYTE};
+use phala_vm::{
+    AccountId, Backend, Changes, CodeHash, ContractInfo, Entry, ExecContext, ExecError, Mode,
+    Outcome, Request, Vm,
+};
+
+use crate::contract_env::{ContractCache, HttpPolicy, WorkerEnvironment};
+use crate::gatekeeper::ClusterKey;
+
+/// Default gas a query may use (about a second or two of wasm).
+pub const DEFAULT_QUERY_GAS: u64 = 2_000_000_000;
+/// Default time a query may take, HTTP requests included.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A cluster's contracts and their storage, as every member holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct ContractsState {
+    pub contracts: BTreeMap<AccountId, ContractInfo>,
+    pub storage: BTreeMap<(AccountId, Vec<u8>), Vec<u8>>,
+    /// Every code uploaded so far: all must be loaded before a command runs, since any
+    /// contract may instantiate any of them.
+    pub codes: BTreeSet<CodeHash>,
+    /// The block timestamp last proven: `now` for queries.
+    pub timestamp_ms: u64,
+    /// Commands run (instantiations included).
+    pub commands_run: u64,
+}
+
+impl ContractsState {
+    fn apply(&mut self, changes: &Changes) {
+        for (id, info) in &changes.contracts {
+            match info {
+                Some(info) => {
+                    self.contracts.insert(*id, info.clone());
+                }
+                None => {
+                    self.contracts.remove(id);
+                    self.storage.retain(|(contract, _), _| contract != id);
+                }
+            }
+        }
+        for ((contract, key), value) in &changes.storage {
+            match value {
+                Some(value) => {
+                    self.storage.insert((*contract, key.clone()), value.clone());
+                }
+                None => {
+                    self.storage.remove(&(*contract, key.clone()));
+                }
+            }
+        }
+    }
+
+    /// Bytes of storage (keys and values) the changes would add; 0 if they free some.
+    fn bytes_added(&self, changes: &Changes) -> u64 {
+        let mut delta: i128 = 0;
+        for ((contract, key), value) in &changes.storage {
+            let old = self
+                .storage
+                .get(&(*contract, key.clone()))
+                .map_or(0, |v| key.len().saturating_add(v.len()));
+            let new = value
+                .as_ref()
+                .map_or(0, |v| key.len().saturating_add(v.len()));
+            delta = delta
+                .saturating_add(new as i128)
+                .saturating_sub(old as i128);
+        }
+        u64::try_from(delta.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// The root of one contract's state: blake2b-256, keyed with a key derived from the
+    /// cluster key, of its code hash and its entries in order. Equal on every worker that ran
+    /// the same commands; without the key it does not help guess a small state (a flipper's
+    /// bool would be two hashes away otherwise).
+    pub fn root(&self, cluster_seed: &Seed, contract: &AccountId) -> Option<H256> {
+        let info = self.contracts.get(contract)?;
+        let entries: Vec<(&Vec<u8>, &Vec<u8>)> = self
+            .storage
+            .range((*contract, Vec::new())..)
+            .take_while(|((c, _), _)| c == contract)
+            .map(|((_, k), v)| (k, v))
+            .collect();
+        let key = cluster_seed.derive("contract_state_root", contract);
+        Some(H256(sp_crypto_hashing::blake2_256(
+            &(key.expose(), info.code_hash, entries).encode(),
+        )))
+    }
+}
+
+/// Uploaded codes, by hash. Public data: kept in memory and, by the host, in plain files.
+#[derive(Debug, Default)]
+pub struct CodeStore {
+    codes: RwLock<HashMap<CodeHash, Arc<[u8]>>>,
+}
+
+impl CodeStore {
+    /// Adds a code under its own hash (which is returned), whatever the source claimed.
+    pub fn add(&self, wasm: &[u8]) -> CodeHash {
+        let hash = sp_crypto_hashing::blake2_256(wasm);
+        if let Ok(mut codes) = self.codes.write() {
+            codes.entry(hash).or_insert_with(|| Arc::from(wasm));
+        }
+        hash
+    }
+
+    pub fn get(&self, hash: &CodeHash) -> Option<Arc<[u8]>> {
+        self.codes.read().ok()?.get(hash).cloned()
+    }
+
+    pub fn contains(&self, hash: &CodeHash) -> bool {
+        self.codes.read().is_ok_and(|c| c.contains_key(hash))
+    }
+}
+
+struct StateBackend {
+    state: Arc<ContractsState>,
+    codes: Arc<CodeStore>,
+}
+
+impl Backend for StateBackend {
+    fn storage(&self, contract: &AccountId, key: &[u8]) -> Option<Vec<u8>> {
+        self.state.storage.get(&(*contract, key.to_vec())).cloned()
+    }
+    fn contract(&self, contract: &AccountId) -> Option<ContractInfo> {
+        self.state.contracts.get(contract).cloned()
+    }
+    fn code(&self, code_hash: &CodeHash) -> Option<Arc<[u8]>> {
+        self.codes.get(code_hash)
+    }
+}
+
+/// What runs contracts in this worker, shared by the core (commands) and the query service.
+#[derive(Debug)]
+pub struct ContractRuntime {
+    pub vm: Vm,
+    pub codes: Arc<CodeStore>,
+    pub cache: Arc<ContractCache>,
+    pub http: Arc<HttpPolicy>,
+    pub query_gas: u64,
+    pub query_timeout: Duration,
+}
+
+impl Default for ContractRuntime {
+    fn default() -> Self {
+        Self::new(
+            HttpPolicy::default(),
+            DEFAULT_QUERY_GAS,
+            DEFAULT_QUERY_TIMEOUT,
+        )
+    }
+}
+
+impl ContractRuntime {
+    pub fn new(http: HttpPolicy, query_gas: u64, query_timeout: Duration) -> Self {
+        Self {
+            vm: Vm::new(),
+            codes: Arc::default(),
+            cache: Arc::default(),
+            http: Arc::new(http),
+            query_gas,
+            query_timeout,
+        }
+    }
+
+    fn environment(&self, cluster: &ClusterKey, worker_ecdh: [u8; 32]) -> Arc<WorkerEnvironment> {
+        Arc::new(WorkerEnvironment {
+            cluster_seed: cluster.seed.clone(),
+            worker_pubkey: worker_ecdh,
+            cache: self.cache.clone(),
+            http: self.http.clone(),
+            logs: Default::default(),
+        })
+    }
+
+    /// Runs a query against a snapshot; nothing it does is kept.
+    #[allow(clippy::too_many_arguments)]
+    pub fn query(
+        &self,
+        state: Arc<ContractsState>,
+        cluster: &ClusterKey,
+        worker_ecdh: [u8; 32],
+        height: BlockNumber,
+        origin: AccountId,
+        contract: AccountId,
+        input: Vec<u8>,
+    ) -> Result<ContractQueryResult, String> {
+        if !state.contracts.contains_key(&contract) {
+            return Err(format!(
+                "contract 0x{} is not in this worker's cluster",
+                hex::encode(contract)
+            ));
+        }
+        let timestamp_ms = state.timestamp_ms;
+        let env = self.environment(cluster, worker_ecdh);
+        let outcome = self.vm.execute(
+            Box::new(StateBackend {
+                state,
+                codes: self.codes.clone(),
+            }),
+            env.clone(),
+            ExecContext {
+                mode: Mode::Query,
+                cluster: cluster.cluster.0,
+                block_number: height,
+                timestamp_ms,
+                gas_price: GAS_PRICE,
+                system_contract: [0; 32],
+                deadline: Some(Instant::now() + self.query_timeout),
+            },
+            Request {
+                origin,
+                entry: Entry::Call { contract, input },
+                gas_limit: self.query_gas,
+            },
+        );
+        // The contract's log lines go to its caller, sealed, never to the host's log.
+        let mut debug_message = outcome.debug_message;
+        for line in env.take_logs() {
+            if !debug_message.is_empty() && !debug_message.ends_with('\n') {
+                debug_message.push('\n');
+            }
+            debug_message.push_str(&line);
+        }
+        match outcome.result {
+            Ok(ret) => Ok(ContractQueryResult {
+                flags: ret.flags,
+                data: ret.data,
+                gas_used: outcome.gas_used,
+                debug_message,
+            }),
+            Err(e) => Err(with_debug(&e, &debug_message)),
+        }
+    }
+
+    /// Runs one command of the chain's contract queue. Returns the report to send, or
+    /// `None` if the command is for another cluster.
+    #[allow(clippy::too_many_arguments)]
+    pub fn command(
+        &self,
+        rng: &mut impl rand_core::CryptoRng,
+        state: &mut Arc<ContractsState>,
+        cluster: Option<&ClusterKey>,
+        worker_ecdh: [u8; 32],
+        block_number: BlockNumber,
+        command: ContractCommand,
+        notes: &mut Vec<String>,
+    ) -> Option<ContractReport> {
+        let (id, for_cluster, contract, gas_limit, deposit, sealed, entry_of, deployer, is_new) =
+            match command {
+                ContractCommand::CodeUploaded { code_hash } => {
+                    Arc::make_mut(state).codes.insert(code_hash.0);
+                    return None;
+                }
+                ContractCommand::Instantiate {
+                    id,
+                    cluster,
+                    contract,
+                    code_hash,
+                    deployer,
+                    salt,
+                    data,
+                    gas_limit,
+                    deposit,
+                } => (
+                    id,
+                    cluster,
+                    contract,
+                    gas_limit,
+                    deposit,
+                    data,
+                    Kind::Instantiate { code_hash, salt },
+                    deployer,
+                    true,
+                ),
+                ContractCommand::Call {
+                    id,
+                    cluster,
+                    contract,
+                    origin,
+                    payload,
+                    gas_limit,
+                    deposit,
+                } => (
+                    id,
+                    cluster,
+                    contract,
+                    gas_limit,
+                    deposit,
+                    payload,
+                    Kind::Call,
+                    origin,
+                    false,
+                ),
+            };
+        let key = cluster.filter(|k| k.cluster == for_cluster)?;
+        let fail = |status: CommandStatus| ContractReport::Executed {
+            id,
+            contract,
+            status,
+            gas_used: 0,
+            storage_added: 0,
+            contract_keys: None,
+            output: None,
+        };
+        // Constructor data is sealed to the cluster key, commands to the contract's key.
+        let opener = if is_new {
+            KeyPair::new(key.seed.clone())
+        } else {
+            KeyPair::new(key.seed.contract_key(&contract))
+        };
+        let input = match sealed.open(opener.ecdh()).ok().and_then(|plain| {
+            SealedInput::decode_all_with_depth_limit(8, &mut plain.as_slice()).ok()
+        }) {
+            Some(input) if input.origin == deployer => input,
+            _ => {
+                notes.push(format!(
+                    "command {id}: its sealed input does not open for its origin"
+                ));
+                return Some(fail(CommandStatus::BadInput));
+            }
+        };
+        let entry = match entry_of {
+            Kind::Instantiate { code_hash, salt } => {
+                // The chain derived the id; a mismatch would put state under the wrong id.
+                let expected =
+                    phala_vm::contract_address(&deployer, &code_hash.0, &key.cluster.0, &salt);
+                if expected != contract.0 {
+                    return Some(fail(CommandStatus::BadInput));
+                }
+                Entry::Instantiate {
+                    code_hash: code_hash.0,
+                    salt,
+                    input: input.input,
+                }
+            }
+            Kind::Call => Entry::Call {
+                contract: contract.0,
+                input: input.input,
+            },
+        };
+        let env = self.environment(key, worker_ecdh);
+        let outcome = self.vm.execute(
+            Box::new(StateBackend {
+                state: state.clone(),
+                codes: self.codes.clone(),
+            }),
+            env.clone(),
+            ExecContext {
+                mode: Mode::Transaction,
+                cluster: key.cluster.0,
+                block_number,
+                timestamp_ms: state.timestamp_ms,
+                gas_price: GAS_PRICE,
+                system_contract: [0; 32],
+                deadline: None,
+            },
+            Request {
+                origin: deployer,
+                entry,
+                gas_limit,
+            },
+        );
+        let mut status = status_of(&outcome);
+        let mut storage_added = 0;
+        if status.is_success() {
+            storage_added = state.bytes_added(&outcome.changes);
+            let cost = STORAGE_DEPOSIT_PER_BYTE.saturating_mul(u128::from(storage_added));
+            if cost > deposit {
+                status = CommandStatus::StorageDepositLimitExhausted;
+                storage_added = 0;
+            } else {
+                let state = Arc::make_mut(state);
+                state.apply(&outcome.changes);
+                for (contract, op) in &outcome.changes.cache_ops {
+                    phala_vm::apply_cache_op(env.as_ref(), contract, op);
+                }
+            }
+        }
+        let state = Arc::make_mut(state);
+        state.commands_run = state.commands_run.saturating_add(1);
+        let contract_keys = (is_new && status.is_success()).then(|| {
+            let pair = KeyPair::new(key.seed.contract_key(&contract));
+            (pair.public(), pair.ecdh_public())
+        });
+        let output = input
+            .reply_key
+            .and_then(|reply_key| seal_output(rng, reply_key, id, contract, &status, &outcome));
+        notes.push(format!(
+            "contract 0x{}: command {id} {status:?}, {} gas",
+            hex::encode(contract.0),
+            outcome.gas_used
+        ));
+        Some(ContractReport::Executed {
+            id,
+            contract,
+            status,
+            gas_used: outcome.gas_used,
+            storage_added,
+            contract_keys,
+            output,
+        })
+    }
+}
+
+enum Kind {
+    Instantiate { code_hash: H256, salt: Vec<u8> },
+    Call,
+}
+
+fn with_debug(error: &ExecError, debug: &str) -> String {
+    if debug.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error} ({})", debug.trim())
+    }
+}
+
+fn status_of(outcome: &Outcome) -> CommandStatus {
+    match &outcome.result {
+        Ok(ret) if ret.is_revert() => CommandStatus::Reverted,
+        Ok(_) => CommandStatus::Success,
+        Err(ExecError::OutOfGas) => CommandStatus::OutOfGas,
+        Err(ExecError::CodeNotFound(_) | ExecError::ContractNotFound(_)) => CommandStatus::NotFound,
+        Err(_) => CommandStatus::Trapped,
+    }
+}
+
+/// The caller's view of its command, sealed to its reply key; events are dropped first and
+/// then the data if it does not fit a report.
+fn seal_output(
+    rng: &mut impl rand_core::CryptoRng,
+    reply_key: [u8; 32],
+    id: u64,
+    contract: H256,
+    status: &CommandStatus,
+    outcome: &Outcome,
+) -> Option<Envelope> {
+    let (flags, data) = match &outcome.result {
+        Ok(ret) => (ret.flags, ret.data.clone()),
+        Err(_) => (0, Vec::new()),
+    };
+    let error = match &outcome.result {
+        Err(e) => Some(with_debug(e, &outcome.debug_message)),
+        Ok(_) if *status == CommandStatus::StorageDepositLimitExhausted => {
+            Some("the storage it adds costs more than its deposit".into())
+        }
+        Ok(_) => None,
+    };
+    let mut output = ExecutionOutput {
+        id,
+        contract,
+        flags,
+        data,
+        error,
+        events: outcome
+            .events
+            .iter()
+            .map(|e| (e.topics.clone(), e.data.clone()))
+            .collect(),
+        gas_used: outcome.gas_used,
+    };
+    // Room for the envelope's own bytes.
+    let room = MAX_SEALED_OUTPUT.saturating_sub(256);
+    if output.encoded_size() > room {
+        output.events.clear();
+    }
+    if output.encoded_size() > room {
+        output.data.clear();
+        output.error = Some("the output is too large to report".into());
+    }
+    Envelope::seal(
+        rng,
+        &reply_key,
+        Purpose::QueryReply,
+        Some(contract),
+        &output.encode(),
+    )
+    .ok()
+}
+
+/// The contract keys' public halves, as the chain records them.
+pub fn contract_public_keys(cluster_seed: &Seed, contract: &H256) -> ([u8; 32], [u8; 32]) {
+    let pair = KeyPair::new(cluster_seed.contract_key(contract));
+    (pair.public(), pair.ecdh_public())
+}
