@@ -4,6 +4,8 @@
 //! ends as one sentence on stderr and a non-zero exit code.
 
 mod client_cmds;
+mod contract_cmds;
+mod devnet_cluster;
 mod key_cmds;
 mod node_cmds;
 mod worker_cmds;
@@ -54,6 +56,9 @@ enum Command {
     Cluster(key_cmds::ClusterCmd),
     /// Send an encrypted, optionally signed query to a worker and check its signed reply.
     Query(key_cmds::QueryArgs),
+    /// Upload, instantiate, call and query confidential ink! contracts (cargo-contract style).
+    #[command(subcommand)]
+    Contract(contract_cmds::ContractCmd),
 }
 
 fn init_logging() {
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Clusters(args) => block_on(key_cmds::run_clusters(args)),
         Command::Cluster(cmd) => block_on(key_cmds::run_cluster(cmd)),
         Command::Query(args) => block_on(key_cmds::run_query(args)),
+        Command::Contract(cmd) => block_on(contract_cmds::run(cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -428,6 +428,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             info.genesis_hash
         );
     }
+    let mut worker_urls = Vec::new();
     if let Some(rpc) = first_rpc {
         for i in 0..args.workers {
             let operator = DEV_ACCOUNTS[i % DEV_ACCOUNTS.len()];
@@ -449,6 +450,14 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
                 i + 1
             );
             threads.push(spawn_worker(config, stop_tx.subscribe()));
+            worker_urls.push(format!("http://{listen}"));
+        }
+        if !worker_urls.is_empty() && !args.no_gatekeepers {
+            threads.push(crate::devnet_cluster::spawn(
+                rpc,
+                worker_urls,
+                stop_tx.subscribe(),
+            ));
         }
     }
     gatekeeper_nodes.sort_by_key(|(n, _)| DEV_ACCOUNTS.iter().position(|a| a == n));

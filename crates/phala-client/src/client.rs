@@ -436,7 +436,7 @@ impl Client {
     }
 
     /// A storage value decoded as `T`; every byte must be used.
-    async fn storage_decoded<T: Decode>(
+    pub(crate) async fn storage_decoded<T: Decode>(
         &self,
         what: &str,
         key: &[u8],

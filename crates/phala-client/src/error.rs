@@ -56,6 +56,15 @@ pub enum ClientError {
     )]
     Decode { what: String, reason: String },
 
+    /// An input the caller gave cannot be used.
+    #[error("{what}: {reason}")]
+    BadInput { what: String, reason: String },
+
+    /// A contract query ran and failed (trapped, ran out of gas or time, or the contract
+    /// is not on that worker); the reason comes from the worker, sealed to the caller.
+    #[error("the query failed: {reason}")]
+    ContractQuery { reason: String },
+
     /// A worker could not be reached, or answered with an error.
     #[error("worker {url}: {reason}")]
     Worker { url: String, reason: String },

@@ -68,8 +68,10 @@
 //! runtime reports). The crate's own tests run the same flow against an in-process mock node.
 
 mod client;
+pub mod contracts;
 mod dispatch;
 mod error;
+pub mod ink;
 mod metadata;
 mod rpc;
 mod tx;

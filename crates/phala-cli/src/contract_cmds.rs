@@ -1,0 +1,369 @@
+//! `phala contract upload|instantiate|call|query BUNDLE`, in the manner of cargo-contract:
+//! arguments are encoded and results and events decoded by name from the bundle's metadata.
+//! Inputs are sealed on this machine; `call` waits until the cluster has run the command
+//! and opens its result with a reply key only this process held.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use phala_client::contracts::CommandResult;
+use phala_client::ink::{Bundle, Callable, InkMetadata};
+use phala_client::keys::Sr25519Pair;
+use phala_client::primitives::{Balance, H256, format_pha, parse_pha};
+use phala_client::worker::{QueryAs, WorkerApi};
+use phala_client::{Client, ClientConfig};
+use phala_mq::contracts::CommandStatus;
+use serde_json::{Value, json};
+
+use crate::client_cmds::DEFAULT_URL;
+
+/// Gas reserved by default: 1 PHA at the chain's gas price, refunded except what is used.
+pub const DEFAULT_GAS: u64 = 1_000_000_000;
+/// The first worker of `phala devnet`.
+pub const DEFAULT_WORKER: &str = "http://127.0.0.1:8000";
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The contract bundle (`.contract`, or metadata `.json` for call and query).
+    pub bundle: PathBuf,
+    /// The node's RPC endpoint.
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Signed {
+    /// Secret URI of the account that signs and pays.
+    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+    pub suri: String,
+    /// Gas limit (reserved at the chain's gas price; what is not used is refunded).
+    #[arg(long, default_value_t = DEFAULT_GAS)]
+    pub gas: u64,
+    /// Most PHA the storage this adds may take in deposit (e.g. `1`, `0.5 PHA`).
+    #[arg(long, default_value = "10")]
+    pub storage_deposit_limit: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCmd {
+    /// Upload the bundle's code (validated on chain; a code already there is left as is).
+    Upload {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+        suri: String,
+    },
+    /// Upload the code if needed and instantiate it in a cluster; prints the contract id.
+    Instantiate {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        signed: Signed,
+        /// The constructor, by label or selector (default: `new`, `default` or the first).
+        #[arg(long)]
+        constructor: Option<String>,
+        /// The constructor's arguments, e.g. `--args 1000 true "0x…" Some(5)`.
+        #[arg(long, num_args = 0..)]
+        args: Vec<String>,
+        /// Salt (0x-hex or text) making the contract id unique.
+        #[arg(long, default_value = "")]
+        salt: String,
+        /// The cluster (0x-hex); default: the only cluster, as `phala devnet` makes.
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Push an encrypted command and wait until the cluster has run it.
+    Call {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        signed: Signed,
+        /// The contract id (0x-hex).
+        #[arg(long)]
+        contract: String,
+        /// The message, by label or selector.
+        #[arg(long)]
+        message: String,
+        #[arg(long, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Query a contract on a worker of its cluster; prints the decoded result.
+    Query {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        contract: String,
+        #[arg(long)]
+        message: String,
+        #[arg(long, num_args = 0..)]
+        args: Vec<String>,
+        /// Sign the query as this account (the contract sees it as its caller).
+        #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+        suri: Option<String>,
+        /// The worker to ask.
+        #[arg(long, default_value = DEFAULT_WORKER)]
+        worker: String,
+    },
+}
+
+fn pair(uri: &str) -> Result<Sr25519Pair> {
+    Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("--suri: {e}"))
+}
+
+fn h256(what: &str, input: &str) -> Result<H256> {
+    H256::from_hex(input).map_err(|e| anyhow!("{what} {input:?}: {e}"))
+}
+
+fn load(path: &std::path::Path) -> Result<Bundle> {
+    Bundle::load(path).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+async fn connect(url: &str) -> Result<Client> {
+    crate::client_cmds::connect(url, ClientConfig::default().finality_timeout).await
+}
+
+fn deposit(input: &str) -> Result<Balance> {
+    parse_pha(input).map_err(|e| anyhow!("--storage-deposit-limit {input:?}: {e}"))
+}
+
+fn salt(input: &str) -> Vec<u8> {
+    phala_client::primitives::crypto::decode_hex(input)
+        .ok()
+        .filter(|_| input.starts_with("0x"))
+        .unwrap_or_else(|| input.as_bytes().to_vec())
+}
+
+fn encode(metadata: &InkMetadata, callable: &Callable, args: &[String]) -> Result<Vec<u8>> {
+    metadata
+        .encode_call(callable, args)
+        .map_err(|e| anyhow!("{}: {e}", callable.label))
+}
+
+fn events_json(metadata: &InkMetadata, events: &[(Vec<[u8; 32]>, Vec<u8>)]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|(topics, data)| match metadata.decode_event(topics, data) {
+            Ok((name, fields)) => json!({ "event": name, "fields": fields }),
+            Err(e) => {
+                json!({ "undecoded": format!("0x{}", hex::encode(data)), "error": e.to_string() })
+            }
+        })
+        .collect()
+}
+
+fn report(metadata: &InkMetadata, callable: Option<&Callable>, result: &CommandResult) -> Value {
+    let output = result.output.as_ref().map(|o| {
+        let decoded = callable
+            .filter(|_| o.error.is_none())
+            .map(|c| match metadata.decode_return(c, &o.data) {
+                Ok(v) => v,
+                Err(e) => json!({ "undecoded": format!("0x{}", hex::encode(&o.data)), "error": e.to_string() }),
+            });
+        json!({
+            "reverted": o.flags & 1 == 1,
+            "result": decoded,
+            "error": o.error,
+            "events": events_json(metadata, &o.events),
+        })
+    });
+    json!({
+        "command": result.command,
+        "contract": result.contract.to_string(),
+        "status": format!("{:?}", result.status),
+        "gasUsed": result.gas_used,
+        "fee": format_pha(result.fee),
+        "storageDeposit": format_pha(result.storage_deposit),
+        "reportedInBlock": result.reported_in,
+        "output": output,
+    })
+}
+
+fn print(json_out: bool, value: &Value, text: impl FnOnce() -> String) {
+    if json_out {
+        println!("{value:#}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// The cluster `--cluster` names, or the only one.
+async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
+    if let Some(c) = given {
+        return h256("--cluster", c);
+    }
+    let clusters = client.clusters().await?;
+    match &clusters[..] {
+        [(id, _)] => Ok(*id),
+        [] => bail!(
+            "there is no cluster yet (phala devnet --workers N makes one; root makes them with `phala cluster create`)"
+        ),
+        _ => bail!(
+            "there are {} clusters; choose one with --cluster ({})",
+            clusters.len(),
+            clusters
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+pub async fn run(cmd: ContractCmd) -> Result<()> {
+    match cmd {
+        ContractCmd::Upload { common, suri } => {
+            let bundle = load(&common.bundle)?;
+            let wasm = bundle.wasm.clone().context(
+                "this file has no code (a .json holds only metadata); use the .contract bundle",
+            )?;
+            phala_vm::validate(&wasm).map_err(|e| anyhow!("the code is refused: {e}"))?;
+            let client = connect(&common.url).await?;
+            let (hash, new) = client.upload_code(&pair(&suri)?, wasm).await?;
+            let value = json!({ "codeHash": hash.to_string(), "uploaded": new });
+            print(common.json, &value, || {
+                if new {
+                    format!("Code {hash} uploaded.")
+                } else {
+                    format!("Code {hash} was already uploaded.")
+                }
+            });
+            Ok(())
+        }
+        ContractCmd::Instantiate {
+            common,
+            signed,
+            constructor,
+            args,
+            salt: salt_arg,
+            cluster,
+        } => {
+            let bundle = load(&common.bundle)?;
+            let metadata = &bundle.metadata;
+            let callable = match &constructor {
+                Some(name) => metadata.constructor(name).map_err(|e| anyhow!("{e}"))?,
+                None => metadata
+                    .default_constructor()
+                    .context("the bundle has no constructor")?,
+            };
+            let input = encode(metadata, callable, &args)?;
+            let signer = pair(&signed.suri)?;
+            let client = connect(&common.url).await?;
+            let cluster = pick_cluster(&client, cluster.as_deref()).await?;
+            let code_hash = match bundle.code_hash() {
+                Some(hash) if client.code_uploaded(H256(hash)).await? => H256(hash),
+                _ => {
+                    let wasm = bundle.wasm.clone().context(
+                        "the code is not uploaded and this file has none; use the .contract bundle",
+                    )?;
+                    phala_vm::validate(&wasm).map_err(|e| anyhow!("the code is refused: {e}"))?;
+                    client.upload_code(&signer, wasm).await?.0
+                }
+            };
+            let result = client
+                .instantiate(
+                    &signer,
+                    code_hash,
+                    input,
+                    salt(&salt_arg),
+                    cluster,
+                    signed.gas,
+                    deposit(&signed.storage_deposit_limit)?,
+                )
+                .await?;
+            let value = report(metadata, None, &result);
+            print(common.json, &value, || {
+                format!(
+                    "Contract {}\n  code {code_hash}, cluster {cluster}\n  {:?}, gas used {}, fee {}",
+                    result.contract,
+                    result.status,
+                    result.gas_used,
+                    format_pha(result.fee)
+                )
+            });
+            if result.status != CommandStatus::Success {
+                bail!(
+                    "the constructor did not succeed ({:?}){}",
+                    result.status,
+                    result
+                        .output
+                        .and_then(|o| o.error)
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        ContractCmd::Call {
+            common,
+            signed,
+            contract,
+            message,
+            args,
+        } => {
+            let bundle = load(&common.bundle)?;
+            let metadata = &bundle.metadata;
+            let callable = metadata.message(&message).map_err(|e| anyhow!("{e}"))?;
+            let input = encode(metadata, callable, &args)?;
+            let client = connect(&common.url).await?;
+            let result = client
+                .call_contract(
+                    &pair(&signed.suri)?,
+                    h256("--contract", &contract)?,
+                    input,
+                    signed.gas,
+                    deposit(&signed.storage_deposit_limit)?,
+                )
+                .await?;
+            let value = report(metadata, Some(callable), &result);
+            print(common.json, &value, || format!("{value:#}"));
+            match result.status {
+                CommandStatus::Success | CommandStatus::Reverted => Ok(()),
+                other => bail!("the command failed: {other:?}"),
+            }
+        }
+        ContractCmd::Query {
+            common,
+            contract,
+            message,
+            args,
+            suri,
+            worker,
+        } => {
+            let bundle = load(&common.bundle)?;
+            let metadata = &bundle.metadata;
+            let callable = metadata.message(&message).map_err(|e| anyhow!("{e}"))?;
+            let input = encode(metadata, callable, &args)?;
+            let client = connect(&common.url).await?;
+            let api = WorkerApi::new(&worker)?;
+            let account = suri.as_deref().map(pair).transpose()?;
+            let signer = match &account {
+                Some(a) => QueryAs::Account(a),
+                None => QueryAs::Anonymous,
+            };
+            let (height, result) = api
+                .query_contract(&client, h256("--contract", &contract)?, input, signer)
+                .await?;
+            let decoded = metadata
+                .decode_return(callable, &result.data)
+                .map_err(|e| anyhow!("the result does not decode: {e}"))?;
+            let value = json!({
+                "result": decoded,
+                "reverted": result.flags & 1 == 1,
+                "gasUsed": result.gas_used,
+                "height": height,
+                "debug": (!result.debug_message.is_empty()).then_some(result.debug_message),
+            });
+            // The result alone is what scripts want; --json adds the rest.
+            if common.json {
+                println!("{value:#}");
+            } else {
+                println!("{:#}", value["result"]);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `phala devnet --workers M` puts its workers in one cluster, so contracts can be deployed
+//! at once: once every worker is registered and the gatekeepers have published the master
+//! key, root (//Alice on a dev chain) creates the cluster, and the gatekeepers deliver its
+//! key. A devnet resumed from its base path finds its cluster already there.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use phala_client::keys::Sr25519Pair;
+use phala_client::worker::WorkerApi;
+use phala_client::{Client, TxOptions};
+use phala_runtime::RuntimeCall;
+use phala_runtime::modules::{contracts, sudo};
+
+/// How long the devnet waits for its workers to register and its cluster to get a key.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs the set-up in its own thread; the thread then waits for `stop`, as the devnet's
+/// other threads do (one ending stops the devnet).
+pub fn spawn(
+    rpc: SocketAddr,
+    workers: Vec<String>,
+    mut stop: tokio::sync::broadcast::Receiver<()>,
+) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| phala_node::NodeError::Stopped(format!("cluster set-up: {e}")))?;
+        runtime.block_on(async move {
+            tokio::select! {
+                _ = stop.recv() => return,
+                result = tokio::time::timeout(SETUP_TIMEOUT, setup(rpc, &workers)) => match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("  warning: the devnet's cluster was not set up: {e:#}"),
+                    Err(_) => eprintln!("  warning: the devnet's cluster was not set up within {SETUP_TIMEOUT:?}"),
+                },
+            }
+            let _ = stop.recv().await;
+        });
+        Ok(())
+    })
+}
+
+async fn setup(rpc: SocketAddr, workers: &[String]) -> Result<()> {
+    let client = loop {
+        match Client::connect(&format!("ws://{rpc}")).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    };
+    // Every worker registered: its identity from its API, its registration from the chain.
+    let mut keys = Vec::with_capacity(workers.len());
+    for url in workers {
+        let api = WorkerApi::new(url)?;
+        let key = loop {
+            if let Ok(info) = api.info().await
+                && let Some(key) = info["pubkey"]
+                    .as_str()
+                    .and_then(|k| phala_client::primitives::crypto::decode_hex(k).ok())
+                    .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                && client.worker(&key).await?.is_some()
+            {
+                break key;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        keys.push(key);
+    }
+    while client.master_key_history().await?.is_empty() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let existing = client
+        .clusters()
+        .await?
+        .into_iter()
+        .find(|(_, c)| keys.iter().all(|k| c.workers.contains(k)));
+    let cluster = match existing {
+        Some((id, _)) => id,
+        None => create(&client, keys).await?,
+    };
+    loop {
+        if let Some(info) = client.cluster(cluster).await?
+            && info.pubkey.is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    println!("  cluster {cluster} ready: deploy contracts with `phala contract instantiate`");
+    Ok(())
+}
+
+/// Root's `create_cluster`, retried: the devnet's workers sign with the same dev accounts,
+/// so a nonce can be taken under our feet.
+async fn create(client: &Client, workers: Vec<[u8; 32]>) -> Result<phala_client::primitives::H256> {
+    let root = Sr25519Pair::from_uri("//Alice").map_err(|e| anyhow!("{e}"))?;
+    let call = RuntimeCall::Sudo(sudo::Call::sudo {
+        call: Box::new(RuntimeCall::Contracts(contracts::Call::create_cluster {
+            workers,
+        })),
+    });
+    let mut last = None;
+    for _ in 0..10 {
+        let attempt = async {
+            let tx = client
+                .sign(call.clone(), &root, TxOptions::default())
+                .await?;
+            client.submit_and_watch(&tx).await?.wait_finalized().await
+        };
+        match attempt.await {
+            Ok(outcome) => {
+                return outcome
+                    .events
+                    .iter()
+                    .find_map(|e| match e {
+                        phala_runtime::RuntimeEvent::Contracts(
+                            contracts::Event::ClusterCreated { cluster, .. },
+                        ) => Some(*cluster),
+                        _ => None,
+                    })
+                    .context("root's create_cluster did not create a cluster");
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(anyhow!(
+        "create_cluster kept failing: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}

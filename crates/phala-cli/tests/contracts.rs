@@ -1,0 +1,487 @@
+//! Confidential ink! contracts end to end, on a real `phala devnet --workers 2` (one
+//! gatekeeper validator, two workers the devnet puts in a cluster), driven with the `phala
+//! contract` commands exactly as a user types them: unmodified compiled contracts from
+//! ../shared/fixtures/contracts, encrypted commands and signed queries, refusals with clear
+//! errors, identical state on both workers, and no plaintext input or state anywhere.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use parity_scale_codec::Encode;
+use phala_client::Client;
+use phala_keys::Sr25519Pair;
+use serde_json::Value;
+
+/// The erc20's total supply: a value that appears nowhere else, so finding its bytes means
+/// finding the constructor input or the contract's state in the clear.
+const SUPPLY_MARKER: u128 = 0x5EC2_E7C0_DE00_0000_0000_0000_7A11_0001;
+
+struct Net {
+    child: Child,
+    dir: PathBuf,
+    log: PathBuf,
+    rpc: u16,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Net {
+    fn start(dir: &Path) -> Net {
+        let log = dir.join("devnet.log");
+        let rpc = common::free_port();
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args([
+                "devnet",
+                "--workers",
+                "2",
+                "--worker-port",
+                "0",
+                "--base-path",
+            ])
+            .arg(dir.join("chain"))
+            .args(["--rpc-port", &rpc.to_string()])
+            .args(["--prometheus-port", &common::free_port().to_string()])
+            .args(["--p2p-port", &common::free_port().to_string()])
+            .env("RUST_LOG", "info")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("cannot start phala devnet");
+        Net {
+            child,
+            dir: dir.to_path_buf(),
+            log,
+            rpc,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.rpc)
+    }
+
+    /// Waits (bounded) for a line of the devnet's output containing `needle`.
+    async fn line(&mut self, needle: &str, secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the devnet exited ({status}):\n{}", self.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "no {needle:?} within {secs} s; log tail:\n{}",
+                tail(&self.log())
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Runs `phala contract …` against this devnet; its stdout, or its error text.
+    fn contract(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+            .arg("contract")
+            .args(args)
+            .args(["--url", &self.url()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.contract(&args).unwrap_or_else(|e| {
+            panic!(
+                "phala contract {args:?}: {e}\nlog tail:\n{}",
+                tail(&self.log())
+            )
+        });
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/contracts")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn port_of(line: &str) -> u16 {
+    line.split("http://127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn ss58(uri: &str) -> String {
+    Sr25519Pair::from_uri(uri).unwrap().account_id().to_ss58()
+}
+
+async fn info(port: u16) -> Value {
+    let (_, body) = common::http(port, "GET", "/info", &[])
+        .await
+        .expect("worker /info");
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::start(dir.path());
+    let w1 = port_of(&net.line("worker-1 ", 90).await);
+    let w2 = port_of(&net.line("worker-2 ", 90).await);
+    net.line("cluster 0x", 240).await;
+    let worker1 = format!("http://127.0.0.1:{w1}");
+    let worker2 = format!("http://127.0.0.1:{w2}");
+
+    // ink! 4 and 5 flippers: instantiate, flip by encrypted command, get by query.
+    for bundle in ["ink4_flipper.contract.json", "ink5_flipper.contract.json"] {
+        let bundle = fixture(bundle);
+        let made = net.json(&[
+            "instantiate",
+            &bundle,
+            "--suri",
+            "//Charlie",
+            "--args",
+            "false",
+        ]);
+        assert_eq!(made["status"], "Success", "{made:#}");
+        let contract = made["contract"].as_str().unwrap().to_string();
+        let get = |worker: &str| {
+            net.contract(&[
+                "query",
+                &bundle,
+                "--contract",
+                &contract,
+                "--message",
+                "get",
+                "--worker",
+                worker,
+            ])
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&get(&worker1).unwrap()).unwrap(),
+            serde_json::json!({"Ok": false})
+        );
+        let flipped = net.json(&[
+            "call",
+            &bundle,
+            "--contract",
+            &contract,
+            "--message",
+            "flip",
+            "--suri",
+            "//Charlie",
+        ]);
+        assert_eq!(flipped["status"], "Success", "{flipped:#}");
+        assert_eq!(
+            flipped["output"]["result"],
+            serde_json::json!({"Ok": null}),
+            "{flipped:#}"
+        );
+        // Both workers ran it.
+        for worker in [&worker1, &worker2] {
+            assert_eq!(
+                serde_json::from_str::<Value>(&get(worker).unwrap()).unwrap(),
+                serde_json::json!({"Ok": true})
+            );
+        }
+        // Out of gas: it fails, is charged, and changes nothing.
+        let err = net
+            .contract(&[
+                "call",
+                &bundle,
+                "--contract",
+                &contract,
+                "--message",
+                "flip",
+                "--suri",
+                "//Charlie",
+                "--gas",
+                "2000",
+            ])
+            .unwrap_err();
+        assert!(err.contains("OutOfGas"), "{err}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&get(&worker2).unwrap()).unwrap(),
+            serde_json::json!({"Ok": true})
+        );
+    }
+
+    // ink! 4 erc20: transfer by command; balances and allowance by signed queries.
+    let erc20 = fixture("ink4_erc20.contract.json");
+    let supply = SUPPLY_MARKER.to_string();
+    let made = net.json(&[
+        "instantiate",
+        &erc20,
+        "--suri",
+        "//Charlie",
+        "--args",
+        &supply,
+    ]);
+    assert_eq!(made["status"], "Success", "{made:#}");
+    // The constructor's Transfer event came back to the deployer, decoded by name.
+    assert_eq!(made["output"]["events"][0]["event"], "Transfer", "{made:#}");
+    let token = made["contract"].as_str().unwrap().to_string();
+    let dave = ss58("//Dave");
+    let charlie = ss58("//Charlie");
+    let sent = net.json(&[
+        "call",
+        &erc20,
+        "--contract",
+        &token,
+        "--message",
+        "transfer",
+        "--args",
+        &dave,
+        "100",
+        "--suri",
+        "//Charlie",
+    ]);
+    assert_eq!(
+        sent["output"]["result"],
+        serde_json::json!({"Ok": {"Ok": null}}),
+        "{sent:#}"
+    );
+    assert_eq!(sent["output"]["events"][0]["event"], "Transfer", "{sent:#}");
+    let too_much = net.json(&[
+        "call",
+        &erc20,
+        "--contract",
+        &token,
+        "--message",
+        "transfer",
+        "--args",
+        &charlie,
+        "1000",
+        "--suri",
+        "//Dave",
+    ]);
+    assert_eq!(too_much["status"], "Reverted", "{too_much:#}");
+    assert_eq!(
+        too_much["output"]["result"],
+        serde_json::json!({"Ok": {"Err": "InsufficientBalance"}})
+    );
+    let approved = net.json(&[
+        "call",
+        &erc20,
+        "--contract",
+        &token,
+        "--message",
+        "approve",
+        "--args",
+        &dave,
+        "50",
+        "--suri",
+        "//Charlie",
+    ]);
+    assert_eq!(approved["status"], "Success", "{approved:#}");
+    let query = |args: &[&str], suri: &str| -> Value {
+        let mut all = vec![
+            "query",
+            erc20.as_str(),
+            "--contract",
+            token.as_str(),
+            "--worker",
+            worker2.as_str(),
+            "--suri",
+            suri,
+        ];
+        all.extend_from_slice(args);
+        serde_json::from_str(&net.contract(&all).unwrap()).unwrap()
+    };
+    assert_eq!(
+        query(
+            &["--message", "balance_of", "--args", &charlie],
+            "//Charlie"
+        ),
+        serde_json::json!({"Ok": (SUPPLY_MARKER - 100).to_string()})
+    );
+    assert_eq!(
+        query(&["--message", "balance_of", "--args", &dave], "//Dave"),
+        serde_json::json!({"Ok": 100})
+    );
+    assert_eq!(
+        query(
+            &["--message", "allowance", "--args", &charlie, &dave],
+            "//Dave"
+        ),
+        serde_json::json!({"Ok": 50})
+    );
+
+    // pink: the cache in a query, key derivation and signing, and HTTP outside the allowlist.
+    let cache = fixture("pink_use_cache.contract");
+    let made = net.json(&["instantiate", &cache, "--suri", "//Charlie"]);
+    let id = made["contract"].as_str().unwrap().to_string();
+    let out = net
+        .contract(&[
+            "query",
+            &cache,
+            "--contract",
+            &id,
+            "--message",
+            "test",
+            "--worker",
+            &worker1,
+        ])
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        serde_json::json!({"Ok": null})
+    );
+    let signing = fixture("pink_signing_ink3.contract");
+    let made = net.json(&["instantiate", &signing, "--suri", "//Charlie"]);
+    let id = made["contract"].as_str().unwrap().to_string();
+    net.contract(&[
+        "query",
+        &signing,
+        "--contract",
+        &id,
+        "--message",
+        "test",
+        "--worker",
+        &worker1,
+    ])
+    .unwrap();
+    let checker = fixture("pink_check_system.contract");
+    let made = net.json(&["instantiate", &checker, "--suri", "//Charlie"]);
+    let id = made["contract"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let err = net
+        .contract(&[
+            "query",
+            &checker,
+            "--contract",
+            &id,
+            "--message",
+            "http_get",
+            "--args",
+            "\"https://example.com/\"",
+            "--worker",
+            &worker1,
+        ])
+        .unwrap_err();
+    assert!(err.contains("not allowed"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "an error, not a hang"
+    );
+
+    // Codes the workers could not run are refused at upload, with the reason.
+    let client = Client::connect(&net.url()).await.unwrap();
+    let charlie_pair = Sr25519Pair::from_uri("//Charlie").unwrap();
+    let floats = wat_float_module();
+    let refused = client
+        .upload_code(&charlie_pair, floats)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("CodeUsesFloats"), "{refused}");
+    let refused = client
+        .upload_code(&charlie_pair, b"\0asm\x01\0\0\0garbage".to_vec())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("CodeInvalid"), "{refused}");
+
+    // Both workers hold identical state for every contract.
+    let start = Instant::now();
+    loop {
+        let (a, b) = (info(w1).await, info(w2).await);
+        let roots = |i: &Value| -> Vec<(String, String)> {
+            i["contracts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap().to_string(),
+                        c["stateRoot"].to_string(),
+                    )
+                })
+                .collect()
+        };
+        if a["contractCommandsRun"] == b["contractCommandsRun"] && roots(&a).len() == 6 {
+            assert_eq!(roots(&a), roots(&b));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{a:#} {b:#}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Nothing in the clear: not the constructor input, not the state, anywhere.
+    let (_, head) = client.finalized_head().await.unwrap();
+    let mut state = Vec::new();
+    for key in client.keys_with_prefix(&[], head).await.unwrap() {
+        state.extend_from_slice(&key);
+        if let Some(v) = client.storage(&key, Some(head)).await.unwrap() {
+            state.extend_from_slice(&v);
+        }
+    }
+    let _ = net.child.kill();
+    let _ = net.child.wait();
+    let marker = SUPPLY_MARKER.encode();
+    let remaining = (SUPPLY_MARKER - 100).encode();
+    let mut files = Vec::new();
+    common::files_under(&net.dir, &mut files);
+    let mut blobs: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))
+        .collect();
+    blobs.push(("the chain state".into(), state));
+    for (what, bytes) in &blobs {
+        let text = String::from_utf8_lossy(bytes);
+        for needle in [&marker, &remaining] {
+            assert!(
+                !bytes.windows(16).any(|w| w == needle.as_slice()),
+                "{what} holds a contract input or state in the clear"
+            );
+            assert!(
+                !text.contains(&hex::encode(needle)),
+                "{what} holds a contract input or state as hex"
+            );
+        }
+    }
+}
+
+/// A contract whose `deploy` adds two f32s: valid wasm, refused for its floats.
+fn wat_float_module() -> Vec<u8> {
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.extend([
+        1, 4, 1, 96, 0, 0, 2, 15, 1, 3, 101, 110, 118, 6, 109, 101, 109, 111, 114, 121, 2, 0, 1, 3,
+        3, 2, 0, 0, 7, 17, 2, 6, 100, 101, 112, 108, 111, 121, 0, 0, 4, 99, 97, 108, 108, 0, 1, 10,
+        19, 2, 14, 0, 67, 0, 0, 128, 63, 67, 0, 0, 128, 63, 146, 26, 11, 2, 0, 11,
+    ]);
+    module
+}
