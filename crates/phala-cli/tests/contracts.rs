@@ -37,8 +37,25 @@ impl Net {
     fn start(dir: &Path) -> Net {
         let log = dir.join("devnet.log");
         let rpc = common::free_port();
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+        let child = Self::spawn(dir, &log, rpc);
+        Net {
+            child,
+            dir: dir.to_path_buf(),
+            log,
+            rpc,
+        }
+    }
+
+    /// SIGKILL, then the same devnet again from its base path (a fresh log).
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.dir, &self.log, self.rpc);
+    }
+
+    fn spawn(dir: &Path, log: &Path, rpc: u16) -> Child {
+        let file = std::fs::File::create(log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_phala"))
             .args([
                 "devnet",
                 "--workers",
@@ -55,13 +72,7 @@ impl Net {
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
-            .expect("cannot start phala devnet");
-        Net {
-            child,
-            dir: dir.to_path_buf(),
-            log,
-            rpc,
-        }
+            .expect("cannot start phala devnet")
     }
 
     fn log(&self) -> String {
@@ -166,6 +177,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
     let worker2 = format!("http://127.0.0.1:{w2}");
 
     // ink! 4 and 5 flippers: instantiate, flip by encrypted command, get by query.
+    let mut flippers = Vec::new();
     for bundle in ["ink4_flipper.contract.json", "ink5_flipper.contract.json"] {
         let bundle = fixture(bundle);
         let made = net.json(&[
@@ -237,6 +249,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
             serde_json::from_str::<Value>(&get(&worker2).unwrap()).unwrap(),
             serde_json::json!({"Ok": true})
         );
+        flippers.push((bundle, contract));
     }
 
     // ink! 4 erc20: transfer by command; balances and allowance by signed queries.
@@ -439,6 +452,49 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         assert!(start.elapsed() < Duration::from_secs(60), "{a:#} {b:#}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+
+    // Killed and restarted: every worker resumes with its contracts' state and goes on.
+    net.restart();
+    let w1 = port_of(&net.line("worker-1 ", 90).await);
+    let worker1 = format!("http://127.0.0.1:{w1}");
+    let (bundle, contract) = &flippers[0];
+    let get = || {
+        net.contract(&[
+            "query",
+            bundle,
+            "--contract",
+            contract,
+            "--message",
+            "get",
+            "--worker",
+            &worker1,
+        ])
+        .ok()
+        .and_then(|o| serde_json::from_str::<Value>(&o).ok())
+    };
+    let start = Instant::now();
+    while get() != Some(serde_json::json!({"Ok": true})) {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{:?}\n{}",
+            get(),
+            tail(&net.log())
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let flipped = net.json(&[
+        "call",
+        bundle,
+        "--contract",
+        contract,
+        "--message",
+        "flip",
+        "--suri",
+        "//Charlie",
+    ]);
+    assert_eq!(flipped["status"], "Success", "{flipped:#}");
+    assert_eq!(get(), Some(serde_json::json!({"Ok": false})));
+    let client = Client::connect(&net.url()).await.unwrap();
 
     // Nothing in the clear: not the constructor input, not the state, anywhere.
     let (_, head) = client.finalized_head().await.unwrap();

@@ -385,3 +385,105 @@ fn out_of_bounds_pointers_and_small_buffers_trap() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn delegate_call_runs_another_code_on_the_callers_storage() {
+    let mut cluster = Cluster::new();
+    // Writes key "k" = "v" in whatever storage it runs on.
+    let setter = cluster.upload(&wasm(
+        r#"(module
+        (import "seal2" "set_storage" (func $set (param i32 i32 i32 i32) (result i32)))
+        (import "env" "memory" (memory 1 16))
+        (data (i32.const 0) "kv")
+        (func (export "deploy"))
+        (func (export "call") (drop (call $set (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1)))))"#,
+    ));
+    // Delegates to the code hash it was deployed with.
+    let delegator = cluster.upload(&wasm(
+        r#"(module
+        (import "seal0" "input" (func $input (param i32 i32)))
+        (import "seal1" "get_storage" (func $get (param i32 i32 i32 i32) (result i32)))
+        (import "seal2" "set_storage" (func $set (param i32 i32 i32 i32) (result i32)))
+        (import "seal0" "delegate_call" (func $delegate (param i32 i32 i32 i32 i32 i32) (result i32)))
+        (import "seal0" "seal_return" (func $return (param i32 i32 i32)))
+        (import "env" "memory" (memory 1 16))
+        (func (export "deploy")
+            (i32.store (i32.const 100) (i32.const 32))
+            (call $input (i32.const 200) (i32.const 100))
+            (drop (call $set (i32.const 0) (i32.const 4) (i32.const 200) (i32.const 32))))
+        (func (export "call")
+            (i32.store (i32.const 100) (i32.const 32))
+            (drop (call $get (i32.const 0) (i32.const 4) (i32.const 32) (i32.const 100)))
+            (i32.store (i32.const 300)
+                (call $delegate (i32.const 0) (i32.const 32) (i32.const 0) (i32.const 0)
+                    (i32.const -1) (i32.const 0)))
+            (call $return (i32.const 0) (i32.const 300) (i32.const 4))))"#,
+    ));
+    let contract = cluster.instantiate(ALICE, delegator, setter.to_vec());
+    let outcome = cluster.run(
+        Mode::Transaction,
+        ALICE,
+        Entry::Call {
+            contract,
+            input: vec![],
+        },
+        GAS,
+    );
+    assert_eq!(outcome.result.unwrap().data, [0, 0, 0, 0]);
+    assert_eq!(
+        cluster.backend.storage.get(&(contract, b"k".to_vec())),
+        Some(&b"v".to_vec())
+    );
+    // A code that is not uploaded: CodeNotFound, and nothing written.
+    let missing = cluster.upload(&wasm(
+        r#"(module
+        (import "seal0" "delegate_call" (func $delegate (param i32 i32 i32 i32 i32 i32) (result i32)))
+        (import "seal0" "seal_return" (func $return (param i32 i32 i32)))
+        (import "env" "memory" (memory 1 16))
+        (func (export "deploy"))
+        (func (export "call")
+            (i32.store (i32.const 300)
+                (call $delegate (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                    (i32.const -1) (i32.const 0)))
+            (call $return (i32.const 0) (i32.const 300) (i32.const 4))))"#,
+    ));
+    let contract = cluster.instantiate(ALICE, missing, vec![]);
+    let outcome = cluster.run(
+        Mode::Transaction,
+        ALICE,
+        Entry::Call {
+            contract,
+            input: vec![],
+        },
+        GAS,
+    );
+    assert_eq!(outcome.result.unwrap().data, [7, 0, 0, 0]);
+}
+
+#[test]
+fn a_query_past_its_deadline_stops_at_its_next_host_call() {
+    let mut cluster = Cluster::new();
+    let flipper = cluster.deploy("ink4_flipper.contract.json", "9bae9d5e", &false.encode());
+    let outcome = cluster.vm.execute(
+        Box::new(cluster.backend.clone()),
+        cluster.env.clone(),
+        phala_vm::ExecContext {
+            mode: Mode::Query,
+            cluster: CLUSTER,
+            block_number: 1,
+            timestamp_ms: 0,
+            gas_price: 1,
+            system_contract: [0; 32],
+            deadline: Some(std::time::Instant::now()),
+        },
+        phala_vm::Request {
+            origin: ALICE,
+            entry: Entry::Call {
+                contract: flipper,
+                input: selector("2f865bd9"),
+            },
+            gas_limit: GAS,
+        },
+    );
+    assert_eq!(outcome.result, Err(ExecError::Timeout));
+}

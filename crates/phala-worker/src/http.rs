@@ -233,14 +233,25 @@ pub fn router(shared: Arc<Shared>) -> Router {
                         )
                             .into_response();
                     };
-                    // Decryption and signing are CPU work: off the async threads.
+                    // Decryption, signing and contracts are CPU work: off the async threads.
+                    // A contract stops at its deadline or its gas; the caller is answered at
+                    // the deadline (plus a margin) whatever happens, and the task keeps its
+                    // slot until it ends, so stuck queries still count against the limit.
                     let shared = s.clone();
-                    let result = tokio::task::spawn_blocking(move || {
+                    let limit = s.queries.timeout() + std::time::Duration::from_secs(1);
+                    let task = tokio::task::spawn_blocking(move || {
                         let _permit = permit;
                         let mut rng = commonware_utils::sys_rng();
                         shared.queries.answer(&mut rng, &body)
-                    })
-                    .await;
+                    });
+                    let Ok(result) = tokio::time::timeout(limit, task).await else {
+                        s.metrics.queries_refused.inc();
+                        return (
+                            StatusCode::GATEWAY_TIMEOUT,
+                            format!("the query did not finish within {} s\n", limit.as_secs()),
+                        )
+                            .into_response();
+                    };
                     match result {
                         Ok(Ok(reply)) => {
                             s.metrics.queries_answered.inc();

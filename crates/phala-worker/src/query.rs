@@ -113,6 +113,14 @@ impl QueryService {
         service
     }
 
+    /// How long a query may run (the contract runtime's limit).
+    pub fn timeout(&self) -> std::time::Duration {
+        self.current()
+            .map_or(crate::contracts::DEFAULT_QUERY_TIMEOUT, |s| {
+                s.runtime.query_timeout
+            })
+    }
+
     pub fn certificate(&self) -> Option<QueryKeyCertificate> {
         self.current()?.certificate.clone()
     }

@@ -214,6 +214,14 @@ fn code_is_validated_at_upload_and_charged_a_deposit() {
         Err(Error::CodeUsesFloats.into())
     );
 
+    // Over 2 MiB: refused before anything else is looked at.
+    let mut oversized = flipper_wasm();
+    oversized.resize(phala_vm::MAX_CODE_SIZE + 1, 0);
+    assert_eq!(
+        s.charlie(Call::upload_code { code: oversized }),
+        Err(Error::CodeTooLarge.into())
+    );
+
     let code = flipper_wasm();
     let hash = H256(phala_primitives::hashing::blake2_256(&code));
     s.charlie(Call::upload_code { code: code.clone() }).unwrap();
