@@ -3,7 +3,10 @@
 //! reply and checks its signature and nonce, for SECONDS. Prints queries/s and latency
 //! percentiles.
 //!
-//! usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS
+//! With CONTRACT and PAYLOAD (0x-hex), each query calls that contract instead of the worker
+//! itself (e.g. a flipper's `get`, 0x2f865bd9).
+//!
+//! usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS [CONTRACT PAYLOAD]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,15 +17,36 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use parity_scale_codec::{DecodeLimit, Encode};
 use phala_client::Client;
-use phala_client::crypto::query::{QueryBody, SignedQuery, SignedReply, WORKER_ITSELF};
+use phala_client::crypto::query::{Answer, QueryBody, SignedQuery, SignedReply, WORKER_ITSELF};
 use phala_client::crypto::{EcdhSecret, Envelope, Purpose};
 use phala_client::worker::WorkerApi;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, node, worker, concurrency, seconds] = args.as_slice() else {
-        return Err("usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS".into());
+    let (node, worker, concurrency, seconds, contract, payload) = match args.as_slice() {
+        [_, node, worker, concurrency, seconds] => (
+            node,
+            worker,
+            concurrency,
+            seconds,
+            WORKER_ITSELF,
+            Vec::new(),
+        ),
+        [_, node, worker, concurrency, seconds, contract, payload] => (
+            node,
+            worker,
+            concurrency,
+            seconds,
+            phala_client::primitives::H256::from_hex(contract)?,
+            phala_client::primitives::crypto::decode_hex(payload)?,
+        ),
+        _ => {
+            return Err(
+                "usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS [CONTRACT PAYLOAD]"
+                    .into(),
+            );
+        }
     };
     let concurrency: usize = concurrency.parse()?;
     let duration = Duration::from_secs(seconds.parse()?);
@@ -37,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tasks = Vec::new();
     for t in 0..concurrency {
         let (http, url, counter) = (http.clone(), url.clone(), counter.clone());
+        let payload = payload.clone();
         let recipient = certificate.ecdh_pubkey;
         tasks.push(tokio::spawn(async move {
             let mut rng = phala_client::crypto::keys::Seed::from_bytes([t as u8; 32]);
@@ -48,10 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let query = SignedQuery {
                     body: QueryBody {
                         worker: worker_key,
-                        contract: WORKER_ITSELF,
+                        contract,
                         nonce,
                         expires_at: height + 500,
-                        payload: Vec::new(),
+                        payload: payload.clone(),
                     },
                     signer: None,
                 };
@@ -63,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     iv,
                     &recipient,
                     Purpose::Query,
-                    Some(WORKER_ITSELF),
+                    Some(contract),
                     &query.encode(),
                 )
                 .expect("seal");
@@ -85,9 +110,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .expect("opens");
                 let reply = SignedReply::decode_all_with_depth_limit(8, &mut opened.as_slice())
                     .expect("reply");
-                reply
+                let verified = reply
                     .verify(&genesis, &worker_key, &nonce)
                     .expect("verified reply");
+                let answer =
+                    Answer::decode_all_with_depth_limit(4, &mut verified.payload.as_slice())
+                        .expect("answer");
+                assert!(answer.is_ok(), "the worker refused: {answer:?}");
                 latencies.push(start.elapsed());
             }
             latencies

@@ -11,7 +11,7 @@
 //! result and events sealed to the caller's reply key; the chain keeps the first report.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
@@ -154,8 +154,10 @@ impl Backend for StateBackend {
     }
 }
 
+/// Most derived key pairs kept.
+const MAX_CACHED_KEYS: usize = 4096;
+
 /// What runs contracts in this worker, shared by the core (commands) and the query service.
-#[derive(Debug)]
 pub struct ContractRuntime {
     pub vm: Vm,
     pub codes: Arc<CodeStore>,
@@ -163,6 +165,17 @@ pub struct ContractRuntime {
     pub http: Arc<HttpPolicy>,
     pub query_gas: u64,
     pub query_timeout: Duration,
+    /// Derived key pairs by (cluster, contract); in memory only.
+    keys: Mutex<HashMap<(H256, Option<H256>), Arc<KeyPair>>>,
+}
+
+impl std::fmt::Debug for ContractRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContractRuntime")
+            .field("query_gas", &self.query_gas)
+            .field("query_timeout", &self.query_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ContractRuntime {
@@ -184,7 +197,30 @@ impl ContractRuntime {
             http: Arc::new(http),
             query_gas,
             query_timeout,
+            keys: Mutex::default(),
         }
+    }
+
+    /// The cluster's key pair (`None`) or a contract's, derived once: a derivation costs two
+    /// public-key computations, more than the contract call it would precede.
+    fn key_pair(&self, cluster: &ClusterKey, contract: Option<H256>) -> Arc<KeyPair> {
+        let id = (cluster.cluster, contract);
+        if let Ok(keys) = self.keys.lock()
+            && let Some(pair) = keys.get(&id)
+        {
+            return pair.clone();
+        }
+        let pair = Arc::new(match contract {
+            None => KeyPair::new(cluster.seed.clone()),
+            Some(contract) => KeyPair::new(cluster.seed.contract_key(&contract)),
+        });
+        if let Ok(mut keys) = self.keys.lock() {
+            if keys.len() >= MAX_CACHED_KEYS {
+                keys.clear();
+            }
+            keys.insert(id, pair.clone());
+        }
+        pair
     }
 
     fn environment(&self, cluster: &ClusterKey, worker_ecdh: [u8; 32]) -> Arc<WorkerEnvironment> {
@@ -329,9 +365,9 @@ impl ContractRuntime {
         };
         // Constructor data is sealed to the cluster key, commands to the contract's key.
         let opener = if is_new {
-            KeyPair::new(key.seed.clone())
+            self.key_pair(key, None)
         } else {
-            KeyPair::new(key.seed.contract_key(&contract))
+            self.key_pair(key, Some(contract))
         };
         let input = match sealed.open(opener.ecdh()).ok().and_then(|plain| {
             SealedInput::decode_all_with_depth_limit(8, &mut plain.as_slice()).ok()
@@ -404,7 +440,7 @@ impl ContractRuntime {
         let state = Arc::make_mut(state);
         state.commands_run = state.commands_run.saturating_add(1);
         let contract_keys = (is_new && status.is_success()).then(|| {
-            let pair = KeyPair::new(key.seed.contract_key(&contract));
+            let pair = self.key_pair(key, Some(contract));
             (pair.public(), pair.ecdh_public())
         });
         let output = input

@@ -121,6 +121,38 @@ impl QueryService {
             })
     }
 
+    /// Gives a service made by [`QueryService::with_keys`] a cluster's contracts, for
+    /// benchmarks and tests without a chain.
+    #[doc(hidden)]
+    pub fn with_contracts(
+        self,
+        cluster_key: ClusterKey,
+        contracts: Arc<ContractsState>,
+        runtime: Arc<ContractRuntime>,
+    ) -> Self {
+        if let Ok(mut s) = self.snapshot.write()
+            && let Some(current) = s.as_ref()
+        {
+            *s = Some(Arc::new(Snapshot {
+                genesis: current.genesis,
+                height: current.height,
+                block_hash: current.block_hash,
+                secrets: current
+                    .secrets
+                    .iter()
+                    .map(|k| EcdhSecret::from_bytes(*k.to_bytes()))
+                    .collect(),
+                identity: current.identity.clone(),
+                certificate: current.certificate.clone(),
+                worker_ecdh: current.worker_ecdh,
+                cluster_key: Some(cluster_key),
+                contracts,
+                runtime,
+            }));
+        }
+        self
+    }
+
     pub fn certificate(&self) -> Option<QueryKeyCertificate> {
         self.current()?.certificate.clone()
     }
