@@ -91,6 +91,17 @@ pub enum ContractCmd {
         #[arg(long, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Give up a command its cluster has not reported for 100 blocks: what it reserved
+    /// comes back (the cluster may still have run it).
+    Cancel {
+        /// The command's number, as `call` and `instantiate` print it.
+        #[arg(long)]
+        command: u64,
+        #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+        suri: String,
+        #[arg(long, default_value = DEFAULT_URL)]
+        url: String,
+    },
     /// Query a contract on a worker of its cluster; prints the decoded result.
     Query {
         #[command(flatten)]
@@ -324,6 +335,26 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 CommandStatus::Success | CommandStatus::Reverted => Ok(()),
                 other => bail!("the command failed: {other:?}"),
             }
+        }
+        ContractCmd::Cancel { command, suri, url } => {
+            let client = connect(&url).await?;
+            let call = phala_client::RuntimeCall::Contracts(
+                phala_client::runtime::modules::contracts::Call::cancel_command { command },
+            );
+            let tx = client
+                .sign(call, &pair(&suri)?, phala_client::TxOptions::default())
+                .await?;
+            let outcome = client
+                .submit_and_watch(&tx)
+                .await?
+                .wait_finalized()
+                .await?
+                .into_result()?;
+            println!(
+                "Command {command} cancelled in block #{}; its reservation is released.",
+                outcome.block_number
+            );
+            Ok(())
         }
         ContractCmd::Query {
             common,

@@ -50,6 +50,9 @@ pub struct DevnetArgs {
     /// Run the validators without their gatekeeper workers (no master key, no clusters).
     #[arg(long)]
     no_gatekeepers: bool,
+    /// Leave the workers out of any cluster (by default they form one, for contracts).
+    #[arg(long)]
+    no_cluster: bool,
 }
 
 /// Most workers `phala devnet` runs.
@@ -452,7 +455,7 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             threads.push(spawn_worker(config, stop_tx.subscribe()));
             worker_urls.push(format!("http://{listen}"));
         }
-        if !worker_urls.is_empty() && !args.no_gatekeepers {
+        if !worker_urls.is_empty() && !args.no_gatekeepers && !args.no_cluster {
             threads.push(crate::devnet_cluster::spawn(
                 rpc,
                 worker_urls,

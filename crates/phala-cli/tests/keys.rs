@@ -103,6 +103,8 @@ impl Net {
                 "3",
                 "--workers",
                 "3",
+                // This test makes its own cluster of two of them.
+                "--no-cluster",
                 "--base-path",
             ])
             .arg(&self.base)

@@ -158,37 +158,15 @@ impl Client {
             ),
         })?;
         let (data, reply) = seal_input(signer, &key, None, input)?;
-        let outcome = self
-            .submit_finalized(
-                signer,
-                RuntimeCall::Contracts(module::Call::instantiate {
-                    code_hash,
-                    data,
-                    salt,
-                    cluster,
-                    gas_limit,
-                    deposit,
-                }),
-            )
-            .await?;
-        let command = outcome
-            .events
-            .iter()
-            .find_map(|e| match e {
-                RuntimeEvent::Contracts(Event::Instantiating { command, .. }) => Some(*command),
-                _ => None,
-            })
-            .ok_or_else(|| ClientError::BadResponse {
-                method: "Contracts.instantiate".into(),
-                reason: "no Instantiating event".into(),
-            })?;
-        self.wait_command(
-            command,
-            outcome.block_number,
-            Some(&reply),
-            EXECUTION_TIMEOUT,
-        )
-        .await
+        let call = RuntimeCall::Contracts(module::Call::instantiate {
+            code_hash,
+            data,
+            salt,
+            cluster,
+            gas_limit,
+            deposit,
+        });
+        self.run_command(signer, call, &reply).await
     }
 
     /// Pushes a command (selector and SCALE arguments) to an instantiated contract and waits
@@ -218,32 +196,41 @@ impl Client {
             }
         };
         let (payload, reply) = seal_input(signer, &key, Some(contract), input)?;
-        let outcome = self
-            .submit_finalized(
-                signer,
-                RuntimeCall::Contracts(module::Call::push_command {
-                    contract,
-                    payload,
-                    gas_limit,
-                    deposit,
-                }),
-            )
-            .await?;
+        let call = RuntimeCall::Contracts(module::Call::push_command {
+            contract,
+            payload,
+            gas_limit,
+            deposit,
+        });
+        self.run_command(signer, call, &reply).await
+    }
+
+    /// Submits an instantiation or a command, finds the id the chain gave it, and waits for
+    /// the cluster's report.
+    async fn run_command(
+        &self,
+        signer: &Sr25519Pair,
+        call: RuntimeCall,
+        reply: &EcdhSecret,
+    ) -> Result<CommandResult, ClientError> {
+        let outcome = self.submit_finalized(signer, call).await?;
         let command = outcome
             .events
             .iter()
             .find_map(|e| match e {
-                RuntimeEvent::Contracts(Event::CommandPushed { command, .. }) => Some(*command),
+                RuntimeEvent::Contracts(
+                    Event::Instantiating { command, .. } | Event::CommandPushed { command, .. },
+                ) => Some(*command),
                 _ => None,
             })
             .ok_or_else(|| ClientError::BadResponse {
-                method: "Contracts.push_command".into(),
-                reason: "no CommandPushed event".into(),
+                method: "Contracts".into(),
+                reason: "the transaction has no Instantiating or CommandPushed event".into(),
             })?;
         self.wait_command(
             command,
             outcome.block_number,
-            Some(&reply),
+            Some(reply),
             EXECUTION_TIMEOUT,
         )
         .await

@@ -11,8 +11,8 @@ use scale_info::TypeInfo;
 
 /// Chain → cluster workers: [`ContractCommand`]s, in chain order.
 pub const CONTRACT_COMMAND: &[u8] = b"phala/contract/command";
-/// Cluster worker → chain: [`ContractReport`]s. Every member reports; the chain keeps the
-/// first report of each command.
+/// Cluster worker → chain: [`ContractReport`]s. The member the command names reports it;
+/// the chain takes the first report of each command from any member.
 pub const CONTRACT_REPORT: &[u8] = b"^phala/contract/report";
 
 /// Largest sealed input of a command or an instantiation, so its message fits the queue.
@@ -37,6 +37,8 @@ pub enum ContractCommand {
         data: Envelope,
         gas_limit: u64,
         deposit: u128,
+        /// The member that reports it (one report per command, not one per member).
+        reporter: [u8; 32],
     },
     /// Call `contract`; `payload` is a [`SealedInput`] for the contract key.
     #[codec(index = 2)]
@@ -48,6 +50,7 @@ pub enum ContractCommand {
         payload: Envelope,
         gas_limit: u64,
         deposit: u128,
+        reporter: [u8; 32],
     },
 }
 

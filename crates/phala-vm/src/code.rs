@@ -56,6 +56,8 @@ pub(crate) enum Import {
 /// A validated, compiled code, ready to instantiate.
 pub(crate) struct PreparedCode {
     pub module: Module,
+    /// Bytes of wasm: what loading it is charged by.
+    pub size: usize,
     pub memory_min: u32,
     pub memory_max: u32,
     pub imports: Vec<Import>,
@@ -165,6 +167,7 @@ impl PreparedCode {
         }
         Ok(Self {
             module,
+            size: wasm.len(),
             memory_min,
             memory_max,
             imports,

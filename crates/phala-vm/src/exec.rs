@@ -11,7 +11,7 @@ use crate::code::{Import, PreparedCode};
 use crate::host::HostTable;
 use crate::mem::HostExit;
 use crate::world::{AccountId, CodeHash, ContractInfo, Overlay, contract_address};
-use crate::{Environment, ExecContext, ExecError, ExecReturn};
+use crate::{Environment, ExecContext, ExecError, ExecReturn, gas};
 
 /// Deepest nesting of contract calls, the top-level one included (pallet-contracts allows 5
 /// nested frames).
@@ -43,20 +43,24 @@ impl Shared {
         overlay: &Overlay,
         code_hash: &CodeHash,
     ) -> Result<Arc<PreparedCode>, ExecError> {
+        // The backend decides whether a code exists, never the cache: it may hold codes
+        // another execution (or another state) knew.
+        let wasm = overlay
+            .code(code_hash)
+            .ok_or(ExecError::CodeNotFound(*code_hash))?;
         if let Ok(cache) = self.cache.lock()
             && let Some(code) = cache.get(code_hash)
         {
             return Ok(code.clone());
         }
-        let wasm = overlay
-            .code(code_hash)
-            .ok_or(ExecError::CodeNotFound(*code_hash))?;
         let code = PreparedCode::prepare(&self.engine, &self.table, &wasm)
             .map(Arc::new)
             .map_err(|e| ExecError::Trapped(format!("stored code does not load: {e}")))?;
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CODE_CACHE_SIZE {
-                cache.clear();
+            if cache.len() >= CODE_CACHE_SIZE
+                && let Some(evict) = cache.keys().next().copied()
+            {
+                cache.remove(&evict);
             }
             cache.insert(*code_hash, code.clone());
         }
@@ -147,6 +151,16 @@ pub(crate) fn run_frame(
                 world: Some(world),
             };
         }
+    };
+    // Loading and instantiating scale with the code's size, cached or not: charged per
+    // frame, the same on every worker.
+    let load = gas::per_8(code.size, gas::LOAD_PER_8_CODE_BYTES);
+    let Some(fuel) = fuel.checked_sub(load) else {
+        return FrameEnd {
+            result: Err(ExecError::OutOfGas),
+            fuel_left: 0,
+            world: Some(world),
+        };
     };
     let checkpoint = world.overlay.checkpoint();
     world.stack.push(frame.address);
@@ -279,7 +293,7 @@ pub(crate) fn instantiate_contract(
     fuel: u64,
 ) -> (AccountId, FrameEnd) {
     let address = contract_address(&deployer, &code_hash, &world.ctx.cluster, salt);
-    if world.overlay.contract(&address).is_some() {
+    if world.overlay.contract(&address).is_some() || world.overlay.terminated(&address) {
         return (
             address,
             FrameEnd {

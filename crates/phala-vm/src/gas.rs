@@ -21,6 +21,10 @@ pub const CALL: u64 = 20_000;
 pub const INSTANTIATE: u64 = 50_000;
 /// Per byte of the instantiated code: loading and instantiating scale with its size.
 pub const INSTANTIATE_PER_CODE_BYTE: u64 = 1;
+/// Per 8 bytes of a frame's code, for loading and instantiating it.
+pub const LOAD_PER_8_CODE_BYTES: u64 = 1;
+/// Per byte a cache operation stores, on top of [`CACHE_OP`].
+pub const CACHE_PER_BYTE: u64 = 1;
 pub const SIGNATURE: u64 = 60_000;
 pub const KEY_DERIVATION: u64 = 30_000;
 pub const HTTP_REQUEST: u64 = 100_000;

@@ -146,7 +146,7 @@ fn read_payload(caller: &mut Caller<'_, HostState>, ptr: u32, len: u32) -> Resul
     read(caller, ptr, len)
 }
 
-fn read_only_guard(caller: &Caller<'_, HostState>) -> Result<(), Error> {
+pub(crate) fn read_only_guard(caller: &Caller<'_, HostState>) -> Result<(), Error> {
     if caller.data().frame.read_only {
         return Err(trap("state change in a read-only call"));
     }
@@ -173,7 +173,10 @@ fn set_storage(
         )),
     )?;
     let address = caller.data().frame.address;
-    let old = world(caller)?.overlay.set(&address, &key, value);
+    let old = world(caller)?
+        .overlay
+        .set(&address, &key, value)
+        .map_err(|e| trap(e.to_string()))?;
     Ok(size_or_sentinel(old))
 }
 
@@ -588,12 +591,14 @@ fn register(t: &mut Builder) {
             if crate::pink::is_pink_event(&topics) {
                 return crate::pink::on_pink_event(&mut c, contract, &data);
             }
-            world(&mut c)?.overlay.deposit_event(ContractEvent {
-                contract,
-                topics,
-                data,
-            });
-            Ok(())
+            world(&mut c)?
+                .overlay
+                .deposit_event(ContractEvent {
+                    contract,
+                    topics,
+                    data,
+                })
+                .map_err(|e| trap(e.to_string()))
         },
     );
     t.add(

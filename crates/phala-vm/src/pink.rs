@@ -14,7 +14,7 @@ use wasmi::{Caller, Error};
 
 use crate::crypto::{self, SigType};
 use crate::exec::HostState;
-use crate::host::{Builder, world};
+use crate::host::{Builder, read_only_guard, world};
 use crate::mem::{charge, read, trap, write_out};
 use crate::world::{AccountId, CacheOp};
 use crate::{Mode, gas};
@@ -149,12 +149,28 @@ pub(crate) fn on_pink_event(
     let Ok(op) = CacheOp::decode(&mut input) else {
         return Err(trap("a pink cache event does not decode"));
     };
+    read_only_guard(caller)?;
     let world = world(caller)?;
     match world.ctx.mode {
-        Mode::Transaction => world.overlay.cache_op(contract, op),
+        Mode::Transaction => world
+            .overlay
+            .cache_op(contract, op)
+            .map_err(|e| trap(e.to_string()))?,
         Mode::Query => apply_cache_op(world.env.as_ref(), &contract, &op),
     }
     Ok(())
+}
+
+/// Records a transaction's cache operation, applied once the command commits.
+fn record(
+    caller: &mut Caller<'_, HostState>,
+    contract: AccountId,
+    op: CacheOp,
+) -> Result<(), Error> {
+    world(caller)?
+        .overlay
+        .cache_op(contract, op)
+        .map_err(|e| trap(e.to_string()))
 }
 
 /// The result of one extension function: a status (0 = ok) and the output.
@@ -234,10 +250,13 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
         6 => {
             charge(caller, gas::CACHE_OP)?;
             let (key, value): (Vec<u8>, Vec<u8>) = args(input)?;
+            read_only_guard(caller)?;
+            charge(
+                caller,
+                gas::per_byte(key.len().saturating_add(value.len()), gas::CACHE_PER_BYTE),
+            )?;
             if !in_query {
-                world(caller)?
-                    .overlay
-                    .cache_op(contract, CacheOp::Set { key, value });
+                record(caller, contract, CacheOp::Set { key, value })?;
                 return ok(());
             }
             match env.cache_set(&contract, &key, &value) {
@@ -249,12 +268,15 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
         7 => {
             charge(caller, gas::CACHE_OP)?;
             let (key, expire_secs): (Vec<u8>, u64) = args(input)?;
+            read_only_guard(caller)?;
             if in_query {
                 env.cache_set_expiration(&contract, &key, expire_secs);
             } else {
-                world(caller)?
-                    .overlay
-                    .cache_op(contract, CacheOp::SetExpiration { key, expire_secs });
+                record(
+                    caller,
+                    contract,
+                    CacheOp::SetExpiration { key, expire_secs },
+                )?;
             }
             ok(())
         }
@@ -270,12 +292,11 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
         9 => {
             charge(caller, gas::CACHE_OP)?;
             let key: Vec<u8> = args(input)?;
+            read_only_guard(caller)?;
             if in_query {
                 ok(env.cache_remove(&contract, &key))
             } else {
-                world(caller)?
-                    .overlay
-                    .cache_op(contract, CacheOp::Remove { key });
+                record(caller, contract, CacheOp::Remove { key })?;
                 ok(Option::<Vec<u8>>::None)
             }
         }

@@ -81,12 +81,25 @@ pub struct Checkpoint {
     cache_ops: usize,
 }
 
+/// Most bytes of changes, undo records, events and cache operations one execution may hold:
+/// gas alone would let a cheap loop keep gigabytes in every worker's memory.
+pub const MAX_EXECUTION_BYTES: usize = 8 * 1024 * 1024;
+/// What each record costs on top of its bytes, for the bookkeeping around it.
+const RECORD_OVERHEAD: usize = 64;
+
+/// An execution tried to hold more than [`MAX_EXECUTION_BYTES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the execution holds more than {MAX_EXECUTION_BYTES} bytes of changes and events")]
+pub struct TooMuchState;
+
 /// Changes made so far in this execution, over the backend.
 pub struct Overlay {
     backend: Box<dyn Backend>,
     changes: Changes,
     events: Vec<ContractEvent>,
     journal: Vec<Undo>,
+    /// Bytes recorded so far; never decreases, so it bounds the peak.
+    bytes: usize,
 }
 
 impl Overlay {
@@ -96,7 +109,20 @@ impl Overlay {
             changes: Changes::default(),
             events: Vec::new(),
             journal: Vec::new(),
+            bytes: 0,
         }
+    }
+
+    fn account(&mut self, bytes: usize) -> Result<(), TooMuchState> {
+        let total = self
+            .bytes
+            .saturating_add(bytes)
+            .saturating_add(RECORD_OVERHEAD);
+        if total > MAX_EXECUTION_BYTES {
+            return Err(TooMuchState);
+        }
+        self.bytes = total;
+        Ok(())
     }
 
     pub fn checkpoint(&self) -> Checkpoint {
@@ -162,15 +188,22 @@ impl Overlay {
         contract: &AccountId,
         key: &[u8],
         value: Option<Vec<u8>>,
-    ) -> Option<Vec<u8>> {
+    ) -> Result<Option<Vec<u8>>, TooMuchState> {
         let old = self.get(contract, key);
+        // The new value, and the old one kept for undo.
+        self.account(
+            key.len()
+                .saturating_mul(2)
+                .saturating_add(value.as_ref().map_or(0, Vec::len))
+                .saturating_add(old.as_ref().map_or(0, Vec::len)),
+        )?;
         let entry = (*contract, key.to_vec());
         let previous = self.changes.storage.insert(entry.clone(), value);
         self.journal.push(Undo::Storage {
             key: entry,
             previous,
         });
-        old
+        Ok(old)
     }
 
     pub fn set_contract(&mut self, id: AccountId, info: Option<ContractInfo>) {
@@ -178,12 +211,31 @@ impl Overlay {
         self.journal.push(Undo::Contract { id, previous });
     }
 
-    pub fn deposit_event(&mut self, event: ContractEvent) {
+    pub fn deposit_event(&mut self, event: ContractEvent) -> Result<(), TooMuchState> {
+        self.account(
+            event
+                .data
+                .len()
+                .saturating_add(event.topics.len().saturating_mul(32)),
+        )?;
         self.events.push(event);
+        Ok(())
     }
 
-    pub fn cache_op(&mut self, contract: AccountId, op: CacheOp) {
+    pub fn cache_op(&mut self, contract: AccountId, op: CacheOp) -> Result<(), TooMuchState> {
+        let bytes = match &op {
+            CacheOp::Set { key, value } => key.len().saturating_add(value.len()),
+            CacheOp::SetExpiration { key, .. } | CacheOp::Remove { key } => key.len(),
+        };
+        self.account(bytes)?;
         self.changes.cache_ops.push((contract, op));
+        Ok(())
+    }
+
+    /// Whether `id` was terminated earlier in this execution: its address stays taken
+    /// until the execution is committed (a new contract there would see the old storage).
+    pub fn terminated(&self, id: &AccountId) -> bool {
+        matches!(self.changes.contracts.get(id), Some(None))
     }
 
     /// Ends the execution: the changes and events that survived.
@@ -191,7 +243,7 @@ impl Overlay {
         let mut changes = self.changes;
         // Entries of contracts terminated later in the execution are dropped: the worker
         // deletes the contract's whole storage anyway.
-        let terminated: Vec<AccountId> = changes
+        let terminated: std::collections::BTreeSet<AccountId> = changes
             .contracts
             .iter()
             .filter(|(_, info)| info.is_none())

@@ -487,3 +487,33 @@ fn a_query_past_its_deadline_stops_at_its_next_host_call() {
     );
     assert_eq!(outcome.result, Err(ExecError::Timeout));
 }
+
+#[test]
+fn an_execution_cannot_hold_unbounded_events_or_changes() {
+    let mut cluster = Cluster::new();
+    // Deposits 16 KiB events forever: gas is plenty, memory is what stops it.
+    let code = cluster.upload(&wasm(
+        r#"(module
+        (import "seal0" "deposit_event" (func $event (param i32 i32 i32 i32)))
+        (import "env" "memory" (memory 1 16))
+        (func (export "deploy"))
+        (func (export "call") (loop $again
+            (call $event (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 16384))
+            (br $again))))"#,
+    ));
+    let contract = cluster.instantiate(ALICE, code, vec![]);
+    let outcome = cluster.run(
+        Mode::Query,
+        ALICE,
+        Entry::Call {
+            contract,
+            input: vec![],
+        },
+        100_000_000_000,
+    );
+    match outcome.result {
+        Err(ExecError::Trapped(reason)) => assert!(reason.contains("bytes of changes"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(outcome.events.is_empty());
+}

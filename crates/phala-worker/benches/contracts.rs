@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
         data: sealed(cluster_pair.ecdh_public(), None, "9bae9d5e00", None),
         gas_limit: 1_000_000_000,
         deposit: u128::MAX,
+        reporter: [0; 32],
     };
     let mut notes = Vec::new();
     runtime
@@ -89,7 +90,7 @@ fn bench(c: &mut Criterion) {
             &mut state,
             Some(&cluster),
             [0; 32],
-            1,
+            (1, 0),
             instantiate,
             &mut notes,
         )
@@ -109,6 +110,7 @@ fn bench(c: &mut Criterion) {
         ),
         gas_limit: 1_000_000_000,
         deposit: u128::MAX,
+        reporter: [0; 32],
     };
 
     let mut group = c.benchmark_group("contracts");
@@ -154,7 +156,7 @@ fn bench(c: &mut Criterion) {
                     &mut state,
                     Some(&cluster),
                     [0; 32],
-                    2,
+                    (2, 0),
                     flip.clone(),
                     &mut notes,
                 )
@@ -201,7 +203,7 @@ fn bench(c: &mut Criterion) {
         state.clone(),
         &cluster,
         [0; 32],
-        10,
+        (10, 0),
         [0; 32],
         contract.0,
         hex::decode("2f865bd9").unwrap(),

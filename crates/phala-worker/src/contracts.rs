@@ -44,8 +44,6 @@ pub struct ContractsState {
     /// Every code uploaded so far: all must be loaded before a command runs, since any
     /// contract may instantiate any of them.
     pub codes: BTreeSet<CodeHash>,
-    /// The block timestamp last proven: `now` for queries.
-    pub timestamp_ms: u64,
     /// Commands run (instantiations included).
     pub commands_run: u64,
 }
@@ -59,7 +57,15 @@ impl ContractsState {
                 }
                 None => {
                     self.contracts.remove(id);
-                    self.storage.retain(|(contract, _), _| contract != id);
+                    let keys: Vec<(AccountId, Vec<u8>)> = self
+                        .storage
+                        .range((*id, Vec::new())..)
+                        .take_while(|((contract, _), _)| contract == id)
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in keys {
+                        self.storage.remove(&key);
+                    }
                 }
             }
         }
@@ -94,9 +100,10 @@ impl ContractsState {
     }
 
     /// The root of one contract's state: blake2b-256, keyed with a key derived from the
-    /// cluster key, of its code hash and its entries in order. Equal on every worker that ran
-    /// the same commands; without the key it does not help guess a small state (a flipper's
-    /// bool would be two hashes away otherwise).
+    /// cluster key and the number of commands run, of its code hash and its entries in
+    /// order. Equal on every worker that ran the same commands; without the key it does not
+    /// help guess a small state (a flipper's bool would be two hashes away otherwise), and
+    /// with the count in the key a state that comes back does not give the same root.
     pub fn root(&self, cluster_seed: &Seed, contract: &AccountId) -> Option<H256> {
         let info = self.contracts.get(contract)?;
         let entries: Vec<(&Vec<u8>, &Vec<u8>)> = self
@@ -105,7 +112,9 @@ impl ContractsState {
             .take_while(|((c, _), _)| c == contract)
             .map(|((_, k), v)| (k, v))
             .collect();
-        let key = cluster_seed.derive("contract_state_root", contract);
+        let mut id = contract.to_vec();
+        id.extend_from_slice(&self.commands_run.to_le_bytes());
+        let key = cluster_seed.derive("contract_state_root", &id);
         Some(H256(sp_crypto_hashing::blake2_256(
             &(key.expose(), info.code_hash, entries).encode(),
         )))
@@ -150,6 +159,12 @@ impl Backend for StateBackend {
         self.state.contracts.get(contract).cloned()
     }
     fn code(&self, code_hash: &CodeHash) -> Option<Arc<[u8]>> {
+        // A code exists for contracts once the chain's upload is processed, whatever this
+        // worker happens to have loaded already (a batch loads its codes up front, a
+        // restart loads every file): otherwise workers would disagree about it.
+        if !self.state.codes.contains(code_hash) {
+            return None;
+        }
         self.codes.get(code_hash)
     }
 }
@@ -233,14 +248,15 @@ impl ContractRuntime {
         })
     }
 
-    /// Runs a query against a snapshot; nothing it does is kept.
+    /// Runs a query against a snapshot of the state at block `height` (time
+    /// `timestamp_ms`); nothing it does is kept.
     #[allow(clippy::too_many_arguments)]
     pub fn query(
         &self,
         state: Arc<ContractsState>,
         cluster: &ClusterKey,
         worker_ecdh: [u8; 32],
-        height: BlockNumber,
+        (height, timestamp_ms): (BlockNumber, u64),
         origin: AccountId,
         contract: AccountId,
         input: Vec<u8>,
@@ -251,7 +267,6 @@ impl ContractRuntime {
                 hex::encode(contract)
             ));
         }
-        let timestamp_ms = state.timestamp_ms;
         let env = self.environment(cluster, worker_ecdh);
         let outcome = self.vm.execute(
             Box::new(StateBackend {
@@ -293,8 +308,8 @@ impl ContractRuntime {
         }
     }
 
-    /// Runs one command of the chain's contract queue. Returns the report to send, or
-    /// `None` if the command is for another cluster.
+    /// Runs one command of the chain's contract queue. Returns its report and the member
+    /// the chain asked to send it, or `None` if the command is for another cluster.
     #[allow(clippy::too_many_arguments)]
     pub fn command(
         &self,
@@ -302,57 +317,71 @@ impl ContractRuntime {
         state: &mut Arc<ContractsState>,
         cluster: Option<&ClusterKey>,
         worker_ecdh: [u8; 32],
-        block_number: BlockNumber,
+        (block_number, timestamp_ms): (BlockNumber, u64),
         command: ContractCommand,
         notes: &mut Vec<String>,
-    ) -> Option<ContractReport> {
-        let (id, for_cluster, contract, gas_limit, deposit, sealed, entry_of, deployer, is_new) =
-            match command {
-                ContractCommand::CodeUploaded { code_hash } => {
-                    Arc::make_mut(state).codes.insert(code_hash.0);
-                    return None;
-                }
-                ContractCommand::Instantiate {
-                    id,
-                    cluster,
-                    contract,
-                    code_hash,
-                    deployer,
-                    salt,
-                    data,
-                    gas_limit,
-                    deposit,
-                } => (
-                    id,
-                    cluster,
-                    contract,
-                    gas_limit,
-                    deposit,
-                    data,
-                    Kind::Instantiate { code_hash, salt },
-                    deployer,
-                    true,
-                ),
-                ContractCommand::Call {
-                    id,
-                    cluster,
-                    contract,
-                    origin,
-                    payload,
-                    gas_limit,
-                    deposit,
-                } => (
-                    id,
-                    cluster,
-                    contract,
-                    gas_limit,
-                    deposit,
-                    payload,
-                    Kind::Call,
-                    origin,
-                    false,
-                ),
-            };
+    ) -> Option<(ContractReport, [u8; 32])> {
+        let (
+            reporter,
+            id,
+            for_cluster,
+            contract,
+            gas_limit,
+            deposit,
+            sealed,
+            entry_of,
+            deployer,
+            is_new,
+        ) = match command {
+            ContractCommand::CodeUploaded { code_hash } => {
+                Arc::make_mut(state).codes.insert(code_hash.0);
+                return None;
+            }
+            ContractCommand::Instantiate {
+                id,
+                cluster,
+                contract,
+                code_hash,
+                deployer,
+                salt,
+                data,
+                gas_limit,
+                deposit,
+                reporter,
+            } => (
+                reporter,
+                id,
+                cluster,
+                contract,
+                gas_limit,
+                deposit,
+                data,
+                Kind::Instantiate { code_hash, salt },
+                deployer,
+                true,
+            ),
+            ContractCommand::Call {
+                id,
+                cluster,
+                contract,
+                origin,
+                payload,
+                gas_limit,
+                deposit,
+                reporter,
+            } => (
+                reporter,
+                id,
+                cluster,
+                contract,
+                gas_limit,
+                deposit,
+                payload,
+                Kind::Call,
+                origin,
+                false,
+            ),
+        };
         let key = cluster.filter(|k| k.cluster == for_cluster)?;
         let fail = |status: CommandStatus| ContractReport::Executed {
             id,
@@ -377,7 +406,7 @@ impl ContractRuntime {
                 notes.push(format!(
                     "command {id}: its sealed input does not open for its origin"
                 ));
-                return Some(fail(CommandStatus::BadInput));
+                return Some((fail(CommandStatus::BadInput), reporter));
             }
         };
         let entry = match entry_of {
@@ -386,7 +415,7 @@ impl ContractRuntime {
                 let expected =
                     phala_vm::contract_address(&deployer, &code_hash.0, &key.cluster.0, &salt);
                 if expected != contract.0 {
-                    return Some(fail(CommandStatus::BadInput));
+                    return Some((fail(CommandStatus::BadInput), reporter));
                 }
                 Entry::Instantiate {
                     code_hash: code_hash.0,
@@ -410,7 +439,7 @@ impl ContractRuntime {
                 mode: Mode::Transaction,
                 cluster: key.cluster.0,
                 block_number,
-                timestamp_ms: state.timestamp_ms,
+                timestamp_ms,
                 gas_price: GAS_PRICE,
                 system_contract: [0; 32],
                 deadline: None,
@@ -451,15 +480,18 @@ impl ContractRuntime {
             hex::encode(contract.0),
             outcome.gas_used
         ));
-        Some(ContractReport::Executed {
-            id,
-            contract,
-            status,
-            gas_used: outcome.gas_used,
-            storage_added,
-            contract_keys,
-            output,
-        })
+        Some((
+            ContractReport::Executed {
+                id,
+                contract,
+                status,
+                gas_used: outcome.gas_used,
+                storage_added,
+                contract_keys,
+                output,
+            },
+            reporter,
+        ))
     }
 }
 

@@ -81,6 +81,8 @@ pub struct CoreState {
     pub cluster_key: Option<ClusterKey>,
     /// The cluster's contracts and their state.
     pub contracts: Arc<ContractsState>,
+    /// The last proven block's timestamp: contracts' `now`.
+    pub timestamp_ms: u64,
 }
 
 /// What the host should do after an import.
@@ -155,6 +157,7 @@ impl WorkerCore {
             master: None,
             cluster_key: None,
             contracts: Arc::default(),
+            timestamp_ms: 0,
         };
         WorkerCore {
             keys,
@@ -360,9 +363,7 @@ impl WorkerCore {
         };
         let me = self.keys.pubkey();
         for (number, messages, registration, ingress, gatekeepers, record, now) in facts {
-            if state.contracts.timestamp_ms != now {
-                Arc::make_mut(&mut state.contracts).timestamp_ms = now;
-            }
+            state.timestamp_ms = now;
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
                 if let Some(command) = contract_command(&message) {
@@ -371,11 +372,14 @@ impl WorkerCore {
                         &mut state.contracts,
                         state.cluster_key.as_ref(),
                         self.keys.ecdh_pubkey(),
-                        number,
+                        (number, state.timestamp_ms),
                         command,
                         &mut outcome.notes,
                     );
-                    if let Some(report) = report {
+                    // One member reports each command; every member ran it.
+                    if let Some((report, reporter)) = report
+                        && reporter == me
+                    {
                         self.send_report(
                             &mut state,
                             CONTRACT_REPORT,

@@ -358,7 +358,9 @@ impl Host {
             }
         };
         let mut rng = commonware_utils::sys_rng();
-        match self.core.import(&mut rng, &batch) {
+        // Contract commands can run for seconds: keep the API's async threads free.
+        let imported = blocking(|| self.core.import(&mut rng, &batch));
+        match imported {
             Err(CoreError::MissingCodes(hashes)) => {
                 // Public data the core needs before it can go on: fetch, then import again.
                 for hash in hashes {
@@ -818,5 +820,13 @@ impl Host {
             bar.finish_and_clear();
             info!("caught up at #{}", self.core.head().0);
         }
+    }
+}
+
+/// Runs CPU-heavy `f` without stalling the runtime's other tasks, where the runtime allows.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }

@@ -49,6 +49,7 @@ struct Snapshot {
     worker_ecdh: [u8; 32],
     cluster_key: Option<ClusterKey>,
     contracts: Arc<ContractsState>,
+    timestamp_ms: u64,
     runtime: Arc<ContractRuntime>,
 }
 
@@ -79,6 +80,7 @@ impl QueryService {
             worker_ecdh: core.keys().ecdh_pubkey(),
             cluster_key: core.state().cluster_key.clone(),
             contracts: core.contracts().clone(),
+            timestamp_ms: core.state().timestamp_ms,
             runtime: core.contract_runtime().clone(),
         };
         if let Ok(mut s) = self.snapshot.write() {
@@ -107,6 +109,7 @@ impl QueryService {
                 worker_ecdh: [0; 32],
                 cluster_key: None,
                 contracts: Arc::default(),
+                timestamp_ms: 0,
                 runtime: Arc::default(),
             }));
         }
@@ -147,6 +150,7 @@ impl QueryService {
                 worker_ecdh: current.worker_ecdh,
                 cluster_key: Some(cluster_key),
                 contracts,
+                timestamp_ms: current.timestamp_ms,
                 runtime,
             }));
         }
@@ -232,7 +236,7 @@ impl QueryService {
                 snap.contracts.clone(),
                 cluster,
                 snap.worker_ecdh,
-                snap.height,
+                (snap.height, snap.timestamp_ms),
                 caller.map_or([0; 32], |a| a.0),
                 query.body.contract.0,
                 query.body.payload.clone(),

@@ -547,6 +547,28 @@ fn decode_len(data: &mut &[u8], element: &str) -> Res<usize> {
     usize::try_from(len.0).map_err(|_| format!("the {element} is too long"))
 }
 
+/// `len` items of type `elem`. Items that take no bytes (`()`) are not backed by the data,
+/// so a long run of them is refused: nested, they would multiply into billions of values.
+fn decode_items(
+    reg: &Registry,
+    elem: u32,
+    len: usize,
+    data: &mut &[u8],
+    depth: usize,
+) -> Res<Value> {
+    let mut items = Vec::new();
+    for i in 0..len {
+        let before = data.len();
+        items.push(decode(reg, elem, data, depth)?);
+        if i == 0 && data.len() == before && len > MAX_UNBACKED_LEN {
+            return Err(format!(
+                "{len} items that take no bytes each; at most {MAX_UNBACKED_LEN} are decoded"
+            ));
+        }
+    }
+    Ok(Value::Array(items))
+}
+
 fn check_backed(len: usize, data: &[u8], what: &str) -> Res<()> {
     if len > MAX_UNBACKED_LEN && len > data.len() {
         return Err(format!(
@@ -604,11 +626,7 @@ pub(crate) fn decode(reg: &Registry, ty: u32, data: &mut &[u8], depth: usize) ->
                 return Ok(hex_string(take(data, len, "a byte vector")?));
             }
             check_backed(len, data, "sequence")?;
-            let mut items = Vec::new();
-            for _ in 0..len {
-                items.push(decode(reg, *elem, data, next)?);
-            }
-            Ok(Value::Array(items))
+            decode_items(reg, *elem, len, data, next)
         }
         Def::Array { len, ty: elem } => {
             let len = usize::try_from(*len).map_err(|_| "the array is too long".to_string())?;
@@ -616,11 +634,7 @@ pub(crate) fn decode(reg: &Registry, ty: u32, data: &mut &[u8], depth: usize) ->
                 return Ok(hex_string(take(data, len, "a byte array")?));
             }
             check_backed(len, data, "array")?;
-            let mut items = Vec::new();
-            for _ in 0..len {
-                items.push(decode(reg, *elem, data, next)?);
-            }
-            Ok(Value::Array(items))
+            decode_items(reg, *elem, len, data, next)
         }
         Def::Tuple(ids) => {
             if ids.is_empty() {

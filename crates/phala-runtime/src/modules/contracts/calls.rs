@@ -7,10 +7,10 @@ use phala_mq::contracts::{CONTRACT_COMMAND, ContractCommand, MAX_SEALED_INPUT};
 use phala_primitives::{AccountId32, Balance, H256};
 
 use super::{
-    CLUSTER_COUNT, CLUSTERS, CODE_DEPOSIT_PER_BYTE, CODE_RECORDS, CODES, ClusterInfo, CodeRecord,
-    ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES, MAX_CLUSTER_WORKERS,
-    MAX_GAS, MAX_SALT_LEN, MODULE, NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand,
-    WORKER_CLUSTER, cluster_id, contract_id,
+    BLOCK_GAS, CLUSTER_COUNT, CLUSTERS, CODE_DEPOSIT_PER_BYTE, CODE_RECORDS, CODES,
+    COMMAND_TIMEOUT, ClusterInfo, CodeRecord, ContractRecord, ContractStatus, Error, Event,
+    GAS_PRICE, INSTANCES, MAX_BLOCK_GAS, MAX_CLUSTER_WORKERS, MAX_GAS, MAX_SALT_LEN, MODULE,
+    NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand, WORKER_CLUSTER, cluster_id, contract_id,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, Origin};
@@ -51,6 +51,11 @@ pub enum Call {
         gas_limit: u64,
         deposit: Balance,
     },
+    /// Give up a command (or instantiation) its cluster has not reported for
+    /// `COMMAND_TIMEOUT` blocks: everything it reserved comes back, and an instantiation's
+    /// id is freed. Only its submitter may. The cluster may still have run it.
+    #[codec(index = 4)]
+    cancel_command { command: u64 },
 }
 
 impl Call {
@@ -69,7 +74,8 @@ impl Call {
                         .saturating_mul(25_000),
                 ),
             ),
-            Call::instantiate { .. } | Call::push_command { .. } => weights::reads_writes(6, 6),
+            Call::instantiate { .. } | Call::push_command { .. } => weights::reads_writes(7, 7),
+            Call::cancel_command { .. } => weights::reads_writes(3, 3),
         };
         DispatchInfo {
             weight,
@@ -115,8 +121,52 @@ impl Call {
                 let who = origin.ensure_signed()?;
                 push_command(ext, who, contract, payload, (gas_limit, deposit))
             }
+            Call::cancel_command { command } => {
+                let who = origin.ensure_signed()?;
+                cancel_command(ext, who, command)
+            }
         }
     }
+}
+
+fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResult {
+    let pending = PENDING_COMMANDS
+        .get(ext, &command)
+        .ok_or(Error::UnknownCommand)?;
+    if pending.origin != who {
+        return Err(Error::NotYourCommand.into());
+    }
+    let due = pending.pushed_at.saturating_add(COMMAND_TIMEOUT);
+    if system::block_number(ext) < due {
+        return Err(Error::CommandNotTimedOut.into());
+    }
+    PENDING_COMMANDS.remove(ext, &command);
+    let reserved = GAS_PRICE
+        .saturating_mul(Balance::from(pending.gas_limit))
+        .saturating_add(pending.deposit);
+    balances::unreserve(ext, &who, reserved);
+    if pending.instantiate
+        && INSTANCES
+            .get(ext, &pending.contract)
+            .is_some_and(|r| r.status == ContractStatus::Instantiating)
+    {
+        INSTANCES.remove(ext, &pending.contract);
+    }
+    ext.deposit_event(Event::CommandCancelled {
+        contract: pending.contract,
+        command,
+    });
+    Ok(())
+}
+
+/// The member that reports command `id`: members take turns.
+fn reporter(info: &ClusterInfo, id: u64) -> [u8; 32] {
+    let n = u64::try_from(info.workers.len()).unwrap_or(u64::MAX).max(1);
+    usize::try_from(id.checked_rem(n).unwrap_or(0))
+        .ok()
+        .and_then(|i| info.workers.get(i))
+        .copied()
+        .unwrap_or_default()
 }
 
 fn code_error(e: phala_vm::CodeError) -> Error {
@@ -201,7 +251,17 @@ fn reserve_command(
     let total = gas_fee.checked_add(deposit).ok_or(Error::GasLimit)?;
     let id = NEXT_COMMAND_ID.get_or_default(ext);
     let next = id.checked_add(1).ok_or(Error::TooManyCommands)?;
+    let now = system::block_number(ext);
+    let used = match BLOCK_GAS.get(ext) {
+        Some((block, used)) if block == now => used,
+        _ => 0,
+    };
+    let used = used
+        .checked_add(gas_limit)
+        .filter(|u| *u <= MAX_BLOCK_GAS)
+        .ok_or(Error::BlockGasExhausted)?;
     balances::reserve(ext, &origin, total)?;
+    BLOCK_GAS.put(ext, &(now, used));
     NEXT_COMMAND_ID.put(ext, &next);
     PENDING_COMMANDS.insert(
         ext,
@@ -239,6 +299,8 @@ fn instantiate(
     }
     check_sealed(&data, info.ecdh_pubkey)?;
     let contract = contract_id(&deployer, &code_hash, &cluster, &salt);
+    let next_id = NEXT_COMMAND_ID.get_or_default(ext);
+    let reporter = reporter(&info, next_id);
     if INSTANCES.contains(ext, &contract) {
         return Err(Error::ContractExists.into());
     }
@@ -278,6 +340,7 @@ fn instantiate(
             data,
             gas_limit,
             deposit,
+            reporter,
         },
     )
 }
@@ -299,6 +362,10 @@ fn push_command(
     if payload.header.contract != Some(contract) {
         return Err(Error::WrongRecipient.into());
     }
+    let info = CLUSTERS
+        .get(ext, &record.cluster)
+        .ok_or(Error::ClusterNotFound)?;
+    let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext));
     let id = reserve_command(ext, origin, contract, limits, false)?;
     ext.deposit_event(Event::CommandPushed {
         contract,
@@ -318,6 +385,7 @@ fn push_command(
             payload,
             gas_limit,
             deposit,
+            reporter,
         },
     )
 }

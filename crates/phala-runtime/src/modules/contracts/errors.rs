@@ -65,6 +65,12 @@ pub enum Error {
     NotInCluster,
     /// The report does not decode.
     BadReport,
+    /// This block's commands have reserved all the gas a block allows; try the next block.
+    BlockGasExhausted,
+    /// Only the account that pushed a command may cancel it.
+    NotYourCommand,
+    /// A command may be cancelled only 100 blocks after it was pushed.
+    CommandNotTimedOut,
 }
 
 impl ModuleErrorEnum for Error {

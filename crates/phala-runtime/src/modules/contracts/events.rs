@@ -70,6 +70,9 @@ pub enum Event {
         storage_deposit: Balance,
         output: Option<Envelope>,
     },
+    /// Its submitter gave up a command its cluster did not report in time.
+    #[codec(index = 8)]
+    CommandCancelled { contract: H256, command: u64 },
 }
 
 impl From<Event> for crate::RuntimeEvent {

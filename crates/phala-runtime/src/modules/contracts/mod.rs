@@ -84,6 +84,10 @@ pub const CODE_DEPOSIT_PER_BYTE: Balance = 100_000_000;
 pub const STORAGE_DEPOSIT_PER_BYTE: Balance = 100_000_000;
 /// Longest instantiation salt.
 pub const MAX_SALT_LEN: usize = 128;
+/// Most gas all commands of one block may reserve, so a cluster never falls far behind.
+pub const MAX_BLOCK_GAS: u64 = 2 * MAX_GAS;
+/// Blocks after which a command its cluster has not reported may be cancelled.
+pub const COMMAND_TIMEOUT: BlockNumber = 100;
 
 /// An uploaded code.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -159,6 +163,12 @@ pub const NEXT_COMMAND_ID: StorageValue<u64> = StorageValue::new(
     Query::Default,
     &[" The id the next command or instantiation gets."],
 );
+pub const BLOCK_GAS: StorageValue<(BlockNumber, u64)> = StorageValue::new(
+    MODULE,
+    "BlockGas",
+    Query::Optional,
+    &[" Gas reserved by commands in the block named, against `MAX_BLOCK_GAS`."],
+);
 pub const PENDING_COMMANDS: StorageMap<u64, PendingCommand> = StorageMap::new(
     MODULE,
     "PendingCommands",
@@ -176,6 +186,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         CODE_RECORDS.metadata(),
         INSTANCES.metadata(),
         NEXT_COMMAND_ID.metadata(),
+        BLOCK_GAS.metadata(),
         PENDING_COMMANDS.metadata(),
     ]
 }

@@ -67,7 +67,11 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
     PENDING_COMMANDS.remove(ext, &id);
     balances::unreserve(ext, &pending.origin, reserved);
     balances::withdraw(ext, &pending.origin, fee)?;
-    balances::deposit(ext, &TREASURY_ACCOUNT, fee)?;
+    // A treasury that does not exist yet cannot take a fee below the existential deposit:
+    // burnt then, as transaction fees are, rather than leaving the command unsettled.
+    if balances::deposit(ext, &TREASURY_ACCOUNT, fee).is_err() {
+        balances::burn_withdrawn(ext, fee)?;
+    }
     balances::reserve(ext, &pending.origin, storage_deposit)?;
 
     ext.deposit_event(Event::CommandExecuted {

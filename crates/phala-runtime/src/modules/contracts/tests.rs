@@ -420,3 +420,85 @@ fn a_failed_instantiation_frees_the_id() {
     s.charlie(call).unwrap();
     assert!(instance(&s.net.chain.ext(), &contract).is_some());
 }
+
+#[test]
+fn members_take_turns_reporting_and_an_unreported_command_can_be_cancelled() {
+    let mut s = setup();
+    let code = flipper_wasm();
+    let code_hash = H256(phala_primitives::hashing::blake2_256(&code));
+    s.charlie(Call::upload_code { code }).unwrap();
+    let reserved_before = s.reserved();
+    let data = s.sealed(s.cluster_key.ecdh_public(), None);
+    s.charlie(Call::instantiate {
+        code_hash,
+        data,
+        salt: vec![],
+        cluster: s.cluster,
+        gas_limit: 1_000_000,
+        deposit: 0,
+    })
+    .unwrap();
+    let [
+        ContractCommand::Instantiate {
+            id: 0, reporter, ..
+        },
+    ] = &s.commands()[..]
+    else {
+        panic!()
+    };
+    assert_eq!(*reporter, s.w1.pair.public());
+    let contract = contract_id(&charlie(), &code_hash, &s.cluster, &[]);
+
+    // The cluster never reports: too early, or not the submitter's, it stays.
+    assert_eq!(
+        s.charlie(Call::cancel_command { command: 0 }),
+        Err(Error::CommandNotTimedOut.into())
+    );
+    for _ in 0..COMMAND_TIMEOUT {
+        s.net.chain.produce(vec![]);
+    }
+    let nonce = s.net.bob_nonce();
+    let xt = s.net.chain.sign(
+        &pair("//Bob"),
+        RuntimeCall::Contracts(Call::cancel_command { command: 0 }),
+        nonce,
+    );
+    s.net.chain.produce(vec![xt]);
+    assert_eq!(s.net.chain.failure(1), Some(Error::NotYourCommand.into()));
+    s.charlie(Call::cancel_command { command: 0 }).unwrap();
+    assert_eq!(
+        s.events(),
+        vec![Event::CommandCancelled {
+            contract,
+            command: 0
+        }]
+    );
+    assert_eq!(s.reserved(), reserved_before);
+    assert!(instance(&s.net.chain.ext(), &contract).is_none());
+    // A late report finds nothing to settle.
+    assert_eq!(
+        s.report(1, executed(0, contract, CommandStatus::Success, true)),
+        Err(Error::UnknownCommand.into())
+    );
+
+    // The next command is the second member's to report.
+    let data = s.sealed(s.cluster_key.ecdh_public(), None);
+    s.charlie(Call::instantiate {
+        code_hash,
+        data,
+        salt: vec![],
+        cluster: s.cluster,
+        gas_limit: 1_000_000,
+        deposit: 0,
+    })
+    .unwrap();
+    let [
+        ContractCommand::Instantiate {
+            id: 1, reporter, ..
+        },
+    ] = &s.commands()[..]
+    else {
+        panic!()
+    };
+    assert_eq!(*reporter, s.w2.pair.public());
+}

@@ -54,6 +54,12 @@ impl Net {
         }
     }
 
+    /// The nonce Bob's next transaction takes (and counts it as used).
+    pub fn bob_nonce(&mut self) -> u32 {
+        self.bob_nonce += 1;
+        self.bob_nonce - 1
+    }
+
     pub fn bob(&mut self, call: RuntimeCall) {
         let xt = self.chain.sign(&pair("//Bob"), call, self.bob_nonce);
         self.bob_nonce += 1;
