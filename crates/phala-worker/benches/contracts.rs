@@ -84,6 +84,20 @@ fn bench(c: &mut Criterion) {
         reporter: [0; 32],
     };
     let mut notes = Vec::new();
+    // The chain announces the upload before anything may use the code.
+    assert!(
+        runtime
+            .command(
+                &mut rng,
+                &mut state,
+                Some(&cluster),
+                [0; 32],
+                (1, 0),
+                ContractCommand::CodeUploaded { code_hash },
+                &mut notes
+            )
+            .is_none()
+    );
     runtime
         .command(
             &mut rng,
@@ -95,6 +109,7 @@ fn bench(c: &mut Criterion) {
             &mut notes,
         )
         .unwrap();
+    assert_eq!(state.contracts.len(), 1, "{notes:?}");
     let contract_pair = KeyPair::new(cluster.seed.contract_key(&contract));
     let reply = EcdhSecret::from_bytes([5; 32]).public();
     let flip = ContractCommand::Call {
