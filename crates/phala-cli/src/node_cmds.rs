@@ -53,6 +53,10 @@ pub struct DevnetArgs {
     /// Leave the workers out of any cluster (by default they form one, for contracts).
     #[arg(long)]
     no_cluster: bool,
+    /// Hosts the workers' contracts may reach over HTTP(S) in queries (as `phala worker
+    /// --http-allow`). Default: none.
+    #[arg(long, value_delimiter = ',')]
+    http_allow: Vec<String>,
 }
 
 /// Most workers `phala devnet` runs.
@@ -442,12 +446,13 @@ pub fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
                     first => port(first, i)?,
                 },
             ));
-            let config = dev_worker(
+            let mut config = dev_worker(
                 rpc,
                 base.join(format!("worker-{}", i + 1)),
                 phala_keys::Sr25519Pair::from_uri(&format!("//{operator}"))?,
                 listen,
             );
+            config.contracts.http_allow = args.http_allow.clone();
             println!(
                 "  worker-{:<2} http://{listen}/info (simulated TEE, operator //{operator})",
                 i + 1

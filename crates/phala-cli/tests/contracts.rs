@@ -137,8 +137,7 @@ fn tail(log: &str) -> String {
 }
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/contracts")
+    phala_vm::contract_fixtures_dir()
         .join(name)
         .display()
         .to_string()

@@ -60,6 +60,22 @@ pub use world::{
 };
 
 use exec::{Frame, HostState, Shared, World};
+
+/// Where the compiled contracts of `../shared/fixtures/contracts` are, for tests and benches:
+/// `$PHALA_FIXTURES/contracts`, else a `shared/fixtures/contracts` beside this checkout or
+/// any folder above it, else `/work/shared/fixtures/contracts`.
+#[doc(hidden)]
+pub fn contract_fixtures_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Ok(dir) = std::env::var("PHALA_FIXTURES") {
+        return PathBuf::from(dir).join("contracts");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/fixtures/contracts"))
+        .find(|candidate| candidate.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures/contracts"))
+}
 use world::Overlay;
 
 /// The `seal_return` flag that reverts the frame's changes.

@@ -9,7 +9,6 @@
 //! - `query/get`: `QueryService::answer` for the flipper's `get`: open the query, check it,
 //!   run the contract on the snapshot, sign and seal the reply.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -27,8 +26,7 @@ use phala_worker::query::QueryService;
 const DEPLOYER: [u8; 32] = [0xa1; 32];
 
 fn flipper() -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/contracts/ink4_flipper.contract.json");
+    let path = phala_vm::contract_fixtures_dir().join("ink4_flipper.contract.json");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     hex::decode(
         json["source"]["wasm"]

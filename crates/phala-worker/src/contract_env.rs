@@ -337,6 +337,45 @@ mod tests {
     }
 
     #[test]
+    fn an_allowed_host_is_reached_without_following_redirects() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().take(2).enumerate() {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let response = if i == 0 {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Test: yes\r\n\r\nhello"
+                } else {
+                    "HTTP/1.1 302 Found\r\nLocation: http://example.com/\r\nContent-Length: 0\r\n\r\n"
+                };
+                stream.write_all(response.as_bytes()).unwrap();
+            }
+        });
+        let policy = HttpPolicy::new(vec!["127.0.0.1".into()]);
+        let request = HttpRequest {
+            url: format!("http://127.0.0.1:{port}/price"),
+            method: "POST".into(),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: b"query".to_vec(),
+        };
+        let response = policy
+            .request(request.clone(), Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(
+            (response.status_code, response.body),
+            (200, b"hello".to_vec())
+        );
+        assert!(response.headers.contains(&("x-test".into(), "yes".into())));
+        // A redirect comes back as it is: following it could leave the allowlist.
+        let redirect = policy.request(request, Duration::from_secs(5)).unwrap();
+        assert_eq!(redirect.status_code, 302);
+        server.join().unwrap();
+    }
+
+    #[test]
     fn the_cache_keeps_its_quota_and_expiry() {
         let cache = ContractCache::default();
         let c = [1; 32];

@@ -14,10 +14,18 @@ const BOB: &str = "8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26
 const BOB_SS58: &str = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
 const ALICE_SS58: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 
+/// `$PHALA_FIXTURES/contracts`, else `shared/fixtures/contracts` beside this checkout or
+/// any folder above it, else `/work/shared/fixtures/contracts` (as phala-vm looks).
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/contracts")
-        .join(name)
+    let dir = match std::env::var("PHALA_FIXTURES") {
+        Ok(dir) => PathBuf::from(dir).join("contracts"),
+        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join("shared/fixtures/contracts"))
+            .find(|candidate| candidate.is_dir())
+            .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures/contracts")),
+    };
+    dir.join(name)
 }
 
 fn load(name: &str) -> Bundle {

@@ -16,7 +16,7 @@ pub const CLUSTER: [u8; 32] = [0xc1; 32];
 pub const GAS: u64 = 5_000_000_000;
 
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/contracts")
+    phala_vm::contract_fixtures_dir()
 }
 
 /// The wasm of a fixture: a raw `.wasm`, or the `source.wasm` of a cargo-contract bundle.

@@ -17,10 +17,8 @@ use crate::modules::{balances, message_queue};
 use crate::testing::pair;
 use crate::{RuntimeCall, RuntimeEvent};
 
-const FLIPPER: &str = "../../../shared/fixtures/contracts/ink4_flipper.contract.json";
-
 fn flipper_wasm() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FLIPPER);
+    let path = phala_vm::contract_fixtures_dir().join("ink4_flipper.contract.json");
     let json = std::fs::read_to_string(path).unwrap();
     let start = json.find("\"wasm\":\"0x").unwrap() + "\"wasm\":\"0x".len();
     let end = start + json[start..].find('"').unwrap();
