@@ -338,22 +338,8 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
         }
         ContractCmd::Cancel { command, suri, url } => {
             let client = connect(&url).await?;
-            let call = phala_client::RuntimeCall::Contracts(
-                phala_client::runtime::modules::contracts::Call::cancel_command { command },
-            );
-            let tx = client
-                .sign(call, &pair(&suri)?, phala_client::TxOptions::default())
-                .await?;
-            let outcome = client
-                .submit_and_watch(&tx)
-                .await?
-                .wait_finalized()
-                .await?
-                .into_result()?;
-            println!(
-                "Command {command} cancelled in block #{}; its reservation is released.",
-                outcome.block_number
-            );
+            let block = client.cancel_command(&pair(&suri)?, command).await?;
+            println!("Command {command} cancelled in block #{block}; its reservation is released.");
             Ok(())
         }
         ContractCmd::Query {

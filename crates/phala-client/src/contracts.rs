@@ -236,6 +236,17 @@ impl Client {
         .await
     }
 
+    /// Gives up a command its cluster has not reported for `COMMAND_TIMEOUT` blocks: what
+    /// it reserved comes back. Returns the block it was cancelled in.
+    pub async fn cancel_command(
+        &self,
+        signer: &Sr25519Pair,
+        command: u64,
+    ) -> Result<BlockNumber, ClientError> {
+        let call = RuntimeCall::Contracts(module::Call::cancel_command { command });
+        Ok(self.submit_finalized(signer, call).await?.block_number)
+    }
+
     /// Waits for the cluster's report of `command`, reading finalized blocks from `from`.
     pub async fn wait_command(
         &self,

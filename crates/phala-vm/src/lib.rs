@@ -56,7 +56,7 @@ pub use pink::{
 };
 pub use world::{
     AccountId, Backend, CacheOp, Changes, CodeHash, ContractEvent, ContractInfo, MemoryBackend,
-    contract_address,
+    apply_changes, contract_address,
 };
 
 use exec::{Frame, HostState, Shared, World};

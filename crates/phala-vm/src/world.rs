@@ -274,25 +274,43 @@ impl MemoryBackend {
 
     /// Applies an execution's changes (cache operations are the worker's business).
     pub fn apply(&mut self, changes: &Changes) {
-        for (id, info) in &changes.contracts {
-            match info {
-                Some(info) => {
-                    self.contracts.insert(*id, info.clone());
-                }
-                None => {
-                    self.contracts.remove(id);
-                    self.storage.retain(|(contract, _), _| contract != id);
+        apply_changes(&mut self.contracts, &mut self.storage, changes);
+    }
+}
+
+/// Applies an execution's contract and storage changes to committed maps: what every
+/// backend's owner does after a successful execution. A terminated contract's storage goes
+/// with it, found by range since a contract's entries are contiguous.
+pub fn apply_changes(
+    contracts: &mut BTreeMap<AccountId, ContractInfo>,
+    storage: &mut BTreeMap<(AccountId, Vec<u8>), Vec<u8>>,
+    changes: &Changes,
+) {
+    for (id, info) in &changes.contracts {
+        match info {
+            Some(info) => {
+                contracts.insert(*id, info.clone());
+            }
+            None => {
+                contracts.remove(id);
+                let keys: Vec<(AccountId, Vec<u8>)> = storage
+                    .range((*id, Vec::new())..)
+                    .take_while(|((contract, _), _)| contract == id)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for key in keys {
+                    storage.remove(&key);
                 }
             }
         }
-        for ((contract, key), value) in &changes.storage {
-            match value {
-                Some(value) => {
-                    self.storage.insert((*contract, key.clone()), value.clone());
-                }
-                None => {
-                    self.storage.remove(&(*contract, key.clone()));
-                }
+    }
+    for ((contract, key), value) in &changes.storage {
+        match value {
+            Some(value) => {
+                storage.insert((*contract, key.clone()), value.clone());
+            }
+            None => {
+                storage.remove(&(*contract, key.clone()));
             }
         }
     }

@@ -50,35 +50,7 @@ pub struct ContractsState {
 
 impl ContractsState {
     fn apply(&mut self, changes: &Changes) {
-        for (id, info) in &changes.contracts {
-            match info {
-                Some(info) => {
-                    self.contracts.insert(*id, info.clone());
-                }
-                None => {
-                    self.contracts.remove(id);
-                    let keys: Vec<(AccountId, Vec<u8>)> = self
-                        .storage
-                        .range((*id, Vec::new())..)
-                        .take_while(|((contract, _), _)| contract == id)
-                        .map(|(key, _)| key.clone())
-                        .collect();
-                    for key in keys {
-                        self.storage.remove(&key);
-                    }
-                }
-            }
-        }
-        for ((contract, key), value) in &changes.storage {
-            match value {
-                Some(value) => {
-                    self.storage.insert((*contract, key.clone()), value.clone());
-                }
-                None => {
-                    self.storage.remove(&(*contract, key.clone()));
-                }
-            }
-        }
+        phala_vm::apply_changes(&mut self.contracts, &mut self.storage, changes);
     }
 
     /// Bytes of storage (keys and values) the changes would add; 0 if they free some.
@@ -569,10 +541,4 @@ fn seal_output(
         &output.encode(),
     )
     .ok()
-}
-
-/// The contract keys' public halves, as the chain records them.
-pub fn contract_public_keys(cluster_seed: &Seed, contract: &H256) -> ([u8; 32], [u8; 32]) {
-    let pair = KeyPair::new(cluster_seed.contract_key(contract));
-    (pair.public(), pair.ecdh_public())
 }
