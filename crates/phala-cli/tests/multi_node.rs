@@ -36,10 +36,31 @@ fn start(spec: &Path, base: &Path, name: &str, rpc: u16) -> Node {
         .arg(base.join(name))
         .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log_file(base, name))
         .spawn()
         .expect("cannot start phala node");
     Node { child }
+}
+
+/// Each node's log goes to `<base>/<name>.log` (appended across restarts), shown if a wait fails.
+fn log_file(base: &Path, name: &str) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(base.join(format!("{name}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+fn log_tails(base: &Path) -> String {
+    let mut out = String::new();
+    for name in NAMES {
+        let log = std::fs::read_to_string(base.join(format!("{name}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        out.push_str(&format!("\n--- {name} ---\n{tail}"));
+    }
+    out
 }
 
 fn client(port: u16) -> HttpClient {
@@ -64,7 +85,7 @@ async fn finalized(port: u16) -> Option<(u32, String)> {
 }
 
 /// Waits (bounded) until every listed node has finalized at least `target`.
-async fn wait_all(ports: &[u16], target: u32, what: &str) {
+async fn wait_all(ports: &[u16], target: u32, what: &str, logs: &Path) {
     let start = Instant::now();
     loop {
         let mut done = true;
@@ -78,7 +99,8 @@ async fn wait_all(ports: &[u16], target: u32, what: &str) {
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "{what}: not all nodes reached #{target}"
+            "{what}: not all nodes reached #{target}{}",
+            log_tails(logs)
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -111,7 +133,7 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
         .zip(&rpc)
         .map(|(name, port)| Some(start(&spec, dir.path(), name, *port)))
         .collect();
-    wait_all(&rpc, 3, "startup").await;
+    wait_all(&rpc, 3, "startup", dir.path()).await;
 
     // Transfers go in through Alice's node.
     let genesis: H256 = client(rpc[0])
@@ -130,7 +152,7 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
     let before = finalized(rpc[0]).await.unwrap().0;
     // Dropping a node SIGKILLs it.
     drop(nodes[3].take());
-    wait_all(&rpc[..3], before + 5, "after the crash").await;
+    wait_all(&rpc[..3], before + 5, "after the crash", dir.path()).await;
 
     // All five transfers landed.
     let alice = phala_keys::Sr25519Pair::from_uri("//Alice")
@@ -156,7 +178,7 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
     // Dave comes back and catches up to the same chain.
     nodes[3] = Some(start(&spec, dir.path(), "Dave", rpc[3]));
     let target = finalized(rpc[0]).await.unwrap().0 + 2;
-    wait_all(&rpc, target, "after the restart").await;
+    wait_all(&rpc, target, "after the restart", dir.path()).await;
     let reference: Option<String> = client(rpc[0])
         .request("chain_getBlockHash", rpc_params![target])
         .await

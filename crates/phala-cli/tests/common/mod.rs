@@ -10,12 +10,30 @@ use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 
+/// A port free now on 127.0.0.1, for a process about to be started.
+///
+/// Ports are drawn at random below Linux's ephemeral range (32768–60999) rather than asked of
+/// the kernel with port 0: a port from the ephemeral range can be taken as the local end of any
+/// outgoing connection (tests running in parallel make thousands) between this call and the
+/// child's own bind, and a node that cannot bind exits. A port is never handed out twice in one
+/// test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let seed = RandomState::new();
+    for attempt in 0u64..10_000 {
+        let port = 20_000 + (seed.hash_one(attempt) % 12_000) as u16;
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        let given = given.get_or_insert_with(HashSet::new);
+        if given.contains(&port) || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+            continue;
+        }
+        given.insert(port);
+        return port;
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// A `phala devnet` process; killed when dropped.
