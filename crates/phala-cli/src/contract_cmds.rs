@@ -188,6 +188,7 @@ fn report(metadata: &InkMetadata, callable: Option<&Callable>, result: &CommandR
         "gasUsed": result.gas_used,
         "fee": format_pha(result.fee),
         "storageDeposit": format_pha(result.storage_deposit),
+        "storageRefunded": format_pha(result.storage_refunded),
         "reportedInBlock": result.reported_in,
         "output": output,
     })

@@ -287,6 +287,18 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         "{sent:#}"
     );
     assert_eq!(sent["output"]["events"][0]["event"], "Transfer", "{sent:#}");
+    // Dave's new balance entry is storage the contract's account now holds a deposit for.
+    let nothing = phala_primitives::format_pha(0);
+    assert_ne!(
+        sent["storageDeposit"].as_str(),
+        Some(nothing.as_str()),
+        "{sent:#}"
+    );
+    assert_eq!(
+        sent["storageRefunded"].as_str(),
+        Some(nothing.as_str()),
+        "{sent:#}"
+    );
     let too_much = net.json(&[
         "call",
         &erc20,

@@ -34,8 +34,11 @@ pub struct CommandResult {
     pub gas_used: u64,
     /// PHA paid for the gas used.
     pub fee: Balance,
-    /// PHA kept in deposit for the storage it added.
+    /// PHA it paid into contracts' accounts: storage deposit for what it added, and the
+    /// existential deposit of each contract it created.
     pub storage_deposit: Balance,
+    /// PHA paid back to it for storage it freed.
+    pub storage_refunded: Balance,
     /// The result and events, opened with this caller's reply key.
     pub output: Option<ExecutionOutput>,
     /// The block whose events carried the report.
@@ -275,6 +278,7 @@ impl Client {
                         gas_used,
                         fee,
                         storage_deposit,
+                        storage_refunded,
                         output,
                     }) = record.event
                         && id == command
@@ -290,6 +294,7 @@ impl Client {
                             gas_used,
                             fee,
                             storage_deposit,
+                            storage_refunded,
                             output,
                             reported_in: next,
                         });

@@ -89,6 +89,10 @@ pub enum CommandStatus {
     /// The storage it would add costs more than the deposit allowed.
     #[codec(index = 6)]
     StorageDepositLimitExhausted,
+    /// It would change more than [`MAX_EFFECTS`] contracts' storage, or create or terminate
+    /// that many: nothing changed.
+    #[codec(index = 7)]
+    TooManyContracts,
 }
 
 impl CommandStatus {
@@ -106,13 +110,55 @@ pub enum ContractReport {
         contract: H256,
         status: CommandStatus,
         gas_used: u64,
-        /// Storage bytes the command added (0 if it freed some or failed).
-        storage_added: u64,
         /// After a successful instantiation: the contract key's public keys.
         contract_keys: Option<([u8; 32], [u8; 32])>,
         /// The result and events, sealed to the caller's reply key ([`ExecutionOutput`]).
         output: Option<Envelope>,
+        /// What a successful command did to contracts other than running code: storage grown
+        /// or shrunk, contracts it instantiated, contracts it terminated.
+        effects: Effects,
     },
+}
+
+/// Most entries in each list of [`Effects`]: a command that touches more contracts fails.
+pub const MAX_EFFECTS: usize = 64;
+
+/// The chain-visible side of a successful command: what it needs to keep storage deposits
+/// and its list of contracts right. Empty for a failed command.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Effects {
+    /// Net storage bytes (keys and values) each contract gained (positive) or freed
+    /// (negative); contracts whose storage did not change in size are left out.
+    pub storage: Vec<(H256, i64)>,
+    /// Contracts instantiated by contracts during the command (the command's own
+    /// instantiation is not listed: its keys are in `contract_keys`).
+    pub instantiated: Vec<NewContract>,
+    /// Contracts that terminated, each with the account it named for its deposits.
+    pub terminated: Vec<(H256, [u8; 32])>,
+    /// Contracts that replaced their code (`set_code_hash`), with the new code hash.
+    pub code_changed: Vec<(H256, H256)>,
+}
+
+impl Effects {
+    /// Whether every list is within [`MAX_EFFECTS`].
+    pub fn is_bounded(&self) -> bool {
+        self.storage.len() <= MAX_EFFECTS
+            && self.instantiated.len() <= MAX_EFFECTS
+            && self.terminated.len() <= MAX_EFFECTS
+            && self.code_changed.len() <= MAX_EFFECTS
+    }
+}
+
+/// A contract a contract instantiated: the chain records it so it can be called directly.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct NewContract {
+    pub contract: H256,
+    pub code_hash: H256,
+    /// The contract that instantiated it.
+    pub deployer: H256,
+    /// Its contract key's sr25519 and x25519 public keys.
+    pub pubkey: [u8; 32],
+    pub ecdh_pubkey: [u8; 32],
 }
 
 /// What a caller learns about its command, sealed to its reply key.

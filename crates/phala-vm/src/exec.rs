@@ -106,6 +106,8 @@ pub(crate) struct Frame {
     pub value: u128,
     /// Set by a READ_ONLY call: no state may change in this frame or below.
     pub read_only: bool,
+    /// Running `deploy`: the contract cannot terminate before it exists.
+    pub constructing: bool,
 }
 
 /// The data of every store.
@@ -278,6 +280,7 @@ pub(crate) fn call(
         input: Some(input),
         value: 0,
         read_only: false,
+        constructing: false,
     };
     run_frame(shared, world, frame, "call", fuel)
 }
@@ -329,6 +332,7 @@ pub(crate) fn instantiate_contract(
         input: Some(input),
         value: 0,
         read_only: false,
+        constructing: true,
     };
     let mut end = run_frame(shared, world, frame, "deploy", fuel);
     if !end.result.as_ref().is_ok_and(|r| !r.is_revert())

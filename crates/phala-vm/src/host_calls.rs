@@ -120,7 +120,8 @@ fn do_call(caller: &mut Caller<'_, HostState>, args: CallArgs) -> Result<u32, Er
     }
     let frame = &caller.data().frame;
     let read_only = frame.read_only || args.flags & READ_ONLY != 0;
-    let (me, my_caller, my_value) = (frame.address, frame.caller, frame.value);
+    let (me, my_caller, my_value, constructing) =
+        (frame.address, frame.caller, frame.value, frame.constructing);
     let callee = match args.target {
         Target::Contract(callee) => {
             let world = world(caller)?;
@@ -137,6 +138,7 @@ fn do_call(caller: &mut Caller<'_, HostState>, args: CallArgs) -> Result<u32, Er
                 input: Some(input),
                 value: 0,
                 read_only,
+                constructing: false,
             }
         }
         Target::Delegate(code_hash) => {
@@ -150,6 +152,8 @@ fn do_call(caller: &mut Caller<'_, HostState>, args: CallArgs) -> Result<u32, Er
                 input: Some(input),
                 value: my_value,
                 read_only,
+                // Delegated code still runs on the (unfinished) caller.
+                constructing,
             }
         }
     };
@@ -245,17 +249,25 @@ fn do_instantiate(caller: &mut Caller<'_, HostState>, args: InstantiateArgs) -> 
 
 fn terminate(caller: &mut Caller<'_, HostState>, beneficiary: u32) -> Result<(), Error> {
     charge(caller, gas::CALL)?;
-    let _beneficiary = read_array::<32>(caller, beneficiary)?;
+    let beneficiary = read_array::<32>(caller, beneficiary)?;
     let frame = &caller.data().frame;
     if frame.read_only {
         return Err(trap("terminate in a read-only call"));
     }
+    // As in pallet-contracts: a contract cannot end before it exists, nor leave its balance
+    // to its own id, which nobody can sign for.
+    if frame.constructing {
+        return Err(trap("terminate in a constructor"));
+    }
     let address = frame.address;
+    if beneficiary == address {
+        return Err(trap("terminate names the contract itself as beneficiary"));
+    }
     let world = world(caller)?;
     if world.stack.iter().filter(|a| **a == address).count() > 1 {
         return Err(trap("a contract cannot terminate while it is reentered"));
     }
-    world.overlay.set_contract(address, None);
+    world.overlay.terminate(address, beneficiary);
     Err(Error::host(HostExit::Terminated))
 }
 

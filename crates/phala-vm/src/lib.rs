@@ -306,6 +306,7 @@ impl HostState {
                 input: None,
                 value: 0,
                 read_only: false,
+                constructing: false,
             },
             world: None,
         }

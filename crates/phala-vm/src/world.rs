@@ -53,6 +53,9 @@ pub struct Changes {
     pub storage: BTreeMap<(AccountId, Vec<u8>), Option<Vec<u8>>>,
     /// New or changed contracts; `None` is a terminated contract, whose storage must go too.
     pub contracts: BTreeMap<AccountId, Option<ContractInfo>>,
+    /// Where each terminated contract's balance and deposits go (only for contracts that are
+    /// `None` in `contracts`: a termination rolled back leaves a stale entry, dropped at the end).
+    pub terminated_to: BTreeMap<AccountId, AccountId>,
     pub cache_ops: Vec<(AccountId, CacheOp)>,
 }
 
@@ -211,6 +214,13 @@ impl Overlay {
         self.journal.push(Undo::Contract { id, previous });
     }
 
+    /// Terminates `id` in favour of `beneficiary`.
+    pub fn terminate(&mut self, id: AccountId, beneficiary: AccountId) {
+        self.set_contract(id, None);
+        // The latest termination wins; one rolled back is filtered out in `finish`.
+        self.changes.terminated_to.insert(id, beneficiary);
+    }
+
     pub fn deposit_event(&mut self, event: ContractEvent) -> Result<(), TooMuchState> {
         self.account(
             event
@@ -252,6 +262,9 @@ impl Overlay {
         changes
             .storage
             .retain(|(contract, _), _| !terminated.contains(contract));
+        changes
+            .terminated_to
+            .retain(|contract, _| terminated.contains(contract));
         (changes, self.events)
     }
 }

@@ -517,3 +517,65 @@ fn an_execution_cannot_hold_unbounded_events_or_changes() {
     }
     assert!(outcome.events.is_empty());
 }
+
+/// `call` terminates in favour of the 32 bytes of its input; `deploy` does the same when
+/// given any input.
+const DOOMED: &str = r#"(module
+    (import "seal0" "input" (func $input (param i32 i32)))
+    (import "seal1" "terminate" (func $terminate (param i32)))
+    (import "env" "memory" (memory 1 16))
+    (func $end
+        (i32.store (i32.const 100) (i32.const 64))
+        (call $input (i32.const 0) (i32.const 100))
+        (if (i32.ne (i32.load (i32.const 100)) (i32.const 0))
+            (then (call $terminate (i32.const 0)))))
+    (func (export "deploy") (call $end))
+    (func (export "call") (call $end)))"#;
+
+#[test]
+fn termination_names_its_beneficiary_and_is_refused_in_a_constructor_or_to_itself() {
+    let mut cluster = Cluster::new();
+    let code = cluster.upload(&wasm(DOOMED));
+    let outcome = cluster.run(
+        Mode::Transaction,
+        ALICE,
+        Entry::Instantiate {
+            code_hash: code,
+            salt: vec![],
+            input: BOB.to_vec(),
+        },
+        GAS,
+    );
+    match outcome.result {
+        Err(ExecError::Trapped(reason)) => assert!(reason.contains("constructor"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let contract = cluster.instantiate(ALICE, code, vec![]);
+    let call = |cluster: &mut Cluster, beneficiary: [u8; 32]| {
+        cluster.run(
+            Mode::Transaction,
+            ALICE,
+            Entry::Call {
+                contract,
+                input: beneficiary.to_vec(),
+            },
+            GAS,
+        )
+    };
+    match call(&mut cluster, contract).result {
+        Err(ExecError::Trapped(reason)) => assert!(reason.contains("itself"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let outcome = call(&mut cluster, BOB);
+    assert!(outcome.is_success(), "{:?}", outcome.result);
+    assert_eq!(outcome.changes.contracts.get(&contract), Some(&None));
+    assert_eq!(
+        outcome
+            .changes
+            .terminated_to
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![(contract, BOB)]
+    );
+    assert!(!cluster.backend.contracts.contains_key(&contract));
+}

@@ -7,8 +7,9 @@
 //! the clear and a restart resumes exactly where the last checkpoint was. Codes are public
 //! (on chain) and kept apart, checked against their hash whenever they are loaded.
 //!
-//! Each member reports each command's status, gas and storage growth to the chain, with the
-//! result and events sealed to the caller's reply key; the chain keeps the first report.
+//! The member a command names reports its status, gas and [`Effects`] (storage grown or
+//! freed per contract, contracts created or terminated) to the chain, with the result and
+//! events sealed to the caller's reply key; the chain keeps the first report.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,10 +19,11 @@ use parity_scale_codec::{Decode, DecodeLimit, Encode};
 use phala_crypto::keys::{KeyPair, Seed};
 use phala_crypto::{Envelope, Purpose};
 use phala_mq::contracts::{
-    CommandStatus, ContractCommand, ContractQueryResult, ContractReport, ExecutionOutput,
-    MAX_SEALED_OUTPUT, SealedInput,
+    CommandStatus, ContractCommand, ContractQueryResult, ContractReport, Effects, ExecutionOutput,
+    MAX_EFFECTS, MAX_SEALED_OUTPUT, NewContract, SealedInput,
 };
 use phala_primitives::{BlockNumber, H256};
+use phala_runtime::modules::balances::EXISTENTIAL_DEPOSIT;
 use phala_runtime::modules::contracts::{GAS_PRICE, STORAGE_DEPOSIT_PER_BYTE};
 use phala_vm::{
     AccountId, Backend, Changes, CodeHash, ContractInfo, Entry, ExecContext, ExecError, Mode,
@@ -53,9 +55,17 @@ impl ContractsState {
         phala_vm::apply_changes(&mut self.contracts, &mut self.storage, changes);
     }
 
-    /// Bytes of storage (keys and values) the changes would add; 0 if they free some.
-    fn bytes_added(&self, changes: &Changes) -> u64 {
-        let mut delta: i128 = 0;
+    /// What committing `changes` does that the chain must know ([`Effects`]), with the
+    /// deposit it costs: the existential deposit of every new contract's account (`own`,
+    /// the command's own instantiation, included) and the per-byte deposit of all growth.
+    /// `keys` gives a new contract's public keys.
+    fn effects(
+        &self,
+        changes: &Changes,
+        own: Option<AccountId>,
+        keys: impl Fn(&AccountId) -> ([u8; 32], [u8; 32]),
+    ) -> (Effects, u128) {
+        let mut sizes: BTreeMap<AccountId, i128> = BTreeMap::new();
         for ((contract, key), value) in &changes.storage {
             let old = self
                 .storage
@@ -64,11 +74,57 @@ impl ContractsState {
             let new = value
                 .as_ref()
                 .map_or(0, |v| key.len().saturating_add(v.len()));
-            delta = delta
+            let delta = sizes.entry(*contract).or_default();
+            *delta = delta
                 .saturating_add(new as i128)
                 .saturating_sub(old as i128);
         }
-        u64::try_from(delta.max(0)).unwrap_or(u64::MAX)
+        let mut effects = Effects::default();
+        let mut cost: u128 = 0;
+        for (contract, delta) in sizes {
+            if delta == 0 {
+                continue;
+            }
+            let bytes = i64::try_from(delta).unwrap_or(if delta > 0 { i64::MAX } else { i64::MIN });
+            if bytes > 0 {
+                cost = cost.saturating_add(
+                    STORAGE_DEPOSIT_PER_BYTE.saturating_mul(u128::from(bytes.unsigned_abs())),
+                );
+            }
+            effects.storage.push((H256(contract), bytes));
+        }
+        let mut accounts: u128 = u128::from(own.is_some());
+        for (id, info) in &changes.contracts {
+            match info {
+                Some(info) if !self.contracts.contains_key(id) && Some(*id) != own => {
+                    let (pubkey, ecdh_pubkey) = keys(id);
+                    effects.instantiated.push(NewContract {
+                        contract: H256(*id),
+                        code_hash: H256(info.code_hash),
+                        deployer: H256(info.deployer),
+                        pubkey,
+                        ecdh_pubkey,
+                    });
+                    accounts = accounts.saturating_add(1);
+                }
+                Some(info)
+                    if self
+                        .contracts
+                        .get(id)
+                        .is_some_and(|old| old.code_hash != info.code_hash) =>
+                {
+                    effects.code_changed.push((H256(*id), H256(info.code_hash)));
+                }
+                None if self.contracts.contains_key(id) => {
+                    // The VM records a beneficiary for every termination it commits.
+                    let beneficiary = changes.terminated_to.get(id).copied().unwrap_or(*id);
+                    effects.terminated.push((H256(*id), beneficiary));
+                }
+                _ => {}
+            }
+        }
+        cost = cost.saturating_add(EXISTENTIAL_DEPOSIT.saturating_mul(accounts));
+        (effects, cost)
     }
 
     /// The root of one contract's state: blake2b-256, keyed with a key derived from the
@@ -360,9 +416,9 @@ impl ContractRuntime {
             contract,
             status,
             gas_used: 0,
-            storage_added: 0,
             contract_keys: None,
             output: None,
+            effects: Effects::default(),
         };
         // Constructor data is sealed to the cluster key, commands to the contract's key.
         let opener = if is_new {
@@ -423,14 +479,19 @@ impl ContractRuntime {
             },
         );
         let mut status = status_of(&outcome);
-        let mut storage_added = 0;
+        let mut effects = Effects::default();
         if status.is_success() {
-            storage_added = state.bytes_added(&outcome.changes);
-            let cost = STORAGE_DEPOSIT_PER_BYTE.saturating_mul(u128::from(storage_added));
-            if cost > deposit {
+            let (found, cost) =
+                state.effects(&outcome.changes, is_new.then_some(contract.0), |id| {
+                    let pair = self.key_pair(key, Some(H256(*id)));
+                    (pair.public(), pair.ecdh_public())
+                });
+            if !found.is_bounded() {
+                status = CommandStatus::TooManyContracts;
+            } else if cost > deposit {
                 status = CommandStatus::StorageDepositLimitExhausted;
-                storage_added = 0;
             } else {
+                effects = found;
                 let state = Arc::make_mut(state);
                 state.apply(&outcome.changes);
                 for (contract, op) in &outcome.changes.cache_ops {
@@ -458,9 +519,9 @@ impl ContractRuntime {
                 contract,
                 status,
                 gas_used: outcome.gas_used,
-                storage_added,
                 contract_keys,
                 output,
+                effects,
             },
             reporter,
         ))
@@ -506,9 +567,14 @@ fn seal_output(
     };
     let error = match &outcome.result {
         Err(e) => Some(with_debug(e, &outcome.debug_message)),
-        Ok(_) if *status == CommandStatus::StorageDepositLimitExhausted => {
-            Some("the storage it adds costs more than its deposit".into())
-        }
+        Ok(_) if *status == CommandStatus::StorageDepositLimitExhausted => Some(
+            "the storage it adds (and the existential deposit of each contract it creates) \
+             costs more than its deposit limit"
+                .into(),
+        ),
+        Ok(_) if *status == CommandStatus::TooManyContracts => Some(format!(
+            "it changes more than {MAX_EFFECTS} contracts' storage or lifetimes"
+        )),
         Ok(_) => None,
     };
     let mut output = ExecutionOutput {
@@ -541,4 +607,75 @@ fn seal_output(
         &output.encode(),
     )
     .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(code: u8) -> ContractInfo {
+        ContractInfo {
+            code_hash: [code; 32],
+            deployer: [0xde; 32],
+        }
+    }
+
+    #[test]
+    fn effects_list_storage_per_contract_new_and_terminated_contracts_and_their_cost() {
+        let (grows, shrinks, doomed, own, child) = ([1; 32], [2; 32], [3; 32], [4; 32], [5; 32]);
+        let mut state = ContractsState::default();
+        for c in [grows, shrinks, doomed] {
+            state.contracts.insert(c, info(1));
+        }
+        state.storage.insert((grows, b"k".to_vec()), vec![0; 10]);
+        state.storage.insert((shrinks, b"a".to_vec()), vec![0; 10]);
+        state.storage.insert((shrinks, b"b".to_vec()), vec![0; 5]);
+
+        let mut changes = Changes::default();
+        // +5 bytes on one key, a new 3-byte entry: +8.
+        changes
+            .storage
+            .insert((grows, b"k".to_vec()), Some(vec![0; 15]));
+        changes
+            .storage
+            .insert((grows, b"n".to_vec()), Some(vec![0; 2]));
+        // One entry removed (-11), another rewritten at the same size: -11.
+        changes.storage.insert((shrinks, b"a".to_vec()), None);
+        changes
+            .storage
+            .insert((shrinks, b"b".to_vec()), Some(vec![1; 5]));
+        changes
+            .storage
+            .insert((own, b"x".to_vec()), Some(vec![0; 3]));
+        changes.contracts.insert(own, Some(info(2)));
+        changes.contracts.insert(child, Some(info(3)));
+        changes.contracts.insert(doomed, None);
+        changes.terminated_to.insert(doomed, [0xbe; 32]);
+        // A code change of an existing contract is neither new nor terminated.
+        changes.contracts.insert(grows, Some(info(9)));
+
+        let (effects, cost) =
+            state.effects(&changes, Some(own), |id| ([id[0]; 32], [id[0] + 1; 32]));
+        assert_eq!(
+            effects.storage,
+            vec![(H256(grows), 8), (H256(shrinks), -11), (H256(own), 4)]
+        );
+        assert_eq!(
+            effects.instantiated,
+            vec![NewContract {
+                contract: H256(child),
+                code_hash: H256([3; 32]),
+                deployer: H256([0xde; 32]),
+                pubkey: [5; 32],
+                ecdh_pubkey: [6; 32],
+            }]
+        );
+        assert_eq!(effects.terminated, vec![(H256(doomed), [0xbe; 32])]);
+        assert_eq!(effects.code_changed, vec![(H256(grows), H256([9; 32]))]);
+        // Growth only (8 + 4 bytes) and two new accounts (the command's own and the child).
+        assert_eq!(
+            cost,
+            12 * STORAGE_DEPOSIT_PER_BYTE + 2 * EXISTENTIAL_DEPOSIT
+        );
+    }
 }

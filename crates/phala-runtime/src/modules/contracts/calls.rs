@@ -239,6 +239,7 @@ fn reserve_command(
     ext: &mut Ext,
     origin: AccountId32,
     contract: H256,
+    cluster: H256,
     (gas_limit, deposit): (u64, Balance),
     instantiate: bool,
 ) -> Result<u64, DispatchError> {
@@ -269,6 +270,7 @@ fn reserve_command(
         &PendingCommand {
             origin,
             contract,
+            cluster,
             gas_limit,
             deposit,
             instantiate,
@@ -304,7 +306,10 @@ fn instantiate(
     if INSTANCES.contains(ext, &contract) {
         return Err(Error::ContractExists.into());
     }
-    let id = reserve_command(ext, deployer, contract, limits, true)?;
+    if limits.1 < balances::EXISTENTIAL_DEPOSIT {
+        return Err(Error::DepositTooLow.into());
+    }
+    let id = reserve_command(ext, deployer, contract, cluster, limits, true)?;
     INSTANCES.insert(
         ext,
         &contract,
@@ -366,7 +371,7 @@ fn push_command(
         .get(ext, &record.cluster)
         .ok_or(Error::ClusterNotFound)?;
     let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext));
-    let id = reserve_command(ext, origin, contract, limits, false)?;
+    let id = reserve_command(ext, origin, contract, record.cluster, limits, false)?;
     ext.deposit_event(Event::CommandPushed {
         contract,
         origin,

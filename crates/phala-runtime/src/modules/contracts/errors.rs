@@ -71,6 +71,9 @@ pub enum Error {
     NotYourCommand,
     /// A command may be cancelled only 100 blocks after it was pushed.
     CommandNotTimedOut,
+    /// An instantiation's deposit must at least cover the contract account's existential
+    /// deposit (0.01 PHA).
+    DepositTooLow,
 }
 
 impl ModuleErrorEnum for Error {

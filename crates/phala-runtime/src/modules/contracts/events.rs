@@ -58,8 +58,9 @@ pub enum Event {
         origin: AccountId32,
         command: u64,
     },
-    /// The cluster ran a command (or a constructor): its status, gas, fee and storage
-    /// deposit, and the output sealed to the caller's reply key.
+    /// The cluster ran a command (or a constructor): its status, gas, fee, the storage
+    /// deposit it paid and the deposit it got back for storage it freed, and the output sealed
+    /// to the caller's reply key.
     #[codec(index = 7)]
     CommandExecuted {
         contract: H256,
@@ -68,11 +69,39 @@ pub enum Event {
         gas_used: u64,
         fee: Balance,
         storage_deposit: Balance,
+        storage_refunded: Balance,
         output: Option<Envelope>,
     },
     /// Its submitter gave up a command its cluster did not report in time.
     #[codec(index = 8)]
     CommandCancelled { contract: H256, command: u64 },
+    /// A contract terminated during command `command`: its account's balance, deposits
+    /// included, went to `beneficiary`, and it can no longer be called.
+    #[codec(index = 9)]
+    ContractTerminated {
+        contract: H256,
+        command: u64,
+        beneficiary: AccountId32,
+        released: Balance,
+    },
+    /// A contract instantiated another during command `command`; commands may be sealed
+    /// to the new contract's `ecdh_pubkey` at once.
+    #[codec(index = 10)]
+    ContractInstantiatedByContract {
+        contract: H256,
+        deployer: H256,
+        code_hash: H256,
+        command: u64,
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+    },
+    /// A contract replaced its own code (`set_code_hash`) during command `command`.
+    #[codec(index = 11)]
+    ContractCodeChanged {
+        contract: H256,
+        command: u64,
+        code_hash: H256,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

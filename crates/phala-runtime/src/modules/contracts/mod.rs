@@ -10,8 +10,11 @@
 //! pushes commands sealed to the contract key. The chain orders them and hands them to the
 //! cluster; it never sees an input, an output or a contract's state. Gas is paid in PHA: the
 //! limit is reserved up front, and when the first cluster worker reports the command done,
-//! the gas used goes to the treasury, the rest is refunded, and the storage the command
-//! added stays reserved from its deposit.
+//! the gas used goes to the treasury and the rest is refunded. Storage is paid for as in
+//! pallet-contracts: each contract has an account (opened with the existential deposit by
+//! whoever instantiates it) holding in reserve a deposit per byte of its storage; a command
+//! that grows a contract's storage pays into that reserve out of its deposit limit, one that
+//! shrinks it is paid back, and termination sends the whole account to the beneficiary.
 
 mod calls;
 mod errors;
@@ -121,8 +124,15 @@ pub struct ContractRecord {
     pub pubkey: Option<[u8; 32]>,
     /// The contract key's x25519 public key: commands are sealed to it.
     pub ecdh_pubkey: Option<[u8; 32]>,
-    /// Storage deposit its commands have taken so far.
+    /// Storage deposit held (reserved) on its account, [`contract_account`].
     pub storage_deposit: Balance,
+}
+
+/// A contract's own account: the contract id as an account id. It is opened with the
+/// existential deposit when the contract is instantiated and holds the contract's storage
+/// deposits in reserve; termination empties it to the contract's beneficiary.
+pub fn contract_account(contract: &H256) -> AccountId32 {
+    AccountId32(contract.0)
 }
 
 /// A command (or instantiation) the cluster has not reported yet, and what it reserved.
@@ -130,6 +140,8 @@ pub struct ContractRecord {
 pub struct PendingCommand {
     pub origin: AccountId32,
     pub contract: H256,
+    /// The cluster that runs it (the contract may be gone by the time it reports).
+    pub cluster: H256,
     pub gas_limit: u64,
     pub deposit: Balance,
     pub instantiate: bool,

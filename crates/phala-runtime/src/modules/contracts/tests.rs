@@ -5,7 +5,8 @@ use parity_scale_codec::{Decode, Encode};
 use phala_crypto::keys::{KeyPair, Seed};
 use phala_crypto::{Envelope, Purpose};
 use phala_mq::contracts::{
-    CONTRACT_COMMAND, CONTRACT_REPORT, CommandStatus, ContractCommand, ContractReport, SealedInput,
+    CONTRACT_COMMAND, CONTRACT_REPORT, CommandStatus, ContractCommand, ContractReport, Effects,
+    MAX_EFFECTS, NewContract, SealedInput,
 };
 use phala_mq::topics::GatekeeperReport;
 use phala_primitives::{AccountId32, H256};
@@ -176,11 +177,16 @@ fn executed(id: u64, contract: H256, status: CommandStatus, keys: bool) -> Contr
         contract,
         status,
         gas_used: 1_000_000,
-        storage_added: 10,
         contract_keys: keys.then_some(([5; 32], [6; 32])),
         output: None,
+        effects: Effects {
+            storage: vec![(contract, 10)],
+            ..Effects::default()
+        },
     }
 }
+
+const ED: Balance = balances::EXISTENTIAL_DEPOSIT;
 
 #[test]
 fn code_is_validated_at_upload_and_charged_a_deposit() {
@@ -332,12 +338,18 @@ fn instantiation_and_commands_are_relayed_sealed_and_settled_once() {
     assert_eq!(record.status, ContractStatus::Active);
     assert_eq!(record.ecdh_pubkey, Some([6; 32]));
     assert_eq!(record.storage_deposit, 10 * STORAGE_DEPOSIT_PER_BYTE);
-    // Gas used paid to the treasury; the rest refunded; the storage added kept reserved.
+    // Gas used paid to the treasury; the rest refunded; the contract's account opened with
+    // the existential deposit and holding the storage deposit in reserve.
     assert_eq!(
         balances::free_balance(&s.net.chain.ext(), &charlie()),
-        free + reserved - 1_000_000 * GAS_PRICE - 10 * STORAGE_DEPOSIT_PER_BYTE
+        free + reserved - 1_000_000 * GAS_PRICE - 10 * STORAGE_DEPOSIT_PER_BYTE - ED
     );
-    assert_eq!(s.reserved(), code_deposit + 10 * STORAGE_DEPOSIT_PER_BYTE);
+    assert_eq!(s.reserved(), code_deposit);
+    let account = balances::account_data(&s.net.chain.ext(), &contract_account(&contract));
+    assert_eq!(
+        (account.free, account.reserved),
+        (ED, 10 * STORAGE_DEPOSIT_PER_BYTE)
+    );
 
     // A command: sealed to the contract key, for this contract.
     let for_other = s.sealed([6; 32], Some(H256([1; 32])));
@@ -379,9 +391,13 @@ fn instantiation_and_commands_are_relayed_sealed_and_settled_once() {
             contract,
             status: CommandStatus::OutOfGas,
             gas_used: 2_000_000,
-            storage_added: 0,
             contract_keys: None,
             output: None,
+            // Whatever a failed command's report says it did is ignored.
+            effects: Effects {
+                storage: vec![(contract, 1_000)],
+                ..Effects::default()
+            },
         },
     )
     .unwrap();
@@ -391,7 +407,11 @@ fn instantiation_and_commands_are_relayed_sealed_and_settled_once() {
         RuntimeEvent::Contracts(Event::CommandExecuted { status: CommandStatus::OutOfGas, fee, .. })
             if *fee == 2_000_000 * GAS_PRICE
     )));
-    assert_eq!(s.reserved(), code_deposit + 10 * STORAGE_DEPOSIT_PER_BYTE);
+    assert_eq!(s.reserved(), code_deposit);
+    assert_eq!(
+        instance(&s.net.chain.ext(), &contract).map(|r| r.storage_deposit),
+        Some(10 * STORAGE_DEPOSIT_PER_BYTE)
+    );
     assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &id).is_none());
 }
 
@@ -408,7 +428,7 @@ fn a_failed_instantiation_frees_the_id() {
         salt: vec![],
         cluster: s.cluster,
         gas_limit: 1_000_000,
-        deposit: 0,
+        deposit: ED,
     };
     s.charlie(call.clone()).unwrap();
     let contract = contract_id(&charlie(), &code_hash, &s.cluster, &[]);
@@ -433,7 +453,7 @@ fn members_take_turns_reporting_and_an_unreported_command_can_be_cancelled() {
         salt: vec![],
         cluster: s.cluster,
         gas_limit: 1_000_000,
-        deposit: 0,
+        deposit: ED,
     })
     .unwrap();
     let [
@@ -487,7 +507,7 @@ fn members_take_turns_reporting_and_an_unreported_command_can_be_cancelled() {
         salt: vec![],
         cluster: s.cluster,
         gas_limit: 1_000_000,
-        deposit: 0,
+        deposit: ED,
     })
     .unwrap();
     let [
@@ -499,4 +519,332 @@ fn members_take_turns_reporting_and_an_unreported_command_can_be_cancelled() {
         panic!()
     };
     assert_eq!(*reporter, s.w2.pair.public());
+}
+
+#[test]
+fn an_instantiation_must_cover_the_contract_accounts_existential_deposit() {
+    let mut s = setup();
+    let code = flipper_wasm();
+    let code_hash = H256(phala_primitives::hashing::blake2_256(&code));
+    s.charlie(Call::upload_code { code }).unwrap();
+    let data = s.sealed(s.cluster_key.ecdh_public(), None);
+    assert_eq!(
+        s.charlie(Call::instantiate {
+            code_hash,
+            data,
+            salt: vec![],
+            cluster: s.cluster,
+            gas_limit: 1_000_000,
+            deposit: ED - 1,
+        }),
+        Err(Error::DepositTooLow.into())
+    );
+}
+
+impl Setup {
+    /// Instantiates the flipper as Charlie and reports it done with 10 bytes of storage.
+    fn active_contract(&mut self) -> H256 {
+        let code = flipper_wasm();
+        let code_hash = H256(phala_primitives::hashing::blake2_256(&code));
+        self.charlie(Call::upload_code { code }).unwrap();
+        let data = self.sealed(self.cluster_key.ecdh_public(), None);
+        self.charlie(Call::instantiate {
+            code_hash,
+            data,
+            salt: vec![],
+            cluster: self.cluster,
+            gas_limit: 1_000_000,
+            deposit: ED + 1_000 * STORAGE_DEPOSIT_PER_BYTE,
+        })
+        .unwrap();
+        let contract = contract_id(&charlie(), &code_hash, &self.cluster, &[]);
+        self.report(1, executed(0, contract, CommandStatus::Success, true))
+            .unwrap();
+        contract
+    }
+
+    /// Pushes a command to `contract` (sealed to `ecdh`) as Charlie; its id.
+    fn push(&mut self, contract: H256, ecdh: [u8; 32], deposit: Balance) -> u64 {
+        let payload = self.sealed(ecdh, Some(contract));
+        self.charlie(Call::push_command {
+            contract,
+            payload,
+            gas_limit: 1_000,
+            deposit,
+        })
+        .unwrap();
+        match self.commands().last() {
+            Some(ContractCommand::Call { id, .. }) => *id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn done(&mut self, id: u64, contract: H256, effects: Effects) -> Result<(), DispatchError> {
+        self.report(
+            1,
+            ContractReport::Executed {
+                id,
+                contract,
+                status: CommandStatus::Success,
+                gas_used: 1_000,
+                contract_keys: None,
+                output: None,
+                effects,
+            },
+        )
+    }
+
+    fn account(&self, contract: &H256) -> (Balance, Balance) {
+        let data = balances::account_data(&self.net.chain.ext(), &contract_account(contract));
+        (data.free, data.reserved)
+    }
+
+    fn free(&self, who: &AccountId32) -> Balance {
+        balances::free_balance(&self.net.chain.ext(), who)
+    }
+}
+
+#[test]
+fn storage_deposits_follow_storage_and_contracts_made_by_contracts_are_callable() {
+    let mut s = setup();
+    let parent = s.active_contract();
+    let code_hash = instance(&s.net.chain.ext(), &parent).unwrap().code_hash;
+    let child = H256([0xc1; 32]);
+    const PB: Balance = STORAGE_DEPOSIT_PER_BYTE;
+
+    // The parent grows by 50 bytes and instantiates a child of 20 bytes.
+    let id = s.push(parent, [6; 32], 1_000 * PB);
+    let before = s.free(&charlie());
+    s.done(
+        id,
+        parent,
+        Effects {
+            storage: vec![(parent, 50), (child, 20)],
+            instantiated: vec![NewContract {
+                contract: child,
+                code_hash,
+                deployer: parent,
+                pubkey: [7; 32],
+                ecdh_pubkey: [8; 32],
+            }],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    // (`before` is after the push reserved the gas and the deposit limit; the gas was all used.)
+    assert_eq!(s.free(&charlie()), before + 1_000 * PB - ED - 70 * PB);
+    assert_eq!(s.account(&parent), (ED, 60 * PB));
+    assert_eq!(s.account(&child), (ED, 20 * PB));
+    let record = instance(&s.net.chain.ext(), &child).unwrap();
+    assert_eq!(
+        (record.deployer, record.status, record.ecdh_pubkey),
+        (AccountId32(parent.0), ContractStatus::Active, Some([8; 32]))
+    );
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::CommandExecuted { storage_deposit, storage_refunded: 0, .. }
+            if *storage_deposit == ED + 70 * PB
+    )));
+
+    // A deposit limit is a limit: growth beyond it is charged only up to it.
+    let id = s.push(parent, [6; 32], 5 * PB);
+    s.done(
+        id,
+        parent,
+        Effects {
+            storage: vec![(parent, 500)],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.account(&parent), (ED, 65 * PB));
+
+    // Freed storage is paid back, never more than the contract holds.
+    let id = s.push(parent, [6; 32], 0);
+    let before = s.free(&charlie());
+    s.done(
+        id,
+        parent,
+        Effects {
+            storage: vec![(parent, -30)],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.free(&charlie()), before + 30 * PB);
+    assert_eq!(s.account(&parent), (ED, 35 * PB));
+    let id = s.push(parent, [6; 32], 0);
+    s.done(
+        id,
+        parent,
+        Effects {
+            storage: vec![(parent, -1_000_000)],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.account(&parent), (ED, 0));
+    assert_eq!(
+        instance(&s.net.chain.ext(), &parent).map(|r| r.storage_deposit),
+        Some(0)
+    );
+
+    // `set_code_hash`: the chain's record follows (to an uploaded code only).
+    let id = s.push(parent, [6; 32], 0);
+    let unknown = Effects {
+        code_changed: vec![(parent, H256([0xee; 32]))],
+        ..Effects::default()
+    };
+    assert_eq!(s.done(id, parent, unknown), Err(Error::BadReport.into()));
+    s.done(
+        id,
+        parent,
+        Effects {
+            code_changed: vec![(parent, code_hash)],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::ContractCodeChanged { contract, code_hash: c, .. } if *contract == parent && *c == code_hash
+    )));
+
+    // The child takes commands sealed to its own key.
+    let early = s.push(child, [8; 32], 0);
+
+    // The parent terminates the child in favour of Dave: Dave gets its whole account, and
+    // the child is gone; the command already queued for it is still settled.
+    let dave = AccountId32(pair("//Dave").public());
+    let dave_before = s.free(&dave);
+    let id = s.push(parent, [6; 32], 0);
+    s.done(early, child, Effects::default()).unwrap();
+    s.done(
+        id,
+        parent,
+        Effects {
+            terminated: vec![(child, dave.0)],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(s.free(&dave), dave_before + ED + 20 * PB);
+    assert_eq!(s.account(&child), (0, 0));
+    assert!(instance(&s.net.chain.ext(), &child).is_none());
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::ContractTerminated { contract, beneficiary, released, .. }
+            if *contract == child && *beneficiary == dave && *released == ED + 20 * PB
+    )));
+    let payload = s.sealed([8; 32], Some(child));
+    assert_eq!(
+        s.charlie(Call::push_command {
+            contract: child,
+            payload,
+            gas_limit: 1_000,
+            deposit: 0
+        }),
+        Err(Error::ContractNotFound.into())
+    );
+}
+
+#[test]
+fn a_command_whose_contract_terminated_meanwhile_is_still_settled() {
+    let mut s = setup();
+    let contract = s.active_contract();
+    let terminate = s.push(contract, [6; 32], 0);
+    let after = s.push(contract, [6; 32], 0);
+    let charlie_before = s.free(&charlie());
+    s.done(
+        terminate,
+        contract,
+        Effects {
+            terminated: vec![(contract, charlie().0)],
+            ..Effects::default()
+        },
+    )
+    .unwrap();
+    assert!(instance(&s.net.chain.ext(), &contract).is_none());
+    s.report(
+        2,
+        ContractReport::Executed {
+            id: after,
+            contract,
+            status: CommandStatus::NotFound,
+            gas_used: 0,
+            contract_keys: None,
+            output: None,
+            effects: Effects::default(),
+        },
+    )
+    .unwrap();
+    assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &after).is_none());
+    // Charlie got the contract's account back, and the gas the second command reserved
+    // (it used none; the first paid exactly what it had reserved).
+    assert_eq!(
+        s.free(&charlie()),
+        charlie_before + 1_000 * GAS_PRICE + ED + 10 * STORAGE_DEPOSIT_PER_BYTE
+    );
+}
+
+#[test]
+fn effects_naming_unknown_or_duplicate_contracts_or_too_many_are_refused() {
+    let mut s = setup();
+    let contract = s.active_contract();
+    let id = s.push(contract, [6; 32], 1_000 * STORAGE_DEPOSIT_PER_BYTE);
+    let stranger = H256([0x5e; 32]);
+    let bad = [
+        Effects {
+            storage: vec![(stranger, 1)],
+            ..Effects::default()
+        },
+        Effects {
+            storage: vec![(contract, 1), (contract, 1)],
+            ..Effects::default()
+        },
+        Effects {
+            storage: vec![(contract, 0)],
+            ..Effects::default()
+        },
+        Effects {
+            terminated: vec![(stranger, [0; 32])],
+            ..Effects::default()
+        },
+        Effects {
+            // A contract that exists already cannot be new.
+            instantiated: vec![NewContract {
+                contract,
+                code_hash: H256::default(),
+                deployer: contract,
+                pubkey: [0; 32],
+                ecdh_pubkey: [0; 32],
+            }],
+            ..Effects::default()
+        },
+        Effects {
+            // Nor one made from a code never uploaded.
+            instantiated: vec![NewContract {
+                contract: stranger,
+                code_hash: H256([0xee; 32]),
+                deployer: contract,
+                pubkey: [0; 32],
+                ecdh_pubkey: [0; 32],
+            }],
+            ..Effects::default()
+        },
+        Effects {
+            storage: (0..=MAX_EFFECTS as u8)
+                .map(|i| (H256([i; 32]), 1))
+                .collect(),
+            ..Effects::default()
+        },
+    ];
+    for effects in bad {
+        assert_eq!(
+            s.done(id, contract, effects.clone()),
+            Err(Error::BadReport.into()),
+            "{effects:?}"
+        );
+    }
+    s.done(id, contract, Effects::default()).unwrap();
 }
