@@ -82,7 +82,7 @@ pub enum ContractCmd {
         common: Common,
         #[command(flatten)]
         signed: Signed,
-        /// The contract id (0x-hex).
+        /// The contract id (0x-hex or SS58).
         #[arg(long)]
         contract: String,
         /// The message, by label or selector.
@@ -127,6 +127,14 @@ fn pair(uri: &str) -> Result<Sr25519Pair> {
 
 fn h256(what: &str, input: &str) -> Result<H256> {
     H256::from_hex(input).map_err(|e| anyhow!("{what} {input:?}: {e}"))
+}
+
+/// A contract id as `0x` hex or as the SS58 address contracts themselves hand out (an
+/// `AccountId` returned by a factory, say).
+fn contract_id(input: &str) -> Result<H256> {
+    phala_primitives::ss58::parse_account(input)
+        .map(H256)
+        .map_err(|e| anyhow!("--contract {input:?}: {e} (give 0x and 64 hex digits, or SS58)"))
 }
 
 fn load(path: &std::path::Path) -> Result<Bundle> {
@@ -324,7 +332,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             let result = client
                 .call_contract(
                     &pair(&signed.suri)?,
-                    h256("--contract", &contract)?,
+                    contract_id(&contract)?,
                     input,
                     signed.gas,
                     deposit(&signed.storage_deposit_limit)?,
@@ -363,7 +371,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 None => QueryAs::Anonymous,
             };
             let (height, result) = api
-                .query_contract(&client, h256("--contract", &contract)?, input, signer)
+                .query_contract(&client, contract_id(&contract)?, input, signer)
                 .await?;
             let decoded = metadata
                 .decode_return(callable, &result.data)

@@ -1,8 +1,9 @@
 //! Confidential ink! contracts end to end, on a real `phala devnet --workers 2` (one
 //! gatekeeper validator, two workers the devnet puts in a cluster), driven with the `phala
 //! contract` commands exactly as a user types them: unmodified compiled contracts from
-//! ../shared/fixtures/contracts, encrypted commands and signed queries, refusals with clear
-//! errors, identical state on both workers, and no plaintext input or state anywhere.
+//! ../shared/fixtures/contracts, encrypted commands and signed queries, storage deposits, a
+//! factory's child contract called directly, refusals with clear errors, identical state on
+//! both workers, and no plaintext input or state anywhere.
 
 mod common;
 
@@ -422,6 +423,88 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         "an error, not a hang"
     );
 
+    // A factory instantiates a contract from a contract: the chain records the child with its
+    // keys, so it takes commands directly, by the SS58 id the factory returned.
+    let feed = fixture("phat_sub_price_feed.contract");
+    let feed_code = net.json(&["upload", &feed, "--suri", "//Bob"])["codeHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let factory = fixture("phat_sub0_factory.contract");
+    let made = net.json(&["instantiate", &factory, "--suri", "//Bob"]);
+    let factory_id = made["contract"].as_str().unwrap().to_string();
+    let key = format!("0x{}", "ab".repeat(32));
+    let configured = net.json(&[
+        "call",
+        &factory,
+        "--contract",
+        &factory_id,
+        "--message",
+        "config",
+        "--args",
+        "\"https://rpc.example\"",
+        "100",
+        &key,
+        &feed_code,
+        "--suri",
+        "//Bob",
+    ]);
+    assert_eq!(configured["status"], "Success", "{configured:#}");
+    let deployed = net.json(&[
+        "call",
+        &factory,
+        "--contract",
+        &factory_id,
+        "--message",
+        "deploy_price_feed",
+        "--args",
+        "\"feed\"",
+        "\"pha\"",
+        "\"usd\"",
+        "--suri",
+        "//Bob",
+    ]);
+    let child = deployed["output"]["result"]["Ok"]["Ok"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{deployed:#}"))
+        .to_string();
+    // The factory paid the child's existential deposit and its storage out of Bob's limit.
+    assert_ne!(
+        deployed["storageDeposit"].as_str(),
+        Some(nothing.as_str()),
+        "{deployed:#}"
+    );
+    let handed = net.json(&[
+        "call",
+        &feed,
+        "--contract",
+        &child,
+        "--message",
+        "transfer_ownership",
+        "--args",
+        &dave,
+        "--suri",
+        "//Bob",
+    ]);
+    assert_eq!(handed["status"], "Success", "{handed:#}");
+    let owner: Value = serde_json::from_str(
+        &net.contract(&[
+            "query",
+            &feed,
+            "--contract",
+            &child,
+            "--message",
+            "owner",
+            "--worker",
+            &worker2,
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let dave_id = Sr25519Pair::from_uri("//Dave").unwrap().public();
+    let owner_id = phala_primitives::ss58::parse_account(owner["Ok"].as_str().unwrap()).unwrap();
+    assert_eq!(owner_id, dave_id, "{owner:#}");
+
     // Codes the workers could not run are refused at upload, with the reason.
     let client = Client::connect(&net.url()).await.unwrap();
     let charlie_pair = Sr25519Pair::from_uri("//Charlie").unwrap();
@@ -456,7 +539,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
                 })
                 .collect()
         };
-        if a["contractCommandsRun"] == b["contractCommandsRun"] && roots(&a).len() == 6 {
+        if a["contractCommandsRun"] == b["contractCommandsRun"] && roots(&a).len() == 8 {
             assert_eq!(roots(&a), roots(&b));
             break;
         }
