@@ -1,4 +1,5 @@
-//! `phala contract upload|instantiate|call|query BUNDLE`, in the manner of cargo-contract:
+//! `phala contract upload|instantiate|call|query BUNDLE` (and `info`, `cancel`), in the
+//! manner of cargo-contract:
 //! arguments are encoded and results and events decoded by name from the bundle's metadata.
 //! Inputs are sealed on this machine; `call` waits until the cluster has run the command
 //! and opens its result with a reply key only this process held.
@@ -14,6 +15,7 @@ use phala_client::primitives::{Balance, H256, format_pha, parse_pha};
 use phala_client::worker::{QueryAs, WorkerApi};
 use phala_client::{Client, ClientConfig};
 use phala_mq::contracts::CommandStatus;
+use phala_runtime::modules::contracts::contract_account;
 use serde_json::{Value, json};
 
 use crate::client_cmds::DEFAULT_URL;
@@ -90,6 +92,18 @@ pub enum ContractCmd {
         message: String,
         #[arg(long, num_args = 0..)]
         args: Vec<String>,
+    },
+    /// What the chain knows of a contract: code, cluster, deployer, status, public keys, and
+    /// its account (the existential deposit and the storage deposit it holds).
+    Info {
+        /// The contract id (0x-hex or SS58).
+        #[arg(long)]
+        contract: String,
+        #[arg(long, default_value = DEFAULT_URL)]
+        url: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Give up a command its cluster has not reported for 100 blocks: what it reserved
     /// comes back (the cluster may still have run it).
@@ -344,6 +358,45 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 CommandStatus::Success | CommandStatus::Reverted => Ok(()),
                 other => bail!("the command failed: {other:?}"),
             }
+        }
+        ContractCmd::Info {
+            contract,
+            url,
+            json: json_out,
+        } => {
+            let id = contract_id(&contract)?;
+            let client = connect(&url).await?;
+            let record = client.contract(id).await?.ok_or_else(|| {
+                anyhow!("no contract {id} on chain (never instantiated, or terminated)")
+            })?;
+            let account = client.account(&contract_account(&id)).await?.data;
+            let hex32 = |k: Option<[u8; 32]>| k.map(|k| format!("0x{}", hex::encode(k)));
+            let value = json!({
+                "contract": id.to_string(),
+                "codeHash": record.code_hash.to_string(),
+                "cluster": record.cluster.to_string(),
+                "deployer": record.deployer.to_ss58(),
+                "status": format!("{:?}", record.status),
+                "pubkey": hex32(record.pubkey),
+                "ecdhPubkey": hex32(record.ecdh_pubkey),
+                "storageDeposit": format_pha(record.storage_deposit),
+                "account": {
+                    "free": format_pha(account.free),
+                    "reserved": format_pha(account.reserved),
+                },
+            });
+            print(json_out, &value, || {
+                format!(
+                    "Contract {id} ({:?})\n  code {}, cluster {}\n  deployed by {}\n  storage deposit {}, account free {}",
+                    record.status,
+                    record.code_hash,
+                    record.cluster,
+                    record.deployer.to_ss58(),
+                    format_pha(record.storage_deposit),
+                    format_pha(account.free),
+                )
+            });
+            Ok(())
         }
         ContractCmd::Cancel { command, suri, url } => {
             let client = connect(&url).await?;

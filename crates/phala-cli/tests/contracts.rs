@@ -300,6 +300,20 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         Some(nothing.as_str()),
         "{sent:#}"
     );
+    // The contract's account holds the existential deposit and, in reserve, every storage
+    // deposit paid so far, as its chain record says.
+    let record = net.json(&["info", "--contract", &token]);
+    assert_eq!(record["status"], "Active", "{record:#}");
+    let ed = phala_primitives::format_pha(phala_primitives::PHA / 100);
+    assert_eq!(
+        record["account"]["free"].as_str(),
+        Some(ed.as_str()),
+        "{record:#}"
+    );
+    assert_eq!(
+        record["account"]["reserved"], record["storageDeposit"],
+        "{record:#}"
+    );
     let too_much = net.json(&[
         "call",
         &erc20,
