@@ -561,6 +561,15 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
+    // polkadot.js, unmodified, decodes every block's events (sealed outputs included) and
+    // extrinsics and the Contracts.Instances map, whose deposits match the contracts' accounts.
+    let decoded = common::polkadot_js("contracts.mjs", &[&net.url(), "8"])
+        .unwrap_or_else(|e| panic!("polkadot.js script failed\n{e}"));
+    assert!(
+        decoded.contains("ContractInstantiatedByContract"),
+        "{decoded}"
+    );
+
     // Killed and restarted: every worker resumes with its contracts' state and goes on.
     net.restart();
     let w1 = port_of(&net.line("worker-1 ", 90).await);

@@ -244,3 +244,40 @@ pub async fn http(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u
     let status = std::str::from_utf8(out.get(9..12)?).ok()?.parse().ok()?;
     Some((status, out.get(split + 4..)?.to_vec()))
 }
+
+/// Runs `tests/polkadot-js/<script>` with Node.js against the unmodified @polkadot/api that
+/// `scripts/test` installs (PHALA_NODE_MODULES); its stdout, or why it failed.
+pub fn polkadot_js(script: &str, args: &[&str]) -> Result<String, String> {
+    let Some(modules) = std::env::var_os("PHALA_NODE_MODULES").map(PathBuf::from) else {
+        panic!(
+            "PHALA_NODE_MODULES is not set: run the tests with scripts/test, which installs @polkadot/api"
+        );
+    };
+    assert!(
+        modules.join("@polkadot/api").exists(),
+        "@polkadot/api is not installed in {}",
+        modules.display()
+    );
+    // ESM resolves packages from the script's own directory upwards, so the script runs from
+    // next to the installed node_modules.
+    let script_dir = modules.parent().expect("node_modules has a parent");
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/polkadot-js")
+        .join(script);
+    let copy = script_dir.join(script);
+    std::fs::copy(&source, &copy).unwrap();
+    let output = Command::new("node")
+        .arg(&copy)
+        .args(args)
+        .output()
+        .expect("node (Node.js) is not installed");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "stdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
