@@ -24,11 +24,22 @@ impl Worker {
     }
 
     fn start_with(url: &str, base: &Path, port: u16, log: PathBuf, extra: &[&str]) -> Worker {
+        Self::start_as("//Bob", url, base, port, log, extra)
+    }
+
+    fn start_as(
+        operator: &str,
+        url: &str,
+        base: &Path,
+        port: u16,
+        log: PathBuf,
+        extra: &[&str],
+    ) -> Worker {
         let child = Command::new(env!("CARGO_BIN_EXE_phala"))
             .args(["worker", "--node", url, "--base-path"])
             .arg(base)
             .args(extra)
-            .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
+            .args(["--operator", operator, "--tee", "simulated", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -530,4 +541,136 @@ async fn a_chain_without_simulation_refuses_the_worker_and_the_worker_says_why()
     assert!(worker.log().contains("the chain refused the registration"));
     assert_eq!(worker.info().await.unwrap()["registered"], false);
     drop(node);
+}
+
+/// Runs `phala <args> --url URL`; its stdout, or a panic with its output.
+fn phala(url: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(args)
+        .args(["--url", url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "phala {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A cluster of two workers, one of them SIGKILLed: the chain reassigns the dead member's
+/// commands to the live one after `REPORT_TIMEOUT` blocks, which reports them from the
+/// report it made when it ran them, so calls still complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_members_commands_are_reported_by_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain_dir = dir.path().join("chain");
+    let devnet = tokio::task::spawn_blocking({
+        let chain_dir = chain_dir.clone();
+        move || common::Devnet::start(&chain_dir)
+    })
+    .await
+    .unwrap();
+    let url = devnet.ws_url();
+    let (p1, p2) = (common::free_port(), common::free_port());
+    let w1 = Worker::start_as(
+        "//Charlie",
+        &url,
+        &dir.path().join("w1"),
+        p1,
+        dir.path().join("w1.log"),
+        &[],
+    );
+    let w2 = Worker::start_as(
+        "//Dave",
+        &url,
+        &dir.path().join("w2"),
+        p2,
+        dir.path().join("w2.log"),
+        &[],
+    );
+    let registered = |i: &serde_json::Value| i["registered"] == true && i["initialScore"].is_u64();
+    let k1 = pubkey_of(&w1.wait_info("registered", registered).await);
+    let k2 = pubkey_of(&w2.wait_info("registered", registered).await);
+    let members = format!("0x{},0x{}", hex::encode(k1), hex::encode(k2));
+    phala(
+        &url,
+        &[
+            "cluster",
+            "create",
+            "--workers",
+            &members,
+            "--suri",
+            "//Alice",
+        ],
+    );
+    for w in [&w1, &w2] {
+        w.wait_info("the cluster key", |i| i["clusterPubkey"].is_string())
+            .await;
+    }
+
+    // Command 0 (the instantiation) is the first member's to report; command 1 the second's.
+    let flipper = phala_vm::contract_fixtures_dir().join("ink4_flipper.contract.json");
+    let flipper = flipper.to_str().unwrap();
+    let made: serde_json::Value = serde_json::from_str(&phala(
+        &url,
+        &[
+            "contract",
+            "instantiate",
+            flipper,
+            "--suri",
+            "//Alice",
+            "--args",
+            "false",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let contract = made["contract"].as_str().unwrap().to_string();
+    w1.wait_info("the contract", |i| i["contractCommandsRun"] == 1)
+        .await;
+    w2.kill();
+    let flipped: serde_json::Value = serde_json::from_str(&phala(
+        &url,
+        &[
+            "contract",
+            "call",
+            flipper,
+            "--contract",
+            &contract,
+            "--message",
+            "flip",
+            "--suri",
+            "//Alice",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(flipped["command"], 1, "{flipped:#}");
+    assert_eq!(flipped["status"], "Success", "{flipped:#}");
+    assert!(
+        w1.log().contains("command 1 reassigned here"),
+        "{}",
+        w1.log()
+    );
+    let got = phala(
+        &url,
+        &[
+            "contract",
+            "query",
+            flipper,
+            "--contract",
+            &contract,
+            "--message",
+            "get",
+            "--worker",
+            &format!("http://127.0.0.1:{p1}"),
+        ],
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&got).unwrap(),
+        serde_json::json!({"Ok": true})
+    );
+    drop(devnet);
 }

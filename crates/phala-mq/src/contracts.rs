@@ -52,6 +52,14 @@ pub enum ContractCommand {
         deposit: u128,
         reporter: [u8; 32],
     },
+    /// Command `id` went unreported for a while (its reporter may be down): `reporter`, the
+    /// next member, sends the report it made when it ran the command.
+    #[codec(index = 3)]
+    Reassign {
+        id: u64,
+        cluster: H256,
+        reporter: [u8; 32],
+    },
 }
 
 /// The plaintext of a command's or an instantiation's envelope.

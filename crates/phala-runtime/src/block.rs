@@ -11,7 +11,7 @@ use phala_primitives::{BlockNumber, DigestItem, H256, Moment, OpaqueExtrinsic, W
 use crate::dispatch::DispatchClass;
 use crate::executive::{Applied, ApplyError, Context, apply_extrinsic, decode_extrinsic};
 use crate::modules::system::{self, EventRecord, PerDispatchClass, Phase};
-use crate::modules::{message_queue, timestamp, validators, weights};
+use crate::modules::{contracts, message_queue, timestamp, validators, weights};
 use crate::validity::{InvalidTransaction, TransactionValidityError};
 use crate::{Backend, Ext, RuntimeCall, UncheckedExtrinsic};
 
@@ -81,6 +81,8 @@ impl<'a> BlockBuilder<'a> {
         timestamp::on_initialize(&mut ext);
         validators::on_initialize(&mut ext, number);
         message_queue::on_initialize(&mut ext);
+        // After the queue is cleared: reassignments are this block's messages.
+        contracts::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {
             return Err(BlockError::Fatal(reason));
         }

@@ -365,6 +365,8 @@ impl ContractRuntime {
                 Arc::make_mut(state).codes.insert(code_hash.0);
                 return None;
             }
+            // The core answers reassignments from the reports it holds.
+            ContractCommand::Reassign { .. } => return None,
             ContractCommand::Instantiate {
                 id,
                 cluster,

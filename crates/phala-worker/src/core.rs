@@ -17,10 +17,11 @@ use phala_runtime::modules::registry::WorkerInfo;
 use phala_runtime::modules::registry::gatekeeper::MasterPubkeyRecord;
 use rand_core::CryptoRng;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parity_scale_codec::DecodeLimit;
-use phala_mq::contracts::{CONTRACT_COMMAND, CONTRACT_REPORT, ContractCommand};
+use phala_mq::contracts::{CONTRACT_COMMAND, CONTRACT_REPORT, ContractCommand, ContractReport};
 
 use crate::contracts::{ContractRuntime, ContractsState};
 use crate::gatekeeper::{self, ClusterKey, Effects, MasterKeys};
@@ -109,7 +110,14 @@ pub struct WorkerCore {
     /// The newest query key's certificate.
     query_certificate: Option<QueryKeyCertificate>,
     contract_runtime: Arc<ContractRuntime>,
+    /// Reports of commands another member was to report, by command id, in case the chain
+    /// reassigns one here. Only in memory (bounded): after a restart the chain's next
+    /// reassignment goes to another member.
+    held_reports: BTreeMap<u64, Vec<u8>>,
 }
+
+/// Most reports held for reassignment; the oldest go first.
+const MAX_HELD_REPORTS: usize = 4_096;
 
 impl std::fmt::Debug for WorkerCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,6 +174,7 @@ impl WorkerCore {
             query_keys: Vec::new(),
             query_certificate: None,
             contract_runtime: Arc::default(),
+            held_reports: BTreeMap::new(),
         }
     }
 
@@ -210,6 +219,7 @@ impl WorkerCore {
             query_keys: Vec::new(),
             query_certificate: None,
             contract_runtime: Arc::default(),
+            held_reports: BTreeMap::new(),
         })
     }
 
@@ -362,11 +372,23 @@ impl WorkerCore {
             ..Default::default()
         };
         let me = self.keys.pubkey();
+        let mut held = self.held_reports.clone();
         for (number, messages, registration, ingress, gatekeepers, record, now) in facts {
             state.timestamp_ms = now;
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
                 if let Some(command) = contract_command(&message) {
+                    if let ContractCommand::Reassign { id, reporter, .. } = command {
+                        if reporter == me
+                            && let Some(report) = held.remove(&id)
+                        {
+                            outcome
+                                .notes
+                                .push(format!("command {id} reassigned here: reporting it"));
+                            self.send_report(&mut state, CONTRACT_REPORT, report, &mut outcome);
+                        }
+                        continue;
+                    }
                     let report = self.contract_runtime.command(
                         rng,
                         &mut state.contracts,
@@ -376,16 +398,23 @@ impl WorkerCore {
                         command,
                         &mut outcome.notes,
                     );
-                    // One member reports each command; every member ran it.
-                    if let Some((report, reporter)) = report
-                        && reporter == me
-                    {
-                        self.send_report(
-                            &mut state,
-                            CONTRACT_REPORT,
-                            report.encode(),
-                            &mut outcome,
-                        );
+                    // One member reports each command; every member ran it, and the others
+                    // keep their report in case the chain reassigns the command to them.
+                    if let Some((report, reporter)) = report {
+                        if reporter == me {
+                            self.send_report(
+                                &mut state,
+                                CONTRACT_REPORT,
+                                report.encode(),
+                                &mut outcome,
+                            );
+                        } else {
+                            let ContractReport::Executed { id, .. } = &report;
+                            held.insert(*id, report.encode());
+                            while held.len() > MAX_HELD_REPORTS {
+                                held.pop_first();
+                            }
+                        }
                     }
                     continue;
                 }
@@ -481,6 +510,7 @@ impl WorkerCore {
             self.query_certificate = self.certify_query_key();
         }
         self.state = state;
+        self.held_reports = held;
         Ok(outcome)
     }
 

@@ -10,7 +10,8 @@ use super::{
     BLOCK_GAS, CLUSTER_COUNT, CLUSTERS, CODE_DEPOSIT_PER_BYTE, CODE_RECORDS, CODES,
     COMMAND_TIMEOUT, ClusterInfo, CodeRecord, ContractRecord, ContractStatus, Error, Event,
     GAS_PRICE, INSTANCES, MAX_BLOCK_GAS, MAX_CLUSTER_WORKERS, MAX_GAS, MAX_SALT_LEN, MODULE,
-    NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand, WORKER_CLUSTER, cluster_id, contract_id,
+    NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand, REPORT_TIMEOUT, WORKER_CLUSTER, cluster_id,
+    contract_id, reporter, schedule_report,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, Origin};
@@ -159,16 +160,6 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     Ok(())
 }
 
-/// The member that reports command `id`: members take turns.
-fn reporter(info: &ClusterInfo, id: u64) -> [u8; 32] {
-    let n = u64::try_from(info.workers.len()).unwrap_or(u64::MAX).max(1);
-    usize::try_from(id.checked_rem(n).unwrap_or(0))
-        .ok()
-        .and_then(|i| info.workers.get(i))
-        .copied()
-        .unwrap_or_default()
-}
-
 fn code_error(e: phala_vm::CodeError) -> Error {
     use phala_vm::CodeError as E;
     match e {
@@ -275,8 +266,10 @@ fn reserve_command(
             deposit,
             instantiate,
             pushed_at: system::block_number(ext),
+            reassigned: 0,
         },
     );
+    schedule_report(ext, id, now.saturating_add(REPORT_TIMEOUT));
     Ok(id)
 }
 
@@ -302,7 +295,7 @@ fn instantiate(
     check_sealed(&data, info.ecdh_pubkey)?;
     let contract = contract_id(&deployer, &code_hash, &cluster, &salt);
     let next_id = NEXT_COMMAND_ID.get_or_default(ext);
-    let reporter = reporter(&info, next_id);
+    let reporter = reporter(&info, next_id, 0);
     if INSTANCES.contains(ext, &contract) {
         return Err(Error::ContractExists.into());
     }
@@ -370,7 +363,7 @@ fn push_command(
     let info = CLUSTERS
         .get(ext, &record.cluster)
         .ok_or(Error::ClusterNotFound)?;
-    let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext));
+    let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext), 0);
     let id = reserve_command(ext, origin, contract, record.cluster, limits, false)?;
     ext.deposit_event(Event::CommandPushed {
         contract,

@@ -91,6 +91,8 @@ pub const MAX_SALT_LEN: usize = 128;
 pub const MAX_BLOCK_GAS: u64 = 2 * MAX_GAS;
 /// Blocks after which a command its cluster has not reported may be cancelled.
 pub const COMMAND_TIMEOUT: BlockNumber = 100;
+/// Blocks a command's reporter has before the next member is asked to report it instead.
+pub const REPORT_TIMEOUT: BlockNumber = 10;
 
 /// An uploaded code.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -146,6 +148,8 @@ pub struct PendingCommand {
     pub deposit: Balance,
     pub instantiate: bool,
     pub pushed_at: BlockNumber,
+    /// How many times another member was asked to report it ([`REPORT_TIMEOUT`]).
+    pub reassigned: u32,
 }
 
 pub const CODES: StorageMap<H256, Vec<u8>> = StorageMap::new(
@@ -189,6 +193,16 @@ pub const PENDING_COMMANDS: StorageMap<u64, PendingCommand> = StorageMap::new(
     &[" Commands awaiting their cluster's report, with what they reserved."],
 );
 
+pub const REPORT_DEADLINES: StorageMap<BlockNumber, Vec<u64>> = StorageMap::new(
+    MODULE,
+    "ReportDeadlines",
+    Hasher::Twox64Concat,
+    Query::Default,
+    &[
+        " Commands whose reporter is due by the block named: still pending then, they go to the next member.",
+    ],
+);
+
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
         CLUSTER_COUNT.metadata(),
@@ -200,7 +214,69 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         NEXT_COMMAND_ID.metadata(),
         BLOCK_GAS.metadata(),
         PENDING_COMMANDS.metadata(),
+        REPORT_DEADLINES.metadata(),
     ]
+}
+
+/// The member that reports command `id` after `reassigned` reassignments: members take
+/// turns, and a reassignment goes to the next one.
+pub fn reporter(info: &ClusterInfo, id: u64, reassigned: u32) -> [u8; 32] {
+    let n = u64::try_from(info.workers.len()).unwrap_or(u64::MAX).max(1);
+    let turn = id.wrapping_add(u64::from(reassigned));
+    usize::try_from(turn.checked_rem(n).unwrap_or(0))
+        .ok()
+        .and_then(|i| info.workers.get(i))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// Expects a report of `id` by `at`.
+pub(crate) fn schedule_report(ext: &mut Ext, id: u64, at: BlockNumber) {
+    let mut due = REPORT_DEADLINES.get_or_default(ext, &at);
+    due.push(id);
+    REPORT_DEADLINES.insert(ext, &at, &due);
+}
+
+/// Block start: commands whose reporter let its deadline pass go to the next member, until
+/// every member has had its turn (then only `cancel_command` is left).
+pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
+    let due = REPORT_DEADLINES.get_or_default(ext, &number);
+    if due.is_empty() {
+        return;
+    }
+    REPORT_DEADLINES.remove(ext, &number);
+    for id in due {
+        let Some(mut pending) = PENDING_COMMANDS.get(ext, &id) else {
+            continue;
+        };
+        let Some(info) = CLUSTERS.get(ext, &pending.cluster) else {
+            continue;
+        };
+        let turns = u32::try_from(info.workers.len()).unwrap_or(u32::MAX);
+        let next = pending.reassigned.saturating_add(1);
+        if next >= turns {
+            continue;
+        }
+        let reporter = reporter(&info, id, next);
+        let sent = message_queue::push(
+            ext,
+            MODULE,
+            phala_mq::contracts::CONTRACT_COMMAND,
+            &phala_mq::contracts::ContractCommand::Reassign {
+                id,
+                cluster: pending.cluster,
+                reporter,
+            },
+        );
+        if sent.is_err() {
+            // A full queue this block: try again in the next.
+            schedule_report(ext, id, number.saturating_add(1));
+            continue;
+        }
+        pending.reassigned = next;
+        PENDING_COMMANDS.insert(ext, &id, &pending);
+        schedule_report(ext, id, number.saturating_add(REPORT_TIMEOUT));
+    }
 }
 
 /// The id of a contract: blake2_256(deployer ‖ code_hash ‖ cluster ‖ salt).

@@ -848,3 +848,70 @@ fn effects_naming_unknown_or_duplicate_contracts_or_too_many_are_refused() {
     }
     s.done(id, contract, Effects::default()).unwrap();
 }
+
+#[test]
+fn an_unreported_command_goes_to_the_next_member_once_per_member() {
+    let mut s = setup();
+    let contract = s.active_contract();
+    let id = s.push(contract, [6; 32], 0);
+    let first = match s.commands().last() {
+        Some(ContractCommand::Call { reporter, .. }) => *reporter,
+        other => panic!("{other:?}"),
+    };
+    let members = [s.w1.pair.public(), s.w2.pair.public()];
+    let other = if first == members[0] {
+        members[1]
+    } else {
+        members[0]
+    };
+    // Nothing before the deadline; then the next member is asked, in that block's messages.
+    let mut reassigned = None;
+    for _ in 0..REPORT_TIMEOUT {
+        s.net.chain.produce(vec![]);
+        assert!(reassigned.is_none(), "reassigned before the deadline");
+        reassigned = s
+            .commands()
+            .into_iter()
+            .find(|c| matches!(c, ContractCommand::Reassign { .. }));
+    }
+    assert_eq!(
+        reassigned,
+        Some(ContractCommand::Reassign {
+            id,
+            cluster: s.cluster,
+            reporter: other
+        })
+    );
+    assert_eq!(
+        PENDING_COMMANDS
+            .get(&s.net.chain.ext(), &id)
+            .map(|p| p.reassigned),
+        Some(1)
+    );
+    // Every member has had its turn: no more reassignments, only cancellation.
+    for _ in 0..2 * REPORT_TIMEOUT {
+        s.net.chain.produce(vec![]);
+        assert!(
+            !s.commands()
+                .iter()
+                .any(|c| matches!(c, ContractCommand::Reassign { .. })),
+            "a second reassignment with two members"
+        );
+    }
+    // The member it went to settles it.
+    let from = if other == s.w1.pair.public() { 1 } else { 2 };
+    s.report(
+        from,
+        ContractReport::Executed {
+            id,
+            contract,
+            status: CommandStatus::Success,
+            gas_used: 10,
+            contract_keys: None,
+            output: None,
+            effects: Effects::default(),
+        },
+    )
+    .unwrap();
+    assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &id).is_none());
+}
