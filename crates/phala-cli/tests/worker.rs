@@ -126,16 +126,18 @@ fn pubkey_of(info: &serde_json::Value) -> [u8; 32] {
         .unwrap()
 }
 
+/// A default `phala devnet` (one validator and its gatekeeper) in `dir`.
+async fn devnet_in(dir: &Path) -> common::Devnet {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || common::Devnet::start(&dir))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let chain_dir = dir.path().join("chain");
-    let devnet = tokio::task::spawn_blocking({
-        let chain_dir = chain_dir.clone();
-        move || common::Devnet::start(&chain_dir)
-    })
-    .await
-    .unwrap();
+    let devnet = devnet_in(&dir.path().join("chain")).await;
     let client = devnet.http();
     let worker_dir = dir.path().join("worker");
     let port = common::free_port();
@@ -565,13 +567,7 @@ fn phala(url: &str, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_members_commands_are_reported_by_the_other() {
     let dir = tempfile::tempdir().unwrap();
-    let chain_dir = dir.path().join("chain");
-    let devnet = tokio::task::spawn_blocking({
-        let chain_dir = chain_dir.clone();
-        move || common::Devnet::start(&chain_dir)
-    })
-    .await
-    .unwrap();
+    let devnet = devnet_in(&dir.path().join("chain")).await;
     let url = devnet.ws_url();
     let (p1, p2) = (common::free_port(), common::free_port());
     let w1 = Worker::start_as(

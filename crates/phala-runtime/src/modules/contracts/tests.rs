@@ -594,6 +594,17 @@ impl Setup {
         )
     }
 
+    /// A command on `contract` (deposit limit `deposit`) reported as changing its storage by
+    /// `bytes`.
+    fn resize(&mut self, contract: H256, bytes: i64, deposit: Balance) {
+        let id = self.push(contract, [6; 32], deposit);
+        let effects = Effects {
+            storage: vec![(contract, bytes)],
+            ..Effects::default()
+        };
+        self.done(id, contract, effects).unwrap();
+    }
+
     fn account(&self, contract: &H256) -> (Balance, Balance) {
         let data = balances::account_data(&self.net.chain.ext(), &contract_account(contract));
         (data.free, data.reserved)
@@ -647,42 +658,17 @@ fn storage_deposits_follow_storage_and_contracts_made_by_contracts_are_callable(
     )));
 
     // A deposit limit is a limit: growth beyond it is charged only up to it.
-    let id = s.push(parent, [6; 32], 5 * PB);
-    s.done(
-        id,
-        parent,
-        Effects {
-            storage: vec![(parent, 500)],
-            ..Effects::default()
-        },
-    )
-    .unwrap();
+    s.resize(parent, 500, 5 * PB);
     assert_eq!(s.account(&parent), (ED, 65 * PB));
 
-    // Freed storage is paid back, never more than the contract holds.
-    let id = s.push(parent, [6; 32], 0);
-    let before = s.free(&charlie());
-    s.done(
-        id,
-        parent,
-        Effects {
-            storage: vec![(parent, -30)],
-            ..Effects::default()
-        },
-    )
-    .unwrap();
-    assert_eq!(s.free(&charlie()), before + 30 * PB);
+    // Freed storage is paid back to the caller, never more than the contract holds.
+    s.resize(parent, -30, 0);
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::CommandExecuted { storage_refunded, storage_deposit: 0, .. } if *storage_refunded == 30 * PB
+    )));
     assert_eq!(s.account(&parent), (ED, 35 * PB));
-    let id = s.push(parent, [6; 32], 0);
-    s.done(
-        id,
-        parent,
-        Effects {
-            storage: vec![(parent, -1_000_000)],
-            ..Effects::default()
-        },
-    )
-    .unwrap();
+    s.resize(parent, -1_000_000, 0);
     assert_eq!(s.account(&parent), (ED, 0));
     assert_eq!(
         instance(&s.net.chain.ext(), &parent).map(|r| r.storage_deposit),
