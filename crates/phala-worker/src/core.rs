@@ -372,7 +372,9 @@ impl WorkerCore {
             ..Default::default()
         };
         let me = self.keys.pubkey();
-        let mut held = self.held_reports.clone();
+        // Taken, not cloned (it can hold megabytes): nothing below returns early, and it is
+        // put back at the end.
+        let mut held = std::mem::take(&mut self.held_reports);
         for (number, messages, registration, ingress, gatekeepers, record, now) in facts {
             state.timestamp_ms = now;
             for message in messages {
