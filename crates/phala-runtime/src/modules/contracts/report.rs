@@ -105,7 +105,7 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
         }
     }
     for new in &effects.instantiated {
-        add_instance(ext, &pending, id, new)?;
+        add_instance(ext, &pending, id, new);
         deposits.open_account(ext, &new.contract)?;
     }
     for (c, bytes) in &effects.storage {
@@ -166,56 +166,36 @@ fn check_effects(ext: &Ext, pending: &PendingCommand, effects: &Effects) -> Disp
             return Err(Error::BadReport.into());
         }
     }
-    // Deployers are checked once every new contract is known: a contract made by one made
-    // in the same command may come first in the list.
-    for new in &effects.instantiated {
-        let in_cluster = known.contains(&new.deployer)
-            || INSTANCES
-                .get(ext, &new.deployer)
-                .is_some_and(|r| r.cluster == pending.cluster);
-        if !in_cluster {
-            return Err(Error::BadReport.into());
-        }
-    }
-    let exists = |c: &H256| {
+    // A contract of this cluster, or one this command made. Deployers are checked only now
+    // that every new contract is known: a contract made by one made in the same command may
+    // come first in the list.
+    let ours = |c: &H256| {
         known.contains(c)
             || INSTANCES
                 .get(ext, c)
                 .is_some_and(|r| r.cluster == pending.cluster)
     };
-    let mut seen = BTreeSet::new();
-    if effects
-        .storage
-        .iter()
-        .any(|(c, bytes)| *bytes == 0 || !exists(c) || !seen.insert(*c))
-    {
-        return Err(Error::BadReport.into());
-    }
-    let mut seen = BTreeSet::new();
-    if effects
-        .terminated
-        .iter()
-        .any(|(c, _)| !exists(c) || !seen.insert(*c))
-    {
-        return Err(Error::BadReport.into());
-    }
-    let mut seen = BTreeSet::new();
-    if effects
-        .code_changed
-        .iter()
-        .any(|(c, code)| !exists(c) || !CODE_RECORDS.contains(ext, code) || !seen.insert(*c))
-    {
+    // Each list names contracts of ours, each at most once.
+    let listed_once = |ids: Vec<&H256>| {
+        let mut seen = BTreeSet::new();
+        ids.into_iter().all(|c| seen.insert(*c) && ours(c))
+    };
+    let well_formed = effects.instantiated.iter().all(|new| ours(&new.deployer))
+        && effects.storage.iter().all(|(_, bytes)| *bytes != 0)
+        && effects
+            .code_changed
+            .iter()
+            .all(|(_, code)| CODE_RECORDS.contains(ext, code))
+        && listed_once(effects.storage.iter().map(|(c, _)| c).collect())
+        && listed_once(effects.terminated.iter().map(|(c, _)| c).collect())
+        && listed_once(effects.code_changed.iter().map(|(c, _)| c).collect());
+    if !well_formed {
         return Err(Error::BadReport.into());
     }
     Ok(())
 }
 
-fn add_instance(
-    ext: &mut Ext,
-    pending: &PendingCommand,
-    command: u64,
-    new: &NewContract,
-) -> DispatchResult {
+fn add_instance(ext: &mut Ext, pending: &PendingCommand, command: u64, new: &NewContract) {
     INSTANCES.insert(
         ext,
         &new.contract,
@@ -237,7 +217,6 @@ fn add_instance(
         pubkey: new.pubkey,
         ecdh_pubkey: new.ecdh_pubkey,
     });
-    Ok(())
 }
 
 /// Storage deposits of one command: paid by its origin out of its deposit limit, refunded
@@ -273,14 +252,13 @@ impl Deposits {
         let amount = STORAGE_DEPOSIT_PER_BYTE.saturating_mul(Balance::from(bytes.unsigned_abs()));
         let mut record = INSTANCES.get(ext, contract);
         if bytes > 0 {
+            // Every recorded contract's account was opened with it; this only guards a
+            // transfer below the existential deposit into an account that is not there.
+            self.open_account(ext, contract)?;
             let charge = amount.min(self.budget);
             if charge == 0 {
                 return Ok(());
             }
-            if !system::account_exists(ext, &account) {
-                self.open_account(ext, contract)?;
-            }
-            let charge = charge.min(self.budget);
             balances::transfer(ext, &self.origin, &account, charge, true)?;
             balances::reserve(ext, &account, charge)?;
             self.budget = self.budget.saturating_sub(charge);
