@@ -17,6 +17,117 @@ pub const DEV_BLOCK_TIME_MS: u64 = 1_000;
 /// Bond of each local-testnet validator.
 pub const DEV_BOND: u128 = 100_000 * PHA;
 
+/// Whether `account` (SS58) or `consensus_key` (0x-hex) is one of the well-known development
+/// keys (`//Alice`…`//Ferdie`, their stashes): anyone can sign with those, so a live chain
+/// must never trust them.
+pub fn is_dev_key(account: &str, consensus_key: &str) -> bool {
+    DEV_ACCOUNTS.iter().any(|name| {
+        let uri = format!("//{name}");
+        let sr = [uri.clone(), format!("{uri}//stash")]
+            .iter()
+            .filter_map(|u| Sr25519Pair::from_uri(u).ok())
+            .any(|p| p.account_id().to_ss58() == account);
+        let ed = Ed25519Pair::from_uri(&uri).is_ok_and(|p| {
+            consensus_key.eq_ignore_ascii_case(&format!("0x{}", hex::encode(p.public())))
+        });
+        sr || ed
+    })
+}
+
+/// What a live (production) chain starts with, beyond the defaults: its validators, extra
+/// balances and the measurements workers may run.
+#[derive(Clone, Debug, Default)]
+pub struct LiveSpec {
+    pub name: String,
+    pub id: String,
+    pub block_time_ms: u64,
+    /// `(stash account SS58, consensus key 0x-hex, p2p host:port)`.
+    pub validators: Vec<(String, String, String)>,
+    /// Each validator's bond, in planck.
+    pub bond: u128,
+    /// `(account SS58, planck)`, added to the validators' endowments.
+    pub balances: Vec<(String, u128)>,
+    /// Allowed worker measurements, 0x-hex.
+    pub measurements: Vec<String>,
+}
+
+/// Fees each live validator is endowed with beyond its bond.
+pub const VALIDATOR_FEE_ALLOWANCE: u128 = 10 * PHA;
+
+/// A spec fit for real hosts: no simulated TEEs, no sudo, no gatekeeper operator list, and
+/// no development key anywhere among the validators. The computation reward pool and the
+/// treasury are endowed as on a local testnet; each validator with its bond and
+/// [`VALIDATOR_FEE_ALLOWANCE`].
+pub fn live_spec(live: LiveSpec) -> Result<ChainSpec, SpecError> {
+    if live.validators.is_empty() {
+        return Err(SpecError::Invalid(
+            "a live chain needs at least one validator".into(),
+        ));
+    }
+    let mut balances: Vec<(String, u128)> = vec![
+        (
+            phala_runtime::modules::REWARD_POOL_ACCOUNT.to_ss58(),
+            700_000_000 * PHA,
+        ),
+        (
+            phala_runtime::modules::TREASURY_ACCOUNT.to_ss58(),
+            1_000 * PHA,
+        ),
+    ];
+    let mut add = |account: &str, amount: u128| -> Result<(), SpecError> {
+        match balances.iter_mut().find(|(a, _)| a == account) {
+            Some((_, total)) => {
+                *total = total.checked_add(amount).ok_or_else(|| {
+                    SpecError::Invalid(format!("the balance of {account} overflows"))
+                })?
+            }
+            None => balances.push((account.to_string(), amount)),
+        }
+        Ok(())
+    };
+    let mut validators = Vec::new();
+    for (account, consensus_key, p2p_address) in &live.validators {
+        let endowment = live
+            .bond
+            .checked_add(VALIDATOR_FEE_ALLOWANCE)
+            .ok_or_else(|| SpecError::Invalid("the bond is too large".into()))?;
+        add(account, endowment)?;
+        validators.push(ValidatorSpec {
+            account: account.clone(),
+            consensus_key: consensus_key.clone(),
+            p2p_address: p2p_address.clone(),
+            bond: live.bond.to_string(),
+        });
+    }
+    for (account, amount) in &live.balances {
+        add(account, *amount)?;
+    }
+    let spec = ChainSpec {
+        name: live.name,
+        id: live.id,
+        chain_type: ChainType::Live,
+        block_time_ms: live.block_time_ms,
+        epoch_length: 600,
+        committee_size: u32::try_from(validators.len()).unwrap_or(u32::MAX),
+        // A week of 6-second blocks: longer than equivocation evidence is accepted for.
+        unbonding_period: 100_800,
+        slash_percent: 10,
+        min_bond: (1_000 * PHA).to_string(),
+        balances: balances
+            .into_iter()
+            .map(|(a, b)| (a, b.to_string()))
+            .collect(),
+        validators,
+        sudo: None,
+        registry: RegistrySpec {
+            measurements: live.measurements,
+            ..Default::default()
+        },
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
 /// A local testnet: the dev accounts hold 10,000,000 PHA each, the computation reward pool
 /// 700,000,000 PHA (70 % of the supply, as on Phala) and the treasury 1,000 PHA; the first
 /// `validators` dev accounts bond 100,000 PHA and validate, listening on 127.0.0.1 at

@@ -6,8 +6,33 @@
 //! from it: RPC, the SDK's node-side tests, metrics. It owns the transaction pool and
 //! announces each finalized block on a broadcast channel.
 //!
+//! The pool takes a transaction only after the runtime validated it against the finalized
+//! state, and bounds what anyone can hold in it (details in [`pool`]): 64 transactions per
+//! sender of which 16 future, their fees together within what the sender can pay, at most
+//! 1,024 blocks in the pool, an eighth of the room kept for operational transactions (worker
+//! messages, equivocation reports), and when full the lowest-ranked sender tail gives way to a
+//! higher-ranked newcomer. Every refusal is a [`SubmitError`] with Substrate's author error
+//! code. Blocks take ready transactions only, operational ones first.
+//!
 //! Only finalized blocks are visible outside: with BFT finality a block is final a round
 //! after it is proposed, and serving unfinalized forks would only confuse clients.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 pub mod backend;
 pub mod dev;
@@ -17,8 +42,11 @@ pub mod spec;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use parity_scale_codec::Encode;
-use phala_primitives::{AccountId32, Block, BlockNumber, H256, Header, Nonce, OpaqueExtrinsic};
+use phala_primitives::{
+    AccountId32, Balance, Block, BlockNumber, H256, Header, Nonce, OpaqueExtrinsic,
+};
 use phala_runtime::block::{BlockBuilder, BlockError, Skipped, block_timestamp, execute_block};
+use phala_runtime::dispatch::DispatchClass;
 use phala_runtime::executive::{Context, decode_extrinsic};
 use phala_runtime::modules::{system, timestamp};
 use phala_runtime::validity::{InvalidTransaction, TransactionValidityError, UnknownTransaction};
@@ -27,7 +55,7 @@ use phala_state::{Changes, PendingBlock, StateError, StateView, Store, StoreConf
 use tokio::sync::{broadcast, mpsc};
 
 use backend::ViewBackend;
-use pool::{Pool, Rejected};
+use pool::{NewTx, Pool, Rejected, SenderAccount};
 pub use pool::{PoolLimits, TxStatus};
 pub use spec::{ChainSpec, ChainType, RegistrySpec, SpecError, Validator};
 
@@ -61,12 +89,67 @@ pub enum SubmitError {
     Unknown(UnknownTransaction),
     #[error("Transaction Already Imported")]
     AlreadyImported(H256),
+    /// It was evicted or expired recently; the same bytes are refused for a while.
+    #[error("Transaction is temporarily banned")]
+    TemporarilyBanned,
     #[error("Priority is too low: ({old} vs {new})")]
     PriorityTooLow { old: u64, new: u64 },
+    /// The pool is full of transactions this one does not outrank.
     #[error("Immediately Dropped: the transaction pool is full")]
     PoolFull,
+    #[error("Immediately Dropped: the sender already has {limit} transactions in the pool")]
+    TooManyFromSender { limit: usize },
+    #[error(
+        "Immediately Dropped: the sender already has {limit} transactions waiting for an earlier nonce"
+    )]
+    TooManyFuture { limit: usize },
+    /// Each fee alone is payable, but not with the sender's other pooled transactions'.
+    #[error(
+        "Invalid Transaction: the sender's pooled transactions already owe {pooled} of the {spendable} it can pay, and this one costs {fee}"
+    )]
+    PooledFeesExceedBalance {
+        pooled: Balance,
+        fee: Balance,
+        spendable: Balance,
+    },
     #[error("Verification Error: {0}")]
     Internal(String),
+}
+
+impl SubmitError {
+    fn rejected(r: Rejected, hash: H256) -> Self {
+        match r {
+            Rejected::AlreadyImported => SubmitError::AlreadyImported(hash),
+            Rejected::Banned => SubmitError::TemporarilyBanned,
+            Rejected::PriorityTooLow { old, new } => SubmitError::PriorityTooLow { old, new },
+            Rejected::SenderFull { limit } => SubmitError::TooManyFromSender { limit },
+            Rejected::SenderFutureFull { limit } => SubmitError::TooManyFuture { limit },
+            Rejected::FeesExceedBalance {
+                pooled,
+                fee,
+                spendable,
+            } => SubmitError::PooledFeesExceedBalance {
+                pooled,
+                fee,
+                spendable,
+            },
+            // The room kept for operational transactions is for what a block can take now.
+            Rejected::OperationalFuture => SubmitError::Invalid(InvalidTransaction::Future),
+            Rejected::Full => SubmitError::PoolFull,
+        }
+    }
+}
+
+/// A transaction the runtime found valid, with what the pool needs to place it.
+struct Validated {
+    sender: AccountId32,
+    nonce: Nonce,
+    account: SenderAccount,
+    priority: u64,
+    operational: bool,
+    fee: Balance,
+    valid_till: BlockNumber,
+    tags: Vec<Vec<u8>>,
 }
 
 /// A newly finalized block, as announced to subscribers.
@@ -250,19 +333,41 @@ impl Chain {
         let candidates = self.pool().block_candidates();
         let mut builder = BlockBuilder::new(&backend, self.ctx, *parent, number, now)?;
         let mut blocked_sender: Option<AccountId32> = None;
+        let mut invalid = Vec::new();
+        // Once normal transactions' share is full, operational ones may still use the rest.
+        let mut normal_full = false;
         for tx in candidates {
             if blocked_sender == Some(tx.sender) {
                 continue;
             }
+            if normal_full && !tx.operational {
+                blocked_sender = Some(tx.sender);
+                continue;
+            }
             match builder.push(tx.xt.clone()) {
                 Ok(_) => {}
-                Err(Skipped::Full) => break,
-                Err(Skipped::Fatal(reason)) => return Err(BlockError::Fatal(reason).into()),
-                // Later nonces of this sender cannot apply either. Nothing leaves the pool
-                // here: this block may never be finalized.
-                Err(Skipped::Invalid(_) | Skipped::Undecodable(_)) => {
-                    blocked_sender = Some(tx.sender)
+                Err(Skipped::Full) if tx.operational => break,
+                Err(Skipped::Full) => {
+                    // Its sender's later nonces cannot go before it.
+                    blocked_sender = Some(tx.sender);
+                    normal_full = true;
                 }
+                Err(Skipped::Fatal(reason)) => return Err(BlockError::Fatal(reason).into()),
+                // Later nonces of this sender cannot apply either.
+                Err(Skipped::Invalid(_) | Skipped::Undecodable(_)) => {
+                    blocked_sender = Some(tx.sender);
+                    invalid.push(tx.hash);
+                }
+            }
+        }
+        // Invalid on the finalized state itself, it never becomes valid again (a stale worker
+        // message, say): it leaves, with its sender's later nonces, instead of holding room
+        // for free. On a parent not yet final it stays: that block may never be finalized.
+        if !invalid.is_empty() && self.finalized().is_ok_and(|(_, head)| head == *parent) {
+            let mut pool = self.pool();
+            for hash in &invalid {
+                tracing::debug!(target: "pool", %hash, "dropping a transaction invalid on the finalized state");
+                pool.remove_invalid(hash);
             }
         }
         let built = builder.finish()?;
@@ -342,7 +447,8 @@ impl Chain {
     }
 
     /// Pool upkeep after a finalized block: report included transactions, revalidate the
-    /// senders whose accounts changed, drop expired ones.
+    /// senders whose accounts changed (their nonce, and whether their pooled fees are still
+    /// payable), drop expired ones.
     fn after_finalized(&self, block: &PendingBlock) {
         let view = match self.store.latest_view() {
             Ok(view) => view,
@@ -351,7 +457,29 @@ impl Chain {
                 return;
             }
         };
+        let backend = ViewBackend(&view);
         let mut pool = self.pool();
+        let touched: Vec<(AccountId32, SenderAccount)> = pool
+            .senders()
+            .into_iter()
+            .filter(|s| block.changes.contains_key(&system::ACCOUNT.key(s)))
+            .filter_map(|s| match api::signer_account(&backend, &s) {
+                Ok(a) => Some((
+                    s,
+                    SenderAccount {
+                        nonce: a.nonce,
+                        spendable: a.spendable,
+                    },
+                )),
+                Err(e) => {
+                    tracing::error!(target: "chain", "cannot read account {s} for pool upkeep: {e}");
+                    None
+                }
+            })
+            .collect();
+        for (sender, account) in &touched {
+            pool.set_account_nonce(sender, account.nonce);
+        }
         for xt in block.block.extrinsics.iter().skip(1) {
             let hash = xt.hash();
             if pool.contains(&hash) {
@@ -359,61 +487,86 @@ impl Chain {
                 pool.remove(&hash, TxStatus::Finalized(block.hash));
             }
         }
-        let touched: Vec<AccountId32> = pool
-            .senders()
-            .into_iter()
-            .filter(|s| block.changes.contains_key(&system::ACCOUNT.key(s)))
-            .collect();
-        for sender in touched {
-            for tx in pool.sender_txs(&sender) {
+        for (sender, account) in &touched {
+            for tx in pool.sender_txs(sender) {
                 if let Err(e) = self.validate(&view, tx.xt.as_bytes()) {
                     tracing::debug!(target: "pool", hash = %tx.hash, "dropping transaction: {e}");
                     pool.remove(&tx.hash, TxStatus::Invalid);
                 }
             }
+            pool.enforce_fees(sender, account.spendable);
+        }
+        // A worker message turns stale when another copy is delivered, or its worker's
+        // attestation expires, without its relayer's account changing.
+        for tx in pool.operational_txs() {
+            if !pool.contains(&tx.hash) {
+                continue;
+            }
+            if let Err(e) = self.validate(&view, tx.xt.as_bytes()) {
+                tracing::debug!(target: "pool", hash = %tx.hash, "dropping operational transaction: {e}");
+                pool.remove_invalid(&tx.hash);
+            }
         }
         pool.prune_expired(block.number().saturating_add(1));
     }
 
-    /// Runtime validation against a state; returns sender, nonce, priority and expiry.
-    fn validate(
-        &self,
-        view: &StateView,
-        bytes: &[u8],
-    ) -> Result<(AccountId32, Nonce, u64, BlockNumber), SubmitError> {
+    /// Runtime validation against a state.
+    fn validate(&self, view: &StateView, bytes: &[u8]) -> Result<Validated, SubmitError> {
         let xt = decode_extrinsic(bytes).map_err(|e| SubmitError::Format(e.to_string()))?;
-        let (sender, nonce) = match &xt.signature {
-            Some(sig) => (sig.address.account(), sig.extra.nonce),
-            None => (None, 0),
-        };
-        let validity = api::validate_transaction(
+        let tx_nonce = xt.signature.as_ref().map_or(0, |sig| sig.extra.nonce);
+        let pooled = api::validate_for_pool(
             &ViewBackend(view),
             &self.ctx,
             xt,
             bytes.len(),
             view.block_hash(),
         )
-        .map_err(|e| SubmitError::Internal(e.to_string()))?;
-        let valid = validity.map_err(|e| match e {
+        .map_err(|e| SubmitError::Internal(e.to_string()))?
+        .map_err(|e| match e {
             TransactionValidityError::Invalid(i) => SubmitError::Invalid(i),
             TransactionValidityError::Unknown(u) => SubmitError::Unknown(u),
         })?;
-        // Unsigned transactions (equivocation reports) queue under a pseudo-sender derived from
-        // what they provide, so two reports of one offence replace each other.
-        let sender = match sender {
-            Some(sender) => sender,
+        let valid = pooled.valid;
+        let (sender, nonce, account, tags) = match pooled.signer {
+            // The first tag is the sender and nonce, which the pool keys on anyway.
+            Some(signer) => (
+                signer.who,
+                tx_nonce,
+                SenderAccount {
+                    nonce: signer.nonce,
+                    spendable: signer.spendable,
+                },
+                valid.provides.iter().skip(1).cloned().collect(),
+            ),
+            // Unsigned transactions (equivocation reports) queue under a pseudo-sender
+            // derived from what they provide, so two reports of one offence replace each
+            // other.
             None => {
                 let tag = valid
                     .provides
                     .first()
                     .ok_or(SubmitError::Unknown(UnknownTransaction::CannotLookup))?;
-                AccountId32(phala_primitives::hashing::blake2_256(tag))
+                (
+                    AccountId32(phala_primitives::hashing::blake2_256(tag)),
+                    0,
+                    SenderAccount::default(),
+                    Vec::new(),
+                )
             }
         };
         let current = view.number().saturating_add(1);
         let valid_till = BlockNumber::try_from(u64::from(current).saturating_add(valid.longevity))
             .unwrap_or(BlockNumber::MAX);
-        Ok((sender, nonce, valid.priority, valid_till))
+        Ok(Validated {
+            sender,
+            nonce,
+            account,
+            priority: valid.priority,
+            operational: pooled.class != DispatchClass::Normal,
+            fee: pooled.fee,
+            valid_till,
+            tags,
+        })
     }
 
     fn insert(
@@ -423,28 +576,42 @@ impl Chain {
         let xt =
             OpaqueExtrinsic::from_bytes(bytes).map_err(|e| SubmitError::Format(e.to_string()))?;
         let hash = xt.hash();
-        if self.pool().contains(&hash) {
-            return Err(SubmitError::AlreadyImported(hash));
-        }
         let view = self
             .store
             .latest_view()
             .map_err(|e| SubmitError::Internal(e.to_string()))?;
-        let (sender, nonce, priority, valid_till) = self.validate(&view, xt.as_bytes())?;
-        let account_nonce = system::account(&Ext::new(&ViewBackend(&view)), &sender).nonce;
+        let now = view.number().saturating_add(1);
+        {
+            // Cheap refusals before the signature check.
+            let pool = self.pool();
+            if pool.contains(&hash) {
+                return Err(SubmitError::AlreadyImported(hash));
+            }
+            if pool.is_banned(&hash, now) {
+                return Err(SubmitError::TemporarilyBanned);
+            }
+        }
+        let v = self.validate(&view, xt.as_bytes())?;
         let mut pool = self.pool();
         // A nonce further ahead than the sender's pool allowance could never become ready.
-        if u64::from(nonce) >= u64::from(account_nonce).saturating_add(pool.max_per_sender() as u64)
-        {
+        let allowance = u64::try_from(pool.limits().max_per_sender).unwrap_or(u64::MAX);
+        if u64::from(v.nonce) >= u64::from(v.account.nonce).saturating_add(allowance) {
             return Err(SubmitError::Invalid(InvalidTransaction::Future));
         }
+        let tx = NewTx {
+            hash,
+            xt,
+            sender: v.sender,
+            nonce: v.nonce,
+            priority: v.priority,
+            operational: v.operational,
+            fee: v.fee,
+            valid_till: v.valid_till,
+            tags: v.tags,
+        };
         let ready = pool
-            .insert(hash, xt, sender, nonce, priority, valid_till, account_nonce)
-            .map_err(|r| match r {
-                Rejected::AlreadyImported => SubmitError::AlreadyImported(hash),
-                Rejected::Full => SubmitError::PoolFull,
-                Rejected::PriorityTooLow { old, new } => SubmitError::PriorityTooLow { old, new },
-            })?;
+            .insert(tx, v.account, now)
+            .map_err(|r| SubmitError::rejected(r, hash))?;
         Ok((
             hash,
             if ready {
@@ -506,6 +673,11 @@ impl Chain {
 
     pub fn pending_extrinsics(&self) -> Vec<OpaqueExtrinsic> {
         self.pool().all_bytes()
+    }
+
+    /// Whether the pool holds the transaction `hash`.
+    pub fn pool_contains(&self, hash: &H256) -> bool {
+        self.pool().contains(hash)
     }
 
     pub fn pool_len(&self) -> usize {

@@ -113,6 +113,30 @@ pub struct RegistrySpec {
     /// soon as they register, without a root call. A live chain refuses it.
     #[serde(default)]
     pub gatekeeper_operators: Vec<String>,
+    /// Blocks an attestation stays valid; workers re-attest before it runs out.
+    #[serde(default = "default_attestation_validity")]
+    pub attestation_validity: u32,
+    /// The worst confidence level (1 best … 5) a gatekeeper may have.
+    #[serde(default = "default_gatekeeper_max_level")]
+    pub gatekeeper_max_confidence_level: u8,
+    /// The worst confidence level a cluster member may have.
+    #[serde(default = "default_cluster_max_level")]
+    pub cluster_max_confidence_level: u8,
+    /// Accept OutOfDate platforms (confidence level 5) at all.
+    #[serde(default)]
+    pub allow_out_of_date: bool,
+}
+
+fn default_attestation_validity() -> u32 {
+    phala_runtime::modules::registry::RegistryParams::default().attestation_validity
+}
+
+fn default_gatekeeper_max_level() -> u8 {
+    phala_runtime::modules::registry::RegistryParams::default().gatekeeper_max_level
+}
+
+fn default_cluster_max_level() -> u8 {
+    phala_runtime::modules::registry::RegistryParams::default().cluster_max_level
 }
 
 fn default_advisory_whitelist() -> Vec<String> {
@@ -126,6 +150,10 @@ impl Default for RegistrySpec {
             measurements: Vec::new(),
             advisory_whitelist: default_advisory_whitelist(),
             gatekeeper_operators: Vec::new(),
+            attestation_validity: default_attestation_validity(),
+            gatekeeper_max_confidence_level: default_gatekeeper_max_level(),
+            cluster_max_confidence_level: default_cluster_max_level(),
+            allow_out_of_date: false,
         }
     }
 }
@@ -161,6 +189,15 @@ fn planck(what: &str, value: &str) -> Result<Balance, SpecError> {
 }
 
 impl ChainSpec {
+    fn registry_params(&self) -> phala_runtime::modules::registry::RegistryParams {
+        phala_runtime::modules::registry::RegistryParams {
+            attestation_validity: self.registry.attestation_validity,
+            gatekeeper_max_level: self.registry.gatekeeper_max_confidence_level,
+            cluster_max_level: self.registry.cluster_max_confidence_level,
+            allow_out_of_date: self.registry.allow_out_of_date,
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Self, SpecError> {
         let display = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|cause| SpecError::Read {
@@ -223,6 +260,39 @@ impl ChainSpec {
             return Err(SpecError::Invalid(
                 "a live chain cannot have a sudo key".into(),
             ));
+        }
+        if self.chain_type == ChainType::Live
+            && let Some(v) = self
+                .validators
+                .iter()
+                .find(|v| crate::dev::is_dev_key(&v.account, &v.consensus_key))
+        {
+            return Err(SpecError::Invalid(format!(
+                "validator {} (consensus key {}) uses a development key (//Alice…, known to \
+                 everyone) as its stash or consensus key: a live chain needs real keys \
+                 (`phala key generate`, `phala key generate --scheme ed25519`)",
+                v.account, v.consensus_key
+            )));
+        }
+        // Evidence of an equivocation can arrive while the offender's epoch's committee is
+        // on record; its bond must still be locked then, or it escapes the slash.
+        let evidence_window = u64::from(self.epoch_length)
+            .saturating_mul(phala_runtime::modules::validators::COMMITTEE_HISTORY);
+        if self.chain_type == ChainType::Live && u64::from(self.unbonding_period) < evidence_window
+        {
+            return Err(SpecError::Invalid(format!(
+                "unbondingPeriod must be at least {evidence_window} blocks on a live chain \
+                 ({} epochs of {} blocks, during which equivocation evidence is accepted)",
+                phala_runtime::modules::validators::COMMITTEE_HISTORY,
+                self.epoch_length
+            )));
+        }
+        if self.registry_params().check().is_err() {
+            return Err(SpecError::Invalid(format!(
+                "registry.attestationValidity must be at least {} blocks and the confidence \
+                 levels 1 to 5",
+                phala_runtime::modules::registry::MIN_ATTESTATION_VALIDITY
+            )));
         }
         let min_bond = planck("minBond", &self.min_bond)?;
         for v in self.validators()? {
@@ -334,6 +404,7 @@ impl ChainSpec {
                         })
                     })
                     .collect::<Result<_, _>>()?,
+                params: self.registry_params(),
             },
             sudo_key,
         })

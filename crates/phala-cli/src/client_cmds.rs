@@ -92,8 +92,8 @@ pub struct TransferArgs {
     /// The node's RPC endpoint (ws://, wss://, http:// or https://).
     #[arg(long, default_value = DEFAULT_URL)]
     pub url: String,
-    /// Seconds to wait for the transfer to be finalized.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds to wait for the transfer to be finalized (1 to 86400).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
 }
 
@@ -303,7 +303,7 @@ fn resolve_account(input: &str) -> Result<AccountId32> {
 }
 
 /// The sender's key pair from `--from`.
-fn signer(input: &str) -> Result<Sr25519Pair> {
+pub(crate) fn signer(input: &str) -> Result<Sr25519Pair> {
     let input = input.trim();
     if !is_secret_uri(input) && ss58::parse_account(input).is_ok() && !input.starts_with("0x") {
         bail!("--from must be a secret URI (like //Alice or a 12-word phrase), not an address");
@@ -312,7 +312,7 @@ fn signer(input: &str) -> Result<Sr25519Pair> {
 }
 
 /// An amount in PHA; `what` names a flag the amount came from, if any.
-fn parse_amount(what: Option<&str>, input: &str) -> Result<Balance> {
+pub(crate) fn parse_amount(what: Option<&str>, input: &str) -> Result<Balance> {
     parse_pha(input).map_err(|e| match what {
         Some(flag) => anyhow!("invalid {flag}: {e}"),
         None => anyhow!("{e}"),

@@ -105,8 +105,9 @@ pub enum ContractCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Give up a command its cluster has not reported for 100 blocks: what it reserved
-    /// comes back (the cluster may still have run it).
+    /// Give up a command its cluster has not reported for 100 blocks. The cluster may have
+    /// run it: its whole gas limit is paid, and its storage deposit limit is forfeited to the
+    /// treasury (an instantiation's comes back).
     Cancel {
         /// The command's number, as `call` and `instantiate` print it.
         #[arg(long)]
@@ -401,7 +402,10 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
         ContractCmd::Cancel { command, suri, url } => {
             let client = connect(&url).await?;
             let block = client.cancel_command(&pair(&suri)?, command).await?;
-            println!("Command {command} cancelled in block #{block}; its reservation is released.");
+            println!(
+                "Command {command} cancelled in block #{block}: its gas limit is paid and its \
+                 storage deposit limit forfeited to the treasury (an instantiation's comes back)."
+            );
             Ok(())
         }
         ContractCmd::Query {

@@ -8,6 +8,8 @@ mod contract_cmds;
 mod devnet_cluster;
 mod key_cmds;
 mod node_cmds;
+mod spec_cmds;
+mod validator_cmds;
 mod worker_cmds;
 
 use std::process::ExitCode;
@@ -33,8 +35,8 @@ enum Command {
     Node(node_cmds::NodeArgs),
     /// Run a TEE worker: register, follow the chain on proofs, serve its API.
     Worker(worker_cmds::WorkerArgs),
-    /// Write a chain spec for a local test network.
-    ChainSpec(node_cmds::ChainSpecArgs),
+    /// Write a chain spec: for a live chain (real keys), or with --dev for a test network.
+    ChainSpec(spec_cmds::ChainSpecArgs),
     /// Generate or inspect keys.
     #[command(subcommand)]
     Key(client_cmds::KeyCmd),
@@ -59,6 +61,9 @@ enum Command {
     /// Upload, instantiate, call and query confidential ink! contracts (cargo-contract style).
     #[command(subcommand)]
     Contract(contract_cmds::ContractCmd),
+    /// Bond PHA and stand for election as a validator (gatekeeper).
+    #[command(subcommand)]
+    Validator(validator_cmds::ValidatorCmd),
 }
 
 fn init_logging() {
@@ -78,7 +83,7 @@ fn main() -> ExitCode {
         Command::Devnet(args) => node_cmds::devnet(args),
         Command::Node(args) => node_cmds::node(args),
         Command::Worker(args) => worker_cmds::worker(args),
-        Command::ChainSpec(args) => node_cmds::chain_spec(args),
+        Command::ChainSpec(args) => spec_cmds::chain_spec(args),
         Command::Key(cmd) => client_cmds::run_key(cmd),
         Command::Balance(args) => block_on(client_cmds::run_balance(args)),
         Command::Transfer(args) => block_on(client_cmds::run_transfer(args)),
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Gatekeeper(cmd) => block_on(key_cmds::run_gatekeeper(cmd)),
         Command::Clusters(args) => block_on(key_cmds::run_clusters(args)),
         Command::Cluster(cmd) => block_on(key_cmds::run_cluster(cmd)),
+        Command::Validator(cmd) => block_on(validator_cmds::run(cmd)),
         Command::Query(args) => block_on(key_cmds::run_query(args)),
         Command::Contract(cmd) => block_on(contract_cmds::run(cmd)),
     };

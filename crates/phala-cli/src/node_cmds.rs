@@ -70,17 +70,19 @@ pub struct NodeArgs {
     /// Directory for the chain's data.
     #[arg(long)]
     base_path: PathBuf,
-    /// Secret URI of this validator's consensus key (e.g. //Alice).
-    #[arg(long)]
+    /// Secret URI of this validator's consensus key (e.g. //Alice, or its phrase). Prefer
+    /// the environment variable on shared machines: arguments are visible to others.
+    #[arg(long, env = "PHALA_VALIDATOR", hide_env_values = true)]
     validator: Option<String>,
     #[arg(long, default_value_t = 9944)]
     rpc_port: u16,
     /// Listen for RPC on all interfaces instead of 127.0.0.1.
     #[arg(long)]
     rpc_external: bool,
-    /// Prometheus metrics port; 0 disables metrics.
-    #[arg(long, default_value_t = 9615)]
-    prometheus_port: u16,
+    /// Prometheus metrics port; 0 disables metrics. Default: 9615, or the next free port
+    /// after it when another node on this machine has it (the port is printed).
+    #[arg(long)]
+    prometheus_port: Option<u16>,
     /// Peer-to-peer listening port (default: this validator's port in the spec; required for
     /// a full node).
     #[arg(long)]
@@ -109,9 +111,15 @@ pub struct NodeArgs {
         requires = "gatekeeper"
     )]
     operator: Option<String>,
-    /// The gatekeeper worker's TEE.
-    #[arg(long, value_enum, default_value_t = crate::worker_cmds::Tee::Simulated, requires = "gatekeeper")]
-    tee: crate::worker_cmds::Tee,
+    /// The gatekeeper worker's TEE. Required with --gatekeeper, so that nobody runs a
+    /// simulated (unprotected) gatekeeper without having said so.
+    #[arg(
+        long,
+        value_enum,
+        requires = "gatekeeper",
+        required_if_eq("gatekeeper", "true")
+    )]
+    tee: Option<crate::worker_cmds::Tee>,
     /// Address of the gatekeeper worker's HTTP API.
     #[arg(long, default_value = "127.0.0.1:8000", requires = "gatekeeper")]
     worker_listen: SocketAddr,
@@ -160,35 +168,13 @@ fn spawn_worker(
     })
 }
 
-#[derive(clap::Args)]
-pub struct ChainSpecArgs {
-    /// Number of validators: //Alice, //Bob, … in that order.
-    #[arg(long, default_value_t = 1)]
-    validators: usize,
-    /// First peer-to-peer port; validator i listens on PORT+i on 127.0.0.1.
-    #[arg(long, default_value_t = 30333)]
-    p2p_base_port: u16,
-    /// Write here instead of standard output.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Block time in milliseconds.
-    #[arg(long, default_value_t = phala_chain::dev::DEV_BLOCK_TIME_MS)]
-    block_time_ms: u64,
-    /// Blocks per epoch (the committee changes only between epochs).
-    #[arg(long)]
-    epoch_length: Option<u32>,
-    /// Give one validator a real address: `--host //Bob=node2.example.org:30333`. Repeatable.
-    #[arg(long = "host", value_name = "URI=HOST:PORT")]
-    hosts: Vec<String>,
-}
-
 fn free_port() -> anyhow::Result<u16> {
     let listener =
         TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
-fn local_spec(
+pub(crate) fn local_spec(
     validators: usize,
     base_port: u16,
     block_time_ms: u64,
@@ -202,43 +188,17 @@ fn local_spec(
     Ok(spec)
 }
 
-pub fn chain_spec(args: ChainSpecArgs) -> anyhow::Result<()> {
-    let spec = local_spec(
-        args.validators,
-        args.p2p_base_port,
-        args.block_time_ms,
-        "Phala Local Testnet",
-        "phala_local",
-        ChainType::Local,
-    )?;
-    let mut spec = spec;
-    if let Some(length) = args.epoch_length {
-        spec.epoch_length = length;
-    }
-    for host in &args.hosts {
-        let (uri, address) = host
-            .split_once('=')
-            .with_context(|| format!("--host {host:?} is not URI=HOST:PORT"))?;
-        let account = phala_keys::Sr25519Pair::from_uri(uri)
-            .with_context(|| format!("--host {host:?}: {uri:?} is not a secret URI"))?
-            .account_id()
-            .to_ss58();
-        let validator = spec
-            .validators
-            .iter_mut()
-            .find(|v| v.account == account)
-            .with_context(|| {
-                format!("--host {host:?}: {uri} is not one of the spec's validators")
-            })?;
-        validator.p2p_address = address.to_string();
-    }
-    spec.validate()?;
-    match args.out {
-        Some(path) => std::fs::write(&path, spec.to_json())
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => println!("{}", spec.to_json()),
-    }
-    Ok(())
+/// What a started node prints: where to reach it.
+fn announce(info: &NodeInfo) {
+    println!(
+        "node running: RPC ws://{}, genesis {}, finalized #{}{}",
+        info.rpc_addr,
+        info.genesis_hash,
+        info.finalized,
+        info.prometheus_addr
+            .map(|a| format!(", metrics http://{a}/metrics"))
+            .unwrap_or_default()
+    );
 }
 
 fn rpc_addr(port: u16, external: bool) -> SocketAddr {
@@ -590,7 +550,10 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             node_url: String::new(),
             base_path: args.base_path.join("gatekeeper"),
             operator,
-            tee: args.tee.into(),
+            tee: args
+                .tee
+                .context("--gatekeeper needs --tee (simulated, sgx or tdx)")?
+                .into(),
             listen: args.worker_listen,
             genesis_hash: None,
             trusted_checkpoint: None,
@@ -606,8 +569,13 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
         base_path: args.base_path,
         validator,
         rpc_addr: rpc_addr(args.rpc_port, args.rpc_external),
-        prometheus_addr: (args.prometheus_port != 0)
-            .then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, args.prometheus_port))),
+        prometheus_addr: match args.prometheus_port {
+            Some(0) => None,
+            port => Some(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                port.unwrap_or(phala_node::metrics::DEFAULT_PORT),
+            ))),
+        },
         p2p_listen: args
             .p2p_port
             .map(|p| SocketAddr::from((Ipv4Addr::UNSPECIFIED, p))),
@@ -619,10 +587,7 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
         return node_with_gatekeeper(config, worker);
     }
     phala_node::run(config, move |info: &NodeInfo| {
-        println!(
-            "node running: RPC ws://{}, genesis {}, finalized #{}",
-            info.rpc_addr, info.genesis_hash, info.finalized
-        );
+        announce(info);
         if full_node {
             println!(
                 "full node: p2p key 0x{}; each validator admits it with --follower 0x{}@HOST:{}",
@@ -662,10 +627,7 @@ fn node_with_gatekeeper(
             _ => Err(anyhow::anyhow!("the node stopped before it was ready")),
         };
     };
-    println!(
-        "node running: RPC ws://{}, genesis {}, finalized #{}",
-        info.rpc_addr, info.genesis_hash, info.finalized
-    );
+    announce(&info);
     worker.node_url = format!("ws://{}", info.rpc_addr);
     worker.genesis_hash = Some(info.genesis_hash);
     println!(

@@ -23,25 +23,29 @@ pub struct WorkerArgs {
     /// The node to follow and submit through (ws:// or http://).
     #[arg(long, default_value = "ws://127.0.0.1:9944")]
     node: String,
-    /// Directory for the worker's sealed keys and checkpoint.
+    /// Directory for the worker's sealed state (its keys and checkpoint, sealed together:
+    /// losing it loses the worker's identity).
     #[arg(long)]
     base_path: PathBuf,
     /// Secret URI of the operator account: pays the worker's transactions, collects rewards.
     /// Prefer the environment variable on shared machines: arguments are visible to others.
     #[arg(long, env = "PHALA_OPERATOR", hide_env_values = true)]
     operator: String,
+    /// The TEE the worker runs in: `simulated` (no protection; development chains only),
+    /// `sgx` (Gramine) or `tdx`.
     #[arg(long, value_enum, default_value_t = Tee::Simulated)]
     tee: Tee,
     /// Address of the worker's HTTP API.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: SocketAddr,
-    /// Refuse a node whose genesis hash differs (0x-hex); default: trust the node's on the
-    /// first start, then the checkpoint's.
+    /// Refuse a node whose genesis hash differs (0x-hex). Default: the node's on the first
+    /// start; from then on the keys are sealed with that genesis and refuse any other.
     #[arg(long)]
     genesis_hash: Option<String>,
     /// On the first start, follow the chain from this finalized epoch-boundary block (the
-    /// last block of an epoch, 0x-hash, one you trust) instead of from genesis: faster, and
-    /// the node need not keep older states.
+    /// last block of an epoch, 0x-hash) instead of from genesis: faster, and the node need
+    /// not keep older states. The worker verifies it back to genesis by one finality
+    /// certificate per epoch.
     #[arg(long)]
     trusted_checkpoint: Option<String>,
     /// Intel collateral (PCCS JSON) for a hardware quote.
@@ -52,10 +56,10 @@ pub struct WorkerArgs {
     /// commas. Default: none.
     #[arg(long, value_delimiter = ',')]
     http_allow: Vec<String>,
-    /// Longest a contract query may run, in seconds (HTTP requests included).
-    #[arg(long, default_value_t = 10)]
+    /// Longest a contract query may run, in seconds (HTTP requests included; 1 to 600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     query_timeout: u64,
-    /// Most gas a contract query may use.
+    /// Most gas a signed contract query may use; anonymous ones get a quarter of it.
     #[arg(long, default_value_t = phala_worker::contracts::DEFAULT_QUERY_GAS)]
     query_gas: u64,
 }
@@ -93,7 +97,7 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
         progress_bar: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         contracts: phala_worker::ContractsConfig {
             http_allow: args.http_allow,
-            query_timeout: std::time::Duration::from_secs(args.query_timeout.max(1)),
+            query_timeout: std::time::Duration::from_secs(args.query_timeout),
             query_gas: args.query_gas,
         },
     })

@@ -129,3 +129,42 @@ async fn invalid_transactions_are_refused_with_substrate_codes() {
     let now = common::finalized_number(&client).await.unwrap();
     common::wait_for_block(&client, now + 1).await;
 }
+
+/// Every duration flag is bounded: a huge value is refused with the range, never a panic.
+#[test]
+fn duration_flags_out_of_range_are_refused_not_panics() {
+    let huge = u64::MAX.to_string();
+    let cases: [&[&str]; 3] = [
+        &[
+            "worker",
+            "--node",
+            "ws://127.0.0.1:1",
+            "--base-path",
+            "/nonexistent",
+            "--operator",
+            "//Bob",
+            "--query-timeout",
+            &huge,
+        ],
+        &[
+            "transfer",
+            "--from",
+            "//Alice",
+            "//Bob",
+            "1",
+            "--timeout",
+            &huge,
+        ],
+        &["validator", "chill", "--suri", "//Alice", "--timeout", "0"],
+    ];
+    for args in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("is not in"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -34,7 +34,9 @@ fn start(spec: &Path, base: &Path, name: &str, rpc: u16) -> Node {
         .arg(spec)
         .args(["--validator", &format!("//{name}"), "--base-path"])
         .arg(base.join(name))
-        .args(["--rpc-port", &rpc.to_string(), "--prometheus-port", "0"])
+        // No --prometheus-port, as the README runs them: each takes the next free metrics
+        // port after 9615.
+        .args(["--rpc-port", &rpc.to_string()])
         .stdout(Stdio::null())
         .stderr(log_file(base, name))
         .spawn()
@@ -106,12 +108,31 @@ async fn wait_all(ports: &[u16], target: u32, what: &str, logs: &Path) {
     }
 }
 
+/// Waits (bounded) until the node on `port` reports `peers` connected peers.
+async fn wait_peers(port: u16, peers: u64, base: &Path) {
+    let start = Instant::now();
+    loop {
+        let health: Result<serde_json::Value, _> =
+            client(port).request("system_health", rpc_params![]).await;
+        if health.as_ref().ok().and_then(|h| h["peers"].as_u64()) == Some(peers) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the node on {port} never reported {peers} peers ({health:?}):\n{}",
+            log_tails(base)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn four_validators_survive_a_crash_and_the_node_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.json");
     let mut args = vec![
         "chain-spec".to_string(),
+        "--dev".into(),
         "--validators".into(),
         "4".into(),
         "--out".into(),
@@ -148,11 +169,15 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
             .unwrap();
     }
 
+    // system_health counts the peers a node is connected to, not the spec's validators.
+    wait_peers(rpc[0], 3, dir.path()).await;
+
     // Dave dies; the other three (a quorum) keep finalizing.
     let before = finalized(rpc[0]).await.unwrap().0;
     // Dropping a node SIGKILLs it.
     drop(nodes[3].take());
     wait_all(&rpc[..3], before + 5, "after the crash", dir.path()).await;
+    wait_peers(rpc[0], 2, dir.path()).await;
 
     // All five transfers landed.
     let alice = phala_keys::Sr25519Pair::from_uri("//Alice")
@@ -201,7 +226,7 @@ async fn devnet_runs_a_full_node_and_a_full_node_needs_a_p2p_port() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.json");
     let out = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["chain-spec", "--out"])
+        .args(["chain-spec", "--dev", "--out"])
         .arg(&spec)
         .output()
         .unwrap();

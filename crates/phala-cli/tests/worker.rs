@@ -196,13 +196,13 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
     worker.kill();
 
     // No file the worker or the node wrote holds the worker's secret keys in the clear.
-    let platform = phala_tee::simulated::Simulated::open(&worker_dir).unwrap();
-    let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();
-    let (keys, fresh) =
-        phala_worker::keys::WorkerKeys::load_or_create(&platform, &sealer, &worker_dir).unwrap();
-    assert!(!fresh);
-    assert_eq!(keys.pubkey(), pubkey);
-    let secrets = keys.secret_bytes_for_tests();
+    let secrets = sealed_secrets(&worker_dir);
+    assert_eq!(
+        phala_keys::Sr25519Pair::from_seed(&secrets[0])
+            .unwrap()
+            .public(),
+        pubkey
+    );
     let mut files = Vec::new();
     common::files_under(dir.path(), &mut files);
     assert!(files.len() > 3);
@@ -210,11 +210,11 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
         let bytes = std::fs::read(&file).unwrap();
         for secret in &secrets {
             assert!(
-                !bytes.windows(32).any(|w| w == secret.as_slice()),
+                !bytes.windows(32).any(|w| w == secret),
                 "{} holds a worker secret in the clear",
                 file.display()
             );
-            let hex = hex::encode(secret.as_slice());
+            let hex = hex::encode(secret);
             assert!(
                 !String::from_utf8_lossy(&bytes).contains(&hex),
                 "{} holds a worker secret as hex",
@@ -223,6 +223,28 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
         }
     }
     drop(devnet);
+}
+
+/// The identity seed and ECDH secret sealed in a simulated worker's base path (its sealed
+/// state starts with them).
+fn sealed_secrets(base: &Path) -> [[u8; 32]; 2] {
+    let platform = phala_tee::simulated::Simulated::open(base).unwrap();
+    let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();
+    let sealed = std::fs::read(base.join(phala_worker::checkpoint::CHECKPOINT_FILE)).unwrap();
+    let plain = sealer
+        .unseal(phala_worker::checkpoint::PURPOSE, &sealed)
+        .unwrap();
+    [
+        plain[..32].try_into().unwrap(),
+        plain[32..64].try_into().unwrap(),
+    ]
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// Blocks `from..=to` of the devnet as the relayer would hand them to the core.
@@ -264,9 +286,7 @@ async fn the_core_refuses_forged_headers_certificates_and_proofs() {
         .unwrap();
     let genesis = client.header(client.genesis_hash()).await.unwrap().unwrap();
     let platform = phala_tee::simulated::Simulated::open(dir.path()).unwrap();
-    let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();
-    let (keys, _) =
-        phala_worker::keys::WorkerKeys::load_or_create(&platform, &sealer, dir.path()).unwrap();
+    let keys = phala_worker::keys::WorkerKeys::generate(&platform).unwrap();
     let mut core = WorkerCore::new(
         keys,
         phala_light_client::LightClient::from_genesis(&genesis).unwrap(),
@@ -279,7 +299,7 @@ async fn the_core_refuses_forged_headers_certificates_and_proofs() {
     // A header whose state root was swapped: its hash no longer matches the certificate.
     let mut forged_header = good.clone();
     forged_header.blocks[3].header.state_root = phala_primitives::H256([7; 32]);
-    let err = core.import(&mut rng, &forged_header).unwrap_err();
+    let err = core.import(&mut rng, &forged_header, now_ms()).unwrap_err();
     assert!(matches!(err, CoreError::Header(_)), "{err}");
     assert!(err.to_string().contains("certificate"), "{err}");
 
@@ -287,7 +307,7 @@ async fn the_core_refuses_forged_headers_certificates_and_proofs() {
     let mut forged_cert = good.clone();
     let at = forged_cert.certificate.len() - 10;
     forged_cert.certificate[at] ^= 1;
-    let err = core.import(&mut rng, &forged_cert).unwrap_err();
+    let err = core.import(&mut rng, &forged_cert, now_ms()).unwrap_err();
     assert!(matches!(err, CoreError::Header(_)), "{err}");
 
     // A state proof that is not of this block's state (block 1's proof for block 2), and
@@ -301,7 +321,7 @@ async fn the_core_refuses_forged_headers_certificates_and_proofs() {
         }
     }
     for forged in [wrong_proof, tampered_proof] {
-        let err = core.import(&mut rng, &forged).unwrap_err();
+        let err = core.import(&mut rng, &forged, now_ms()).unwrap_err();
         assert!(matches!(err, CoreError::Proof { .. }), "{err}");
         assert!(err.to_string().contains("state proof"), "{err}");
     }
@@ -309,7 +329,7 @@ async fn the_core_refuses_forged_headers_certificates_and_proofs() {
     // Nothing changed; the genuine batch is accepted.
     assert_eq!(core.state(), &before);
     assert_eq!(core.head().0, 0);
-    core.import(&mut rng, &good).unwrap();
+    core.import(&mut rng, &good, now_ms()).unwrap();
     assert_eq!(core.head().0, 4);
     drop(devnet);
 }
@@ -397,7 +417,13 @@ fn one_validator_spec(
 ) -> PathBuf {
     let spec = dir.join("spec.json");
     let status = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["chain-spec", "--validators", "1", "--p2p-base-port"])
+        .args([
+            "chain-spec",
+            "--dev",
+            "--validators",
+            "1",
+            "--p2p-base-port",
+        ])
         .arg(common::free_port().to_string())
         .args(extra)
         .arg("--out")
@@ -486,6 +512,18 @@ async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not end an epoch"), "{stderr}");
+    // A hash the chain does not have is no checkpoint either.
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["worker", "--node", &url, "--base-path"])
+        .arg(dir.path().join("refused"))
+        .args(["--operator", "//Bob", "--listen"])
+        .arg(format!("127.0.0.1:{}", common::free_port()))
+        .args(["--trusted-checkpoint", &format!("0x{}", "77".repeat(32))])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has no block"), "{stderr}");
 
     let port = common::free_port();
     let worker = Worker::start_with(
@@ -504,11 +542,179 @@ async fn a_worker_starts_from_a_trusted_checkpoint_on_a_pruning_node() {
         .await;
     assert_eq!(info["simulated"], true);
     assert!(
-        worker.log().contains("from trusted checkpoint #49"),
+        worker.log().contains("from checkpoint #49")
+            && worker.log().contains("certified from genesis"),
         "{}",
         worker.log()
     );
     drop(node);
+}
+
+/// Copies `from` to `to` recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The attack: an operator copies its gatekeeper's base path and starts the copy against a
+/// chain of its own, whole or with the checkpoint removed, to have the TEE act on key events
+/// it forges (and hand the master key to a key it owns). The keys must never come up on
+/// another chain.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gatekeepers_sealed_keys_never_come_up_on_another_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let gatekeeper_port = common::free_port();
+    let a = tokio::task::spawn_blocking({
+        let base = dir.path().join("a");
+        move || {
+            common::Devnet::start_with(
+                &base,
+                common::free_port(),
+                common::free_port(),
+                &["--gatekeeper-port", &gatekeeper_port.to_string()],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    // The real gatekeeper holds the master key.
+    let start = Instant::now();
+    let gatekeeper = loop {
+        let info = common::http(gatekeeper_port, "GET", "/info", &[])
+            .await
+            .and_then(|(_, body)| serde_json::from_slice::<serde_json::Value>(&body).ok());
+        if let Some(info) = info
+            && info["masterKeyVersion"] == 0
+        {
+            break pubkey_of(&info);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no master key:\n{}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let a_genesis = phala_client::Client::connect(&a.ws_url())
+        .await
+        .unwrap()
+        .genesis_hash();
+    a.kill();
+    let original = dir.path().join("a").join("alice").join("gatekeeper");
+
+    // The attacker's chain: another devnet (its genesis differs).
+    let b = devnet_in(&dir.path().join("b")).await;
+    let b_client = phala_client::Client::connect(&b.ws_url()).await.unwrap();
+    assert_ne!(b_client.genesis_hash(), a_genesis);
+    common::wait_for_block(&b.http(), 4).await;
+    let b_boundary = format!("{}", b_client.block_hash(3).await.unwrap().unwrap());
+
+    // The whole base path, with or without a checkpoint of the other chain: refused, with
+    // the reason, before anything is served or signed.
+    for extra in [&[][..], &["--trusted-checkpoint", b_boundary.as_str()][..]] {
+        let stolen = dir.path().join(format!("stolen-{}", extra.len()));
+        copy_dir(&original, &stolen);
+        let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args(["worker", "--node", &b.ws_url(), "--base-path"])
+            .arg(&stolen)
+            .args(extra)
+            .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
+            .arg(format!("127.0.0.1:{}", common::free_port()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("keys belong to chain {a_genesis}")),
+            "{stderr}"
+        );
+    }
+
+    // The checkpoint removed, whatever it is called: the keys go with it. The copy starts as
+    // a new worker with a new identity, holding no master key.
+    let stolen = dir.path().join("stolen-bare");
+    copy_dir(&original, &stolen);
+    for file in [
+        "checkpoint.sealed",
+        phala_worker::checkpoint::CHECKPOINT_FILE,
+    ] {
+        let _ = std::fs::remove_file(stolen.join(file));
+    }
+    let port = common::free_port();
+    let worker = Worker::start(&b, &stolen, port, dir.path().join("stolen.log"));
+    let info = worker
+        .wait_info("started", |i| {
+            i["pubkey"].is_string() && i["syncedHeight"].as_u64().unwrap_or(0) > 0
+        })
+        .await;
+    assert_ne!(
+        pubkey_of(&info),
+        gatekeeper,
+        "the copy runs with the gatekeeper's keys"
+    );
+    assert_eq!(info["gatekeeper"], false);
+    assert_eq!(info["masterKeyVersions"], 0);
+    drop(worker);
+    drop(b);
+}
+
+/// Attestations expire: a worker re-attests on its own before its attestation runs out, so
+/// the chain never stops taking its messages.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_re_attests_before_its_attestation_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = one_validator_spec(dir.path(), &["--block-time-ms", "500"], |spec| {
+        spec["registry"]["attestationValidity"] = serde_json::json!(80);
+    });
+    let rpc = common::free_port();
+    let _node = Node::start(
+        &spec,
+        &dir.path().join("alice"),
+        rpc,
+        &["--state-pruning", "archive"],
+    );
+    let client = jsonrpsee::http_client::HttpClientBuilder::default()
+        .build(format!("http://127.0.0.1:{rpc}"))
+        .unwrap();
+    let worker = Worker::start_with(
+        &format!("ws://127.0.0.1:{rpc}"),
+        &dir.path().join("worker"),
+        common::free_port(),
+        dir.path().join("worker.log"),
+        &[],
+    );
+    let info = worker
+        .wait_info("registered", |i| i["registered"] == true)
+        .await;
+    let pubkey = pubkey_of(&info);
+    let first = worker_on_chain(&client, &pubkey).await.unwrap();
+    assert_eq!(first.expires_at, first.attested_at + 80);
+    assert_eq!(info["attestationExpiresAt"], first.expires_at);
+    // Past the first attestation's end, the chain holds a fresh one.
+    let start = Instant::now();
+    let refreshed = loop {
+        let now = worker_on_chain(&client, &pubkey).await.unwrap();
+        if now.attested_at > first.attested_at {
+            break now;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no re-attestation; log:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        refreshed.attested_at <= first.expires_at,
+        "re-attested too late"
+    );
+    assert_eq!(refreshed.registered_at, first.registered_at);
+    assert_eq!(worker.get("/health").await.unwrap().trim(), "ok");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,14 +6,21 @@
 //! With CONTRACT and PAYLOAD (0x-hex), each query calls that contract instead of the worker
 //! itself (e.g. a flipper's `get`, 0x2f865bd9).
 //!
+//! A worker limits each client address (queries in progress, and unexpired nonces: 10,000
+//! per anonymous address per query lifetime of 100 blocks here). Against a worker on this
+//! machine each task therefore connects from its own loopback address (127.0.0.2, …), as
+//! CONCURRENCY separate clients would; against a remote one all share this host's address.
+//!
 //! usage: query_load NODE_URL WORKER_URL CONCURRENCY SECONDS [CONTRACT PAYLOAD]
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use parity_scale_codec::{DecodeLimit, Encode};
 use phala_client::Client;
@@ -55,12 +62,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (worker_key, certificate) = WorkerApi::new(worker)?.query_key(&node).await?;
     let (height, _) = node.finalized_head().await?;
     let url: hyper::Uri = format!("{}/query", worker.trim_end_matches('/')).parse()?;
-    let http = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let local = matches!(url.host(), Some("127.0.0.1" | "localhost"));
     let deadline = Instant::now() + duration;
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for t in 0..concurrency {
-        let (http, url, counter) = (http.clone(), url.clone(), counter.clone());
+        let mut connector = HttpConnector::new();
+        if local {
+            let [_, _, hi, lo] = (t as u32 + 2).to_be_bytes();
+            connector.set_local_address(Some(IpAddr::V4(Ipv4Addr::new(127, 0, hi, lo))));
+        }
+        let http = HttpClient::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
+        let (url, counter) = (url.clone(), counter.clone());
         let payload = payload.clone();
         let recipient = certificate.ecdh_pubkey;
         tasks.push(tokio::spawn(async move {
@@ -75,7 +88,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         worker: worker_key,
                         contract,
                         nonce,
-                        expires_at: height + 500,
+                        // As phala_client::worker asks: within the worker's MAX_QUERY_TTL.
+                        expires_at: height + 100,
                         payload: payload.clone(),
                     },
                     signer: None,

@@ -239,8 +239,10 @@ impl Client {
         .await
     }
 
-    /// Gives up a command its cluster has not reported for `COMMAND_TIMEOUT` blocks: what
-    /// it reserved comes back. Returns the block it was cancelled in.
+    /// Gives up a command its cluster has not reported for `COMMAND_TIMEOUT` blocks. The
+    /// cluster may have run it, so its whole gas limit is paid and its deposit limit is
+    /// forfeited to the treasury; an instantiation's deposit comes back (the
+    /// `CommandCancelled` event says what was charged). Returns the block it was cancelled in.
     pub async fn cancel_command(
         &self,
         signer: &Sr25519Pair,

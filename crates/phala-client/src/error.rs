@@ -163,13 +163,14 @@ fn tx_rejection_reason(code: i32, message: &str, data: Option<&str>) -> String {
         1001 => format!("it is not a well-formed extrinsic ({message})"),
         1002 => with_data("it could not be verified"),
         1011 => with_data("its validity could not be determined"),
-        1012 => "it is temporarily banned (it was recently invalid)".into(),
+        1012 => with_data("it is temporarily banned"),
         1013 => "the node already has it in its pool".into(),
         1014 => "another transaction with the same nonce is already in the pool; \
                  raise the tip to replace it"
             .into(),
         1015 => "its nonce tags form a cycle with transactions in the pool".into(),
-        1016 => "the transaction pool is full".into(),
+        // Which limit: the pool is full, or the sender has as many pooled as it may.
+        1016 => with_data("the transaction pool refused it"),
         1020 => "it names a block the node does not know".into(),
         1021 => "the pool is not accepting transactions with future nonces".into(),
         _ => with_data(message),
@@ -213,6 +214,21 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("transaction rejected: another transaction")
+        );
+    }
+
+    #[test]
+    fn pool_refusals_say_which_limit() {
+        let e = from_error_object(
+            "author_submitExtrinsic",
+            1016,
+            "Immediately Dropped",
+            Some("\"The sender already has 16 transactions waiting for an earlier nonce\""),
+        );
+        assert_eq!(
+            e.to_string(),
+            "transaction rejected: the transaction pool refused it: The sender already has 16 \
+             transactions waiting for an earlier nonce"
         );
     }
 

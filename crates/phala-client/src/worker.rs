@@ -186,10 +186,21 @@ impl WorkerApi {
                 hex::encode(expected)
             )));
         }
-        if node.worker(&worker).await?.is_none() {
+        let Some(registered) = node.worker(&worker).await? else {
             return Err(self.fail(format!(
                 "0x{} is not a registered worker on this chain",
                 hex::encode(worker)
+            )));
+        };
+        // A worker whose attestation lapsed is no longer vouched for: nothing secret goes to
+        // it until it re-attests.
+        let (height, _) = node.finalized_head().await?;
+        if height > registered.expires_at {
+            return Err(self.fail(format!(
+                "0x{}'s attestation expired after block #{} (the chain is at #{height}): it \
+                 is not trusted with queries until it re-attests",
+                hex::encode(worker),
+                registered.expires_at
             )));
         }
         let bytes = hex_field("/queryKey/certificate")?;

@@ -4,7 +4,7 @@
 use parity_scale_codec::{Decode, Encode};
 use phala_crypto::query::{
     QueryBody, QueryError, QueryReply, QuerySigner, ReplayGuard, SessionCertificate, SignedQuery,
-    SignedReply,
+    SignedReply, Source,
 };
 use phala_crypto::{EcdhSecret, Envelope, Purpose};
 use phala_keys::Sr25519Pair;
@@ -12,6 +12,7 @@ use phala_primitives::H256;
 use proptest::prelude::*;
 
 const GENESIS: H256 = H256([9; 32]);
+const SOURCE: Source = Source::UNKNOWN;
 
 fn body(nonce: u8) -> QueryBody {
     QueryBody {
@@ -116,10 +117,13 @@ fn session_keys_work_until_their_certificate_expires() {
 #[test]
 fn expired_far_and_replayed_queries_are_refused() {
     let mut guard = ReplayGuard::default();
-    assert_eq!(guard.admit(&body(1), 10), Ok(()));
-    assert_eq!(guard.admit(&body(1), 11), Err(QueryError::Replayed));
+    assert_eq!(guard.admit(&body(1), None, SOURCE, 10), Ok(()));
     assert_eq!(
-        guard.admit(&body(2), 101),
+        guard.admit(&body(1), None, SOURCE, 11),
+        Err(QueryError::Replayed)
+    );
+    assert_eq!(
+        guard.admit(&body(2), None, SOURCE, 101),
         Err(QueryError::Expired {
             expired_at: 100,
             height: 101
@@ -128,16 +132,16 @@ fn expired_far_and_replayed_queries_are_refused() {
     let mut far = body(3);
     far.expires_at = 10 + phala_crypto::query::MAX_QUERY_TTL + 1;
     assert_eq!(
-        guard.admit(&far, 10),
+        guard.admit(&far, None, SOURCE, 10),
         Err(QueryError::TooLong {
             expires_at: far.expires_at
         })
     );
     // Nonces are forgotten once their queries expire, so memory stays bounded.
-    assert_eq!(guard.admit(&body(4), 100), Ok(()));
+    assert_eq!(guard.admit(&body(4), None, SOURCE, 100), Ok(()));
     let mut later = body(5);
     later.expires_at = 300;
-    assert_eq!(guard.admit(&later, 200), Ok(()));
+    assert_eq!(guard.admit(&later, None, SOURCE, 200), Ok(()));
     assert_eq!(guard.len(), 1);
 }
 
@@ -164,7 +168,9 @@ fn a_whole_round_trip_verifies_on_the_client() {
     let received = SignedQuery::decode(&mut opened.as_slice()).unwrap();
     assert_eq!(received.caller(&GENESIS, 42), Ok(Some(alice.account_id())));
     let mut guard = ReplayGuard::default();
-    guard.admit(&received.body, 42).unwrap();
+    guard
+        .admit(&received.body, Some(alice.account_id()), SOURCE, 42)
+        .unwrap();
     let reply = QueryReply {
         nonce: received.body.nonce,
         height: 42,

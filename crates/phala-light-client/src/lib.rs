@@ -72,8 +72,8 @@ pub enum LightClientError {
     NotBoundary { number: BlockNumber },
 }
 
-/// What a light client must remember to resume where it stopped (workers seal it into their
-/// checkpoints), or to start from a checkpoint someone trusted instead of from genesis.
+/// What a light client must remember to resume where it stopped (workers seal it, with their
+/// keys, into their checkpoints).
 #[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
 pub struct LightClientState {
     pub genesis_hash: H256,
@@ -106,6 +106,13 @@ pub(crate) fn verifier(
         .collect::<Result<Vec<_>, _>>()?;
     let set = Set::try_from(keys).map_err(|_| LightClientError::BadKey)?;
     Ok(Scheme::verifier(namespace, set))
+}
+
+/// Whether `key` can sit in a committee: the consensus engine and this client decode it.
+/// The chain checks this before a key may stand for election, so an elected committee
+/// never halts the light clients that follow it.
+pub fn is_committee_key(key: &[u8; 32]) -> bool {
+    PublicKey::decode(Bytes::copy_from_slice(key)).is_ok()
 }
 
 /// The `(block_time_ms, epoch_length)` a genesis header announces.
@@ -143,33 +150,8 @@ impl LightClient {
         })
     }
 
-    /// Starts at a trusted epoch-boundary header instead of genesis: the caller has checked
-    /// `boundary.hash()` against a hash it trusts (and `genesis` likewise). The committee is
-    /// the one `boundary` announces for the next epoch.
-    pub fn from_checkpoint(genesis: &Header, boundary: &Header) -> Result<Self, LightClientError> {
-        let mut client = Self::from_genesis(genesis)?;
-        let number = boundary.number;
-        if !is_epoch_boundary(number, client.epoch_length) {
-            return Err(LightClientError::NotBoundary { number });
-        }
-        let change = match CommitteeChange::from_header(boundary) {
-            None => return Err(LightClientError::MissingCommitteeChange { number }),
-            Some(Err(_)) => return Err(LightClientError::BadCommitteeChange { number }),
-            Some(Ok(change)) => change,
-        };
-        let expected = epoch_of(number, client.epoch_length).saturating_add(1);
-        if change.epoch != expected || change.keys.is_empty() {
-            return Err(LightClientError::BadCommitteeChange { number });
-        }
-        client.verifier = verifier(&client.namespace, &change.keys)?;
-        client.committee = change.keys;
-        client.epoch = change.epoch;
-        client.head = (number, boundary.hash());
-        Ok(client)
-    }
-
     /// Resumes from a saved state. The state is trusted as it is: it must come from this
-    /// client's own sealed checkpoint or from a source the operator trusts.
+    /// client's own sealed checkpoint, never from outside the TEE.
     pub fn resume(state: LightClientState) -> Result<Self, LightClientError> {
         if state.epoch_length == 0 || state.committee.is_empty() {
             return Err(LightClientError::BadGenesis);
@@ -263,6 +245,52 @@ impl LightClient {
             number = header.number;
             hash = header.hash();
         }
+        self.certify(rng, last, certificate)
+    }
+
+    /// Skips from the verified head to the last block of the current epoch on that block's
+    /// certificate alone, and moves to the committee it announces. The committee of an
+    /// epoch finalizes exactly one block at each height, so its certificate of the epoch's
+    /// last block proves that block without the ones before it. A chain of these, one per
+    /// epoch, carries trust from genesis to a recent block cheaply; the skipped blocks'
+    /// contents stay unverified, so a worker that starts this way knows nothing of them.
+    pub fn import_boundary(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        boundary: &Header,
+        certificate: &[u8],
+    ) -> Result<(), LightClientError> {
+        let number = boundary.number;
+        if !is_epoch_boundary(number, self.epoch_length) {
+            return Err(LightClientError::NotBoundary { number });
+        }
+        let header_epoch = epoch_of(number, self.epoch_length);
+        if header_epoch != self.epoch {
+            return Err(LightClientError::WrongEpoch {
+                number,
+                header_epoch,
+                epoch: self.epoch,
+            });
+        }
+        if number <= self.head.0 {
+            return Err(LightClientError::NotNext {
+                head: self.head.0,
+                got: number,
+            });
+        }
+        self.certify(rng, boundary, certificate)
+    }
+
+    /// Checks that `certificate` is the current committee's finalization of `last`, then
+    /// makes `last` the head, switching committee if it ends the epoch. The caller has
+    /// checked that `last` belongs to the current epoch and follows the head.
+    fn certify(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        last: &Header,
+        certificate: &[u8],
+    ) -> Result<(), LightClientError> {
+        let (number, hash) = (last.number, last.hash());
         let cert = Certificate::decode_cfg(
             Bytes::copy_from_slice(certificate),
             &self.verifier.certificate_codec_config(),

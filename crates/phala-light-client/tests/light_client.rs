@@ -247,7 +247,7 @@ proptest::proptest! {
 }
 
 #[test]
-fn starts_from_a_trusted_boundary_and_survives_a_restart() {
+fn skips_to_a_certified_boundary_and_survives_a_restart() {
     let g = genesis(&OLD);
     let gh = g.hash();
     let h1 = header(&g, vec![]);
@@ -257,18 +257,42 @@ fn starts_from_a_trusted_boundary_and_survives_a_restart() {
         keys: NEW.iter().map(|u| public(u)).collect(),
     };
     let h3 = header(&h2, vec![change.digest_item()]);
-    // Not a boundary, and a boundary without its announcement: refused.
+    let mut rng = commonware_utils::test_rng();
+    let mut client = LightClient::from_genesis(&g).unwrap();
+
+    // Not a boundary, a boundary without its announcement, a boundary certified by a
+    // committee the client does not trust (the attacker's own), or by the right committee
+    // for another block: refused, and the client is unchanged.
+    let cert2 = certify(&gh, &h2, 0, &OLD, &OLD[..3]);
     assert_eq!(
-        LightClient::from_checkpoint(&g, &h2).unwrap_err(),
+        client.import_boundary(&mut rng, &h2, &cert2).unwrap_err(),
         LightClientError::NotBoundary { number: 2 }
     );
     let bare = header(&h2, vec![]);
+    let bare_cert = certify(&gh, &bare, 0, &OLD, &OLD[..3]);
     assert_eq!(
-        LightClient::from_checkpoint(&g, &bare).unwrap_err(),
+        client
+            .import_boundary(&mut rng, &bare, &bare_cert)
+            .unwrap_err(),
         LightClientError::MissingCommitteeChange { number: 3 }
     );
-    let mut client = LightClient::from_checkpoint(&g, &h3).unwrap();
+    const FOREIGN: [&str; 4] = ["//Ferdie", "//One", "//Two", "//Three"];
+    let forged = certify(&gh, &h3, 0, &FOREIGN, &FOREIGN);
+    assert_eq!(
+        client.import_boundary(&mut rng, &h3, &forged).unwrap_err(),
+        LightClientError::BadSignatures { epoch: 0 }
+    );
+    assert!(matches!(
+        client.import_boundary(&mut rng, &h3, &bare_cert),
+        Err(LightClientError::CertificateMismatch { .. })
+    ));
+    assert_eq!(client.head(), (0, gh));
+
+    let cert3 = certify(&gh, &h3, 0, &OLD, &OLD[..3]);
+    client.import_boundary(&mut rng, &h3, &cert3).unwrap();
     assert_eq!((client.epoch(), client.head()), (1, (3, h3.hash())));
+    // The next boundary belongs to epoch 1: the old boundary cannot be replayed.
+    assert!(client.import_boundary(&mut rng, &h3, &cert3).is_err());
     // The saved state resumes to the same client, which follows the new committee.
     let mut client2 = LightClient::resume(client.state()).unwrap();
     let h4 = header(&h3, vec![]);

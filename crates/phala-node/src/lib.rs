@@ -118,7 +118,9 @@ fn own_address(chain: &Chain, key: &[u8; 32]) -> Result<SocketAddr, NodeError> {
     };
     let address = registered.or_else(from_spec).ok_or_else(|| {
         NodeError::Config(format!(
-            "the validator key 0x{} is not registered on chain nor in the chain spec; pass --p2p-port",
+            "the validator key 0x{} is not registered on chain nor in the chain spec: check \
+             that --validator is the consensus key's secret (phrase or seed), not its public \
+             key",
             hex::encode(key)
         ))
     })?;
@@ -198,7 +200,8 @@ async fn run_inner(
     on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
-    let validators = config
+    // The spec's validators must parse before anything starts.
+    config
         .spec
         .validators()
         .map_err(phala_chain::ChainError::from)?;
@@ -221,6 +224,14 @@ async fn run_inner(
             )
         }
     };
+    // The p2p stack panics on a listener it cannot bind: find out first, and say what to do.
+    if let Err(e) = std::net::TcpListener::bind(listen) {
+        return Err(NodeError::Config(format!(
+            "cannot listen for peers on {listen}: {e}. The spec's address must be one of this \
+             machine's (behind NAT or a DNS name for another interface, pass --p2p-port to \
+             listen on all interfaces), and no other node may use the port"
+        )));
+    }
     let p2p_key = identity.public();
     let block_time = Duration::from_millis(config.spec.block_time_ms);
     let node_metrics = Arc::new(NodeMetrics::default());
@@ -251,7 +262,7 @@ async fn run_inner(
     let extra: metrics::ExtraMetrics = Default::default();
     let prometheus_addr = match config.prometheus_addr {
         Some(addr) => {
-            let listener = metrics::bind(addr)
+            let listener = metrics::bind_default_or_next(addr)
                 .await
                 .map_err(|cause| NodeError::Metrics { addr, cause })?;
             let bound = listener.local_addr().unwrap_or(addr);
@@ -265,14 +276,23 @@ async fn run_inner(
         None => None,
     };
     {
-        let (chain, best, metrics, peers) = (
+        let (chain, best, metrics, peers, extra) = (
             chain.clone(),
             best_height.clone(),
             node_metrics.clone(),
             peers.clone(),
+            extra.clone(),
         );
         tokio::spawn(async move {
             loop {
+                // The p2p stack's own count of live connections, from its registry.
+                let encoded = extra
+                    .lock()
+                    .ok()
+                    .and_then(|e| e.as_ref().map(|encode| encode()));
+                if let Some(text) = encoded {
+                    peers.store(metrics::connected_peers(&text), Ordering::Relaxed);
+                }
                 metrics.refresh(&chain, &best, &peers);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -327,7 +347,6 @@ async fn run_inner(
     let finalizer = engine.orchestrator;
 
     let (finalized, _) = chain.finalized()?;
-    peers.store(validators.len().saturating_sub(1), Ordering::Relaxed);
     on_ready(&NodeInfo {
         rpc_addr: rpc.local_addr(),
         prometheus_addr,

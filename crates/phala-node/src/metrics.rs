@@ -90,6 +90,16 @@ impl NodeMetrics {
     }
 }
 
+/// How many peers the p2p stack has a live connection with, read from its metrics: its
+/// tracker keeps one `…directory_connected{peer="…"}` sample per connected peer and removes
+/// it on disconnect.
+pub fn connected_peers(encoded: &str) -> usize {
+    encoded
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("directory_connected{"))
+        .count()
+}
+
 /// Extra text appended to every scrape (the consensus stack's own registry).
 pub type ExtraMetrics = Arc<Mutex<Option<Box<dyn Fn() -> String + Send>>>>;
 
@@ -131,4 +141,38 @@ pub async fn serve(listener: TcpListener, metrics: Arc<NodeMetrics>, extra: Extr
 /// Binds the metrics port.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+/// The conventional metrics port: several nodes on one machine all default to it.
+pub const DEFAULT_PORT: u16 = 9615;
+
+/// Binds `addr`; if that is the conventional port and another process holds it, the next
+/// free port after it (up to 100 on), so that a second node on one machine starts as
+/// written instead of failing. Any other port is bound exactly or not at all.
+pub async fn bind_default_or_next(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && addr.port() == DEFAULT_PORT => {
+            for port in DEFAULT_PORT.saturating_add(1)..DEFAULT_PORT.saturating_add(100) {
+                if let Ok(listener) = TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+                    return Ok(listener);
+                }
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod peer_tests {
+    #[test]
+    fn connected_peers_are_counted_from_the_trackers_samples() {
+        let text = "# HELP p2p_tracker_directory_connected When a peer connected.\n\
+            # TYPE p2p_tracker_directory_connected gauge\n\
+            p2p_tracker_directory_connected{peer=\"ab\"} 1700000000000\n\
+            p2p_tracker_directory_connected{peer=\"cd\"} 1700000000001\n\
+            p2p_tracker_directory_blocked{peer=\"ef\"} 1\n";
+        assert_eq!(super::connected_peers(text), 2);
+        assert_eq!(super::connected_peers(""), 0);
+    }
 }

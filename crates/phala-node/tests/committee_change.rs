@@ -80,8 +80,15 @@ async fn eve_replaces_dave_and_a_light_client_follows() {
     let alice = Client::connect(&format!("ws://{}", nodes[0].info.rpc_addr))
         .await
         .unwrap();
-    // Eve bonds more than anyone and stands; Dave leaves.
-    let eve_key = Ed25519Pair::from_uri("//Eve").unwrap().public();
+    // Eve bonds more than anyone and stands (her consensus key signs her account on this
+    // chain); Dave leaves.
+    let eve_pair = Ed25519Pair::from_uri("//Eve").unwrap();
+    let eve_key = eve_pair.public();
+    let eve_account = Sr25519Pair::from_uri("//Eve").unwrap().account_id();
+    let proof_of_possession = eve_pair.sign(&validators::possession_payload(
+        &alice.genesis_hash(),
+        &eve_account,
+    ));
     submit(
         &alice,
         "//Eve",
@@ -96,6 +103,7 @@ async fn eve_replaces_dave_and_a_light_client_follows() {
         RuntimeCall::Validators(validators::Call::validate {
             consensus_key: eve_key,
             p2p_address: eve_addr.to_string().into_bytes(),
+            proof_of_possession,
         }),
     )
     .await;

@@ -3,7 +3,7 @@
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
-use crate::{AccountId32, H256};
+use crate::{AccountId32, BlockNumber, H256};
 
 /// Longest machine id accepted.
 pub const MAX_MACHINE_ID_LEN: usize = 64;
@@ -28,6 +28,11 @@ pub struct WorkerRegistrationInfo {
     pub features: Vec<u32>,
     /// The account that runs the worker and collects what it earns.
     pub operator: Option<AccountId32>,
+    /// A block the worker has verified, recent when it attests: the chain accepts the
+    /// registration only within a few blocks of it, so an old (info, quote) pair cannot be
+    /// replayed to extend an attestation or bring back an earlier operator.
+    pub recent_block: BlockNumber,
+    pub recent_block_hash: H256,
 }
 
 impl WorkerRegistrationInfo {

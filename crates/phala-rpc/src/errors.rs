@@ -17,6 +17,7 @@ pub mod author {
     pub const VERIFICATION: i32 = 1002;
     pub const INVALID_TRANSACTION: i32 = 1010;
     pub const UNKNOWN_VALIDITY: i32 = 1011;
+    pub const TEMPORARILY_BANNED: i32 = 1012;
     pub const ALREADY_IMPORTED: i32 = 1013;
     pub const TOO_LOW_PRIORITY: i32 = 1014;
     pub const IMMEDIATELY_DROPPED: i32 = 1016;
@@ -136,10 +137,44 @@ pub fn from_submit(e: SubmitError) -> ErrorObjectOwned {
                 "The transaction has too low priority to replace another transaction already in the pool.",
             ),
         ),
+        SubmitError::TemporarilyBanned => ErrorObjectOwned::owned(
+            author::TEMPORARILY_BANNED,
+            "Transaction is temporarily banned",
+            Some(
+                "The transaction was recently evicted from the pool or outlived its time there; submit it again later.",
+            ),
+        ),
         SubmitError::PoolFull => ErrorObjectOwned::owned(
             author::IMMEDIATELY_DROPPED,
             "Immediately Dropped",
-            Some("The transaction couldn't enter the pool because of the limit"),
+            Some(
+                "The transaction couldn't enter the pool because of the limit: it is full of transactions of at least its priority. Raise the tip or retry later.",
+            ),
+        ),
+        SubmitError::TooManyFromSender { limit } => ErrorObjectOwned::owned(
+            author::IMMEDIATELY_DROPPED,
+            "Immediately Dropped",
+            Some(format!(
+                "The sender already has {limit} transactions in the pool, the most one account may; wait for some to be included."
+            )),
+        ),
+        SubmitError::TooManyFuture { limit } => ErrorObjectOwned::owned(
+            author::IMMEDIATELY_DROPPED,
+            "Immediately Dropped",
+            Some(format!(
+                "The sender already has {limit} transactions waiting for an earlier nonce, the most one account may; submit the missing nonces first."
+            )),
+        ),
+        SubmitError::PooledFeesExceedBalance {
+            pooled,
+            fee,
+            spendable,
+        } => ErrorObjectOwned::owned(
+            author::INVALID_TRANSACTION,
+            "Invalid Transaction",
+            Some(format!(
+                "Inability to pay some fees (e.g. account balance too low): the sender's pooled transactions already owe {pooled} of the {spendable} it can pay, and this one costs {fee}"
+            )),
         ),
         SubmitError::Internal(reason) => ErrorObjectOwned::owned(
             author::VERIFICATION,
@@ -173,6 +208,26 @@ mod tests {
             Some(format!("\"0x{}\"", "ab".repeat(32)))
         );
         assert_eq!(from_submit(SubmitError::PoolFull).code(), 1016);
+        assert_eq!(from_submit(SubmitError::TemporarilyBanned).code(), 1012);
+        let e = from_submit(SubmitError::TooManyFuture { limit: 16 });
+        assert_eq!(e.code(), 1016);
+        assert!(e.data().unwrap().get().contains("16 transactions waiting"));
+        assert_eq!(
+            from_submit(SubmitError::TooManyFromSender { limit: 64 }).code(),
+            1016
+        );
+        let e = from_submit(SubmitError::PooledFeesExceedBalance {
+            pooled: 8,
+            fee: 4,
+            spendable: 10,
+        });
+        assert_eq!(e.code(), 1010);
+        assert!(
+            e.data()
+                .unwrap()
+                .get()
+                .starts_with("\"Inability to pay some fees")
+        );
         assert_eq!(
             from_submit(SubmitError::PriorityTooLow { old: 1, new: 0 }).message(),
             "Priority is too low: (1 vs 0)"

@@ -1,12 +1,16 @@
-//! The runtime APIs clients reach through `state_call` (`<Trait>_<method>`, SCALE in and out).
+//! The runtime APIs clients reach through `state_call` (`<Trait>_<method>`, SCALE in and out),
+//! and the node-side checks the transaction pool builds on them.
 
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
-use phala_primitives::{AccountId32, Balance, H256, Weight};
+use phala_primitives::{AccountId32, Balance, H256, Nonce, Weight};
 
+use crate::dispatch::DispatchClass;
 use crate::executive::{Context, Mode, check_signed};
 use crate::metadata::{self, VERSIONS};
-use crate::modules::{system, transaction_payment, weights};
-use crate::validity::{TransactionSource, TransactionValidity};
+use crate::modules::{balances, system, transaction_payment, weights};
+use crate::validity::{
+    TransactionSource, TransactionValidity, TransactionValidityError, ValidTransaction,
+};
 use crate::{Backend, Ext, MAX_CALL_DEPTH, RuntimeCall, UncheckedExtrinsic};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -162,7 +166,8 @@ fn check_backend(ext: &Ext) -> Result<(), ApiError> {
 }
 
 /// Validity of `xt` (of `len` encoded bytes) for inclusion in the block after `at`, whose
-/// post-state `backend` is — the check the transaction pool runs.
+/// post-state `backend` is: `TaggedTransactionQueue_validate_transaction`'s answer. The
+/// node's pool runs [`validate_for_pool`], the same check with more to go on.
 pub fn validate_transaction(
     backend: &dyn Backend,
     ctx: &Context,
@@ -170,13 +175,79 @@ pub fn validate_transaction(
     len: usize,
     at: H256,
 ) -> Result<TransactionValidity, ApiError> {
+    Ok(validate_for_pool(backend, ctx, xt, len, at)?.map(|v| v.valid))
+}
+
+/// What the transaction pool needs beyond [`ValidTransaction`] to bound what one account
+/// may hold in it. A node-side API only: `TaggedTransactionQueue_validate_transaction` keeps
+/// Substrate's exact answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolValidity {
+    pub valid: ValidTransaction,
+    pub class: DispatchClass,
+    /// What inclusion would withdraw from the signer (fee and tip); zero when unsigned.
+    pub fee: Balance,
+    /// The signer's account as the validation saw it; `None` when unsigned.
+    pub signer: Option<SignerAccount>,
+}
+
+/// A signer's account as far as the pool is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignerAccount {
+    pub who: AccountId32,
+    /// The account's next nonce: pooled transactions from here on are ready.
+    pub nonce: Nonce,
+    /// What fees can take while keeping the account alive: the most its pooled transactions
+    /// may promise together.
+    pub spendable: Balance,
+}
+
+/// The pool's view of `who` in the state `backend` holds.
+pub fn signer_account(backend: &dyn Backend, who: &AccountId32) -> Result<SignerAccount, ApiError> {
+    let ext = Ext::new(backend);
+    let account = signer_account_in(&ext, who);
+    check_backend(&ext)?;
+    Ok(account)
+}
+
+fn signer_account_in(ext: &Ext, who: &AccountId32) -> SignerAccount {
+    SignerAccount {
+        who: *who,
+        nonce: system::account(ext, who).nonce,
+        spendable: if system::account_exists(ext, who) {
+            balances::reducible_balance(ext, who, true)
+        } else {
+            0
+        },
+    }
+}
+
+/// [`validate_transaction`] with what the pool needs besides.
+pub fn validate_for_pool(
+    backend: &dyn Backend,
+    ctx: &Context,
+    xt: UncheckedExtrinsic,
+    len: usize,
+    at: H256,
+) -> Result<Result<PoolValidity, TransactionValidityError>, ApiError> {
     let mut ext = Ext::new(backend);
     let number = system::block_number(&ext).saturating_add(1);
     system::initialize(&mut ext, number, at);
     let validity = if xt.signature.is_none() {
-        crate::executive::validate_unsigned(&ext, &xt.function)
+        let class = xt.function.info().class;
+        crate::executive::validate_unsigned(&ext, &xt.function).map(|valid| PoolValidity {
+            valid,
+            class,
+            fee: 0,
+            signer: None,
+        })
     } else {
-        check_signed(&ext, ctx, xt, len, Mode::Validate).map(|(_, valid)| valid)
+        check_signed(&ext, ctx, xt, len, Mode::Validate).map(|(checked, valid)| PoolValidity {
+            valid,
+            class: checked.info.class,
+            fee: checked.fee,
+            signer: Some(signer_account_in(&ext, &checked.who)),
+        })
     };
     check_backend(&ext)?;
     Ok(validity)

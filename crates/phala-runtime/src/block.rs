@@ -11,7 +11,7 @@ use phala_primitives::{BlockNumber, DigestItem, H256, Moment, OpaqueExtrinsic, W
 use crate::dispatch::DispatchClass;
 use crate::executive::{Applied, ApplyError, Context, apply_extrinsic, decode_extrinsic};
 use crate::modules::system::{self, EventRecord, PerDispatchClass, Phase};
-use crate::modules::{contracts, message_queue, timestamp, validators, weights};
+use crate::modules::{contracts, message_queue, registry, timestamp, validators, weights};
 use crate::validity::{InvalidTransaction, TransactionValidityError};
 use crate::{Backend, Ext, RuntimeCall, UncheckedExtrinsic};
 
@@ -61,8 +61,11 @@ pub struct BlockBuilder<'a> {
     extrinsics: Vec<OpaqueExtrinsic>,
     number: BlockNumber,
     normal_weight: Weight,
+    operational_weight: Weight,
     mandatory_weight: Weight,
     normal_len: usize,
+    /// Bytes of normal and operational transactions together.
+    transactions_len: usize,
 }
 
 impl<'a> BlockBuilder<'a> {
@@ -81,6 +84,8 @@ impl<'a> BlockBuilder<'a> {
         timestamp::on_initialize(&mut ext);
         validators::on_initialize(&mut ext, number);
         message_queue::on_initialize(&mut ext);
+        // Revocations push gatekeeper events: after the queue is cleared.
+        registry::on_initialize(&mut ext, number);
         // After the queue is cleared: reassignments are this block's messages.
         contracts::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {
@@ -92,8 +97,10 @@ impl<'a> BlockBuilder<'a> {
             extrinsics: Vec::new(),
             number,
             normal_weight: Weight::ZERO,
+            operational_weight: Weight::ZERO,
             mandatory_weight: weights::BLOCK_BASE,
             normal_len: 0,
+            transactions_len: 0,
         };
         let inherent = UncheckedExtrinsic::bare(RuntimeCall::Timestamp(timestamp::Call::set {
             now: timestamp,
@@ -109,13 +116,19 @@ impl<'a> BlockBuilder<'a> {
     fn apply(&mut self, xt: OpaqueExtrinsic) -> Result<Applied, ApplyError> {
         let index = u32::try_from(self.extrinsics.len()).unwrap_or(u32::MAX);
         let applied = apply_extrinsic(&mut self.ext, &self.ctx, xt.as_bytes(), index)?;
+        let len = xt.as_bytes().len();
         match applied.info.class {
             DispatchClass::Mandatory => {
                 self.mandatory_weight = self.mandatory_weight.saturating_add(applied.weight)
             }
-            DispatchClass::Normal | DispatchClass::Operational => {
+            DispatchClass::Normal => {
                 self.normal_weight = self.normal_weight.saturating_add(applied.weight);
-                self.normal_len = self.normal_len.saturating_add(xt.as_bytes().len());
+                self.normal_len = self.normal_len.saturating_add(len);
+                self.transactions_len = self.transactions_len.saturating_add(len);
+            }
+            DispatchClass::Operational => {
+                self.operational_weight = self.operational_weight.saturating_add(applied.weight);
+                self.transactions_len = self.transactions_len.saturating_add(len);
             }
         }
         self.extrinsics.push(xt);
@@ -131,14 +144,9 @@ impl<'a> BlockBuilder<'a> {
         if decoded.signature.is_none() && decoded.function.is_inherent() {
             return Err(Skipped::Invalid(InvalidTransaction::Call.into()));
         }
-        let weight = weights::EXTRINSIC_BASE.saturating_add(decoded.function.info().weight);
-        let len = self.normal_len.saturating_add(xt.as_bytes().len());
-        if !self
-            .normal_weight
-            .saturating_add(weight)
-            .all_lte(weights::max_normal_block())
-            || len > usize::try_from(weights::max_normal_length()).unwrap_or(usize::MAX)
-        {
+        let info = decoded.function.info();
+        let weight = weights::EXTRINSIC_BASE.saturating_add(info.weight);
+        if !self.fits(info.class, weight, xt.as_bytes().len()) {
             return Err(Skipped::Full);
         }
         match self.apply(xt) {
@@ -147,6 +155,36 @@ impl<'a> BlockBuilder<'a> {
             Err(ApplyError::Undecodable(e)) => Err(Skipped::Undecodable(e)),
             Err(ApplyError::Fatal(e)) => Err(Skipped::Fatal(e)),
         }
+    }
+
+    /// Whether a transaction of `class`, `weight` and `len` bytes still fits: normal ones in
+    /// their share, operational ones in the whole block (what normal ones cannot take is
+    /// theirs).
+    fn fits(&self, class: DispatchClass, weight: Weight, len: usize) -> bool {
+        let (normal_weight, normal_len) = match class {
+            DispatchClass::Normal => (
+                self.normal_weight.saturating_add(weight),
+                self.normal_len.saturating_add(len),
+            ),
+            DispatchClass::Operational | DispatchClass::Mandatory => {
+                (self.normal_weight, self.normal_len)
+            }
+        };
+        let total_weight =
+            self.total_weight()
+                .saturating_add(if class == DispatchClass::Mandatory {
+                    Weight::ZERO
+                } else {
+                    weight
+                });
+        let total_len = self.transactions_len.saturating_add(len);
+        within_limits(normal_weight, normal_len, total_weight, total_len)
+    }
+
+    fn total_weight(&self) -> Weight {
+        self.normal_weight
+            .saturating_add(self.operational_weight)
+            .saturating_add(self.mandatory_weight)
     }
 
     /// Number of extrinsics so far, the inherent included.
@@ -171,7 +209,7 @@ impl<'a> BlockBuilder<'a> {
         }
         let weight = PerDispatchClass {
             normal: self.normal_weight,
-            operational: Weight::ZERO,
+            operational: self.operational_weight,
             mandatory: self.mandatory_weight,
         };
         let digest: Vec<DigestItem> = validators::on_finalize(&mut self.ext, self.number)
@@ -179,6 +217,7 @@ impl<'a> BlockBuilder<'a> {
             .into_iter()
             .collect();
         let count = u32::try_from(self.extrinsics.len()).unwrap_or(u32::MAX);
+        let total_weight = self.total_weight();
         let events = self.ext.events().to_vec();
         system::finalize(&mut self.ext, count, weight);
         if let Some(reason) = self.ext.fatal() {
@@ -188,10 +227,24 @@ impl<'a> BlockBuilder<'a> {
             extrinsics: self.extrinsics,
             changes: self.ext.into_changes(),
             events,
-            weight: self.normal_weight.saturating_add(self.mandatory_weight),
+            weight: total_weight,
             digest,
         })
     }
+}
+
+/// A block's limits: normal transactions within their share, everything within the block.
+fn within_limits(
+    normal_weight: Weight,
+    normal_len: usize,
+    total_weight: Weight,
+    transactions_len: usize,
+) -> bool {
+    let as_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    normal_weight.all_lte(weights::max_normal_block())
+        && normal_len <= as_usize(weights::max_normal_length())
+        && total_weight.all_lte(weights::MAX_BLOCK)
+        && transactions_len <= as_usize(weights::MAX_BLOCK_LENGTH)
 }
 
 /// The timestamp a block's inherent carries, if its first extrinsic is one.
@@ -233,9 +286,12 @@ pub fn execute_block(
             .apply(xt.clone())
             .map_err(|error| BlockError::InvalidExtrinsic { index, error })?;
     }
-    if !builder.normal_weight.all_lte(weights::max_normal_block())
-        || builder.normal_len > usize::try_from(weights::max_normal_length()).unwrap_or(usize::MAX)
-    {
+    if !within_limits(
+        builder.normal_weight,
+        builder.normal_len,
+        builder.total_weight(),
+        builder.transactions_len,
+    ) {
         return Err(BlockError::TooHeavy);
     }
     let built = builder.finish()?;

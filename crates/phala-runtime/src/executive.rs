@@ -68,6 +68,28 @@ fn birth_hash(ext: &Ext, ctx: &Context, birth: u64) -> Option<H256> {
 /// Tag of the pool's `provides` for an equivocation report: one report per offence.
 pub const EQUIVOCATION_TAG: &[u8] = b"phala/equivocation";
 
+/// The lowest priority of an operational transaction. Normal transactions' priority (their
+/// tip) stays below it, so pools and block builders always take operational ones first: a
+/// flood of tips cannot delay a worker's message or an equivocation report.
+pub const OPERATIONAL_PRIORITY: u64 = 1 << 63;
+
+/// Priority of an equivocation report: above everything, as consensus safety depends on it
+/// and there is at most one per offence.
+pub const EQUIVOCATION_PRIORITY: u64 = u64::MAX;
+
+/// A signed transaction's priority: its tip, lifted above every normal transaction's for
+/// operational calls.
+pub fn priority(class: DispatchClass, tip: Balance) -> u64 {
+    let below = OPERATIONAL_PRIORITY.saturating_sub(1);
+    let tip = u64::try_from(tip).unwrap_or(u64::MAX).min(below);
+    match class {
+        DispatchClass::Normal => tip,
+        DispatchClass::Operational | DispatchClass::Mandatory => {
+            OPERATIONAL_PRIORITY.saturating_add(tip)
+        }
+    }
+}
+
 /// Validity of an unsigned, non-inherent extrinsic. Only equivocation reports may come
 /// unsigned: anyone who holds the evidence may submit it, and valid evidence is its own
 /// proof of good faith.
@@ -79,15 +101,15 @@ pub fn validate_unsigned(
         RuntimeCall::Validators(crate::modules::validators::Call::report_equivocation {
             evidence,
         }) => {
-            let (_, id) =
+            let offence =
                 crate::modules::validators::check_evidence(ext, evidence).map_err(|e| match e {
                     crate::modules::validators::Error::AlreadyReported => InvalidTransaction::Stale,
                     _ => InvalidTransaction::BadProof,
                 })?;
             let mut tag = EQUIVOCATION_TAG.to_vec();
-            tag.extend_from_slice(&id);
+            tag.extend_from_slice(&offence.id);
             Ok(ValidTransaction {
-                priority: u64::MAX / 2,
+                priority: EQUIVOCATION_PRIORITY,
                 requires: Vec::new(),
                 provides: vec![tag],
                 longevity: 64,
@@ -174,11 +196,10 @@ pub fn check_signed(
         // Mandatory calls are inherents; nobody may sign one into a block.
         return Err(InvalidTransaction::BadMandatory.into());
     }
-    // CheckWeight: the transaction alone must fit a block.
+    // CheckWeight: the transaction alone must fit its class's share of a block.
     let total_weight = weights::EXTRINSIC_BASE.saturating_add(info.weight);
-    if !total_weight.all_lte(weights::max_normal_block())
-        || len > usize::try_from(weights::max_normal_length()).unwrap_or(usize::MAX)
-    {
+    let (max_weight, max_len) = weights::max_extrinsic(info.class);
+    if !total_weight.all_lte(max_weight) || len > usize::try_from(max_len).unwrap_or(usize::MAX) {
         return Err(InvalidTransaction::ExhaustsResources.into());
     }
     // CheckNonce
@@ -210,7 +231,7 @@ pub fn check_signed(
     };
     let longevity = sig.extra.era.death(current).saturating_sub(current);
     let valid = ValidTransaction {
-        priority: u64::try_from(sig.extra.tip).unwrap_or(u64::MAX),
+        priority: priority(info.class, sig.extra.tip),
         requires,
         provides,
         longevity,

@@ -39,6 +39,8 @@ pub struct RegistryGenesis {
     /// Development chains: workers these accounts operate become gatekeepers on
     /// registration.
     pub gatekeeper_operators: Vec<AccountId32>,
+    /// Attestation validity and the confidence levels roles need.
+    pub params: registry::RegistryParams,
 }
 
 impl Default for RegistryGenesis {
@@ -51,6 +53,7 @@ impl Default for RegistryGenesis {
                 .map(|s| (*s).to_string())
                 .collect(),
             gatekeeper_operators: Vec::new(),
+            params: registry::RegistryParams::default(),
         }
     }
 }

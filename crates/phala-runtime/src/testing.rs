@@ -24,6 +24,7 @@ pub fn account(uri: &str) -> AccountId32 {
     pair(uri).account_id()
 }
 
+#[derive(Clone)]
 pub struct TestChain {
     pub state: BTreeMap<Vec<u8>, Vec<u8>>,
     pub ctx: Context,
@@ -155,7 +156,8 @@ impl TestChain {
         (built, outcomes)
     }
 
-    /// Total issuance equals the sum of all balances and stays within the cap.
+    /// Total issuance equals the sum of all balances and stays within the cap; every live
+    /// account holds the existential deposit, free while it has reserves.
     pub fn check_invariants(&self) {
         let prefix = system::ACCOUNT.prefix();
         let mut sum: Balance = 0;
@@ -167,6 +169,10 @@ impl TestChain {
             assert!(
                 info.data.free + info.data.reserved >= balances::EXISTENTIAL_DEPOSIT,
                 "live account below ED"
+            );
+            assert!(
+                info.data.reserved == 0 || info.data.free >= balances::EXISTENTIAL_DEPOSIT,
+                "an account with reserves has less than ED free: {info:?}"
             );
             sum += info.data.free + info.data.reserved;
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parity_scale_codec::Encode;
 use phala_crypto::keys::{KeyPair, Seed};
-use phala_crypto::query::{QueryBody, SignedQuery};
+use phala_crypto::query::{MAX_NONCES_PER_CALLER, MAX_QUERY_TTL, QueryBody, SignedQuery, Source};
 use phala_crypto::{EcdhSecret, Envelope, Purpose};
 use phala_keys::Sr25519Pair;
 use phala_mq::contracts::{ContractCommand, SealedInput};
@@ -186,9 +186,16 @@ fn bench(c: &mut Criterion) {
     let me = identity.public();
     let service = QueryService::with_keys(genesis, 10, H256([3; 32]), query_key, identity)
         .with_contracts(cluster.clone(), state.clone(), runtime.clone());
-    // More than criterion runs, so every one is answered, not refused as a replay.
-    let requests: Vec<Vec<u8>> = (0..60_000u64)
+    // More than criterion runs, so every one is answered, not refused as a replay; from
+    // enough addresses that none is over its budget of remembered nonces.
+    let requests: Vec<(Vec<u8>, Source)> = (0..60_000u64)
         .map(|n| {
+            let source = Source::from(std::net::IpAddr::from([
+                10,
+                0,
+                0,
+                (n as usize / MAX_NONCES_PER_CALLER) as u8,
+            ]));
             let mut nonce = [0u8; 32];
             nonce[..8].copy_from_slice(&n.to_le_bytes());
             let query = SignedQuery {
@@ -196,12 +203,12 @@ fn bench(c: &mut Criterion) {
                     worker: me,
                     contract,
                     nonce,
-                    expires_at: 500,
+                    expires_at: 10 + MAX_QUERY_TTL,
                     payload: hex::decode("2f865bd9").unwrap(),
                 },
                 signer: None,
             };
-            Envelope::seal(
+            let sealed = Envelope::seal(
                 &mut commonware_utils::test_rng(),
                 &recipient,
                 Purpose::Query,
@@ -209,7 +216,8 @@ fn bench(c: &mut Criterion) {
                 &query.encode(),
             )
             .unwrap()
-            .encode()
+            .encode();
+            (sealed, source)
         })
         .collect();
     let answer = runtime.query(
@@ -217,14 +225,18 @@ fn bench(c: &mut Criterion) {
         &cluster,
         [0; 32],
         (10, 0),
-        [0; 32],
+        None,
         contract.0,
         hex::decode("2f865bd9").unwrap(),
+        std::time::Instant::now() + std::time::Duration::from_secs(10),
     );
     assert!(answer.is_ok(), "{answer:?}");
     let mut next = requests.iter().cycle();
     group.bench_function("query/get", |b| {
-        b.iter(|| service.answer(&mut rng, next.next().unwrap()).unwrap())
+        b.iter(|| {
+            let (request, source) = next.next().unwrap();
+            service.answer(&mut rng, request, *source).unwrap()
+        })
     });
     group.finish();
 }

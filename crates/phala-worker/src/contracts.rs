@@ -33,8 +33,11 @@ use phala_vm::{
 use crate::contract_env::{ContractCache, HttpPolicy, WorkerEnvironment};
 use crate::gatekeeper::ClusterKey;
 
-/// Default gas a query may use (about a second or two of wasm).
+/// Default gas a signed query may use (about a second or two of wasm).
 pub const DEFAULT_QUERY_GAS: u64 = 2_000_000_000;
+/// An anonymous query may use this fraction of a signed one's gas: it costs its sender
+/// nothing to send, not even an account.
+pub const ANONYMOUS_GAS_DIVISOR: u64 = 4;
 /// Default time a query may take, HTTP requests included.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -206,6 +209,7 @@ pub struct ContractRuntime {
     pub codes: Arc<CodeStore>,
     pub cache: Arc<ContractCache>,
     pub http: Arc<HttpPolicy>,
+    /// Gas of a signed query; anonymous ones get [`ANONYMOUS_GAS_DIVISOR`] times less.
     pub query_gas: u64,
     pub query_timeout: Duration,
     /// Derived key pairs by (cluster, contract); in memory only.
@@ -276,8 +280,17 @@ impl ContractRuntime {
         })
     }
 
-    /// Runs a query against a snapshot of the state at block `height` (time
-    /// `timestamp_ms`); nothing it does is kept.
+    /// The gas a query of `caller` may use (`None`: anonymous).
+    pub fn query_gas_for(&self, caller: Option<&AccountId>) -> u64 {
+        match caller {
+            Some(_) => self.query_gas,
+            None => self.query_gas / ANONYMOUS_GAS_DIVISOR,
+        }
+    }
+
+    /// Runs a query of `caller` (`None`: anonymous, the contract sees the zero account)
+    /// against a snapshot of the state at block `height` (time `timestamp_ms`), stopping at
+    /// `deadline` or the runtime's timeout, whichever comes first; nothing it does is kept.
     #[allow(clippy::too_many_arguments)]
     pub fn query(
         &self,
@@ -285,9 +298,10 @@ impl ContractRuntime {
         cluster: &ClusterKey,
         worker_ecdh: [u8; 32],
         (height, timestamp_ms): (BlockNumber, u64),
-        origin: AccountId,
+        caller: Option<AccountId>,
         contract: AccountId,
         input: Vec<u8>,
+        deadline: Instant,
     ) -> Result<ContractQueryResult, String> {
         if !state.contracts.contains_key(&contract) {
             return Err(format!(
@@ -309,12 +323,16 @@ impl ContractRuntime {
                 timestamp_ms,
                 gas_price: GAS_PRICE,
                 system_contract: [0; 32],
-                deadline: Some(Instant::now() + self.query_timeout),
+                deadline: Some(
+                    Instant::now()
+                        .checked_add(self.query_timeout)
+                        .map_or(deadline, |own| own.min(deadline)),
+                ),
             },
             Request {
-                origin,
+                origin: caller.unwrap_or([0; 32]),
                 entry: Entry::Call { contract, input },
-                gas_limit: self.query_gas,
+                gas_limit: self.query_gas_for(caller.as_ref()),
             },
         );
         // The contract's log lines go to its caller, sealed, never to the host's log.

@@ -28,7 +28,7 @@ use crate::gatekeeper::{self, ClusterKey, Effects, MasterKeys};
 use crate::keys::WorkerKeys;
 use phala_crypto::keys::Seed;
 use phala_crypto::query::QueryKeyCertificate;
-use phala_mq::topics::{ClusterEvent, GatekeeperEvent};
+use phala_mq::topics::{ClusterEvent, GatekeeperEvent, GatekeeperReport};
 
 /// One finalized block as the relayer delivers it: the header and a read proof of
 /// [`WorkerCore::proof_keys`] against its state root.
@@ -84,6 +84,10 @@ pub struct CoreState {
     pub contracts: Arc<ContractsState>,
     /// The last proven block's timestamp: contracts' `now`.
     pub timestamp_ms: u64,
+    /// Key reports from blocks too old by the TEE's clock to act on (a rolled-back
+    /// checkpoint replays real but stale events): sent once a fresh block shows they are
+    /// still wanted.
+    pub held_key_reports: Vec<GatekeeperReport>,
 }
 
 /// What the host should do after an import.
@@ -103,10 +107,10 @@ pub struct WorkerCore {
     keys: WorkerKeys,
     light: LightClient,
     state: CoreState,
-    /// Query keys by epoch: the current one and the one before (for queries in flight at
-    /// the change). Only in memory, never in the checkpoint: a restart makes a new one, and
-    /// a key dropped here is gone, so a later break-in opens no recorded query.
-    query_keys: Vec<(u32, Seed)>,
+    /// Query keys: the current one and, for a short grace after a change, the one before
+    /// (for queries in flight). Only in memory, never in the checkpoint: a restart makes a
+    /// new one, and a key dropped here is gone, so a later break-in opens no recorded query.
+    query_keys: Vec<QueryKey>,
     /// The newest query key's certificate.
     query_certificate: Option<QueryKeyCertificate>,
     contract_runtime: Arc<ContractRuntime>,
@@ -118,6 +122,14 @@ pub struct WorkerCore {
 
 /// Most reports held for reassignment; the oldest go first.
 const MAX_HELD_REPORTS: usize = 4_096;
+/// Most key reports held back while replaying stale blocks.
+const MAX_HELD_KEY_REPORTS: usize = 1_024;
+/// How old (by the TEE's clock) a block may be for its key events to be acted on at once.
+pub const KEY_EVENT_FRESHNESS_MS: u64 = 10 * 60 * 1000;
+/// Longest a query key is used, even if the chain does not advance to the next epoch.
+pub const QUERY_KEY_MAX_AGE_MS: u64 = 60 * 60 * 1000;
+/// How long a replaced query key still opens queries in flight.
+pub const QUERY_KEY_GRACE_MS: u64 = 60 * 1000;
 
 impl std::fmt::Debug for WorkerCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,6 +178,7 @@ impl WorkerCore {
             cluster_key: None,
             contracts: Arc::default(),
             timestamp_ms: 0,
+            held_key_reports: Vec::new(),
         };
         WorkerCore {
             keys,
@@ -262,14 +275,20 @@ impl WorkerCore {
             genesis_hash: self.genesis_hash(),
             features: vec![cores],
             operator,
+            recent_block: self.head().0,
+            recent_block_hash: self.head().1,
         }
     }
 
-    /// Verifies and applies a batch: all of it, or nothing.
+    /// Verifies and applies a batch: all of it, or nothing. `now_ms` is the TEE's clock
+    /// (Unix milliseconds): key events in blocks older than [`KEY_EVENT_FRESHNESS_MS`] by it
+    /// change what this worker holds but are acted on only once a fresh block shows they
+    /// are still wanted, and query keys age by it.
     pub fn import(
         &mut self,
         rng: &mut impl CryptoRng,
         batch: &SyncBatch,
+        now_ms: u64,
     ) -> Result<Outcome, CoreError> {
         let headers: Vec<Header> = batch.blocks.iter().map(|b| b.header.clone()).collect();
         let mut light = self.light.clone();
@@ -377,6 +396,7 @@ impl WorkerCore {
         let mut held = std::mem::take(&mut self.held_reports);
         for (number, messages, registration, ingress, gatekeepers, record, now) in facts {
             state.timestamp_ms = now;
+            let fresh = now_ms.saturating_sub(now) <= KEY_EVENT_FRESHNESS_MS;
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
                 if let Some(command) = contract_command(&message) {
@@ -433,7 +453,7 @@ impl WorkerCore {
                             &record,
                             &mut fx,
                         );
-                        self.apply_effects(&mut state, fx, &mut outcome);
+                        self.apply_key_effects(&mut state, fx, fresh, &mut outcome);
                     }
                     continue;
                 }
@@ -446,7 +466,7 @@ impl WorkerCore {
                             event,
                             &mut fx,
                         );
-                        self.apply_effects(&mut state, fx, &mut outcome);
+                        self.apply_key_effects(&mut state, fx, fresh, &mut outcome);
                     }
                     continue;
                 }
@@ -474,7 +494,25 @@ impl WorkerCore {
                 number,
                 &mut fx,
             );
-            self.apply_effects(&mut state, fx, &mut outcome);
+            self.apply_key_effects(&mut state, fx, fresh, &mut outcome);
+            if fresh && !state.held_key_reports.is_empty() {
+                let held = std::mem::take(&mut state.held_key_reports);
+                let wanted = gatekeeper::still_wanted(held, &record, &gatekeepers);
+                if !wanted.is_empty() {
+                    outcome.notes.push(format!(
+                        "caught up: sending {} key report(s) held while replaying old blocks",
+                        wanted.len()
+                    ));
+                }
+                for report in wanted {
+                    self.send_report(
+                        &mut state,
+                        topics::GATEKEEPER_REPORT,
+                        report.encode(),
+                        &mut outcome,
+                    );
+                }
+            }
             if state.registration.is_none() && registration.is_some() {
                 outcome.registered = true;
             }
@@ -502,23 +540,55 @@ impl WorkerCore {
 
         state.light = light.state();
         self.light = light;
-        if rotate_query_keys(
-            &mut self.query_keys,
-            self.light.head().0,
-            self.light.epoch_length(),
-            rng,
-        ) {
-            // Signed once per key, not each time it is shown.
-            self.query_certificate = self.certify_query_key();
-        }
         self.state = state;
         self.held_reports = held;
+        let _ = self.tick(rng, now_ms);
         Ok(outcome)
     }
 
-    fn apply_effects(&self, state: &mut CoreState, fx: Effects, outcome: &mut Outcome) {
+    /// Keeps query keys within their lifetime by the TEE's clock: a new key each epoch or
+    /// after [`QUERY_KEY_MAX_AGE_MS`], and the previous one erased after
+    /// [`QUERY_KEY_GRACE_MS`], whether or not the host advances the chain. The host calls
+    /// it regularly; imports call it too.
+    /// Returns whether the query keys changed.
+    pub fn tick(&mut self, rng: &mut impl CryptoRng, now_ms: u64) -> bool {
+        let epoch = self
+            .light
+            .head()
+            .0
+            .checked_div(self.light.epoch_length())
+            .unwrap_or(0);
+        let changed = rotate_query_keys(&mut self.query_keys, epoch, now_ms, rng);
+        if changed {
+            // Signed once per key, not each time it is shown.
+            self.query_certificate = self.certify_query_key();
+        }
+        changed
+    }
+
+    /// Sends key reports at once from a fresh block; holds them from a stale one.
+    fn apply_key_effects(
+        &self,
+        state: &mut CoreState,
+        fx: Effects,
+        fresh: bool,
+        outcome: &mut Outcome,
+    ) {
+        if !fresh && !fx.reports.is_empty() {
+            // Said every time: a wrong clock on this machine would hold them for good.
+            outcome.notes.push(format!(
+                "holding {} key report(s) from a block over {} minutes older than this \
+                 machine's clock until the worker catches up (if it has, check the clock)",
+                fx.reports.len(),
+                KEY_EVENT_FRESHNESS_MS / 60_000
+            ));
+        }
         for report in fx.reports {
-            self.send_report(state, topics::GATEKEEPER_REPORT, report.encode(), outcome);
+            if fresh {
+                self.send_report(state, topics::GATEKEEPER_REPORT, report.encode(), outcome);
+            } else if state.held_key_reports.len() < MAX_HELD_KEY_REPORTS {
+                state.held_key_reports.push(report);
+            }
         }
         outcome.notes.extend(fx.notes);
     }
@@ -572,7 +642,7 @@ impl WorkerCore {
     }
 
     fn certify_query_key(&self) -> Option<QueryKeyCertificate> {
-        let (epoch, seed) = self.query_keys.last()?;
+        let QueryKey { epoch, seed, .. } = self.query_keys.last()?;
         let ecdh_pubkey = phala_crypto::EcdhSecret::from_bytes(*seed.expose()).public();
         let worker = self.keys.pubkey();
         let signature = self.keys.sign(&QueryKeyCertificate::signing_payload(
@@ -589,11 +659,17 @@ impl WorkerCore {
         })
     }
 
-    /// The query secrets in force (current and previous epoch).
-    pub fn query_secrets(&self) -> Vec<phala_crypto::EcdhSecret> {
+    /// The query secrets in force (the current one and one in its grace), each with the
+    /// last moment (TEE clock, Unix ms) it may open a query.
+    pub fn query_secrets(&self) -> Vec<(phala_crypto::EcdhSecret, u64)> {
         self.query_keys
             .iter()
-            .map(|(_, s)| phala_crypto::EcdhSecret::from_bytes(*s.expose()))
+            .map(|k| {
+                (
+                    phala_crypto::EcdhSecret::from_bytes(*k.seed.expose()),
+                    k.usable_until(),
+                )
+            })
             .collect()
     }
 
@@ -633,22 +709,59 @@ fn queue(
     signed
 }
 
-/// A fresh query key for each epoch; keys older than the previous epoch are dropped, so a
-/// later break-in finds nothing that opens queries recorded before.
-/// Returns whether it made a new key.
+/// A query key and its life by the TEE's clock.
+struct QueryKey {
+    epoch: u32,
+    seed: Seed,
+    created_ms: u64,
+    /// When a newer key replaced it, plus the grace for queries in flight.
+    retire_ms: Option<u64>,
+}
+
+impl QueryKey {
+    /// The last moment it may open a query, whether or not the host lets the core rotate
+    /// it in time.
+    fn usable_until(&self) -> u64 {
+        self.retire_ms.unwrap_or_else(|| {
+            self.created_ms
+                .saturating_add(QUERY_KEY_MAX_AGE_MS)
+                .saturating_add(QUERY_KEY_GRACE_MS)
+        })
+    }
+}
+
+/// A fresh query key for each epoch, and at least every [`QUERY_KEY_MAX_AGE_MS`]; a replaced
+/// key is erased [`QUERY_KEY_GRACE_MS`] later (and at once if older than the previous epoch),
+/// so a later break-in finds nothing that opens queries recorded before.
+/// Returns whether the keys changed (the host then refreshes what the query service holds).
 fn rotate_query_keys(
-    keys: &mut Vec<(u32, Seed)>,
-    head: BlockNumber,
-    epoch_length: u32,
+    keys: &mut Vec<QueryKey>,
+    epoch: u32,
+    now_ms: u64,
     rng: &mut impl CryptoRng,
 ) -> bool {
-    let epoch = head.checked_div(epoch_length).unwrap_or(0);
-    let fresh = keys.last().map(|(e, _)| *e) != Some(epoch);
-    if fresh {
-        keys.push((epoch, Seed::generate(rng)));
+    let stale = keys.last().is_none_or(|k| {
+        k.epoch != epoch || now_ms.saturating_sub(k.created_ms) >= QUERY_KEY_MAX_AGE_MS
+    });
+    if stale {
+        let retire = now_ms.saturating_add(QUERY_KEY_GRACE_MS);
+        for key in keys.iter_mut() {
+            key.retire_ms.get_or_insert(retire);
+        }
+        keys.push(QueryKey {
+            epoch,
+            seed: Seed::generate(rng),
+            created_ms: now_ms,
+            retire_ms: None,
+        });
     }
-    keys.retain(|(e, _)| e.saturating_add(1) >= epoch);
-    fresh
+    // Dropping a `Seed` wipes it.
+    let before = keys.len();
+    keys.retain(|k| {
+        k.retire_ms
+            .is_none_or(|r| r > now_ms && k.epoch.saturating_add(1) >= epoch)
+    });
+    stale || keys.len() != before
 }
 
 /// A contract command of the chain's queue, if `message` is one.
@@ -665,23 +778,70 @@ fn contract_command(message: &Message) -> Option<ContractCommand> {
 mod tests {
     use super::*;
 
+    fn epochs(keys: &[QueryKey]) -> Vec<u32> {
+        keys.iter().map(|k| k.epoch).collect()
+    }
+
     #[test]
-    fn query_keys_change_every_epoch_and_only_two_are_kept() {
+    fn query_keys_change_every_epoch_and_the_old_one_is_erased_after_its_grace() {
         let mut rng = commonware_utils::test_rng();
         let mut keys = Vec::new();
-        rotate_query_keys(&mut keys, 5, 10, &mut rng);
-        rotate_query_keys(&mut keys, 9, 10, &mut rng);
+        assert!(rotate_query_keys(&mut keys, 0, 1_000, &mut rng));
+        assert!(!rotate_query_keys(&mut keys, 0, 2_000, &mut rng));
         assert_eq!(keys.len(), 1);
-        let first = keys[0].1.clone();
-        rotate_query_keys(&mut keys, 10, 10, &mut rng);
-        assert_eq!(keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [0, 1]);
-        assert_ne!(keys[1].1, first);
-        rotate_query_keys(&mut keys, 25, 10, &mut rng);
-        // Epoch 0's key is gone: nothing left opens queries sealed to it.
-        assert_eq!(keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [1, 2]);
-        assert!(keys.iter().all(|(_, k)| *k != first));
+        let first = keys[0].seed.clone();
+        assert!(rotate_query_keys(&mut keys, 1, 3_000, &mut rng));
+        // Queries in flight at the change still open for a while.
+        assert_eq!(epochs(&keys), [0, 1]);
+        assert_eq!(keys[0].usable_until(), 3_000 + QUERY_KEY_GRACE_MS);
+        rotate_query_keys(&mut keys, 1, 3_000 + QUERY_KEY_GRACE_MS, &mut rng);
+        assert_eq!(epochs(&keys), [1]);
+        assert!(keys.iter().all(|k| k.seed != first));
         // A worker that slept through epochs keeps only the current one.
-        rotate_query_keys(&mut keys, 100, 10, &mut rng);
-        assert_eq!(keys.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [10]);
+        rotate_query_keys(&mut keys, 9, 10_000, &mut rng);
+        assert_eq!(epochs(&keys), [9]);
+    }
+
+    #[test]
+    fn query_keys_expire_by_the_tee_clock_when_the_chain_does_not_advance() {
+        let mut rng = commonware_utils::test_rng();
+        let mut keys = Vec::new();
+        rotate_query_keys(&mut keys, 4, 0, &mut rng);
+        let recorded_to = phala_crypto::EcdhSecret::from_bytes(*keys[0].seed.expose()).public();
+        // A query someone records on the wire.
+        let recorded = phala_crypto::Envelope::seal(
+            &mut rng,
+            &recorded_to,
+            phala_crypto::Purpose::Query,
+            None,
+            b"a secret question",
+        )
+        .unwrap();
+        // The head stays in epoch 4 (the host stops feeding blocks): the key is replaced
+        // after its maximum age anyway, and erased after the grace.
+        assert!(!rotate_query_keys(
+            &mut keys,
+            4,
+            QUERY_KEY_MAX_AGE_MS - 1,
+            &mut rng
+        ));
+        assert!(rotate_query_keys(
+            &mut keys,
+            4,
+            QUERY_KEY_MAX_AGE_MS,
+            &mut rng
+        ));
+        let after = QUERY_KEY_MAX_AGE_MS + QUERY_KEY_GRACE_MS;
+        rotate_query_keys(&mut keys, 4, after, &mut rng);
+        assert_eq!(keys.len(), 1);
+        for key in &keys {
+            let secret = phala_crypto::EcdhSecret::from_bytes(*key.seed.expose());
+            assert!(recorded.open(&secret).is_err());
+        }
+        // A key the host never lets the core rotate stops being usable on its own.
+        assert_eq!(
+            keys[0].usable_until(),
+            QUERY_KEY_MAX_AGE_MS + QUERY_KEY_MAX_AGE_MS + QUERY_KEY_GRACE_MS
+        );
     }
 }

@@ -164,7 +164,11 @@ pub(crate) fn on_gatekeeper_event(
                 hand_over(master, pubkey, ecdh_pubkey, fx);
             }
         }
-        GatekeeperEvent::HistoryDelivered { to, envelope, .. } => {
+        GatekeeperEvent::HistoryDelivered {
+            to,
+            up_to,
+            envelope,
+        } => {
             let Some(held) = master.as_mut().filter(|_| to == me) else {
                 return;
             };
@@ -172,6 +176,7 @@ pub(crate) fn on_gatekeeper_event(
                 .open(keys.ecdh())
                 .map_err(|e| e.to_string())
                 .and_then(|p| History::decode(&mut p.as_slice()).map_err(|e| e.to_string()))
+                .and_then(|history| check_history(history, up_to, record))
             {
                 Ok(history) => {
                     let n = history.len();
@@ -184,7 +189,7 @@ pub(crate) fn on_gatekeeper_event(
                 }
                 Err(e) => fx
                     .notes
-                    .push(format!("a master key hand-over does not open: {e}")),
+                    .push(format!("a master key hand-over refused: {e}")),
             }
         }
         GatekeeperEvent::RotationRequested {
@@ -293,6 +298,62 @@ pub(crate) fn on_gatekeeper_event(
             });
         }
     }
+}
+
+/// A delivered history is taken only if it is exactly the chain's public record of versions
+/// `0..=up_to`: each key must match its recorded public keys. Anyone who can get a message
+/// relayed could otherwise plant master keys of their own making.
+fn check_history(
+    history: History,
+    up_to: u32,
+    record: &[MasterPubkeyRecord],
+) -> Result<History, String> {
+    let complete = history.len()
+        == usize::try_from(up_to)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+        && history
+            .iter()
+            .enumerate()
+            .all(|(i, (v, _))| u32::try_from(i).is_ok_and(|i| i == *v));
+    if !complete {
+        return Err(format!("it is not the whole history 0..={up_to}"));
+    }
+    for (version, seed) in &history {
+        let pair = KeyPair::new(seed.clone());
+        let on_record = record.iter().find(|r| r.version == *version);
+        if on_record
+            .is_none_or(|r| (r.pubkey, r.ecdh_pubkey) != (pair.public(), pair.ecdh_public()))
+        {
+            return Err(format!(
+                "master key version {version} does not match the chain's record"
+            ));
+        }
+    }
+    Ok(history)
+}
+
+/// Which key reports held back while replaying stale blocks are still wanted at a fresh
+/// block: a first master key only while the chain has none, a rotation proposal only for a
+/// version the chain has not settled, a hand-over only to a current gatekeeper. Cluster
+/// keys are deterministic (the chain keeps the first copy); requests for the history are
+/// made again by [`reconcile`] from fresh blocks.
+pub(crate) fn still_wanted(
+    held: Vec<GatekeeperReport>,
+    record: &[MasterPubkeyRecord],
+    gatekeepers: &[[u8; 32]],
+) -> Vec<GatekeeperReport> {
+    held.into_iter()
+        .filter(|report| match report {
+            GatekeeperReport::MasterPubkey { .. } => record.is_empty(),
+            GatekeeperReport::RotatedMasterKey { version, .. } => {
+                !record.iter().any(|r| r.version == *version)
+            }
+            GatekeeperReport::MasterKeyHistory { to, .. } => gatekeepers.contains(to),
+            GatekeeperReport::ClusterKey { .. } => true,
+            GatekeeperReport::NeedHistory => false,
+        })
+        .collect()
 }
 
 fn hand_over(
@@ -451,5 +512,93 @@ mod tests {
         assert!(history_envelope(&keys(&[1]), &recipient).is_none());
         assert!(history_envelope(&keys(&[0, 2]), &recipient).is_none());
         assert!(history_envelope(&keys(&[]), &recipient).is_none());
+    }
+
+    fn record_of(keys: &MasterKeys) -> Vec<MasterPubkeyRecord> {
+        keys.versions
+            .iter()
+            .map(|(v, seed)| {
+                let pair = KeyPair::new(seed.clone());
+                MasterPubkeyRecord {
+                    version: *v,
+                    pubkey: pair.public(),
+                    ecdh_pubkey: pair.ecdh_public(),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_delivered_history_must_match_the_chains_record() {
+        let real = keys(&[0, 1]);
+        let record = record_of(&real);
+        let history = |k: &MasterKeys| -> History {
+            k.versions.iter().map(|(v, s)| (*v, s.clone())).collect()
+        };
+        assert!(check_history(history(&real), 1, &record).is_ok());
+        // Keys of someone's own making, a partial history, or a wrong `up_to`: refused.
+        let mut planted = keys(&[0, 1]);
+        planted.versions.insert(1, Seed::from_bytes([0xee; 32]));
+        let err = check_history(history(&planted), 1, &record).unwrap_err();
+        assert!(err.contains("does not match"), "{err}");
+        assert!(check_history(history(&keys(&[0])), 1, &record).is_err());
+        assert!(check_history(history(&real), 0, &record).is_err());
+        // A version the chain has no record of yet.
+        assert!(check_history(history(&keys(&[0, 1, 2])), 2, &record).is_err());
+    }
+
+    #[test]
+    fn held_key_reports_are_sent_only_if_still_wanted() {
+        let record = record_of(&keys(&[0, 1]));
+        let envelope = || {
+            Envelope::seal(
+                &mut commonware_utils::test_rng(),
+                &[9; 32],
+                Purpose::KeyDelivery,
+                None,
+                b"k",
+            )
+            .unwrap()
+        };
+        let held = vec![
+            GatekeeperReport::MasterPubkey {
+                pubkey: [1; 32],
+                ecdh_pubkey: [2; 32],
+            },
+            GatekeeperReport::RotatedMasterKey {
+                version: 1,
+                pubkey: [1; 32],
+                ecdh_pubkey: [2; 32],
+                envelopes: vec![],
+            },
+            GatekeeperReport::RotatedMasterKey {
+                version: 2,
+                pubkey: [1; 32],
+                ecdh_pubkey: [2; 32],
+                envelopes: vec![],
+            },
+            GatekeeperReport::MasterKeyHistory {
+                to: [5; 32],
+                up_to: 1,
+                envelope: envelope(),
+            },
+            GatekeeperReport::MasterKeyHistory {
+                to: [6; 32],
+                up_to: 1,
+                envelope: envelope(),
+            },
+            GatekeeperReport::NeedHistory,
+        ];
+        let wanted = still_wanted(held, &record, &[[6; 32]]);
+        assert_eq!(wanted.len(), 2, "{wanted:?}");
+        assert!(matches!(
+            wanted[0],
+            GatekeeperReport::RotatedMasterKey { version: 2, .. }
+        ));
+        assert!(matches!(
+            wanted[1],
+            GatekeeperReport::MasterKeyHistory { to, .. } if to == [6; 32]
+        ));
     }
 }

@@ -58,7 +58,8 @@ pub struct WorkerConfig {
     pub listen: SocketAddr,
     /// Refuse a node whose genesis differs (trust on first use if `None`).
     pub genesis_hash: Option<H256>,
-    /// Start from this trusted epoch-boundary block instead of genesis (first start only).
+    /// Start from this epoch-boundary block instead of genesis (first start only). It is
+    /// verified back to genesis by one certificate per epoch, so it needs no trust.
     pub trusted_checkpoint: Option<H256>,
     /// Collateral for a hardware quote (Intel PCS/PCCS JSON).
     pub collateral: Option<PathBuf>,
@@ -153,6 +154,97 @@ async fn connect(url: &str) -> Client {
     }
 }
 
+async fn genesis_header(
+    client: &Client,
+    genesis: H256,
+) -> Result<phala_primitives::Header, WorkerError> {
+    client
+        .header(genesis)
+        .await
+        .map_err(|e| WorkerError::Node(e.to_string()))?
+        .ok_or_else(|| WorkerError::Node("the node has no genesis header".into()))
+}
+
+/// A light client at the epoch-boundary block `trusted`, reached from genesis by the
+/// certificate of every epoch's last block (one per epoch): the node supplies headers and
+/// certificates, and nothing is believed that the committees did not sign.
+async fn certified_checkpoint(
+    client: &Client,
+    genesis: H256,
+    trusted: H256,
+) -> Result<LightClient, WorkerError> {
+    use futures::StreamExt;
+    let refused = |e: String| WorkerError::Config(format!("--trusted-checkpoint {trusted}: {e}"));
+    let mut light = LightClient::from_genesis(&genesis_header(client, genesis).await?)
+        .map_err(|e| WorkerError::Node(format!("genesis header: {e}")))?;
+    let target = client
+        .header(trusted)
+        .await
+        .map_err(|e| WorkerError::Node(e.to_string()))?
+        .ok_or_else(|| WorkerError::Node(format!("the node has no block {trusted}")))?;
+    let epoch_length = light.epoch_length();
+    if !is_epoch_boundary(target.number, epoch_length) {
+        return Err(refused(
+            phala_light_client::LightClientError::NotBoundary {
+                number: target.number,
+            }
+            .to_string(),
+        ));
+    }
+    let epochs = epoch_of(target.number, epoch_length);
+    info!(
+        "verifying {} epoch boundaries from genesis to #{}",
+        epochs.saturating_add(1),
+        target.number
+    );
+    let boundaries = futures::stream::iter(0..=epochs)
+        .map(|epoch| async move {
+            let number = epoch
+                .checked_add(1)
+                .and_then(|e| e.checked_mul(u64::from(epoch_length)))
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|n| BlockNumber::try_from(n).ok())
+                .ok_or_else(|| format!("epoch {epoch} ends past the last block number"))?;
+            let hash = client
+                .block_hash(number)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the node has no block #{number}"))?;
+            let header = client
+                .header(hash)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the node has no header #{number}"))?;
+            let certificate = client
+                .finality_proof(hash)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the node has no certificate for boundary #{number}"))?;
+            Ok::<_, String>((header, certificate))
+        })
+        .buffered(FETCH_CONCURRENCY);
+    futures::pin_mut!(boundaries);
+    let mut rng = commonware_utils::sys_rng();
+    while let Some(boundary) = boundaries.next().await {
+        let (header, certificate) = boundary.map_err(WorkerError::Node)?;
+        light
+            .import_boundary(&mut rng, &header, &certificate)
+            .map_err(|e| refused(format!("boundary #{}: {e}", header.number)))?;
+    }
+    if light.head().1 != trusted {
+        return Err(refused(format!(
+            "the chain's certified block #{} is {}, not this hash",
+            target.number,
+            light.head().1
+        )));
+    }
+    info!(
+        "following chain {genesis} from checkpoint #{} ({trusted}), certified from genesis",
+        target.number
+    );
+    Ok(light)
+}
+
 /// Runs the worker until `shutdown` resolves.
 pub async fn run(
     config: WorkerConfig,
@@ -160,13 +252,8 @@ pub async fn run(
 ) -> Result<(), WorkerError> {
     let platform = open_platform(&config)?;
     let sealer = Sealer::new(platform.as_ref())?;
-    let (keys, fresh) = WorkerKeys::load_or_create(platform.as_ref(), &sealer, &config.base_path)?;
-    info!(
-        pubkey = %format!("0x{}", hex::encode(keys.pubkey())),
-        tee = %platform.kind(),
-        "worker identity {}",
-        if fresh { "created and sealed" } else { "unsealed" }
-    );
+    // Before anything else: a base path this worker cannot resume is refused at once.
+    let sealed = checkpoint::load(&sealer, &config.base_path)?;
 
     let shared = Arc::new(Shared::default());
     let (addr, server) = crate::http::serve(config.listen, shared.clone())
@@ -195,51 +282,61 @@ pub async fn run(
         )));
     }
 
-    let core = match checkpoint::load(&sealer, &config.base_path)? {
-        Some(state) => {
+    let core = match sealed {
+        Some((keys, state)) => {
+            // The keys were made for one chain and are sealed with it: no flag and no node
+            // can move them to another.
             if state.light.genesis_hash != genesis {
                 return Err(WorkerError::Config(format!(
-                    "this worker follows chain {}, but the node serves {genesis}",
+                    "this worker's keys belong to chain {}, but the node serves {genesis}: \
+                     point it at a node of its own chain, or start a new worker with an empty \
+                     --base-path",
                     state.light.genesis_hash
                 )));
             }
+            if config.trusted_checkpoint.is_some() {
+                warn!(
+                    "--trusted-checkpoint is ignored: this worker resumes from its sealed state \
+                     (to start over from the checkpoint, with a new identity, move {} away)",
+                    config.base_path.join(checkpoint::CHECKPOINT_FILE).display()
+                );
+            }
             let core = WorkerCore::resume(keys, state)?;
-            info!("resumed from checkpoint at block #{}", core.head().0);
+            info!(
+                pubkey = %format!("0x{}", hex::encode(core.keys().pubkey())),
+                tee = %platform.kind(),
+                "worker identity unsealed; resumed from checkpoint at block #{}",
+                core.head().0
+            );
             core
         }
         None => {
-            let header = client
-                .header(genesis)
-                .await
-                .map_err(|e| WorkerError::Node(e.to_string()))?
-                .ok_or_else(|| WorkerError::Node("the node has no genesis header".into()))?;
             let light = match config.trusted_checkpoint {
                 None => {
                     info!("following chain {genesis} from genesis");
+                    let header = genesis_header(&client, genesis).await?;
                     LightClient::from_genesis(&header)
                         .map_err(|e| WorkerError::Node(format!("genesis header: {e}")))?
                 }
-                Some(trusted) => {
-                    // The node only supplies the header; its hash must be the trusted one
-                    // (the SDK checks the hash of every header it returns).
-                    let boundary = client
-                        .header(trusted)
-                        .await
-                        .map_err(|e| WorkerError::Node(e.to_string()))?
-                        .ok_or_else(|| {
-                            WorkerError::Node(format!("the node has no block {trusted}"))
-                        })?;
-                    let light = LightClient::from_checkpoint(&header, &boundary).map_err(|e| {
-                        WorkerError::Config(format!("--trusted-checkpoint {trusted}: {e}"))
-                    })?;
-                    info!(
-                        "following chain {genesis} from trusted checkpoint #{} ({trusted})",
-                        boundary.number
-                    );
-                    light
-                }
+                Some(trusted) => certified_checkpoint(&client, genesis, trusted).await?,
             };
-            WorkerCore::new(keys, light)
+            // Keys are born with their chain position and sealed with it before they are
+            // used for anything.
+            let keys = WorkerKeys::generate(platform.as_ref())?;
+            let core = WorkerCore::new(keys, light);
+            checkpoint::save(
+                platform.as_ref(),
+                &sealer,
+                &config.base_path,
+                core.keys(),
+                core.state(),
+            )?;
+            info!(
+                pubkey = %format!("0x{}", hex::encode(core.keys().pubkey())),
+                tee = %platform.kind(),
+                "worker identity created and sealed for chain {genesis}"
+            );
+            core
         }
     };
     let core = core.with_contract_runtime(Arc::new(ContractRuntime::new(
@@ -314,6 +411,11 @@ impl Host {
             } else {
                 self.finish_progress();
                 self.problem(None);
+                // Query keys age by the clock even while the chain stands still.
+                let now = self.platform.untrusted_unix_millis();
+                if self.core.tick(&mut commonware_utils::sys_rng(), now) {
+                    self.refresh_info();
+                }
                 self.act().await?;
                 tokio::time::sleep(POLL).await;
             }
@@ -345,8 +447,9 @@ impl Host {
                 if self.failures >= STUCK_AFTER {
                     error!(
                         "STUCK at block #{from}: {message} ({} attempts). A node that prunes \
-                         old states cannot serve a worker syncing from genesis: follow one \
-                         started with --state-pruning archive.",
+                         old states cannot serve blocks this far back: follow one started with \
+                         --state-pruning archive, or start a new worker from a recent epoch \
+                         boundary with --trusted-checkpoint.",
                         self.failures
                     );
                 } else {
@@ -359,7 +462,8 @@ impl Host {
         };
         let mut rng = commonware_utils::sys_rng();
         // Contract commands can run for seconds: keep the API's async threads free.
-        let imported = blocking(|| self.core.import(&mut rng, &batch));
+        let now = self.platform.untrusted_unix_millis();
+        let imported = blocking(|| self.core.import(&mut rng, &batch, now));
         match imported {
             Err(CoreError::MissingCodes(hashes)) => {
                 // Public data the core needs before it can go on: fetch, then import again.
@@ -458,8 +562,17 @@ impl Host {
             self.save()?;
             info!(score, sequence = signed.sequence, "benchmark done");
         }
-        if self.core.state().registration.is_none() {
-            self.register().await;
+        let head = self.core.head().0;
+        match self.core.state().registration.as_ref() {
+            None => self.register().await,
+            Some(registration) => match crate::reattest::status(registration, head) {
+                crate::reattest::Attestation::Valid => {}
+                crate::reattest::Attestation::Due => self.register().await,
+                crate::reattest::Attestation::Expired { at } => {
+                    self.problem(Some(crate::reattest::expired_problem(at)));
+                    self.register().await;
+                }
+            },
         }
         self.submit_pending().await;
         Ok(())
@@ -487,7 +600,10 @@ impl Host {
                 return;
             }
         };
-        let call = RuntimeCall::Registry(registry::Call::register_worker { info, attestation });
+        let call = RuntimeCall::Registry(registry::Call::register_worker {
+            info: Box::new(info),
+            attestation,
+        });
         let progress = match self.sign(call).await {
             Ok(tx) => self
                 .client
@@ -714,6 +830,7 @@ impl Host {
             self.platform.as_ref(),
             &self.sealer,
             &self.config.base_path,
+            self.core.keys(),
             self.core.state(),
         )?;
         Ok(())
@@ -748,6 +865,7 @@ impl Host {
                 registered: reg.is_some(),
                 confidence_level: reg.map(|r| r.confidence_level),
                 initial_score: reg.and_then(|r| r.initial_score),
+                attestation_expires_at: reg.map(|r| r.expires_at),
                 operator: Some(self.config.operator.account_id().to_ss58()),
                 genesis_hash: self.core.genesis_hash().to_string(),
                 synced_height: self.core.head().0,

@@ -6,16 +6,21 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use phala_crypto::query::Source;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
+
+use crate::query::QueryService;
+use crate::query_sched::{Outcome, QueryScheduler};
 
 /// What the worker shows about itself.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -29,6 +34,9 @@ pub struct Info {
     pub registered: bool,
     pub confidence_level: Option<u8>,
     pub initial_score: Option<u32>,
+    /// The last block at which the registered attestation is valid (the worker re-attests
+    /// before it).
+    pub attestation_expires_at: Option<u32>,
     pub operator: Option<String>,
     pub genesis_hash: String,
     pub synced_height: u32,
@@ -105,22 +113,9 @@ pub struct Shared {
     /// Why the chain refused the worker's registration; kept until a registration succeeds.
     pub registration_problem: Mutex<Option<String>>,
     pub metrics: Metrics,
-    pub queries: crate::query::QueryService,
-    /// Queries being answered: beyond this many, new ones get 503 at once.
-    pub query_slots: QuerySlots,
-}
-
-/// Bounds the queries answered at once (each holds a blocking thread).
-#[derive(Debug)]
-pub struct QuerySlots(pub Arc<tokio::sync::Semaphore>);
-
-/// Most queries in flight.
-pub const MAX_QUERIES_IN_FLIGHT: usize = 256;
-
-impl Default for QuerySlots {
-    fn default() -> Self {
-        QuerySlots(Arc::new(tokio::sync::Semaphore::new(MAX_QUERIES_IN_FLIGHT)))
-    }
+    pub queries: Arc<QueryService>,
+    /// Shares the work of queries fairly among their senders, within bounds.
+    pub query_scheduler: QueryScheduler,
 }
 
 impl Shared {
@@ -221,57 +216,68 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 )
             }),
         )
-        .route(
-            "/query",
-            post(
-                |State(s): State<Arc<Shared>>, body: axum::body::Bytes| async move {
-                    let Ok(permit) = s.query_slots.0.clone().try_acquire_owned() else {
-                        s.metrics.queries_refused.inc();
-                        return (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "too many queries in flight\n",
-                        )
-                            .into_response();
-                    };
-                    // Decryption, signing and contracts are CPU work: off the async threads.
-                    // A contract stops at its deadline or its gas; the caller is answered at
-                    // the deadline (plus a margin) whatever happens, and the task keeps its
-                    // slot until it ends, so stuck queries still count against the limit.
-                    let shared = s.clone();
-                    let limit = s.queries.timeout() + std::time::Duration::from_secs(1);
-                    let task = tokio::task::spawn_blocking(move || {
-                        let _permit = permit;
-                        let mut rng = commonware_utils::sys_rng();
-                        shared.queries.answer(&mut rng, &body)
-                    });
-                    let Ok(result) = tokio::time::timeout(limit, task).await else {
-                        s.metrics.queries_refused.inc();
-                        return (
-                            StatusCode::GATEWAY_TIMEOUT,
-                            format!("the query did not finish within {} s\n", limit.as_secs()),
-                        )
-                            .into_response();
-                    };
-                    match result {
-                        Ok(Ok(reply)) => {
-                            s.metrics.queries_answered.inc();
-                            ([(header::CONTENT_TYPE, "application/octet-stream")], reply)
-                                .into_response()
-                        }
-                        Ok(Err(e)) => {
-                            s.metrics.queries_refused.inc();
-                            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
-                        }
-                        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "query task failed\n")
-                            .into_response(),
-                    }
-                },
-            ),
-        )
+        .route("/query", post(query))
         .layer(axum::extract::DefaultBodyLimit::max(
             phala_crypto::MAX_ENVELOPE,
         ))
         .with_state(shared)
+}
+
+/// `POST /query`: schedules the query fairly ([`crate::query_sched`]) and answers with the
+/// sealed reply; 400 for input that does not open, 429 when the sender is over its own
+/// bounds, 503 when the worker is full, 504 at the deadline.
+async fn query(
+    State(s): State<Arc<Shared>>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: axum::body::Bytes,
+) -> Response {
+    // Served without connection info (in-process tests), every sender is one source.
+    let source = connection.map_or(Source::UNKNOWN, |Extension(ConnectInfo(addr))| {
+        Source::from(addr.ip())
+    });
+    // Contracts stop at the timeout; the caller is answered a margin later whatever happens,
+    // counting the time the query waited.
+    let timeout = s.queries.timeout();
+    let limit = timeout.saturating_add(Duration::from_secs(1));
+    let now = Instant::now();
+    let deadline = now.checked_add(timeout).unwrap_or(now);
+    let refused = |status: StatusCode, message: String| {
+        s.metrics.queries_refused.inc();
+        (status, format!("{message}\n")).into_response()
+    };
+    let receiver = match s
+        .query_scheduler
+        .submit(s.queries.clone(), source, body, deadline)
+    {
+        Ok(receiver) => receiver,
+        Err(why) if why.sender_only() => {
+            return refused(StatusCode::TOO_MANY_REQUESTS, why.to_string());
+        }
+        Err(why) => return refused(StatusCode::SERVICE_UNAVAILABLE, why.to_string()),
+    };
+    let timed_out = || {
+        refused(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("the query did not finish within {} s", limit.as_secs()),
+        )
+    };
+    let Ok(outcome) = tokio::time::timeout(limit, receiver).await else {
+        return timed_out();
+    };
+    match outcome {
+        Ok(Outcome::Reply(reply)) => {
+            s.metrics.queries_answered.inc();
+            ([(header::CONTENT_TYPE, "application/octet-stream")], reply).into_response()
+        }
+        Ok(Outcome::Invalid(e)) => refused(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Outcome::Refused(why)) if why.sender_only() => {
+            refused(StatusCode::TOO_MANY_REQUESTS, why.to_string())
+        }
+        Ok(Outcome::Refused(why)) => refused(StatusCode::SERVICE_UNAVAILABLE, why.to_string()),
+        Ok(Outcome::TimedOut) => timed_out(),
+        // The work was dropped unanswered: it panicked.
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "query task failed\n").into_response(),
+    }
 }
 
 /// Binds `addr` (fails at once if taken) and serves until the task is dropped.
@@ -283,6 +289,8 @@ pub async fn serve(
     let local = listener.local_addr()?;
     let app = router(shared);
     let handle = tokio::spawn(async move {
+        // Each client's address: queries are shared fairly by it.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("worker API stopped: {e}");
         }

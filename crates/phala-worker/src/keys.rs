@@ -1,18 +1,12 @@
 //! The worker's own keys: an sr25519 identity (signs its messages, names it on chain) and an
-//! x25519 key (secrets sent to it). Generated inside the TEE from its randomness, kept only
-//! sealed on disk, never logged.
-
-use std::path::Path;
+//! x25519 key (secrets sent to it). Generated inside the TEE from its randomness, never
+//! logged, and kept on disk only sealed together with the chain position they belong to
+//! ([`crate::checkpoint`]).
 
 use parity_scale_codec::{Decode, Encode};
 use phala_keys::Sr25519Pair;
-use phala_tee::seal::Sealer;
-use phala_tee::{Platform, TeeError, write_private_atomic};
+use phala_tee::{Platform, TeeError};
 use zeroize::Zeroizing;
-
-/// File holding the sealed keys under the worker's base path.
-pub const KEYS_FILE: &str = "worker-keys.sealed";
-const PURPOSE: &str = "worker-keys/v1";
 
 pub struct WorkerKeys {
     identity: Sr25519Pair,
@@ -26,10 +20,19 @@ impl std::fmt::Debug for WorkerKeys {
     }
 }
 
+/// The keys' secrets as they are sealed. The layout is fixed: the two 32-byte secrets,
+/// identity first.
 #[derive(Encode, Decode)]
-struct Sealed {
+pub(crate) struct KeySecrets {
     identity_seed: [u8; 32],
     ecdh_secret: [u8; 32],
+}
+
+impl Drop for KeySecrets {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.identity_seed);
+        zeroize::Zeroize::zeroize(&mut self.ecdh_secret);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,46 +54,24 @@ impl WorkerKeys {
         })
     }
 
-    /// Loads the sealed keys from `dir`, or makes new ones and seals them there.
-    /// Returns the keys and whether they were just made.
-    pub fn load_or_create(
-        platform: &dyn Platform,
-        sealer: &Sealer,
-        dir: &Path,
-    ) -> Result<(Self, bool), KeysError> {
-        let path = dir.join(KEYS_FILE);
-        match std::fs::read(&path) {
-            Ok(sealed) => {
-                let plain = sealer.unseal(PURPOSE, &sealed)?;
-                let s = Sealed::decode(&mut plain.as_slice())
-                    .map_err(|e| KeysError::Corrupt(format!("{}: {e}", path.display())))?;
-                let keys = Self::from_secrets(s.identity_seed, s.ecdh_secret);
-                let mut s = s;
-                zeroize::Zeroize::zeroize(&mut s.identity_seed);
-                zeroize::Zeroize::zeroize(&mut s.ecdh_secret);
-                Ok((keys?, false))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut identity_seed = Zeroizing::new([0u8; 32]);
-                let mut ecdh_secret = Zeroizing::new([0u8; 32]);
-                platform.fill_random(identity_seed.as_mut_slice())?;
-                platform.fill_random(ecdh_secret.as_mut_slice())?;
-                let plain = Zeroizing::new(
-                    Sealed {
-                        identity_seed: *identity_seed,
-                        ecdh_secret: *ecdh_secret,
-                    }
-                    .encode(),
-                );
-                let sealed = sealer.seal(platform, PURPOSE, &plain)?;
-                write_private_atomic(&path, &sealed)?;
-                Ok((Self::from_secrets(*identity_seed, *ecdh_secret)?, true))
-            }
-            Err(e) => Err(KeysError::Tee(TeeError::Io {
-                what: format!("read {}", path.display()),
-                source: e,
-            })),
+    /// New keys from the TEE's randomness.
+    pub fn generate(platform: &dyn Platform) -> Result<Self, KeysError> {
+        let mut identity_seed = Zeroizing::new([0u8; 32]);
+        let mut ecdh_secret = Zeroizing::new([0u8; 32]);
+        platform.fill_random(identity_seed.as_mut_slice())?;
+        platform.fill_random(ecdh_secret.as_mut_slice())?;
+        Self::from_secrets(*identity_seed, *ecdh_secret)
+    }
+
+    pub(crate) fn secrets(&self) -> KeySecrets {
+        KeySecrets {
+            identity_seed: *self.identity_seed,
+            ecdh_secret: *self.ecdh.to_bytes(),
         }
+    }
+
+    pub(crate) fn from_sealed(secrets: &KeySecrets) -> Result<Self, KeysError> {
+        Self::from_secrets(secrets.identity_seed, secrets.ecdh_secret)
     }
 
     pub fn pubkey(&self) -> [u8; 32] {
@@ -113,11 +94,5 @@ impl WorkerKeys {
     /// The identity key pair, for the query service that signs replies.
     pub(crate) fn identity(&self) -> Sr25519Pair {
         self.identity.clone()
-    }
-
-    /// The secret bytes, for tests that prove no file holds them in the clear.
-    #[doc(hidden)]
-    pub fn secret_bytes_for_tests(&self) -> [Zeroizing<[u8; 32]>; 2] {
-        [self.identity_seed.clone(), self.ecdh.to_bytes()]
     }
 }

@@ -5,19 +5,28 @@
 //! signature or an expired session certificate is refused, never treated as anonymous),
 //! refuses expired and replayed nonces, answers, and seals a [`SignedReply`] — the nonce,
 //! the height and hash of the block it answered at, signed by the identity key — to the
-//! caller's ephemeral key. Refusals of a readable query (signature, expiry, replay, another
-//! worker or contract) travel inside that signed, encrypted reply, so only its caller reads
-//! the reason; input that does not open or decode gets a plain HTTP 400.
+//! caller's ephemeral key. Refusals of a readable query (signature, expiry, replay or a
+//! caller over its budget, another worker or contract) travel inside that signed, encrypted
+//! reply, so only its caller reads the reason; input that does not open or decode gets a
+//! plain HTTP 400.
+//!
+//! The work comes in two stages, so it can be shared fairly ([`crate::query_sched`]):
+//! [`QueryService::open`] (decrypt, check signatures and the replay guard: cheap, and before
+//! it the caller is unknown) and [`QueryService::finish`] (run the query, sign, seal).
+//! Anonymous contract queries get a fraction of a signed query's gas
+//! ([`crate::contracts::ANONYMOUS_GAS_DIVISOR`]).
 
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use parity_scale_codec::{DecodeLimit, Encode};
 use phala_crypto::query::{
-    Answer, QueryKeyCertificate, QueryReply, ReplayGuard, SignedQuery, SignedReply, WORKER_ITSELF,
+    Answer, QueryKeyCertificate, QueryReply, ReplayGuard, SignedQuery, SignedReply, Source,
+    WORKER_ITSELF,
 };
 use phala_crypto::{EcdhSecret, Envelope, Purpose};
 use phala_keys::Sr25519Pair;
-use phala_primitives::{BlockNumber, H256};
+use phala_primitives::{AccountId32, BlockNumber, H256};
 
 use crate::contracts::{ContractRuntime, ContractsState};
 use crate::core::WorkerCore;
@@ -43,7 +52,8 @@ struct Snapshot {
     genesis: H256,
     height: BlockNumber,
     block_hash: H256,
-    secrets: Vec<EcdhSecret>,
+    /// Query secrets with the last moment (Unix ms) each may open a query.
+    secrets: Vec<(EcdhSecret, u64)>,
     identity: Sr25519Pair,
     certificate: Option<QueryKeyCertificate>,
     worker_ecdh: [u8; 32],
@@ -51,6 +61,14 @@ struct Snapshot {
     contracts: Arc<ContractsState>,
     timestamp_ms: u64,
     runtime: Arc<ContractRuntime>,
+}
+
+/// Unix milliseconds by the platform's clock.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// What the HTTP API answers queries with; refreshed by the host after every import.
@@ -103,7 +121,7 @@ impl QueryService {
                 genesis,
                 height,
                 block_hash,
-                secrets: vec![query_secret],
+                secrets: vec![(query_secret, u64::MAX)],
                 identity,
                 certificate: None,
                 worker_ecdh: [0; 32],
@@ -143,7 +161,7 @@ impl QueryService {
                 secrets: current
                     .secrets
                     .iter()
-                    .map(|k| EcdhSecret::from_bytes(*k.to_bytes()))
+                    .map(|(k, until)| (EcdhSecret::from_bytes(*k.to_bytes()), *until))
                     .collect(),
                 identity: current.identity.clone(),
                 certificate: current.certificate.clone(),
@@ -165,27 +183,102 @@ impl QueryService {
         self.snapshot.read().ok()?.clone()
     }
 
-    /// Answers one encoded query envelope with an encoded reply envelope.
+    /// Answers one encoded query envelope from `source` with an encoded reply envelope:
+    /// [`QueryService::open`] and [`QueryService::finish`] at once, for benchmarks and tests
+    /// (the HTTP API schedules the two apart, see [`crate::query_sched`]).
     pub fn answer(
         &self,
         rng: &mut impl rand_core::CryptoRng,
         request: &[u8],
+        source: Source,
     ) -> Result<Vec<u8>, QueryServiceError> {
+        let deadline = Instant::now()
+            .checked_add(self.timeout())
+            .unwrap_or_else(Instant::now);
+        let opened = self.open(request, source)?;
+        self.finish(rng, opened, deadline)
+    }
+
+    /// The first, cheap stage: opens the envelope, checks the query is for this worker, who
+    /// signed it, and that it is fresh (the replay guard charges its nonce to the caller and
+    /// to `source`). Input that does not open is an error; a readable query that is refused
+    /// comes back [`Opened`] with the reason, to be answered sealed.
+    pub fn open(&self, request: &[u8], source: Source) -> Result<Opened, QueryServiceError> {
         let snap = self.current().ok_or(QueryServiceError::NotReady)?;
         let envelope = Envelope::decode_bounded(request)?;
         if envelope.header.purpose != Purpose::Query {
             return Err(QueryServiceError::NotAQuery);
         }
+        // A key past its life is not used even if the host never let the core replace it.
+        let now = now_ms();
         let secret = snap
             .secrets
             .iter()
-            .find(|s| s.public() == envelope.header.recipient)
+            .find(|(s, until)| *until > now && s.public() == envelope.header.recipient)
+            .map(|(s, _)| s)
             .ok_or(QueryServiceError::UnknownQueryKey)?;
         let plaintext = envelope.open(secret)?;
         // Without a readable body there is no nonce to answer to.
         let query = SignedQuery::decode_all_with_depth_limit(8, &mut plaintext.as_slice())
             .map_err(|e| phala_crypto::EnvelopeError::Malformed(format!("the query: {e}")))?;
-        let answer = self.run(&snap, &query, envelope.header.contract);
+        let caller = self.check(&snap, &query, envelope.header.contract, source);
+        Ok(Opened {
+            snap,
+            reply_to: envelope.header.sender,
+            query,
+            caller,
+        })
+    }
+
+    fn check(
+        &self,
+        snap: &Snapshot,
+        query: &SignedQuery,
+        sealed_for: Option<H256>,
+        source: Source,
+    ) -> Result<Option<AccountId32>, String> {
+        if query.body.worker != snap.identity.public() {
+            return Err("the query is addressed to another worker".into());
+        }
+        if sealed_for.is_some_and(|c| c != query.body.contract) {
+            return Err("the envelope names another contract than the query".into());
+        }
+        let caller = query
+            .caller(&snap.genesis, snap.height)
+            .map_err(|e| e.to_string())?;
+        self.replay
+            .lock()
+            .map_err(|_| "the replay guard is unavailable".to_string())?
+            .admit(&query.body, caller, source, snap.height)
+            .map_err(|e| e.to_string())?;
+        Ok(caller)
+    }
+
+    /// Forgets the nonce of a query [`QueryService::open`] admitted but that will not run
+    /// (the worker had no room for it), so that its caller may send the same query again.
+    pub fn unadmit(&self, opened: &Opened) {
+        if let Ok(caller) = opened.caller
+            && let Ok(mut replay) = self.replay.lock()
+        {
+            replay.forget(&opened.query.body, caller);
+        }
+    }
+
+    /// The second stage: runs an admitted query (a refused one only gets its reason), and
+    /// signs and seals the reply to the caller. A contract stops at `deadline`.
+    pub fn finish(
+        &self,
+        rng: &mut impl rand_core::CryptoRng,
+        opened: Opened,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, QueryServiceError> {
+        let Opened {
+            snap,
+            reply_to,
+            query,
+            caller,
+        } = opened;
+        let answer = caller.and_then(|caller| Self::run(&snap, &query, caller, deadline));
         let (nonce, contract) = (query.body.nonce, query.body.contract);
         let reply = QueryReply {
             nonce,
@@ -201,7 +294,7 @@ impl QueryService {
         };
         let sealed = Envelope::seal(
             rng,
-            &envelope.header.sender,
+            &reply_to,
             Purpose::QueryReply,
             Some(contract),
             &signed.encode(),
@@ -209,21 +302,12 @@ impl QueryService {
         Ok(sealed.encode())
     }
 
-    fn run(&self, snap: &Snapshot, query: &SignedQuery, sealed_for: Option<H256>) -> Answer {
-        if query.body.worker != snap.identity.public() {
-            return Err("the query is addressed to another worker".into());
-        }
-        if sealed_for.is_some_and(|c| c != query.body.contract) {
-            return Err("the envelope names another contract than the query".into());
-        }
-        let caller = query
-            .caller(&snap.genesis, snap.height)
-            .map_err(|e| e.to_string())?;
-        self.replay
-            .lock()
-            .map_err(|_| "the replay guard is unavailable".to_string())?
-            .admit(&query.body, snap.height)
-            .map_err(|e| e.to_string())?;
+    fn run(
+        snap: &Snapshot,
+        query: &SignedQuery,
+        caller: Option<AccountId32>,
+        deadline: Instant,
+    ) -> Answer {
         if query.body.contract == WORKER_ITSELF {
             return Ok(caller.encode());
         }
@@ -237,10 +321,37 @@ impl QueryService {
                 cluster,
                 snap.worker_ecdh,
                 (snap.height, snap.timestamp_ms),
-                caller.map_or([0; 32], |a| a.0),
+                caller.map(|a| a.0),
                 query.body.contract.0,
                 query.body.payload.clone(),
+                deadline,
             )
             .map(|result| result.encode())
+    }
+}
+
+/// A query through the first stage ([`QueryService::open`]): readable, and either admitted
+/// for its caller or refused with a reason only the caller will read.
+pub struct Opened {
+    snap: Arc<Snapshot>,
+    /// The caller's ephemeral key: the reply is sealed to it.
+    reply_to: [u8; 32],
+    query: SignedQuery,
+    /// Who asks (`None`: anonymous), or why the query is refused.
+    caller: Result<Option<AccountId32>, String>,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// Who the query runs for, if it was admitted: `Some(None)` for an anonymous caller.
+    pub fn admitted(&self) -> Option<Option<AccountId32>> {
+        self.caller.as_ref().ok().copied()
     }
 }

@@ -178,7 +178,10 @@ async fn runtime_version_subscription_and_queries() {
     assert_eq!(version["specName"], "phala");
     assert_eq!(version["stateVersion"], 1);
     assert_eq!(version["systemVersion"], 1);
-    assert_eq!(version["transactionVersion"], 1);
+    assert_eq!(
+        version["transactionVersion"],
+        phala_runtime::version::TRANSACTION_VERSION
+    );
     let apis = version["apis"].as_array().unwrap();
     assert!(apis.contains(&json!(["0xdf6acb689907609b", 5])));
     assert!(apis.contains(&json!(["0x37e397fc7c91f5e4", 2])));

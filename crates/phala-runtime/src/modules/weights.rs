@@ -9,6 +9,8 @@
 
 use phala_primitives::Weight;
 
+use crate::dispatch::DispatchClass;
+
 /// One storage read through the flat state table.
 pub const DB_READ: u64 = 10_000_000;
 /// One storage write (overlay plus its later share of the trie update and commit).
@@ -60,4 +62,14 @@ pub fn max_normal_block() -> Weight {
 
 pub fn max_normal_length() -> u32 {
     (MAX_BLOCK_LENGTH / 100).saturating_mul(NORMAL_RATIO_PERCENT as u32)
+}
+
+/// The most weight (base included) and bytes one transaction of `class` may have. Operational
+/// transactions may use the room kept above normal ones' share, as the metadata's
+/// `BlockWeights` and `BlockLength` announce.
+pub fn max_extrinsic(class: DispatchClass) -> (Weight, u32) {
+    match class {
+        DispatchClass::Normal => (max_normal_block(), max_normal_length()),
+        DispatchClass::Operational | DispatchClass::Mandatory => (MAX_BLOCK, MAX_BLOCK_LENGTH),
+    }
 }

@@ -31,10 +31,20 @@ pub enum Event {
     /// Some balance was unreserved (moved from reserved to free).
     #[codec(index = 5)]
     Unreserved { who: AccountId32, amount: Balance },
+    /// Some balance was moved from the reserve of `from` to `to`, into its free or reserved
+    /// balance as `destination_status` says.
+    #[codec(index = 6)]
+    ReserveRepatriated {
+        from: AccountId32,
+        to: AccountId32,
+        amount: Balance,
+        destination_status: super::BalanceStatus,
+    },
     /// Some amount was deposited (e.g. for transaction fees).
     #[codec(index = 7)]
     Deposit { who: AccountId32, amount: Balance },
-    /// Some amount was withdrawn from the account (e.g. for transaction fees).
+    /// Some amount was withdrawn from the account (e.g. for transaction fees), out of its
+    /// free balance or, for a debt settled from a reserve, out of its reserved balance.
     #[codec(index = 8)]
     Withdraw { who: AccountId32, amount: Balance },
     /// Some amount was removed from the account as a penalty.

@@ -4,9 +4,17 @@
 //! Balance data lives in `System.Account` (as in Substrate's default runtimes). An account
 //! exists while its total (free + reserved) is at least [`EXISTENTIAL_DEPOSIT`]; an operation
 //! that would leave less either fails (`Expendability`, `ExistentialDeposit`) or, where the
-//! caller allows it, reaps the account and burns the dust. Invariant, checked in tests after
-//! every block: `TotalIssuance` equals the sum of all accounts' totals and never exceeds
-//! [`phala_primitives::MAX_ISSUANCE`].
+//! caller allows it, reaps the account and burns the dust.
+//!
+//! While an account has anything reserved, its existential deposit stays in its *free*
+//! balance (the rule of Substrate's holds): [`reserve`] will not take free below it, and
+//! transfers and withdrawals leave it. Reserved value can then always be moved out
+//! ([`repatriate_reserved`], [`take_reserved`]) without killing the account, which is what
+//! lets a module settle a debt from a reserve whatever its owner did with the rest.
+//!
+//! Invariants, checked in tests after every block: `TotalIssuance` equals the sum of all
+//! accounts' totals and never exceeds [`phala_primitives::MAX_ISSUANCE`]; an account with
+//! reserves holds at least the existential deposit free.
 //!
 //! Every function validates before its first write, so a failed call leaves state untouched
 //! even outside a storage transaction.
@@ -121,18 +129,24 @@ pub fn free_balance(ext: &Ext, who: &AccountId32) -> Balance {
 }
 
 /// How much of `who`'s free balance a withdrawal can take: all but what is frozen and, when
-/// the account must survive (`keep_alive`, or it has reserves or dependants), what keeps its
-/// total at the existential deposit.
+/// the account must survive (`keep_alive`, or it has reserves or dependants), the existential
+/// deposit. Reserves do not count towards it: they may be taken later, and the account must
+/// still exist then.
 pub fn reducible_balance(ext: &Ext, who: &AccountId32, keep_alive: bool) -> Balance {
     let info = system::account(ext, who);
     let data = info.data;
-    let must_survive = keep_alive || data.reserved > 0 || info.consumers > 0;
-    let keep_for_ed = if must_survive {
-        EXISTENTIAL_DEPOSIT.saturating_sub(data.reserved)
+    let keep_for_ed = if must_survive(&info, keep_alive) {
+        EXISTENTIAL_DEPOSIT
     } else {
         0
     };
     data.free.saturating_sub(data.frozen.max(keep_for_ed))
+}
+
+/// Whether a withdrawal from this account must leave the existential deposit in its free
+/// balance rather than reap it.
+fn must_survive(info: &AccountInfo, keep_alive: bool) -> bool {
+    keep_alive || info.data.reserved > 0 || info.consumers > 0
 }
 
 /// Applies `f` to a copy of `who`'s balance data, then stores it, creating or reaping the
@@ -220,16 +234,9 @@ pub fn transfer(
     if receiver_total < EXISTENTIAL_DEPOSIT {
         return Err(Error::ExistentialDeposit.into());
     }
-    {
-        let info = system::account(ext, from);
-        let remaining = new_free
-            .checked_add(sender.reserved)
-            .ok_or(ArithmeticError::Overflow)?;
-        if remaining < EXISTENTIAL_DEPOSIT
-            && (keep_alive || sender.reserved > 0 || info.consumers > 0)
-        {
-            return Err(Error::Expendability.into());
-        }
+    // Reserves do not count: the existential deposit stays free while anything is reserved.
+    if new_free < EXISTENTIAL_DEPOSIT && must_survive(&system::account(ext, from), keep_alive) {
+        return Err(Error::Expendability.into());
     }
     mutate_account(ext, from, !keep_alive, |d| {
         d.free = new_free;
@@ -305,7 +312,8 @@ pub fn burn_withdrawn(ext: &mut Ext, amount: Balance) -> DispatchResult {
     Ok(())
 }
 
-/// Moves `amount` from free to reserved. The free balance left must cover the frozen part.
+/// Moves `amount` from free to reserved. The free balance left must cover the frozen part
+/// and the existential deposit, so that the reserve can later be taken whole.
 pub fn reserve(ext: &mut Ext, who: &AccountId32, amount: Balance) -> DispatchResult {
     if amount == 0 {
         return Ok(());
@@ -317,6 +325,9 @@ pub fn reserve(ext: &mut Ext, who: &AccountId32, amount: Balance) -> DispatchRes
         .ok_or(Error::InsufficientBalance)?;
     if new_free < data.frozen {
         return Err(Error::LiquidityRestrictions.into());
+    }
+    if new_free < EXISTENTIAL_DEPOSIT {
+        return Err(Error::Expendability.into());
     }
     mutate_account(ext, who, false, |d| {
         d.free = new_free;
@@ -358,6 +369,124 @@ pub fn unreserve(ext: &mut Ext, who: &AccountId32, amount: Balance) -> Balance {
         }
         Err(_) => amount,
     }
+}
+
+/// Where [`repatriate_reserved`] puts what it moves (`frame_support::traits::BalanceStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum BalanceStatus {
+    Free,
+    Reserved,
+}
+
+/// Moves exactly `amount` out of `from`'s reserved balance into `to`'s free or reserved
+/// balance, or fails without writing anything: `from` must have that much reserved (and
+/// stays alive: its existential deposit is free); into `Free`, `to` may be created if
+/// `amount` reaches the existential deposit; into `Reserved`, `to` must already hold the
+/// existential deposit free, as any account with reserves does.
+pub fn repatriate_reserved(
+    ext: &mut Ext,
+    from: &AccountId32,
+    to: &AccountId32,
+    amount: Balance,
+    status: BalanceStatus,
+) -> DispatchResult {
+    if amount == 0 {
+        return Ok(());
+    }
+    if from == to {
+        if account_data(ext, from).reserved < amount {
+            return Err(Error::InsufficientBalance.into());
+        }
+        return match status {
+            BalanceStatus::Reserved => Ok(()),
+            // The total does not change, so the whole amount moves.
+            BalanceStatus::Free => match unreserve(ext, from, amount) {
+                0 => Ok(()),
+                _ => Err(ArithmeticError::Overflow.into()),
+            },
+        };
+    }
+    let sender = check_take_reserved(ext, from, amount)?;
+    let receiver = account_data(ext, to);
+    let (to_free, to_reserved) = match status {
+        BalanceStatus::Free => (
+            receiver
+                .free
+                .checked_add(amount)
+                .ok_or(ArithmeticError::Overflow)?,
+            receiver.reserved,
+        ),
+        BalanceStatus::Reserved => {
+            if receiver.free < EXISTENTIAL_DEPOSIT {
+                return Err(Error::DeadAccount.into());
+            }
+            (
+                receiver.free,
+                receiver
+                    .reserved
+                    .checked_add(amount)
+                    .ok_or(ArithmeticError::Overflow)?,
+            )
+        }
+    };
+    let to_total = to_free
+        .checked_add(to_reserved)
+        .ok_or(ArithmeticError::Overflow)?;
+    if to_total < EXISTENTIAL_DEPOSIT {
+        return Err(Error::ExistentialDeposit.into());
+    }
+    mutate_account(ext, from, false, |d| {
+        d.reserved = sender.reserved;
+        Ok(())
+    })?;
+    mutate_account(ext, to, false, |d| {
+        d.free = to_free;
+        d.reserved = to_reserved;
+        Ok(())
+    })?;
+    ext.deposit_event(Event::ReserveRepatriated {
+        from: *from,
+        to: *to,
+        amount,
+        destination_status: status,
+    });
+    Ok(())
+}
+
+/// Takes exactly `amount` out of `who`'s reserved balance, or fails without writing
+/// anything. Like [`withdraw`], the value leaves the account's books: the caller deposits
+/// it elsewhere or burns it.
+pub fn take_reserved(ext: &mut Ext, who: &AccountId32, amount: Balance) -> DispatchResult {
+    if amount == 0 {
+        return Ok(());
+    }
+    let left = check_take_reserved(ext, who, amount)?;
+    mutate_account(ext, who, false, |d| {
+        d.reserved = left.reserved;
+        Ok(())
+    })?;
+    ext.deposit_event(Event::Withdraw { who: *who, amount });
+    Ok(())
+}
+
+/// `who`'s balance data once `amount` is out of its reserve, if that is allowed: there is
+/// that much reserved and the account stays alive (it does whenever its existential deposit
+/// is free, as the reserving rules keep it).
+fn check_take_reserved(
+    ext: &Ext,
+    who: &AccountId32,
+    amount: Balance,
+) -> Result<AccountData, DispatchError> {
+    let mut data = account_data(ext, who);
+    data.reserved = data
+        .reserved
+        .checked_sub(amount)
+        .ok_or(Error::InsufficientBalance)?;
+    let total = data.total().ok_or(ArithmeticError::Overflow)?;
+    if total < EXISTENTIAL_DEPOSIT {
+        return Err(Error::Expendability.into());
+    }
+    Ok(data)
 }
 
 /// Takes up to `amount` of `who`'s free balance as a penalty, locked or not, but never the

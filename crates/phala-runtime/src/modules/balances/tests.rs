@@ -277,3 +277,149 @@ fn issuance_is_conserved_under_random_transfers() {
         chain.check_invariants();
     });
 }
+
+/// Σ free + reserved over every account these tests touch.
+fn sum_of_balances(ext: &crate::Ext) -> Balance {
+    ["//Alice", "//Bob", "//Charlie", "//Dave"]
+        .iter()
+        .map(|uri| account(uri))
+        .chain([TREASURY_ACCOUNT])
+        .map(|who| account_data(ext, &who).total().unwrap())
+        .sum()
+}
+
+#[test]
+fn the_existential_deposit_stays_free_while_anything_is_reserved() {
+    let chain = TestChain::new();
+    let (alice, bob) = (account("//Alice"), account("//Bob"));
+    let mut ext = chain.ext();
+    // Reserving may not take free below the existential deposit.
+    assert_eq!(
+        reserve(&mut ext, &alice, 1_000 * PHA - EXISTENTIAL_DEPOSIT + 1),
+        Err(Error::Expendability.into())
+    );
+    reserve(&mut ext, &alice, 1_000 * PHA - EXISTENTIAL_DEPOSIT).unwrap();
+    assert_eq!(
+        (
+            account_data(&ext, &alice).free,
+            account_data(&ext, &alice).reserved
+        ),
+        (EXISTENTIAL_DEPOSIT, 1_000 * PHA - EXISTENTIAL_DEPOSIT)
+    );
+    // Reserves do not count towards it: nothing of the free balance may go, even allowing
+    // death, and fees cannot be paid from it.
+    assert_eq!(reducible_balance(&ext, &alice, false), 0);
+    assert!(!can_withdraw(&ext, &alice, 1));
+    assert_eq!(
+        super::transfer(&mut ext, &alice, &bob, 1, false),
+        Err(Error::Expendability.into())
+    );
+    assert_eq!(
+        withdraw(&mut ext, &alice, 1),
+        Err(Error::LiquidityRestrictions.into())
+    );
+    // Above it, free balance moves as usual, down to the existential deposit.
+    unreserve(&mut ext, &alice, 10 * PHA);
+    assert_eq!(reducible_balance(&ext, &alice, false), 10 * PHA);
+    super::transfer(&mut ext, &alice, &bob, 10 * PHA, false).unwrap();
+    assert_eq!(account_data(&ext, &alice).free, EXISTENTIAL_DEPOSIT);
+    // So the whole reserve can be taken and the account lives on with its deposit.
+    let reserved = account_data(&ext, &alice).reserved;
+    take_reserved(&mut ext, &alice, reserved).unwrap();
+    burn_withdrawn(&mut ext, reserved).unwrap();
+    assert_eq!(
+        (
+            account_data(&ext, &alice).free,
+            account_data(&ext, &alice).reserved
+        ),
+        (EXISTENTIAL_DEPOSIT, 0)
+    );
+    assert!(system::account_exists(&ext, &alice));
+    // With nothing reserved, the account may be emptied and reaped again.
+    assert_eq!(reducible_balance(&ext, &alice, false), EXISTENTIAL_DEPOSIT);
+}
+
+#[test]
+fn reserves_move_exactly_or_not_at_all() {
+    let chain = TestChain::new();
+    let (alice, bob, dave) = (account("//Alice"), account("//Bob"), account("//Dave"));
+    let mut ext = chain.ext();
+    let issuance = total_issuance(&ext);
+    reserve(&mut ext, &alice, 100 * PHA).unwrap();
+
+    // Into another account's free balance.
+    repatriate_reserved(&mut ext, &alice, &bob, 30 * PHA, BalanceStatus::Free).unwrap();
+    assert_eq!(account_data(&ext, &alice).reserved, 70 * PHA);
+    assert_eq!(account_data(&ext, &alice).free, 900 * PHA);
+    assert_eq!(account_data(&ext, &bob).free, 1_030 * PHA);
+    assert!(ext.events().iter().any(|e| matches!(
+        e.event,
+        RuntimeEvent::Balances(Event::ReserveRepatriated {
+            amount,
+            destination_status: BalanceStatus::Free,
+            ..
+        }) if amount == 30 * PHA
+    )));
+    // Into its reserve.
+    repatriate_reserved(&mut ext, &alice, &bob, 20 * PHA, BalanceStatus::Reserved).unwrap();
+    assert_eq!(account_data(&ext, &alice).reserved, 50 * PHA);
+    assert_eq!(
+        (
+            account_data(&ext, &bob).free,
+            account_data(&ext, &bob).reserved
+        ),
+        (1_030 * PHA, 20 * PHA)
+    );
+    // A new account is opened by a move into its free balance of at least the existential
+    // deposit; its reserve needs the existential deposit free first.
+    let before = account_data(&ext, &alice);
+    let refused = [
+        repatriate_reserved(
+            &mut ext,
+            &alice,
+            &dave,
+            EXISTENTIAL_DEPOSIT - 1,
+            BalanceStatus::Free,
+        ),
+        repatriate_reserved(&mut ext, &alice, &dave, PHA, BalanceStatus::Reserved),
+        // More than is reserved, and not the reserve's part that is there.
+        repatriate_reserved(&mut ext, &alice, &bob, 51 * PHA, BalanceStatus::Free),
+        take_reserved(&mut ext, &alice, 51 * PHA),
+    ];
+    assert_eq!(
+        refused,
+        [
+            Err(Error::ExistentialDeposit.into()),
+            Err(Error::DeadAccount.into()),
+            Err(Error::InsufficientBalance.into()),
+            Err(Error::InsufficientBalance.into()),
+        ]
+    );
+    assert_eq!(account_data(&ext, &alice), before);
+    assert!(!system::account_exists(&ext, &dave));
+    repatriate_reserved(
+        &mut ext,
+        &alice,
+        &dave,
+        EXISTENTIAL_DEPOSIT,
+        BalanceStatus::Free,
+    )
+    .unwrap();
+    assert_eq!(account_data(&ext, &dave).free, EXISTENTIAL_DEPOSIT);
+    repatriate_reserved(&mut ext, &alice, &dave, PHA, BalanceStatus::Reserved).unwrap();
+    assert_eq!(account_data(&ext, &dave).reserved, PHA);
+
+    // To itself: into free is an unreserve, into reserved changes nothing.
+    repatriate_reserved(&mut ext, &alice, &alice, PHA, BalanceStatus::Reserved).unwrap();
+    let reserved = account_data(&ext, &alice).reserved;
+    repatriate_reserved(&mut ext, &alice, &alice, PHA, BalanceStatus::Free).unwrap();
+    assert_eq!(account_data(&ext, &alice).reserved, reserved - PHA);
+    assert_eq!(account_data(&ext, &alice).free, 901 * PHA);
+
+    // Taking leaves the books: the caller deposits or burns what it took.
+    take_reserved(&mut ext, &alice, 2 * PHA).unwrap();
+    assert_eq!(account_data(&ext, &alice).reserved, reserved - 3 * PHA);
+    deposit(&mut ext, &bob, 2 * PHA).unwrap();
+    assert_eq!(total_issuance(&ext), issuance);
+    assert_eq!(sum_of_balances(&ext), issuance);
+}

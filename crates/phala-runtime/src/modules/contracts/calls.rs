@@ -11,11 +11,12 @@ use super::{
     COMMAND_TIMEOUT, ClusterInfo, CodeRecord, ContractRecord, ContractStatus, Error, Event,
     GAS_PRICE, INSTANCES, MAX_BLOCK_GAS, MAX_CLUSTER_WORKERS, MAX_GAS, MAX_SALT_LEN, MODULE,
     NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand, REPORT_TIMEOUT, WORKER_CLUSTER, cluster_id,
-    contract_id, reporter, schedule_report,
+    contract_id, pay_fee_from_reserve, reporter, schedule_report,
 };
 use crate::Ext;
-use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, Origin};
-use crate::modules::{balances, message_queue, registry, system, weights};
+use crate::dispatch::{ArithmeticError, DispatchError, DispatchInfo, DispatchResult, Origin};
+use crate::modules::balances;
+use crate::modules::{message_queue, registry, system, weights};
 
 /// Calls of the `Contracts` module.
 #[allow(non_camel_case_types)]
@@ -53,8 +54,11 @@ pub enum Call {
         deposit: Balance,
     },
     /// Give up a command (or instantiation) its cluster has not reported for
-    /// `COMMAND_TIMEOUT` blocks: everything it reserved comes back, and an instantiation's
-    /// id is freed. Only its submitter may. The cluster may still have run it.
+    /// `COMMAND_TIMEOUT` blocks. Only its submitter may. The cluster may have run it, so
+    /// nothing it could have cost comes back: the whole gas limit is paid to the treasury,
+    /// and a command's deposit limit goes into its contract's storage reserve (the cluster
+    /// may have grown the contract's storage). An instantiation's id is freed and its
+    /// deposit limit comes back, as does that of a command whose contract is gone.
     #[codec(index = 4)]
     cancel_command { command: u64 },
 }
@@ -141,11 +145,29 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     if system::block_number(ext) < due {
         return Err(Error::CommandNotTimedOut.into());
     }
+    // Its report is in: it settles as soon as the commands ahead of it do.
+    if super::order::report_kept(ext, command) {
+        return Err(Error::ReportAlreadyIn.into());
+    }
+    let fee = GAS_PRICE
+        .checked_mul(Balance::from(pending.gas_limit))
+        .ok_or(ArithmeticError::Overflow)?;
+
     PENDING_COMMANDS.remove(ext, &command);
-    let reserved = GAS_PRICE
-        .saturating_mul(Balance::from(pending.gas_limit))
-        .saturating_add(pending.deposit);
-    balances::unreserve(ext, &who, reserved);
+    super::order::dequeue(ext, &pending.cluster, command);
+    // The cluster may have run it: its gas is paid whole. Whatever storage it may have grown
+    // is unknown (in any contract it reached), so its deposit limit is forfeited to the
+    // treasury rather than handed back, where the submitter could recover it. An
+    // instantiation never became active on chain: nobody can call what it made, and its
+    // deposit comes back.
+    pay_fee_from_reserve(ext, &who, fee)?;
+    let (deposit_forfeited, deposit_refunded) = if pending.instantiate {
+        balances::unreserve(ext, &who, pending.deposit);
+        (0, pending.deposit)
+    } else {
+        pay_fee_from_reserve(ext, &who, pending.deposit)?;
+        (pending.deposit, 0)
+    };
     if pending.instantiate
         && INSTANCES
             .get(ext, &pending.contract)
@@ -156,7 +178,12 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     ext.deposit_event(Event::CommandCancelled {
         contract: pending.contract,
         command,
+        fee,
+        deposit_forfeited,
+        deposit_refunded,
     });
+    // Reports kept behind it can settle now.
+    super::order::settle_kept(ext, &pending.cluster);
     Ok(())
 }
 
@@ -252,7 +279,9 @@ fn reserve_command(
         .checked_add(gas_limit)
         .filter(|u| *u <= MAX_BLOCK_GAS)
         .ok_or(Error::BlockGasExhausted)?;
+    super::order::check_room(ext, &cluster)?;
     balances::reserve(ext, &origin, total)?;
+    super::order::enqueue(ext, &cluster, id);
     BLOCK_GAS.put(ext, &(now, used));
     NEXT_COMMAND_ID.put(ext, &next);
     PENDING_COMMANDS.insert(
@@ -402,6 +431,7 @@ fn create_cluster(ext: &mut Ext, workers: Vec<[u8; 32]>) -> DispatchResult {
             return Err(Error::DuplicateWorker.into());
         }
         let info = registry::worker(ext, w).ok_or(Error::WorkerNotFound)?;
+        registry::check_role(ext, &info, registry::params(ext).cluster_max_level)?;
         if WORKER_CLUSTER.contains(ext, w) {
             return Err(Error::WorkerInCluster.into());
         }

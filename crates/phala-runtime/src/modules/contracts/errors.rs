@@ -74,6 +74,10 @@ pub enum Error {
     /// An instantiation's deposit must at least cover the contract account's existential
     /// deposit (0.01 PHA).
     DepositTooLow,
+    /// The cluster has as many commands waiting for their reports as it may (1,024).
+    ClusterBusy,
+    /// A report of this command is already in; it waits for the commands ahead of it.
+    ReportAlreadyIn,
 }
 
 impl ModuleErrorEnum for Error {

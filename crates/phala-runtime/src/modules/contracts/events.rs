@@ -72,9 +72,18 @@ pub enum Event {
         storage_refunded: Balance,
         output: Option<Envelope>,
     },
-    /// Its submitter gave up a command its cluster did not report in time.
+    /// Its submitter gave up a command its cluster did not report in time. The cluster may
+    /// have run it, so it paid its whole gas limit as `fee` and forfeited its deposit limit
+    /// to the treasury (`deposit_forfeited`: what it may have grown is unknown); an
+    /// instantiation's deposit comes back (`deposit_refunded`).
     #[codec(index = 8)]
-    CommandCancelled { contract: H256, command: u64 },
+    CommandCancelled {
+        contract: H256,
+        command: u64,
+        fee: Balance,
+        deposit_forfeited: Balance,
+        deposit_refunded: Balance,
+    },
     /// A contract terminated during command `command`: its account's balance, deposits
     /// included, went to `beneficiary`, and it can no longer be called.
     #[codec(index = 9)]
@@ -101,6 +110,21 @@ pub enum Event {
         contract: H256,
         command: u64,
         code_hash: H256,
+    },
+    /// A worker left its cluster: its measurement was removed from the allowlist.
+    #[codec(index = 12)]
+    WorkerLeftCluster { cluster: H256, worker: [u8; 32] },
+    /// A command's report came in before the commands ahead of it settled: it is kept and
+    /// settles right after them.
+    #[codec(index = 13)]
+    ReportKept { cluster: H256, command: u64 },
+    /// A kept report did not settle when its turn came; the command waits for another
+    /// member's report.
+    #[codec(index = 14)]
+    ReportRefused {
+        cluster: H256,
+        command: u64,
+        error: crate::dispatch::DispatchError,
     },
 }
 

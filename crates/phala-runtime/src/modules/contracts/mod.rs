@@ -15,10 +15,25 @@
 //! whoever instantiates it) holding in reserve a deposit per byte of its storage; a command
 //! that grows a contract's storage pays into that reserve out of its deposit limit, one that
 //! shrinks it is paid back, and termination sends the whole account to the beneficiary.
+//!
+//! Every payment of a command comes out of what it reserved when it was pushed (the gas
+//! limit's price plus the deposit limit, the most it can cost), moved straight from the
+//! origin's reserve to the treasury or the contract's account; only the rest is unreserved.
+//! What the origin does with its free balance meanwhile cannot make a report fail, so a
+//! command its cluster ran is always paid for. A command that is never reported can be
+//! cancelled by its origin after [`COMMAND_TIMEOUT`] blocks, but the cluster may have run it
+//! by then, so cancelling refunds no work: the whole gas limit is paid to the treasury, and
+//! a command's deposit limit goes into its contract's storage reserve (and
+//! `ContractRecord::storage_deposit`), since the cluster may have grown the contract's
+//! storage without the chain charging for it and a later command freeing those bytes would
+//! otherwise be refunded other callers' deposits. Only an instantiation's deposit comes back
+//! (the contract never became active on chain, so it holds no storage deposits), as does the
+//! deposit of a command whose contract is gone (its storage went with it).
 
 mod calls;
 mod errors;
 mod events;
+pub mod order;
 mod report;
 #[cfg(test)]
 mod tests;
@@ -35,7 +50,7 @@ use scale_info::TypeInfo;
 
 use crate::Ext;
 use crate::dispatch::DispatchResult;
-use crate::modules::message_queue;
+use crate::modules::{TREASURY_ACCOUNT, balances, message_queue};
 use crate::storage::{Query, StorageMap, StorageValue};
 
 const MODULE: &str = "Contracts";
@@ -216,6 +231,9 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         PENDING_COMMANDS.metadata(),
         REPORT_DEADLINES.metadata(),
     ]
+    .into_iter()
+    .chain(order::storage_metadata())
+    .collect()
 }
 
 /// The member that reports command `id` after `reassigned` reassignments: members take
@@ -240,6 +258,7 @@ pub(crate) fn schedule_report(ext: &mut Ext, id: u64, at: BlockNumber) {
 /// Block start: commands whose reporter let its deadline pass go to the next member, until
 /// every member has had its turn (then only `cancel_command` is left).
 pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
+    order::on_initialize(ext);
     let due = REPORT_DEADLINES.get_or_default(ext, &number);
     if due.is_empty() {
         return;
@@ -249,6 +268,10 @@ pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
         let Some(mut pending) = PENDING_COMMANDS.get(ext, &id) else {
             continue;
         };
+        // Its report is in, waiting for the commands ahead of it.
+        if order::report_kept(ext, id) {
+            continue;
+        }
         let Some(info) = CLUSTERS.get(ext, &pending.cluster) else {
             continue;
         };
@@ -293,7 +316,24 @@ pub fn instance(ext: &Ext, id: &H256) -> Option<ContractRecord> {
     INSTANCES.get(ext, id)
 }
 
-pub use report::on_report;
+pub use order::on_report;
+pub use report::report_weight;
+
+/// Pays a command's `fee` out of `who`'s reserve to the treasury. A treasury that does not
+/// exist yet cannot take a fee below the existential deposit: burnt then, as transaction
+/// fees are, rather than leaving the command unsettled.
+pub(crate) fn pay_fee_from_reserve(
+    ext: &mut Ext,
+    who: &AccountId32,
+    fee: Balance,
+) -> DispatchResult {
+    balances::take_reserved(ext, who, fee)?;
+    // `deposit` checks before it writes: a refusal leaves the treasury as it was.
+    if balances::deposit(ext, &TREASURY_ACCOUNT, fee).is_err() {
+        balances::burn_withdrawn(ext, fee)?;
+    }
+    Ok(())
+}
 
 /// The id of the `n`-th cluster.
 pub fn cluster_id(n: u64) -> H256 {
@@ -304,6 +344,23 @@ pub fn cluster_id(n: u64) -> H256 {
 
 pub fn cluster(ext: &Ext, id: &H256) -> Option<ClusterInfo> {
     CLUSTERS.get(ext, id)
+}
+
+/// Takes a revoked worker out of its cluster, if it is in one. Commands it was to report
+/// go to the next member when their report times out.
+pub fn leave_cluster(ext: &mut Ext, worker: &[u8; 32]) {
+    let Some(cluster) = WORKER_CLUSTER.get(ext, worker) else {
+        return;
+    };
+    WORKER_CLUSTER.remove(ext, worker);
+    if let Some(mut info) = CLUSTERS.get(ext, &cluster) {
+        info.workers.retain(|w| w != worker);
+        CLUSTERS.insert(ext, &cluster, &info);
+        ext.deposit_event(Event::WorkerLeftCluster {
+            cluster,
+            worker: *worker,
+        });
+    }
 }
 
 /// The workers of a cluster still waiting for its key.

@@ -1,23 +1,62 @@
-//! A cluster worker's report of a command. The first one per command settles it: gas to the
-//! treasury and the rest refunded; for an instantiation, the contract's keys registered (and
-//! its account opened) or its id freed; and the command's [`Effects`] applied to deposits and
-//! to the list of contracts.
+//! A cluster worker's report of a command. The first one per command settles it, paying
+//! only out of what the command reserved when it was pushed (the gas limit's price and the
+//! deposit limit): the gas used to the treasury; for an instantiation, the contract's keys
+//! registered (and its account opened) or its id freed; the command's [`Effects`] applied to
+//! deposits and to the list of contracts; and whatever is left of the reserve unreserved.
+//!
+//! Nothing here touches the origin's free balance. The cluster has run the command by the
+//! time it is reported, so its settlement must not depend on what the origin did since: a
+//! report that failed for want of funds would leave the command pending, and cancelling it
+//! would hand back what the cluster's work and storage cost.
 
 use std::collections::BTreeSet;
 
 use parity_scale_codec::DecodeLimit;
 use phala_mq::contracts::{ContractReport, Effects, MAX_SEALED_OUTPUT, NewContract};
-use phala_primitives::{AccountId32, Balance, H256};
+use phala_primitives::{AccountId32, Balance, H256, Weight};
 
 use super::{
     CODE_RECORDS, ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES,
     PENDING_COMMANDS, PendingCommand, STORAGE_DEPOSIT_PER_BYTE, WORKER_CLUSTER, contract_account,
+    pay_fee_from_reserve,
 };
 use crate::Ext;
-use crate::dispatch::{DispatchError, DispatchResult};
-use crate::modules::{TREASURY_ACCOUNT, balances, system};
+use crate::dispatch::{ArithmeticError, DispatchError, DispatchResult};
+use crate::modules::balances::{self, BalanceStatus, EXISTENTIAL_DEPOSIT};
+use crate::modules::system;
+use crate::modules::weights;
 
-pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+/// The storage work settling a report does, from its effects: each listed contract costs
+/// account and record reads and writes. Checked against what the handler does in
+/// `tests::a_reports_weight_grows_with_its_effects`.
+pub fn report_weight(payload: &[u8]) -> Weight {
+    let Ok(ContractReport::Executed { effects, .. }) =
+        ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
+    else {
+        return weights::reads_writes(1, 0);
+    };
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    let per = |count: u64, reads: u64, writes: u64| {
+        weights::reads_writes(count.saturating_mul(reads), count.saturating_mul(writes))
+    };
+    [
+        // The pending command, the caller's account, the treasury, the instance.
+        weights::reads_writes(8, 8),
+        // The contract's account and record, and the caller's account.
+        per(n(effects.storage.len()), 4, 4),
+        // The record, its code, the new account.
+        per(n(effects.instantiated.len()), 4, 4),
+        // The account, the beneficiary, the record.
+        per(n(effects.terminated.len()), 4, 4),
+        per(n(effects.code_changed.len()), 2, 1),
+    ]
+    .into_iter()
+    .fold(Weight::ZERO, weights::add)
+}
+
+/// Settles a report whose command is the first of its cluster still pending (see
+/// [`super::order`]).
+pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
     let report = ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
         .map_err(|_| Error::BadReport)?;
     let ContractReport::Executed {
@@ -54,22 +93,27 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
     // A failed command changed nothing, whatever the report says.
     let effects = if success { effects } else { Effects::default() };
     check_effects(ext, &pending, &effects)?;
-
-    // Settle the gas: everything reserved comes back, then the gas used is paid.
+    check_new_accounts(ext, &pending, keys.is_some(), &effects)?;
+    let own = match keys {
+        Some(keys) => Some((
+            INSTANCES
+                .get(ext, &contract)
+                .ok_or(Error::ContractNotFound)?,
+            keys,
+        )),
+        None => None,
+    };
     let gas_used = gas_used.min(pending.gas_limit);
-    let reserved = GAS_PRICE
-        .saturating_mul(Balance::from(pending.gas_limit))
-        .saturating_add(pending.deposit);
-    let fee = GAS_PRICE.saturating_mul(Balance::from(gas_used));
-    PENDING_COMMANDS.remove(ext, &id);
-    balances::unreserve(ext, &pending.origin, reserved);
-    balances::withdraw(ext, &pending.origin, fee)?;
-    // A treasury that does not exist yet cannot take a fee below the existential deposit:
-    // burnt then, as transaction fees are, rather than leaving the command unsettled.
-    if balances::deposit(ext, &TREASURY_ACCOUNT, fee).is_err() {
-        balances::burn_withdrawn(ext, fee)?;
-    }
+    let gas_reserved = GAS_PRICE
+        .checked_mul(Balance::from(pending.gas_limit))
+        .ok_or(ArithmeticError::Overflow)?;
+    let fee = GAS_PRICE
+        .checked_mul(Balance::from(gas_used))
+        .ok_or(ArithmeticError::Overflow)?;
 
+    PENDING_COMMANDS.remove(ext, &id);
+    super::order::dequeue(ext, &pending.cluster, id);
+    pay_fee_from_reserve(ext, &pending.origin, fee)?;
     let mut deposits = Deposits {
         origin: pending.origin,
         budget: pending.deposit,
@@ -77,11 +121,8 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
         refunded: 0,
     };
     if pending.instantiate {
-        match keys {
-            Some((pubkey, ecdh_pubkey)) => {
-                let mut record = INSTANCES
-                    .get(ext, &contract)
-                    .ok_or(Error::ContractNotFound)?;
+        match own {
+            Some((mut record, (pubkey, ecdh_pubkey))) => {
                 record.status = ContractStatus::Active;
                 record.pubkey = Some(pubkey);
                 record.ecdh_pubkey = Some(ecdh_pubkey);
@@ -134,6 +175,13 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
             released,
         });
     }
+
+    // What the command reserved and did not spend goes back to its origin.
+    let unspent = gas_reserved
+        .checked_sub(fee)
+        .and_then(|gas| gas.checked_add(deposits.budget))
+        .ok_or(ArithmeticError::Underflow)?;
+    balances::unreserve(ext, &pending.origin, unspent);
 
     ext.deposit_event(Event::CommandExecuted {
         contract,
@@ -195,6 +243,42 @@ fn check_effects(ext: &Ext, pending: &PendingCommand, effects: &Effects) -> Disp
     Ok(())
 }
 
+/// Refuses a report that would open more contract accounts than the command's deposit limit
+/// can pay the existential deposit of. The worker counts them against the limit, so an
+/// honest report always passes; this keeps settlement from taking more than the command
+/// reserved, which would be taken from the origin's other reserves.
+fn check_new_accounts(
+    ext: &Ext,
+    pending: &PendingCommand,
+    instantiated: bool,
+    effects: &Effects,
+) -> DispatchResult {
+    let mut opened: BTreeSet<H256> = BTreeSet::new();
+    if pending.instantiate && instantiated {
+        opened.insert(pending.contract);
+    }
+    opened.extend(effects.instantiated.iter().map(|new| new.contract));
+    opened.extend(
+        effects
+            .storage
+            .iter()
+            .filter(|(_, bytes)| *bytes > 0)
+            .map(|(c, _)| *c),
+    );
+    let count = opened
+        .iter()
+        .filter(|c| !system::account_exists(ext, &contract_account(c)))
+        .count();
+    let cost = Balance::try_from(count)
+        .ok()
+        .and_then(|n| EXISTENTIAL_DEPOSIT.checked_mul(n))
+        .ok_or(Error::BadReport)?;
+    if cost > pending.deposit {
+        return Err(Error::BadReport.into());
+    }
+    Ok(())
+}
+
 fn add_instance(ext: &mut Ext, pending: &PendingCommand, command: u64, new: &NewContract) {
     INSTANCES.insert(
         ext,
@@ -219,52 +303,82 @@ fn add_instance(ext: &mut Ext, pending: &PendingCommand, command: u64, new: &New
     });
 }
 
-/// Storage deposits of one command: paid by its origin out of its deposit limit, refunded
-/// to it for storage it freed.
+/// Storage deposits of one command: paid out of its origin's reserve, up to its deposit
+/// limit; refunded to the origin's free balance for storage it freed.
 struct Deposits {
     origin: AccountId32,
-    /// What is left of the command's deposit limit.
+    /// What is left of the command's deposit limit, still reserved on the origin.
     budget: Balance,
     paid: Balance,
     refunded: Balance,
 }
 
 impl Deposits {
-    /// Opens a new contract's account with the existential deposit. The worker counted it
-    /// against the limit; a contract's account that exists already is left as it is.
+    /// Opens a new contract's account with the existential deposit, in its free balance
+    /// (where it must be for the account to hold reserves). The worker counted it against
+    /// the limit ([`check_new_accounts`] made sure the limit covers it); a contract's account
+    /// that exists already is left as it is.
     fn open_account(&mut self, ext: &mut Ext, contract: &H256) -> DispatchResult {
         let account = contract_account(contract);
         if system::account_exists(ext, &account) {
             return Ok(());
         }
-        let ed = balances::EXISTENTIAL_DEPOSIT;
-        balances::transfer(ext, &self.origin, &account, ed, true)?;
-        self.budget = self.budget.saturating_sub(ed);
-        self.paid = self.paid.saturating_add(ed);
+        let budget = self
+            .budget
+            .checked_sub(EXISTENTIAL_DEPOSIT)
+            .ok_or(Error::BadReport)?;
+        balances::repatriate_reserved(
+            ext,
+            &self.origin,
+            &account,
+            EXISTENTIAL_DEPOSIT,
+            BalanceStatus::Free,
+        )?;
+        self.budget = budget;
+        self.paid = self
+            .paid
+            .checked_add(EXISTENTIAL_DEPOSIT)
+            .ok_or(ArithmeticError::Overflow)?;
         Ok(())
     }
 
-    /// Grown storage moves deposit from the origin into the contract's reserve (never more
-    /// than the limit left); freed storage moves it back to the origin (never more than the
-    /// contract holds).
+    /// Grown storage moves deposit from the origin's reserve into the contract's (never more
+    /// than the limit left); freed storage moves it from the contract's reserve to the
+    /// origin's free balance (never more than the contract holds).
     fn storage_changed(&mut self, ext: &mut Ext, contract: &H256, bytes: i64) -> DispatchResult {
         let account = contract_account(contract);
-        let amount = STORAGE_DEPOSIT_PER_BYTE.saturating_mul(Balance::from(bytes.unsigned_abs()));
+        let amount = STORAGE_DEPOSIT_PER_BYTE
+            .checked_mul(Balance::from(bytes.unsigned_abs()))
+            .ok_or(ArithmeticError::Overflow)?;
         let mut record = INSTANCES.get(ext, contract);
         if bytes > 0 {
             // Every recorded contract's account was opened with it; this only guards a
-            // transfer below the existential deposit into an account that is not there.
+            // deposit into an account that is not there.
             self.open_account(ext, contract)?;
             let charge = amount.min(self.budget);
             if charge == 0 {
                 return Ok(());
             }
-            balances::transfer(ext, &self.origin, &account, charge, true)?;
-            balances::reserve(ext, &account, charge)?;
-            self.budget = self.budget.saturating_sub(charge);
-            self.paid = self.paid.saturating_add(charge);
+            balances::repatriate_reserved(
+                ext,
+                &self.origin,
+                &account,
+                charge,
+                BalanceStatus::Reserved,
+            )?;
+            self.budget = self
+                .budget
+                .checked_sub(charge)
+                .ok_or(ArithmeticError::Underflow)?;
+            self.paid = self
+                .paid
+                .checked_add(charge)
+                .ok_or(ArithmeticError::Overflow)?;
             if let Some(r) = record.as_mut() {
-                r.storage_deposit = r.storage_deposit.saturating_add(charge);
+                r.storage_deposit = r
+                    .storage_deposit
+                    .checked_add(charge)
+                    .ok_or(ArithmeticError::Overflow)?;
             }
         } else {
             let held = balances::account_data(ext, &account).reserved;
@@ -272,11 +386,21 @@ impl Deposits {
             if refund == 0 {
                 return Ok(());
             }
-            let left = balances::unreserve(ext, &account, refund);
-            let refund = refund.saturating_sub(left);
-            balances::transfer(ext, &account, &self.origin, refund, true)?;
-            self.refunded = self.refunded.saturating_add(refund);
+            // The origin exists: its existential deposit stayed free while it had this
+            // command reserved.
+            balances::repatriate_reserved(
+                ext,
+                &account,
+                &self.origin,
+                refund,
+                BalanceStatus::Free,
+            )?;
+            self.refunded = self
+                .refunded
+                .checked_add(refund)
+                .ok_or(ArithmeticError::Overflow)?;
             if let Some(r) = record.as_mut() {
+                // The record follows the account's reserve, which is what was refunded from.
                 r.storage_deposit = r.storage_deposit.saturating_sub(refund);
             }
         }
@@ -289,7 +413,8 @@ impl Deposits {
 
 /// Empties a terminated contract's account, reserve included, to its beneficiary, or to the
 /// command's origin if the beneficiary cannot take it (a new account below the existential
-/// deposit): a report is never refused for where the money goes.
+/// deposit, or the contract's own account): a report is never refused for where the money
+/// goes.
 fn release_account(
     ext: &mut Ext,
     contract: &H256,
@@ -301,7 +426,10 @@ fn release_account(
     balances::unreserve(ext, &account, reserved);
     let free = balances::free_balance(ext, &account);
     // `transfer` checks both sides before it writes, so a refusal leaves nothing half-done.
-    if balances::transfer(ext, &account, beneficiary, free, false).is_err() {
+    // The origin always takes it: it is alive, its existential deposit free.
+    let to_beneficiary = *beneficiary != account
+        && balances::transfer(ext, &account, beneficiary, free, false).is_ok();
+    if !to_beneficiary {
         balances::transfer(ext, &account, origin, free, false)?;
     }
     Ok(free)

@@ -8,6 +8,11 @@
 //! even if the topic's handler fails (the failure is an event), so one bad message cannot
 //! wedge a worker's queue.
 //!
+//! The call is `DispatchClass::Operational`: it may use the block room and the pool room kept
+//! from normal transactions, and outranks them. That room is not a flood target because the
+//! pool runs [`check`] before admitting one, so only a registered worker's genuine next
+//! message gets in — at most one per worker at a time.
+//!
 //! Chain → worker: modules `push` messages; a block's messages are its
 //! `OutboundMessages` value, cleared at the start of the next block, so a worker reads each
 //! block's messages once, with a read proof against that block's state root.
@@ -20,7 +25,9 @@ use phala_mq::{Message, MessageOrigin, SignedMessage, topics};
 use scale_info::TypeInfo;
 
 use crate::Ext;
-use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, ModuleErrorEnum, Origin};
+use crate::dispatch::{
+    DispatchClass, DispatchError, DispatchInfo, DispatchResult, ModuleErrorEnum, Origin, Pays,
+};
 use crate::modules::{index, registry, system, weights};
 use crate::storage::{Query, StorageMap, StorageValue};
 use crate::validity::InvalidTransaction;
@@ -97,6 +104,9 @@ pub enum Error {
     UnknownTopic,
     /// Too many outbound messages in this block.
     OutboundQueueFull,
+    /// The worker's attestation has expired, or its measurement was removed from the
+    /// allowlist: its messages are refused until it re-attests with an allowed one.
+    AttestationExpired,
 }
 
 impl ModuleErrorEnum for Error {
@@ -148,11 +158,13 @@ pub fn check(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> {
     let genesis = system::block_hash(ext, 0).ok_or(Error::BadSignature)?;
     match &message.sender {
         MessageOrigin::Worker(pubkey) => {
-            if registry::worker(ext, pubkey).is_none() {
-                return Err(Error::UnknownSender);
-            }
+            let worker = registry::worker(ext, pubkey).ok_or(Error::UnknownSender)?;
             if !signed.verify_with(&genesis, pubkey) {
                 return Err(Error::BadSignature);
+            }
+            // Revoked (its measurement removed) or expired: nothing it sends is taken.
+            if registry::usable(ext, &worker).is_err() {
+                return Err(Error::AttestationExpired);
             }
         }
         // Gatekeeper, cluster and contract keys arrive with key management.
@@ -176,7 +188,9 @@ pub fn validate(ext: &Ext, signed: &SignedMessage) -> Result<Vec<u8>, InvalidTra
         Error::StaleSequence => InvalidTransaction::Stale,
         Error::FutureSequence => InvalidTransaction::Future,
         Error::BadSignature => InvalidTransaction::BadProof,
-        Error::UnknownSender | Error::BadSender => InvalidTransaction::BadSigner,
+        Error::UnknownSender | Error::BadSender | Error::AttestationExpired => {
+            InvalidTransaction::BadSigner
+        }
         _ => InvalidTransaction::Call,
     })?;
     Ok((b"phala/mq", &signed.message.sender, signed.sequence).encode())
@@ -201,12 +215,40 @@ fn route(ext: &mut Ext, message: &Message) -> DispatchResult {
     Err(Error::UnknownTopic.into())
 }
 
+/// What routing `message` costs its handler: decoding and hashing its bytes, and the
+/// storage work its content asks for. Undecodable content is refused at once, so it costs
+/// only the bytes.
+fn handler_weight(message: &Message) -> phala_primitives::Weight {
+    let bytes = u64::try_from(message.payload.len()).unwrap_or(u64::MAX);
+    // About 2 ns a byte to decode, hash and copy into the outbound queue.
+    let decode = weights::compute(bytes.saturating_mul(2_000));
+    let work = if message.destination == phala_mq::contracts::CONTRACT_REPORT {
+        crate::modules::contracts::report_weight(&message.payload)
+    } else if message.destination == topics::GATEKEEPER_REPORT {
+        registry::gatekeeper::report_weight(&message.payload)
+    } else {
+        weights::reads_writes(2, 2)
+    };
+    weights::add(decode, work)
+}
+
 impl Call {
     pub fn info(&self) -> DispatchInfo {
+        let Call::sync_offchain_message { signed_message } = self;
         DispatchInfo {
-            // A signature check, the sender lookup, the sequence and the handler's writes.
-            weight: weights::add(weights::reads_writes(4, 4), weights::compute(100_000_000)),
-            ..Default::default()
+            // A signature check, the sender lookup and the sequence, then what the handler
+            // does, which grows with what the message asks (a contract report's effects, a
+            // hand-over's envelopes).
+            weight: weights::add(
+                weights::add(weights::reads_writes(4, 4), weights::compute(100_000_000)),
+                handler_weight(&signed_message.message),
+            ),
+            // Workers' reports keep the chain working (benchmarks, keys, contract results),
+            // as FRAME's system-critical calls do: they get the pool's and the block's
+            // reserved room. Only genuine messages qualify: the pool checks the worker's
+            // signature and sequence before admitting one.
+            class: DispatchClass::Operational,
+            pays_fee: Pays::Yes,
         }
     }
 

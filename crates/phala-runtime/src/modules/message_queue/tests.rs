@@ -178,3 +178,62 @@ fn forged_messages_are_refused() {
         None
     );
 }
+
+/// Worker messages are operational: they outrank every normal transaction in the pool and
+/// still fit a block whose normal share is full.
+#[test]
+fn worker_messages_use_the_operational_room() {
+    use crate::block::Skipped;
+    use crate::dispatch::DispatchClass;
+    use crate::executive::{OPERATIONAL_PRIORITY, decode_extrinsic, priority};
+    use phala_attestation::Attestation;
+
+    let (mut chain, worker) = registered();
+    let me = MessageOrigin::Worker(worker.public());
+    let message = chain.sign(&pair("//Bob"), sync(report(&chain, &worker, me, 0, 10)), 1);
+    let decoded = decode_extrinsic(message.as_bytes()).unwrap();
+    let pooled = crate::api::validate_for_pool(
+        &chain.state,
+        &chain.ctx,
+        decoded,
+        message.as_bytes().len(),
+        chain.head,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(pooled.class, DispatchClass::Operational);
+    assert!(pooled.valid.priority >= OPERATIONAL_PRIORITY);
+    assert!(priority(DispatchClass::Normal, u128::MAX) < OPERATIONAL_PRIORITY);
+    assert!(pooled.fee > 0);
+    let signer = pooled.signer.unwrap();
+    assert_eq!(signer.who, pair("//Bob").account_id());
+    assert_eq!(signer.nonce, 1);
+    assert!(signer.spendable > 0 && signer.spendable < chain.free(&signer.who));
+
+    // Registrations with a DCAP quote are charged 10 ms each: 36 fill the normal share.
+    let i = info(&chain, &pair("//Worker2"));
+    let heavy = register(
+        i,
+        Attestation::Dcap {
+            quote: Vec::new(),
+            collateral: Box::default(),
+        },
+    );
+    let mut txs: Vec<_> = (0..37)
+        .map(|nonce| chain.sign(&pair("//Alice"), heavy.clone(), nonce))
+        .collect();
+    txs.push(message);
+    let (built, outcomes) = chain.produce(txs);
+    assert_eq!(outcomes[35], Ok(false));
+    assert_eq!(outcomes[36], Err(Skipped::Full));
+    assert_eq!(outcomes[37], Ok(true));
+    assert_eq!(built.extrinsics.len(), 38);
+    let weight = crate::modules::system::BLOCK_WEIGHT
+        .get_or_default(&chain.ext())
+        .operational;
+    assert!(weight.ref_time > 0);
+    assert_eq!(
+        next_sequence(&chain.ext(), &MessageOrigin::Worker(worker.public())),
+        1
+    );
+}

@@ -5,7 +5,8 @@ use phala_primitives::worker::WorkerRegistrationInfo;
 use scale_info::TypeInfo;
 
 use super::{
-    ALLOWED_MEASUREMENTS, Error, Event, MAX_MEASUREMENT_LEN, WORKERS, WorkerInfo, notify, policy,
+    ALLOWED_MEASUREMENTS, Error, Event, MAX_MEASUREMENT_LEN, PARAMS, RegistryParams, WORKERS,
+    WorkerInfo, notify, policy, trust,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchInfo, DispatchResult, Origin};
@@ -19,14 +20,15 @@ pub enum Call {
     /// worker's relayer, paid by its operator): the attestation is the authority.
     #[codec(index = 0)]
     register_worker {
-        info: WorkerRegistrationInfo,
+        info: Box<WorkerRegistrationInfo>,
         attestation: Attestation,
     },
     /// Allow workers with this measurement to register (root).
     #[codec(index = 1)]
     add_measurement { measurement: Vec<u8> },
-    /// Stop allowing a measurement (root). Registered workers keep their registration until
-    /// they next refresh it.
+    /// Stop allowing a measurement (root). Every worker registered with it is revoked: it
+    /// leaves its cluster, stops being a gatekeeper (the master key is then rotated) and
+    /// loses its registration.
     #[codec(index = 2)]
     remove_measurement { measurement: Vec<u8> },
     /// Make a registered worker a gatekeeper (root, until governance). The first one makes
@@ -44,6 +46,10 @@ pub enum Call {
     /// Give up a requested rotation no gatekeeper completed (root, until governance).
     #[codec(index = 6)]
     cancel_master_key_rotation,
+    /// Set the attestation validity and the confidence levels roles need (root, until
+    /// governance). Applies to attestations made from now on and to role changes.
+    #[codec(index = 7)]
+    set_params { params: RegistryParams },
 }
 
 fn attestation_error(e: AttestationError) -> Error {
@@ -76,9 +82,13 @@ impl Call {
                 };
                 weights::add(weights::reads_writes(5, 3), verify)
             }
-            Call::add_measurement { .. } | Call::remove_measurement { .. } => {
-                weights::reads_writes(1, 1)
-            }
+            Call::add_measurement { .. } | Call::set_params { .. } => weights::reads_writes(1, 1),
+            // Revokes every worker of the measurement: charged for a full gatekeeper set's
+            // worth of them (root's call, so never a spam vector).
+            Call::remove_measurement { .. } => weights::reads_writes(
+                u64::try_from(super::gatekeeper::MAX_GATEKEEPERS).unwrap_or(u64::MAX),
+                u64::try_from(super::gatekeeper::MAX_GATEKEEPERS).unwrap_or(u64::MAX),
+            ),
             Call::register_gatekeeper { .. } | Call::remove_gatekeeper { .. } => {
                 weights::reads_writes(4, 4)
             }
@@ -98,7 +108,7 @@ impl Call {
         match self {
             Call::register_worker { info, attestation } => {
                 let signer = origin.ensure_signed()?;
-                register(ext, info, attestation, &signer)
+                register(ext, *info, attestation, &signer)
             }
             Call::add_measurement { measurement } => {
                 origin.ensure_root()?;
@@ -119,7 +129,16 @@ impl Call {
                     return Err(Error::MeasurementNotFound.into());
                 }
                 ALLOWED_MEASUREMENTS.remove(ext, &measurement);
-                ext.deposit_event(Event::MeasurementRemoved { measurement });
+                ext.deposit_event(Event::MeasurementRemoved {
+                    measurement: measurement.clone(),
+                });
+                trust::revoke_measurement(ext, &measurement)
+            }
+            Call::set_params { params } => {
+                origin.ensure_root()?;
+                params.check()?;
+                PARAMS.put(ext, &params);
+                ext.deposit_event(Event::ParamsSet { params });
                 Ok(())
             }
             Call::register_gatekeeper { pubkey } => {
@@ -161,6 +180,14 @@ fn register(
     if info.genesis_hash != genesis {
         return Err(Error::GenesisMismatch.into());
     }
+    // Attested just now, as seen from a block the chain knows: an old (info, quote) pair
+    // replayed later is refused.
+    let now = system::block_number(ext);
+    let fresh = now.saturating_sub(info.recent_block) <= REGISTRATION_FRESHNESS
+        && system::block_hash(ext, info.recent_block) == Some(info.recent_block_hash);
+    if !fresh {
+        return Err(Error::StaleRegistration.into());
+    }
     let now_secs = timestamp::now(ext).checked_div(1000).unwrap_or(0);
     let verdict = phala_attestation::verify(&attestation, now_secs, &policy(ext))
         .map_err(attestation_error)?;
@@ -170,6 +197,8 @@ fn register(
     if !ALLOWED_MEASUREMENTS.contains(ext, &verdict.measurement) {
         return Err(Error::MeasurementNotAllowed.into());
     }
+    let params = PARAMS.get_or_default(ext);
+    admit_level(verdict.tee, verdict.confidence, &params)?;
 
     let block = system::block_number(ext);
     let previous = WORKERS.get(ext, &info.pubkey);
@@ -187,8 +216,19 @@ fn register(
         registered_at: previous.as_ref().map_or(block, |p| p.registered_at),
         attested_at: block,
         initial_score: previous.as_ref().and_then(|p| p.initial_score),
+        expires_at: block.saturating_add(params.attestation_validity),
     };
+    if previous
+        .as_ref()
+        .is_none_or(|p| p.measurement != worker.measurement)
+    {
+        trust::index(ext, worker.pubkey, &worker.measurement);
+    }
     WORKERS.insert(ext, &worker.pubkey, &worker);
+    // Re-attested at a level its roles no longer accept: it loses them.
+    if previous.is_some() {
+        trust::recheck_roles(ext, &worker)?;
+    }
     ext.deposit_event(if previous.is_some() {
         Event::WorkerUpdated {
             pubkey: worker.pubkey,
@@ -218,4 +258,49 @@ fn register(
         )?;
     }
     Ok(())
+}
+
+/// Blocks a registration may lag the block it names: time to quote and to be included.
+pub const REGISTRATION_FRESHNESS: phala_primitives::BlockNumber = 100;
+
+/// OutOfDate platforms (level 5 and worse) register only where the genesis allows them.
+fn admit_level(
+    tee: phala_attestation::TeeKind,
+    level: u8,
+    params: &RegistryParams,
+) -> Result<(), Error> {
+    let hardware = tee != phala_attestation::TeeKind::Simulated;
+    if hardware && level >= 5 && !params.allow_out_of_date {
+        return Err(Error::OutOfDateTcb);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+    use phala_attestation::TeeKind;
+
+    #[test]
+    fn out_of_date_platforms_register_only_where_the_genesis_allows() {
+        let strict = RegistryParams::default();
+        let lenient = RegistryParams {
+            allow_out_of_date: true,
+            ..strict
+        };
+        for level in 1..=4 {
+            assert_eq!(admit_level(TeeKind::Sgx, level, &strict), Ok(()));
+        }
+        assert_eq!(
+            admit_level(TeeKind::Sgx, 5, &strict),
+            Err(Error::OutOfDateTcb)
+        );
+        assert_eq!(
+            admit_level(TeeKind::Tdx, 5, &strict),
+            Err(Error::OutOfDateTcb)
+        );
+        assert_eq!(admit_level(TeeKind::Sgx, 5, &lenient), Ok(()));
+        // The simulated level (128) is not a hardware level: simulation has its own switch.
+        assert_eq!(admit_level(TeeKind::Simulated, 128, &strict), Ok(()));
+    }
 }

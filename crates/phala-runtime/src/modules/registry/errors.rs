@@ -72,6 +72,20 @@ pub enum Error {
     BadDelivery,
     /// Only the gatekeeper asked to make the first master key may publish it.
     NotTheGenerator,
+    /// The worker's attestation has expired: it must register again (re-attest).
+    AttestationExpired,
+    /// The worker's confidence level is worse than the role needs.
+    ConfidenceTooLow,
+    /// The platform is OutOfDate (level 5), which this chain does not accept.
+    OutOfDateTcb,
+    /// Parameters out of range (validity below the minimum, or a level not 1–5).
+    BadParams,
+    /// Removing this measurement would revoke every gatekeeper, losing the master key: add
+    /// gatekeepers of another measurement first.
+    LastGatekeepers,
+    /// The registration names a block the chain does not have, or one more than 100 blocks
+    /// old: attest again from a recent block.
+    StaleRegistration,
 }
 
 impl ModuleErrorEnum for Error {

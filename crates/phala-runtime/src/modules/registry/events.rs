@@ -51,6 +51,13 @@ pub enum Event {
     /// Root gave up a rotation no gatekeeper completed.
     #[codec(index = 11)]
     MasterKeyRotationCancelled { version: u32 },
+    /// A worker's measurement was removed from the allowlist: it left its cluster, stopped
+    /// being a gatekeeper and lost its registration.
+    #[codec(index = 12)]
+    WorkerRevoked { pubkey: [u8; 32] },
+    /// Root set the registry's parameters.
+    #[codec(index = 13)]
+    ParamsSet { params: super::RegistryParams },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -118,7 +118,9 @@ fn keys_of(ext: &Ext, pubkey: &[u8; 32]) -> Result<([u8; 32], [u8; 32]), Error> 
 
 /// `register_gatekeeper` (root): a registered worker becomes a gatekeeper.
 pub(super) fn register(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
-    let (pubkey, ecdh_pubkey) = keys_of(ext, &pubkey)?;
+    let worker = WORKERS.get(ext, &pubkey).ok_or(Error::WorkerNotFound)?;
+    super::check_role(ext, &worker, super::params(ext).gatekeeper_max_level)?;
+    let (pubkey, ecdh_pubkey) = (worker.pubkey, worker.ecdh_pubkey);
     let mut gatekeepers = GATEKEEPERS.get_or_default(ext);
     if gatekeepers.contains(&pubkey) {
         return Err(Error::AlreadyGatekeeper.into());
@@ -164,6 +166,15 @@ pub(super) fn remove(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
     GATEKEEPERS.put(ext, &gatekeepers);
     HISTORY_DELIVERED.remove(ext, &pubkey);
     ext.deposit_event(Event::GatekeeperRemoved { pubkey });
+    // A rotation under way had its proposals sealed to this gatekeeper too (in public
+    // extrinsics): restart it without it, so the key it could open never takes effect.
+    if let Some(version) = PENDING_ROTATION.get(ext) {
+        PENDING_ROTATION.kill(ext);
+        ext.deposit_event(Event::MasterKeyRotationCancelled { version });
+        if !gatekeepers.is_empty() {
+            request_rotation(ext)?;
+        }
+    }
     if MASTER_GENERATOR.get(ext) == Some(pubkey) {
         MASTER_GENERATOR.kill(ext);
         if let Some((next, ecdh_pubkey)) = successor {
@@ -177,6 +188,24 @@ pub(super) fn remove(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
                 },
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Removes `pubkeys` from the gatekeepers (revoked, expired or downgraded) and rotates the
+/// master key, so that keys they held stop protecting anything new.
+pub(super) fn remove_and_rotate(ext: &mut Ext, pubkeys: &[[u8; 32]]) -> DispatchResult {
+    if pubkeys.is_empty() {
+        return Ok(());
+    }
+    for pubkey in pubkeys {
+        remove(ext, *pubkey)?;
+    }
+    if master_version(ext).is_some()
+        && !PENDING_ROTATION.exists(ext)
+        && !GATEKEEPERS.get_or_default(ext).is_empty()
+    {
+        request_rotation(ext)?;
     }
     Ok(())
 }
@@ -247,6 +276,21 @@ fn check_deliveries(
     Ok(())
 }
 
+/// The storage work a gatekeeper report asks for: each envelope is checked against its
+/// recipient's registration and relayed.
+pub fn report_weight(payload: &[u8]) -> phala_primitives::Weight {
+    let envelopes = match GatekeeperReport::decode_all_with_depth_limit(8, &mut &payload[..]) {
+        Ok(
+            GatekeeperReport::RotatedMasterKey { envelopes, .. }
+            | GatekeeperReport::ClusterKey { envelopes, .. },
+        ) => envelopes.len(),
+        Ok(_) => 1,
+        Err(_) => return crate::modules::weights::reads_writes(1, 0),
+    };
+    let envelopes = u64::try_from(envelopes).unwrap_or(u64::MAX);
+    crate::modules::weights::reads_writes(envelopes.saturating_add(6), 6)
+}
+
 /// A gatekeeper's report, delivered (signature and sequence checked) by the message queue.
 pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
     if !is_gatekeeper(ext, &sender) {
@@ -315,16 +359,17 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
             if PENDING_ROTATION.get(ext) != Some(version) {
                 return Err(Error::RotationNotPending.into());
             }
-            // Sealed to the gatekeepers of the request. Copies for gatekeepers removed since
-            // are dropped; gatekeepers registered since get the whole history instead.
+            // Sealed to the gatekeepers of the request; gatekeepers registered since get the
+            // whole history instead. A proposal sealed to anyone who is no longer a
+            // gatekeeper is refused: removal restarts the rotation, and that copy, public in
+            // the proposal's extrinsic, must not become the key.
             if envelopes.len() > MAX_DELIVERIES {
                 return Err(Error::BadDelivery.into());
             }
             let gatekeepers = GATEKEEPERS.get_or_default(ext);
-            let envelopes: Vec<Delivery> = envelopes
-                .into_iter()
-                .filter(|(g, _)| gatekeepers.contains(g))
-                .collect();
+            if envelopes.iter().any(|(g, _)| !gatekeepers.contains(g)) {
+                return Err(Error::BadDelivery.into());
+            }
             let covered: Vec<[u8; 32]> = envelopes.iter().map(|(g, _)| *g).collect();
             if !covered.contains(&sender) {
                 return Err(Error::BadDelivery.into());
@@ -366,7 +411,16 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
             ecdh_pubkey,
             envelopes,
         } => {
+            // Sealed to the members at creation; copies for members revoked since are
+            // dropped, and every remaining member must have its own.
             let workers = contracts::cluster_workers(ext, &cluster)?;
+            if envelopes.len() > MAX_DELIVERIES {
+                return Err(Error::BadDelivery.into());
+            }
+            let envelopes: Vec<Delivery> = envelopes
+                .into_iter()
+                .filter(|(w, _)| workers.contains(w))
+                .collect();
             check_deliveries(ext, &envelopes, &workers)?;
             contracts::set_cluster_key(ext, cluster, pubkey, ecdh_pubkey, envelopes)?;
         }

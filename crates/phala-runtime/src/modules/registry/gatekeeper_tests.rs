@@ -22,7 +22,7 @@ use crate::{RuntimeCall, RuntimeEvent};
 pub(crate) struct Worker {
     pub pair: Sr25519Pair,
     pub ecdh: EcdhSecret,
-    sequence: u64,
+    pub sequence: u64,
 }
 
 pub(crate) struct Net {
@@ -41,11 +41,16 @@ impl Net {
     }
 
     pub fn worker(&mut self, uri: &str, ecdh: u8) -> Worker {
+        self.worker_with(uri, ecdh, DEV_MEASUREMENT)
+    }
+
+    /// A worker registered (by Bob) with a simulated quote of `measurement`.
+    pub fn worker_with(&mut self, uri: &str, ecdh: u8, measurement: [u8; 32]) -> Worker {
         let pair = pair(uri);
         let ecdh = EcdhSecret::from_bytes([ecdh; 32]);
         let mut i = info(&self.chain, &pair);
         i.ecdh_pubkey = ecdh.public();
-        let call = register(i.clone(), simulated(&i, DEV_MEASUREMENT));
+        let call = register(i.clone(), simulated(&i, measurement));
         self.bob(call);
         Worker {
             pair,
@@ -131,6 +136,21 @@ impl Net {
             .map(|m| GatekeeperEvent::decode(&mut &m.payload[..]).unwrap())
             .collect()
     }
+}
+
+/// Makes `gk` the first gatekeeper and publishes a master key from it; returns the key.
+pub(crate) fn publish_master(net: &mut Net, gk: &mut Worker) -> KeyPair {
+    net.root(add_gatekeeper(gk)).unwrap();
+    let master = KeyPair::new(Seed::from_bytes([0x11; 32]));
+    net.report(
+        gk,
+        GatekeeperReport::MasterPubkey {
+            pubkey: master.public(),
+            ecdh_pubkey: master.ecdh_public(),
+        },
+    )
+    .unwrap();
+    master
 }
 
 pub(crate) fn add_gatekeeper(w: &Worker) -> RuntimeCall {
@@ -389,16 +409,7 @@ fn a_cluster_key_reaches_its_workers_only() {
         net.root(create(&[&w1, &w2])),
         Err(contracts::Error::NoMasterKey.into())
     );
-    net.root(add_gatekeeper(&gk)).unwrap();
-    let master = KeyPair::new(Seed::from_bytes([0x11; 32]));
-    net.report(
-        &mut gk,
-        GatekeeperReport::MasterPubkey {
-            pubkey: master.public(),
-            ecdh_pubkey: master.ecdh_public(),
-        },
-    )
-    .unwrap();
+    let master = publish_master(&mut net, &mut gk);
     assert_eq!(
         net.root(create(&[&w1, &w1])),
         Err(contracts::Error::DuplicateWorker.into())
@@ -515,7 +526,8 @@ fn removed_gatekeepers_leave_rotations_and_a_removed_generator_is_replaced() {
         Err(Error::NotGatekeeper.into())
     );
 
-    // A proposal still sealed to a removed gatekeeper is accepted without that copy.
+    // Removing a gatekeeper during a rotation restarts it: a proposal still sealed to the
+    // removed one is refused (that copy is public in its extrinsic), a new one is taken.
     net.root(add_gatekeeper(&a)).unwrap();
     net.root(RuntimeCall::Registry(Call::rotate_master_key))
         .unwrap();
@@ -523,6 +535,9 @@ fn removed_gatekeepers_leave_rotations_and_a_removed_generator_is_replaced() {
         pubkey: a.pair.public(),
     }))
     .unwrap();
+    assert!(net.chain.events_of(1).contains(&RuntimeEvent::Registry(
+        super::Event::MasterKeyRotationRequested { version: 1 }
+    )));
     let next = KeyPair::new(Seed::from_bytes([0x22; 32]));
     let seal = |w: &Worker| {
         let env = Envelope::seal(
@@ -535,13 +550,16 @@ fn removed_gatekeepers_leave_rotations_and_a_removed_generator_is_replaced() {
         .unwrap();
         (w.pair.public(), env)
     };
-    let proposal = GatekeeperReport::RotatedMasterKey {
+    let proposal = |to: Vec<&Worker>| GatekeeperReport::RotatedMasterKey {
         version: 1,
         pubkey: next.public(),
         ecdh_pubkey: next.ecdh_public(),
-        envelopes: vec![seal(&a), seal(&b)],
+        envelopes: to.into_iter().map(seal).collect(),
     };
-    assert_eq!(net.report(&mut b, proposal), Ok(()));
+    let stale = proposal(vec![&a, &b]);
+    let fresh = proposal(vec![&b]);
+    assert_eq!(net.report(&mut b, stale), Err(Error::BadDelivery.into()));
+    assert_eq!(net.report(&mut b, fresh), Ok(()));
     let [GatekeeperEvent::MasterKeyRotated { envelopes, .. }] = &net.gatekeeper_events()[..] else {
         panic!("no rotation relayed")
     };

@@ -11,6 +11,14 @@
 //! A new worker is asked, through the message queue, to benchmark itself; the score it
 //! reports (iterations per 6 s, at most 6000) becomes its initial performance.
 //!
+//! Trust is not forever ([`RegistryParams`]): an attestation is valid for
+//! `attestation_validity` blocks, after which the chain refuses the worker's messages until
+//! it re-attests (workers do so on their own before expiry); OutOfDate platforms (level 5)
+//! register only where the genesis allows them; gatekeepers and cluster members need a
+//! confidence level at least as good as the chain's minimum for the role; and removing a
+//! measurement from the allowlist revokes every worker that runs it: it leaves its cluster,
+//! stops being a gatekeeper (a master key rotation follows) and loses its registration.
+//!
 //! Root makes registered workers gatekeepers; [`gatekeeper`] keeps the master key's public
 //! record and relays the sealed key hand-overs between them.
 
@@ -22,6 +30,11 @@ pub mod gatekeeper;
 pub(crate) mod gatekeeper_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+mod trust;
+#[cfg(test)]
+mod trust_tests;
+
+pub use trust::{attestation_current, check_role, on_initialize, usable};
 
 pub use calls::Call;
 pub use errors::Error;
@@ -66,6 +79,51 @@ pub struct WorkerInfo {
     pub attested_at: BlockNumber,
     /// The benchmark score, once reported: the worker's initial performance P.
     pub initial_score: Option<u32>,
+    /// The last block at which the attestation is valid; after it, the worker's messages
+    /// are refused until it re-attests.
+    pub expires_at: BlockNumber,
+}
+
+/// The registry's chain parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct RegistryParams {
+    /// Blocks an attestation stays valid.
+    pub attestation_validity: BlockNumber,
+    /// The worst confidence level (1 best, 5 worst) a gatekeeper may have. Simulated TEEs,
+    /// where the genesis allows them, are exempt.
+    pub gatekeeper_max_level: u8,
+    /// The worst confidence level a cluster member may have.
+    pub cluster_max_level: u8,
+    /// Whether OutOfDate platforms (level 5) may register at all.
+    pub allow_out_of_date: bool,
+}
+
+/// Shortest attestation validity root may set: a worker needs time to re-attest.
+pub const MIN_ATTESTATION_VALIDITY: BlockNumber = 20;
+
+impl Default for RegistryParams {
+    fn default() -> Self {
+        RegistryParams {
+            // A week of 6-second blocks.
+            attestation_validity: 100_800,
+            gatekeeper_max_level: 2,
+            cluster_max_level: 3,
+            allow_out_of_date: false,
+        }
+    }
+}
+
+impl RegistryParams {
+    pub fn check(&self) -> Result<(), Error> {
+        let level_ok = |l: u8| (1..=5).contains(&l);
+        if self.attestation_validity < MIN_ATTESTATION_VALIDITY
+            || !level_ok(self.gatekeeper_max_level)
+            || !level_ok(self.cluster_max_level)
+        {
+            return Err(Error::BadParams);
+        }
+        Ok(())
+    }
 }
 
 // Storage metadata declares a default for every value type; a worker entry is `Optional`, so
@@ -86,6 +144,7 @@ impl Default for WorkerInfo {
             registered_at: 0,
             attested_at: 0,
             initial_score: None,
+            expires_at: 0,
         }
     }
 }
@@ -116,21 +175,32 @@ pub const WORKERS: StorageMap<[u8; 32], WorkerInfo> = StorageMap::new(
     Query::Optional,
     &[" Registered workers by identity key."],
 );
-
+pub const PARAMS: StorageValue<RegistryParams> = StorageValue::new(
+    MODULE,
+    "Params",
+    Query::Default,
+    &[" Attestation validity and the confidence levels each role needs."],
+);
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
         ALLOW_SIMULATED_TEE.metadata(),
         ALLOWED_MEASUREMENTS.metadata(),
         ADVISORY_WHITELIST.metadata(),
         WORKERS.metadata(),
+        PARAMS.metadata(),
     ]
     .into_iter()
+    .chain(trust::storage_metadata())
     .chain(gatekeeper::storage_metadata())
     .collect()
 }
 
 pub fn worker(ext: &Ext, pubkey: &[u8; 32]) -> Option<WorkerInfo> {
     WORKERS.get(ext, pubkey)
+}
+
+pub fn params(ext: &Ext) -> RegistryParams {
+    PARAMS.get_or_default(ext)
 }
 
 /// The attestation policy in force.
@@ -178,6 +248,11 @@ pub(crate) fn build_genesis(
     ext: &mut Ext,
     genesis: &crate::genesis::RegistryGenesis,
 ) -> Result<(), String> {
+    genesis
+        .params
+        .check()
+        .map_err(|_| "registry parameters out of range".to_string())?;
+    PARAMS.put(ext, &genesis.params);
     ALLOW_SIMULATED_TEE.put(ext, &genesis.allow_simulated_tee);
     for m in &genesis.measurements {
         if m.is_empty() || m.len() > MAX_MEASUREMENT_LEN {

@@ -38,6 +38,8 @@ pub(crate) fn info(chain: &TestChain, worker: &phala_keys::Sr25519Pair) -> Worke
         genesis_hash: chain.ctx.genesis_hash,
         features: vec![2],
         operator: Some(account("//Bob")),
+        recent_block: chain.number,
+        recent_block_hash: chain.head,
     }
 }
 
@@ -52,7 +54,10 @@ pub(crate) fn simulated(info: &WorkerRegistrationInfo, measurement: [u8; 32]) ->
 }
 
 pub(crate) fn register(info: WorkerRegistrationInfo, attestation: Attestation) -> RuntimeCall {
-    RuntimeCall::Registry(Call::register_worker { info, attestation })
+    RuntimeCall::Registry(Call::register_worker {
+        info: Box::new(info),
+        attestation,
+    })
 }
 
 fn module_error(e: Error) -> Option<DispatchError> {
@@ -203,7 +208,8 @@ fn the_allowlist_is_changed_by_root_only() {
             }))
     );
 
-    // Now the worker with that measurement registers; removing it stops the next one.
+    // Now the worker with that measurement registers; removing it revokes that worker and
+    // stops the next one.
     let worker = pair("//Worker9");
     let i = info(&chain, &worker);
     let remove = RuntimeCall::Registry(Call::remove_measurement {
@@ -214,7 +220,14 @@ fn the_allowlist_is_changed_by_root_only() {
         chain.sign(&alice, sudo(remove), 2),
     ]);
     assert_eq!(chain.failure(1), None);
-    assert!(WORKERS.contains(&chain.ext(), &worker.public()));
+    // Refused at once; its registration goes at the next block's start.
+    let registered = WORKERS.get(&chain.ext(), &worker.public()).unwrap();
+    assert_eq!(
+        usable(&chain.ext(), &registered),
+        Err(Error::MeasurementNotAllowed)
+    );
+    chain.produce(vec![]);
+    assert!(!WORKERS.contains(&chain.ext(), &worker.public()));
     let other = pair("//Worker10");
     let j = info(&chain, &other);
     chain.produce(vec![chain.sign(
@@ -253,4 +266,36 @@ fn genuine_quotes_verify_on_chain_but_must_bind_the_registration() {
     chain.now = 1_795_651_200_000;
     chain.produce(vec![chain.sign(&bob, register(i, attestation), 1)]);
     assert_eq!(chain.failure(1), module_error(Error::CollateralExpired));
+}
+
+/// The attack: anyone can resubmit a worker's old (info, quote), with fresh public
+/// collateral, to extend its attestation without its TEE or to bring back an operator it
+/// had before. A registration names a recent block the chain knows: once that is more than
+/// 100 blocks old it is refused, and so is a block the chain never had.
+#[test]
+fn an_old_registration_cannot_be_replayed() {
+    let mut chain = dev_chain(true);
+    let bob = pair("//Bob");
+    let worker = pair("//Worker1");
+    let i = info(&chain, &worker);
+    let quote = simulated(&i, DEV_MEASUREMENT);
+    chain.produce(vec![chain.sign(
+        &bob,
+        register(i.clone(), quote.clone()),
+        0,
+    )]);
+    assert_eq!(chain.failure(1), None);
+    for _ in 0..calls::REGISTRATION_FRESHNESS {
+        chain.produce(vec![]);
+    }
+    chain.produce(vec![chain.sign(&bob, register(i.clone(), quote), 1)]);
+    assert_eq!(chain.failure(1), module_error(Error::StaleRegistration));
+    // A block the chain does not have.
+    let forged = WorkerRegistrationInfo {
+        recent_block_hash: H256([7; 32]),
+        ..info(&chain, &worker)
+    };
+    let forged_quote = simulated(&forged, DEV_MEASUREMENT);
+    chain.produce(vec![chain.sign(&bob, register(forged, forged_quote), 2)]);
+    assert_eq!(chain.failure(1), module_error(Error::StaleRegistration));
 }

@@ -4,7 +4,7 @@ use scale_info::TypeInfo;
 
 use super::{
     CANDIDATES, Candidate, Error, Event, KEY_OWNER, LEDGER, Ledger, MAX_ADDRESS_LEN, MAX_UNLOCKING,
-    Unlocking, add_candidate, params, remove_candidate, update_lock,
+    Unlocking, add_candidate, check_possession, params, remove_candidate, update_lock,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchClass, DispatchInfo, DispatchResult, Origin, Pays};
@@ -31,11 +31,14 @@ pub enum Call {
     #[codec(index = 2)]
     withdraw_unbonded,
     /// Stand for election with an ed25519 consensus key, reachable by peers at `p2p_address`
-    /// (`host:port`).
+    /// (`host:port`). `proof_of_possession` is the consensus key's ed25519 signature of
+    /// `"phala/validators/consensus-key:" ‖ genesis hash ‖ the caller's account id`: only the
+    /// key's holder can register it, and for one account on one chain.
     #[codec(index = 3)]
     validate {
         consensus_key: [u8; 32],
         p2p_address: Vec<u8>,
+        proof_of_possession: [u8; 64],
     },
     /// Stop standing for election (from the next election on).
     #[codec(index = 4)]
@@ -93,8 +96,8 @@ impl Call {
     pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         if let Call::report_equivocation { evidence } = self {
             origin.ensure_none()?;
-            let (offender, offence_id) = super::check_evidence(ext, &evidence)?;
-            return super::punish(ext, &offender, offence_id).map_err(Into::into);
+            let offence = super::check_evidence(ext, &evidence)?;
+            return super::punish(ext, &offence).map_err(Into::into);
         }
         let who = origin.ensure_signed()?;
         let p = params(ext);
@@ -163,6 +166,7 @@ impl Call {
             Call::validate {
                 consensus_key,
                 p2p_address,
+                proof_of_possession,
             } => {
                 let ledger = LEDGER.get(ext, &who).ok_or(Error::NotBonded)?;
                 if ledger.active < p.min_bond.max(1) {
@@ -177,6 +181,7 @@ impl Call {
                 if !valid_address(&p2p_address) {
                     return Err(Error::BadAddress.into());
                 }
+                check_possession(ext, &consensus_key, &who, &proof_of_possession)?;
                 add_candidate(
                     ext,
                     &who,

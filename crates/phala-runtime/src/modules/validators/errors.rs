@@ -31,6 +31,12 @@ pub enum Error {
     AlreadyReported,
     /// No validator holds the offending key.
     UnknownOffender,
+    /// The consensus key is not a valid ed25519 public key (a canonical point not of small
+    /// order).
+    InvalidConsensusKey,
+    /// The proof of possession is not the consensus key's signature of the account on this
+    /// chain.
+    BadProofOfPossession,
 }
 
 impl ModuleErrorEnum for Error {

@@ -21,7 +21,7 @@ pub use events::Event;
 
 use parity_scale_codec::{Decode, Encode};
 use phala_primitives::consensus::{CommitteeChange, epoch_of, is_epoch_boundary};
-use phala_primitives::{AccountId32, Balance, BlockNumber, storage::Hasher};
+use phala_primitives::{AccountId32, Balance, BlockNumber, H256, storage::Hasher};
 use scale_info::TypeInfo;
 
 use crate::Ext;
@@ -271,10 +271,23 @@ pub fn on_finalize(ext: &mut Ext, number: BlockNumber) -> Option<CommitteeChange
     Some(CommitteeChange { epoch: next, keys })
 }
 
+/// Proven equivocation: who, by which key, in which epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offence {
+    /// The account that held the seat in that epoch's committee.
+    pub offender: AccountId32,
+    pub consensus_key: [u8; 32],
+    pub epoch: u64,
+    /// Identifies the offence, so it is punished once.
+    pub id: [u8; 32],
+}
+
 /// Checks equivocation evidence against the committee of the epoch it claims, under the
 /// chain's namespace (derived from the genesis hash, which `System.BlockHash(0)` holds from
-/// block 1 on). Returns the offender's key and the offence id.
-pub fn check_evidence(ext: &Ext, evidence: &[u8]) -> Result<([u8; 32], [u8; 32]), Error> {
+/// block 1 on). The offender is the account that held the key's seat in that epoch's
+/// committee: keys change hands (a validator rotates its key, someone registers the old one),
+/// the committee record of the epoch does not.
+pub fn check_evidence(ext: &Ext, evidence: &[u8]) -> Result<Offence, Error> {
     use phala_light_client::evidence;
     let epoch = evidence::claimed_epoch(evidence).map_err(|_| Error::InvalidEvidence)?;
     let members = committee(ext, epoch).ok_or(Error::InvalidEvidence)?;
@@ -287,27 +300,30 @@ pub fn check_evidence(ext: &Ext, evidence: &[u8]) -> Result<([u8; 32], [u8; 32])
     if OFFENCES.contains(ext, &id) {
         return Err(Error::AlreadyReported);
     }
-    Ok((offence.offender, id))
+    let offender = members
+        .iter()
+        .find(|m| m.consensus_key == offence.offender)
+        .map(|m| m.account)
+        .ok_or(Error::UnknownOffender)?;
+    Ok(Offence {
+        offender,
+        consensus_key: offence.offender,
+        epoch,
+        id,
+    })
 }
 
-/// Punishes a proven equivocation by the holder of `consensus_key`: slashes the bond to the
-/// treasury and withdraws the candidacy. `offence_id` identifies the offence so it is
-/// punished once.
-pub fn punish(ext: &mut Ext, consensus_key: &[u8; 32], offence_id: [u8; 32]) -> Result<(), Error> {
+/// Punishes a proven equivocation: slashes the offender's bond to the treasury and
+/// withdraws its candidacy, once per offence.
+pub fn punish(ext: &mut Ext, offence: &Offence) -> Result<(), Error> {
+    let Offence {
+        offender,
+        id: offence_id,
+        ..
+    } = *offence;
     if OFFENCES.contains(ext, &offence_id) {
         return Err(Error::AlreadyReported);
     }
-    // The key's owner at the time: current registrations, or any recent committee seat.
-    let offender = KEY_OWNER.get(ext, consensus_key).or_else(|| {
-        let epoch = epoch_of(system::block_number(ext), params(ext).epoch_length);
-        (0..COMMITTEE_HISTORY)
-            .filter_map(|back| epoch.checked_sub(back))
-            .filter_map(|e| committee(ext, e))
-            .flatten()
-            .find(|m| m.consensus_key == *consensus_key)
-            .map(|m| m.account)
-    });
-    let offender = offender.ok_or(Error::UnknownOffender)?;
     OFFENCES.insert(ext, &offence_id, &());
     let mut ledger = LEDGER.get(ext, &offender).unwrap_or_default();
     let percent = Balance::from(params(ext).slash_percent.min(100));
@@ -341,6 +357,50 @@ pub fn punish(ext: &mut Ext, consensus_key: &[u8; 32], offence_id: [u8; 32]) -> 
     Ok(())
 }
 
+/// Domain of the proof of possession a consensus key signs when it stands for election.
+pub const POSSESSION_DOMAIN: &[u8] = b"phala/validators/consensus-key:";
+
+/// What a consensus key signs (plain ed25519) to prove its holder registers it for
+/// `account` on this chain: [`POSSESSION_DOMAIN`] ‖ genesis hash ‖ account id.
+pub fn possession_payload(genesis: &H256, account: &AccountId32) -> Vec<u8> {
+    let mut payload = POSSESSION_DOMAIN.to_vec();
+    payload.extend_from_slice(genesis.as_bytes());
+    payload.extend_from_slice(&account.0);
+    payload
+}
+
+/// Whether `key` is an ed25519 public key fit for a committee: a canonical encoding of a
+/// curve point that is not of small order, which the consensus engine and light clients
+/// accept. A key that fails this would, once elected, halt every light client at the epoch
+/// boundary.
+pub fn valid_consensus_key(key: &[u8; 32]) -> bool {
+    let Ok(point) = ed25519_dalek::VerifyingKey::from_bytes(key) else {
+        return false;
+    };
+    !point.is_weak()
+        && point.to_edwards().compress().to_bytes() == *key
+        && phala_light_client::is_committee_key(key)
+}
+
+/// Checks that `proof` is `key`'s signature over [`possession_payload`] for `account`.
+fn check_possession(
+    ext: &Ext,
+    key: &[u8; 32],
+    account: &AccountId32,
+    proof: &[u8; 64],
+) -> Result<(), Error> {
+    if !valid_consensus_key(key) {
+        return Err(Error::InvalidConsensusKey);
+    }
+    let genesis = system::block_hash(ext, 0).ok_or(Error::BadProofOfPossession)?;
+    let point =
+        ed25519_dalek::VerifyingKey::from_bytes(key).map_err(|_| Error::InvalidConsensusKey)?;
+    let signature = ed25519_dalek::Signature::from_bytes(proof);
+    point
+        .verify_strict(&possession_payload(&genesis, account), &signature)
+        .map_err(|_| Error::BadProofOfPossession)
+}
+
 fn hex_key(key: &[u8; 32]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -361,6 +421,12 @@ pub(crate) fn build_genesis(
         }
         if KEY_OWNER.contains(ext, key) {
             return Err(format!("consensus key 0x{} is used twice", hex_key(key)));
+        }
+        if !valid_consensus_key(key) {
+            return Err(format!(
+                "consensus key 0x{} of {account} is not a valid ed25519 public key",
+                hex_key(key)
+            ));
         }
         let ledger = Ledger {
             active: *bond,

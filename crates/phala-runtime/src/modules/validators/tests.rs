@@ -9,8 +9,17 @@ use crate::{RuntimeCall, RuntimeEvent};
 
 const EPOCH: u32 = 5;
 
+fn key_pair(n: u8) -> phala_keys::Ed25519Pair {
+    phala_keys::Ed25519Pair::from_uri(&format!("//Validator{n}")).unwrap()
+}
+
 fn key(n: u8) -> [u8; 32] {
-    [n; 32]
+    key_pair(n).public()
+}
+
+/// Key `n`'s proof of possession for `who` on `chain`.
+fn pop(chain: &TestChain, n: u8, who: &AccountId32) -> [u8; 64] {
+    key_pair(n).sign(&possession_payload(&chain.hashes[0], who))
 }
 
 fn chain() -> TestChain {
@@ -126,10 +135,13 @@ fn bonding_lifecycle() {
 fn validating_needs_a_bond_a_unique_key_and_an_address() {
     let mut chain = chain();
     let dave = pair("//Dave");
+    chain.produce(vec![]);
+    let proof = |k: u8| pop(&chain, k, &dave.account_id());
     let validate = |k: u8, addr: &[u8]| {
         call(Call::validate {
             consensus_key: key(k),
             p2p_address: addr.to_vec(),
+            proof_of_possession: proof(k),
         })
     };
     let txs = vec![
@@ -163,10 +175,98 @@ fn validating_needs_a_bond_a_unique_key_and_an_address() {
     assert_eq!(KEY_OWNER.get(&chain.ext(), &key(4)), None);
 }
 
+/// The attack: a key nobody holds (any 32 bytes) stands, is elected, and halts every light
+/// client at the boundary; or someone else's valid key is registered without its secret.
+#[test]
+fn only_a_valid_key_its_holder_signed_for_may_stand() {
+    let mut chain = chain();
+    chain.produce(vec![]);
+    let dave = pair("//Dave");
+    let who = dave.account_id();
+    // Not a curve point (the first y with no x), the identity (small order), and a
+    // non-canonical encoding (y = p + 1, which decodes as 1).
+    let off_curve = (2u8..)
+        .map(|b| {
+            let mut k = [0u8; 32];
+            k[0] = b;
+            k
+        })
+        .find(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_err())
+        .unwrap();
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut non_canonical = [0xffu8; 32];
+    non_canonical[0] = 0xee;
+    non_canonical[31] = 0x7f;
+    for bad in [off_curve, identity, non_canonical] {
+        assert!(!valid_consensus_key(&bad), "{bad:?}");
+    }
+    let genesis = chain.hashes[0];
+    let attempts = [
+        // (key, proof, expected error)
+        (off_curve, [0; 64], Error::InvalidConsensusKey),
+        (identity, [0; 64], Error::InvalidConsensusKey),
+        (non_canonical, [0; 64], Error::InvalidConsensusKey),
+        // Alice's stash's key, unproven: a valid point, but Dave cannot sign for it.
+        (
+            key(9),
+            key_pair(4).sign(&possession_payload(&genesis, &who)),
+            Error::BadProofOfPossession,
+        ),
+        // Signed for another account, or another chain.
+        (
+            key(4),
+            key_pair(4).sign(&possession_payload(&genesis, &account("//Bob"))),
+            Error::BadProofOfPossession,
+        ),
+        (
+            key(4),
+            key_pair(4).sign(&possession_payload(&phala_primitives::H256([7; 32]), &who)),
+            Error::BadProofOfPossession,
+        ),
+    ];
+    let mut nonce = 0;
+    chain.produce(vec![chain.sign(
+        &dave,
+        call(Call::bond { value: 500 * PHA }),
+        nonce,
+    )]);
+    nonce += 1;
+    for (consensus_key, proof, expected) in attempts {
+        let xt = chain.sign(
+            &dave,
+            call(Call::validate {
+                consensus_key,
+                p2p_address: b"127.0.0.1:1".to_vec(),
+                proof_of_possession: proof,
+            }),
+            nonce,
+        );
+        nonce += 1;
+        chain.produce(vec![xt]);
+        assert_eq!(chain.failure(1), Some(expected.into()));
+        assert!(!CANDIDATES.contains(&chain.ext(), &who));
+    }
+    // The holder's own proof: accepted.
+    let xt = chain.sign(
+        &dave,
+        call(Call::validate {
+            consensus_key: key(4),
+            p2p_address: b"127.0.0.1:1".to_vec(),
+            proof_of_possession: pop(&chain, 4, &who),
+        }),
+        nonce,
+    );
+    chain.produce(vec![xt]);
+    assert_eq!(chain.failure(1), None);
+    assert_eq!(KEY_OWNER.get(&chain.ext(), &key(4)), Some(who));
+}
+
 #[test]
 fn the_boundary_block_elects_and_announces_the_next_committee() {
     let mut chain = chain();
     let charlie = pair("//Charlie");
+    let proof = pop(&chain, 3, &charlie.account_id());
     chain.produce(vec![
         chain.sign(&charlie, call(Call::bond { value: 5_000 * PHA }), 0),
         chain.sign(
@@ -174,6 +274,7 @@ fn the_boundary_block_elects_and_announces_the_next_committee() {
             call(Call::validate {
                 consensus_key: key(3),
                 p2p_address: b"127.0.0.1:30335".to_vec(),
+                proof_of_possession: proof,
             }),
             1,
         ),
@@ -219,7 +320,13 @@ fn equivocation_slashes_to_the_treasury_once() {
     let chain = chain();
     let mut ext = chain.ext();
     let treasury_before = balances::free_balance(&ext, &TREASURY_ACCOUNT);
-    punish(&mut ext, &key(2), [9; 32]).unwrap();
+    let offence = Offence {
+        offender: account("//Bob"),
+        consensus_key: key(2),
+        epoch: 0,
+        id: [9; 32],
+    };
+    punish(&mut ext, &offence).unwrap();
     // 10 % of Bob's 1,000 PHA bond.
     assert_eq!(
         balances::free_balance(&ext, &TREASURY_ACCOUNT),
@@ -234,14 +341,7 @@ fn equivocation_slashes_to_the_treasury_once() {
         900 * PHA
     );
     assert!(!CANDIDATES.contains(&ext, &account("//Bob")));
-    assert_eq!(
-        punish(&mut ext, &key(2), [9; 32]),
-        Err(Error::AlreadyReported)
-    );
-    assert_eq!(
-        punish(&mut ext, &key(77), [8; 32]),
-        Err(Error::UnknownOffender)
-    );
+    assert_eq!(punish(&mut ext, &offence), Err(Error::AlreadyReported));
     // Issuance still equals the sum of balances.
     let changes = ext.into_changes();
     let mut chain = chain;
@@ -381,5 +481,79 @@ mod evidence {
         assert!(validate_unsigned(&chain.ext(), &call).is_err());
         let (_, outcomes) = chain.produce(vec![report(proof)]);
         assert!(outcomes[0].is_err());
+    }
+
+    /// The attack: Bob equivocates, then rotates his consensus key and has an accomplice
+    /// (Dave, with a token bond) register the old key, so the evidence slashes Dave. The
+    /// offender is whoever held the key's seat in the epoch of the offence.
+    #[test]
+    fn slashing_hits_who_held_the_key_in_that_epoch() {
+        let mut chain = chain();
+        chain.produce(vec![]);
+        let genesis = chain.hashes[0];
+        let bob = crate::testing::pair("//Bob");
+        let dave = crate::testing::pair("//Dave");
+        let new_key = Ed25519Pair::from_uri("//Bob//rotated").unwrap();
+        let old_key = Ed25519Pair::from_uri("//Bob").unwrap();
+        let (_, outcomes) = chain.produce(vec![
+            chain.sign(
+                &bob,
+                RuntimeCall::Validators(Call::validate {
+                    consensus_key: new_key.public(),
+                    p2p_address: b"127.0.0.1:2".to_vec(),
+                    proof_of_possession: new_key
+                        .sign(&possession_payload(&genesis, &account("//Bob"))),
+                }),
+                0,
+            ),
+            chain.sign(
+                &chain_alice(),
+                RuntimeCall::Balances(balances::Call::transfer_keep_alive {
+                    dest: phala_primitives::MultiAddress::Id(account("//Dave")),
+                    value: 200 * PHA,
+                }),
+                0,
+            ),
+        ]);
+        assert_eq!(outcomes, vec![Ok(true), Ok(true)]);
+        let (_, outcomes) = chain.produce(vec![
+            chain.sign(
+                &dave,
+                RuntimeCall::Validators(Call::bond { value: 100 * PHA }),
+                0,
+            ),
+            chain.sign(
+                &dave,
+                RuntimeCall::Validators(Call::validate {
+                    consensus_key: old_key.public(),
+                    p2p_address: b"127.0.0.1:4".to_vec(),
+                    proof_of_possession: old_key
+                        .sign(&possession_payload(&genesis, &account("//Dave"))),
+                }),
+                1,
+            ),
+        ]);
+        assert_eq!(outcomes, vec![Ok(true), Ok(true)]);
+        assert_eq!(
+            KEY_OWNER.get(&chain.ext(), &old_key.public()),
+            Some(account("//Dave"))
+        );
+
+        let bob_bond = LEDGER.get(&chain.ext(), &account("//Bob")).unwrap().active;
+        let (_, outcomes) = chain.produce(vec![report(evidence(&chain))]);
+        assert_eq!(outcomes, vec![Ok(true)]);
+        assert_eq!(
+            LEDGER.get(&chain.ext(), &account("//Bob")).unwrap().active,
+            bob_bond - bob_bond / 10
+        );
+        assert_eq!(
+            LEDGER.get(&chain.ext(), &account("//Dave")).unwrap().active,
+            100 * PHA,
+            "the accomplice was slashed instead of the offender"
+        );
+    }
+
+    fn chain_alice() -> phala_keys::Sr25519Pair {
+        crate::testing::pair("//Alice")
     }
 }

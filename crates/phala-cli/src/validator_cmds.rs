@@ -1,0 +1,153 @@
+//! `phala validator`: bond PHA, stand for election with a consensus key (and its proof of
+//! possession), unbond, stop standing.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use phala_client::keys::Ed25519Pair;
+use phala_client::primitives::format_pha;
+use phala_client::{Client, TxOptions};
+use phala_runtime::RuntimeCall;
+use phala_runtime::modules::validators;
+
+use crate::client_cmds::{DEFAULT_URL, connect, parse_amount, signer};
+
+#[derive(Debug, Subcommand)]
+pub enum ValidatorCmd {
+    /// Lock PHA of the account as bond (it counts for elections).
+    Bond {
+        /// The amount in PHA, e.g. "1000".
+        amount: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Start unlocking bonded PHA; `withdraw` unlocks it after the unbonding period.
+    Unbond {
+        /// The amount in PHA.
+        amount: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Stand for election with an ed25519 consensus key (the one `phala node --validator`
+    /// runs with). The key signs a proof that it registers for this account on this chain,
+    /// so nobody can register a key they do not hold.
+    Validate {
+        /// Secret URI of the consensus key, e.g. //Eve (as given to `phala node --validator`).
+        #[arg(long, env = "PHALA_CONSENSUS_KEY", hide_env_values = true)]
+        consensus_key: String,
+        /// Where the other validators reach this node: host:port of its p2p listener.
+        #[arg(long)]
+        p2p_address: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Stop standing for election (from the next election on).
+    Chill {
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Unlock the unbonded PHA whose unbonding period has passed.
+    Withdraw {
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TxArgs {
+    /// Secret URI of the account that bonds (pays the fees), e.g. //Eve.
+    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+    suri: String,
+    /// The node's RPC endpoint.
+    #[arg(long, default_value = DEFAULT_URL)]
+    url: String,
+    /// Seconds to wait for the transaction to be finalized (1 to 86400).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+}
+
+pub async fn run(cmd: ValidatorCmd) -> Result<()> {
+    match cmd {
+        ValidatorCmd::Bond { amount, tx } => {
+            let value = parse_amount(None, &amount)?;
+            println!("Bonding {}", format_pha(value));
+            submit(&tx, |_, _| {
+                Ok(RuntimeCall::Validators(validators::Call::bond { value }))
+            })
+            .await
+        }
+        ValidatorCmd::Unbond { amount, tx } => {
+            let value = parse_amount(None, &amount)?;
+            println!("Unbonding {}", format_pha(value));
+            submit(&tx, |_, _| {
+                Ok(RuntimeCall::Validators(validators::Call::unbond { value }))
+            })
+            .await
+        }
+        ValidatorCmd::Validate {
+            consensus_key,
+            p2p_address,
+            tx,
+        } => {
+            let key = Ed25519Pair::from_uri(&consensus_key)
+                .map_err(|e| anyhow::anyhow!("--consensus-key is not a usable secret URI: {e}"))?;
+            if !validators::valid_address(p2p_address.as_bytes()) {
+                bail!("--p2p-address {p2p_address:?} is not host:port");
+            }
+            println!(
+                "Standing with consensus key 0x{}",
+                hex::encode(key.public())
+            );
+            submit(&tx, |client, account| {
+                let payload = validators::possession_payload(&client.genesis_hash(), account);
+                Ok(RuntimeCall::Validators(validators::Call::validate {
+                    consensus_key: key.public(),
+                    p2p_address: p2p_address.clone().into_bytes(),
+                    proof_of_possession: key.sign(&payload),
+                }))
+            })
+            .await
+        }
+        ValidatorCmd::Withdraw { tx } => {
+            submit(&tx, |_, _| {
+                Ok(RuntimeCall::Validators(validators::Call::withdraw_unbonded))
+            })
+            .await
+        }
+        ValidatorCmd::Chill { tx } => {
+            submit(&tx, |_, _| {
+                Ok(RuntimeCall::Validators(validators::Call::chill))
+            })
+            .await
+        }
+    }
+}
+
+/// Signs the call `make` builds, submits it and follows it to finality.
+async fn submit(
+    args: &TxArgs,
+    make: impl FnOnce(&Client, &phala_client::primitives::AccountId32) -> Result<RuntimeCall>,
+) -> Result<()> {
+    let signer = signer(&args.suri)?;
+    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+    let call = make(&client, &signer.account_id())?;
+    let tx = client.sign(call, &signer, TxOptions::default()).await?;
+    let outcome = client
+        .submit_and_watch(&tx)
+        .await?
+        .wait_finalized()
+        .await
+        .context("waiting for finality")?;
+    let metadata = client.metadata().await;
+    for event in &outcome.events {
+        println!("  {}", metadata.describe_event(event));
+    }
+    match &outcome.result {
+        Ok(()) => {
+            println!("Done in block #{}.", outcome.block_number);
+            Ok(())
+        }
+        Err(failure) => bail!("failed in block #{}: {failure}", outcome.block_number),
+    }
+}
