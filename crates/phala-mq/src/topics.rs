@@ -49,6 +49,9 @@ pub const GATEKEEPER_EVENT: &[u8] = b"phala/gatekeeper/event";
 pub const GATEKEEPER_REPORT: &[u8] = b"^phala/gatekeeper/report";
 /// Chain → cluster workers: their cluster key ([`ClusterEvent`]).
 pub const CLUSTER_EVENT: &[u8] = b"phala/cluster/event";
+/// Gatekeeper → chain: a cluster's key, sealed to its workers ([`ClusterKeyReport`]). The
+/// clusters' module owns it, so it has its own topic rather than a gatekeeper report's.
+pub const CLUSTER_KEY_REPORT: &[u8] = b"^phala/cluster/key_report";
 
 /// A worker's two public keys: identity (sr25519) and encryption (x25519).
 pub type WorkerKeys = ([u8; 32], [u8; 32]);
@@ -127,17 +130,33 @@ pub enum GatekeeperReport {
         ecdh_pubkey: [u8; 32],
         envelopes: Vec<Delivery>,
     },
-    /// A cluster's key, sealed to each of its workers.
+    /// A cluster's key: sent on [`CLUSTER_KEY_REPORT`], never on [`GATEKEEPER_REPORT`]
+    /// (see [`GatekeeperReport::topic`]). A variant here so that a gatekeeper holds all its
+    /// key reports, in order, in one list.
     #[codec(index = 3)]
-    ClusterKey {
-        cluster: H256,
-        pubkey: [u8; 32],
-        ecdh_pubkey: [u8; 32],
-        envelopes: Vec<Delivery>,
-    },
+    ClusterKey(ClusterKeyReport),
     /// This gatekeeper lacks master keys the chain has on record: hand it the history.
     #[codec(index = 4)]
     NeedHistory,
+}
+
+impl GatekeeperReport {
+    /// The topic this report travels on, and its payload there.
+    pub fn topic_and_payload(&self) -> (&'static [u8], Vec<u8>) {
+        match self {
+            GatekeeperReport::ClusterKey(report) => (CLUSTER_KEY_REPORT, report.encode()),
+            other => (GATEKEEPER_REPORT, other.encode()),
+        }
+    }
+}
+
+/// A cluster's key, sealed to each of its workers.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ClusterKeyReport {
+    pub cluster: H256,
+    pub pubkey: [u8; 32],
+    pub ecdh_pubkey: [u8; 32],
+    pub envelopes: Vec<Delivery>,
 }
 
 /// What the chain tells a cluster's workers.

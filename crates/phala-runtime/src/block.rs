@@ -85,7 +85,7 @@ impl<'a> BlockBuilder<'a> {
         validators::on_initialize(&mut ext, number);
         message_queue::on_initialize(&mut ext);
         // Revocations push gatekeeper events: after the queue is cleared.
-        registry::on_initialize(&mut ext, number);
+        registry::on_initialize::<crate::Wiring>(&mut ext, number);
         // After the queue is cleared: reassignments are this block's messages.
         contracts::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {

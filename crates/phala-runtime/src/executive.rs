@@ -127,7 +127,9 @@ fn call_validity(ext: &Ext, call: &RuntimeCall) -> Result<Option<Vec<u8>>, Inval
     match call {
         RuntimeCall::MessageQueue(crate::modules::message_queue::Call::sync_offchain_message {
             signed_message,
-        }) => crate::modules::message_queue::validate(ext, signed_message).map(Some),
+        }) => {
+            crate::modules::message_queue::validate::<crate::Wiring>(ext, signed_message).map(Some)
+        }
         _ => Ok(None),
     }
 }

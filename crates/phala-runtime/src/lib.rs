@@ -47,10 +47,12 @@ pub mod storage;
 mod testing;
 pub mod validity;
 pub mod version;
+pub mod wiring;
 
 pub use ext::{Backend, BackendError, Ext};
 pub use genesis::GenesisConfig;
 pub use version::{RuntimeVersion, VERSION};
+pub use wiring::Wiring;
 
 /// A decoded extrinsic of this runtime.
 pub type UncheckedExtrinsic = phala_primitives::UncheckedExtrinsic<RuntimeCall>;
@@ -97,7 +99,7 @@ impl RuntimeCall {
             RuntimeCall::Balances(c) => c.info(),
             RuntimeCall::Validators(c) => c.info(),
             RuntimeCall::Registry(c) => c.info(),
-            RuntimeCall::MessageQueue(c) => c.info(),
+            RuntimeCall::MessageQueue(c) => c.info::<Wiring>(),
             RuntimeCall::Contracts(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
         }
@@ -109,8 +111,8 @@ impl RuntimeCall {
             RuntimeCall::Timestamp(c) => c.dispatch(ext, origin),
             RuntimeCall::Balances(c) => c.dispatch(ext, origin),
             RuntimeCall::Validators(c) => c.dispatch(ext, origin),
-            RuntimeCall::Registry(c) => c.dispatch(ext, origin),
-            RuntimeCall::MessageQueue(c) => c.dispatch(ext, origin),
+            RuntimeCall::Registry(c) => c.dispatch::<Wiring>(ext, origin),
+            RuntimeCall::MessageQueue(c) => c.dispatch::<Wiring>(ext, origin),
             RuntimeCall::Contracts(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }

@@ -24,13 +24,13 @@ use parity_scale_codec::{Compact, Encode};
 use phala_primitives::{AccountId32, Balance, Era, H256, MultiAddress, MultiSignature, Weight};
 use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, meta_type};
 
-use crate::modules::system::{self, PerDispatchClass};
+use crate::modules::system::PerDispatchClass;
 use crate::modules::{
-    balances, contracts, index, message_queue, registry, sudo, timestamp, transaction_payment,
-    validators, weights,
+    balances, contracts, message_queue, registry, sudo, timestamp, transaction_payment, validators,
+    weights,
 };
 use crate::validity::{TransactionSource, TransactionValidity};
-use crate::version::{self, RuntimeVersion};
+use crate::version::RuntimeVersion;
 use crate::{RuntimeCall, RuntimeEvent};
 
 /// Metadata versions served, newest last. `Metadata_metadata` serves the first.
@@ -154,32 +154,33 @@ fn signed_extensions() -> Vec<(&'static str, MetaType, MetaType)> {
 
 // Constant types, in FRAME's shapes.
 #[derive(Encode, TypeInfo)]
-struct WeightsPerClass {
-    base_extrinsic: Weight,
-    max_extrinsic: Option<Weight>,
-    max_total: Option<Weight>,
-    reserved: Option<Weight>,
+pub(crate) struct WeightsPerClass {
+    pub(crate) base_extrinsic: Weight,
+    pub(crate) max_extrinsic: Option<Weight>,
+    pub(crate) max_total: Option<Weight>,
+    pub(crate) reserved: Option<Weight>,
 }
 
 #[derive(Encode, TypeInfo)]
-struct BlockWeights {
-    base_block: Weight,
-    max_block: Weight,
-    per_class: PerDispatchClass<WeightsPerClass>,
+pub(crate) struct BlockWeights {
+    pub(crate) base_block: Weight,
+    pub(crate) max_block: Weight,
+    pub(crate) per_class: PerDispatchClass<WeightsPerClass>,
 }
 
 #[derive(Encode, TypeInfo)]
-struct BlockLength {
-    max: PerDispatchClass<u32>,
+pub(crate) struct BlockLength {
+    pub(crate) max: PerDispatchClass<u32>,
 }
 
 #[derive(Encode, TypeInfo)]
-struct RuntimeDbWeight {
-    read: u64,
-    write: u64,
+pub(crate) struct RuntimeDbWeight {
+    pub(crate) read: u64,
+    pub(crate) write: u64,
 }
 
-fn constant<T: Encode + TypeInfo + 'static>(
+/// A module constant: its SCALE value and type.
+pub fn constant<T: Encode + TypeInfo + 'static>(
     name: &'static str,
     value: &T,
     docs: &'static str,
@@ -192,7 +193,7 @@ fn constant<T: Encode + TypeInfo + 'static>(
     }
 }
 
-fn block_weights() -> BlockWeights {
+pub(crate) fn block_weights() -> BlockWeights {
     let normal = weights::max_normal_block();
     BlockWeights {
         base_block: weights::BLOCK_BASE,
@@ -220,171 +221,21 @@ fn block_weights() -> BlockWeights {
     }
 }
 
-/// One module's metadata, common to V14 and V15.
-struct Module {
-    name: &'static str,
-    index: u8,
-    storage: Vec<StorageEntryMetadata>,
-    calls: Option<MetaType>,
-    event: Option<MetaType>,
-    constants: Vec<PalletConstantMetadata>,
-    error: Option<MetaType>,
-    docs: &'static str,
+/// One module's metadata, common to V14 and V15: each module's `metadata()` makes its own.
+pub struct ModuleMetadata {
+    pub name: &'static str,
+    pub index: u8,
+    pub storage: Vec<StorageEntryMetadata>,
+    pub calls: Option<MetaType>,
+    pub event: Option<MetaType>,
+    pub constants: Vec<PalletConstantMetadata>,
+    pub error: Option<MetaType>,
+    pub docs: &'static str,
 }
 
-fn modules() -> Vec<Module> {
-    let normal_len = weights::max_normal_length();
-    vec![
-        Module {
-            name: "System",
-            index: index::SYSTEM,
-            storage: system::storage_metadata(),
-            calls: Some(meta_type::<system::Call>()),
-            event: Some(meta_type::<system::Event>()),
-            constants: vec![
-                constant(
-                    "BlockWeights",
-                    &block_weights(),
-                    " Block & extrinsics weights: base values and limits.",
-                ),
-                constant(
-                    "BlockLength",
-                    &BlockLength {
-                        max: PerDispatchClass {
-                            normal: normal_len,
-                            operational: weights::MAX_BLOCK_LENGTH,
-                            mandatory: weights::MAX_BLOCK_LENGTH,
-                        },
-                    },
-                    " The maximum length of a block (in bytes).",
-                ),
-                constant(
-                    "BlockHashCount",
-                    &system::BLOCK_HASH_COUNT,
-                    " Maximum number of block number to block hash mappings to keep (oldest pruned first).",
-                ),
-                constant(
-                    "DbWeight",
-                    &RuntimeDbWeight {
-                        read: weights::DB_READ,
-                        write: weights::DB_WRITE,
-                    },
-                    " The weight of runtime database operations the runtime can invoke.",
-                ),
-                constant(
-                    "Version",
-                    &version::version(),
-                    " Get the chain's in-code version.",
-                ),
-                constant(
-                    "SS58Prefix",
-                    &phala_primitives::SS58_PREFIX,
-                    " The designated SS58 prefix of this chain.",
-                ),
-            ],
-            error: None,
-            docs: " Accounts, nonces, block numbers and hashes, and events.",
-        },
-        Module {
-            name: "Timestamp",
-            index: index::TIMESTAMP,
-            storage: timestamp::storage_metadata(),
-            calls: Some(meta_type::<timestamp::Call>()),
-            event: None,
-            constants: vec![constant(
-                "MinimumPeriod",
-                &timestamp::MINIMUM_PERIOD,
-                " Half the expected block time in milliseconds.",
-            )],
-            error: Some(meta_type::<timestamp::Error>()),
-            docs: " The block's time, set by its author.",
-        },
-        Module {
-            name: "Balances",
-            index: index::BALANCES,
-            storage: balances::storage_metadata(),
-            calls: Some(meta_type::<balances::Call>()),
-            event: Some(meta_type::<balances::Event>()),
-            constants: vec![
-                constant(
-                    "ExistentialDeposit",
-                    &balances::EXISTENTIAL_DEPOSIT,
-                    " The minimum amount required to keep an account open.",
-                ),
-                constant(
-                    "MaxLocks",
-                    &balances::MAX_LOCKS,
-                    " The maximum number of locks that should exist on an account.",
-                ),
-            ],
-            error: Some(meta_type::<balances::Error>()),
-            docs: " PHA balances: transfers, reserves and locks.",
-        },
-        Module {
-            name: "TransactionPayment",
-            index: index::TRANSACTION_PAYMENT,
-            storage: transaction_payment::storage_metadata(),
-            calls: None,
-            event: Some(meta_type::<transaction_payment::Event>()),
-            constants: vec![constant(
-                "OperationalFeeMultiplier",
-                &transaction_payment::OPERATIONAL_FEE_MULTIPLIER,
-                " A fee multiplier for `Operational` extrinsics to compute \"virtual tip\" to boost their `priority`.",
-            )],
-            error: None,
-            docs: " Transaction fees.",
-        },
-        Module {
-            name: "Validators",
-            index: index::VALIDATORS,
-            storage: validators::storage_metadata(),
-            calls: Some(meta_type::<validators::Call>()),
-            event: Some(meta_type::<validators::Event>()),
-            constants: vec![],
-            error: Some(meta_type::<validators::Error>()),
-            docs: " Gatekeeper validators: bonds, candidacies, elected committees and slashing.",
-        },
-        Module {
-            name: "Registry",
-            index: index::REGISTRY,
-            storage: registry::storage_metadata(),
-            calls: Some(meta_type::<registry::Call>()),
-            event: Some(meta_type::<registry::Event>()),
-            constants: vec![],
-            error: Some(meta_type::<registry::Error>()),
-            docs: " Workers: attested registration, the measurement allowlist, benchmark scores.",
-        },
-        Module {
-            name: "MessageQueue",
-            index: index::MESSAGE_QUEUE,
-            storage: message_queue::storage_metadata(),
-            calls: Some(meta_type::<message_queue::Call>()),
-            event: Some(meta_type::<message_queue::Event>()),
-            constants: vec![],
-            error: Some(meta_type::<message_queue::Error>()),
-            docs: " Signed, sequenced messages between the chain and TEE workers.",
-        },
-        Module {
-            name: "Contracts",
-            index: index::CONTRACTS,
-            storage: contracts::storage_metadata(),
-            calls: Some(meta_type::<contracts::Call>()),
-            event: Some(meta_type::<contracts::Event>()),
-            constants: vec![],
-            error: Some(meta_type::<contracts::Error>()),
-            docs: " Confidential contracts: clusters of workers and their keys.",
-        },
-        Module {
-            name: "Sudo",
-            index: index::SUDO,
-            storage: sudo::storage_metadata(),
-            calls: Some(meta_type::<sudo::Call>()),
-            event: Some(meta_type::<sudo::Event>()),
-            constants: vec![],
-            error: Some(meta_type::<sudo::Error>()),
-            docs: " Root calls by one key, on development chains, until governance exists.",
-        },
-    ]
+/// The modules' metadata, in index order: [`crate::modules::all`].
+fn modules() -> Vec<ModuleMetadata> {
+    crate::modules::all()
 }
 
 fn v14() -> RuntimeMetadataV14 {

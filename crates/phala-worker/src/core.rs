@@ -505,12 +505,8 @@ impl WorkerCore {
                     ));
                 }
                 for report in wanted {
-                    self.send_report(
-                        &mut state,
-                        topics::GATEKEEPER_REPORT,
-                        report.encode(),
-                        &mut outcome,
-                    );
+                    let (topic, payload) = report.topic_and_payload();
+                    self.send_report(&mut state, topic, payload, &mut outcome);
                 }
             }
             if state.registration.is_none() && registration.is_some() {
@@ -585,7 +581,8 @@ impl WorkerCore {
         }
         for report in fx.reports {
             if fresh {
-                self.send_report(state, topics::GATEKEEPER_REPORT, report.encode(), outcome);
+                let (topic, payload) = report.topic_and_payload();
+                self.send_report(state, topic, payload, outcome);
             } else if state.held_key_reports.len() < MAX_HELD_KEY_REPORTS {
                 state.held_key_reports.push(report);
             }

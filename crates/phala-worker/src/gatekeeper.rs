@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use parity_scale_codec::{Decode, Encode};
 use phala_crypto::keys::{KeyPair, Seed};
 use phala_crypto::{Envelope, Purpose};
-use phala_mq::topics::{ClusterEvent, GatekeeperEvent, GatekeeperReport};
+use phala_mq::topics::{ClusterEvent, ClusterKeyReport, GatekeeperEvent, GatekeeperReport};
 use phala_primitives::{BlockNumber, H256};
 use phala_runtime::modules::registry::gatekeeper::MasterPubkeyRecord;
 use rand_core::CryptoRng;
@@ -290,12 +290,13 @@ pub(crate) fn on_gatekeeper_event(
                     }
                 }
             }
-            fx.reports.push(GatekeeperReport::ClusterKey {
-                cluster,
-                pubkey: pair.public(),
-                ecdh_pubkey: pair.ecdh_public(),
-                envelopes,
-            });
+            fx.reports
+                .push(GatekeeperReport::ClusterKey(ClusterKeyReport {
+                    cluster,
+                    pubkey: pair.public(),
+                    ecdh_pubkey: pair.ecdh_public(),
+                    envelopes,
+                }));
         }
     }
 }
@@ -350,7 +351,7 @@ pub(crate) fn still_wanted(
                 !record.iter().any(|r| r.version == *version)
             }
             GatekeeperReport::MasterKeyHistory { to, .. } => gatekeepers.contains(to),
-            GatekeeperReport::ClusterKey { .. } => true,
+            GatekeeperReport::ClusterKey(_) => true,
             GatekeeperReport::NeedHistory => false,
         })
         .collect()

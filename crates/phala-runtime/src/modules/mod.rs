@@ -1,7 +1,11 @@
 //! The chain modules, each in FRAME's shape: `calls` (the call enum with stable indices and
 //! its dispatch), `events`, `errors`, typed storage items in `mod.rs`, and `tests`.
 //!
-//! Modules talk to each other only through the functions their `mod.rs` exports.
+//! Modules talk to each other only through the functions their `mod.rs` exports, and their
+//! dependencies run one way: `system` ← `balances` ← `transaction_payment`, `validators`;
+//! `message_queue` ← `registry` ← `contracts`. Where a lower module needs a higher one it
+//! declares a trait (`message_queue::Config`, `registry::WorkerHooks`) that the runtime's
+//! root implements in [`crate::wiring`].
 
 pub mod balances;
 pub mod contracts;
@@ -15,6 +19,23 @@ pub mod validators;
 pub mod weights;
 
 use phala_primitives::AccountId32;
+
+/// Every module's metadata, in index order: the one list metadata V14 and V15 are built from.
+/// A new module adds its `metadata()` here, its call and event to `RuntimeCall` and
+/// `RuntimeEvent`, and its error to `metadata::RuntimeError`; a test checks they agree.
+pub fn all() -> Vec<crate::metadata::ModuleMetadata> {
+    vec![
+        system::metadata(),
+        timestamp::metadata(),
+        balances::metadata(),
+        transaction_payment::metadata(),
+        validators::metadata(),
+        registry::metadata(),
+        message_queue::metadata(),
+        contracts::metadata(),
+        sudo::metadata(),
+    ]
+}
 
 /// Module indices: the first byte of every call and event, and the index in metadata and in
 /// module errors. Never reuse or reorder.

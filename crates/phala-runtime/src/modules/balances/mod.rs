@@ -595,3 +595,28 @@ pub(crate) fn endow_genesis(ext: &mut Ext, who: &AccountId32, amount: Balance) -
     TOTAL_ISSUANCE.put(ext, &issuance);
     Ok(())
 }
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Balances",
+        index: crate::modules::index::BALANCES,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![
+            crate::metadata::constant(
+                "ExistentialDeposit",
+                &EXISTENTIAL_DEPOSIT,
+                " The minimum amount required to keep an account open.",
+            ),
+            crate::metadata::constant(
+                "MaxLocks",
+                &MAX_LOCKS,
+                " The maximum number of locks that should exist on an account.",
+            ),
+        ],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " PHA balances: transfers, reserves and locks.",
+    }
+}

@@ -424,7 +424,7 @@ fn create_cluster(ext: &mut Ext, workers: Vec<[u8; 32]>) -> DispatchResult {
     if workers.len() > MAX_CLUSTER_WORKERS {
         return Err(Error::TooManyWorkers.into());
     }
-    let master_version = registry::gatekeeper::master_version(ext).ok_or(Error::NoMasterKey)?;
+    let master_version = registry::master_version(ext).ok_or(Error::NoMasterKey)?;
     let mut keys = Vec::with_capacity(workers.len());
     for (i, w) in workers.iter().enumerate() {
         if workers.iter().take(i).any(|earlier| earlier == w) {

@@ -33,6 +33,7 @@
 mod calls;
 mod errors;
 mod events;
+mod membership;
 pub mod order;
 mod report;
 #[cfg(test)]
@@ -41,6 +42,7 @@ mod tests;
 pub use calls::Call;
 pub use errors::Error;
 pub use events::Event;
+pub use membership::{cluster_key_report_weight, on_cluster_key_report, recheck_member};
 
 use parity_scale_codec::{Decode, Encode};
 use phala_mq::topics::{self, ClusterEvent, Delivery};
@@ -403,4 +405,18 @@ pub fn set_cluster_key(
             envelopes,
         },
     )
+}
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Contracts",
+        index: crate::modules::index::CONTRACTS,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Confidential contracts: clusters of workers and their keys.",
+    }
 }

@@ -70,12 +70,12 @@ fn setup() -> Setup {
         .collect();
     net.report(
         &mut gk,
-        GatekeeperReport::ClusterKey {
+        GatekeeperReport::ClusterKey(phala_mq::topics::ClusterKeyReport {
             cluster,
             pubkey: cluster_key.public(),
             ecdh_pubkey: cluster_key.ecdh_public(),
             envelopes,
-        },
+        }),
     )
     .unwrap();
     Setup {
@@ -1794,7 +1794,7 @@ fn a_reports_weight_grows_with_its_effects() {
         message_queue::Call::sync_offchain_message {
             signed_message: signed,
         }
-        .info()
+        .info::<crate::Wiring>()
         .weight
         .ref_time
     };

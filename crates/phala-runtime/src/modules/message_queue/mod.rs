@@ -13,6 +13,10 @@
 //! pool runs [`check`] before admitting one, so only a registered worker's genuine next
 //! message gets in — at most one per worker at a time.
 //!
+//! Which module handles a topic, and whether a worker may send at all, is the runtime root's
+//! business ([`Config`]): this module depends on no other chain module but `system`, so the
+//! modules that send and handle messages can build on it.
+//!
 //! Chain → worker: modules `push` messages; a block's messages are its
 //! `OutboundMessages` value, cleared at the start of the next block, so a worker reads each
 //! block's messages once, with a read proof against that block's state root.
@@ -21,14 +25,14 @@
 mod tests;
 
 use parity_scale_codec::{Decode, Encode};
-use phala_mq::{Message, MessageOrigin, SignedMessage, topics};
+use phala_mq::{Message, MessageOrigin, SignedMessage};
 use scale_info::TypeInfo;
 
 use crate::Ext;
 use crate::dispatch::{
     DispatchClass, DispatchError, DispatchInfo, DispatchResult, ModuleErrorEnum, Origin, Pays,
 };
-use crate::modules::{index, registry, system, weights};
+use crate::modules::{index, system, weights};
 use crate::storage::{Query, StorageMap, StorageValue};
 use crate::validity::InvalidTransaction;
 use phala_primitives::storage::Hasher;
@@ -119,6 +123,37 @@ impl From<Error> for DispatchError {
     }
 }
 
+/// Whether a worker may send messages, as the module that registers workers sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SenderStatus {
+    /// Not registered.
+    Unknown,
+    /// Registered, but its attestation expired or its measurement was removed.
+    Untrusted,
+    /// Registered and trusted.
+    Trusted,
+}
+
+/// A topic's handler: what the message does and what it costs.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// The topic, as messages name it in `destination`.
+    pub topic: &'static [u8],
+    /// Handles a worker's message on this topic (its sender's identity key, its payload).
+    pub handle: fn(&mut Ext, [u8; 32], &[u8]) -> DispatchResult,
+    /// The storage and compute work handling `payload` asks for, known before handling it.
+    pub weight: fn(&[u8]) -> phala_primitives::Weight,
+}
+
+/// What the runtime's root tells this module: who its senders are and where each topic
+/// goes (as FRAME's message queue takes a `MessageProcessor` from its runtime).
+pub trait Config {
+    /// Whether the worker `pubkey` may send.
+    fn sender_status(ext: &Ext, pubkey: &[u8; 32]) -> SenderStatus;
+    /// Every topic the chain handles; others are refused.
+    const ROUTES: &'static [Route];
+}
+
 /// Block start: the previous block's outbound messages are no longer current.
 pub fn on_initialize(ext: &mut Ext) {
     OUTBOUND_MESSAGES.kill(ext);
@@ -150,7 +185,7 @@ pub fn next_sequence(ext: &Ext, sender: &MessageOrigin) -> u64 {
 }
 
 /// Every check an off-chain message must pass, without writing anything.
-pub fn check(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> {
+pub fn check<C: Config>(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> {
     let message = &signed.message;
     if !message.within_bounds() {
         return Err(Error::MessageTooLarge);
@@ -158,16 +193,20 @@ pub fn check(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> {
     let genesis = system::block_hash(ext, 0).ok_or(Error::BadSignature)?;
     match &message.sender {
         MessageOrigin::Worker(pubkey) => {
-            let worker = registry::worker(ext, pubkey).ok_or(Error::UnknownSender)?;
+            let status = C::sender_status(ext, pubkey);
+            if status == SenderStatus::Unknown {
+                return Err(Error::UnknownSender);
+            }
             if !signed.verify_with(&genesis, pubkey) {
                 return Err(Error::BadSignature);
             }
             // Revoked (its measurement removed) or expired: nothing it sends is taken.
-            if registry::usable(ext, &worker).is_err() {
+            if status == SenderStatus::Untrusted {
                 return Err(Error::AttestationExpired);
             }
         }
-        // Gatekeeper, cluster and contract keys arrive with key management.
+        // Gatekeepers, clusters and contracts speak through their workers' own origins:
+        // a message signed by a key the chain does not register as a sender is refused.
         MessageOrigin::Gatekeeper | MessageOrigin::Cluster(_) | MessageOrigin::Contract(_) => {
             return Err(Error::UnknownSender);
         }
@@ -183,8 +222,11 @@ pub fn check(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> {
 
 /// Pool validity of a `sync_offchain_message`, and the tag that keeps one copy per
 /// (sender, sequence) in the pool.
-pub fn validate(ext: &Ext, signed: &SignedMessage) -> Result<Vec<u8>, InvalidTransaction> {
-    check(ext, signed).map_err(|e| match e {
+pub fn validate<C: Config>(
+    ext: &Ext,
+    signed: &SignedMessage,
+) -> Result<Vec<u8>, InvalidTransaction> {
+    check::<C>(ext, signed).map_err(|e| match e {
         Error::StaleSequence => InvalidTransaction::Stale,
         Error::FutureSequence => InvalidTransaction::Future,
         Error::BadSignature => InvalidTransaction::BadProof,
@@ -196,44 +238,37 @@ pub fn validate(ext: &Ext, signed: &SignedMessage) -> Result<Vec<u8>, InvalidTra
     Ok((b"phala/mq", &signed.message.sender, signed.sequence).encode())
 }
 
-fn route(ext: &mut Ext, message: &Message) -> DispatchResult {
-    if message.destination == topics::WORKER_REPORT
-        && let MessageOrigin::Worker(pubkey) = message.sender
-    {
-        return registry::on_worker_report(ext, pubkey, &message.payload);
+fn route_of<C: Config>(message: &Message) -> Option<&'static Route> {
+    C::ROUTES
+        .iter()
+        .find(|r| r.topic == message.destination.as_slice())
+}
+
+fn route<C: Config>(ext: &mut Ext, message: &Message) -> DispatchResult {
+    match (&message.sender, route_of::<C>(message)) {
+        (MessageOrigin::Worker(pubkey), Some(route)) => {
+            (route.handle)(ext, *pubkey, &message.payload)
+        }
+        _ => Err(Error::UnknownTopic.into()),
     }
-    if message.destination == topics::GATEKEEPER_REPORT
-        && let MessageOrigin::Worker(pubkey) = message.sender
-    {
-        return registry::gatekeeper::on_report(ext, pubkey, &message.payload);
-    }
-    if message.destination == phala_mq::contracts::CONTRACT_REPORT
-        && let MessageOrigin::Worker(pubkey) = message.sender
-    {
-        return crate::modules::contracts::on_report(ext, pubkey, &message.payload);
-    }
-    Err(Error::UnknownTopic.into())
 }
 
 /// What routing `message` costs its handler: decoding and hashing its bytes, and the
 /// storage work its content asks for. Undecodable content is refused at once, so it costs
 /// only the bytes.
-fn handler_weight(message: &Message) -> phala_primitives::Weight {
+fn handler_weight<C: Config>(message: &Message) -> phala_primitives::Weight {
     let bytes = u64::try_from(message.payload.len()).unwrap_or(u64::MAX);
     // About 2 ns a byte to decode, hash and copy into the outbound queue.
     let decode = weights::compute(bytes.saturating_mul(2_000));
-    let work = if message.destination == phala_mq::contracts::CONTRACT_REPORT {
-        crate::modules::contracts::report_weight(&message.payload)
-    } else if message.destination == topics::GATEKEEPER_REPORT {
-        registry::gatekeeper::report_weight(&message.payload)
-    } else {
-        weights::reads_writes(2, 2)
+    let work = match route_of::<C>(message) {
+        Some(route) => (route.weight)(&message.payload),
+        None => weights::reads_writes(2, 2),
     };
     weights::add(decode, work)
 }
 
 impl Call {
-    pub fn info(&self) -> DispatchInfo {
+    pub fn info<C: Config>(&self) -> DispatchInfo {
         let Call::sync_offchain_message { signed_message } = self;
         DispatchInfo {
             // A signature check, the sender lookup and the sequence, then what the handler
@@ -241,7 +276,7 @@ impl Call {
             // hand-over's envelopes).
             weight: weights::add(
                 weights::add(weights::reads_writes(4, 4), weights::compute(100_000_000)),
-                handler_weight(&signed_message.message),
+                handler_weight::<C>(&signed_message.message),
             ),
             // Workers' reports keep the chain working (benchmarks, keys, contract results),
             // as FRAME's system-critical calls do: they get the pool's and the block's
@@ -252,17 +287,17 @@ impl Call {
         }
     }
 
-    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+    pub fn dispatch<C: Config>(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         origin.ensure_signed()?;
         let Call::sync_offchain_message { signed_message } = self;
-        check(ext, &signed_message)?;
+        check::<C>(ext, &signed_message)?;
         let sender = signed_message.message.sender.clone();
         let sequence = signed_message.sequence;
         let next = sequence.checked_add(1).ok_or(DispatchError::Arithmetic(
             crate::dispatch::ArithmeticError::Overflow,
         ))?;
         OFFCHAIN_INGRESS.insert(ext, &sender, &next);
-        match ext.transactional(|ext| route(ext, &signed_message.message)) {
+        match ext.transactional(|ext| route::<C>(ext, &signed_message.message)) {
             Ok(()) => ext.deposit_event(Event::Dispatched { sender, sequence }),
             Err(error) => ext.deposit_event(Event::DispatchFailed {
                 sender,
@@ -277,5 +312,19 @@ impl Call {
 impl From<Event> for crate::RuntimeEvent {
     fn from(e: Event) -> Self {
         crate::RuntimeEvent::MessageQueue(e)
+    }
+}
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "MessageQueue",
+        index: crate::modules::index::MESSAGE_QUEUE,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Signed, sequenced messages between the chain and TEE workers.",
     }
 }

@@ -6,7 +6,7 @@ use scale_info::TypeInfo;
 
 use super::{
     ALLOWED_MEASUREMENTS, Error, Event, MAX_MEASUREMENT_LEN, PARAMS, RegistryParams, WORKERS,
-    WorkerInfo, notify, policy, trust,
+    WorkerHooks, WorkerInfo, notify, policy, trust,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchInfo, DispatchResult, Origin};
@@ -104,11 +104,11 @@ impl Call {
         }
     }
 
-    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+    pub fn dispatch<H: WorkerHooks>(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         match self {
             Call::register_worker { info, attestation } => {
                 let signer = origin.ensure_signed()?;
-                register(ext, *info, attestation, &signer)
+                register::<H>(ext, *info, attestation, &signer)
             }
             Call::add_measurement { measurement } => {
                 origin.ensure_root()?;
@@ -166,7 +166,7 @@ impl Call {
     }
 }
 
-fn register(
+fn register<H: WorkerHooks>(
     ext: &mut Ext,
     info: WorkerRegistrationInfo,
     attestation: Attestation,
@@ -227,7 +227,7 @@ fn register(
     WORKERS.insert(ext, &worker.pubkey, &worker);
     // Re-attested at a level its roles no longer accept: it loses them.
     if previous.is_some() {
-        trust::recheck_roles(ext, &worker)?;
+        trust::recheck_roles::<H>(ext, &worker)?;
     }
     ext.deposit_event(if previous.is_some() {
         Event::WorkerUpdated {

@@ -16,13 +16,13 @@ use scale_info::TypeInfo;
 use super::{Error, Event, MODULE, WORKERS};
 use crate::Ext;
 use crate::dispatch::DispatchResult;
-use crate::modules::{contracts, message_queue, system};
+use crate::modules::{message_queue, system};
 use crate::storage::{Query, StorageMap, StorageValue};
 
 /// Most gatekeepers: bounds every list the chain sends them.
 pub const MAX_GATEKEEPERS: usize = 64;
 /// Most sealed copies in one report (gatekeepers, or a cluster's workers).
-const MAX_DELIVERIES: usize = 64;
+pub const MAX_DELIVERIES: usize = 64;
 
 /// One master key, publicly.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -257,7 +257,7 @@ pub(super) fn request_rotation(ext: &mut Ext) -> DispatchResult {
 
 /// Each gatekeeper must find its own sealed copy: an envelope list naming gatekeepers
 /// twice, or sealed to another key, is refused whole.
-fn check_deliveries(
+pub fn check_deliveries(
     ext: &Ext,
     envelopes: &[Delivery],
     recipients: &[[u8; 32]],
@@ -280,10 +280,7 @@ fn check_deliveries(
 /// recipient's registration and relayed.
 pub fn report_weight(payload: &[u8]) -> phala_primitives::Weight {
     let envelopes = match GatekeeperReport::decode_all_with_depth_limit(8, &mut &payload[..]) {
-        Ok(
-            GatekeeperReport::RotatedMasterKey { envelopes, .. }
-            | GatekeeperReport::ClusterKey { envelopes, .. },
-        ) => envelopes.len(),
+        Ok(GatekeeperReport::RotatedMasterKey { envelopes, .. }) => envelopes.len(),
         Ok(_) => 1,
         Err(_) => return crate::modules::weights::reads_writes(1, 0),
     };
@@ -405,25 +402,8 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
                 )?;
             }
         }
-        GatekeeperReport::ClusterKey {
-            cluster,
-            pubkey,
-            ecdh_pubkey,
-            envelopes,
-        } => {
-            // Sealed to the members at creation; copies for members revoked since are
-            // dropped, and every remaining member must have its own.
-            let workers = contracts::cluster_workers(ext, &cluster)?;
-            if envelopes.len() > MAX_DELIVERIES {
-                return Err(Error::BadDelivery.into());
-            }
-            let envelopes: Vec<Delivery> = envelopes
-                .into_iter()
-                .filter(|(w, _)| workers.contains(w))
-                .collect();
-            check_deliveries(ext, &envelopes, &workers)?;
-            contracts::set_cluster_key(ext, cluster, pubkey, ecdh_pubkey, envelopes)?;
-        }
+        // Cluster keys belong to the contracts module, on their own topic.
+        GatekeeperReport::ClusterKey(_) => return Err(Error::BadReport.into()),
         GatekeeperReport::NeedHistory => {
             let (pubkey, ecdh_pubkey) = keys_of(ext, &sender)?;
             HISTORY_DELIVERED.remove(ext, &pubkey);

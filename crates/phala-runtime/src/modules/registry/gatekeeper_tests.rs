@@ -6,9 +6,7 @@ use phala_attestation::simulated::DEV_MEASUREMENT;
 use phala_crypto::keys::{KeyPair, Seed};
 use phala_crypto::{EcdhSecret, Envelope, Purpose};
 use phala_keys::Sr25519Pair;
-use phala_mq::topics::{
-    ClusterEvent, GATEKEEPER_EVENT, GATEKEEPER_REPORT, GatekeeperEvent, GatekeeperReport,
-};
+use phala_mq::topics::{ClusterEvent, GATEKEEPER_EVENT, GatekeeperEvent, GatekeeperReport};
 use phala_mq::{Message, MessageOrigin, SignedMessage};
 
 use super::gatekeeper::*;
@@ -97,7 +95,8 @@ impl Net {
         w: &mut Worker,
         report: GatekeeperReport,
     ) -> Result<(), crate::dispatch::DispatchError> {
-        self.send(w, GATEKEEPER_REPORT, report.encode())
+        let (topic, payload) = report.topic_and_payload();
+        self.send(w, topic, payload)
     }
 
     /// Sends a signed message from `w`; returns the handler's result.
@@ -439,25 +438,27 @@ fn a_cluster_key_reaches_its_workers_only() {
     );
 
     let cluster_key = KeyPair::new(master.seed().cluster_key(cluster));
-    let deliver = |to: &[&Worker]| GatekeeperReport::ClusterKey {
-        cluster: *cluster,
-        pubkey: cluster_key.public(),
-        ecdh_pubkey: cluster_key.ecdh_public(),
-        envelopes: to
-            .iter()
-            .map(|w| {
-                let env = master
-                    .seed()
-                    .seal_deterministic(
-                        cluster.as_bytes(),
-                        &w.ecdh.public(),
-                        Purpose::KeyDelivery,
-                        cluster_key.seed().expose(),
-                    )
-                    .unwrap();
-                (w.pair.public(), env)
-            })
-            .collect(),
+    let deliver = |to: &[&Worker]| {
+        GatekeeperReport::ClusterKey(phala_mq::topics::ClusterKeyReport {
+            cluster: *cluster,
+            pubkey: cluster_key.public(),
+            ecdh_pubkey: cluster_key.ecdh_public(),
+            envelopes: to
+                .iter()
+                .map(|w| {
+                    let env = master
+                        .seed()
+                        .seal_deterministic(
+                            cluster.as_bytes(),
+                            &w.ecdh.public(),
+                            Purpose::KeyDelivery,
+                            cluster_key.seed().expose(),
+                        )
+                        .unwrap();
+                    (w.pair.public(), env)
+                })
+                .collect(),
+        })
     };
     // Missing a member, or including an outsider: refused.
     assert_eq!(

@@ -34,6 +34,10 @@ mod trust;
 #[cfg(test)]
 mod trust_tests;
 
+pub use gatekeeper::{
+    MAX_DELIVERIES, check_deliveries, is_gatekeeper, master_version,
+    on_report as on_gatekeeper_report, report_weight as gatekeeper_report_weight,
+};
 pub use trust::{attestation_current, check_role, on_initialize, usable};
 
 pub use calls::Call;
@@ -52,6 +56,16 @@ use crate::modules::message_queue;
 use crate::storage::{Query, StorageMap, StorageValue};
 
 const MODULE: &str = "Registry";
+
+/// What other modules do when a worker's standing changes. Clusters live in `contracts`,
+/// which builds on this module; the runtime's root implements this trait to wire the two
+/// without a circle.
+pub trait WorkerHooks {
+    /// `pubkey`'s registration is being revoked: it must keep no seat in other modules.
+    fn on_revoked(ext: &mut Ext, pubkey: &[u8; 32]);
+    /// `worker` re-attested: seats its new attestation no longer qualifies it for are taken.
+    fn on_reattested(ext: &mut Ext, worker: &WorkerInfo);
+}
 
 /// Longest allowlist entry (a TDX measurement: 5 × 48 bytes).
 pub const MAX_MEASUREMENT_LEN: usize = 240;
@@ -224,6 +238,11 @@ fn notify(ext: &mut Ext, pubkey: [u8; 32], event: WorkerEvent) -> DispatchResult
     )
 }
 
+/// What a worker's report costs to handle: its record read and written, and a reply.
+pub fn worker_report_weight(_payload: &[u8]) -> phala_primitives::Weight {
+    crate::modules::weights::reads_writes(2, 2)
+}
+
 /// A worker's report, delivered (signature and sequence checked) by the message queue.
 pub fn on_worker_report(ext: &mut Ext, pubkey: [u8; 32], payload: &[u8]) -> DispatchResult {
     let report = WorkerReport::decode(&mut &payload[..]).map_err(|_| Error::BadReport)?;
@@ -273,4 +292,18 @@ pub(crate) fn build_genesis(
             .collect(),
     );
     Ok(())
+}
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Registry",
+        index: crate::modules::index::REGISTRY,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Workers: attested registration, the measurement allowlist, benchmark scores.",
+    }
 }

@@ -12,7 +12,9 @@
 use phala_primitives::BlockNumber;
 use phala_primitives::storage::Hasher;
 
-use super::{ALLOWED_MEASUREMENTS, Error, Event, TeeKind, WORKERS, WorkerInfo, gatekeeper};
+use super::{
+    ALLOWED_MEASUREMENTS, Error, Event, TeeKind, WORKERS, WorkerHooks, WorkerInfo, gatekeeper,
+};
 use crate::Ext;
 use crate::dispatch::DispatchResult;
 use crate::modules::system;
@@ -130,8 +132,8 @@ pub(super) fn revoke_measurement(ext: &mut Ext, measurement: &[u8]) -> DispatchR
 }
 
 /// Takes a revoked worker's registration and cluster seat.
-fn revoke(ext: &mut Ext, pubkey: &[u8; 32]) {
-    crate::modules::contracts::leave_cluster(ext, pubkey);
+fn revoke<H: WorkerHooks>(ext: &mut Ext, pubkey: &[u8; 32]) {
+    H::on_revoked(ext, pubkey);
     WORKERS.remove(ext, pubkey);
     ext.deposit_event(Event::WorkerRevoked { pubkey: *pubkey });
 }
@@ -139,7 +141,7 @@ fn revoke(ext: &mut Ext, pubkey: &[u8; 32]) {
 /// Block start: revokes one page of a removed measurement's workers, and every
 /// [`SWEEP_EVERY`] blocks takes the role from gatekeepers whose attestation expired (their
 /// platform may no longer pass), rotating the master key.
-pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
+pub fn on_initialize<H: WorkerHooks>(ext: &mut Ext, number: BlockNumber) {
     let mut queue = REVOKING.get_or_default(ext);
     if let Some((measurement, page)) = queue.first().cloned() {
         let key = (measurement.clone(), page);
@@ -149,7 +151,7 @@ pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
                 .get(ext, &pubkey)
                 .is_some_and(|w| w.measurement == measurement)
             {
-                revoke(ext, &pubkey);
+                revoke::<H>(ext, &pubkey);
             }
         }
         MEASUREMENT_PAGES.remove(ext, &key);
@@ -179,17 +181,13 @@ pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
 
 /// A registered worker re-attested: if its new attestation no longer qualifies it for a
 /// role it holds, it loses the role.
-pub(super) fn recheck_roles(ext: &mut Ext, worker: &WorkerInfo) -> DispatchResult {
+pub(super) fn recheck_roles<H: WorkerHooks>(ext: &mut Ext, worker: &WorkerInfo) -> DispatchResult {
     let params = super::params(ext);
     if gatekeeper::is_gatekeeper(ext, &worker.pubkey)
         && check_role(ext, worker, params.gatekeeper_max_level).is_err()
     {
         gatekeeper::remove_and_rotate(ext, &[worker.pubkey])?;
     }
-    if crate::modules::contracts::WORKER_CLUSTER.contains(ext, &worker.pubkey)
-        && check_role(ext, worker, params.cluster_max_level).is_err()
-    {
-        crate::modules::contracts::leave_cluster(ext, &worker.pubkey);
-    }
+    H::on_reattested(ext, worker);
     Ok(())
 }

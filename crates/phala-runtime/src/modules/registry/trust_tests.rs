@@ -380,7 +380,7 @@ fn re_attesting_below_a_roles_level_loses_the_role() {
             let mut w = worker(&ext, &pubkey).unwrap();
             w.confidence_level = 4;
             WORKERS.insert(&mut ext, &pubkey, &w);
-            trust::recheck_roles(&mut ext, &w).unwrap();
+            trust::recheck_roles::<crate::Wiring>(&mut ext, &w).unwrap();
         }
         ext.into_changes()
     };

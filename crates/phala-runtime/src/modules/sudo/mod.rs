@@ -140,3 +140,17 @@ impl From<Event> for crate::RuntimeEvent {
         crate::RuntimeEvent::Sudo(e)
     }
 }
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Sudo",
+        index: crate::modules::index::SUDO,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Root calls by one key, on development chains, until governance exists.",
+    }
+}

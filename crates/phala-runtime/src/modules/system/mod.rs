@@ -248,3 +248,59 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         LAST_RUNTIME_UPGRADE.metadata(),
     ]
 }
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    use crate::metadata::{BlockLength, RuntimeDbWeight, block_weights};
+    use crate::modules::weights;
+    crate::metadata::ModuleMetadata {
+        name: "System",
+        index: crate::modules::index::SYSTEM,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![
+            crate::metadata::constant(
+                "BlockWeights",
+                &block_weights(),
+                " Block & extrinsics weights: base values and limits.",
+            ),
+            crate::metadata::constant(
+                "BlockLength",
+                &BlockLength {
+                    max: PerDispatchClass {
+                        normal: weights::max_normal_length(),
+                        operational: weights::MAX_BLOCK_LENGTH,
+                        mandatory: weights::MAX_BLOCK_LENGTH,
+                    },
+                },
+                " The maximum length of a block (in bytes).",
+            ),
+            crate::metadata::constant(
+                "BlockHashCount",
+                &BLOCK_HASH_COUNT,
+                " Maximum number of block number to block hash mappings to keep (oldest pruned first).",
+            ),
+            crate::metadata::constant(
+                "DbWeight",
+                &RuntimeDbWeight {
+                    read: weights::DB_READ,
+                    write: weights::DB_WRITE,
+                },
+                " The weight of runtime database operations the runtime can invoke.",
+            ),
+            crate::metadata::constant(
+                "Version",
+                &crate::version::version(),
+                " Get the chain's in-code version.",
+            ),
+            crate::metadata::constant(
+                "SS58Prefix",
+                &phala_primitives::SS58_PREFIX,
+                " The designated SS58 prefix of this chain.",
+            ),
+        ],
+        error: None,
+        docs: " Accounts, nonces, block numbers and hashes, and events.",
+    }
+}

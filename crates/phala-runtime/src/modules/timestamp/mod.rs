@@ -53,3 +53,21 @@ pub fn did_update(ext: &Ext) -> bool {
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![NOW.metadata(), DID_UPDATE.metadata()]
 }
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Timestamp",
+        index: crate::modules::index::TIMESTAMP,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: None,
+        constants: vec![crate::metadata::constant(
+            "MinimumPeriod",
+            &MINIMUM_PERIOD,
+            " Half the expected block time in milliseconds.",
+        )],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " The block's time, set by its author.",
+    }
+}

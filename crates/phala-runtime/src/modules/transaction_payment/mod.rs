@@ -129,3 +129,21 @@ pub fn settle_fee(ext: &mut Ext, who: &AccountId32, fee: Balance, tip: Balance) 
     });
     Ok(())
 }
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "TransactionPayment",
+        index: crate::modules::index::TRANSACTION_PAYMENT,
+        storage: storage_metadata(),
+        calls: None,
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![crate::metadata::constant(
+            "OperationalFeeMultiplier",
+            &OPERATIONAL_FEE_MULTIPLIER,
+            " A fee multiplier for `Operational` extrinsics to compute \"virtual tip\" to boost their `priority`.",
+        )],
+        error: None,
+        docs: " Transaction fees.",
+    }
+}

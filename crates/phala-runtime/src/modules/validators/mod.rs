@@ -449,3 +449,17 @@ pub(crate) fn build_genesis(
     COMMITTEES.insert(ext, &0, &committee);
     Ok(())
 }
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Validators",
+        index: crate::modules::index::VALIDATORS,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Gatekeeper validators: bonds, candidacies, elected committees and slashing.",
+    }
+}
