@@ -1,5 +1,5 @@
-//! The pallet-contracts host functions (contracts-abi.md §1.3): storage, input and output,
-//! context getters, hashing, events, debug messages and signature checks. Calls and
+//! The pallet-contracts host functions (docs/contracts-abi.md, *Host functions*): storage, input
+//! and output, context getters, hashing, events, debug messages and signature checks. Calls and
 //! instantiation are in `host_calls`, the pink chain extension in `pink`.
 //!
 //! Every function is linked under its name and under the legacy `seal_`-prefixed alias that
