@@ -1,4 +1,4 @@
-//! `MessageQueue`: the chain's end of the message queue (protocol.md §4).
+//! `MessageQueue`: the chain's end of the message queue (docs/protocol.md, *Message queue*).
 //!
 //! Worker → chain: `sync_offchain_message` carries a `SignedMessage`. It is accepted only
 //! if its sender is an off-chain origin the chain knows (a registered worker), the signature
@@ -167,7 +167,9 @@ pub fn check(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> {
                 return Err(Error::AttestationExpired);
             }
         }
-        // Gatekeeper, cluster and contract keys arrive with key management.
+        // Nothing signs as these origins: gatekeepers and cluster members report from their
+        // own worker origin (`GATEKEEPER_REPORT`, `CONTRACT_REPORT`), and their role is
+        // checked when the report is handled.
         MessageOrigin::Gatekeeper | MessageOrigin::Cluster(_) | MessageOrigin::Contract(_) => {
             return Err(Error::UnknownSender);
         }
