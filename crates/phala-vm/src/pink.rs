@@ -331,7 +331,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
             ok(crypto::ecdsa_verify_prehashed(&signature, &hash, &public))
         }
         15 => ok(world(caller)?.ctx.system_contract),
-        // Clusters hold no balances yet.
+        // No value moves inside a cluster: every balance reads as 0 (see `seal0.balance`).
         16 => {
             let _account: AccountId = args(input)?;
             ok((0u128, 0u128))
