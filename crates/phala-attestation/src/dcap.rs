@@ -123,11 +123,12 @@ impl TcbStatus {
     }
 }
 
-/// protocol.md §3: UpToDate 1, SWHardeningNeeded 2, ConfigurationNeeded 3 (4 with an advisory
-/// outside the whitelist), OutOfDate 5. The combined statuses Intel added later rate as their
-/// worse part, as Phala's chain rated them: ConfigurationAndSWHardeningNeeded like
-/// ConfigurationNeeded, OutOfDateConfigurationNeeded like OutOfDate. TD relaunch advice is
-/// refused: the TD should be restarted on the updated module first.
+/// The confidence level of a TCB status (docs/protocol.md, *Attestation and registration*):
+/// UpToDate 1, SWHardeningNeeded 2, ConfigurationNeeded 3 (4 with an advisory outside the
+/// whitelist), OutOfDate 5. The combined statuses Intel added later rate as their worse part, as
+/// Phala's chain rated them: ConfigurationAndSWHardeningNeeded like ConfigurationNeeded,
+/// OutOfDateConfigurationNeeded like OutOfDate. TD relaunch advice is refused: the TD should be
+/// restarted on the updated module first.
 pub fn confidence(
     status: TcbStatus,
     advisory_ids: &[String],

@@ -22,8 +22,8 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
-/// `derive(parent, label, id)` of protocol.md §5: a new 32-byte secret (an sr25519 or
-/// X25519 seed) from a parent secret, a label such as `"cluster_key"`, and an id.
+/// `derive(parent, label, id)` (docs/protocol.md, *Key hierarchy*): a new 32-byte secret (an
+/// sr25519 or X25519 seed) from a parent secret, a label such as `"cluster_key"`, and an id.
 pub fn derive(parent: &[u8; 32], label: &str, id: &[u8]) -> Zeroizing<[u8; 32]> {
     derive_bytes(parent, label.as_bytes(), id)
 }

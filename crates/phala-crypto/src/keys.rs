@@ -1,4 +1,5 @@
-//! The network's secret keys and how each derives from its parent (protocol.md §5).
+//! The network's secret keys and how each derives from its parent (docs/protocol.md, *Key
+//! hierarchy*).
 //!
 //! Every key is a 32-byte [`Seed`]; a [`KeyPair`] made from it both signs (sr25519, the
 //! seed as a mini secret key) and decrypts (x25519, `derive(seed, "ecdh_key", "")`), so a

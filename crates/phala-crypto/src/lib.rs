@@ -1,4 +1,4 @@
-//! End-to-end encryption to TEEs (protocol.md §5).
+//! End-to-end encryption to TEEs (docs/protocol.md, *Envelopes*).
 //!
 //! An [`Envelope`] carries a payload only its recipient's X25519 key opens:
 //! - the sender makes a fresh (ephemeral) X25519 key and agrees a secret with the recipient;

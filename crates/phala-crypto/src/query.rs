@@ -1,4 +1,4 @@
-//! Signed queries and signed replies (protocol.md §5).
+//! Signed queries and signed replies (docs/protocol.md, *Queries*).
 //!
 //! A query travels inside an [`Envelope`](crate::Envelope) to the worker's query key. It may
 //! be signed by the caller's account, or by a session key the account certified until a

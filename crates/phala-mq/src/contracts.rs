@@ -1,8 +1,8 @@
-//! Confidential contracts on the queue (protocol.md §7): the chain hands each cluster its
-//! uploads, instantiations and commands in chain order ([`ContractCommand`]), and cluster
-//! workers report what each did ([`ContractReport`]). Inputs travel sealed: an
-//! instantiation's constructor data to the cluster key, a command to the contract key. The
-//! chain sees ids, gas and status, never an input, an output or a contract's state.
+//! Confidential contracts on the queue (docs/protocol.md, *Contract commands*): the chain hands
+//! each cluster its uploads, instantiations and commands in chain order ([`ContractCommand`]), and
+//! cluster workers report what each did ([`ContractReport`]). Inputs travel sealed: an
+//! instantiation's constructor data to the cluster key, a command to the contract key. The chain
+//! sees ids, gas and status, never an input, an output or a contract's state.
 
 use parity_scale_codec::{Decode, Encode};
 use phala_crypto::Envelope;

@@ -1,11 +1,12 @@
-//! The message queue between the chain and TEE workers (protocol.md §4).
+//! The message queue between the chain and TEE workers (docs/protocol.md, *Message queue*).
 //!
-//! A [`Message`] has a sender ([`MessageOrigin`]), a topic and a SCALE payload. Messages
-//! from off-chain origins (workers, and later gatekeepers and clusters) travel as
-//! [`SignedMessage`]s: signed by the origin's key over the chain's genesis hash, the message
-//! and a per-sender sequence number, so the chain accepts each exactly once and in order,
-//! and never one meant for another chain. Messages from the chain's own modules need no
-//! signature: workers read them from each block's state (`MessageQueue.OutboundMessages`)
+//! A [`Message`] has a sender ([`MessageOrigin`]), a topic and a SCALE payload. Messages from
+//! workers travel as [`SignedMessage`]s: signed by the worker's identity key over the chain's
+//! genesis hash, the message and a per-sender sequence number, so the chain accepts each exactly
+//! once and in order, and never one meant for another chain. Gatekeepers and cluster members send
+//! their reports the same way, from their own worker origin; the chain refuses the `Gatekeeper`,
+//! `Cluster` and `Contract` origins, which nothing signs. Messages from the chain's own modules
+//! need no signature: workers read them from each block's state (`MessageQueue.OutboundMessages`)
 //! with a proof.
 //!
 //! This crate holds only the formats and the signing payload; the chain's checks live in the
@@ -47,7 +48,7 @@ pub enum MessageOrigin {
     /// A chain module, by name: trusted because it is read from verified state.
     #[codec(index = 0)]
     Pallet(Vec<u8>),
-    /// A confidential contract, signing with its contract key.
+    /// A confidential contract. Refused by the chain: no message is signed as it.
     #[codec(index = 1)]
     Contract(H256),
     /// A worker, signing with its sr25519 identity key.
@@ -56,16 +57,17 @@ pub enum MessageOrigin {
     /// An account (messages it caused through a transaction).
     #[codec(index = 3)]
     AccountId(H256),
-    /// The gatekeepers as one, signing with the master key.
+    /// The gatekeepers as one. Refused by the chain: each gatekeeper reports as a `Worker`.
     #[codec(index = 4)]
     Gatekeeper,
-    /// A cluster, signing with its cluster key.
+    /// A cluster. Refused by the chain: each member reports as a `Worker`.
     #[codec(index = 5)]
     Cluster(H256),
 }
 
 impl MessageOrigin {
-    /// Whether messages from this origin arrive from outside the chain, signed.
+    /// Whether messages from this origin would arrive from outside the chain, signed (of
+    /// these, the chain accepts only `Worker`).
     pub fn is_offchain(&self) -> bool {
         matches!(
             self,
@@ -85,7 +87,7 @@ impl MessageOrigin {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct Message {
     pub sender: MessageOrigin,
-    /// Topics beginning with `^` are for the chain only (protocol.md §4).
+    /// Topics beginning with `^` are for the chain only (docs/protocol.md, *Message queue*).
     pub destination: Vec<u8>,
     pub payload: Vec<u8>,
 }

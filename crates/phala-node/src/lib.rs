@@ -4,8 +4,10 @@
 //! Data flow: transactions arrive over RPC into the chain's pool; when this validator leads a
 //! view, simplex asks the application ([`consensus::app`]) for a block, which executes pooled
 //! transactions on its parent; other validators re-execute it before voting. Marshal hands
-//! finalized blocks, in order, to the finalizer ([`consensus::finalizer`]), which commits
-//! each with its certificate; RPC subscribers hear about it from the chain's broadcast.
+//! finalized blocks, in order, to the orchestrator ([`consensus::orchestrator`]), which commits
+//! each with its certificate (`phala_chain::Chain::finalize_block`), switches committees at
+//! epoch boundaries and only then acknowledges; RPC subscribers hear about it from the chain's
+//! broadcast.
 //!
 //! Everything runs on Commonware's tokio runtime, whose storage directory holds the consensus
 //! journal and marshal's archives; the chain store lives beside it.

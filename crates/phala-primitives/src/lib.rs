@@ -1,4 +1,4 @@
-//! Phala's wire types, shared by the runtime, the node, the SDK and (later) workers.
+//! Phala's wire types, shared by the runtime, the node, the SDK and the workers.
 //!
 //! Everything here follows Substrate's SCALE formats byte for byte, so that polkadot.js and
 //! subxt can build, sign, hash and decode what the chain produces: account ids and hashes

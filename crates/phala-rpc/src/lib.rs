@@ -1,13 +1,12 @@
 //! The node's JSON-RPC server: Substrate's legacy RPC, over HTTP and WebSocket on one port.
 //!
-//! polkadot.js and subxt talk to this node as they would to a Substrate node, so the method
-//! names, aliases, notification names, JSON shapes and error codes follow
-//! `design/substrate-compat.md` to the letter. A request flows: jsonrpsee (transport, limits)
-//! → `middleware` (per-call accounting) → a handler in `chain`, `state`, `author`,
-//! `system` or `payment` that parses positional `params`, reads the [`phala_chain::Chain`]
-//! on a blocking thread and answers in a [`json`] shape or an [`errors`] object. Subscriptions
-//! (`subscriptions`, and the transaction watch in `author`) follow the chain's broadcast of
-//! finalized blocks.
+//! polkadot.js and subxt talk to this node as they would to a Substrate node, so the method names,
+//! aliases, notification names, JSON shapes and error codes are Substrate's (listed in
+//! `docs/substrate-compat.md`). A request flows: jsonrpsee (transport, limits) → `middleware`
+//! (per-call accounting) → a handler in `chain`, `state`, `author`, `system` or `payment` that
+//! parses positional `params`, reads the [`phala_chain::Chain`] on a blocking thread and answers in
+//! a [`json`] shape or an [`errors`] object. Subscriptions (`subscriptions`, and the transaction
+//! watch in `author`) follow the chain's broadcast of finalized blocks.
 //!
 //! Only finalized blocks exist for RPC: the best block is the finalized head, every `at`
 //! parameter must name a finalized block, and new-head subscriptions emit finalized headers.

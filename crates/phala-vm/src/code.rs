@@ -1,8 +1,8 @@
-//! Code validation at upload, with the rules of pallet-contracts (contracts-abi.md §1.1): Wasm
-//! MVP plus sign-extension, no floating point (it would break determinism between workers),
-//! one memory imported as `env.memory` with at most 16 pages, function imports only from
-//! `seal0`/`seal1`/`seal2` and only of host functions this VM has, and exactly the exports
-//! `deploy` and `call`, both `() -> ()`. A module passing these always loads on every worker.
+//! Code validation at upload, with the rules of pallet-contracts (docs/contracts-abi.md, *Code
+//! rules*): Wasm MVP plus sign-extension, no floating point (it would break determinism between
+//! workers), one memory imported as `env.memory` with at most 16 pages, function imports only from
+//! `seal0`/`seal1`/`seal2` and only of host functions this VM has, and exactly the exports `deploy`
+//! and `call`, both `() -> ()`. A module passing these always loads on every worker.
 
 use std::sync::OnceLock;
 

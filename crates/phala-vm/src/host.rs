@@ -1,5 +1,5 @@
-//! The pallet-contracts host functions (contracts-abi.md §1.3): storage, input and output,
-//! context getters, hashing, events, debug messages and signature checks. Calls and
+//! The pallet-contracts host functions (docs/contracts-abi.md, *Host functions*): storage, input
+//! and output, context getters, hashing, events, debug messages and signature checks. Calls and
 //! instantiation are in `host_calls`, the pink chain extension in `pink`.
 //!
 //! Every function is linked under its name and under the legacy `seal_`-prefixed alias that
@@ -385,7 +385,9 @@ fn register(t: &mut Builder) {
     getter(t, "value_transferred", |c| {
         Ok(c.data().frame.value.encode())
     });
-    // Clusters hold no balances yet: every contract has none and needs none.
+    // No value moves inside a cluster (transfers of anything but zero fail), so contracts see
+    // a balance of 0. Their chain accounts hold only the existential deposit and storage
+    // deposits, which are not the contract's to spend and are not shown here.
     getter(t, "balance", |_| Ok(0u128.encode()));
     getter(t, "minimum_balance", |_| Ok(0u128.encode()));
     getter(t, "tombstone_deposit", |_| Ok(0u128.encode()));

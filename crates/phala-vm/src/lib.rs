@@ -1,4 +1,4 @@
-//! Runs unmodified compiled ink! contracts (protocol.md §7, contracts-abi.md).
+//! Runs unmodified compiled ink! contracts (docs/contracts-abi.md).
 //!
 //! A [`Vm`] executes one request (instantiate or call) against a cluster's committed state
 //! ([`Backend`]) and returns an [`Outcome`]: the result, the gas used, and the [`Changes`] to

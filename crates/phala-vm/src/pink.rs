@@ -1,8 +1,8 @@
-//! Phala's pink chain extension (contracts-abi.md §3), reached through
-//! `seal0.call_chain_extension(id, input, output)`: arguments and results are SCALE, `id` is
-//! the function number (extension 0). What depends on the worker (HTTP, the local cache,
-//! keys, time, randomness, logs) goes through [`Environment`]; what must be identical on
-//! every worker of a cluster is decided here, by the execution [`Mode`]:
+//! Phala's pink chain extension (docs/contracts-abi.md, *Pink chain extension*), reached through
+//! `seal0.call_chain_extension(id, input, output)`: arguments and results are SCALE, `id` is the
+//! function number (extension 0). What depends on the worker (HTTP, the local cache, keys, time,
+//! randomness, logs) goes through [`Environment`]; what must be identical on every worker of a
+//! cluster is decided here, by the execution [`Mode`]:
 //! - in a transaction, HTTP, randomness, sr25519 signing, cache reads and the worker's own
 //!   key are unavailable (they would differ between workers), as in Phala;
 //! - cache writes of a transaction are applied by the worker after the command commits.
@@ -106,7 +106,7 @@ pub trait Environment: Send + Sync {
     /// The worker's ECDH public key.
     fn worker_pubkey(&self) -> [u8; 32];
     /// A 32-byte secret for `(contract, salt)`, the same on every worker of the cluster
-    /// (derived from the cluster key, protocol.md §5).
+    /// (derived from the cluster key, docs/protocol.md, *Key hierarchy*).
     fn contract_secret(&self, contract: &AccountId, salt: &[u8]) -> [u8; 32];
     /// Wall-clock time, as the worker's (untrusted) clock says.
     fn untrusted_millis(&self) -> u64;
@@ -331,7 +331,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
             ok(crypto::ecdsa_verify_prehashed(&signature, &hash, &public))
         }
         15 => ok(world(caller)?.ctx.system_contract),
-        // Clusters hold no balances yet.
+        // No value moves inside a cluster: every balance reads as 0 (see `seal0.balance`).
         16 => {
             let _account: AccountId = args(input)?;
             ok((0u128, 0u128))

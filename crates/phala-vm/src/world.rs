@@ -341,7 +341,8 @@ impl Backend for MemoryBackend {
     }
 }
 
-/// The id of a contract: blake2_256(deployer ‖ code_hash ‖ cluster ‖ salt) (protocol.md §7).
+/// The id of a contract: blake2_256(deployer ‖ code_hash ‖ cluster ‖ salt) (docs/protocol.md,
+/// *Contract commands*).
 pub fn contract_address(
     deployer: &AccountId,
     code_hash: &CodeHash,

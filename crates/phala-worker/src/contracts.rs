@@ -1,4 +1,4 @@
-//! Confidential contracts in a cluster worker (protocol.md §7).
+//! Confidential contracts in a cluster worker (docs/protocol.md, *Contract commands*).
 //!
 //! Every worker of a cluster runs the cluster's instantiations and commands in chain order,
 //! with the same inputs (opened with the cluster or contract key), the same block context and

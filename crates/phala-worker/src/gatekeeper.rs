@@ -1,5 +1,5 @@
 //! The key-holding half of the core: what a gatekeeper does with the master key, and how a
-//! cluster worker receives its cluster key (protocol.md §5).
+//! cluster worker receives its cluster key (docs/protocol.md, *Key hierarchy*).
 //!
 //! Everything here reacts to proven chain messages, in block order, so every gatekeeper
 //! takes the same steps. Hand-overs whose content is determined by the keys (history,

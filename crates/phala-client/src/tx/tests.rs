@@ -42,7 +42,7 @@ fn vector_params() -> SigningParams {
 
 #[test]
 fn signed_extrinsic_matches_the_substrate_layout() {
-    // §3.7 of substrate-compat.md, with Balances at index 2 on this chain.
+    // The transfer vector of docs/substrate-compat.md, *Test vectors* (Balances is module 2).
     let call = transfer_call(bob(), PHA, true);
     let call_hex =
         "0203008eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48070010a5d4e8";
@@ -168,7 +168,7 @@ fn fee_query_input_and_output_layouts() {
     let xt = UncheckedExtrinsic::decode(&mut rest).unwrap();
     assert_eq!(&xt.function, tx.call());
     assert_eq!(rest, (tx.bytes().len() as u32).to_le_bytes());
-    // Vector from substrate-compat.md §6: weight 125_000_000/3593, Normal, fee 10^9.
+    // docs/substrate-compat.md, *Test vectors*: weight 125_000_000/3593, Normal, fee 10^9.
     let out = decode_hex("0x0265cd1d25380000ca9a3b000000000000000000000000").unwrap();
     let info: RuntimeDispatchInfo = decode_exact("info", &out).unwrap();
     assert_eq!(info.weight, Weight::from_parts(125_000_000, 3593));

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-/// Every name substrate-compat §1.4 requires (optional `system_dryRun*` excepted).
+/// The legacy methods and aliases polkadot.js and subxt call (docs/substrate-compat.md,
+/// *JSON-RPC*).
 const REQUIRED: &[&str] = &[
     "rpc_methods",
     "system_chain",

@@ -64,7 +64,8 @@ pub const fn module_account(id: [u8; 8]) -> AccountId32 {
     AccountId32(bytes)
 }
 
-/// Where fees (and later 20 % of rewards and slashes) go: Substrate's treasury account.
+/// Where transaction fees, contract gas, forfeited command deposits and validators' slashes
+/// go: Substrate's treasury account.
 pub const TREASURY_ACCOUNT: AccountId32 = module_account(*b"py/trsry");
 
 /// Holds the computation rewards not yet paid out (70 % of the supply at genesis).

@@ -1,4 +1,5 @@
-//! `Contracts`: clusters of workers that run confidential contracts (protocol.md §7).
+//! `Contracts`: clusters of workers that run confidential contracts (docs/protocol.md,
+//! *Contract commands*).
 //!
 //! Root (until governance) creates a cluster from registered workers. The gatekeepers derive
 //! its key from the master key, `derive(master, "cluster_key", cluster id)`, and seal it to

@@ -1,4 +1,4 @@
-//! `MessageQueue`: the chain's end of the message queue (protocol.md §4).
+//! `MessageQueue`: the chain's end of the message queue (docs/protocol.md, *Message queue*).
 //!
 //! Worker → chain: `sync_offchain_message` carries a `SignedMessage`. It is accepted only
 //! if its sender is an off-chain origin the chain knows (a registered worker), the signature
@@ -205,8 +205,8 @@ pub fn check<C: Config>(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> 
                 return Err(Error::AttestationExpired);
             }
         }
-        // Gatekeepers, clusters and contracts speak through their workers' own origins:
-        // a message signed by a key the chain does not register as a sender is refused.
+        // Nothing signs as these origins: gatekeepers and cluster members report from their
+        // own worker origin, and their role is checked when the report is handled.
         MessageOrigin::Gatekeeper | MessageOrigin::Cluster(_) | MessageOrigin::Contract(_) => {
             return Err(Error::UnknownSender);
         }

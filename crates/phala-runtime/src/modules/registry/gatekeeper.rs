@@ -28,7 +28,7 @@ pub const MAX_DELIVERIES: usize = 64;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct MasterPubkeyRecord {
     pub version: u32,
-    /// sr25519: signs as the gatekeepers.
+    /// sr25519: the key's public identity (no message is signed with it).
     pub pubkey: [u8; 32],
     /// x25519.
     pub ecdh_pubkey: [u8; 32],
