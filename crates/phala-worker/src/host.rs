@@ -340,7 +340,10 @@ pub async fn run(
         }
     };
     let core = core.with_contract_runtime(Arc::new(ContractRuntime::new(
-        HttpPolicy::new(config.contracts.http_allow.clone()),
+        HttpPolicy::new(
+            config.contracts.http_allow.clone(),
+            Arc::new(crate::http_transport::ReqwestTransport),
+        ),
         config.contracts.query_gas,
         config.contracts.query_timeout,
     )));

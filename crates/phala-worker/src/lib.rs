@@ -1,17 +1,15 @@
-//! The TEE worker (Phala's pRuntime with its pherry relayer in one process).
+//! The TEE worker's host (Phala's pRuntime shell with its pherry relayer in one process):
+//! everything around the sans-IO core (`phala-worker-core`, re-exported here as [`core`],
+//! [`keys`], [`checkpoint`], [`gatekeeper`], [`contracts`], [`query`]) that does I/O.
 //!
-//! - [`core`]: the sans-IO heart. Verified inputs in (headers with finality certificates,
-//!   state proofs), signed messages out. It is what would run inside the enclave.
-//! - [`keys`] and [`checkpoint`]: the identity and ECDH keys and the core's state, sealed by
-//!   the TEE as one unit (keys never leave the chain position they were made for), so a
-//!   restart resumes without registering again.
-//! - [`gatekeeper`]: the master key's life in a gatekeeper, and cluster keys in workers.
-//! - [`query`]: encrypted, signed queries answered from the last verified block;
-//!   [`query_sched`] shares their work fairly among senders (start-time fair queuing,
+//! - [`query_sched`]: shares the work of queries fairly among senders (start-time fair queuing,
 //!   [`fair`]), so one flooding client slows only itself.
 //! - [`host`]: the thin shell around the core: the relayer (node → core: headers,
 //!   certificates, proofs; core → chain: registration and signed messages as extrinsics
-//!   paid by the operator), the benchmark, progress output, and the HTTP API ([`http`]).
+//!   paid by the operator), the benchmark ([`bench`]), progress output, and the HTTP API
+//!   ([`http`]).
+//! - [`http_transport`]: contracts' HTTP requests, made for the core once it has allowed them.
+//! - [`code_files`]: contract codes on disk and from the node.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![cfg_attr(
@@ -20,22 +18,17 @@
 )]
 
 pub mod bench;
-pub mod checkpoint;
 pub mod code_files;
-pub mod contract_env;
-pub mod contracts;
-pub mod core;
 pub mod fair;
-pub mod gatekeeper;
 pub mod host;
 pub mod http;
-pub mod keys;
-pub mod query;
+pub mod http_transport;
 pub mod query_sched;
-pub mod reattest;
 mod tls;
 
-pub use host::{ContractsConfig, TeeChoice, WorkerConfig, WorkerError, run};
+// The core, under the paths it had before it became its own crate.
+pub use phala_worker_core::{
+    VERSION, checkpoint, contract_env, contracts, core, gatekeeper, keys, query, reattest,
+};
 
-/// This worker runtime's version, as it registers: 0.1.0.
-pub const VERSION: u32 = phala_primitives::worker::version(0, 1, 0);
+pub use host::{ContractsConfig, TeeChoice, WorkerConfig, WorkerError, run};

@@ -30,7 +30,7 @@ use phala_vm::{
     Outcome, Request, Vm,
 };
 
-use crate::contract_env::{ContractCache, HttpPolicy, WorkerEnvironment};
+use crate::contract_env::{Clock, ContractCache, HttpPolicy, SystemClock, WorkerEnvironment};
 use crate::gatekeeper::ClusterKey;
 
 /// Default gas a signed query may use (about a second or two of wasm).
@@ -209,6 +209,8 @@ pub struct ContractRuntime {
     pub codes: Arc<CodeStore>,
     pub cache: Arc<ContractCache>,
     pub http: Arc<HttpPolicy>,
+    /// The host's clock, as contracts see it (`untrusted_millis`).
+    pub clock: Arc<dyn Clock>,
     /// Gas of a signed query; anonymous ones get [`ANONYMOUS_GAS_DIVISOR`] times less.
     pub query_gas: u64,
     pub query_timeout: Duration,
@@ -242,6 +244,7 @@ impl ContractRuntime {
             codes: Arc::default(),
             cache: Arc::default(),
             http: Arc::new(http),
+            clock: Arc::new(SystemClock),
             query_gas,
             query_timeout,
             keys: Mutex::default(),
@@ -276,6 +279,7 @@ impl ContractRuntime {
             worker_pubkey: worker_ecdh,
             cache: self.cache.clone(),
             http: self.http.clone(),
+            clock: self.clock.clone(),
             logs: Default::default(),
         })
     }

@@ -4,7 +4,6 @@
 //! the caller of a query inside its encrypted reply, never to the host's log.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -104,17 +103,61 @@ impl ContractCache {
     }
 }
 
-/// Which hosts contracts may reach over HTTP(S), and the client that reaches them.
+/// The host's side of a contract's HTTP request: the core decides whether a request may be
+/// made (its allowlist, the URL's scheme, the time left); the host, which has the network,
+/// makes it. The host must not follow redirects (they could leave the allowlist), must
+/// refuse more than [`MAX_HTTP_HEADERS`] response headers and a body over
+/// [`MAX_HTTP_RESPONSE`], and must give up after `timeout`.
+pub trait HttpTransport: Send + Sync {
+    fn send(
+        &self,
+        url: &url::Url,
+        request: HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, HttpRequestError>;
+}
+
+/// A host without a network: every allowed request fails as a network error.
 #[derive(Debug, Default)]
+pub struct NoNetwork;
+
+impl HttpTransport for NoNetwork {
+    fn send(
+        &self,
+        _url: &url::Url,
+        _request: HttpRequest,
+        _timeout: Duration,
+    ) -> Result<HttpResponse, HttpRequestError> {
+        Err(HttpRequestError::NetworkError)
+    }
+}
+
+/// Which hosts contracts may reach over HTTP(S), and the host's transport that reaches them.
 pub struct HttpPolicy {
     /// Host names: exact (`api.example.com`), a domain and its subdomains
     /// (`*.example.com`), or `*` for any. Empty: no HTTP at all.
     pub allow: Vec<String>,
+    transport: Arc<dyn HttpTransport>,
+}
+
+impl std::fmt::Debug for HttpPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpPolicy")
+            .field("allow", &self.allow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpPolicy {
+    /// No host allowed, and no network.
+    fn default() -> Self {
+        Self::new(Vec::new(), Arc::new(NoNetwork))
+    }
 }
 
 impl HttpPolicy {
-    pub fn new(allow: Vec<String>) -> Self {
-        Self { allow }
+    pub fn new(allow: Vec<String>, transport: Arc<dyn HttpTransport>) -> Self {
+        Self { allow, transport }
     }
 
     pub fn allows(&self, host: &str) -> bool {
@@ -131,14 +174,13 @@ impl HttpPolicy {
         })
     }
 
-    /// One request, refused unless its host is allowed; no redirects (they could leave the
-    /// allowlist), a bounded response, and `timeout` for all of it.
+    /// One request, refused unless its host is allowed, then made by the host's transport.
     pub fn request(
         &self,
         request: HttpRequest,
         timeout: Duration,
     ) -> Result<HttpResponse, HttpRequestError> {
-        let url = reqwest::Url::parse(&request.url).map_err(|_| HttpRequestError::InvalidUrl)?;
+        let url = url::Url::parse(&request.url).map_err(|_| HttpRequestError::InvalidUrl)?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(HttpRequestError::InvalidUrl);
         }
@@ -149,62 +191,26 @@ impl HttpPolicy {
         if timeout.is_zero() {
             return Err(HttpRequestError::Timeout);
         }
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| HttpRequestError::InvalidMethod)?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &request.headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| HttpRequestError::InvalidHeaderName)?;
-            let value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|_| HttpRequestError::InvalidHeaderValue)?;
-            headers.append(name, value);
-        }
-        crate::tls::ensure_provider();
-        let client = reqwest::blocking::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .build()
-            .map_err(|_| HttpRequestError::FailedToCreateClient)?;
-        let response = client
-            .request(method, url)
-            .headers(headers)
-            .body(request.body)
-            .send()
-            .map_err(|e| {
-                if e.is_timeout() {
-                    HttpRequestError::Timeout
-                } else {
-                    HttpRequestError::NetworkError
-                }
-            })?;
-        if response.headers().len() > MAX_HTTP_HEADERS {
-            return Err(HttpRequestError::TooManyHeaders);
-        }
-        let status = response.status();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        response
-            .take(MAX_HTTP_RESPONSE as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|_| HttpRequestError::NetworkError)?;
-        if body.len() > MAX_HTTP_RESPONSE {
-            return Err(HttpRequestError::ResponseTooLarge);
-        }
-        Ok(HttpResponse {
-            status_code: status.as_u16(),
-            reason_phrase: status.canonical_reason().unwrap_or_default().to_string(),
-            headers,
-            body,
-        })
+        self.transport.send(&url, request, timeout)
+    }
+}
+
+/// The host's wall clock, which the TEE cannot check: contracts see it as
+/// `untrusted_millis`.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
@@ -214,6 +220,7 @@ pub struct WorkerEnvironment {
     pub worker_pubkey: [u8; 32],
     pub cache: Arc<ContractCache>,
     pub http: Arc<HttpPolicy>,
+    pub clock: Arc<dyn Clock>,
     pub logs: Mutex<Vec<String>>,
 }
 
@@ -285,9 +292,7 @@ impl Environment for WorkerEnvironment {
     }
 
     fn untrusted_millis(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        self.clock.now_millis()
     }
 
     fn fill_random(&self, buf: &mut [u8]) {
@@ -301,7 +306,10 @@ mod tests {
 
     #[test]
     fn the_allowlist_matches_hosts_and_subdomains_only() {
-        let policy = HttpPolicy::new(vec!["api.example.com".into(), "*.example.org".into()]);
+        let policy = HttpPolicy::new(
+            vec!["api.example.com".into(), "*.example.org".into()],
+            Arc::new(NoNetwork),
+        );
         assert!(policy.allows("api.example.com"));
         assert!(policy.allows("API.example.com."));
         assert!(!policy.allows("example.com"));
@@ -310,12 +318,12 @@ mod tests {
         assert!(policy.allows("a.b.example.org"));
         assert!(!policy.allows("badexample.org"));
         assert!(!HttpPolicy::default().allows("example.com"));
-        assert!(HttpPolicy::new(vec!["*".into()]).allows("anything"));
+        assert!(HttpPolicy::new(vec!["*".into()], Arc::new(NoNetwork)).allows("anything"));
     }
 
     #[test]
     fn a_request_outside_the_allowlist_is_refused_without_a_connection() {
-        let policy = HttpPolicy::new(vec!["127.0.0.1".into()]);
+        let policy = HttpPolicy::new(vec!["127.0.0.1".into()], Arc::new(NoNetwork));
         let request = |url: &str| HttpRequest {
             url: url.into(),
             method: "GET".into(),
@@ -334,45 +342,6 @@ mod tests {
             policy.request(request("not a url"), Duration::from_secs(5)),
             Err(HttpRequestError::InvalidUrl)
         );
-    }
-
-    #[test]
-    fn an_allowed_host_is_reached_without_following_redirects() {
-        use std::io::{Read as _, Write as _};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            for (i, stream) in listener.incoming().take(2).enumerate() {
-                let mut stream = stream.unwrap();
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                let response = if i == 0 {
-                    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Test: yes\r\n\r\nhello"
-                } else {
-                    "HTTP/1.1 302 Found\r\nLocation: http://example.com/\r\nContent-Length: 0\r\n\r\n"
-                };
-                stream.write_all(response.as_bytes()).unwrap();
-            }
-        });
-        let policy = HttpPolicy::new(vec!["127.0.0.1".into()]);
-        let request = HttpRequest {
-            url: format!("http://127.0.0.1:{port}/price"),
-            method: "POST".into(),
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: b"query".to_vec(),
-        };
-        let response = policy
-            .request(request.clone(), Duration::from_secs(5))
-            .unwrap();
-        assert_eq!(
-            (response.status_code, response.body),
-            (200, b"hello".to_vec())
-        );
-        assert!(response.headers.contains(&("x-test".into(), "yes".into())));
-        // A redirect comes back as it is: following it could leave the allowlist.
-        let redirect = policy.request(request, Duration::from_secs(5)).unwrap();
-        assert_eq!(redirect.status_code, 302);
-        server.join().unwrap();
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! reply, so only its caller reads the reason; input that does not open or decode gets a
 //! plain HTTP 400.
 //!
-//! The work comes in two stages, so it can be shared fairly ([`crate::query_sched`]):
+//! The work comes in two stages, so it can be shared fairly (the host's `query_sched`):
 //! [`QueryService::open`] (decrypt, check signatures and the replay guard: cheap, and before
 //! it the caller is unknown) and [`QueryService::finish`] (run the query, sign, seal).
 //! Anonymous contract queries get a fraction of a signed query's gas
@@ -185,7 +185,7 @@ impl QueryService {
 
     /// Answers one encoded query envelope from `source` with an encoded reply envelope:
     /// [`QueryService::open`] and [`QueryService::finish`] at once, for benchmarks and tests
-    /// (the HTTP API schedules the two apart, see [`crate::query_sched`]).
+    /// (the HTTP API schedules the two apart, see the host's `query_sched`).
     pub fn answer(
         &self,
         rng: &mut impl rand_core::CryptoRng,
