@@ -112,6 +112,12 @@ impl Devnet {
                 if let Ok(n) = finalized_number(&client).await
                     && n >= 1
                 {
+                    // Its stderr is a file: plain text, no terminal colour codes.
+                    assert!(
+                        !self.log().contains('\x1b'),
+                        "the devnet's log file holds terminal escape codes:\n{}",
+                        self.log()
+                    );
                     return;
                 }
                 if let Ok(Some(status)) = self.child.try_wait() {
