@@ -71,7 +71,9 @@ mod client;
 pub mod contracts;
 mod dispatch;
 mod error;
-pub mod ink;
+/// ink! bundles: the `phala-ink-abi` crate (feature `ink`).
+#[cfg(feature = "ink")]
+pub use phala_ink_abi as ink;
 mod metadata;
 mod rpc;
 mod tx;

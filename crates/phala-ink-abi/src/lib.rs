@@ -19,8 +19,8 @@
 //! bounded in depth and every read is checked.
 //!
 //! ```no_run
-//! # fn run() -> Result<(), phala_client::ink::InkError> {
-//! use phala_client::ink::Bundle;
+//! # fn run() -> Result<(), phala_ink_abi::InkError> {
+//! use phala_ink_abi::Bundle;
 //! let bundle = Bundle::load("erc20.contract".as_ref())?;
 //! let meta = &bundle.metadata;
 //! let transfer = meta.message("transfer")?;
