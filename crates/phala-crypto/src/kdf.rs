@@ -1,7 +1,8 @@
 //! HKDF-SHA256 (RFC 5869) and the protocol's key derivations.
 
+use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// HKDF-SHA256 with one output block (32 bytes): extract with `salt`, expand with `info`.
@@ -11,11 +12,21 @@ pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32]> 
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
-    // `Hmac` accepts keys of every length (RFC 2104 hashes long ones), so this never fails;
-    // should it ever, a zero key would be wrong silently, so stop instead.
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-        std::process::abort()
+    // RFC 2104's key: hashed if longer than SHA-256's 64-byte block, then zero-padded to it.
+    // Built here so the MAC is made from a block-sized key, which cannot fail (a key of
+    // any length would go through a fallible constructor).
+    let mut block = Zeroizing::new([0u8; 64]);
+    let hashed;
+    let key = if key.len() > block.len() {
+        hashed = Sha256::digest(key);
+        hashed.as_slice()
+    } else {
+        key
     };
+    for (b, k) in block.iter_mut().zip(key) {
+        *b = *k;
+    }
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
     for part in parts {
         mac.update(part);
     }

@@ -21,6 +21,18 @@ fn hkdf_matches_rfc5869_case_1() {
     );
 }
 
+/// Case 2's salt is longer than SHA-256's block, so HMAC must hash it first.
+#[test]
+fn hkdf_matches_rfc5869_case_2_first_block() {
+    let ikm: Vec<u8> = (0x00u8..=0x4f).collect();
+    let salt: Vec<u8> = (0x60u8..=0xaf).collect();
+    let info: Vec<u8> = (0xb0u8..=0xff).collect();
+    assert_eq!(
+        hex::encode(hkdf_sha256(&ikm, &salt, &info).as_slice()),
+        "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c"
+    );
+}
+
 #[test]
 fn x25519_matches_rfc7748() {
     let alice =

@@ -27,7 +27,6 @@
     )
 )]
 
-mod base58;
 pub mod block;
 pub mod consensus;
 pub mod crypto;
