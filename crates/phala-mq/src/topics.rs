@@ -131,7 +131,7 @@ pub enum GatekeeperReport {
         envelopes: Vec<Delivery>,
     },
     /// A cluster's key: sent on [`CLUSTER_KEY_REPORT`], never on [`GATEKEEPER_REPORT`]
-    /// (see [`GatekeeperReport::topic`]). A variant here so that a gatekeeper holds all its
+    /// (see [`GatekeeperReport::topic_and_payload`]). A variant here so that a gatekeeper holds all its
     /// key reports, in order, in one list.
     #[codec(index = 3)]
     ClusterKey(ClusterKeyReport),

@@ -1,10 +1,12 @@
 //! The TEE worker's sans-IO core: what would run inside the enclave.
 //!
 //! Verified inputs in (headers with finality certificates, state proofs, sealed bytes),
-//! signed messages and answers out. It opens no socket, starts no runtime and reads no file:
-//! the host crate (`phala-worker`) does all I/O and hands the core its bytes, and the few
-//! things the core needs from outside — a contract's HTTP request, the wall clock contracts
-//! see — come in through traits ([`contract_env::HttpTransport`], [`contract_env::Clock`]).
+//! signed messages and answers out. It opens no socket and starts no runtime: the host crate
+//! (`phala-worker`) does the network I/O and hands the core its bytes, and the few things the
+//! core needs from outside — a contract's HTTP request, the wall clock contracts see — come
+//! in through traits ([`contract_env::HttpTransport`], [`contract_env::Clock`]). The one
+//! file it touches is its own sealed state ([`checkpoint`]), written atomically, since
+//! sealing and the write belong together for crash safety.
 //! CI checks that its dependency tree gains no async runtime, HTTP stack or RPC client.
 //!
 //! - [`core`]: follows the chain with the light client and reacts to the chain's messages.
