@@ -11,6 +11,24 @@
 //! every node reaches the same verdict. Nothing here checks the measurement allowlist or what
 //! the report data must hash to: those belong to the caller (the `Registry` module).
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod dcap;
 pub mod simulated;
 

@@ -254,8 +254,9 @@ impl Client {
             .request("phala_getFinalityProof", vec![json!(hash)])
             .await?;
         let Some(proof) = proof else { return Ok(None) };
-        let hex = proof["certificate"]
-            .as_str()
+        let hex = proof
+            .get("certificate")
+            .and_then(|c| c.as_str())
             .ok_or_else(|| ClientError::BadResponse {
                 method: "phala_getFinalityProof".into(),
                 reason: "no certificate field".into(),
@@ -402,8 +403,9 @@ impl Client {
             method: "state_getReadProof".into(),
             reason,
         };
-        proof["proof"]
-            .as_array()
+        proof
+            .get("proof")
+            .and_then(|p| p.as_array())
             .ok_or_else(|| bad("no proof field".into()))?
             .iter()
             .map(|node| {

@@ -260,7 +260,7 @@ impl Client {
         reply: Option<&EcdhSecret>,
         timeout: Duration,
     ) -> Result<CommandResult, ClientError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline_after(timeout);
         let mut next = from;
         loop {
             let (finalized, _) = self.finalized_head().await?;

@@ -67,6 +67,24 @@
 //! `Balances.InsufficientBalance: Balance too low to send value.` (or the token error the
 //! runtime reports). The crate's own tests run the same flow against an in-process mock node.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 mod client;
 pub mod contracts;
 mod dispatch;
@@ -100,3 +118,11 @@ pub use phala_runtime as runtime;
 pub use phala_runtime::modules::system::{AccountInfo, EventRecord, Phase};
 pub use phala_runtime::modules::transaction_payment::RuntimeDispatchInfo;
 pub use phala_runtime::{RuntimeCall, RuntimeEvent};
+
+/// `timeout` from now; a timeout too long for the clock (`Duration::MAX`) waits a year.
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}

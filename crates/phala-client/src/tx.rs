@@ -285,7 +285,7 @@ impl TxProgress {
 
     /// The next status, `None` once the node stops reporting. Waits at most the timeout.
     pub async fn next_status(&mut self) -> Result<Option<TxStatus>, ClientError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = tokio::time::Instant::from_std(crate::deadline_after(self.timeout));
         self.next_before(deadline).await
     }
 
@@ -341,7 +341,7 @@ impl TxProgress {
         mut self,
         mut on_status: impl FnMut(&TxStatus),
     ) -> Result<TxOutcome, ClientError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = tokio::time::Instant::from_std(crate::deadline_after(self.timeout));
         loop {
             let Some(status) = self.next_before(deadline).await? else {
                 return Err(ClientError::TxNotIncluded {

@@ -7,6 +7,24 @@
 //! (for batched signature checks) is supplied by the caller, so the crate runs unchanged
 //! inside a TEE. Workers use it to follow the chain; nodes use it to check what peers send.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod evidence;
 
 use bytes::Bytes;

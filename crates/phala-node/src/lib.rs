@@ -12,6 +12,24 @@
 //! Everything runs on Commonware's tokio runtime, whose storage directory holds the consensus
 //! journal and marshal's archives; the chain store lives beside it.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod consensus;
 pub mod identity;
 pub mod metrics;
