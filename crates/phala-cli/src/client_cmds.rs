@@ -7,12 +7,13 @@ use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use phala_client::keys::{Ed25519Pair, KeyError, Sr25519Pair};
 use phala_client::primitives::ss58::{self, Ss58Error};
-use phala_client::primitives::{AccountId32, Balance, SS58_PREFIX, format_pha, parse_pha};
-use phala_client::{Client, ClientConfig, TxOptions, TxStatus, transfer_call};
+use phala_client::primitives::{AccountId32, SS58_PREFIX, format_pha};
+use phala_client::{ClientConfig, TxOptions, TxStatus, transfer_call};
 use serde_json::json;
 
+use crate::args::{DEFAULT_URL, connect, is_secret_uri, parse_amount, signer};
+
 /// Where a local node serves RPC.
-pub const DEFAULT_URL: &str = "ws://127.0.0.1:9944";
 /// Substrate's generic address prefix, used by polkadot.js and subxt by default.
 const SUBSTRATE_PREFIX: u16 = 42;
 
@@ -284,11 +285,6 @@ fn mask_password(uri: &str) -> String {
     }
 }
 
-/// Whether an account argument is a secret URI rather than an address.
-fn is_secret_uri(input: &str) -> bool {
-    input.starts_with('/') || input.contains("//") || input.contains(char::is_whitespace)
-}
-
 /// An account given as an SS58 address, a 0x public key or a secret URI.
 fn resolve_account(input: &str) -> Result<AccountId32> {
     let input = input.trim();
@@ -300,31 +296,6 @@ fn resolve_account(input: &str) -> Result<AccountId32> {
     ss58::parse_account(input)
         .map(AccountId32)
         .map_err(|e| address_error(input, e))
-}
-
-/// The sender's key pair from `--from`.
-pub(crate) fn signer(input: &str) -> Result<Sr25519Pair> {
-    let input = input.trim();
-    if !is_secret_uri(input) && ss58::parse_account(input).is_ok() && !input.starts_with("0x") {
-        bail!("--from must be a secret URI (like //Alice or a 12-word phrase), not an address");
-    }
-    Sr25519Pair::from_uri(input).map_err(|e| anyhow!("the --from secret URI is not usable: {e}"))
-}
-
-/// An amount in PHA; `what` names a flag the amount came from, if any.
-pub(crate) fn parse_amount(what: Option<&str>, input: &str) -> Result<Balance> {
-    parse_pha(input).map_err(|e| match what {
-        Some(flag) => anyhow!("invalid {flag}: {e}"),
-        None => anyhow!("{e}"),
-    })
-}
-
-pub async fn connect(url: &str, finality_timeout: Duration) -> Result<Client> {
-    let config = ClientConfig {
-        finality_timeout,
-        ..ClientConfig::default()
-    };
-    Ok(Client::connect_with(url, config).await?)
 }
 
 /// `phala balance ACCOUNT`.

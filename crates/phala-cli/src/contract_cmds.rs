@@ -18,7 +18,7 @@ use phala_mq::contracts::CommandStatus;
 use phala_runtime::modules::contracts::contract_account;
 use serde_json::{Value, json};
 
-use crate::client_cmds::DEFAULT_URL;
+use crate::args::DEFAULT_URL;
 
 /// Gas reserved by default: 1 PHA at the chain's gas price, refunded except what is used.
 pub const DEFAULT_GAS: u64 = 1_000_000_000;
@@ -137,12 +137,10 @@ pub enum ContractCmd {
 }
 
 fn pair(uri: &str) -> Result<Sr25519Pair> {
-    Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("--suri: {e}"))
+    crate::args::sr25519("--suri", uri)
 }
 
-fn h256(what: &str, input: &str) -> Result<H256> {
-    H256::from_hex(input).map_err(|e| anyhow!("{what} {input:?}: {e}"))
-}
+use crate::args::h256;
 
 /// A contract id as `0x` hex or as the SS58 address contracts themselves hand out (an
 /// `AccountId` returned by a factory, say).
@@ -157,7 +155,7 @@ fn load(path: &std::path::Path) -> Result<Bundle> {
 }
 
 async fn connect(url: &str) -> Result<Client> {
-    crate::client_cmds::connect(url, ClientConfig::default().finality_timeout).await
+    crate::args::connect(url, ClientConfig::default().finality_timeout).await
 }
 
 fn deposit(input: &str) -> Result<Balance> {

@@ -13,7 +13,7 @@ use phala_runtime::RuntimeCall;
 use phala_runtime::modules::{contracts, registry, sudo};
 use serde_json::json;
 
-use crate::client_cmds::DEFAULT_URL;
+use crate::args::DEFAULT_URL;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -114,11 +114,11 @@ fn hex32(what: &str, input: &str) -> Result<[u8; 32]> {
 
 /// The key pair `--suri` names (root's, or the querying account's).
 fn suri_pair(uri: &str) -> Result<Sr25519Pair> {
-    Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("--suri: {e}"))
+    crate::args::sr25519("--suri", uri)
 }
 
 async fn connect(url: &str) -> Result<Client> {
-    crate::client_cmds::connect(url, ClientConfig::default().finality_timeout).await
+    crate::args::connect(url, ClientConfig::default().finality_timeout).await
 }
 
 /// Submits `call` through `Sudo`, waits for finality, fails with the inner call's error,

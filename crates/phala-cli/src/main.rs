@@ -1,20 +1,15 @@
-//! `phala`: a thin command line over the node and the client SDK.
+//! `phala`: a thin command line over the node and the client SDK (the commands live in the
+//! `phala_cli` library, so tests can run them in-process).
 //!
 //! Arguments are parsed first, then resolved into a validated configuration; every failure
 //! ends as one sentence on stderr and a non-zero exit code.
 
-mod client_cmds;
-mod contract_cmds;
-mod devnet_cluster;
-mod key_cmds;
-mod node_cmds;
-mod spec_cmds;
-mod validator_cmds;
-mod worker_cmds;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use phala_cli::{
+    client_cmds, contract_cmds, devnet, key_cmds, node_cmds, spec_cmds, validator_cmds, worker_cmds,
+};
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a whole local network in one process: no set-up, dev accounts funded.
-    Devnet(node_cmds::DevnetArgs),
+    Devnet(devnet::DevnetArgs),
     /// Run a node of the chain a spec file describes.
     Node(node_cmds::NodeArgs),
     /// Run a TEE worker: register, follow the chain on proofs, serve its API.
@@ -84,7 +79,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Devnet(args) => node_cmds::devnet(args),
+        Command::Devnet(args) => devnet::run(args),
         Command::Node(args) => node_cmds::node(args),
         Command::Worker(args) => worker_cmds::worker(args),
         Command::ChainSpec(args) => spec_cmds::chain_spec(args),

@@ -78,7 +78,7 @@ pub fn chain_spec(args: ChainSpecArgs) -> anyhow::Result<()> {
 }
 
 fn dev_spec(args: &ChainSpecArgs) -> anyhow::Result<phala_chain::ChainSpec> {
-    let mut spec = crate::node_cmds::local_spec(
+    let mut spec = crate::args::local_spec(
         args.validators.unwrap_or(1),
         args.p2p_base_port,
         args.block_time_ms

@@ -11,7 +11,7 @@ use phala_client::{Client, TxOptions};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::validators;
 
-use crate::client_cmds::{DEFAULT_URL, connect, parse_amount, signer};
+use crate::args::{DEFAULT_URL, connect, parse_amount, signer};
 
 #[derive(Debug, Subcommand)]
 pub enum ValidatorCmd {

@@ -4,19 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use phala_keys::Sr25519Pair;
-use phala_primitives::H256;
-use phala_worker::{TeeChoice, WorkerConfig};
+use phala_worker::WorkerConfig;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Tee {
-    /// No hardware: development chains only, and it says so loudly.
-    Simulated,
-    /// Intel SGX under Gramine (DCAP).
-    Sgx,
-    /// Intel TDX guest (configfs-tsm).
-    Tdx,
-}
+use crate::args::{Tee, h256, sr25519};
 
 #[derive(clap::Args)]
 pub struct WorkerArgs {
@@ -64,26 +54,15 @@ pub struct WorkerArgs {
     query_gas: u64,
 }
 
-impl From<Tee> for TeeChoice {
-    fn from(t: Tee) -> Self {
-        match t {
-            Tee::Simulated => TeeChoice::Simulated,
-            Tee::Sgx => TeeChoice::Sgx,
-            Tee::Tdx => TeeChoice::Tdx,
-        }
-    }
-}
-
 pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
-    let operator =
-        Sr25519Pair::from_uri(&args.operator).map_err(|e| anyhow::anyhow!("--operator: {e}"))?;
+    let operator = sr25519("--operator", &args.operator)?;
     let genesis_hash = args
         .genesis_hash
-        .map(|h| H256::from_hex(&h).map_err(|e| anyhow::anyhow!("--genesis-hash: {e}")))
+        .map(|h| h256("--genesis-hash", &h))
         .transpose()?;
     let trusted_checkpoint = args
         .trusted_checkpoint
-        .map(|h| H256::from_hex(&h).map_err(|e| anyhow::anyhow!("--trusted-checkpoint: {e}")))
+        .map(|h| h256("--trusted-checkpoint", &h))
         .transpose()?;
     Ok(WorkerConfig {
         node_url: args.node,
@@ -109,9 +88,6 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(phala_worker::run(
-        config,
-        crate::node_cmds::shutdown_signal(),
-    ))?;
+    runtime.block_on(phala_worker::run(config, crate::args::shutdown_signal()))?;
     Ok(())
 }

@@ -1,0 +1,149 @@
+//! What several commands share: argument types, value parsers, local addresses and the stop
+//! signal. Commands import these from here, never from one another.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use phala_client::primitives::ss58;
+use phala_client::primitives::{Balance, parse_pha};
+use phala_client::{Client, ClientConfig};
+use phala_keys::Sr25519Pair;
+use phala_primitives::H256;
+use phala_worker::TeeChoice;
+
+/// The TEE a worker runs in, as `--tee` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tee {
+    /// No hardware: development chains only, and it says so loudly.
+    Simulated,
+    /// Intel SGX under Gramine (DCAP).
+    Sgx,
+    /// Intel TDX guest (configfs-tsm).
+    Tdx,
+}
+
+impl From<Tee> for TeeChoice {
+    fn from(t: Tee) -> Self {
+        match t {
+            Tee::Simulated => TeeChoice::Simulated,
+            Tee::Sgx => TeeChoice::Sgx,
+            Tee::Tdx => TeeChoice::Tdx,
+        }
+    }
+}
+
+/// The node a client command talks to unless told otherwise.
+pub const DEFAULT_URL: &str = "ws://127.0.0.1:9944";
+
+/// Whether an account argument is a secret URI rather than an address.
+pub fn is_secret_uri(input: &str) -> bool {
+    input.starts_with('/') || input.contains("//") || input.contains(char::is_whitespace)
+}
+
+/// The sender's key pair from `--from`.
+pub fn signer(input: &str) -> Result<Sr25519Pair> {
+    let input = input.trim();
+    if !is_secret_uri(input) && ss58::parse_account(input).is_ok() && !input.starts_with("0x") {
+        bail!("--from must be a secret URI (like //Alice or a 12-word phrase), not an address");
+    }
+    Sr25519Pair::from_uri(input).map_err(|e| anyhow!("the --from secret URI is not usable: {e}"))
+}
+
+/// An amount in PHA; `what` names a flag the amount came from, if any.
+pub fn parse_amount(what: Option<&str>, input: &str) -> Result<Balance> {
+    parse_pha(input).map_err(|e| match what {
+        Some(flag) => anyhow!("invalid {flag}: {e}"),
+        None => anyhow!("{e}"),
+    })
+}
+
+pub async fn connect(url: &str, finality_timeout: Duration) -> Result<Client> {
+    let config = ClientConfig {
+        finality_timeout,
+        ..ClientConfig::default()
+    };
+    Ok(Client::connect_with(url, config).await?)
+}
+
+/// The sr25519 key pair a secret URI flag (`--suri`, `--operator`) names.
+pub fn sr25519(flag: &str, uri: &str) -> anyhow::Result<Sr25519Pair> {
+    Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("{flag}: {e}"))
+}
+
+/// A 0x-hex hash given to `flag`.
+pub fn h256(flag: &str, input: &str) -> anyhow::Result<H256> {
+    H256::from_hex(input).map_err(|e| anyhow!("{flag} {input:?}: {e}"))
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// `port` on loopback.
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Where RPC listens: loopback, or every interface with `--rpc-external`.
+pub fn rpc_addr(port: u16, external: bool) -> SocketAddr {
+    let ip = if external {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        Ipv4Addr::LOCALHOST
+    };
+    SocketAddr::from((ip, port))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs a worker on its own small async runtime in a thread, until `stop` fires.
+pub fn spawn_worker(
+    config: phala_worker::WorkerConfig,
+    mut stop: tokio::sync::broadcast::Receiver<()>,
+) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| phala_node::NodeError::Stopped(format!("worker runtime: {e}")))?;
+        runtime
+            .block_on(phala_worker::run(config, async move {
+                let _ = stop.recv().await;
+            }))
+            .map_err(|e| phala_node::NodeError::Stopped(format!("worker: {e}")))
+    })
+}
+
+/// A chain spec for `validators` dev validators (//Alice…) on loopback ports from
+/// `base_port`.
+pub fn local_spec(
+    validators: usize,
+    base_port: u16,
+    block_time_ms: u64,
+    name: &str,
+    id: &str,
+    chain_type: phala_chain::ChainType,
+) -> anyhow::Result<phala_chain::ChainSpec> {
+    let mut spec = phala_chain::dev::local_testnet(name, id, chain_type, validators, base_port)?;
+    spec.block_time_ms = block_time_ms;
+    spec.validate()?;
+    Ok(spec)
+}

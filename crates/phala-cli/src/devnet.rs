@@ -1,0 +1,604 @@
+//! `phala devnet`: a whole local network in one process.
+//!
+//! [`DevnetPlan::resolve`] turns the arguments into every node's and worker's configuration
+//! (ports, the chain spec, data directories) without starting anything, so the layout is
+//! unit-tested; [`Devnet::start`] runs a plan, and [`Devnet::wait`] stops it on a signal or
+//! when any part of it ends. End-to-end tests can start a devnet in-process with the same
+//! three steps.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use phala_chain::dev::{DEV_ACCOUNTS, DEV_BLOCK_TIME_MS};
+use phala_chain::{ChainSpec, ChainType};
+use phala_keys::Ed25519Pair;
+use phala_node::{Follower, NodeConfig, NodeError, NodeInfo};
+
+use crate::args::{local_spec, loopback, rpc_addr};
+
+/// Where a devnet keeps its spec, so a restart resumes the same chain.
+pub const SPEC_FILE: &str = "chain-spec.json";
+/// Most workers a devnet runs.
+pub const MAX_DEVNET_WORKERS: usize = 32;
+/// States a devnet node keeps for historical queries (the first validator keeps all when
+/// workers follow it: they sync from genesis with a read proof of every block).
+const DEVNET_PRUNING: u32 = 4096;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct DevnetArgs {
+    /// Keep the chain in this directory (and resume from it next time); default: a temporary
+    /// directory deleted on exit.
+    #[arg(long)]
+    pub base_path: Option<PathBuf>,
+    /// JSON-RPC port (HTTP and WebSocket).
+    #[arg(long, default_value_t = 9944)]
+    pub rpc_port: u16,
+    /// Prometheus metrics port.
+    #[arg(long, default_value_t = 9615)]
+    pub prometheus_port: u16,
+    /// Peer-to-peer port; default: a free port.
+    #[arg(long)]
+    pub p2p_port: Option<u16>,
+    /// Listen for RPC on all interfaces instead of 127.0.0.1.
+    #[arg(long)]
+    pub rpc_external: bool,
+    /// Number of validators (//Alice, //Bob, …), each with its own RPC port from --rpc-port on.
+    #[arg(long, default_value_t = 1)]
+    pub validators: usize,
+    /// Number of full nodes (no consensus key) following the validators, with RPC ports after
+    /// the validators'.
+    #[arg(long, default_value_t = 0)]
+    pub full_nodes: usize,
+    /// Number of simulated TEE workers, following the first validator; each registers and
+    /// benchmarks at once (operators //Alice, //Bob, … in turn).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// HTTP API port of the first worker; the others follow. 0: a free port for each.
+    #[arg(long, default_value_t = 8000)]
+    pub worker_port: u16,
+    /// HTTP API port of the first validator's gatekeeper worker, the others following;
+    /// default: free ports.
+    #[arg(long)]
+    pub gatekeeper_port: Option<u16>,
+    /// Run the validators without their gatekeeper workers (no master key, no clusters).
+    #[arg(long)]
+    pub no_gatekeepers: bool,
+    /// Leave the workers out of any cluster (by default they form one, for contracts).
+    #[arg(long)]
+    pub no_cluster: bool,
+    /// Hosts the workers' contracts may reach over HTTP(S) in queries (as `phala worker
+    /// --http-allow`). Default: none.
+    #[arg(long, value_delimiter = ',')]
+    pub http_allow: Vec<String>,
+}
+
+impl Default for DevnetArgs {
+    /// What `phala devnet` does without arguments.
+    fn default() -> Self {
+        Self {
+            base_path: None,
+            rpc_port: 9944,
+            prometheus_port: 9615,
+            p2p_port: None,
+            rpc_external: false,
+            validators: 1,
+            full_nodes: 0,
+            workers: 0,
+            worker_port: 8000,
+            gatekeeper_port: None,
+            no_gatekeepers: false,
+            no_cluster: false,
+            http_allow: Vec::new(),
+        }
+    }
+}
+
+/// Why a devnet could not be planned or run. Each message is one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    #[error("{0}")]
+    Args(String),
+    #[error("chain spec: {0}")]
+    Spec(String),
+    #[error("cannot {what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Key(String),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("a {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+/// A simulated worker of the devnet, following the first validator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerPlan {
+    pub base_path: PathBuf,
+    /// The dev account that operates it (pays its transactions).
+    pub operator: String,
+    pub listen: SocketAddr,
+}
+
+/// A validator's gatekeeper worker, following its own validator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatekeeperPlan {
+    /// The validator's dev account name (`Alice`, …).
+    pub validator: String,
+    pub base_path: PathBuf,
+    pub listen: SocketAddr,
+}
+
+/// Everything a devnet will run, decided before anything starts.
+pub struct DevnetPlan {
+    pub base: PathBuf,
+    /// Whether `base` outlives the devnet (`--base-path`) or is a temporary directory.
+    pub keep: bool,
+    pub spec: ChainSpec,
+    /// Whether `spec` is new (written to `base` at start) or the saved one.
+    pub new_spec: bool,
+    /// Validators, then full nodes, by name. Validators' followers (the full nodes' keys)
+    /// are filled in at start, when the full nodes' keys are loaded.
+    pub nodes: Vec<(String, NodeConfig)>,
+    pub workers: Vec<WorkerPlan>,
+    pub gatekeepers: Vec<GatekeeperPlan>,
+    pub http_allow: Vec<String>,
+    /// Whether the workers form a cluster once registered.
+    pub cluster: bool,
+}
+
+impl std::fmt::Debug for DevnetPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevnetPlan")
+            .field("base", &self.base)
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("workers", &self.workers)
+            .field("gatekeepers", &self.gatekeepers)
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevnetPlan {
+    /// The plan for `args` in `base`: with the spec saved there (`saved`) or a new one, and
+    /// `free_port` for every port the arguments leave open. Starts nothing and touches no
+    /// file.
+    pub fn resolve(
+        args: &DevnetArgs,
+        base: &Path,
+        keep: bool,
+        saved: Option<ChainSpec>,
+        free_port: &mut dyn FnMut() -> Result<u16, DevnetError>,
+    ) -> Result<DevnetPlan, DevnetError> {
+        if args.validators == 0 || args.validators > DEV_ACCOUNTS.len() {
+            return Err(DevnetError::Args(format!(
+                "--validators must be 1 to {} (//Alice..//Ferdie)",
+                DEV_ACCOUNTS.len()
+            )));
+        }
+        if args.workers > MAX_DEVNET_WORKERS {
+            return Err(DevnetError::Args(format!(
+                "--workers must be at most {MAX_DEVNET_WORKERS}"
+            )));
+        }
+        if args.full_nodes > phala_node::MAX_FOLLOWERS {
+            return Err(DevnetError::Args(format!(
+                "--full-nodes must be at most {}",
+                phala_node::MAX_FOLLOWERS
+            )));
+        }
+        let new_spec = saved.is_none();
+        let spec = match saved {
+            Some(spec) if spec.validators.len() != args.validators => {
+                return Err(DevnetError::Args(format!(
+                    "{} holds a devnet with {} validators; start it with --validators {} or use another --base-path",
+                    base.display(),
+                    spec.validators.len(),
+                    spec.validators.len()
+                )));
+            }
+            Some(spec) => spec,
+            None => new_spec_for(args, free_port)?,
+        };
+        let port = |first: u16, i: usize| -> Result<u16, DevnetError> {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| first.checked_add(i))
+                .ok_or_else(|| DevnetError::Args(format!("port {first} + {i} is out of range")))
+        };
+        let node = |name: String, i: usize, base_path: PathBuf| -> Result<_, DevnetError> {
+            Ok(NodeConfig {
+                spec: spec.clone(),
+                base_path,
+                validator: None,
+                rpc_addr: rpc_addr(port(args.rpc_port, i)?, args.rpc_external),
+                prometheus_addr: Some(loopback(port(args.prometheus_port, i)?)),
+                p2p_listen: None,
+                pruning: Some(DEVNET_PRUNING),
+                name,
+                followers: Vec::new(),
+            })
+        };
+        let mut nodes = Vec::new();
+        for (i, name) in DEV_ACCOUNTS.iter().take(args.validators).enumerate() {
+            let mut config = node(
+                format!("phala-devnet-{}", name.to_lowercase()),
+                i,
+                base.join(name.to_lowercase()),
+            )?;
+            config.validator = Some(
+                Ed25519Pair::from_uri(&format!("//{name}"))
+                    .map_err(|e| DevnetError::Key(e.to_string()))?,
+            );
+            if i == 0 && args.workers > 0 {
+                config.pruning = None;
+            }
+            nodes.push((name.to_string(), config));
+        }
+        for i in 0..args.full_nodes {
+            let name = format!("full-{}", i.saturating_add(1));
+            let mut config = node(
+                format!("phala-devnet-{name}"),
+                args.validators.saturating_add(i),
+                base.join(&name),
+            )?;
+            config.p2p_listen = Some(loopback(free_port()?));
+            nodes.push((name, config));
+        }
+        let workers = (0..args.workers)
+            .map(|i| {
+                Ok(WorkerPlan {
+                    base_path: base.join(format!("worker-{}", i.saturating_add(1))),
+                    operator: DEV_ACCOUNTS
+                        .get(i % DEV_ACCOUNTS.len())
+                        .copied()
+                        .unwrap_or("Alice")
+                        .to_string(),
+                    listen: loopback(match args.worker_port {
+                        0 => free_port()?,
+                        first => port(first, i)?,
+                    }),
+                })
+            })
+            .collect::<Result<Vec<_>, DevnetError>>()?;
+        let gatekeepers = if args.no_gatekeepers {
+            Vec::new()
+        } else {
+            DEV_ACCOUNTS
+                .iter()
+                .take(args.validators)
+                .enumerate()
+                .map(|(i, name)| {
+                    Ok(GatekeeperPlan {
+                        validator: name.to_string(),
+                        base_path: base.join(name.to_lowercase()).join("gatekeeper"),
+                        listen: loopback(match args.gatekeeper_port {
+                            Some(first) => port(first, i)?,
+                            None => free_port()?,
+                        }),
+                    })
+                })
+                .collect::<Result<Vec<_>, DevnetError>>()?
+        };
+        Ok(DevnetPlan {
+            base: base.to_path_buf(),
+            keep,
+            spec,
+            new_spec,
+            nodes,
+            cluster: !workers.is_empty() && !args.no_gatekeepers && !args.no_cluster,
+            workers,
+            gatekeepers,
+            http_allow: args.http_allow.clone(),
+        })
+    }
+}
+
+/// A new devnet spec: the dev validators on free loopback ports (the first on `--p2p-port`
+/// if given).
+fn new_spec_for(
+    args: &DevnetArgs,
+    free_port: &mut dyn FnMut() -> Result<u16, DevnetError>,
+) -> Result<ChainSpec, DevnetError> {
+    let mut spec = local_spec(
+        args.validators,
+        30333,
+        DEV_BLOCK_TIME_MS,
+        "Phala Devnet",
+        "phala_dev",
+        ChainType::Development,
+    )
+    .map_err(|e| DevnetError::Spec(format!("{e:#}")))?;
+    for (i, v) in spec.validators.iter_mut().enumerate() {
+        let port = match (i, args.p2p_port) {
+            (0, Some(port)) => port,
+            _ => free_port()?,
+        };
+        v.p2p_address = loopback(port).to_string();
+    }
+    spec.validate()
+        .map_err(|e| DevnetError::Spec(e.to_string()))?;
+    Ok(spec)
+}
+
+/// The spec saved in `base` by an earlier run, if any.
+pub fn saved_spec(base: &Path) -> Result<Option<ChainSpec>, DevnetError> {
+    let path = base.join(SPEC_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    ChainSpec::load(&path)
+        .map(Some)
+        .map_err(|e| DevnetError::Spec(format!("{}: {e}", path.display())))
+}
+
+/// A running devnet.
+pub struct Devnet {
+    threads: Vec<JoinHandle<Result<(), NodeError>>>,
+    stop: tokio::sync::broadcast::Sender<()>,
+    /// Each node's name and where it listens, in the order they became ready.
+    pub nodes: Vec<(String, NodeInfo)>,
+    /// The workers' HTTP APIs.
+    pub workers: Vec<String>,
+}
+
+impl std::fmt::Debug for Devnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Devnet")
+            .field("nodes", &self.nodes.len())
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A devnet's simulated worker following the node at `rpc`.
+fn dev_worker(
+    rpc: SocketAddr,
+    base_path: PathBuf,
+    operator: phala_keys::Sr25519Pair,
+    listen: SocketAddr,
+) -> phala_worker::WorkerConfig {
+    phala_worker::WorkerConfig {
+        node_url: format!("ws://{rpc}"),
+        base_path,
+        operator,
+        tee: phala_worker::TeeChoice::Simulated,
+        listen,
+        genesis_hash: None,
+        trusted_checkpoint: None,
+        collateral: None,
+        progress_bar: false,
+        contracts: Default::default(),
+    }
+}
+
+impl Devnet {
+    /// Starts every node of `plan`, then, once they are ready, its workers, gatekeepers and
+    /// cluster set-up. Prints where each part listens.
+    pub fn start(mut plan: DevnetPlan) -> Result<Devnet, DevnetError> {
+        if plan.new_spec {
+            let path = plan.base.join(SPEC_FILE);
+            std::fs::create_dir_all(&plan.base).map_err(|source| DevnetError::Io {
+                what: "create",
+                path: plan.base.clone(),
+                source,
+            })?;
+            std::fs::write(&path, plan.spec.to_json()).map_err(|source| DevnetError::Io {
+                what: "write",
+                path,
+                source,
+            })?;
+        }
+        // Every validator admits the full nodes, whose keys live in their data directories.
+        let mut followers = Vec::new();
+        for (_, config) in plan.nodes.iter().filter(|(_, c)| c.validator.is_none()) {
+            let key = phala_node::identity::load_or_create_node_key(&config.base_path)?;
+            if let Some(address) = config.p2p_listen {
+                followers.push(Follower {
+                    key: key.public(),
+                    address,
+                });
+            }
+        }
+        for (_, config) in plan.nodes.iter_mut() {
+            if config.validator.is_some() {
+                config.followers = followers.clone();
+            }
+        }
+        let validators = plan.spec.validators.len();
+        let full_nodes = plan.nodes.len().saturating_sub(validators);
+        println!(
+            "phala devnet: {} ({} validator{}{})",
+            plan.spec.name,
+            validators,
+            if validators == 1 { "" } else { "s" },
+            match full_nodes {
+                0 => String::new(),
+                1 => ", 1 full node".into(),
+                n => format!(", {n} full nodes"),
+            }
+        );
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<(String, NodeInfo)>();
+        let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+        let mut threads = Vec::new();
+        for (name, config) in plan.nodes {
+            let ready = ready_tx.clone();
+            let mut stop = stop.subscribe();
+            threads.push(std::thread::spawn(move || {
+                phala_node::run_until(
+                    config,
+                    move |info: &NodeInfo| {
+                        let _ = ready.send((name, info.clone()));
+                    },
+                    async move {
+                        let _ = stop.recv().await;
+                    },
+                )
+            }));
+        }
+        drop(ready_tx);
+        let mut nodes = Vec::new();
+        for _ in 0..threads.len() {
+            let Ok((name, info)) = ready_rx.recv() else {
+                break;
+            };
+            println!(
+                "  {name:<8} RPC ws://{0} (HTTP http://{0}), metrics {1}, genesis {2}",
+                info.rpc_addr,
+                info.prometheus_addr
+                    .map(|p| format!("http://{p}/metrics"))
+                    .unwrap_or_default(),
+                info.genesis_hash
+            );
+            nodes.push((name, info));
+        }
+        let rpc_of = |name: &str| {
+            nodes
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, info)| info.rpc_addr)
+        };
+        let mut workers = Vec::new();
+        if let Some(rpc) = DEV_ACCOUNTS.first().and_then(|first| rpc_of(first)) {
+            for (i, worker) in plan.workers.into_iter().enumerate() {
+                let operator = phala_keys::Sr25519Pair::from_uri(&format!("//{}", worker.operator))
+                    .map_err(|e| DevnetError::Key(e.to_string()))?;
+                let mut config = dev_worker(rpc, worker.base_path, operator, worker.listen);
+                config.contracts.http_allow = plan.http_allow.clone();
+                println!(
+                    "  worker-{:<2} http://{}/info (simulated TEE, operator //{})",
+                    i.saturating_add(1),
+                    worker.listen,
+                    worker.operator
+                );
+                threads.push(crate::args::spawn_worker(config, stop.subscribe()));
+                workers.push(format!("http://{}", worker.listen));
+            }
+            if plan.cluster && !workers.is_empty() {
+                threads.push(crate::devnet_cluster::spawn(
+                    rpc,
+                    workers.clone(),
+                    stop.subscribe(),
+                ));
+            }
+        }
+        // Each validator's gatekeeper follows its own node; the genesis makes it a gatekeeper
+        // when it registers (its operator, the validator's stash, is listed there).
+        for gatekeeper in plan.gatekeepers {
+            let Some(rpc) = rpc_of(&gatekeeper.validator) else {
+                continue;
+            };
+            let name = gatekeeper.validator;
+            let operator = phala_chain::dev::gatekeeper_operator(&name)
+                .map_err(|e| DevnetError::Key(e.to_string()))?;
+            let config = dev_worker(rpc, gatekeeper.base_path, operator, gatekeeper.listen);
+            println!(
+                "  gatekeeper {name:<8} http://{}/info (simulated TEE, operator //{name}//stash)",
+                gatekeeper.listen
+            );
+            threads.push(crate::args::spawn_worker(config, stop.subscribe()));
+        }
+        println!("  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each");
+        if plan.keep {
+            println!(
+                "  Data:     {} (resumes on the next start)",
+                plan.base.display()
+            );
+        } else {
+            println!(
+                "  Data:     {} (deleted on exit; pass --base-path to keep it)",
+                plan.base.display()
+            );
+        }
+        Ok(Devnet {
+            threads,
+            stop,
+            nodes,
+            workers,
+        })
+    }
+
+    /// Runs until `shutdown` resolves or any part of the devnet ends (with its error), then
+    /// stops every part and returns the first error.
+    pub fn wait(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DevnetError> {
+        let signal = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DevnetError::Node(NodeError::Stopped(format!("signal runtime: {e}"))))?;
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let watchers: Vec<_> = self
+            .threads
+            .into_iter()
+            .map(|thread| {
+                let done = done_tx.clone();
+                std::thread::spawn(move || {
+                    let result = thread.join();
+                    let _ = done.send(());
+                    result
+                })
+            })
+            .collect();
+        signal.block_on(async {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = done_rx.recv() => {}
+            }
+        });
+        let _ = self.stop.send(());
+        let mut first_error = None;
+        for watcher in watchers {
+            match watcher.join() {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    first_error.get_or_insert(DevnetError::Node(e));
+                }
+                _ => {
+                    first_error.get_or_insert(DevnetError::Panicked("node"));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops every part now.
+    pub fn stop(self) -> Result<(), DevnetError> {
+        self.wait(std::future::ready(()))
+    }
+}
+
+/// `phala devnet`.
+pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
+    let temp;
+    let (base, keep) = match &args.base_path {
+        Some(path) => (path.clone(), true),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("phala-devnet-")
+                .tempdir()
+                .map_err(|e| anyhow::anyhow!("cannot create a temporary directory: {e}"))?;
+            (temp.path().to_path_buf(), false)
+        }
+    };
+    let saved = saved_spec(&base)?;
+    let mut free_port =
+        || crate::args::free_port().map_err(|e| DevnetError::Args(format!("{e:#}")));
+    let plan = DevnetPlan::resolve(&args, &base, keep, saved, &mut free_port)?;
+    let devnet = Devnet::start(plan)?;
+    println!("Press Ctrl-C to stop.");
+    devnet.wait(crate::args::shutdown_signal())?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "devnet_tests.rs"]
+mod tests;

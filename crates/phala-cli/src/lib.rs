@@ -1,0 +1,16 @@
+//! The `phala` command's library: every command, parsed arguments in and a validated plan
+//! run, so that tests (and other programs) can run them in-process — a whole devnet among
+//! them ([`devnet::DevnetPlan`], [`devnet::Devnet`]).
+//!
+//! [`args`] holds what commands share; commands never import one another.
+
+pub mod args;
+pub mod client_cmds;
+pub mod contract_cmds;
+pub mod devnet;
+mod devnet_cluster;
+pub mod key_cmds;
+pub mod node_cmds;
+pub mod spec_cmds;
+pub mod validator_cmds;
+pub mod worker_cmds;
