@@ -400,7 +400,9 @@ impl Deposits {
                 .checked_add(refund)
                 .ok_or(ArithmeticError::Overflow)?;
             if let Some(r) = record.as_mut() {
-                // The record follows the account's reserve, which is what was refunded from.
+                // The record follows the account's reserve, which is what was refunded from
+                // (and checked above). Saturating, not an error: a settlement must never
+                // fail, or its caller could cancel a command the cluster ran for a refund.
                 r.storage_deposit = r.storage_deposit.saturating_sub(refund);
             }
         }

@@ -97,7 +97,7 @@ impl Call {
         if let Call::report_equivocation { evidence } = self {
             origin.ensure_none()?;
             let offence = super::check_evidence(ext, &evidence)?;
-            return super::punish(ext, &offence).map_err(Into::into);
+            return super::punish(ext, &offence);
         }
         let who = origin.ensure_signed()?;
         let p = params(ext);

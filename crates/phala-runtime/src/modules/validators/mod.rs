@@ -25,7 +25,7 @@ use phala_primitives::{AccountId32, Balance, BlockNumber, H256, storage::Hasher}
 use scale_info::TypeInfo;
 
 use crate::Ext;
-use crate::dispatch::DispatchResult;
+use crate::dispatch::{ArithmeticError, DispatchResult};
 use crate::modules::{TREASURY_ACCOUNT, balances, system};
 use crate::storage::{Query, StorageMap, StorageValue};
 
@@ -314,30 +314,45 @@ pub fn check_evidence(ext: &Ext, evidence: &[u8]) -> Result<Offence, Error> {
 }
 
 /// Punishes a proven equivocation: slashes the offender's bond to the treasury and
-/// withdraws its candidacy, once per offence.
-pub fn punish(ext: &mut Ext, offence: &Offence) -> Result<(), Error> {
+/// withdraws its candidacy, once per offence. Every step is checked; a failure undoes the
+/// whole punishment (dispatch is transactional), so nothing is slashed halfway.
+pub fn punish(ext: &mut Ext, offence: &Offence) -> DispatchResult {
     let Offence {
         offender,
         id: offence_id,
         ..
     } = *offence;
     if OFFENCES.contains(ext, &offence_id) {
-        return Err(Error::AlreadyReported);
+        return Err(Error::AlreadyReported.into());
     }
-    OFFENCES.insert(ext, &offence_id, &());
     let mut ledger = LEDGER.get(ext, &offender).unwrap_or_default();
     let percent = Balance::from(params(ext).slash_percent.min(100));
-    let penalty = ledger.total().saturating_mul(percent) / 100;
+    let penalty = ledger
+        .total()
+        .checked_mul(percent)
+        .and_then(|p| p.checked_div(100))
+        .ok_or(ArithmeticError::Overflow)?;
+    OFFENCES.insert(ext, &offence_id, &());
     let slashed = balances::slash(ext, &offender, penalty);
     // Take the penalty from the active bond first, then from unbonding chunks.
     let mut remaining = slashed;
     let from_active = remaining.min(ledger.active);
-    ledger.active = ledger.active.saturating_sub(from_active);
-    remaining = remaining.saturating_sub(from_active);
+    ledger.active = ledger
+        .active
+        .checked_sub(from_active)
+        .ok_or(ArithmeticError::Underflow)?;
+    remaining = remaining
+        .checked_sub(from_active)
+        .ok_or(ArithmeticError::Underflow)?;
     for chunk in ledger.unlocking.iter_mut() {
         let cut = remaining.min(chunk.value);
-        chunk.value = chunk.value.saturating_sub(cut);
-        remaining = remaining.saturating_sub(cut);
+        chunk.value = chunk
+            .value
+            .checked_sub(cut)
+            .ok_or(ArithmeticError::Underflow)?;
+        remaining = remaining
+            .checked_sub(cut)
+            .ok_or(ArithmeticError::Underflow)?;
     }
     ledger.unlocking.retain(|c| c.value > 0);
     if slashed > 0
@@ -346,9 +361,9 @@ pub fn punish(ext: &mut Ext, offence: &Offence) -> Result<(), Error> {
             .is_err()
     {
         // The treasury cannot take it: burn it, so issuance still matches balances.
-        let _ = balances::burn_withdrawn(ext, slashed);
+        balances::burn_withdrawn(ext, slashed)?;
     }
-    let _ = update_lock(ext, &offender, &ledger);
+    update_lock(ext, &offender, &ledger)?;
     remove_candidate(ext, &offender);
     ext.deposit_event(Event::Slashed {
         who: offender,

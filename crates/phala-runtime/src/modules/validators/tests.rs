@@ -341,7 +341,10 @@ fn equivocation_slashes_to_the_treasury_once() {
         900 * PHA
     );
     assert!(!CANDIDATES.contains(&ext, &account("//Bob")));
-    assert_eq!(punish(&mut ext, &offence), Err(Error::AlreadyReported));
+    assert_eq!(
+        punish(&mut ext, &offence),
+        Err(Error::AlreadyReported.into())
+    );
     // Issuance still equals the sum of balances.
     let changes = ext.into_changes();
     let mut chain = chain;
