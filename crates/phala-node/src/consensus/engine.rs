@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 use super::app::{PhalaApp, Scheme};
 use super::block::{ConsensusBlock, MAX_BLOCK_BYTES, digest_of};
 use super::guard::Guarded;
-use super::orchestrator::Orchestrator;
+use super::orchestrator::{Orchestrator, OrchestratorParts};
 use super::peers::PeerTracker;
 use super::provider::EpochProvider;
 
@@ -287,23 +287,24 @@ where
 
     let orchestrator = Orchestrator::new(
         context.child("orchestrator"),
-        chain.clone(),
-        marshal.clone(),
-        inline,
-        provider,
-        epocher,
-        config.signer.clone(),
-        config.namespace.clone(),
-        config.block_time,
-        config.partition_prefix.clone(),
-        page_cache,
-        blocker.clone(),
-        tracker,
-        (vote_handle, cert_handle, resolver_handle),
-        genesis_digest,
+        OrchestratorParts {
+            chain: chain.clone(),
+            marshal: marshal.clone(),
+            inline,
+            provider,
+            epocher,
+            signer: config.signer.clone(),
+            namespace: config.namespace.clone(),
+            block_time: config.block_time,
+            partition_prefix: config.partition_prefix.clone(),
+            page_cache,
+            blocker: blocker.clone(),
+            tracker,
+            muxes: (vote_handle, cert_handle, resolver_handle),
+            genesis: genesis_digest,
+            followers: config.followers.clone(),
+        },
     );
-    let mut orchestrator = orchestrator;
-    orchestrator.followers = config.followers.clone();
     let orchestrator = context
         .child("orchestrator_task")
         .spawn(move |_| orchestrator.run(updates, vote_backup, cert_backup));

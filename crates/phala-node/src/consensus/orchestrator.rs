@@ -119,6 +119,32 @@ fn public_key(bytes: &[u8; 32]) -> Option<PublicKey> {
     PublicKey::decode(Bytes::copy_from_slice(bytes)).ok()
 }
 
+/// What an [`Orchestrator`] is built from, wired up by `engine::start`.
+pub struct OrchestratorParts<E, B, T, S>
+where
+    E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+{
+    pub chain: Arc<Chain>,
+    pub marshal: Marshal,
+    pub inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, FixedEpocher>,
+    pub provider: EpochProvider,
+    pub epocher: FixedEpocher,
+    /// This validator's consensus key; `None` on a full node.
+    pub signer: Option<PrivateKey>,
+    pub namespace: Vec<u8>,
+    pub block_time: Duration,
+    pub partition_prefix: String,
+    pub page_cache: CacheRef,
+    pub blocker: B,
+    pub tracker: T,
+    /// The vote, certificate and resolver channels.
+    pub muxes: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
+    pub genesis: Digest,
+    /// Full nodes admitted as secondary peers in every epoch.
+    pub followers: Vec<Peer>,
+}
+
 impl<E, B, T, S> Orchestrator<E, B, T, S>
 where
     E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
@@ -126,25 +152,24 @@ where
     T: PeerTracker,
     S: Sender<PublicKey = PublicKey>,
 {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        context: E,
-        chain: Arc<Chain>,
-        marshal: Marshal,
-        inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, FixedEpocher>,
-        provider: EpochProvider,
-        epocher: FixedEpocher,
-        signer: Option<PrivateKey>,
-        namespace: Vec<u8>,
-        block_time: Duration,
-        partition_prefix: String,
-        page_cache: CacheRef,
-        blocker: B,
-        tracker: T,
-        muxes: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
-        genesis: Digest,
-    ) -> Self {
-        let (vote, cert, resolver) = muxes;
+    pub fn new(context: E, parts: OrchestratorParts<E, B, T, S>) -> Self {
+        let OrchestratorParts {
+            chain,
+            marshal,
+            inline,
+            provider,
+            epocher,
+            signer,
+            namespace,
+            block_time,
+            partition_prefix,
+            page_cache,
+            blocker,
+            tracker,
+            muxes: (vote, cert, resolver),
+            genesis,
+            followers,
+        } = parts;
         Orchestrator {
             context,
             chain,
@@ -163,7 +188,7 @@ where
             cert,
             resolver,
             genesis,
-            followers: Vec::new(),
+            followers,
             active: None,
             progress: (Height::zero(), std::time::UNIX_EPOCH),
             behind: None,
