@@ -216,8 +216,20 @@ fn hash_into(
     write(caller, output_ptr, &hash(&input))
 }
 
+/// The host functions of pallet-contracts' API that do not call other contracts (those are
+/// in `host_calls`), by area.
 fn register(t: &mut Builder) {
-    // Storage. ink! 4/5 use the variable-length-key versions, ink! 3 the 32-byte ones.
+    register_storage(t);
+    register_io(t);
+    register_context(t);
+    register_hashing(t);
+    register_events(t);
+    register_signatures(t);
+    register_chain_specific(t);
+}
+
+/// Storage: ink! 4/5 use the variable-length-key versions, ink! 3 the 32-byte ones.
+fn register_storage(t: &mut Builder) {
     t.add(
         "seal0",
         "set_storage",
@@ -333,8 +345,10 @@ fn register(t: &mut Builder) {
             }
         },
     );
+}
 
-    // Input and output.
+/// Input and output.
+fn register_io(t: &mut Builder) {
     t.add(
         "seal0",
         "input",
@@ -361,8 +375,10 @@ fn register(t: &mut Builder) {
             Err(Error::host(HostExit::Return { flags, data }))
         },
     );
+}
 
-    // Context.
+/// The execution context: caller, address, value, time, gas, code.
+fn register_context(t: &mut Builder) {
     fn getter(
         t: &mut Builder,
         name: &str,
@@ -515,8 +531,10 @@ fn register(t: &mut Builder) {
                 .count() as u32)
         },
     );
+}
 
-    // Hashing: the output is written directly; input and output may overlap.
+/// Hashing: the output is written directly; input and output may overlap.
+fn register_hashing(t: &mut Builder) {
     t.add(
         "seal0",
         "hash_blake2_256",
@@ -553,8 +571,10 @@ fn register(t: &mut Builder) {
             })
         },
     );
+}
 
-    // Events and debugging.
+/// Events and debugging.
+fn register_events(t: &mut Builder) {
     t.add(
         "seal0",
         "deposit_event",
@@ -614,8 +634,10 @@ fn register(t: &mut Builder) {
             Ok(ReturnCode::Success as u32)
         },
     );
+}
 
-    // Signature checks.
+/// Signature checks.
+fn register_signatures(t: &mut Builder) {
     t.add(
         "seal0",
         "ecdsa_recover",
@@ -667,8 +689,10 @@ fn register(t: &mut Builder) {
             }
         },
     );
+}
 
-    // Chain-specific calls a cluster does not have.
+/// Chain-specific calls a cluster does not have, and deprecated ones.
+fn register_chain_specific(t: &mut Builder) {
     t.add(
         "seal0",
         "call_runtime",

@@ -184,6 +184,36 @@ fn args<T: Decode>(input: &[u8]) -> Result<T, Error> {
     T::decode(&mut &input[..]).map_err(|_| trap("chain extension arguments do not decode"))
 }
 
+/// Pink's extension function ids (the `func_id` of `seal0.call_chain_extension`, as
+/// pink-extension numbers them).
+mod id {
+    pub const HTTP_REQUEST: u32 = 1;
+    pub const SIGN: u32 = 2;
+    pub const VERIFY: u32 = 3;
+    pub const DERIVE_SR25519_KEY: u32 = 4;
+    pub const GET_PUBLIC_KEY: u32 = 5;
+    pub const CACHE_SET: u32 = 6;
+    pub const CACHE_SET_EXPIRATION: u32 = 7;
+    pub const CACHE_GET: u32 = 8;
+    pub const CACHE_REMOVE: u32 = 9;
+    pub const LOG: u32 = 10;
+    pub const GETRANDOM: u32 = 11;
+    pub const IS_IN_TRANSACTION: u32 = 12;
+    pub const ECDSA_SIGN_PREHASHED: u32 = 13;
+    pub const ECDSA_VERIFY_PREHASHED: u32 = 14;
+    pub const SYSTEM_CONTRACT_ID: u32 = 15;
+    pub const BALANCE_OF: u32 = 16;
+    pub const WORKER_PUBKEY: u32 = 17;
+    pub const UNTRUSTED_MILLIS: u32 = 18;
+    pub const CODE_EXISTS: u32 = 19;
+    pub const IMPORT_LATEST_SYSTEM_CODE: u32 = 20;
+    pub const RUNTIME_VERSION: u32 = 21;
+    pub const BATCH_HTTP_REQUEST: u32 = 22;
+    pub const CURRENT_EVENT_CHAIN_HEAD: u32 = 23;
+    pub const JS_EVAL: u32 = 24;
+    pub const WORKER_SGX_QUOTE: u32 = 25;
+}
+
 fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Result<Reply, Error> {
     let contract = caller.data().frame.address;
     let (mode, env) = {
@@ -192,7 +222,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
     };
     let in_query = mode == Mode::Query;
     match func {
-        1 => {
+        id::HTTP_REQUEST => {
             charge(caller, gas::HTTP_REQUEST)?;
             let request: HttpRequest = args(input)?;
             if !in_query {
@@ -210,7 +240,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 Err(e) => Err(trap(format!("http_request to {url}: {e}"))),
             }
         }
-        2 => {
+        id::SIGN => {
             charge(caller, gas::SIGNATURE)?;
             let (sig_type, key, message): (SigType, Vec<u8>, Vec<u8>) = args(input)?;
             if sig_type == SigType::Sr25519 && !in_query {
@@ -222,13 +252,13 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 None => Err(trap(format!("sign: not a valid {sig_type:?} key"))),
             }
         }
-        3 => {
+        id::VERIFY => {
             charge(caller, gas::SIGNATURE)?;
             let (sig_type, public, message, signature): (SigType, Vec<u8>, Vec<u8>, Vec<u8>) =
                 args(input)?;
             ok(crypto::verify(sig_type, &public, &message, &signature))
         }
-        4 => {
+        id::DERIVE_SR25519_KEY => {
             charge(caller, gas::KEY_DERIVATION)?;
             let salt: Vec<u8> = args(input)?;
             let seed = env.contract_secret(&contract, &salt);
@@ -237,7 +267,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 None => Err(trap("derive_sr25519_key failed")),
             }
         }
-        5 => {
+        id::GET_PUBLIC_KEY => {
             charge(caller, gas::KEY_DERIVATION)?;
             let (sig_type, key): (SigType, Vec<u8>) = args(input)?;
             match crypto::public_key(sig_type, &key) {
@@ -247,7 +277,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 ))),
             }
         }
-        6 => {
+        id::CACHE_SET => {
             charge(caller, gas::CACHE_OP)?;
             let (key, value): (Vec<u8>, Vec<u8>) = args(input)?;
             read_only_guard(caller)?;
@@ -265,7 +295,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 Err(QuotaExceeded) => Ok(Reply(1, Vec::new())),
             }
         }
-        7 => {
+        id::CACHE_SET_EXPIRATION => {
             charge(caller, gas::CACHE_OP)?;
             let (key, expire_secs): (Vec<u8>, u64) = args(input)?;
             read_only_guard(caller)?;
@@ -280,7 +310,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
             }
             ok(())
         }
-        8 => {
+        id::CACHE_GET => {
             charge(caller, gas::CACHE_OP)?;
             let key: Vec<u8> = args(input)?;
             ok(if in_query {
@@ -289,7 +319,7 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 None
             })
         }
-        9 => {
+        id::CACHE_REMOVE => {
             charge(caller, gas::CACHE_OP)?;
             let key: Vec<u8> = args(input)?;
             read_only_guard(caller)?;
@@ -300,13 +330,13 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 ok(Option::<Vec<u8>>::None)
             }
         }
-        10 => {
+        id::LOG => {
             charge(caller, gas::LOG)?;
             let (level, message): (u8, String) = args(input)?;
             env.log(&contract, level, &message);
             ok(())
         }
-        11 => {
+        id::GETRANDOM => {
             let length: u8 = args(input)?;
             charge(caller, gas::HOST_CALL)?;
             if !in_query {
@@ -316,8 +346,8 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
             env.fill_random(&mut buf);
             ok(buf)
         }
-        12 => ok(!in_query),
-        13 => {
+        id::IS_IN_TRANSACTION => ok(!in_query),
+        id::ECDSA_SIGN_PREHASHED => {
             charge(caller, gas::SIGNATURE)?;
             let (key, hash): (Vec<u8>, [u8; 32]) = args(input)?;
             match crypto::ecdsa_sign_prehashed(&key, &hash) {
@@ -325,36 +355,36 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 None => Err(trap("ecdsa_sign_prehashed: not a valid secp256k1 key")),
             }
         }
-        14 => {
+        id::ECDSA_VERIFY_PREHASHED => {
             charge(caller, gas::SIGNATURE)?;
             let (signature, hash, public): ([u8; 65], [u8; 32], [u8; 33]) = args(input)?;
             ok(crypto::ecdsa_verify_prehashed(&signature, &hash, &public))
         }
-        15 => ok(world(caller)?.ctx.system_contract),
+        id::SYSTEM_CONTRACT_ID => ok(world(caller)?.ctx.system_contract),
         // No value moves inside a cluster: every balance reads as 0 (see `seal0.balance`).
-        16 => {
+        id::BALANCE_OF => {
             let _account: AccountId = args(input)?;
             ok((0u128, 0u128))
         }
         // A worker's own key differs between workers; commands see zeros.
-        17 => ok(if in_query {
+        id::WORKER_PUBKEY => ok(if in_query {
             env.worker_pubkey()
         } else {
             [0u8; 32]
         }),
-        18 => ok(if in_query {
+        id::UNTRUSTED_MILLIS => ok(if in_query {
             env.untrusted_millis()
         } else {
             world(caller)?.ctx.timestamp_ms
         }),
-        19 => {
+        id::CODE_EXISTS => {
             let (code_hash, sidevm): ([u8; 32], bool) = args(input)?;
             charge(caller, gas::STORAGE_READ)?;
             ok(!sidevm && world(caller)?.overlay.code(&code_hash).is_some())
         }
-        20 => ok(Option::<[u8; 32]>::None),
-        21 => ok(RUNTIME_VERSION),
-        22 => {
+        id::IMPORT_LATEST_SYSTEM_CODE => ok(Option::<[u8; 32]>::None),
+        id::RUNTIME_VERSION => ok(RUNTIME_VERSION),
+        id::BATCH_HTTP_REQUEST => {
             let (requests, timeout_ms): (Vec<HttpRequest>, u64) = args(input)?;
             charge(
                 caller,
@@ -383,9 +413,9 @@ fn dispatch(caller: &mut Caller<'_, HostState>, func: u32, input: &[u8]) -> Resu
                 .collect();
             ok(responses)
         }
-        23 => ok((0u64, [0u8; 32])),
-        24 => Err(trap("js_eval is not supported by this runtime")),
-        25 => ok(Option::<(u8, Vec<u8>)>::None),
+        id::CURRENT_EVENT_CHAIN_HEAD => ok((0u64, [0u8; 32])),
+        id::JS_EVAL => Err(trap("js_eval is not supported by this runtime")),
+        id::WORKER_SGX_QUOTE => ok(Option::<(u8, Vec<u8>)>::None),
         other => Err(trap(format!("unknown pink extension function {other}"))),
     }
 }
