@@ -325,6 +325,7 @@ impl Chain {
     /// Builds and executes a block on `parent` with pooled transactions. The timestamp is
     /// `now_ms`, or just after the parent's if the clock lags.
     pub fn build_block(&self, parent: &H256, now_ms: u64) -> Result<Arc<PendingBlock>, ChainError> {
+        let _span = tracing::debug_span!("chain.build_block", %parent).entered();
         let (parent_header, view) = self.parent_info(parent)?;
         let backend = ViewBackend(&view);
         let parent_time = timestamp::now(&Ext::new(&backend));
@@ -385,6 +386,8 @@ impl Chain {
         now_ms: Option<u64>,
     ) -> Result<Arc<PendingBlock>, ChainError> {
         let hash = block.hash();
+        let _span = tracing::debug_span!("chain.import_block", number = block.header.number, %hash)
+            .entered();
         if let Some(pending) = self.store.pending(&hash) {
             return Ok(pending);
         }
@@ -430,6 +433,8 @@ impl Chain {
     /// Committing a block at or below the finalized height is a no-op, so redelivery after a
     /// restart is harmless.
     pub fn finalize_block(&self, block: &Block, justification: &[u8]) -> Result<(), ChainError> {
+        let _span =
+            tracing::debug_span!("chain.finalize_block", number = block.header.number).entered();
         let (head, _) = self.finalized()?;
         if block.header.number <= head {
             return Ok(());

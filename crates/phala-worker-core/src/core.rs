@@ -290,6 +290,12 @@ impl WorkerCore {
         batch: &SyncBatch,
         now_ms: u64,
     ) -> Result<Outcome, CoreError> {
+        let _span = tracing::debug_span!(
+            "worker.import",
+            blocks = batch.blocks.len(),
+            last = batch.blocks.last().map(|b| b.header.number)
+        )
+        .entered();
         let headers: Vec<Header> = batch.blocks.iter().map(|b| b.header.clone()).collect();
         let mut light = self.light.clone();
         light.import(rng, &headers, &batch.certificate)?;
@@ -298,80 +304,13 @@ impl WorkerCore {
         let keys = self.proof_keys();
         let mut facts = Vec::with_capacity(batch.blocks.len());
         for block in &batch.blocks {
-            let number = block.header.number;
-            let values = phala_trie::verify_proof(&block.header.state_root, &block.proof, &keys)
-                .map_err(|e| CoreError::Proof {
-                    number,
-                    reason: e.to_string(),
-                })?;
-            let [messages, registration, ingress, gatekeepers, record, now]: [Option<Vec<u8>>; 6] =
-                values.try_into().map_err(|_| CoreError::Proof {
-                    number,
-                    reason: "wrong number of values".into(),
-                })?;
-            let gatekeepers = gatekeepers
-                .map(|bytes| <Vec<[u8; 32]>>::decode(&mut bytes.as_slice()))
-                .transpose()
-                .map_err(|_| CoreError::Undecodable {
-                    number,
-                    what: "Registry.Gatekeepers",
-                })?
-                .unwrap_or_default();
-            let record = record
-                .map(|bytes| <Vec<MasterPubkeyRecord>>::decode(&mut bytes.as_slice()))
-                .transpose()
-                .map_err(|_| CoreError::Undecodable {
-                    number,
-                    what: "Registry.MasterPubkeyHistory",
-                })?
-                .unwrap_or_default();
-            let messages = match messages {
-                Some(bytes) => <Vec<Message>>::decode(&mut bytes.as_slice()).map_err(|_| {
-                    CoreError::Undecodable {
-                        number,
-                        what: "OutboundMessages",
-                    }
-                })?,
-                None => Vec::new(),
-            };
-            let registration = registration
-                .map(|bytes| WorkerInfo::decode(&mut bytes.as_slice()))
-                .transpose()
-                .map_err(|_| CoreError::Undecodable {
-                    number,
-                    what: "Registry.Workers",
-                })?;
-            let ingress = ingress
-                .map(|bytes| u64::decode(&mut bytes.as_slice()))
-                .transpose()
-                .map_err(|_| CoreError::Undecodable {
-                    number,
-                    what: "MessageQueue.OffchainIngress",
-                })?
-                .unwrap_or(0);
-            let now = now
-                .map(|bytes| u64::decode(&mut bytes.as_slice()))
-                .transpose()
-                .map_err(|_| CoreError::Undecodable {
-                    number,
-                    what: "Timestamp.Now",
-                })?
-                .unwrap_or(0);
-            facts.push((
-                number,
-                messages,
-                registration,
-                ingress,
-                gatekeepers,
-                record,
-                now,
-            ));
+            facts.push(BlockFacts::prove(block, &keys)?);
         }
 
         // Every code a command could use must be loaded first, or workers would disagree.
         let mut missing = self.missing_codes();
         for fact in &facts {
-            for message in &fact.1 {
+            for message in &fact.messages {
                 if let Some(ContractCommand::CodeUploaded { code_hash }) = contract_command(message)
                     && !self.contract_runtime.codes.contains(&code_hash.0)
                     && !missing.contains(&code_hash.0)
@@ -394,7 +333,16 @@ impl WorkerCore {
         // Taken, not cloned (it can hold megabytes): nothing below returns early, and it is
         // put back at the end.
         let mut held = std::mem::take(&mut self.held_reports);
-        for (number, messages, registration, ingress, gatekeepers, record, now) in facts {
+        for BlockFacts {
+            number,
+            messages,
+            registration,
+            ingress,
+            gatekeepers,
+            record,
+            now,
+        } in facts
+        {
             state.timestamp_ms = now;
             let fresh = now_ms.saturating_sub(now) <= KEY_EVENT_FRESHNESS_MS;
             for message in messages {
@@ -687,6 +635,58 @@ impl WorkerCore {
     fn send(&mut self, topic: &[u8], payload: Vec<u8>) -> SignedMessage {
         let genesis = self.genesis_hash();
         queue(&mut self.state, &self.keys, &genesis, topic, payload)
+    }
+}
+
+/// What one block's state proof says, verified against its state root and decoded.
+struct BlockFacts {
+    number: BlockNumber,
+    /// The chain's messages to workers in this block.
+    messages: Vec<Message>,
+    /// This worker's registration, if any.
+    registration: Option<WorkerInfo>,
+    /// The next sequence the chain expects from this worker.
+    ingress: u64,
+    gatekeepers: Vec<[u8; 32]>,
+    /// The master key's public history.
+    record: Vec<MasterPubkeyRecord>,
+    /// The block's timestamp (ms).
+    now: u64,
+}
+
+impl BlockFacts {
+    /// Checks `block`'s proof of the values at `keys` ([`proof_keys`]) and decodes them.
+    fn prove(block: &SyncBlock, keys: &[Vec<u8>]) -> Result<BlockFacts, CoreError> {
+        let number = block.header.number;
+        let values = phala_trie::verify_proof(&block.header.state_root, &block.proof, keys)
+            .map_err(|e| CoreError::Proof {
+                number,
+                reason: e.to_string(),
+            })?;
+        let [messages, registration, ingress, gatekeepers, record, now]: [Option<Vec<u8>>; 6] =
+            values.try_into().map_err(|_| CoreError::Proof {
+                number,
+                reason: "wrong number of values".into(),
+            })?;
+        fn decode<T: Decode>(
+            number: BlockNumber,
+            what: &'static str,
+            bytes: Option<Vec<u8>>,
+        ) -> Result<Option<T>, CoreError> {
+            bytes
+                .map(|bytes| T::decode(&mut bytes.as_slice()))
+                .transpose()
+                .map_err(|_| CoreError::Undecodable { number, what })
+        }
+        Ok(BlockFacts {
+            number,
+            messages: decode(number, "OutboundMessages", messages)?.unwrap_or_default(),
+            registration: decode(number, "Registry.Workers", registration)?,
+            ingress: decode(number, "MessageQueue.OffchainIngress", ingress)?.unwrap_or(0),
+            gatekeepers: decode(number, "Registry.Gatekeepers", gatekeepers)?.unwrap_or_default(),
+            record: decode(number, "Registry.MasterPubkeyHistory", record)?.unwrap_or_default(),
+            now: decode(number, "Timestamp.Now", now)?.unwrap_or(0),
+        })
     }
 }
 

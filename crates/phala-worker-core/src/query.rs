@@ -204,6 +204,7 @@ impl QueryService {
     /// to `source`). Input that does not open is an error; a readable query that is refused
     /// comes back [`Opened`] with the reason, to be answered sealed.
     pub fn open(&self, request: &[u8], source: Source) -> Result<Opened, QueryServiceError> {
+        let _span = tracing::debug_span!("worker.query_open", bytes = request.len()).entered();
         let snap = self.current().ok_or(QueryServiceError::NotReady)?;
         let envelope = Envelope::decode_bounded(request)?;
         if envelope.header.purpose != Purpose::Query {
@@ -272,6 +273,8 @@ impl QueryService {
         opened: Opened,
         deadline: Instant,
     ) -> Result<Vec<u8>, QueryServiceError> {
+        let _span =
+            tracing::debug_span!("worker.query_run", accepted = opened.caller.is_ok()).entered();
         let Opened {
             snap,
             reply_to,

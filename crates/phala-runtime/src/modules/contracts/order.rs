@@ -87,6 +87,7 @@ pub fn report_kept(ext: &Ext, id: u64) -> bool {
 /// A cluster member's report: settled now if its command is the first of its cluster still
 /// pending, kept until then otherwise.
 pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+    let _span = tracing::debug_span!("contracts.settle", bytes = payload.len()).entered();
     let ContractReport::Executed { id, .. } =
         ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
             .map_err(|_| Error::BadReport)?;
