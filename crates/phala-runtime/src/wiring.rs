@@ -6,9 +6,12 @@
 //! cluster), it declares a trait and [`Wiring`] implements it here, as a FRAME runtime
 //! configures its pallets.
 
-use phala_mq::topics;
+use parity_scale_codec::{DecodeLimit, Encode};
+use phala_mq::topics::{self, GatekeeperReport};
+use phala_primitives::Weight;
 
 use crate::Ext;
+use crate::dispatch::DispatchResult;
 use crate::modules::message_queue::{self, Route, SenderStatus};
 use crate::modules::{contracts, registry};
 
@@ -33,8 +36,8 @@ impl message_queue::Config for Wiring {
         },
         Route {
             topic: topics::GATEKEEPER_REPORT,
-            handle: registry::on_gatekeeper_report,
-            weight: registry::gatekeeper_report_weight,
+            handle: on_gatekeeper_report,
+            weight: gatekeeper_report_weight,
         },
         Route {
             topic: topics::CLUSTER_KEY_REPORT,
@@ -47,6 +50,30 @@ impl message_queue::Config for Wiring {
             weight: contracts::report_weight,
         },
     ];
+}
+
+/// A cluster key that comes as a gatekeeper report, as gatekeepers sent it before cluster
+/// keys had their own topic (a message signed then may still be in a worker's sealed queue):
+/// the contracts module takes it all the same.
+fn old_cluster_key(payload: &[u8]) -> Option<Vec<u8>> {
+    match GatekeeperReport::decode_all_with_depth_limit(8, &mut &payload[..]) {
+        Ok(GatekeeperReport::ClusterKey(report)) => Some(report.encode()),
+        _ => None,
+    }
+}
+
+fn on_gatekeeper_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+    match old_cluster_key(payload) {
+        Some(report) => contracts::on_cluster_key_report(ext, sender, &report),
+        None => registry::on_gatekeeper_report(ext, sender, payload),
+    }
+}
+
+fn gatekeeper_report_weight(payload: &[u8]) -> Weight {
+    match old_cluster_key(payload) {
+        Some(report) => contracts::cluster_key_report_weight(&report),
+        None => registry::gatekeeper_report_weight(payload),
+    }
 }
 
 impl registry::WorkerHooks for Wiring {

@@ -678,13 +678,16 @@ impl BlockFacts {
                 .transpose()
                 .map_err(|_| CoreError::Undecodable { number, what })
         }
+        // Decoded in this order so the first undecodable value named is the same as ever.
+        let gatekeepers = decode(number, "Registry.Gatekeepers", gatekeepers)?.unwrap_or_default();
+        let record = decode(number, "Registry.MasterPubkeyHistory", record)?.unwrap_or_default();
         Ok(BlockFacts {
             number,
             messages: decode(number, "OutboundMessages", messages)?.unwrap_or_default(),
             registration: decode(number, "Registry.Workers", registration)?,
             ingress: decode(number, "MessageQueue.OffchainIngress", ingress)?.unwrap_or(0),
-            gatekeepers: decode(number, "Registry.Gatekeepers", gatekeepers)?.unwrap_or_default(),
-            record: decode(number, "Registry.MasterPubkeyHistory", record)?.unwrap_or_default(),
+            gatekeepers,
+            record,
             now: decode(number, "Timestamp.Now", now)?.unwrap_or(0),
         })
     }
