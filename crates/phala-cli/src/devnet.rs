@@ -590,8 +590,17 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
         }
     };
     let saved = saved_spec(&base)?;
-    let mut free_port =
-        || crate::args::free_port().map_err(|e| DevnetError::Args(format!("{e:#}")));
+    // Ports are chosen before anything listens: never hand out one port twice.
+    let mut given = std::collections::HashSet::new();
+    let mut free_port = || {
+        for _ in 0..64 {
+            let port = crate::args::free_port().map_err(|e| DevnetError::Args(format!("{e:#}")))?;
+            if given.insert(port) {
+                return Ok(port);
+            }
+        }
+        Err(DevnetError::Args("cannot find enough free ports".into()))
+    };
     let plan = DevnetPlan::resolve(&args, &base, keep, saved, &mut free_port)?;
     let devnet = Devnet::start(plan)?;
     println!("Press Ctrl-C to stop.");
