@@ -72,6 +72,11 @@ pub fn sr25519(flag: &str, uri: &str) -> anyhow::Result<Sr25519Pair> {
     Sr25519Pair::from_uri(uri).map_err(|e| anyhow!("{flag}: {e}"))
 }
 
+/// The key pair `--suri` names.
+pub fn suri_pair(uri: &str) -> anyhow::Result<Sr25519Pair> {
+    sr25519("--suri", uri)
+}
+
 /// A 0x-hex hash given to `flag`.
 pub fn h256(flag: &str, input: &str) -> anyhow::Result<H256> {
     H256::from_hex(input).map_err(|e| anyhow!("{flag} {input:?}: {e}"))

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use phala_client::contracts::CommandResult;
-use phala_client::keys::Sr25519Pair;
 use phala_client::primitives::{Balance, H256, format_pha, parse_pha};
 use phala_client::worker::{QueryAs, WorkerApi};
 use phala_client::{Client, ClientConfig};
@@ -18,7 +17,7 @@ use phala_mq::contracts::CommandStatus;
 use phala_runtime::modules::contracts::contract_account;
 use serde_json::{Value, json};
 
-use crate::args::DEFAULT_URL;
+use crate::args::{DEFAULT_URL, h256, suri_pair};
 
 /// Gas reserved by default: 1 PHA at the chain's gas price, refunded except what is used.
 pub const DEFAULT_GAS: u64 = 1_000_000_000;
@@ -136,12 +135,6 @@ pub enum ContractCmd {
     },
 }
 
-fn pair(uri: &str) -> Result<Sr25519Pair> {
-    crate::args::sr25519("--suri", uri)
-}
-
-use crate::args::h256;
-
 /// A contract id as `0x` hex or as the SS58 address contracts themselves hand out (an
 /// `AccountId` returned by a factory, say).
 fn contract_id(input: &str) -> Result<H256> {
@@ -255,7 +248,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             )?;
             phala_vm::validate(&wasm).map_err(|e| anyhow!("the code is refused: {e}"))?;
             let client = connect(&common.url).await?;
-            let (hash, new) = client.upload_code(&pair(&suri)?, wasm).await?;
+            let (hash, new) = client.upload_code(&suri_pair(&suri)?, wasm).await?;
             let value = json!({ "codeHash": hash.to_string(), "uploaded": new });
             print(common.json, &value, || {
                 if new {
@@ -283,7 +276,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                     .context("the bundle has no constructor")?,
             };
             let input = encode(metadata, callable, &args)?;
-            let signer = pair(&signed.suri)?;
+            let signer = suri_pair(&signed.suri)?;
             let client = connect(&common.url).await?;
             let cluster = pick_cluster(&client, cluster.as_deref()).await?;
             let code_hash = match bundle.code_hash() {
@@ -344,7 +337,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             let client = connect(&common.url).await?;
             let result = client
                 .call_contract(
-                    &pair(&signed.suri)?,
+                    &suri_pair(&signed.suri)?,
                     contract_id(&contract)?,
                     input,
                     signed.gas,
@@ -399,7 +392,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
         }
         ContractCmd::Cancel { command, suri, url } => {
             let client = connect(&url).await?;
-            let block = client.cancel_command(&pair(&suri)?, command).await?;
+            let block = client.cancel_command(&suri_pair(&suri)?, command).await?;
             println!(
                 "Command {command} cancelled in block #{block}: its gas limit is paid and its \
                  storage deposit limit forfeited to the treasury (an instantiation's comes back)."
@@ -420,7 +413,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             let input = encode(metadata, callable, &args)?;
             let client = connect(&common.url).await?;
             let api = WorkerApi::new(&worker)?;
-            let account = suri.as_deref().map(pair).transpose()?;
+            let account = suri.as_deref().map(suri_pair).transpose()?;
             let signer = match &account {
                 Some(a) => QueryAs::Account(a),
                 None => QueryAs::Anonymous,

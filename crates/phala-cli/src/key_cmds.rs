@@ -13,7 +13,7 @@ use phala_runtime::RuntimeCall;
 use phala_runtime::modules::{contracts, registry, sudo};
 use serde_json::json;
 
-use crate::args::DEFAULT_URL;
+use crate::args::{DEFAULT_URL, suri_pair};
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -110,11 +110,6 @@ fn hex32(what: &str, input: &str) -> Result<[u8; 32]> {
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .ok_or_else(|| anyhow!("{what} {input:?} is not 32 bytes of 0x-hex"))
-}
-
-/// The key pair `--suri` names (root's, or the querying account's).
-fn suri_pair(uri: &str) -> Result<Sr25519Pair> {
-    crate::args::sr25519("--suri", uri)
 }
 
 async fn connect(url: &str) -> Result<Client> {

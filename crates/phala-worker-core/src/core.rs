@@ -180,6 +180,11 @@ impl WorkerCore {
             timestamp_ms: 0,
             held_key_reports: Vec::new(),
         };
+        Self::assemble(keys, light, state)
+    }
+
+    /// A core around `state`, with what lives only in memory starting empty.
+    fn assemble(keys: WorkerKeys, light: LightClient, state: CoreState) -> Self {
         WorkerCore {
             keys,
             light,
@@ -225,15 +230,7 @@ impl WorkerCore {
     /// Resumes from a checkpoint.
     pub fn resume(keys: WorkerKeys, state: CoreState) -> Result<Self, CoreError> {
         let light = LightClient::resume(state.light.clone())?;
-        Ok(WorkerCore {
-            keys,
-            light,
-            state,
-            query_keys: Vec::new(),
-            query_certificate: None,
-            contract_runtime: Arc::default(),
-            held_reports: BTreeMap::new(),
-        })
+        Ok(Self::assemble(keys, light, state))
     }
 
     pub fn state(&self) -> &CoreState {
