@@ -447,11 +447,11 @@ impl ChainSpec {
     }
 
     /// `system_properties`.
-    pub fn properties(&self) -> serde_json::Value {
-        serde_json::json!({
-            "ss58Format": phala_primitives::SS58_PREFIX,
-            "tokenDecimals": phala_primitives::DECIMALS,
-            "tokenSymbol": phala_primitives::TOKEN_SYMBOL,
-        })
+    pub fn properties(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut properties = serde_json::Map::new();
+        properties.insert("ss58Format".into(), phala_primitives::SS58_PREFIX.into());
+        properties.insert("tokenDecimals".into(), phala_primitives::DECIMALS.into());
+        properties.insert("tokenSymbol".into(), phala_primitives::TOKEN_SYMBOL.into());
+        properties
     }
 }

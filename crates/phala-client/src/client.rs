@@ -4,17 +4,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use parity_scale_codec::{Decode, Encode};
-use phala_primitives::crypto::{decode_hex, encode_hex};
 use phala_primitives::{AccountId32, Balance, Block, BlockNumber, H256, Header};
+use phala_rpc_api::{
+    Account, Bytes, ChainApiClient, HeaderJson, ListOrValue, Number, RuntimeVersionJson,
+    StateApiClient, SystemApiClient,
+};
 use phala_runtime::RuntimeVersion;
 use phala_runtime::modules::balances;
 use phala_runtime::modules::system::{self, AccountInfo, EventRecord};
-use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::error::ClientError;
 use crate::metadata::{ChainMetadata, MetadataSource};
-use crate::rpc::{ChainProperties, HeaderJson, Rpc, RuntimeVersionJson, SignedBlockJson};
+use crate::rpc::{Call, ChainProperties, Rpc};
 
 /// Limits of a [`Client`]. Every wait the SDK does is bounded by one of them.
 #[derive(Clone, Debug)]
@@ -77,27 +79,37 @@ impl Client {
     /// [`Client::connect`] with explicit limits.
     pub async fn connect_with(url: &str, config: ClientConfig) -> Result<Client, ClientError> {
         let rpc = Rpc::open(url, &config).await?;
-        let (genesis, version, properties) = tokio::try_join!(
-            rpc.request::<Option<H256>>("chain_getBlockHash", vec![json!(0)]),
-            rpc.request::<RuntimeVersionJson>("state_getRuntimeVersion", vec![]),
-            rpc.request::<Value>("system_properties", vec![]),
+        let (genesis, version, properties) = (rpc.call(), rpc.call(), rpc.call());
+        let (genesis_hash, runtime_version, properties) = tokio::try_join!(
+            async {
+                let answer = genesis
+                    .block_hash(Some(ListOrValue::Value(Number(0))))
+                    .await
+                    .map_err(|e| genesis.fail(e))?;
+                genesis
+                    .one(answer)?
+                    .ok_or_else(|| genesis.bad("the node does not know block 0"))
+            },
+            async {
+                let json = version
+                    .runtime_version(None)
+                    .await
+                    .map_err(|e| version.fail(e))?;
+                to_version(&version, &json)
+            },
+            async {
+                properties
+                    .properties()
+                    .await
+                    .map_err(|e| properties.fail(e))
+            },
         )?;
-        let genesis_hash = genesis.ok_or_else(|| ClientError::BadResponse {
-            method: "chain_getBlockHash".into(),
-            reason: "the node does not know block 0".into(),
-        })?;
-        let version = version
-            .into_version()
-            .map_err(|reason| ClientError::BadResponse {
-                method: "state_getRuntimeVersion".into(),
-                reason,
-            })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 rpc,
                 config,
                 genesis_hash,
-                runtime_version: Mutex::new(version),
+                runtime_version: Mutex::new(runtime_version),
                 properties: ChainProperties::from_json(properties),
                 metadata: OnceCell::new(),
             }),
@@ -128,13 +140,9 @@ impl Client {
 
     /// Reads the node's current runtime version and remembers it.
     pub async fn refresh_runtime_version(&self) -> Result<RuntimeVersion, ClientError> {
-        let json: RuntimeVersionJson = self.request("state_getRuntimeVersion", vec![]).await?;
-        let version = json
-            .into_version()
-            .map_err(|reason| ClientError::BadResponse {
-                method: "state_getRuntimeVersion".into(),
-                reason,
-            })?;
+        let call = self.rpc();
+        let json = call.runtime_version(None).await.map_err(|e| call.fail(e))?;
+        let version = to_version(&call, &json)?;
         match self.inner.runtime_version.lock() {
             Ok(mut v) => *v = version.clone(),
             Err(poisoned) => *poisoned.into_inner() = version.clone(),
@@ -149,26 +157,29 @@ impl Client {
 
     /// The chain's name (`system_chain`), e.g. "Development".
     pub async fn chain_name(&self) -> Result<String, ClientError> {
-        self.request("system_chain", vec![]).await
+        let call = self.rpc();
+        call.chain().await.map_err(|e| call.fail(e))
     }
 
-    pub(crate) async fn request<R: serde::de::DeserializeOwned>(
-        &self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Result<R, ClientError> {
-        self.inner.rpc.request(method, params).await
+    /// A handle for one call through `phala_rpc_api`'s client traits.
+    pub(crate) fn rpc(&self) -> Call<'_> {
+        self.inner.rpc.call()
     }
 
     /// Hash of the canonical block at `number`, if there is one.
     pub async fn block_hash(&self, number: BlockNumber) -> Result<Option<H256>, ClientError> {
-        self.request("chain_getBlockHash", vec![json!(number)])
+        let call = self.rpc();
+        let answer = call
+            .block_hash(Some(ListOrValue::Value(Number(number))))
             .await
+            .map_err(|e| call.fail(e))?;
+        call.one(answer)
     }
 
     /// The latest finalized block: `(number, hash)`.
     pub async fn finalized_head(&self) -> Result<(BlockNumber, H256), ClientError> {
-        let hash: H256 = self.request("chain_getFinalizedHead", vec![]).await?;
+        let call = self.rpc();
+        let hash = call.finalized_head().await.map_err(|e| call.fail(e))?;
         let header = self
             .header(hash)
             .await?
@@ -178,64 +189,30 @@ impl Client {
 
     /// The node's best block: `(number, hash)`.
     pub async fn best_head(&self) -> Result<(BlockNumber, H256), ClientError> {
-        let json: Option<HeaderJson> = self.request("chain_getHeader", vec![]).await?;
-        let header = self
-            .checked_header("chain_getHeader", json, None)?
-            .ok_or_else(|| ClientError::BadResponse {
-                method: "chain_getHeader".into(),
-                reason: "the node has no best block".into(),
-            })?;
+        let call = self.rpc();
+        let json = call.header(None).await.map_err(|e| call.fail(e))?;
+        let header = checked_header(&call, json, None)?
+            .ok_or_else(|| call.bad("the node has no best block"))?;
         Ok((header.number, header.hash()))
     }
 
     /// The header of block `hash`, or `None` if the node does not know it. The header is
     /// checked to hash to `hash`.
     pub async fn header(&self, hash: H256) -> Result<Option<Header>, ClientError> {
-        let json: Option<HeaderJson> = self.request("chain_getHeader", vec![json!(hash)]).await?;
-        self.checked_header("chain_getHeader", json, Some(hash))
-    }
-
-    fn checked_header(
-        &self,
-        method: &str,
-        json: Option<HeaderJson>,
-        expected: Option<H256>,
-    ) -> Result<Option<Header>, ClientError> {
-        let Some(json) = json else {
-            return Ok(None);
-        };
-        let header = json
-            .into_header()
-            .map_err(|reason| ClientError::BadResponse {
-                method: method.into(),
-                reason,
-            })?;
-        if let Some(requested) = expected {
-            let computed = header.hash();
-            if computed != requested {
-                return Err(ClientError::HeaderHashMismatch {
-                    requested,
-                    computed,
-                });
-            }
-        }
-        Ok(Some(header))
+        let call = self.rpc();
+        let json = call.header(Some(hash)).await.map_err(|e| call.fail(e))?;
+        checked_header(&call, json, Some(hash))
     }
 
     /// Block `hash` with its extrinsics (each exactly as on the wire, length prefix
     /// included), or `None` if the node does not know it.
     pub async fn block(&self, hash: H256) -> Result<Option<Block>, ClientError> {
-        let json: Option<SignedBlockJson> =
-            self.request("chain_getBlock", vec![json!(hash)]).await?;
+        let call = self.rpc();
+        let json = call.block(Some(hash)).await.map_err(|e| call.fail(e))?;
         let Some(json) = json else {
             return Ok(None);
         };
-        let block = json
-            .into_block()
-            .map_err(|reason| ClientError::BadResponse {
-                method: "chain_getBlock".into(),
-                reason,
-            })?;
+        let block = Block::try_from(json).map_err(|e| call.bad(e.0))?;
         let computed = block.hash();
         if computed != hash {
             return Err(ClientError::HeaderHashMismatch {
@@ -250,23 +227,9 @@ impl Client {
     /// (`phala_getFinalityProof`): `None` for blocks finalized only through a descendant's
     /// certificate, and for unknown blocks. Verify it with `phala-light-client`.
     pub async fn finality_proof(&self, hash: H256) -> Result<Option<Vec<u8>>, ClientError> {
-        let proof: Option<serde_json::Value> = self
-            .request("phala_getFinalityProof", vec![json!(hash)])
-            .await?;
-        let Some(proof) = proof else { return Ok(None) };
-        let hex = proof
-            .get("certificate")
-            .and_then(|c| c.as_str())
-            .ok_or_else(|| ClientError::BadResponse {
-                method: "phala_getFinalityProof".into(),
-                reason: "no certificate field".into(),
-            })?;
-        phala_primitives::crypto::decode_hex(hex)
-            .map(Some)
-            .map_err(|e| ClientError::BadResponse {
-                method: "phala_getFinalityProof".into(),
-                reason: e.to_string(),
-            })
+        let call = self.rpc();
+        let proof = call.finality_proof(hash).await.map_err(|e| call.fail(e))?;
+        Ok(proof.map(|p| p.certificate.0))
     }
 
     /// Every storage key under `prefix` at block `at`, fetched in pages
@@ -278,27 +241,16 @@ impl Client {
     ) -> Result<Vec<Vec<u8>>, ClientError> {
         const PAGE: u32 = 1000;
         let mut out = Vec::new();
-        let mut start: Option<String> = None;
+        let mut start: Option<Bytes> = None;
         loop {
-            let page: Vec<String> = self
-                .request(
-                    "state_getKeysPaged",
-                    vec![
-                        json!(encode_hex(prefix)),
-                        json!(PAGE),
-                        json!(start),
-                        json!(at),
-                    ],
-                )
-                .await?;
+            let call = self.rpc();
+            let page = call
+                .keys_paged(Some(Bytes::from(prefix)), Number(PAGE), start, Some(at))
+                .await
+                .map_err(|e| call.fail(e))?;
             let full = page.len() == PAGE as usize;
             start = page.last().cloned();
-            for key in page {
-                out.push(decode_hex(&key).map_err(|e| ClientError::BadResponse {
-                    method: "state_getKeysPaged".into(),
-                    reason: e.to_string(),
-                })?);
-            }
+            out.extend(page.into_iter().map(Vec::from));
             if !full {
                 return Ok(out);
             }
@@ -395,25 +347,13 @@ impl Client {
         keys: &[Vec<u8>],
         at: H256,
     ) -> Result<Vec<Vec<u8>>, ClientError> {
-        let keys: Vec<String> = keys.iter().map(|k| encode_hex(k)).collect();
-        let proof: serde_json::Value = self
-            .request("state_getReadProof", vec![json!(keys), json!(at)])
-            .await?;
-        let bad = |reason: String| ClientError::BadResponse {
-            method: "state_getReadProof".into(),
-            reason,
-        };
-        proof
-            .get("proof")
-            .and_then(|p| p.as_array())
-            .ok_or_else(|| bad("no proof field".into()))?
-            .iter()
-            .map(|node| {
-                node.as_str()
-                    .ok_or_else(|| bad("a proof node is not a string".into()))
-                    .and_then(|hex| decode_hex(hex).map_err(|e| bad(e.to_string())))
-            })
-            .collect()
+        let keys = keys.iter().map(|k| Bytes::from(k.as_slice())).collect();
+        let call = self.rpc();
+        let proof = call
+            .read_proof(keys, Some(at))
+            .await
+            .map_err(|e| call.fail(e))?;
+        Ok(proof.proof.into_iter().map(Vec::from).collect())
     }
 
     /// The raw value under a storage key, at block `at` (the best block if `None`).
@@ -422,19 +362,12 @@ impl Client {
         key: &[u8],
         at: Option<H256>,
     ) -> Result<Option<Vec<u8>>, ClientError> {
-        let mut params = vec![json!(encode_hex(key))];
-        if let Some(at) = at {
-            params.push(json!(at));
-        }
-        let value: Option<String> = self.request("state_getStorage", params).await?;
-        value
-            .map(|hex| {
-                decode_hex(&hex).map_err(|e| ClientError::BadResponse {
-                    method: "state_getStorage".into(),
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
+        let call = self.rpc();
+        let value = call
+            .storage(Bytes::from(key), at)
+            .await
+            .map_err(|e| call.fail(e))?;
+        Ok(value.map(Vec::from))
     }
 
     /// A storage value decoded as `T`; every byte must be used.
@@ -498,8 +431,10 @@ impl Client {
     /// The nonce `who`'s next transaction should use, counting transactions in the node's
     /// pool (`system_accountNextIndex`).
     pub async fn next_nonce(&self, who: &AccountId32) -> Result<u32, ClientError> {
-        self.request("system_accountNextIndex", vec![json!(who.to_ss58())])
+        let call = self.rpc();
+        call.account_next_index(Account(*who))
             .await
+            .map_err(|e| call.fail(e))
     }
 
     /// Calls runtime API `method` (e.g. `TransactionPaymentApi_query_info`) with SCALE
@@ -515,15 +450,11 @@ impl Client {
         input: &[u8],
         at: Option<H256>,
     ) -> Result<Vec<u8>, ClientError> {
-        let mut params = vec![json!(method), json!(encode_hex(input))];
-        if let Some(at) = at {
-            params.push(json!(at));
-        }
-        let hex: String = self.request("state_call", params).await?;
-        decode_hex(&hex).map_err(|e| ClientError::BadResponse {
-            method: "state_call".into(),
-            reason: e.to_string(),
-        })
+        let call = self.rpc();
+        let out = StateApiClient::call(&call, method.to_string(), Bytes::from(input), at)
+            .await
+            .map_err(|e| call.fail(e))?;
+        Ok(out.0)
     }
 
     /// The node's runtime metadata (V15, else V14), fetched once. If the node's metadata
@@ -555,12 +486,9 @@ impl Client {
         let (method, bytes) = match v15 {
             Some(bytes) => ("state_call Metadata_metadata_at_version", bytes),
             None => {
-                let hex: String = self.request("state_getMetadata", vec![]).await?;
-                let bytes = decode_hex(&hex).map_err(|e| ClientError::BadResponse {
-                    method: "state_getMetadata".into(),
-                    reason: e.to_string(),
-                })?;
-                ("state_getMetadata", bytes)
+                let call = self.rpc();
+                let bytes = call.metadata(None).await.map_err(|e| call.fail(e))?;
+                ("state_getMetadata", bytes.0)
             }
         };
         ChainMetadata::from_bytes(&bytes, MetadataSource::Node).map_err(|reason| {
@@ -570,6 +498,32 @@ impl Client {
             }
         })
     }
+}
+
+/// A header from the node, checked to hash to `expected` when that is known.
+fn checked_header(
+    call: &Call<'_>,
+    json: Option<HeaderJson>,
+    expected: Option<H256>,
+) -> Result<Option<Header>, ClientError> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let header = Header::try_from(&json).map_err(|e| call.bad(e.0))?;
+    if let Some(requested) = expected {
+        let computed = header.hash();
+        if computed != requested {
+            return Err(ClientError::HeaderHashMismatch {
+                requested,
+                computed,
+            });
+        }
+    }
+    Ok(Some(header))
+}
+
+fn to_version(call: &Call<'_>, json: &RuntimeVersionJson) -> Result<RuntimeVersion, ClientError> {
+    RuntimeVersion::try_from(json).map_err(|e| call.bad(e.0))
 }
 
 /// Decodes `T` from all of `bytes`.

@@ -1,18 +1,20 @@
-//! The JSON-RPC transport (WebSocket, or HTTP without subscriptions) and the JSON shapes of
-//! Substrate's legacy RPC, converted into the chain's own types.
+//! The JSON-RPC transport (WebSocket, or HTTP without subscriptions) under `phala_rpc_api`'s
+//! client traits, and node errors turned into [`ClientError`]s.
 
 use std::io;
 use std::time::Duration;
 
+use std::sync::Mutex;
+
 use jsonrpsee::client_transport::ws::WsHandshakeError;
-use jsonrpsee::core::client::{ClientT, Error as RpcError, Subscription, SubscriptionClientT};
-use jsonrpsee::core::params::ArrayParams;
+use jsonrpsee::core::client::{
+    BatchResponse, ClientT, Error as RpcError, Subscription, SubscriptionClientT,
+};
+use jsonrpsee::core::params::BatchRequestBuilder;
+use jsonrpsee::core::traits::ToRpcParams;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
-use parity_scale_codec::Decode;
-use phala_primitives::crypto::decode_hex;
-use phala_primitives::{Block, BlockNumber, DigestItem, H256, Header, OpaqueExtrinsic};
-use serde::Deserialize;
+use phala_rpc_api::{ListOrValue, Properties};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -81,39 +83,12 @@ impl Rpc {
         matches!(self.transport, Transport::Ws(_))
     }
 
-    /// Calls `method` with positional `params` and decodes the JSON result.
-    pub(crate) async fn request<R: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: Vec<Value>,
-    ) -> Result<R, ClientError> {
-        let params = array_params(params);
-        let result: Result<Value, RpcError> = match &self.transport {
-            Transport::Ws(c) => c.request(method, params).await,
-            Transport::Http(c) => c.request(method, params).await,
-        };
-        let value = result.map_err(|e| self.map_error(method, e))?;
-        serde_json::from_value(value).map_err(|e| ClientError::BadResponse {
-            method: method.to_string(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Opens a subscription; only over WebSocket.
-    pub(crate) async fn subscribe<N: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: Vec<Value>,
-        unsubscribe: &str,
-    ) -> Result<Subscription<N>, ClientError> {
-        match &self.transport {
-            Transport::Ws(c) => c
-                .subscribe(method, array_params(params), unsubscribe)
-                .await
-                .map_err(|e| self.map_error(method, e)),
-            Transport::Http(_) => Err(ClientError::SubscriptionsUnsupported {
-                what: method.to_string(),
-            }),
+    /// A handle for one call through a `phala_rpc_api` client trait. It remembers the method
+    /// the generated code called, so errors name it without the caller repeating its name.
+    pub(crate) fn call(&self) -> Call<'_> {
+        Call {
+            rpc: self,
+            method: Mutex::new(String::new()),
         }
     }
 
@@ -157,15 +132,6 @@ impl Rpc {
             },
         }
     }
-}
-
-fn array_params(values: Vec<Value>) -> ArrayParams {
-    let mut params = ArrayParams::new();
-    for v in values {
-        // Serialising a `serde_json::Value` cannot fail.
-        let _ = params.insert(v);
-    }
-    params
 }
 
 fn disconnect_reason(e: &RpcError) -> String {
@@ -248,129 +214,6 @@ fn describe_io(e: &io::Error) -> String {
     }
 }
 
-/// A block number as Substrate serialises it: a hex string, or (tolerated) a JSON number.
-fn block_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BlockNumber, D::Error> {
-    let v = Value::deserialize(d)?;
-    let n = match &v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s
-            .strip_prefix("0x")
-            .and_then(|h| u64::from_str_radix(h, 16).ok()),
-        _ => None,
-    };
-    n.and_then(|n| BlockNumber::try_from(n).ok())
-        .ok_or_else(|| serde::de::Error::custom(format!("{v} is not a block number")))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct HeaderJson {
-    parent_hash: H256,
-    #[serde(deserialize_with = "block_number")]
-    number: BlockNumber,
-    state_root: H256,
-    extrinsics_root: H256,
-    digest: DigestJson,
-}
-
-#[derive(Deserialize)]
-struct DigestJson {
-    logs: Vec<String>,
-}
-
-impl HeaderJson {
-    pub(crate) fn into_header(self) -> Result<Header, String> {
-        let digest = self
-            .digest
-            .logs
-            .iter()
-            .map(|log| {
-                let bytes = decode_hex(log).map_err(|e| format!("digest log {log}: {e}"))?;
-                DigestItem::decode(&mut bytes.as_slice())
-                    .map_err(|e| format!("digest log {log} does not decode: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Header {
-            parent_hash: self.parent_hash,
-            number: self.number,
-            state_root: self.state_root,
-            extrinsics_root: self.extrinsics_root,
-            digest,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SignedBlockJson {
-    block: BlockJson,
-}
-
-#[derive(Deserialize)]
-struct BlockJson {
-    header: HeaderJson,
-    extrinsics: Vec<String>,
-}
-
-impl SignedBlockJson {
-    pub(crate) fn into_block(self) -> Result<Block, String> {
-        let header = self.block.header.into_header()?;
-        let extrinsics = self
-            .block
-            .extrinsics
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                let bytes = decode_hex(x).map_err(|e| format!("extrinsic {i}: {e}"))?;
-                OpaqueExtrinsic::from_bytes(bytes).map_err(|e| format!("extrinsic {i}: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Block { header, extrinsics })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct RuntimeVersionJson {
-    spec_name: String,
-    impl_name: String,
-    authoring_version: u32,
-    spec_version: u32,
-    impl_version: u32,
-    #[serde(default)]
-    apis: Vec<(String, u32)>,
-    transaction_version: u32,
-    #[serde(default)]
-    system_version: Option<u8>,
-    #[serde(default)]
-    state_version: Option<u8>,
-}
-
-impl RuntimeVersionJson {
-    pub(crate) fn into_version(self) -> Result<phala_runtime::RuntimeVersion, String> {
-        let apis = self
-            .apis
-            .iter()
-            .map(|(id, version)| {
-                let bytes = decode_hex(id).map_err(|e| format!("api id {id}: {e}"))?;
-                let id: [u8; 8] = bytes
-                    .try_into()
-                    .map_err(|_| format!("api id {id} is not 8 bytes"))?;
-                Ok((id, *version))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        Ok(phala_runtime::RuntimeVersion {
-            spec_name: self.spec_name,
-            impl_name: self.impl_name,
-            authoring_version: self.authoring_version,
-            spec_version: self.spec_version,
-            impl_version: self.impl_version,
-            apis,
-            transaction_version: self.transaction_version,
-            system_version: self.system_version.or(self.state_version).unwrap_or(1),
-        })
-    }
-}
-
 /// The chain properties a node reports (`system_properties`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChainProperties {
@@ -385,7 +228,8 @@ pub struct ChainProperties {
 }
 
 impl ChainProperties {
-    pub(crate) fn from_json(raw: Value) -> ChainProperties {
+    pub(crate) fn from_json(raw: Properties) -> ChainProperties {
+        let raw = Value::Object(raw);
         // Decimals and symbol may be single values or arrays (multi-token chains).
         let first = |key: &str| -> Option<Value> {
             match raw.get(key)? {
@@ -407,83 +251,144 @@ impl ChainProperties {
     }
 }
 
+/// One call through the generated client traits (see [`Rpc::call`]).
+pub(crate) struct Call<'a> {
+    rpc: &'a Rpc,
+    method: Mutex<String>,
+}
+
+impl Call<'_> {
+    fn note(&self, method: &str) {
+        let mut m = match self.method.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        method.clone_into(&mut m);
+    }
+
+    /// The method this handle last called.
+    pub(crate) fn method(&self) -> String {
+        match self.method.lock() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The call's failure as a [`ClientError`].
+    pub(crate) fn fail(&self, e: RpcError) -> ClientError {
+        let method = self.method();
+        if matches!(e, RpcError::Custom(_)) && !self.rpc.supports_subscriptions() {
+            return ClientError::SubscriptionsUnsupported { what: method };
+        }
+        self.rpc.map_error(&method, e)
+    }
+
+    /// An answer that parsed but does not make sense.
+    pub(crate) fn bad(&self, reason: impl Into<String>) -> ClientError {
+        ClientError::BadResponse {
+            method: self.method(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The single value of a `ListOrValue` answer to a single-value request.
+    pub(crate) fn one<T>(&self, answer: ListOrValue<T>) -> Result<T, ClientError> {
+        match answer {
+            ListOrValue::Value(v) => Ok(v),
+            ListOrValue::List(_) => Err(self.bad("a list answered a single-value request")),
+        }
+    }
+}
+
+impl ClientT for Call<'_> {
+    async fn notification<Params>(&self, method: &str, params: Params) -> Result<(), RpcError>
+    where
+        Params: ToRpcParams + Send,
+    {
+        self.note(method);
+        match &self.rpc.transport {
+            Transport::Ws(c) => c.notification(method, params).await,
+            Transport::Http(c) => c.notification(method, params).await,
+        }
+    }
+
+    async fn request<R, Params>(&self, method: &str, params: Params) -> Result<R, RpcError>
+    where
+        R: DeserializeOwned,
+        Params: ToRpcParams + Send,
+    {
+        self.note(method);
+        match &self.rpc.transport {
+            Transport::Ws(c) => c.request(method, params).await,
+            Transport::Http(c) => c.request(method, params).await,
+        }
+    }
+
+    async fn batch_request<'a, R>(
+        &self,
+        batch: BatchRequestBuilder<'a>,
+    ) -> Result<BatchResponse<'a, R>, RpcError>
+    where
+        R: DeserializeOwned + std::fmt::Debug + 'a,
+    {
+        self.note("batch");
+        match &self.rpc.transport {
+            Transport::Ws(c) => c.batch_request(batch).await,
+            Transport::Http(c) => c.batch_request(batch).await,
+        }
+    }
+}
+
+impl SubscriptionClientT for Call<'_> {
+    async fn subscribe<'a, Notif, Params>(
+        &self,
+        subscribe_method: &'a str,
+        params: Params,
+        unsubscribe_method: &'a str,
+    ) -> Result<Subscription<Notif>, RpcError>
+    where
+        Params: ToRpcParams + Send,
+        Notif: DeserializeOwned,
+    {
+        self.note(subscribe_method);
+        match &self.rpc.transport {
+            Transport::Ws(c) => {
+                c.subscribe(subscribe_method, params, unsubscribe_method)
+                    .await
+            }
+            Transport::Http(_) => Err(RpcError::Custom(HTTP_SUBSCRIPTION.into())),
+        }
+    }
+
+    async fn subscribe_to_method<Notif>(
+        &self,
+        method: &str,
+    ) -> Result<Subscription<Notif>, RpcError>
+    where
+        Notif: DeserializeOwned,
+    {
+        self.note(method);
+        match &self.rpc.transport {
+            Transport::Ws(c) => c.subscribe_to_method(method).await,
+            Transport::Http(_) => Err(RpcError::Custom(HTTP_SUBSCRIPTION.into())),
+        }
+    }
+}
+
+const HTTP_SUBSCRIPTION: &str = "subscriptions need a WebSocket connection";
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn header_json_round_trips_to_the_substrate_hash() {
-        let json = serde_json::json!({
-            "parentHash": format!("0x{}", "00".repeat(32)),
-            "number": "0x0",
-            "stateRoot": format!("0x{}", "11".repeat(32)),
-            "extrinsicsRoot": format!("0x{}", "22".repeat(32)),
-            "digest": {"logs": []}
-        });
-        let header: HeaderJson = serde_json::from_value(json).unwrap();
-        let header = header.into_header().unwrap();
-        assert_eq!(
-            header.hash().to_hex(),
-            "0xb169411d99410cee386069c51575e69d3d81f7af0ed99251c82f2320854561eb"
-        );
-        let child = serde_json::json!({
-            "parentHash": header.hash(),
-            "number": 1,
-            "stateRoot": format!("0x{}", "11".repeat(32)),
-            "extrinsicsRoot": format!("0x{}", "22".repeat(32)),
-            "digest": {"logs": ["0x0661757261200400000000000000"]}
-        });
-        let child: HeaderJson = serde_json::from_value(child).unwrap();
-        assert_eq!(
-            child.into_header().unwrap().hash().to_hex(),
-            "0x920cfc47bdea2cf2aab51d1a8687ef60e1e1dca7921e193a86b87abffa700dcd"
-        );
-    }
-
-    #[test]
-    fn block_json_keeps_length_prefixed_extrinsics() {
-        let json = serde_json::json!({
-            "block": {
-                "header": {
-                    "parentHash": format!("0x{}", "00".repeat(32)),
-                    "number": "0x1a",
-                    "stateRoot": format!("0x{}", "11".repeat(32)),
-                    "extrinsicsRoot": format!("0x{}", "22".repeat(32)),
-                    "digest": {"logs": []}
-                },
-                "extrinsics": ["0x0c040102"]
-            },
-            "justifications": null
-        });
-        let block: SignedBlockJson = serde_json::from_value(json).unwrap();
-        let block = block.into_block().unwrap();
-        assert_eq!(block.header.number, 26);
-        assert_eq!(block.extrinsics[0].as_bytes(), &[0x0c, 4, 1, 2]);
-        let bad = serde_json::json!({"block": {"header": {
-            "parentHash": format!("0x{}", "00".repeat(32)), "number": "0x1",
-            "stateRoot": format!("0x{}", "11".repeat(32)),
-            "extrinsicsRoot": format!("0x{}", "22".repeat(32)), "digest": {"logs": []}},
-            "extrinsics": ["0x040102"]}});
-        let bad: SignedBlockJson = serde_json::from_value(bad).unwrap();
-        assert!(bad.into_block().is_err());
-    }
-
-    #[test]
-    fn runtime_version_and_properties_parse() {
-        let json = serde_json::json!({
-            "specName": "phala", "implName": "phala-node", "authoringVersion": 1,
-            "specVersion": 7, "implVersion": 0,
-            "apis": [["0xdf6acb689907609b", 5]],
-            "transactionVersion": 2, "systemVersion": 1, "stateVersion": 1
-        });
-        let v: RuntimeVersionJson = serde_json::from_value(json).unwrap();
-        let v = v.into_version().unwrap();
-        assert_eq!((v.spec_version, v.transaction_version), (7, 2));
-        assert_eq!(v.apis, vec![(phala_runtime::version::api_id("Core"), 5)]);
-
-        let p = ChainProperties::from_json(
-            serde_json::json!({"ss58Format": 30, "tokenDecimals": [12], "tokenSymbol": "PHA"}),
-        );
+    fn properties_parse() {
+        let serde_json::Value::Object(raw) =
+            serde_json::json!({"ss58Format": 30, "tokenDecimals": [12], "tokenSymbol": "PHA"})
+        else {
+            unreachable!()
+        };
+        let p = ChainProperties::from_json(raw);
         assert_eq!(p.ss58_format, Some(30));
         assert_eq!(p.token_decimals, Some(12));
         assert_eq!(p.token_symbol.as_deref(), Some("PHA"));

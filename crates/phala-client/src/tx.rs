@@ -17,8 +17,8 @@ use phala_runtime::modules::balances;
 use phala_runtime::modules::system::{self, Phase};
 use phala_runtime::modules::transaction_payment::{self, RuntimeDispatchInfo};
 use phala_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
-use serde::Deserialize;
-use serde_json::json;
+
+use phala_rpc_api::{AuthorApiClient, Bytes};
 use tokio::time::{Instant, sleep, timeout_at};
 
 use crate::client::{Client, decode_exact};
@@ -166,47 +166,7 @@ pub fn transfer_call(dest: AccountId32, amount: Balance, keep_alive: bool) -> Ru
 }
 
 /// A transaction's status in the node's pool (`author_extrinsicUpdate`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TxStatus {
-    /// Waiting for an earlier nonce.
-    Future,
-    /// Valid and queued for the next block.
-    Ready,
-    /// Gossiped to these peers.
-    Broadcast(Vec<String>),
-    /// Included in this (not yet final) block.
-    InBlock(H256),
-    /// The block it was in left the best chain.
-    Retracted(H256),
-    /// The node gave up waiting for the block it was in to be finalized.
-    FinalityTimeout(H256),
-    /// Included in this finalized block.
-    Finalized(H256),
-    /// Replaced by this transaction (same sender and nonce).
-    Usurped(H256),
-    /// Removed from the pool (full, or the era expired).
-    Dropped,
-    /// Became invalid (stale nonce, expired era, …).
-    Invalid,
-}
-
-impl fmt::Display for TxStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TxStatus::Future => f.write_str("waiting for an earlier nonce"),
-            TxStatus::Ready => f.write_str("ready"),
-            TxStatus::Broadcast(peers) => write!(f, "broadcast to {} peers", peers.len()),
-            TxStatus::InBlock(h) => write!(f, "in block {h}"),
-            TxStatus::Retracted(h) => write!(f, "block {h} was retracted"),
-            TxStatus::FinalityTimeout(h) => write!(f, "finality timed out for block {h}"),
-            TxStatus::Finalized(h) => write!(f, "finalized in block {h}"),
-            TxStatus::Usurped(h) => write!(f, "replaced by {h}"),
-            TxStatus::Dropped => f.write_str("dropped"),
-            TxStatus::Invalid => f.write_str("invalid"),
-        }
-    }
-}
+pub use phala_rpc_api::TransactionStatus as TxStatus;
 
 /// What happened to an included transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -481,23 +441,21 @@ impl Client {
 
     /// Submits `tx` to the node's pool and returns its hash.
     pub async fn submit(&self, tx: &SignedTx) -> Result<H256, ClientError> {
-        self.request("author_submitExtrinsic", vec![json!(tx.to_hex())])
+        let call = self.rpc();
+        call.submit_extrinsic(Bytes::from(tx.bytes()))
             .await
+            .map_err(|e| call.fail(e))
     }
 
     /// Submits `tx` and follows it: by subscription over WebSocket, by polling finalized
     /// blocks over HTTP.
     pub async fn submit_and_watch(&self, tx: &SignedTx) -> Result<TxProgress, ClientError> {
         let watch = if self.inner.rpc.supports_subscriptions() {
-            let sub = self
-                .inner
-                .rpc
-                .subscribe(
-                    "author_submitAndWatchExtrinsic",
-                    vec![json!(tx.to_hex())],
-                    "author_unwatchExtrinsic",
-                )
-                .await?;
+            let call = self.rpc();
+            let sub = call
+                .submit_and_watch_extrinsic(Bytes::from(tx.bytes()))
+                .await
+                .map_err(|e| call.fail(e))?;
             Watch::Subscription(sub)
         } else {
             let (finalized, _) = self.finalized_head().await?;

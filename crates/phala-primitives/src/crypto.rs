@@ -147,7 +147,9 @@ impl serde::Serialize for H256 {
 impl<'de> serde::Deserialize<'de> for H256 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <String as serde::Deserialize>::deserialize(d)?;
-        H256::from_hex(&s).map_err(serde::de::Error::custom)
+        H256::from_hex(&s).map_err(|e| {
+            serde::de::Error::custom(format!("expected a 0x-prefixed 32-byte hash: {e}"))
+        })
     }
 }
 

@@ -6,56 +6,51 @@
 //! status, because subxt drops notifications that precede it.
 
 use jsonrpsee::PendingSubscriptionSink;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::core::{SubscriptionResult, async_trait};
 use phala_chain::TxStatus;
-use phala_primitives::crypto::encode_hex;
+use phala_primitives::H256;
+use phala_rpc_api::{AuthorApiServer, Bytes, TransactionStatus};
 use tokio::sync::mpsc;
 
-use crate::json::tx_status;
-use crate::params::{self, Args};
 use crate::subscriptions::send_json;
-use crate::{Module, RpcError, blocking, errors, register_blocking};
+use crate::{Api, RpcResult, blocking, errors};
 
-pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
-    register_blocking(module, "author_submitExtrinsic", |args, ctx| {
-        let bytes = args.required(0, "extrinsic", params::bytes)?;
-        ctx.chain.submit(bytes).map_err(errors::from_submit)
-    })?;
-    register_blocking(module, "author_pendingExtrinsics", |_, ctx| {
-        Ok(ctx
+#[async_trait]
+impl AuthorApiServer for Api {
+    fn submit_extrinsic(&self, extrinsic: Bytes) -> RpcResult<H256> {
+        self.chain.submit(extrinsic.0).map_err(errors::from_submit)
+    }
+
+    fn pending_extrinsics(&self) -> RpcResult<Vec<Bytes>> {
+        Ok(self
             .chain
             .pending_extrinsics()
             .iter()
-            .map(|x| encode_hex(x.as_bytes()))
-            .collect::<Vec<_>>())
-    })?;
-    module.register_subscription(
-        "author_submitAndWatchExtrinsic",
-        "author_extrinsicUpdate",
-        "author_unwatchExtrinsic",
-        |params, pending, ctx, _| async move {
-            let chain = ctx.chain.clone();
-            let submitted = match parse_extrinsic(&params) {
-                Ok(bytes) => {
-                    blocking(move || chain.submit_and_watch(bytes).map_err(errors::from_submit))
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            match submitted {
-                Ok((hash, statuses)) => {
-                    tracing::debug!(target: "rpc", %hash, "watching transaction");
-                    watch(pending, statuses).await
-                }
-                Err(e) => pending.reject(e).await,
-            }
-        },
-    )?;
-    Ok(())
-}
+            .map(|x| Bytes(x.as_bytes().to_vec()))
+            .collect())
+    }
 
-fn parse_extrinsic(params: &Params<'_>) -> Result<Vec<u8>, ErrorObjectOwned> {
-    Args::parse(params)?.required(0, "extrinsic", params::bytes)
+    async fn submit_and_watch_extrinsic(
+        &self,
+        pending: PendingSubscriptionSink,
+        extrinsic: Bytes,
+    ) -> SubscriptionResult {
+        let chain = self.chain.clone();
+        let submitted = blocking(move || {
+            chain
+                .submit_and_watch(extrinsic.0)
+                .map_err(errors::from_submit)
+        })
+        .await;
+        match submitted {
+            Ok((hash, statuses)) => {
+                tracing::debug!(target: "rpc", %hash, "watching transaction");
+                watch(pending, statuses).await
+            }
+            Err(e) => pending.reject(e).await,
+        }
+        Ok(())
+    }
 }
 
 /// Forwards pool statuses until a final one, an unwatch, or a disconnect.
@@ -70,8 +65,25 @@ async fn watch(pending: PendingSubscriptionSink, mut statuses: mpsc::UnboundedRe
         };
         // `None`: the chain itself is gone (node shutting down).
         let Some(status) = status else { return };
-        if send_json(&sink, &tx_status(&status)).await.is_err() || status.is_final() {
+        if send_json(&sink, &transaction_status(&status))
+            .await
+            .is_err()
+            || status.is_final()
+        {
             return;
         }
+    }
+}
+
+/// The pool's status as `author_extrinsicUpdate` sends it.
+fn transaction_status(status: &TxStatus) -> TransactionStatus {
+    match status {
+        TxStatus::Future => TransactionStatus::Future,
+        TxStatus::Ready => TransactionStatus::Ready,
+        TxStatus::InBlock(h) => TransactionStatus::InBlock(*h),
+        TxStatus::Finalized(h) => TransactionStatus::Finalized(*h),
+        TxStatus::Usurped(h) => TransactionStatus::Usurped(*h),
+        TxStatus::Dropped => TransactionStatus::Dropped,
+        TxStatus::Invalid => TransactionStatus::Invalid,
     }
 }

@@ -1,33 +1,69 @@
 //! `chain_*` queries: finalized blocks, headers and hashes. Unknown blocks answer `null`, as
-//! in Substrate, because clients probe for blocks that may not exist yet.
+//! in Substrate, because clients probe for blocks that may not exist yet. The head
+//! subscriptions are in `subscriptions`.
 
-use phala_primitives::{Block, H256};
-use serde_json::Value;
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::{SubscriptionResult, async_trait};
+use phala_primitives::{Block, BlockNumber, H256};
+use phala_rpc_api::{
+    BlockNumberParam, Bytes, ChainApiServer, FinalityProofJson, HeaderJson, ListOrValue,
+    SignedBlockJson,
+};
 
-use crate::json::{HeaderJson, SignedBlockJson};
-use crate::params::{self, Args, MAX_KEYS};
-use crate::{Ctx, Module, RpcError, RpcResult, errors, register_blocking};
+use crate::{Api, MAX_KEYS, RpcResult, errors, subscriptions};
 
-pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
-    register_blocking(module, "chain_getBlockHash", get_block_hash)?;
-    module.register_alias("chain_getHead", "chain_getBlockHash")?;
-    register_blocking(module, "chain_getHeader", |args, ctx| {
-        let at = args.optional(0, "hash", params::hash)?;
-        Ok(block(ctx, at)?.map(|b| HeaderJson::from(&b.header)))
-    })?;
-    register_blocking(module, "chain_getBlock", |args, ctx| {
-        let at = args.optional(0, "hash", params::hash)?;
-        match block(ctx, at)? {
+#[async_trait]
+impl ChainApiServer for Api {
+    /// The head for no number, `null` for numbers not yet finalized, and an array answer for
+    /// an array of numbers (Substrate's `ListOrValue`).
+    fn block_hash(
+        &self,
+        number: Option<ListOrValue<BlockNumberParam>>,
+    ) -> RpcResult<ListOrValue<Option<H256>>> {
+        match number {
+            None => {
+                let (_, hash) = self.chain.finalized().map_err(errors::chain_client)?;
+                Ok(ListOrValue::Value(Some(hash)))
+            }
+            Some(ListOrValue::Value(n)) => Ok(ListOrValue::Value(self.hash_of(n.0)?)),
+            Some(ListOrValue::List(numbers)) => {
+                if numbers.len() > MAX_KEYS {
+                    return Err(errors::invalid_params(format!(
+                        "at most {MAX_KEYS} block numbers per call"
+                    )));
+                }
+                numbers
+                    .iter()
+                    .map(|n| self.hash_of(n.0))
+                    .collect::<RpcResult<Vec<_>>>()
+                    .map(ListOrValue::List)
+            }
+        }
+    }
+
+    fn header(&self, hash: Option<H256>) -> RpcResult<Option<HeaderJson>> {
+        Ok(self.block_at(hash)?.map(|b| HeaderJson::from(&b.header)))
+    }
+
+    fn block(&self, hash: Option<H256>) -> RpcResult<Option<SignedBlockJson>> {
+        match self.block_at(hash)? {
             Some(b) => {
-                let certificate = certificate(ctx, b.header.number)?;
+                let certificate = self.certificate(b.header.number)?;
                 Ok(Some(SignedBlockJson::new(&b, certificate)))
             }
             None => Ok(None),
         }
-    })?;
-    register_blocking(module, "phala_getFinalityProof", |args, ctx| {
-        let hash = args.required(0, "hash", params::hash)?;
-        let Some(number) = ctx
+    }
+
+    fn finalized_head(&self) -> RpcResult<H256> {
+        self.chain
+            .finalized()
+            .map(|(_, hash)| hash)
+            .map_err(errors::chain_client)
+    }
+
+    fn finality_proof(&self, hash: H256) -> RpcResult<Option<FinalityProofJson>> {
+        let Some(number) = self
             .chain
             .store()
             .block_number(&hash)
@@ -35,83 +71,62 @@ pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
         else {
             return Ok(None);
         };
-        Ok(certificate(ctx, number)?
+        let engine = phala_primitives::consensus::FINALITY_ENGINE_ID;
+        Ok(self
+            .certificate(number)?
             .filter(|c| !c.is_empty())
-            .map(|c| {
-                serde_json::json!({
-                    "blockHash": hash,
-                    "blockNumber": number,
-                    "engine": "smpx",
-                    "certificate": phala_primitives::crypto::encode_hex(&c),
-                })
+            .map(|c| FinalityProofJson {
+                block_hash: hash,
+                block_number: number,
+                engine: String::from_utf8_lossy(&engine).into_owned(),
+                certificate: Bytes(c),
             }))
-    })?;
-    register_blocking(module, "chain_getFinalizedHead", |_, ctx| {
-        ctx.chain
-            .finalized()
-            .map(|(_, hash)| hash)
-            .map_err(errors::chain_client)
-    })?;
-    module.register_alias("chain_getFinalisedHead", "chain_getFinalizedHead")?;
-    Ok(())
+    }
+
+    async fn subscribe_new_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        subscriptions::follow_heads(pending, self.chain.clone()).await
+    }
+
+    async fn subscribe_all_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        subscriptions::follow_heads(pending, self.chain.clone()).await
+    }
+
+    async fn subscribe_finalized_heads(
+        &self,
+        pending: PendingSubscriptionSink,
+    ) -> SubscriptionResult {
+        subscriptions::follow_heads(pending, self.chain.clone()).await
+    }
 }
 
-/// The finality certificate stored with finalized block `number` (empty for genesis and for
-/// blocks finalized only through a descendant's certificate).
-fn certificate(ctx: &Ctx, number: u32) -> RpcResult<Option<Vec<u8>>> {
-    ctx.chain
-        .store()
-        .justification(number)
-        .map_err(errors::chain_client)
-}
-
-/// A finalized block by hash, or the head.
-fn block(ctx: &Ctx, at: Option<H256>) -> RpcResult<Option<Block>> {
-    let store = ctx.chain.store();
-    let found = match at {
-        Some(hash) => store.block(&hash),
-        None => {
-            let (n, _) = ctx.chain.finalized().map_err(errors::chain_client)?;
-            store.block_by_number(n)
-        }
-    };
-    found.map_err(errors::chain_client)
-}
-
-/// `chain_getBlockHash [n?]`: the head for no number, `null` for numbers not yet finalized,
-/// and an array answer for an array of numbers (Substrate's `ListOrValue`).
-fn get_block_hash(args: &Args, ctx: &Ctx) -> RpcResult<Value> {
-    let hash_of = |n| -> RpcResult<Option<H256>> {
-        ctx.chain
+impl Api {
+    fn hash_of(&self, n: BlockNumber) -> RpcResult<Option<H256>> {
+        self.chain
             .store()
             .block_by_number(n)
             .map(|b| b.map(|b| b.hash()))
             .map_err(errors::chain_client)
-    };
-    match args.raw(0) {
-        None => {
-            let (_, hash) = ctx.chain.finalized().map_err(errors::chain_client)?;
-            Ok(serde_json::json!(hash))
-        }
-        Some(Value::Array(items)) => {
-            if items.len() > MAX_KEYS {
-                return Err(errors::invalid_params(format!(
-                    "at most {MAX_KEYS} block numbers per call"
-                )));
+    }
+
+    /// The finality certificate stored with finalized block `number` (empty for genesis and
+    /// for blocks finalized only through a descendant's certificate).
+    fn certificate(&self, number: BlockNumber) -> RpcResult<Option<Vec<u8>>> {
+        self.chain
+            .store()
+            .justification(number)
+            .map_err(errors::chain_client)
+    }
+
+    /// A finalized block by hash, or the head.
+    fn block_at(&self, at: Option<H256>) -> RpcResult<Option<Block>> {
+        let store = self.chain.store();
+        let found = match at {
+            Some(hash) => store.block(&hash),
+            None => {
+                let (n, _) = self.chain.finalized().map_err(errors::chain_client)?;
+                store.block_by_number(n)
             }
-            let hashes = items
-                .iter()
-                .map(|item| {
-                    let n = params::block_number(item)
-                        .map_err(|e| errors::invalid_params(format!("block number: {e}")))?;
-                    hash_of(n)
-                })
-                .collect::<RpcResult<Vec<_>>>()?;
-            Ok(serde_json::json!(hashes))
-        }
-        Some(_) => {
-            let n = args.required(0, "blockNumber", params::block_number)?;
-            Ok(serde_json::json!(hash_of(n)?))
-        }
+        };
+        found.map_err(errors::chain_client)
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! polkadot.js and subxt talk to this node as they would to a Substrate node, so the method names,
 //! aliases, notification names, JSON shapes and error codes are Substrate's (listed in
-//! `docs/substrate-compat.md`). A request flows: jsonrpsee (transport, limits) → `middleware`
-//! (per-call accounting) → a handler in `chain`, `state`, `author`, `system` or `payment` that
-//! parses positional `params`, reads the [`phala_chain::Chain`] on a blocking thread and answers in
-//! a [`json`] shape or an [`errors`] object. Subscriptions (`subscriptions`, and the transaction
-//! watch in `author`) follow the chain's broadcast of finalized blocks.
+//! `docs/substrate-compat.md`). The methods and shapes are defined once, in `phala_rpc_api`; this
+//! crate implements its server traits. A request flows: jsonrpsee (transport, limits) →
+//! `middleware` (per-call accounting) → the trait's generated glue, which decodes the parameters
+//! → the implementation in `chain`, `state`, `author`, `system` or `payment`, which reads the
+//! [`phala_chain::Chain`] on a blocking thread and answers in a `phala_rpc_api` shape or an
+//! [`errors`] object. Subscriptions (`subscriptions`, and the transaction watch in `author`)
+//! follow the chain's broadcast of finalized blocks.
 //!
 //! Only finalized blocks exist for RPC: the best block is the finalized head, every `at`
 //! parameter must name a finalized block, and new-head subscriptions emit finalized headers.
@@ -33,9 +35,7 @@
 mod author;
 mod chain;
 pub mod errors;
-pub mod json;
 mod middleware;
-mod params;
 mod payment;
 mod state;
 mod subscriptions;
@@ -44,6 +44,7 @@ mod system;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicUsize;
 
 use jsonrpsee::RpcModule;
@@ -54,11 +55,14 @@ use jsonrpsee::server::{
 use jsonrpsee::types::ErrorObjectOwned;
 use phala_chain::Chain;
 use phala_primitives::H256;
+use phala_rpc_api::{
+    AuthorApiServer, ChainApiServer, PaymentApiServer, StateApiServer, SystemApiServer,
+};
 use phala_state::StateView;
-use serde::Serialize;
 
 pub use middleware::OnCall;
-pub use params::MAX_KEYS;
+/// Most keys one request may name: bounds the reads (and the response) a single call causes.
+pub const MAX_KEYS: usize = 4096;
 pub use state::{MAX_PAGE, MAX_QUERY_BLOCKS, MAX_QUERY_READS};
 
 /// Largest request body: a 4 MiB extrinsic in hex is 8 MiB, plus room for key lists.
@@ -146,6 +150,8 @@ pub(crate) struct Ctx {
     pub node_version: String,
     pub is_validator: bool,
     pub peers: Arc<AtomicUsize>,
+    /// `rpc_methods`' answer, known once every namespace is merged.
+    pub methods: OnceLock<Vec<String>>,
 }
 
 impl Ctx {
@@ -173,15 +179,19 @@ impl Ctx {
     }
 }
 
-pub(crate) type Module = RpcModule<Ctx>;
+/// The server side of every `phala_rpc_api` trait: one handle on the shared context.
+#[derive(Clone)]
+pub(crate) struct Api(Arc<Ctx>);
+
+impl std::ops::Deref for Api {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.0
+    }
+}
 
 /// A handler result: any serializable value or a JSON-RPC error.
 pub(crate) type RpcResult<T> = Result<T, ErrorObjectOwned>;
-
-/// Lifts a plain value into a handler result (jsonrpsee answers only certain types directly).
-pub(crate) fn ok<T>(value: T) -> RpcResult<T> {
-    Ok(value)
-}
 
 /// Runs blocking chain work off the async workers; a panic in it becomes an internal error.
 pub(crate) async fn blocking<T, F>(f: F) -> RpcResult<T>
@@ -194,38 +204,19 @@ where
         .unwrap_or_else(|e| Err(errors::internal(format!("handler failed: {e}"))))
 }
 
-/// Registers a method that reads the chain on a blocking thread.
-pub(crate) fn register_blocking<T, F>(
-    module: &mut Module,
-    name: &'static str,
-    f: F,
-) -> Result<(), RpcError>
-where
-    T: Serialize + Clone + 'static,
-    F: Fn(&params::Args, &Ctx) -> RpcResult<T> + Clone + Send + Sync + 'static,
-{
-    module.register_blocking_method(name, move |p, ctx, _| {
-        let args = params::Args::parse(&p)?;
-        f(&args, &ctx)
-    })?;
-    Ok(())
-}
-
-/// Every method and alias this server answers, with the subscription plumbing.
-pub(crate) fn build_module(ctx: Ctx) -> Result<Module, RpcError> {
-    let mut module = RpcModule::new(ctx);
-    chain::register(&mut module)?;
-    state::register(&mut module)?;
-    author::register(&mut module)?;
-    system::register(&mut module)?;
-    payment::register(&mut module)?;
-    subscriptions::register(&mut module)?;
-
-    let mut methods: Vec<&'static str> = module.method_names().collect();
-    methods.push("rpc_methods");
+/// Every method and alias this server answers.
+pub(crate) fn build_module(ctx: Ctx) -> Result<RpcModule<()>, RpcError> {
+    let api = Api(Arc::new(ctx));
+    let mut module = RpcModule::new(());
+    module.merge(ChainApiServer::into_rpc(api.clone()))?;
+    module.merge(StateApiServer::into_rpc(api.clone()))?;
+    module.merge(AuthorApiServer::into_rpc(api.clone()))?;
+    module.merge(SystemApiServer::into_rpc(api.clone()))?;
+    module.merge(PaymentApiServer::into_rpc(api.clone()))?;
+    let mut methods: Vec<String> = module.method_names().map(str::to_owned).collect();
     methods.sort_unstable();
-    let listing = serde_json::json!({ "version": 1, "methods": methods });
-    module.register_method("rpc_methods", move |_, _, _| ok(listing.clone()))?;
+    // Set once, here, before the module serves anything.
+    let _ = api.methods.set(methods);
     Ok(module)
 }
 
@@ -238,6 +229,7 @@ pub async fn start(chain: Arc<Chain>, config: RpcConfig) -> Result<RpcHandle, Rp
         node_version: config.node_version,
         is_validator: config.is_validator,
         peers: config.peers,
+        methods: OnceLock::new(),
     })?;
     let known: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let on_call = config.on_call;

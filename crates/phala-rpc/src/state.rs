@@ -4,16 +4,16 @@
 //! that size, and range queries limited in blocks and reads, so no request can make the node
 //! build an unbounded response.
 
-use std::sync::LazyLock;
-
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::{SubscriptionResult, async_trait};
 use phala_primitives::H256;
-use phala_primitives::crypto::encode_hex;
+use phala_rpc_api::{
+    Bytes, Number, ReadProofJson, RuntimeVersionJson, StateApiServer, StorageChangeSetJson,
+};
 use phala_runtime::VERSION;
 use phala_state::StateView;
 
-use crate::json::{ReadProofJson, RuntimeVersionJson, StorageChangeSetJson, value_hash};
-use crate::params::{self, Args};
-use crate::{Ctx, Module, RpcError, RpcResult, errors, register_blocking};
+use crate::{Api, Ctx, MAX_KEYS, RpcResult, errors, subscriptions};
 
 /// Substrate's cap on `state_getKeysPaged`'s `count`; polkadot.js pages with exactly this.
 pub const MAX_PAGE: u32 = 1000;
@@ -22,109 +22,153 @@ pub const MAX_QUERY_BLOCKS: u32 = 1000;
 /// Most storage reads (keys × blocks) one `state_queryStorage` may cost.
 pub const MAX_QUERY_READS: usize = 100_000;
 
-/// `state_getMetadata`'s answer, encoded once: it is large and never changes.
-static METADATA_HEX: LazyLock<String> =
-    LazyLock::new(|| encode_hex(phala_runtime::metadata::metadata_bytes(14).unwrap_or_default()));
+#[async_trait]
+impl StateApiServer for Api {
+    fn call(&self, name: String, bytes: Bytes, at: Option<H256>) -> RpcResult<Bytes> {
+        let at = self.resolve_at(at)?;
+        self.chain
+            .runtime_call(Some(at), &name, &bytes.0)
+            .map(Bytes)
+            .map_err(errors::from_chain)
+    }
 
-pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
-    register_blocking(module, "state_call", call)?;
-    module.register_alias("state_callAt", "state_call")?;
+    fn storage(&self, key: Bytes, at: Option<H256>) -> RpcResult<Option<Bytes>> {
+        Ok(self.value(&key, at)?.map(Bytes))
+    }
 
-    register_blocking(module, "state_getStorage", |args, ctx| {
-        Ok(storage(args, ctx)?.map(|v| encode_hex(&v)))
-    })?;
-    module.register_alias("state_getStorageAt", "state_getStorage")?;
-    register_blocking(module, "state_getStorageHash", |args, ctx| {
-        Ok(storage(args, ctx)?.map(|v| value_hash(&v)))
-    })?;
-    module.register_alias("state_getStorageHashAt", "state_getStorageHash")?;
-    register_blocking(module, "state_getStorageSize", |args, ctx| {
-        Ok(storage(args, ctx)?.map(|v| v.len()))
-    })?;
-    module.register_alias("state_getStorageSizeAt", "state_getStorageSize")?;
+    fn storage_hash(&self, key: Bytes, at: Option<H256>) -> RpcResult<Option<H256>> {
+        Ok(self.value(&key, at)?.map(|v| value_hash(&v)))
+    }
 
-    register_blocking(module, "state_getKeysPaged", keys_paged)?;
-    module.register_alias("state_getKeysPagedAt", "state_getKeysPaged")?;
-    register_blocking(module, "state_getKeys", |args, ctx| {
-        let prefix = args.optional(0, "prefix", params::key)?.unwrap_or_default();
-        let view = ctx.view(args.optional(1, "at", params::hash)?)?;
-        let pairs = bounded_pairs(&view, &prefix, "keys", "state_getKeysPaged")?;
+    fn storage_size(&self, key: Bytes, at: Option<H256>) -> RpcResult<Option<u64>> {
+        Ok(self
+            .value(&key, at)?
+            .map(|v| u64::try_from(v.len()).unwrap_or(u64::MAX)))
+    }
+
+    /// Keys under `prefix` strictly after `start_key` (polkadot.js passes the prefix itself on
+    /// the first page, subxt `null`).
+    fn keys_paged(
+        &self,
+        prefix: Option<Bytes>,
+        count: Number<u32>,
+        start_key: Option<Bytes>,
+        at: Option<H256>,
+    ) -> RpcResult<Vec<Bytes>> {
+        let count = count.0;
+        if count > MAX_PAGE {
+            return Err(errors::invalid_count(count, MAX_PAGE));
+        }
+        let view = self.view(at)?;
+        let keys = view
+            .keys_paged(
+                &prefix.unwrap_or_default().0,
+                start_key.as_ref().map(|k| k.0.as_slice()),
+                count as usize,
+            )
+            .map_err(errors::state_client)?;
+        Ok(keys.into_iter().map(Bytes).collect())
+    }
+
+    fn keys(&self, prefix: Option<Bytes>, at: Option<H256>) -> RpcResult<Vec<Bytes>> {
+        let view = self.view(at)?;
+        let pairs = bounded_pairs(&view, &prefix.unwrap_or_default().0, "keys")?;
+        Ok(pairs.into_iter().map(|(k, _)| Bytes(k)).collect())
+    }
+
+    fn pairs(&self, prefix: Option<Bytes>, at: Option<H256>) -> RpcResult<Vec<(Bytes, Bytes)>> {
+        let view = self.view(at)?;
+        let pairs = bounded_pairs(&view, &prefix.unwrap_or_default().0, "pairs")?;
         Ok(pairs
             .into_iter()
-            .map(|(k, _)| encode_hex(&k))
-            .collect::<Vec<_>>())
-    })?;
-    register_blocking(module, "state_getPairs", |args, ctx| {
-        let prefix = args.optional(0, "prefix", params::key)?.unwrap_or_default();
-        let view = ctx.view(args.optional(1, "at", params::hash)?)?;
-        let pairs = bounded_pairs(&view, &prefix, "pairs", "state_getKeysPaged")?;
-        Ok(pairs
-            .into_iter()
-            .map(|(k, v)| (encode_hex(&k), encode_hex(&v)))
-            .collect::<Vec<_>>())
-    })?;
+            .map(|(k, v)| (Bytes(k), Bytes(v)))
+            .collect())
+    }
 
-    register_blocking(module, "state_queryStorageAt", |args, ctx| {
-        let keys = args.required(0, "keys", params::keys)?;
-        let view = ctx.view(args.optional(1, "at", params::hash)?)?;
+    fn query_storage_at(
+        &self,
+        keys: Vec<Bytes>,
+        at: Option<H256>,
+    ) -> RpcResult<Vec<StorageChangeSetJson>> {
+        let keys = bounded_keys(keys)?;
+        let view = self.view(at)?;
         Ok(vec![change_set(&view, &keys)?])
-    })?;
-    register_blocking(module, "state_queryStorage", query_storage)?;
-    register_blocking(module, "state_getReadProof", |args, ctx| {
-        let keys = args.required(0, "keys", params::keys)?;
-        let view = ctx.view(args.optional(1, "at", params::hash)?)?;
+    }
+
+    fn query_storage(
+        &self,
+        keys: Vec<Bytes>,
+        from_block: H256,
+        to_block: Option<H256>,
+    ) -> RpcResult<Vec<StorageChangeSetJson>> {
+        query_storage(self, bounded_keys(keys)?, from_block, to_block)
+    }
+
+    fn read_proof(&self, keys: Vec<Bytes>, at: Option<H256>) -> RpcResult<ReadProofJson> {
+        let keys = bounded_keys(keys)?;
+        let view = self.view(at)?;
         let proof = view.read_proof(&keys).map_err(errors::state_client)?;
         Ok(ReadProofJson {
             at: view.block_hash(),
-            proof: proof.iter().map(|node| encode_hex(node)).collect(),
+            proof: proof.into_iter().map(Bytes).collect(),
         })
-    })?;
-
-    register_blocking(module, "state_getMetadata", |args, ctx| {
-        ctx.resolve_at(args.optional(0, "at", params::hash)?)?;
-        Ok(METADATA_HEX.as_str())
-    })?;
-    register_blocking(module, "state_getRuntimeVersion", |args, ctx| {
-        // One runtime for the whole chain so far; the block only has to exist.
-        ctx.resolve_at(args.optional(0, "at", params::hash)?)?;
-        Ok(RuntimeVersionJson::from(&*VERSION))
-    })?;
-    module.register_alias("chain_getRuntimeVersion", "state_getRuntimeVersion")?;
-    Ok(())
-}
-
-/// `state_call [method, data, at?]`.
-fn call(args: &Args, ctx: &Ctx) -> RpcResult<String> {
-    let method = args.required(0, "name", params::string)?;
-    let data = args.required(1, "bytes", params::bytes)?;
-    let at = ctx.resolve_at(args.optional(2, "at", params::hash)?)?;
-    ctx.chain
-        .runtime_call(Some(at), &method, &data)
-        .map(|out| encode_hex(&out))
-        .map_err(errors::from_chain)
-}
-
-/// `[key, at?]` → the raw value.
-fn storage(args: &Args, ctx: &Ctx) -> RpcResult<Option<Vec<u8>>> {
-    let key = args.required(0, "key", params::key)?;
-    let view = ctx.view(args.optional(1, "at", params::hash)?)?;
-    view.get(&key).map_err(errors::state_client)
-}
-
-/// `state_getKeysPaged [prefix, count, startKey?, at?]`: keys under `prefix` strictly after
-/// `startKey` (polkadot.js passes the prefix itself on the first page, subxt `null`).
-fn keys_paged(args: &Args, ctx: &Ctx) -> RpcResult<Vec<String>> {
-    let prefix = args.optional(0, "prefix", params::key)?.unwrap_or_default();
-    let count = args.required(1, "count", params::count)?;
-    if count > MAX_PAGE {
-        return Err(errors::invalid_count(count, MAX_PAGE));
     }
-    let start = args.optional(2, "startKey", params::key)?;
-    let view = ctx.view(args.optional(3, "at", params::hash)?)?;
-    let keys = view
-        .keys_paged(&prefix, start.as_deref(), count as usize)
-        .map_err(errors::state_client)?;
-    Ok(keys.iter().map(|k| encode_hex(k)).collect())
+
+    fn metadata(&self, at: Option<H256>) -> RpcResult<Bytes> {
+        self.resolve_at(at)?;
+        Ok(Bytes(
+            phala_runtime::metadata::metadata_bytes(14)
+                .unwrap_or_default()
+                .to_vec(),
+        ))
+    }
+
+    fn runtime_version(&self, at: Option<H256>) -> RpcResult<RuntimeVersionJson> {
+        // One runtime for the whole chain so far; the block only has to exist.
+        self.resolve_at(at)?;
+        Ok(RuntimeVersionJson::from(&*VERSION))
+    }
+
+    async fn subscribe_runtime_version(
+        &self,
+        pending: PendingSubscriptionSink,
+    ) -> SubscriptionResult {
+        subscriptions::runtime_version(pending).await
+    }
+
+    async fn subscribe_storage(
+        &self,
+        pending: PendingSubscriptionSink,
+        keys: Option<Vec<Bytes>>,
+    ) -> SubscriptionResult {
+        let keys = match keys.map(bounded_keys).transpose() {
+            Ok(keys) => keys,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        subscriptions::follow_storage(keys, pending, self.chain.clone()).await
+    }
+}
+
+impl Api {
+    /// The raw value under `key` at `at`.
+    fn value(&self, key: &Bytes, at: Option<H256>) -> RpcResult<Option<Vec<u8>>> {
+        let view = self.view(at)?;
+        view.get(&key.0).map_err(errors::state_client)
+    }
+}
+
+/// Key lists within [`MAX_KEYS`].
+pub(crate) fn bounded_keys(keys: Vec<Bytes>) -> RpcResult<Vec<Vec<u8>>> {
+    if keys.len() > MAX_KEYS {
+        return Err(errors::invalid_params(format!(
+            "{} keys requested, at most {MAX_KEYS} are allowed per call",
+            keys.len()
+        )));
+    }
+    Ok(keys.into_iter().map(|k| k.0).collect())
 }
 
 /// All pairs under `prefix`, refused when there are more than a page.
@@ -132,14 +176,13 @@ fn bounded_pairs(
     view: &StateView,
     prefix: &[u8],
     what: &str,
-    paged: &str,
 ) -> RpcResult<Vec<(Vec<u8>, Vec<u8>)>> {
     let limit = MAX_PAGE as usize;
     let pairs = view
         .pairs_paged(prefix, None, limit.saturating_add(1))
         .map_err(errors::state_client)?;
     if pairs.len() > limit {
-        return Err(errors::too_many_results(what, limit, paged));
+        return Err(errors::too_many_results(what, limit, "state_getKeysPaged"));
     }
     Ok(pairs)
 }
@@ -161,12 +204,15 @@ pub(crate) fn read_keys(view: &StateView, keys: &[Vec<u8>]) -> RpcResult<Vec<Opt
         .collect()
 }
 
-/// `state_queryStorage [keys, from, to?]`: one change set with every key at `from`, then one
+/// `state_queryStorage`: one change set with every key at `from`, then one
 /// per later block in which any of them changed.
-fn query_storage(args: &Args, ctx: &Ctx) -> RpcResult<Vec<StorageChangeSetJson>> {
-    let keys = args.required(0, "keys", params::keys)?;
-    let from = args.required(1, "fromBlock", params::hash)?;
-    let to = ctx.resolve_at(args.optional(2, "toBlock", params::hash)?)?;
+fn query_storage(
+    ctx: &Ctx,
+    keys: Vec<Vec<u8>>,
+    from: H256,
+    to: Option<H256>,
+) -> RpcResult<Vec<StorageChangeSetJson>> {
+    let to = ctx.resolve_at(to)?;
     let number_of = |hash: &H256| -> RpcResult<u32> {
         ctx.chain
             .store()
@@ -220,4 +266,9 @@ fn query_storage(args: &Args, ctx: &Ctx) -> RpcResult<Vec<StorageChangeSetJson>>
         last = Some(values);
     }
     Ok(out)
+}
+
+/// Hash of a storage value for `state_getStorageHash`.
+fn value_hash(value: &[u8]) -> H256 {
+    phala_primitives::hashing::hash256(value)
 }

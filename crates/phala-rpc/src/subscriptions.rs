@@ -9,8 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use jsonrpsee::core::SubscriptionError;
-use jsonrpsee::types::Params;
+use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionSink};
 use phala_chain::{Chain, Finalized};
 use phala_primitives::{BlockNumber, Header};
@@ -18,10 +17,10 @@ use phala_runtime::VERSION;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::json::{HeaderJson, RuntimeVersionJson, StorageChangeSetJson};
-use crate::params::{self, Args};
+use phala_rpc_api::{HeaderJson, RuntimeVersionJson, StorageChangeSetJson};
+
 use crate::state::read_keys;
-use crate::{Module, RpcError, RpcResult, blocking, errors};
+use crate::{RpcResult, blocking, errors};
 
 /// Most headers sent to catch a lagging head subscriber up; beyond that it must re-sync by
 /// itself (subxt fills gaps with `chain_getBlockHash`/`chain_getHeader`).
@@ -41,91 +40,18 @@ pub(crate) async fn send_json<T: Serialize>(
     sink.send(raw).await.map_err(|_| Closed)
 }
 
-pub(crate) fn register(module: &mut Module) -> Result<(), RpcError> {
-    // All three streams are the finalized chain: finalized blocks are the only ones served.
-    register_heads(
-        module,
-        "chain_subscribeNewHeads",
-        "chain_newHead",
-        "chain_unsubscribeNewHeads",
-    )?;
-    module.register_alias("chain_subscribeNewHead", "chain_subscribeNewHeads")?;
-    module.register_alias("chain_unsubscribeNewHead", "chain_unsubscribeNewHeads")?;
-    module.register_alias("subscribe_newHead", "chain_subscribeNewHeads")?;
-    module.register_alias("unsubscribe_newHead", "chain_unsubscribeNewHeads")?;
-    register_heads(
-        module,
-        "chain_subscribeAllHeads",
-        "chain_allHead",
-        "chain_unsubscribeAllHeads",
-    )?;
-    register_heads(
-        module,
-        "chain_subscribeFinalizedHeads",
-        "chain_finalizedHead",
-        "chain_unsubscribeFinalizedHeads",
-    )?;
-    module.register_alias(
-        "chain_subscribeFinalisedHeads",
-        "chain_subscribeFinalizedHeads",
-    )?;
-    module.register_alias(
-        "chain_unsubscribeFinalisedHeads",
-        "chain_unsubscribeFinalizedHeads",
-    )?;
-
-    module.register_subscription(
-        "state_subscribeRuntimeVersion",
-        "state_runtimeVersion",
-        "state_unsubscribeRuntimeVersion",
-        |_, pending, _, _| async move {
-            let Ok(sink) = pending.accept().await else {
-                return;
-            };
-            // The runtime never upgrades (yet): the current version is the only notification.
-            if send_json(&sink, &RuntimeVersionJson::from(&*VERSION))
-                .await
-                .is_ok()
-            {
-                sink.closed().await;
-            }
-        },
-    )?;
-    module.register_alias(
-        "chain_subscribeRuntimeVersion",
-        "state_subscribeRuntimeVersion",
-    )?;
-    module.register_alias(
-        "chain_unsubscribeRuntimeVersion",
-        "state_unsubscribeRuntimeVersion",
-    )?;
-
-    module.register_subscription(
-        "state_subscribeStorage",
-        "state_storage",
-        "state_unsubscribeStorage",
-        |params, pending, ctx, _| async move {
-            follow_storage(params, pending, ctx.chain.clone()).await
-        },
-    )?;
-    Ok(())
-}
-
-fn register_heads(
-    module: &mut Module,
-    subscribe: &'static str,
-    notification: &'static str,
-    unsubscribe: &'static str,
-) -> Result<(), RpcError> {
-    module.register_subscription(
-        subscribe,
-        notification,
-        unsubscribe,
-        |_, pending, ctx, _| {
-            let chain = ctx.chain.clone();
-            async move { follow_heads(pending, chain).await }
-        },
-    )?;
+/// `state_subscribeRuntimeVersion`: the runtime never upgrades (yet), so the current version
+/// is the only notification.
+pub(crate) async fn runtime_version(pending: PendingSubscriptionSink) -> SubscriptionResult {
+    let Ok(sink) = pending.accept().await else {
+        return Ok(());
+    };
+    if send_json(&sink, &RuntimeVersionJson::from(&*VERSION))
+        .await
+        .is_ok()
+    {
+        sink.closed().await;
+    }
     Ok(())
 }
 
@@ -162,7 +88,16 @@ async fn catch_up(chain: &Arc<Chain>, after: BlockNumber) -> RpcResult<Vec<Heade
     .await
 }
 
-async fn follow_heads(pending: PendingSubscriptionSink, chain: Arc<Chain>) {
+/// Every head subscription: the finalized head, then each newly finalized header.
+pub(crate) async fn follow_heads(
+    pending: PendingSubscriptionSink,
+    chain: Arc<Chain>,
+) -> SubscriptionResult {
+    follow_heads_inner(pending, chain).await;
+    Ok(())
+}
+
+async fn follow_heads_inner(pending: PendingSubscriptionSink, chain: Arc<Chain>) {
     let mut finalized = chain.subscribe_finalized();
     let reader = chain.clone();
     let head = match blocking(move || reader.finalized_header().map_err(errors::chain_client)).await
@@ -245,20 +180,13 @@ async fn read_head(
     .await
 }
 
-/// `state_subscribeStorage [keys?]`: with keys, every key's current value first, then the
-/// keys a finalized block wrote; without keys, everything each block wrote.
-async fn follow_storage(
-    params: Params<'static>,
+/// `state_subscribeStorage`: with keys, every key's current value first, then the keys a
+/// finalized block wrote; without keys, everything each block wrote.
+pub(crate) async fn follow_storage(
+    keys: Option<Vec<Vec<u8>>>,
     pending: PendingSubscriptionSink,
     chain: Arc<Chain>,
-) -> Result<(), SubscriptionError> {
-    let keys = match Args::parse(&params).and_then(|a| a.optional(0, "keys", params::keys)) {
-        Ok(keys) => keys,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
-    };
+) -> SubscriptionResult {
     let mut finalized = chain.subscribe_finalized();
     let Some(keys) = keys else {
         return follow_all_storage(pending, chain, finalized).await;
@@ -322,7 +250,7 @@ async fn follow_all_storage(
     pending: PendingSubscriptionSink,
     chain: Arc<Chain>,
     mut finalized: broadcast::Receiver<Arc<Finalized>>,
-) -> Result<(), SubscriptionError> {
+) -> SubscriptionResult {
     let reader = chain.clone();
     let mut last = match blocking(move || reader.finalized().map_err(errors::chain_client)).await {
         Ok((number, _)) => number,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jsonrpsee::core::client::{Subscription, SubscriptionClientT, SubscriptionKind};
 use phala_primitives::hashing::hash256;
 use phala_primitives::{H256, Header};
-use phala_rpc::json::HeaderJson;
+use phala_rpc_api::HeaderJson;
 use serde_json::{Value, json};
 
 use crate::common::*;
