@@ -6,7 +6,7 @@ use std::time::Duration;
 use parity_scale_codec::{Decode, Encode};
 use phala_primitives::{AccountId32, Balance, Block, BlockNumber, H256, Header};
 use phala_rpc_api::{
-    Account, Bytes, ChainApiClient, HeaderJson, ListOrValue, Number, RuntimeVersionJson,
+    Account, Bytes, ChainApiClient, HeaderJson, List, ListOrValue, Number, RuntimeVersionJson,
     StateApiClient, SystemApiClient,
 };
 use phala_runtime::RuntimeVersion;
@@ -213,6 +213,12 @@ impl Client {
             return Ok(None);
         };
         let block = Block::try_from(json).map_err(|e| call.bad(e.0))?;
+        // The header hashes to `hash` (below); the extrinsics must be the ones it commits to.
+        if phala_primitives::block::extrinsics_root(&block.extrinsics)
+            != block.header.extrinsics_root
+        {
+            return Err(call.bad("the extrinsics do not match the header's extrinsics root"));
+        }
         let computed = block.hash();
         if computed != hash {
             return Err(ClientError::HeaderHashMismatch {
@@ -229,7 +235,12 @@ impl Client {
     pub async fn finality_proof(&self, hash: H256) -> Result<Option<Vec<u8>>, ClientError> {
         let call = self.rpc();
         let proof = call.finality_proof(hash).await.map_err(|e| call.fail(e))?;
-        Ok(proof.map(|p| p.certificate.0))
+        match proof {
+            Some(p) if p.block_hash != hash => {
+                Err(call.bad(format!("a proof for block {} was sent", p.block_hash)))
+            }
+            other => Ok(other.map(|p| p.certificate.0)),
+        }
     }
 
     /// Every storage key under `prefix` at block `at`, fetched in pages
@@ -240,21 +251,40 @@ impl Client {
         at: H256,
     ) -> Result<Vec<Vec<u8>>, ClientError> {
         const PAGE: u32 = 1000;
+        // A node that kept sending full pages would otherwise be followed forever.
+        const MAX_PAGES: usize = 1000;
         let mut out = Vec::new();
         let mut start: Option<Bytes> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let call = self.rpc();
             let page = call
-                .keys_paged(Some(Bytes::from(prefix)), Number(PAGE), start, Some(at))
+                .keys_paged(
+                    Some(Bytes::from(prefix)),
+                    Number(PAGE),
+                    start.clone(),
+                    Some(at),
+                )
                 .await
                 .map_err(|e| call.fail(e))?;
             let full = page.len() == PAGE as usize;
+            // Each key is under the prefix and after the one before: every page moves on.
+            let mut previous = start.as_ref().map(|k| k.0.as_slice());
+            for key in &page {
+                if !key.0.starts_with(prefix) || previous.is_some_and(|p| key.0.as_slice() <= p) {
+                    return Err(call.bad("keys outside the prefix or out of order"));
+                }
+                previous = Some(key.0.as_slice());
+            }
             start = page.last().cloned();
             out.extend(page.into_iter().map(Vec::from));
             if !full {
                 return Ok(out);
             }
         }
+        Err(ClientError::BadResponse {
+            method: "state_getKeysPaged".into(),
+            reason: format!("more than {MAX_PAGES} pages of {PAGE} keys under one prefix"),
+        })
     }
 
     /// The registered workers at the best block (`Registry.Workers`).
@@ -350,7 +380,7 @@ impl Client {
         let keys = keys.iter().map(|k| Bytes::from(k.as_slice())).collect();
         let call = self.rpc();
         let proof = call
-            .read_proof(keys, Some(at))
+            .read_proof(List(keys), Some(at))
             .await
             .map_err(|e| call.fail(e))?;
         Ok(proof.proof.into_iter().map(Vec::from).collect())
@@ -487,8 +517,9 @@ impl Client {
             Some(bytes) => ("state_call Metadata_metadata_at_version", bytes),
             None => {
                 let call = self.rpc();
-                let bytes = call.metadata(None).await.map_err(|e| call.fail(e))?;
-                ("state_getMetadata", bytes.0)
+                let hex = call.metadata(None).await.map_err(|e| call.fail(e))?;
+                let bytes = hex.decode().map_err(|e| call.bad(e.to_string()))?;
+                ("state_getMetadata", bytes)
             }
         };
         ChainMetadata::from_bytes(&bytes, MetadataSource::Node).map_err(|reason| {

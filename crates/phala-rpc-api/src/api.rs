@@ -10,7 +10,7 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use phala_primitives::H256;
 
-use crate::params::{Account, Bytes, ListOrValue, Number};
+use crate::params::{Account, Bytes, HexBytes, List, ListOrValue, Number};
 use crate::types::{
     ChainTypeJson, DispatchInfoJson, FeeDetailsJson, FinalityProofJson, HeaderJson, HealthJson,
     NodeRoleJson, Properties, ReadProofJson, RpcMethodsJson, RuntimeVersionJson, SignedBlockJson,
@@ -113,7 +113,7 @@ pub trait StateApi {
     #[method(name = "state_queryStorageAt", blocking)]
     fn query_storage_at(
         &self,
-        keys: Vec<Bytes>,
+        keys: List<Bytes>,
         at: Option<H256>,
     ) -> RpcResult<Vec<StorageChangeSetJson>>;
 
@@ -122,17 +122,17 @@ pub trait StateApi {
     #[method(name = "state_queryStorage", blocking)]
     fn query_storage(
         &self,
-        keys: Vec<Bytes>,
+        keys: List<Bytes>,
         from_block: H256,
         to_block: Option<H256>,
     ) -> RpcResult<Vec<StorageChangeSetJson>>;
 
     #[method(name = "state_getReadProof", blocking)]
-    fn read_proof(&self, keys: Vec<Bytes>, at: Option<H256>) -> RpcResult<ReadProofJson>;
+    fn read_proof(&self, keys: List<Bytes>, at: Option<H256>) -> RpcResult<ReadProofJson>;
 
     /// The runtime's metadata (V14, SCALE).
     #[method(name = "state_getMetadata", blocking)]
-    fn metadata(&self, at: Option<H256>) -> RpcResult<Bytes>;
+    fn metadata(&self, at: Option<H256>) -> RpcResult<HexBytes>;
 
     #[method(
         name = "state_getRuntimeVersion",
@@ -157,7 +157,7 @@ pub trait StateApi {
         unsubscribe = "state_unsubscribeStorage",
         item = StorageChangeSetJson
     )]
-    async fn subscribe_storage(&self, keys: Option<Vec<Bytes>>) -> SubscriptionResult;
+    async fn subscribe_storage(&self, keys: Option<List<Bytes>>) -> SubscriptionResult;
 }
 
 /// `author_*`: transaction submission and watching. A transaction the pool refuses is refused

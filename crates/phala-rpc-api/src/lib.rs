@@ -31,5 +31,5 @@ pub mod params;
 pub mod types;
 
 pub use api::*;
-pub use params::{Account, Bytes, ListOrValue, Number};
+pub use params::{Account, Bytes, HexBytes, List, ListOrValue, MAX_LIST, Number};
 pub use types::*;

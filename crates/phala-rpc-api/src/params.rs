@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use phala_primitives::AccountId32;
 use phala_primitives::crypto::{decode_hex, encode_hex};
@@ -72,6 +73,37 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
+/// Bytes kept as the `0x` hex text they travel as: an answer too large to encode on every
+/// call (the runtime's metadata) is encoded once and shared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HexBytes(pub Arc<str>);
+
+impl HexBytes {
+    pub fn encode(bytes: &[u8]) -> Self {
+        HexBytes(encode_hex(bytes).into())
+    }
+
+    pub fn decode(&self) -> Result<Vec<u8>, phala_primitives::crypto::HexError> {
+        decode_hex(&self.0)
+    }
+}
+
+impl Serialize for HexBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if !text.starts_with("0x") {
+            return Err(de::Error::custom("expected 0x-prefixed hex bytes"));
+        }
+        Ok(HexBytes(text.into()))
+    }
+}
+
 /// A non-negative integer sent as a JSON number, a `0x` hex string or a decimal string, that
 /// must fit `T` (a block number, a page size). Written back as a JSON number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,7 +156,10 @@ impl<'de, T: TryFrom<u64>> Deserialize<'de> for Number<T> {
                     None => s.parse::<u64>(),
                 };
                 let n = parsed.map_err(|_| {
-                    E::custom(format!("{s:?} is not a number or a 0x-prefixed hex number"))
+                    E::custom(format!(
+                        "{} is not a number or a 0x-prefixed hex number",
+                        quote(s)
+                    ))
                 })?;
                 Self::fit(n)
             }
@@ -158,9 +193,10 @@ impl<'de> Deserialize<'de> for Account {
                 f.write_str("an SS58 address or a 0x-prefixed 32-byte account id")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Account, E> {
-                s.parse::<AccountId32>().map(Account).map_err(|e| {
+                s.parse::<AccountId32>().map(Account).map_err(|_| {
                     E::custom(format!(
-                        "expected an SS58 address or 0x-prefixed 32-byte account id: {e}"
+                        "{} is not an SS58 address or 0x-prefixed 32-byte account id",
+                        quote(s)
                     ))
                 })
             }
@@ -169,12 +205,128 @@ impl<'de> Deserialize<'de> for Account {
     }
 }
 
-/// One value or a list of them, answered in kind (Substrate's `ListOrValue`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Most items one list parameter (storage keys, block numbers) or list answer may hold.
+/// Checked while decoding, so an oversized list is refused before it is built.
+pub const MAX_LIST: usize = 4096;
+
+/// What a refusal quotes of the input: enough to recognise it, never the whole body.
+fn quote(input: &str) -> String {
+    const MAX: usize = 64;
+    match input.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{:?}…", input.get(..end).unwrap_or_default()),
+        None => format!("{input:?}"),
+    }
+}
+
+/// A list of at most [`MAX_LIST`] items.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T> From<Vec<T>> for List<T> {
+    fn from(v: Vec<T>) -> Self {
+        List(v)
+    }
+}
+
+impl<T: Serialize> Serialize for List<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// Collects a sequence, refusing item [`MAX_LIST`] + 1 as soon as it is reached.
+fn bounded_seq<'de, T: Deserialize<'de>, A: de::SeqAccess<'de>>(
+    mut seq: A,
+) -> Result<Vec<T>, A::Error> {
+    let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+    while let Some(item) = seq.next_element()? {
+        if items.len() >= MAX_LIST {
+            return Err(de::Error::custom(format!(
+                "more than {MAX_LIST} items in one list"
+            )));
+        }
+        items.push(item);
+    }
+    Ok(items)
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a list of at most {MAX_LIST} items")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<List<T>, A::Error> {
+                bounded_seq(seq).map(List)
+            }
+            // Said without quoting the string back: it may be the whole request.
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<List<T>, E> {
+                Err(E::custom(format!(
+                    "expected a list, got the string {}",
+                    quote(s)
+                )))
+            }
+        }
+        d.deserialize_any(ListVisitor(PhantomData))
+    }
+}
+
+/// One value or a list of at most [`MAX_LIST`] of them, answered in kind (Substrate's
+/// `ListOrValue`). Decoded as it arrives, never buffered whole to guess which it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ListOrValue<T> {
     List(Vec<T>),
     Value(T),
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for ListOrValue<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_json::Value;
+        struct EitherVisitor<T>(PhantomData<T>);
+        impl<T: serde::de::DeserializeOwned> EitherVisitor<T> {
+            /// A single value, handed to `T` as the JSON it was (so `Option<_>` takes
+            /// `null` and strings alike).
+            fn one<E: de::Error>(value: Value) -> Result<ListOrValue<T>, E> {
+                T::deserialize(value)
+                    .map(ListOrValue::Value)
+                    .map_err(E::custom)
+            }
+        }
+        impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for EitherVisitor<T> {
+            type Value = ListOrValue<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a value or a list of at most {MAX_LIST} values")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<ListOrValue<T>, A::Error> {
+                bounded_seq(seq).map(ListOrValue::List)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::Null)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::Bool(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::from(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::from(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::from(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ListOrValue<T>, E> {
+                Self::one(Value::String(v.to_owned()))
+            }
+        }
+        d.deserialize_any(EitherVisitor(PhantomData))
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +397,54 @@ mod tests {
             ListOrValue::Value(Number(2))
         );
         assert!(parse::<ListOrValue<Number<u32>>>(json!({"n": 1})).is_err());
+        // Answers: a hash, null, or a list of either.
+        let h = format!("0x{}", "ab".repeat(32));
+        let hash = phala_primitives::H256([0xab; 32]);
+        assert_eq!(
+            parse::<ListOrValue<Option<phala_primitives::H256>>>(json!(h)).unwrap(),
+            ListOrValue::Value(Some(hash))
+        );
+        assert_eq!(
+            parse::<ListOrValue<Option<phala_primitives::H256>>>(json!(null)).unwrap(),
+            ListOrValue::Value(None)
+        );
+        assert_eq!(
+            parse::<ListOrValue<Option<phala_primitives::H256>>>(json!([h, null])).unwrap(),
+            ListOrValue::List(vec![Some(hash), None])
+        );
+    }
+
+    /// A 15 MiB list was decoded whole before its length was checked.
+    #[test]
+    fn lists_stop_at_their_bound() {
+        let at_bound = json!(vec![0; MAX_LIST]);
+        let over = json!(vec![0; MAX_LIST + 1]);
+        assert_eq!(
+            parse::<List<Number<u32>>>(at_bound.clone())
+                .unwrap()
+                .0
+                .len(),
+            MAX_LIST
+        );
+        assert!(
+            parse::<List<Number<u32>>>(over.clone())
+                .unwrap_err()
+                .contains("more than")
+        );
+        assert!(parse::<ListOrValue<Number<u32>>>(at_bound).is_ok());
+        assert!(
+            parse::<ListOrValue<Number<u32>>>(over)
+                .unwrap_err()
+                .contains("more than")
+        );
+        // A huge string where a list belongs is refused without being quoted back whole.
+        let long = "x".repeat(100_000);
+        let e = parse::<List<Bytes>>(json!(long)).unwrap_err();
+        assert!(e.len() < 200, "{e}");
+        let e = parse::<Number<u32>>(json!(long)).unwrap_err();
+        assert!(e.len() < 200, "{e}");
+        let e = parse::<Account>(json!(long)).unwrap_err();
+        assert!(e.len() < 200, "{e}");
     }
 
     proptest! {
@@ -256,6 +456,7 @@ mod tests {
             let _ = serde_json::from_str::<Number<u32>>(&format!("{text:?}"));
             let _ = serde_json::from_str::<Number<u32>>(&n.to_string());
             let _ = serde_json::from_str::<ListOrValue<Number<u32>>>(&text);
+            let _ = serde_json::from_str::<List<Bytes>>(&text);
         }
 
         #[test]

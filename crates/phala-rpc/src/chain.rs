@@ -10,7 +10,7 @@ use phala_rpc_api::{
     SignedBlockJson,
 };
 
-use crate::{Api, MAX_KEYS, RpcResult, errors, subscriptions};
+use crate::{Api, RpcResult, errors, subscriptions};
 
 #[async_trait]
 impl ChainApiServer for Api {
@@ -26,18 +26,12 @@ impl ChainApiServer for Api {
                 Ok(ListOrValue::Value(Some(hash)))
             }
             Some(ListOrValue::Value(n)) => Ok(ListOrValue::Value(self.hash_of(n.0)?)),
-            Some(ListOrValue::List(numbers)) => {
-                if numbers.len() > MAX_KEYS {
-                    return Err(errors::invalid_params(format!(
-                        "at most {MAX_KEYS} block numbers per call"
-                    )));
-                }
-                numbers
-                    .iter()
-                    .map(|n| self.hash_of(n.0))
-                    .collect::<RpcResult<Vec<_>>>()
-                    .map(ListOrValue::List)
-            }
+            // At most `MAX_LIST` of them: longer lists do not decode.
+            Some(ListOrValue::List(numbers)) => numbers
+                .iter()
+                .map(|n| self.hash_of(n.0))
+                .collect::<RpcResult<Vec<_>>>()
+                .map(ListOrValue::List),
         }
     }
 

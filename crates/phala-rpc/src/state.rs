@@ -4,16 +4,24 @@
 //! that size, and range queries limited in blocks and reads, so no request can make the node
 //! build an unbounded response.
 
+use std::sync::LazyLock;
+
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use phala_primitives::H256;
 use phala_rpc_api::{
-    Bytes, Number, ReadProofJson, RuntimeVersionJson, StateApiServer, StorageChangeSetJson,
+    Bytes, HexBytes, List, Number, ReadProofJson, RuntimeVersionJson, StateApiServer,
+    StorageChangeSetJson,
 };
 use phala_runtime::VERSION;
 use phala_state::StateView;
 
-use crate::{Api, Ctx, MAX_KEYS, RpcResult, errors, subscriptions};
+use crate::{Api, Ctx, RpcResult, errors, subscriptions};
+
+/// `state_getMetadata`'s answer, encoded once: it is large and never changes.
+static METADATA: LazyLock<HexBytes> = LazyLock::new(|| {
+    HexBytes::encode(phala_runtime::metadata::metadata_bytes(14).unwrap_or_default())
+});
 
 /// Substrate's cap on `state_getKeysPaged`'s `count`; polkadot.js pages with exactly this.
 pub const MAX_PAGE: u32 = 1000;
@@ -87,25 +95,25 @@ impl StateApiServer for Api {
 
     fn query_storage_at(
         &self,
-        keys: Vec<Bytes>,
+        keys: List<Bytes>,
         at: Option<H256>,
     ) -> RpcResult<Vec<StorageChangeSetJson>> {
-        let keys = bounded_keys(keys)?;
+        let keys = raw_keys(keys);
         let view = self.view(at)?;
         Ok(vec![change_set(&view, &keys)?])
     }
 
     fn query_storage(
         &self,
-        keys: Vec<Bytes>,
+        keys: List<Bytes>,
         from_block: H256,
         to_block: Option<H256>,
     ) -> RpcResult<Vec<StorageChangeSetJson>> {
-        query_storage(self, bounded_keys(keys)?, from_block, to_block)
+        query_storage(self, raw_keys(keys), from_block, to_block)
     }
 
-    fn read_proof(&self, keys: Vec<Bytes>, at: Option<H256>) -> RpcResult<ReadProofJson> {
-        let keys = bounded_keys(keys)?;
+    fn read_proof(&self, keys: List<Bytes>, at: Option<H256>) -> RpcResult<ReadProofJson> {
+        let keys = raw_keys(keys);
         let view = self.view(at)?;
         let proof = view.read_proof(&keys).map_err(errors::state_client)?;
         Ok(ReadProofJson {
@@ -114,13 +122,9 @@ impl StateApiServer for Api {
         })
     }
 
-    fn metadata(&self, at: Option<H256>) -> RpcResult<Bytes> {
+    fn metadata(&self, at: Option<H256>) -> RpcResult<HexBytes> {
         self.resolve_at(at)?;
-        Ok(Bytes(
-            phala_runtime::metadata::metadata_bytes(14)
-                .unwrap_or_default()
-                .to_vec(),
-        ))
+        Ok(METADATA.clone())
     }
 
     fn runtime_version(&self, at: Option<H256>) -> RpcResult<RuntimeVersionJson> {
@@ -139,16 +143,9 @@ impl StateApiServer for Api {
     async fn subscribe_storage(
         &self,
         pending: PendingSubscriptionSink,
-        keys: Option<Vec<Bytes>>,
+        keys: Option<List<Bytes>>,
     ) -> SubscriptionResult {
-        let keys = match keys.map(bounded_keys).transpose() {
-            Ok(keys) => keys,
-            Err(e) => {
-                pending.reject(e).await;
-                return Ok(());
-            }
-        };
-        subscriptions::follow_storage(keys, pending, self.chain.clone()).await
+        subscriptions::follow_storage(keys.map(raw_keys), pending, self.chain.clone()).await
     }
 }
 
@@ -160,15 +157,9 @@ impl Api {
     }
 }
 
-/// Key lists within [`MAX_KEYS`].
-pub(crate) fn bounded_keys(keys: Vec<Bytes>) -> RpcResult<Vec<Vec<u8>>> {
-    if keys.len() > MAX_KEYS {
-        return Err(errors::invalid_params(format!(
-            "{} keys requested, at most {MAX_KEYS} are allowed per call",
-            keys.len()
-        )));
-    }
-    Ok(keys.into_iter().map(|k| k.0).collect())
+/// A key list (at most [`crate::MAX_KEYS`], checked as it was decoded) as raw keys.
+fn raw_keys(keys: List<Bytes>) -> Vec<Vec<u8>> {
+    keys.0.into_iter().map(|k| k.0).collect()
 }
 
 /// All pairs under `prefix`, refused when there are more than a page.

@@ -209,7 +209,7 @@ impl MockNode {
                 parent_hash: H256::zero(),
                 number: 0,
                 state_root: H256([1; 32]),
-                extrinsics_root: H256([2; 32]),
+                extrinsics_root: phala_primitives::block::extrinsics_root(&[]),
                 digest: vec![],
             },
             extrinsics: vec![],
@@ -261,18 +261,19 @@ impl MockNode {
         }
         let mut blocks = self.blocks.lock().unwrap();
         let parent = blocks.last().unwrap().hash();
+        let extrinsics = vec![
+            OpaqueExtrinsic::from_bytes(vec![8, 4, 1]).unwrap(),
+            OpaqueExtrinsic::from_bytes(bytes).unwrap(),
+        ];
         let block = Block {
             header: Header {
                 parent_hash: parent,
                 number: blocks.len() as u32,
                 state_root: H256([3; 32]),
-                extrinsics_root: H256([4; 32]),
+                extrinsics_root: phala_primitives::block::extrinsics_root(&extrinsics),
                 digest: vec![],
             },
-            extrinsics: vec![
-                OpaqueExtrinsic::from_bytes(vec![8, 4, 1]).unwrap(),
-                OpaqueExtrinsic::from_bytes(bytes).unwrap(),
-            ],
+            extrinsics,
         };
         let hash = block.hash();
         blocks.push(block);
@@ -625,4 +626,47 @@ async fn connection_errors_are_one_sentence() {
         err.to_string(),
         "\"127.0.0.1:9944\" is not a node URL: expected ws://, wss://, http:// or https://"
     );
+}
+
+/// A node that lies: a block's extrinsics swapped under its true header, and a key listing
+/// that never ends (each page full, every key outside the prefix).
+#[tokio::test]
+async fn a_node_that_lies_about_blocks_or_keys_is_caught() {
+    let genesis = MockNode::new(false).blocks.lock().unwrap()[0].clone();
+    let hash = genesis.hash();
+    let mut m = RpcModule::new(genesis);
+    m.register_method("chain_getBlockHash", |_, g, _| json!(g.hash()))
+        .unwrap();
+    m.register_method("state_getRuntimeVersion", |_, _, _| {
+        json!({"specName": "phala", "implName": "phala-node", "authoringVersion": 1,
+               "specVersion": 7, "implVersion": 0, "apis": [],
+               "transactionVersion": 2, "systemVersion": 1})
+    })
+    .unwrap();
+    m.register_method("system_properties", |_, _, _| json!({}))
+        .unwrap();
+    m.register_method("chain_getBlock", |_, g, _| {
+        json!({"block": {"header": header_json(&g.header), "extrinsics": ["0x0c040102"]},
+               "justifications": null})
+    })
+    .unwrap();
+    m.register_method("state_getKeysPaged", |_, _, _| {
+        (0..1000u32)
+            .map(|i| encode_hex(&i.to_be_bytes()))
+            .collect::<Vec<_>>()
+    })
+    .unwrap();
+    let server = Server::builder().build("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let _handle = server.start(m);
+    let client = Client::connect(&format!("ws://{addr}")).await.unwrap();
+
+    let err = client.block(hash).await.unwrap_err().to_string();
+    assert!(err.contains("extrinsics root"), "{err}");
+    let err = client
+        .keys_with_prefix(b"\xff\xff", hash)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("outside the prefix"), "{err}");
 }
