@@ -152,3 +152,19 @@ pub fn local_spec(
     spec.validate()?;
     Ok(spec)
 }
+
+/// Writes to stdout for [`outln!`](crate::outln): a reader that went away (a closed pipe) is
+/// not an error; any other failure is said once on stderr.
+pub fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(text).and_then(|()| out.flush());
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
+        eprintln!("warning: cannot write to stdout: {e}");
+    }
+}

@@ -40,16 +40,20 @@ pub enum KeyCmd {
     },
     /// Show the public key and addresses of a secret URI or of a public address.
     Inspect {
-        /// A secret URI (`//Alice`, `<phrase>//hard/soft///password`, `0x<64-hex seed>`) or
-        /// a public address (SS58 of any prefix; a 0x public key with --public).
+        /// A secret URI (`//Alice`, `<phrase>//hard/soft///password`), a public address (SS58
+        /// of any prefix) or a 0x public key. `0x` and 64 hex digits read as a public key;
+        /// pass --secret to read them as a secret seed.
         uri: String,
         /// Key scheme of a secret URI.
         #[arg(long, value_enum, default_value_t = Scheme::Sr25519)]
         scheme: Scheme,
-        /// Read the input as a public key or address, never as a secret (needed for a 0x
-        /// public key, which otherwise reads as a secret seed).
-        #[arg(long)]
+        /// Read the input as a public key or address, never as a secret.
+        #[arg(long, conflicts_with = "secret")]
         public: bool,
+        /// Read the input as a secret (needed for a 0x secret seed, which otherwise reads as
+        /// a public key).
+        #[arg(long)]
+        secret: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -71,8 +75,9 @@ pub struct BalanceArgs {
 
 #[derive(Debug, Args)]
 pub struct TransferArgs {
-    /// Secret URI of the sender, e.g. //Alice or "<12 words>//hard///password".
-    #[arg(long)]
+    /// Secret URI of the sender, e.g. //Alice or "<12 words>//hard///password" (--suri is
+    /// the same flag, as in every other command).
+    #[arg(long, visible_alias = "suri")]
     pub from: String,
     /// The recipient: an SS58 address (any prefix), a 0x public key, or a secret URI such as
     /// //Bob.
@@ -106,8 +111,9 @@ pub fn run_key(cmd: KeyCmd) -> Result<()> {
             uri,
             scheme,
             public,
+            secret,
             json,
-        } => inspect(&uri, scheme, public, json),
+        } => inspect(&uri, scheme, reading(&uri, public, secret), json),
     }
 }
 
@@ -146,23 +152,23 @@ impl KeyReport {
 
     fn print(&self) {
         let public = format!("0x{}", hex::encode(self.public));
-        println!("  Network ID:        phala (SS58 prefix {SS58_PREFIX})");
+        crate::outln!("  Network ID:        phala (SS58 prefix {SS58_PREFIX})");
         if let Some(scheme) = self.scheme {
-            println!("  Scheme:            {}", scheme_name(scheme));
+            crate::outln!("  Scheme:            {}", scheme_name(scheme));
         }
         if let Some(prefix) = self.input_prefix {
-            println!("  Input prefix:      {prefix}");
+            crate::outln!("  Input prefix:      {prefix}");
         }
         if let Some(seed) = &self.secret_seed {
-            println!("  Secret seed:       {seed}");
+            crate::outln!("  Secret seed:       {seed}");
         }
-        println!("  Public key (hex):  {public}");
-        println!("  Account ID:        {public}");
-        println!(
+        crate::outln!("  Public key (hex):  {public}");
+        crate::outln!("  Account ID:        {public}");
+        crate::outln!(
             "  SS58 Address:      {}",
             ss58::encode(&self.public, SS58_PREFIX)
         );
-        println!(
+        crate::outln!(
             "  Substrate address: {} (generic prefix {SUBSTRATE_PREFIX})",
             ss58::encode(&self.public, SUBSTRATE_PREFIX)
         );
@@ -204,18 +210,50 @@ fn generate(scheme: Scheme, json: bool) -> Result<()> {
     if json {
         let mut v = report.json();
         v["secretPhrase"] = json!(phrase.as_str());
-        println!("{v:#}");
+        crate::outln!("{v:#}");
     } else {
-        println!("Secret phrase:       {}", phrase.as_str());
+        crate::outln!("Secret phrase:       {}", phrase.as_str());
         report.print();
     }
     Ok(())
 }
 
-fn inspect(input: &str, scheme: Scheme, public: bool, json: bool) -> Result<()> {
+/// How `key inspect` reads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    Public,
+    /// `0x` and 64 hex digits with neither flag: a public key, said so on stderr because a
+    /// 32-byte secret seed looks the same.
+    PublicHex,
+    Secret,
+}
+
+/// Never reads a bare 32-byte hex string as a secret unless asked to: taking a public key
+/// for a seed would print some other account, silently.
+fn reading(input: &str, public: bool, secret: bool) -> Reading {
     let input = input.trim();
-    let as_address = public || (!input.starts_with("0x") && ss58::decode(input).is_ok());
-    let (heading, report) = if as_address {
+    if public {
+        return Reading::Public;
+    }
+    if secret || is_secret_uri(input) {
+        return Reading::Secret;
+    }
+    match input.strip_prefix("0x") {
+        Some(digits) if digits.len() == 64 && digits.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Reading::PublicHex
+        }
+        Some(_) => Reading::Public,
+        None if ss58::decode(input).is_ok() => Reading::Public,
+        None => Reading::Secret,
+    }
+}
+
+fn inspect(input: &str, scheme: Scheme, reading: Reading, json: bool) -> Result<()> {
+    let input = input.trim();
+    if reading == Reading::PublicHex && !json {
+        eprintln!("note: read as a public key; pass --secret to read it as a secret seed");
+    }
+    let (heading, report) = if reading != Reading::Secret {
         let (key, prefix) = parse_public(input)?;
         let heading = format!("Public key `{input}` is account:");
         let report = KeyReport {
@@ -233,9 +271,9 @@ fn inspect(input: &str, scheme: Scheme, public: bool, json: bool) -> Result<()> 
         )
     };
     if json {
-        println!("{:#}", report.json());
+        crate::outln!("{:#}", report.json());
     } else {
-        println!("{heading}");
+        crate::outln!("{heading}");
         report.print();
     }
     Ok(())
@@ -320,17 +358,17 @@ pub async fn run_balance(args: BalanceArgs) -> Result<()> {
             "total": total.to_string(),
             "nonce": info.nonce,
         });
-        println!("{v:#}");
+        crate::outln!("{v:#}");
         return Ok(());
     }
-    println!("Account {} at block #{number} ({hash})", who.to_ss58());
-    println!("  free:      {}", format_pha(data.free));
-    println!("  reserved:  {}", format_pha(data.reserved));
-    println!("  frozen:    {}", format_pha(data.frozen));
-    println!("  total:     {}", format_pha(total));
-    println!("  nonce:     {}", info.nonce);
+    crate::outln!("Account {} at block #{number} ({hash})", who.to_ss58());
+    crate::outln!("  free:      {}", format_pha(data.free));
+    crate::outln!("  reserved:  {}", format_pha(data.reserved));
+    crate::outln!("  frozen:    {}", format_pha(data.frozen));
+    crate::outln!("  total:     {}", format_pha(total));
+    crate::outln!("  nonce:     {}", info.nonce);
     if !exists {
-        println!("  (this account does not exist on chain)");
+        crate::outln!("  (this account does not exist on chain)");
     }
     Ok(())
 }
@@ -349,6 +387,18 @@ pub struct WorkersArgs {
 pub async fn run_workers(args: WorkersArgs) -> Result<()> {
     let client = connect(&args.url, ClientConfig::default().finality_timeout).await?;
     let workers = client.workers().await?;
+    let gatekeepers = client.gatekeepers().await?;
+    let clusters = client.clusters().await?;
+    // A worker's role: gatekeeper, member of a cluster, or neither yet.
+    let role = |key: &[u8; 32]| -> String {
+        if gatekeepers.contains(key) {
+            return "gatekeeper (holds the master key)".into();
+        }
+        match clusters.iter().find(|(_, c)| c.workers.contains(key)) {
+            Some((id, _)) => format!("worker in cluster {id}"),
+            None => "worker, in no cluster".into(),
+        }
+    };
     if args.json {
         let list: Vec<_> = workers
             .iter()
@@ -359,6 +409,7 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
                     "tee": w.tee.as_str(),
                     "simulated": w.tee == phala_runtime::modules::registry::TeeKind::Simulated,
                     "confidenceLevel": w.confidence_level,
+                    "role": role(&w.pubkey),
                     "tcbStatus": w.tcb_status.map(|s| format!("{s:?}")),
                     "initialScore": w.initial_score,
                     "operator": w.operator.map(|o| o.to_ss58()),
@@ -368,11 +419,11 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{:#}", json!(list));
+        crate::outln!("{:#}", json!(list));
         return Ok(());
     }
     if workers.is_empty() {
-        println!("No workers registered.");
+        crate::outln!("No workers registered.");
     }
     for w in &workers {
         let tee = match w.tee {
@@ -381,26 +432,32 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
             }
             other => format!("{} ({:?})", other.as_str(), w.tcb_status),
         };
-        println!("0x{}", hex::encode(w.pubkey));
-        println!(
-            "  tee:         {tee}, confidence level {}",
-            w.confidence_level
-        );
-        println!(
+        crate::outln!("0x{}", hex::encode(w.pubkey));
+        crate::outln!("  role:        {}", role(&w.pubkey));
+        let confidence = match w.tee {
+            // Level 128 is the chain's mark for "no hardware, no level".
+            phala_runtime::modules::registry::TeeKind::Simulated => {
+                format!("{} (simulated: none)", w.confidence_level)
+            }
+            _ => format!("{} (1 best, 5 worst)", w.confidence_level),
+        };
+        crate::outln!("  tee:         {tee}, confidence level {confidence}");
+        crate::outln!(
             "  score:       {}",
             w.initial_score
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "benchmark pending".into())
         );
-        println!(
+        crate::outln!(
             "  operator:    {}",
             w.operator
                 .map(|o| o.to_ss58())
                 .unwrap_or_else(|| "none".into())
         );
-        println!(
+        crate::outln!(
             "  registered:  #{} (attested #{})",
-            w.registered_at, w.attested_at
+            w.registered_at,
+            w.attested_at
         );
     }
     Ok(())
@@ -426,7 +483,7 @@ pub async fn run_transfer(args: TransferArgs) -> Result<()> {
     let tx = client
         .sign(transfer_call(dest, amount, keep_alive), &signer, options)
         .await?;
-    println!(
+    crate::outln!(
         "Transferring {} from {} to {} ({}, nonce {})",
         format_pha(amount),
         signer.account_id().to_ss58(),
@@ -439,7 +496,7 @@ pub async fn run_transfer(args: TransferArgs) -> Result<()> {
         tx.params().nonce,
     );
     match client.fee_estimate(&tx).await {
-        Ok(info) => println!(
+        Ok(info) => crate::outln!(
             "Estimated fee: {}",
             format_pha(info.partial_fee.saturating_add(tip))
         ),
@@ -447,28 +504,30 @@ pub async fn run_transfer(args: TransferArgs) -> Result<()> {
     }
 
     let progress = client.submit_and_watch(&tx).await?;
-    println!("Submitted transaction {}", tx.hash());
+    crate::outln!("Submitted transaction {}", tx.hash());
     let outcome = progress
         .wait_finalized_with(|status| match status {
             TxStatus::Ready | TxStatus::Future | TxStatus::InBlock(_) | TxStatus::Retracted(_) => {
-                println!("  {status}")
+                crate::outln!("  {status}")
             }
             _ => {}
         })
         .await?;
-    println!(
+    crate::outln!(
         "Finalized in block #{} ({}), extrinsic index {}",
-        outcome.block_number, outcome.block_hash, outcome.extrinsic_index
+        outcome.block_number,
+        outcome.block_hash,
+        outcome.extrinsic_index
     );
-    println!("Fee paid: {}", format_pha(outcome.fee));
+    crate::outln!("Fee paid: {}", format_pha(outcome.fee));
     let metadata = client.metadata().await;
-    println!("Events:");
+    crate::outln!("Events:");
     for event in &outcome.events {
-        println!("  {}", metadata.describe_event(event));
+        crate::outln!("  {}", metadata.describe_event(event));
     }
     match &outcome.result {
         Ok(()) => {
-            println!("Transfer succeeded.");
+            crate::outln!("Transfer succeeded.");
             Ok(())
         }
         Err(failure) => bail!(
@@ -537,15 +596,36 @@ mod tests {
         );
         assert_eq!(parse_public(ALICE_42).unwrap(), (alice().0, Some(42)));
         assert_eq!(parse_public(ALICE_HEX).unwrap(), (alice().0, None));
-        assert!(inspect(ALICE_42, Scheme::Sr25519, false, true).is_ok());
-        assert!(inspect("//Alice///pw", Scheme::Sr25519, false, false).is_ok());
+        assert!(inspect(ALICE_42, Scheme::Sr25519, Reading::Public, true).is_ok());
+        assert!(inspect("//Alice///pw", Scheme::Sr25519, Reading::Secret, false).is_ok());
         assert_eq!(
-            inspect("alice", Scheme::Sr25519, false, false)
-                .unwrap_err()
-                .to_string(),
+            inspect(
+                "alice",
+                Scheme::Sr25519,
+                reading("alice", false, false),
+                false
+            )
+            .unwrap_err()
+            .to_string(),
             "\"alice\" is neither a secret URI (like //Alice or a 12-word phrase) nor an SS58 address"
         );
         assert_eq!(mask_password("//Alice///secret"), "//Alice///***");
+    }
+
+    /// A 0x public key was read as a secret seed and printed another account.
+    #[test]
+    fn a_hex_public_key_is_never_read_as_a_secret_unless_asked() {
+        assert_eq!(reading(ALICE_HEX, false, false), Reading::PublicHex);
+        assert_eq!(reading(ALICE_HEX, true, false), Reading::Public);
+        assert_eq!(reading(ALICE_HEX, false, true), Reading::Secret);
+        assert_eq!(reading(ALICE_42, false, false), Reading::Public);
+        assert_eq!(reading("//Alice", false, false), Reading::Secret);
+        assert_eq!(
+            reading(&format!("{ALICE_HEX}//derived"), false, false),
+            Reading::Secret
+        );
+        assert_eq!(reading("0x1234", false, false), Reading::Public);
+        assert_eq!(reading("bottom drive obey", false, false), Reading::Secret);
     }
 
     #[test]

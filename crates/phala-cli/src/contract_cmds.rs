@@ -55,6 +55,7 @@ pub enum ContractCmd {
     Upload {
         #[command(flatten)]
         common: Common,
+        /// Secret URI of the account that signs and pays.
         #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
         suri: String,
     },
@@ -89,6 +90,7 @@ pub enum ContractCmd {
         /// The message, by label or selector.
         #[arg(long)]
         message: String,
+        /// The message's arguments, e.g. `--args 1000 true "0x…" Some(5)`.
         #[arg(long, num_args = 0..)]
         args: Vec<String>,
     },
@@ -98,6 +100,7 @@ pub enum ContractCmd {
         /// The contract id (0x-hex or SS58).
         #[arg(long)]
         contract: String,
+        /// The node's RPC endpoint.
         #[arg(long, default_value = DEFAULT_URL)]
         url: String,
         /// Print JSON instead of text.
@@ -111,8 +114,10 @@ pub enum ContractCmd {
         /// The command's number, as `call` and `instantiate` print it.
         #[arg(long)]
         command: u64,
+        /// Secret URI of the account that sent the command.
         #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
         suri: String,
+        /// The node's RPC endpoint.
         #[arg(long, default_value = DEFAULT_URL)]
         url: String,
     },
@@ -120,10 +125,13 @@ pub enum ContractCmd {
     Query {
         #[command(flatten)]
         common: Common,
+        /// The contract id (0x-hex or SS58).
         #[arg(long)]
         contract: String,
+        /// The message, by label or selector.
         #[arg(long)]
         message: String,
+        /// The message's arguments, e.g. `--args 1000 true "0x…" Some(5)`.
         #[arg(long, num_args = 0..)]
         args: Vec<String>,
         /// Sign the query as this account (the contract sees it as its caller).
@@ -208,11 +216,41 @@ fn report(metadata: &InkMetadata, callable: Option<&Callable>, result: &CommandR
     })
 }
 
+/// A command's [`report`] as text: what `call` prints, and the tail of `instantiate`'s.
+fn report_text(value: &Value) -> String {
+    let plain = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut text = format!(
+        "command {}: {}, gas used {}, fee {}",
+        value["command"],
+        plain(&value["status"]),
+        value["gasUsed"],
+        plain(&value["fee"])
+    );
+    if let Some(output) = value.get("output").filter(|o| !o.is_null()) {
+        if output["reverted"] == Value::Bool(true) {
+            text.push_str(" (reverted)");
+        }
+        if !output["result"].is_null() {
+            text.push_str(&format!("\n  result: {}", output["result"]));
+        }
+        if !output["error"].is_null() {
+            text.push_str(&format!("\n  error: {}", plain(&output["error"])));
+        }
+        for event in output["events"].as_array().into_iter().flatten() {
+            text.push_str(&format!("\n  event: {event}"));
+        }
+    }
+    text
+}
+
 fn print(json_out: bool, value: &Value, text: impl FnOnce() -> String) {
     if json_out {
-        println!("{value:#}");
+        crate::outln!("{value:#}");
     } else {
-        println!("{}", text());
+        crate::outln!("{}", text());
     }
 }
 
@@ -299,15 +337,25 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                     signed.gas,
                     deposit(&signed.storage_deposit_limit)?,
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    let text = e.to_string();
+                    let e = anyhow::Error::from(e);
+                    if text.contains("ContractExists") {
+                        e.context(
+                            "a contract from this code, constructor input and salt exists \
+                             already: pass --salt to make another",
+                        )
+                    } else {
+                        e
+                    }
+                })?;
             let value = report(metadata, None, &result);
             print(common.json, &value, || {
                 format!(
-                    "Contract {}\n  code {code_hash}, cluster {cluster}\n  {:?}, gas used {}, fee {}",
+                    "Contract {}\n  code {code_hash}, cluster {cluster}\n  {}",
                     result.contract,
-                    result.status,
-                    result.gas_used,
-                    format_pha(result.fee)
+                    report_text(&value)
                 )
             });
             if result.status != CommandStatus::Success {
@@ -345,7 +393,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 )
                 .await?;
             let value = report(metadata, Some(callable), &result);
-            print(common.json, &value, || format!("{value:#}"));
+            print(common.json, &value, || report_text(&value));
             match result.status {
                 CommandStatus::Success | CommandStatus::Reverted => Ok(()),
                 other => bail!("the command failed: {other:?}"),
@@ -378,12 +426,15 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 },
             });
             print(json_out, &value, || {
+                let key = |k: &Value| k.as_str().unwrap_or("not yet derived").to_string();
                 format!(
-                    "Contract {id} ({:?})\n  code {}, cluster {}\n  deployed by {}\n  storage deposit {}, account free {}",
+                    "Contract {id} ({:?})\n  code {}, cluster {}\n  deployed by {}\n  key {} (ECDH {})\n  storage deposit {}, account free {}",
                     record.status,
                     record.code_hash,
                     record.cluster,
                     record.deployer.to_ss58(),
+                    key(&value["pubkey"]),
+                    key(&value["ecdhPubkey"]),
                     format_pha(record.storage_deposit),
                     format_pha(account.free),
                 )
@@ -393,7 +444,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
         ContractCmd::Cancel { command, suri, url } => {
             let client = connect(&url).await?;
             let block = client.cancel_command(&suri_pair(&suri)?, command).await?;
-            println!(
+            crate::outln!(
                 "Command {command} cancelled in block #{block}: its gas limit is paid and its \
                  storage deposit limit forfeited to the treasury (an instantiation's comes back)."
             );
@@ -433,9 +484,9 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             });
             // The result alone is what scripts want; --json adds the rest.
             if common.json {
-                println!("{value:#}");
+                crate::outln!("{value:#}");
             } else {
-                println!("{:#}", value["result"]);
+                crate::outln!("{:#}", value["result"]);
             }
             Ok(())
         }

@@ -167,6 +167,41 @@ impl std::fmt::Debug for DevnetPlan {
 }
 
 impl DevnetPlan {
+    /// Refuses to start when a fixed port is taken (most often by another devnet), before
+    /// anything is printed or written, naming the flag that moves it.
+    pub fn check_ports(&self) -> Result<(), DevnetError> {
+        let mut wanted: Vec<(String, SocketAddr, &str)> = Vec::new();
+        for (name, config) in &self.nodes {
+            wanted.push((format!("{name}'s RPC"), config.rpc_addr, "--rpc-port"));
+            // The conventional metrics port falls back to the next free one by itself.
+            if let Some(addr) = config
+                .prometheus_addr
+                .filter(|a| a.port() != phala_node::metrics::DEFAULT_PORT)
+            {
+                wanted.push((format!("{name}'s metrics"), addr, "--prometheus-port"));
+            }
+        }
+        for (i, w) in self.workers.iter().enumerate() {
+            let name = format!("worker-{}'s API", i.saturating_add(1));
+            wanted.push((name, w.listen, "--worker-port"));
+        }
+        for g in &self.gatekeepers {
+            let name = format!("{}'s gatekeeper API", g.validator);
+            wanted.push((name, g.listen, "--gatekeeper-port"));
+        }
+        for (what, addr, flag) in wanted {
+            if let Err(e) = std::net::TcpListener::bind(addr) {
+                return Err(DevnetError::Args(format!(
+                    "{what} port {} is not free ({e}); is another devnet running? Pass {flag} \
+                     to choose another (a second devnet beside the first needs --rpc-port, \
+                     --prometheus-port and, with workers, --worker-port)",
+                    addr.port()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The plan for `args` in `base`: with the spec saved there (`saved`) or a new one, and
     /// `free_port` for every port the arguments leave open. Starts nothing and touches no
     /// file.
@@ -197,11 +232,11 @@ impl DevnetPlan {
         let new_spec = saved.is_none();
         let spec = match saved {
             Some(spec) if spec.validators.len() != args.validators => {
+                let n = spec.validators.len();
                 return Err(DevnetError::Args(format!(
-                    "{} holds a devnet with {} validators; start it with --validators {} or use another --base-path",
+                    "{} holds a devnet with {n} validator{}; start it with --validators {n} or use another --base-path",
                     base.display(),
-                    spec.validators.len(),
-                    spec.validators.len()
+                    if n == 1 { "" } else { "s" },
                 )));
             }
             Some(spec) => spec,
@@ -383,6 +418,7 @@ impl Devnet {
     /// Starts every node of `plan`, then, once they are ready, its workers, gatekeepers and
     /// cluster set-up. Prints where each part listens.
     pub fn start(mut plan: DevnetPlan) -> Result<Devnet, DevnetError> {
+        plan.check_ports()?;
         if plan.new_spec {
             let path = plan.base.join(SPEC_FILE);
             std::fs::create_dir_all(&plan.base).map_err(|source| DevnetError::Io {
@@ -414,7 +450,7 @@ impl Devnet {
         }
         let validators = plan.spec.validators.len();
         let full_nodes = plan.nodes.len().saturating_sub(validators);
-        println!(
+        crate::outln!(
             "phala devnet: {} ({} validator{}{})",
             plan.spec.name,
             validators,
@@ -449,7 +485,7 @@ impl Devnet {
             let Ok((name, info)) = ready_rx.recv() else {
                 break;
             };
-            println!(
+            crate::outln!(
                 "  {name:<8} RPC ws://{0} (HTTP http://{0}), metrics {1}, genesis {2}",
                 info.rpc_addr,
                 info.prometheus_addr
@@ -472,7 +508,7 @@ impl Devnet {
                     .map_err(|e| DevnetError::Key(e.to_string()))?;
                 let mut config = dev_worker(rpc, worker.base_path, operator, worker.listen);
                 config.contracts.http_allow = plan.http_allow.clone();
-                println!(
+                crate::outln!(
                     "  worker-{:<2} http://{}/info (simulated TEE, operator //{})",
                     i.saturating_add(1),
                     worker.listen,
@@ -499,20 +535,22 @@ impl Devnet {
             let operator = phala_chain::dev::gatekeeper_operator(&name)
                 .map_err(|e| DevnetError::Key(e.to_string()))?;
             let config = dev_worker(rpc, gatekeeper.base_path, operator, gatekeeper.listen);
-            println!(
+            crate::outln!(
                 "  gatekeeper {name:<8} http://{}/info (simulated TEE, operator //{name}//stash)",
                 gatekeeper.listen
             );
             threads.push(crate::args::spawn_worker(config, stop.subscribe()));
         }
-        println!("  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each");
+        crate::outln!(
+            "  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each"
+        );
         if plan.keep {
-            println!(
+            crate::outln!(
                 "  Data:     {} (resumes on the next start)",
                 plan.base.display()
             );
         } else {
-            println!(
+            crate::outln!(
                 "  Data:     {} (deleted on exit; pass --base-path to keep it)",
                 plan.base.display()
             );
@@ -603,7 +641,7 @@ pub fn run(args: DevnetArgs) -> anyhow::Result<()> {
     };
     let plan = DevnetPlan::resolve(&args, &base, keep, saved, &mut free_port)?;
     let devnet = Devnet::start(plan)?;
-    println!("Press Ctrl-C to stop.");
+    crate::outln!("Press Ctrl-C to stop.");
     devnet.wait(crate::args::shutdown_signal())?;
     Ok(())
 }

@@ -88,7 +88,7 @@ async fn setup(rpc: SocketAddr, workers: &[String]) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    println!("  cluster {cluster} ready: deploy contracts with `phala contract instantiate`");
+    crate::outln!("  cluster {cluster} ready: deploy contracts with `phala contract instantiate`");
     Ok(())
 }
 

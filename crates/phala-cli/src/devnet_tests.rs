@@ -194,3 +194,37 @@ fn bad_counts_and_ports_are_refused_before_anything_starts() {
         assert!(err.to_string().contains(needle), "{err}");
     }
 }
+
+/// A second `phala devnet` printed its accounts and "Press Ctrl-C" before failing on a port
+/// the first one held: the ports are checked first, and the message names the flag.
+#[test]
+fn a_taken_port_is_refused_with_the_flag_that_moves_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = (free(), free());
+    let (p2p, prometheus) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    drop((a, b));
+    let args = DevnetArgs {
+        rpc_port: port,
+        prometheus_port: prometheus,
+        p2p_port: Some(p2p),
+        no_gatekeepers: true,
+        ..DevnetArgs::default()
+    };
+    let err = plan(&args).unwrap().check_ports().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("RPC port {port}")) && err.contains("--rpc-port"),
+        "{err}"
+    );
+    let args = DevnetArgs {
+        rpc_port: prometheus,
+        prometheus_port: port,
+        ..args
+    };
+    let err = plan(&args).unwrap().check_ports().unwrap_err().to_string();
+    assert!(err.contains("--prometheus-port"), "{err}");
+}

@@ -52,10 +52,14 @@ pub enum GatekeeperCmd {
         #[command(flatten)]
         root: RootArgs,
     },
-    /// Replace the master key; gatekeepers keep the old ones (root).
+    /// Replace the master key; gatekeepers keep the old ones (root). Waits until a
+    /// gatekeeper has proposed the new key.
     Rotate {
         #[command(flatten)]
         root: RootArgs,
+        /// Seconds to wait for a gatekeeper's proposal (1 to 86400).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
     },
     /// Give up a requested rotation that no gatekeeper completed (root).
     CancelRotation {
@@ -145,9 +149,10 @@ async fn as_root(
             );
         }
     }
-    println!(
+    crate::outln!(
         "Done in block #{} ({}).",
-        outcome.block_number, outcome.block_hash
+        outcome.block_number,
+        outcome.block_hash
     );
     Ok(outcome.events)
 }
@@ -163,7 +168,7 @@ pub async fn run_gatekeepers(args: ListArgs) -> Result<()> {
     let history = client.master_key_history().await?;
     let pending = client.pending_rotation().await?;
     if args.json {
-        println!(
+        crate::outln!(
             "{:#}",
             json!({
                 "gatekeepers": gatekeepers.iter().map(|g| hex(g)).collect::<Vec<_>>(),
@@ -181,25 +186,25 @@ pub async fn run_gatekeepers(args: ListArgs) -> Result<()> {
         return Ok(());
     }
     if gatekeepers.is_empty() {
-        println!("No gatekeepers.");
+        crate::outln!("No gatekeepers.");
     }
     for g in &gatekeepers {
-        println!("gatekeeper {}", hex(g));
+        crate::outln!("gatekeeper {}", hex(g));
     }
     match history.last() {
-        Some(r) => println!(
+        Some(r) => crate::outln!(
             "master key: version {} {} (since #{})",
             r.version,
             hex(&r.pubkey),
             r.since
         ),
-        None => println!("master key: not generated yet"),
+        None => crate::outln!("master key: not generated yet"),
     }
     for r in history.iter().rev().skip(1) {
-        println!("  earlier: version {} {}", r.version, hex(&r.pubkey));
+        crate::outln!("  earlier: version {} {}", r.version, hex(&r.pubkey));
     }
     if let Some(v) = pending {
-        println!("rotation to version {v} requested; waiting for a gatekeeper");
+        crate::outln!("rotation to version {v} requested; waiting for a gatekeeper");
     }
     Ok(())
 }
@@ -216,7 +221,7 @@ pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
                 RuntimeCall::Registry(registry::Call::register_gatekeeper { pubkey }),
             )
             .await?;
-            println!("0x{} is a gatekeeper.", hex::encode(pubkey));
+            crate::outln!("0x{} is a gatekeeper.", hex::encode(pubkey));
         }
         GatekeeperCmd::Remove { pubkey, root } => {
             let pubkey = hex32("worker key", &pubkey)?;
@@ -227,7 +232,7 @@ pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
                 RuntimeCall::Registry(registry::Call::remove_gatekeeper { pubkey }),
             )
             .await?;
-            println!(
+            crate::outln!(
                 "0x{} is no longer a gatekeeper; rotate the master key next (`phala gatekeeper rotate`).",
                 hex::encode(pubkey)
             );
@@ -240,9 +245,9 @@ pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
                 RuntimeCall::Registry(registry::Call::cancel_master_key_rotation),
             )
             .await?;
-            println!("The pending rotation is cancelled.");
+            crate::outln!("The pending rotation is cancelled.");
         }
-        GatekeeperCmd::Rotate { root } => {
+        GatekeeperCmd::Rotate { root, timeout } => {
             let client = connect(&root.url).await?;
             let events = as_root(
                 &client,
@@ -262,16 +267,17 @@ pub async fn run_gatekeeper(cmd: GatekeeperCmd) -> Result<()> {
             loop {
                 let history = client.master_key_history().await?;
                 if let Some(r) = history.iter().find(|r| r.version == version) {
-                    println!(
+                    crate::outln!(
                         "Master key rotated to version {version}: {}",
                         hex(&r.pubkey)
                     );
                     return Ok(());
                 }
-                if start.elapsed() > Duration::from_secs(60) {
+                if start.elapsed() > Duration::from_secs(timeout) {
                     bail!(
                         "rotation to version {version} requested, but no gatekeeper proposed a \
-                         key within 60 s; `phala gatekeepers` shows when one does"
+                         key within {timeout} s; `phala gatekeepers` shows when one does, and \
+                         `phala gatekeeper cancel-rotation` gives it up"
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -299,22 +305,22 @@ pub async fn run_clusters(args: ListArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{:#}", json!(list));
+        crate::outln!("{:#}", json!(list));
         return Ok(());
     }
     if clusters.is_empty() {
-        println!("No clusters.");
+        crate::outln!("No clusters.");
     }
     for (id, c) in &clusters {
-        println!("cluster {id}");
-        println!(
+        crate::outln!("cluster {id}");
+        crate::outln!(
             "  key:     {}",
             c.pubkey
                 .map(|k| hex(&k))
                 .unwrap_or_else(|| "waiting for the gatekeepers".into())
         );
         for w in &c.workers {
-            println!("  worker:  {}", hex(w));
+            crate::outln!("  worker:  {}", hex(w));
         }
     }
     Ok(())
@@ -344,7 +350,7 @@ pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
             _ => None,
         })
         .context("the chain did not report the cluster")?;
-    println!("Cluster {cluster} created; the gatekeepers deliver its key next.");
+    crate::outln!("Cluster {cluster} created; the gatekeepers deliver its key next.");
     Ok(())
 }
 
@@ -395,7 +401,7 @@ pub async fn run_query(args: QueryArgs) -> Result<()> {
         Err(e) => json!({ "error": e }),
     };
     let registration = client.worker(&reply.worker).await?;
-    println!(
+    crate::outln!(
         "{:#}",
         json!({
             "worker": hex(&reply.worker),

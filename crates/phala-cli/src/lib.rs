@@ -4,6 +4,18 @@
 //!
 //! [`args`] holds what commands share; commands never import one another.
 
+/// `println!` that never panics: once stdout is closed (`phala balance //Bob | head -1`),
+/// the rest of the output is dropped and the command ends normally.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::args::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::args::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod args;
 pub mod client_cmds;
 pub mod contract_cmds;

@@ -20,6 +20,7 @@ pub struct NodeArgs {
     /// the environment variable on shared machines: arguments are visible to others.
     #[arg(long, env = "PHALA_VALIDATOR", hide_env_values = true)]
     validator: Option<String>,
+    /// JSON-RPC port (HTTP and WebSocket on one port), on 127.0.0.1 unless --rpc-external.
     #[arg(long, default_value_t = 9944)]
     rpc_port: u16,
     /// Listen for RPC on all interfaces instead of 127.0.0.1.
@@ -76,7 +77,7 @@ pub struct NodeArgs {
 
 /// What a started node prints: where to reach it.
 fn announce(info: &NodeInfo) {
-    println!(
+    crate::outln!(
         "node running: RPC ws://{}, genesis {}, finalized #{}{}",
         info.rpc_addr,
         info.genesis_hash,
@@ -164,7 +165,7 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
     phala_node::run(config, move |info: &NodeInfo| {
         announce(info);
         if full_node {
-            println!(
+            crate::outln!(
                 "full node: p2p key 0x{}; each validator admits it with --follower 0x{}@HOST:{}",
                 hex::encode(info.p2p_key),
                 hex::encode(info.p2p_key),
@@ -205,7 +206,7 @@ fn node_with_gatekeeper(
     announce(&info);
     worker.node_url = format!("ws://{}", info.rpc_addr);
     worker.genesis_hash = Some(info.genesis_hash);
-    println!(
+    crate::outln!(
         "gatekeeper worker: http://{}/info; once registered, root makes it a gatekeeper with \
          `phala gatekeeper add <its pubkey> --suri <root>` (a development chain does it itself)",
         worker.listen

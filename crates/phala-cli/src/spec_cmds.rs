@@ -72,7 +72,7 @@ pub fn chain_spec(args: ChainSpecArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => std::fs::write(path, spec.to_json())
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => println!("{}", spec.to_json()),
+        None => crate::outln!("{}", spec.to_json()),
     }
     Ok(())
 }

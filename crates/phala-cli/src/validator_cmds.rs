@@ -71,7 +71,7 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
     match cmd {
         ValidatorCmd::Bond { amount, tx } => {
             let value = parse_amount(None, &amount)?;
-            println!("Bonding {}", format_pha(value));
+            crate::outln!("Bonding {}", format_pha(value));
             submit(&tx, |_, _| {
                 Ok(RuntimeCall::Validators(validators::Call::bond { value }))
             })
@@ -79,7 +79,7 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
         }
         ValidatorCmd::Unbond { amount, tx } => {
             let value = parse_amount(None, &amount)?;
-            println!("Unbonding {}", format_pha(value));
+            crate::outln!("Unbonding {}", format_pha(value));
             submit(&tx, |_, _| {
                 Ok(RuntimeCall::Validators(validators::Call::unbond { value }))
             })
@@ -95,7 +95,7 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             if !validators::valid_address(p2p_address.as_bytes()) {
                 bail!("--p2p-address {p2p_address:?} is not host:port");
             }
-            println!(
+            crate::outln!(
                 "Standing with consensus key 0x{}",
                 hex::encode(key.public())
             );
@@ -141,11 +141,11 @@ async fn submit(
         .context("waiting for finality")?;
     let metadata = client.metadata().await;
     for event in &outcome.events {
-        println!("  {}", metadata.describe_event(event));
+        crate::outln!("  {}", metadata.describe_event(event));
     }
     match &outcome.result {
         Ok(()) => {
-            println!("Done in block #{}.", outcome.block_number);
+            crate::outln!("Done in block #{}.", outcome.block_number);
             Ok(())
         }
         Err(failure) => bail!("failed in block #{}: {failure}", outcome.block_number),

@@ -167,7 +167,7 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
         attestation["quote"]
             .as_str()
             .unwrap()
-            .starts_with(&hex::encode(b"PHALA-SIMULATED-TEE"))
+            .starts_with(&format!("0x{}", hex::encode(b"PHALA-SIMULATED-TEE")))
     );
     let synced = info["syncedHeight"].as_u64().unwrap();
 

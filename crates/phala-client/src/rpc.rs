@@ -185,7 +185,7 @@ fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The I/O error somewhere in an error's source chain, described.
-fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(crate) fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(e);
     while let Some(err) = current {
         if let Some(io) = err.downcast_ref::<io::Error>() {

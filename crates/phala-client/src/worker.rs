@@ -132,7 +132,16 @@ impl WorkerApi {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| self.fail(e))?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| self.fail(e))?;
+            let response = self.http.request(request).await.map_err(|e| {
+                // hyper says only "client error (Connect)"; the cause is in its source chain.
+                match crate::rpc::io_reason(&e) {
+                    Some(reason) => self.fail(format!(
+                        "{reason}: no worker answers there (`phala workers` lists the registered \
+                         ones; a devnet runs workers with --workers N, from port 8000)"
+                    )),
+                    None => self.fail(e),
+                }
+            })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_REPLY)
                 .collect()

@@ -185,6 +185,9 @@ pub fn run_until(
             config.followers.len()
         )));
     }
+    // Every port is claimed before anything is written: a node that cannot listen leaves no
+    // chain behind in its base path.
+    let listeners = Listeners::bind(&config)?;
     let storage = config.base_path.join("consensus");
     std::fs::create_dir_all(&config.base_path).map_err(|e| {
         NodeError::Config(format!(
@@ -206,16 +209,86 @@ pub fn run_until(
         .with_storage_directory(storage)
         .with_catch_panics(false);
     cw_tokio::Runner::new(runtime).start(|context| async move {
-        let result = run_inner(context.child("node"), config, chain, on_ready, stop).await;
+        let result = run_inner(
+            context.child("node"),
+            config,
+            listeners,
+            chain,
+            on_ready,
+            stop,
+        )
+        .await;
         // Stop every task (consensus, p2p) before the runtime exits, so storage is closed.
         let _ = context.stop(0, Some(Duration::from_secs(10))).await;
         result
     })
 }
 
+/// The RPC and metrics sockets, bound before the node writes anything.
+struct Listeners {
+    rpc: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    fn bind(config: &NodeConfig) -> Result<Listeners, NodeError> {
+        let addr = config.rpc_addr;
+        let rpc = std::net::TcpListener::bind(addr).map_err(|e| NodeError::Rpc {
+            addr,
+            reason: port_hint(&e, "--rpc-port"),
+        })?;
+        let metrics = config
+            .prometheus_addr
+            .map(|addr| {
+                metrics::bind_default_or_next(addr)
+                    .map_err(|cause| NodeError::Metrics { addr, cause })
+            })
+            .transpose()?;
+        // A full node's peer port is known now; a validator's may be registered on chain,
+        // so it is checked once the chain is open (and here when the spec names it).
+        let p2p = config.p2p_listen.or_else(|| {
+            let key = config.validator.as_ref()?.public();
+            let spec = config.spec.validators().ok()?;
+            let address = spec
+                .into_iter()
+                .find(|v| v.consensus_key == key)?
+                .p2p_address;
+            resolve(&address).ok()
+        });
+        if let Some(listen) = p2p {
+            check_p2p_port(listen)?;
+        }
+        Ok(Listeners { rpc, metrics })
+    }
+}
+
+/// An I/O error binding a port, with the flag that picks another when it is taken.
+fn port_hint(e: &std::io::Error, flag: &str) -> String {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "{e}; another process (a node already running?) holds the port: pass {flag} to choose another"
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+/// The p2p stack panics on a listener it cannot bind: find out first, and say what to do.
+fn check_p2p_port(listen: SocketAddr) -> Result<(), NodeError> {
+    match std::net::TcpListener::bind(listen) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(NodeError::Config(format!(
+            "cannot listen for peers on {listen}: {e}. The spec's address must be one of this \
+             machine's (behind NAT or a DNS name for another interface, pass --p2p-port to \
+             listen on all interfaces), and no other node may use the port"
+        ))),
+    }
+}
+
 async fn run_inner(
     context: cw_tokio::Context,
     config: NodeConfig,
+    listeners: Listeners,
     chain: Arc<Chain>,
     on_ready: impl FnOnce(&NodeInfo) + Send + 'static,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -244,20 +317,13 @@ async fn run_inner(
             )
         }
     };
-    // The p2p stack panics on a listener it cannot bind: find out first, and say what to do.
-    if let Err(e) = std::net::TcpListener::bind(listen) {
-        return Err(NodeError::Config(format!(
-            "cannot listen for peers on {listen}: {e}. The spec's address must be one of this \
-             machine's (behind NAT or a DNS name for another interface, pass --p2p-port to \
-             listen on all interfaces), and no other node may use the port"
-        )));
-    }
+    check_p2p_port(listen)?;
     let p2p_key = identity.public();
     let block_time = Duration::from_millis(config.spec.block_time_ms);
     let node_metrics = Arc::new(NodeMetrics::default());
     let peers = Arc::new(AtomicUsize::new(0));
     let rpc_metrics = node_metrics.clone();
-    let rpc = phala_rpc::start(
+    let rpc = phala_rpc::start_on(
         chain.clone(),
         phala_rpc::RpcConfig {
             addr: config.rpc_addr,
@@ -271,6 +337,7 @@ async fn run_inner(
                 rpc_metrics.count_rpc_call(method)
             })),
         },
+        listeners.rpc,
     )
     .await
     .map_err(|e| NodeError::Rpc {
@@ -280,10 +347,11 @@ async fn run_inner(
 
     let best_height = Arc::new(AtomicU64::new(0));
     let extra: metrics::ExtraMetrics = Default::default();
-    let prometheus_addr = match config.prometheus_addr {
-        Some(addr) => {
-            let listener = metrics::bind_default_or_next(addr)
-                .await
+    let prometheus_addr = match (config.prometheus_addr, listeners.metrics) {
+        (Some(addr), Some(listener)) => {
+            let listener = listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
                 .map_err(|cause| NodeError::Metrics { addr, cause })?;
             let bound = listener.local_addr().unwrap_or(addr);
             tokio::spawn(metrics::serve(
@@ -293,7 +361,7 @@ async fn run_inner(
             ));
             Some(bound)
         }
-        None => None,
+        _ => None,
     };
     {
         let (chain, best, metrics, peers, extra) = (

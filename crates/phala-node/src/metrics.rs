@@ -138,22 +138,19 @@ pub async fn serve(listener: TcpListener, metrics: Arc<NodeMetrics>, extra: Extr
     }
 }
 
-/// Binds the metrics port.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
-
 /// The conventional metrics port: several nodes on one machine all default to it.
 pub const DEFAULT_PORT: u16 = 9615;
 
 /// Binds `addr`; if that is the conventional port and another process holds it, the next
 /// free port after it (up to 100 on), so that a second node on one machine starts as
-/// written instead of failing. Any other port is bound exactly or not at all.
-pub async fn bind_default_or_next(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    match TcpListener::bind(addr).await {
+/// written instead of failing. Any other port is bound exactly or not at all. Blocking (a
+/// node binds before its runtime starts); serve it with [`serve`] after `from_std`.
+pub fn bind_default_or_next(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use std::net::TcpListener;
+    match TcpListener::bind(addr) {
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && addr.port() == DEFAULT_PORT => {
             for port in DEFAULT_PORT.saturating_add(1)..DEFAULT_PORT.saturating_add(100) {
-                if let Ok(listener) = TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+                if let Ok(listener) = TcpListener::bind(SocketAddr::new(addr.ip(), port)) {
                     return Ok(listener);
                 }
             }

@@ -61,8 +61,9 @@ use phala_rpc_api::{
 use phala_state::StateView;
 
 pub use middleware::OnCall;
-/// Most keys one request may name: bounds the reads (and the response) a single call causes.
-pub const MAX_KEYS: usize = 4096;
+/// Most keys (or block numbers) one request may name: bounds the reads (and the response) a
+/// single call causes. Enforced while the parameters decode.
+pub const MAX_KEYS: usize = phala_rpc_api::MAX_LIST;
 pub use state::{MAX_PAGE, MAX_QUERY_BLOCKS, MAX_QUERY_READS};
 
 /// Largest request body: a 4 MiB extrinsic in hex is 8 MiB, plus room for key lists.
@@ -222,6 +223,20 @@ pub(crate) fn build_module(ctx: Ctx) -> Result<RpcModule<()>, RpcError> {
 
 /// Binds `config.addr` and serves the chain until the handle is stopped or dropped.
 pub async fn start(chain: Arc<Chain>, config: RpcConfig) -> Result<RpcHandle, RpcError> {
+    let listener = std::net::TcpListener::bind(config.addr).map_err(|cause| RpcError::Bind {
+        addr: config.addr,
+        cause,
+    })?;
+    start_on(chain, config, listener).await
+}
+
+/// Serves the chain on a listener bound beforehand (a node claims its ports before it writes
+/// anything), until the handle is stopped or dropped. `config.addr` only names it in errors.
+pub async fn start_on(
+    chain: Arc<Chain>,
+    config: RpcConfig,
+    listener: std::net::TcpListener,
+) -> Result<RpcHandle, RpcError> {
     let module = build_module(Ctx {
         chain,
         node_name: config.node_name,
@@ -250,19 +265,17 @@ pub async fn start(chain: Arc<Chain>, config: RpcConfig) -> Result<RpcHandle, Rp
         // Substrate's subscription ids: strings, so no client ever parses them as numbers.
         .set_id_provider(RandomStringIdProvider::new(16))
         .build();
+    let bind_error = |cause| RpcError::Bind {
+        addr: config.addr,
+        cause,
+    };
+    listener.set_nonblocking(true).map_err(bind_error)?;
     let server = Server::builder()
         .set_config(server_config)
         .set_rpc_middleware(rpc_middleware)
-        .build(config.addr)
-        .await
-        .map_err(|cause| RpcError::Bind {
-            addr: config.addr,
-            cause,
-        })?;
-    let addr = server.local_addr().map_err(|cause| RpcError::Bind {
-        addr: config.addr,
-        cause,
-    })?;
+        .build_from_tcp(listener)
+        .map_err(bind_error)?;
+    let addr = server.local_addr().map_err(bind_error)?;
     let handle = server.start(module);
     tracing::info!(target: "rpc", %addr, "JSON-RPC server listening (HTTP and WebSocket)");
     Ok(RpcHandle { addr, handle })

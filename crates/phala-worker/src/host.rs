@@ -22,7 +22,7 @@ use phala_runtime::RuntimeCall;
 use phala_runtime::modules::{message_queue, registry};
 use phala_tee::seal::Sealer;
 use phala_tee::{Platform, TeeKind};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::contract_env::HttpPolicy;
 use crate::contracts::ContractRuntime;
@@ -117,8 +117,8 @@ fn open_platform(config: &WorkerConfig) -> Result<Box<dyn Platform>, WorkerError
     match config.tee {
         TeeChoice::Simulated => {
             let p = phala_tee::simulated::Simulated::open(&config.base_path)?;
+            // Once, in the log: a banner on stderr as well showed it twice per worker.
             warn!("{}", phala_tee::simulated::WARNING);
-            eprintln!("\n  !!! {} !!!\n", phala_tee::simulated::WARNING);
             Ok(Box::new(p))
         }
         TeeChoice::Sgx | TeeChoice::Tdx => {
@@ -675,9 +675,9 @@ impl Host {
         if let Ok(mut a) = self.shared.attestation.lock() {
             *a = crate::http::AttestationInfo {
                 tee: self.platform.kind().to_string(),
-                quote: hex::encode(&quote),
-                registration_info: hex::encode(info.encode()),
-                report_data: hex::encode(info.report_data()),
+                quote: phala_primitives::crypto::encode_hex(&quote),
+                registration_info: phala_primitives::crypto::encode_hex(&info.encode()),
+                report_data: phala_primitives::crypto::encode_hex(&info.report_data()),
             };
         }
         match self.platform.kind() {
@@ -727,6 +727,10 @@ impl Host {
                     self.submitted.retain(|(s, _)| *s != sequence);
                     self.submitted.push((sequence, Instant::now()));
                     info!(sequence, "message submitted in {hash}");
+                }
+                // The one before it is not in a block yet: expected, and retried.
+                Err(e) if e.contains("valid in the future") => {
+                    debug!(sequence, "message waits for the previous one: {e}");
                 }
                 Err(e) => {
                     warn!(sequence, "message refused by the node: {e}");

@@ -84,9 +84,9 @@ pub struct QueryKeyInfo {
 #[serde(rename_all = "camelCase")]
 pub struct AttestationInfo {
     pub tee: String,
-    /// The quote, hex.
+    /// The quote, 0x-hex (as every byte string of `/info`).
     pub quote: String,
-    /// The registration info it binds (SCALE, hex) and its report data.
+    /// The registration info it binds (SCALE, 0x-hex) and its report data.
     pub registration_info: String,
     pub report_data: String,
 }

@@ -59,7 +59,8 @@ pub enum Error {
     GasLimit,
     /// The command counter is exhausted.
     TooManyCommands,
-    /// No command is waiting under this id (another worker reported it first).
+    /// No command is waiting under this id: none was sent under it, or it was already
+    /// reported (by another worker, perhaps) or cancelled.
     UnknownCommand,
     /// The reporting worker is not in the command's cluster.
     NotInCluster,

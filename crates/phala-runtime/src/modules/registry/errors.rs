@@ -61,7 +61,8 @@ pub enum Error {
     NoMasterKey,
     /// A rotation is already waiting for the gatekeepers.
     RotationPending,
-    /// No rotation to this version is waiting (another gatekeeper's proposal came first).
+    /// No rotation is waiting: none was requested, it was cancelled, or a gatekeeper's
+    /// proposal already completed it.
     RotationNotPending,
     /// The master key's public key is already published.
     MasterKeyAlreadyPublished,
@@ -86,6 +87,8 @@ pub enum Error {
     /// The registration names a block the chain does not have, or one more than 100 blocks
     /// old: attest again from a recent block.
     StaleRegistration,
+    /// No gatekeeper is registered to carry out a rotation: add one first.
+    NoGatekeepers,
 }
 
 impl ModuleErrorEnum for Error {

@@ -244,6 +244,9 @@ pub(super) fn request_rotation(ext: &mut Ext) -> DispatchResult {
         .iter()
         .map(|g| keys_of(ext, g))
         .collect::<Result<Vec<_>, _>>()?;
+    if gatekeepers.is_empty() {
+        return Err(Error::NoGatekeepers.into());
+    }
     PENDING_ROTATION.put(ext, &version);
     ext.deposit_event(Event::MasterKeyRotationRequested { version });
     tell(

@@ -584,6 +584,17 @@ fn removed_gatekeepers_leave_rotations_and_a_removed_generator_is_replaced() {
             ecdh_pubkey: b.ecdh.public(),
         }]
     );
+
+    // With the last gatekeeper gone, nobody could carry out a rotation: refused up front
+    // (`phala gatekeeper rotate` used to report success and wait forever).
+    net.root(RuntimeCall::Registry(Call::remove_gatekeeper {
+        pubkey: b.pair.public(),
+    }))
+    .unwrap();
+    assert_eq!(
+        net.root(RuntimeCall::Registry(Call::rotate_master_key)),
+        Err(Error::NoGatekeepers.into())
+    );
 }
 
 #[test]

@@ -1,0 +1,135 @@
+//! What a new user hits in the first hour, each as the command they typed (issue 15).
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+const ALICE_HEX: &str = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+const ALICE_30: &str = "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2";
+
+fn phala(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `phala key inspect 0x<public key>` printed a different account: the hex was read as a
+/// secret seed.
+#[test]
+fn key_inspect_reads_a_hex_public_key_as_a_public_key() {
+    let out = phala(&["key", "inspect", ALICE_HEX]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(ALICE_30), "{stdout}");
+    assert!(stdout.starts_with("Public key"), "{stdout}");
+    assert!(text(&out.stderr).contains("--secret"));
+
+    // Asked for, the same hex is a seed: another account, and it says it read a secret.
+    let out = phala(&["key", "inspect", "--secret", ALICE_HEX]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("Secret Key URI"), "{stdout}");
+    assert!(!stdout.contains(ALICE_30), "{stdout}");
+
+    let out = phala(&["key", "inspect", "--public", "--secret", ALICE_HEX]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+/// `phala balance //Bob | head -1` panicked with "failed printing to stdout: Broken pipe".
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    // The read end is gone before the command writes a byte, so every write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["key", "inspect", "//Alice"])
+        .env("RUST_BACKTRACE", "1")
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// `transfer` said `--from` where every other command says `--suri`: both are accepted.
+#[test]
+fn transfer_takes_suri_like_every_other_command() {
+    for flag in ["--from", "--suri"] {
+        let out = phala(&[
+            "transfer",
+            flag,
+            "//Alice",
+            "//Bob",
+            "1",
+            "--url",
+            "ws://127.0.0.1:1",
+        ]);
+        let stderr = text(&out.stderr);
+        // Parsed, then refused for the unreachable node, not for its arguments.
+        assert_eq!(out.status.code(), Some(1), "{flag}: {stderr}");
+        assert!(stderr.contains("connection refused"), "{flag}: {stderr}");
+    }
+}
+
+/// A second node on one machine failed on a taken port and still left a chain behind in its
+/// base path: every port is now claimed before anything is written.
+#[test]
+fn a_node_that_cannot_listen_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    let out = phala(&[
+        "chain-spec",
+        "--dev",
+        "--validators",
+        "1",
+        "--out",
+        spec.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let base = dir.path().join("bob");
+    let out = phala(&[
+        "node",
+        "--chain",
+        spec.to_str().unwrap(),
+        "--validator",
+        "//Alice",
+        "--base-path",
+        base.to_str().unwrap(),
+        "--rpc-port",
+        &port,
+        "--prometheus-port",
+        "0",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&port) && stderr.contains("--rpc-port"),
+        "{stderr}"
+    );
+    assert!(!base.exists(), "{stderr}");
+}
+
+/// `phala query` against a devnet without workers said only "client error (Connect)".
+#[test]
+fn a_query_where_no_worker_listens_says_so_and_how_to_find_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = common::Devnet::start(dir.path());
+    let nobody = format!("http://127.0.0.1:{}", common::free_port());
+    let out = phala(&["query", "--url", &devnet.ws_url(), "--worker", &nobody]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("connection refused") && stderr.contains("phala workers"),
+        "{stderr}"
+    );
+}
