@@ -34,6 +34,7 @@ pub mod consensus;
 pub mod identity;
 pub mod metrics;
 mod network;
+pub mod stall;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -371,8 +372,34 @@ async fn run_inner(
             peers.clone(),
             extra.clone(),
         );
+        let me = config.validator.as_ref().map(|v| v.public());
+        let epoch_length = config.spec.epoch_length;
+        let mut watch = stall::StallWatch::new(
+            chain.finalized().map(|(n, _)| n).unwrap_or(0),
+            std::time::Instant::now(),
+        );
         tokio::spawn(async move {
             loop {
+                if let Ok((height, _)) = chain.finalized()
+                    && let Some(waited) = watch.observe(height, std::time::Instant::now())
+                {
+                    let epoch = phala_primitives::consensus::epoch_of(
+                        height.saturating_add(1),
+                        epoch_length,
+                    );
+                    let committee = chain.view(None).ok().and_then(|view| {
+                        let backend = phala_chain::backend::ViewBackend(&view);
+                        let ext = phala_runtime::Ext::new(&backend);
+                        phala_runtime::modules::validators::committee(&ext, epoch)
+                    });
+                    let connected = peers.load(Ordering::Relaxed);
+                    tracing::info!(
+                        target: "node",
+                        "no new finalized block for {} s (at #{height}): {}",
+                        waited.as_secs(),
+                        stall::reason(me, committee.as_deref(), epoch, connected)
+                    );
+                }
                 // The p2p stack's own count of live connections, from its registry.
                 let encoded = extra
                     .lock()
