@@ -296,7 +296,20 @@ fn address_error(input: &str, e: Ss58Error) -> anyhow::Error {
                 "{input:?} is not a valid SS58 address: its checksum does not match (mistyped?)"
             )
         }
-        _ => anyhow!("{input:?} is neither an SS58 address nor 0x followed by 64 hex digits"),
+        _ => {
+            let dev = phala_chain::dev::DEV_ACCOUNTS
+                .iter()
+                .find(|name| name.eq_ignore_ascii_case(input));
+            match dev {
+                Some(name) => anyhow!(
+                    "{input:?} is neither an SS58 address nor 0x followed by 64 hex digits; \
+                     the dev account is written //{name}"
+                ),
+                None => {
+                    anyhow!("{input:?} is neither an SS58 address nor 0x followed by 64 hex digits")
+                }
+            }
+        }
     }
 }
 
@@ -561,6 +574,12 @@ mod tests {
         assert_eq!(
             resolve_account("0x1234").unwrap_err().to_string(),
             "\"0x1234\" is neither an SS58 address nor 0x followed by 64 hex digits"
+        );
+        assert!(
+            resolve_account("alice")
+                .unwrap_err()
+                .to_string()
+                .ends_with("the dev account is written //Alice")
         );
         let typo = "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs3";
         assert!(

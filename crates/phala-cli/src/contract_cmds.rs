@@ -254,6 +254,26 @@ fn print(json_out: bool, value: &Value, text: impl FnOnce() -> String) {
     }
 }
 
+/// Refuses a contract id the chain does not know (mistyped, or an account's address) and a
+/// bundle of other code: its ABI would encode the call and decode the answer wrongly, and the
+/// contract's refusal (`CouldNotReadInput`) would print as if it were the answer.
+async fn check_bundle(client: &Client, id: H256, bundle: &Bundle) -> Result<()> {
+    let record = client
+        .contract(id)
+        .await?
+        .ok_or_else(|| anyhow!("no contract {id} on chain (mistyped, or never instantiated)"))?;
+    if let Some(hash) = bundle.code_hash()
+        && H256(hash) != record.code_hash
+    {
+        bail!(
+            "contract {id} runs code {}, but this bundle holds code {}: use the contract's own bundle",
+            record.code_hash,
+            H256(hash)
+        );
+    }
+    Ok(())
+}
+
 /// The cluster `--cluster` names, or the only one.
 async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
     if let Some(c) = given {
@@ -469,9 +489,9 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 Some(a) => QueryAs::Account(a),
                 None => QueryAs::Anonymous,
             };
-            let (height, result) = api
-                .query_contract(&client, contract_id(&contract)?, input, signer)
-                .await?;
+            let id = contract_id(&contract)?;
+            check_bundle(&client, id, &bundle).await?;
+            let (height, result) = api.query_contract(&client, id, input, signer).await?;
             let decoded = metadata
                 .decode_return(callable, &result.data)
                 .map_err(|e| anyhow!("the result does not decode: {e}"))?;

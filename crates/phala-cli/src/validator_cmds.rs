@@ -110,6 +110,7 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             .await
         }
         ValidatorCmd::Withdraw { tx } => {
+            withdrawable(&tx).await?;
             submit(&tx, |_, _| {
                 Ok(RuntimeCall::Validators(validators::Call::withdraw_unbonded))
             })
@@ -121,6 +122,27 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             })
             .await
         }
+    }
+}
+
+/// Refuses a withdrawal that would move nothing (it used to pay a fee and report success
+/// with `Withdrawn { amount: 0 }`), saying when the unbonded PHA unlocks.
+async fn withdrawable(args: &TxArgs) -> Result<()> {
+    let who = signer(&args.suri)?.account_id();
+    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+    let (now, at) = client.best_head().await?;
+    let ledger = client.bond_ledger(&who, Some(at)).await?;
+    let unlocking = ledger.map(|l| l.unlocking).unwrap_or_default();
+    if unlocking.iter().any(|u| u.at <= now) {
+        return Ok(());
+    }
+    match unlocking.iter().min_by_key(|u| u.at) {
+        Some(next) => bail!(
+            "nothing to withdraw yet: {} unlocks at block #{} (now #{now})",
+            format_pha(next.value),
+            next.at
+        ),
+        None => bail!("nothing is unbonding: `phala validator unbond` first"),
     }
 }
 

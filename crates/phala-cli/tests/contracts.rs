@@ -267,6 +267,35 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
     // The constructor's Transfer event came back to the deployer, decoded by name.
     assert_eq!(made["output"]["events"][0]["event"], "Transfer", "{made:#}");
     let token = made["contract"].as_str().unwrap().to_string();
+    // Another contract's bundle, or a mistyped id, is refused before the worker is asked
+    // (the flipper's refusal used to print as an answer, CouldNotReadInput).
+    let (flipper_bundle, flipper) = &flippers[0];
+    let wrong_bundle = net
+        .contract(&[
+            "query",
+            &erc20,
+            "--contract",
+            flipper,
+            "--message",
+            "total_supply",
+        ])
+        .unwrap_err();
+    assert!(
+        wrong_bundle.contains("the contract's own bundle"),
+        "{wrong_bundle}"
+    );
+    let mistyped = format!("0x{}", "ab".repeat(32));
+    let unknown = net
+        .contract(&[
+            "query",
+            flipper_bundle,
+            "--contract",
+            &mistyped,
+            "--message",
+            "get",
+        ])
+        .unwrap_err();
+    assert!(unknown.contains("no contract"), "{unknown}");
     let dave = ss58("//Dave");
     let charlie = ss58("//Charlie");
     let sent = net.json(&[

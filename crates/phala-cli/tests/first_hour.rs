@@ -119,17 +119,44 @@ fn a_node_that_cannot_listen_writes_nothing() {
     assert!(!base.exists(), "{stderr}");
 }
 
-/// `phala query` against a devnet without workers said only "client error (Connect)".
+/// Against a devnet: commands that used to fail without a reason, or succeed doing nothing.
 #[test]
-fn a_query_where_no_worker_listens_says_so_and_how_to_find_one() {
+fn against_a_devnet_each_refusal_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = common::Devnet::start(dir.path());
+    let url = devnet.ws_url();
+    let refused = |args: &[&str]| {
+        let out = phala(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        stderr
+    };
+
+    // `phala query` where no worker listens said only "client error (Connect)".
     let nobody = format!("http://127.0.0.1:{}", common::free_port());
-    let out = phala(&["query", "--url", &devnet.ws_url(), "--worker", &nobody]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = refused(&["query", "--url", &url, "--worker", &nobody]);
     assert!(
         stderr.contains("connection refused") && stderr.contains("phala workers"),
         "{stderr}"
     );
+
+    // `validator withdraw` with nothing unlocked paid a fee and reported success.
+    let stderr = refused(&["validator", "withdraw", "--suri", "//Eve", "--url", &url]);
+    assert!(stderr.contains("nothing is unbonding"), "{stderr}");
+    for step in [&["bond", "1000"][..], &["unbond", "1000"][..]] {
+        let mut args = vec!["validator"];
+        args.extend_from_slice(step);
+        args.extend_from_slice(&["--suri", "//Eve", "--url", &url]);
+        let out = phala(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    let stderr = refused(&["validator", "withdraw", "--suri", "//Eve", "--url", &url]);
+    assert!(
+        stderr.contains("nothing to withdraw yet: 1000 PHA unlocks at block #"),
+        "{stderr}"
+    );
+
+    // A dev account's name without the // of a secret URI.
+    let stderr = refused(&["balance", "Alice", "--url", &url]);
+    assert!(stderr.contains("written //Alice"), "{stderr}");
 }

@@ -315,6 +315,18 @@ impl Client {
             .await
     }
 
+    /// `who`'s validator bond (`Validators.Ledger`) at block `at` (the best block if `None`):
+    /// what is bonded and what unbonds when.
+    pub async fn bond_ledger(
+        &self,
+        who: &AccountId32,
+        at: Option<H256>,
+    ) -> Result<Option<phala_runtime::modules::validators::Ledger>, ClientError> {
+        let key = phala_runtime::modules::validators::LEDGER.key(who);
+        self.storage_decoded("a Validators.Ledger entry", &key, at)
+            .await
+    }
+
     /// The gatekeepers' identity keys, in registration order.
     pub async fn gatekeepers(&self) -> Result<Vec<[u8; 32]>, ClientError> {
         let key = phala_runtime::modules::registry::gatekeeper::GATEKEEPERS.key();
