@@ -250,7 +250,15 @@ fn reading(input: &str, public: bool, secret: bool) -> Reading {
 
 fn inspect(input: &str, scheme: Scheme, reading: Reading, json: bool) -> Result<()> {
     let input = input.trim();
-    if reading == Reading::PublicHex && !json {
+    if reading == Reading::PublicHex {
+        // A script that passed a seed this way before would now get the seed printed as a
+        // public key: where the input was more likely a secret, refuse to guess.
+        if json || scheme != Scheme::Sr25519 {
+            bail!(
+                "0x and 64 hex digits may be a public key or a secret seed: pass --public or \
+                 --secret"
+            );
+        }
         eprintln!("note: read as a public key; pass --secret to read it as a secret seed");
     }
     let (heading, report) = if reading != Reading::Secret {

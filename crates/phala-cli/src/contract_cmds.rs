@@ -266,7 +266,8 @@ async fn check_bundle(client: &Client, id: H256, bundle: &Bundle) -> Result<()> 
         && H256(hash) != record.code_hash
     {
         bail!(
-            "contract {id} runs code {}, but this bundle holds code {}: use the contract's own bundle",
+            "contract {id} runs code {}, but this bundle holds code {}: use the contract's own \
+             bundle (or, for a rebuild of the same contract, its metadata .json alone)",
             record.code_hash,
             H256(hash)
         );

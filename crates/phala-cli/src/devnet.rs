@@ -189,16 +189,22 @@ impl DevnetPlan {
             let name = format!("{}'s gatekeeper API", g.validator);
             wanted.push((name, g.listen, "--gatekeeper-port"));
         }
+        // Held until every port is tried: two parts of one plan on one port fail too.
+        let mut held = Vec::new();
         for (what, addr, flag) in wanted {
-            if let Err(e) = std::net::TcpListener::bind(addr) {
-                return Err(DevnetError::Args(format!(
-                    "{what} port {} is not free ({e}); is another devnet running? Pass {flag} \
-                     to choose another (a second devnet beside the first needs --rpc-port, \
-                     --prometheus-port and, with workers, --worker-port)",
-                    addr.port()
-                )));
+            match std::net::TcpListener::bind(addr) {
+                Ok(listener) => held.push(listener),
+                Err(e) => {
+                    return Err(DevnetError::Args(format!(
+                        "{what} port {} is not free ({e}); is another devnet running? Pass \
+                         {flag} to choose another (a second devnet beside the first needs \
+                         --rpc-port, --prometheus-port and, with workers, --worker-port)",
+                        addr.port()
+                    )));
+                }
             }
         }
+        drop(held);
         Ok(())
     }
 

@@ -133,7 +133,8 @@ async fn withdrawable(args: &TxArgs) -> Result<()> {
     let (now, at) = client.best_head().await?;
     let ledger = client.bond_ledger(&who, Some(at)).await?;
     let unlocking = ledger.map(|l| l.unlocking).unwrap_or_default();
-    if unlocking.iter().any(|u| u.at <= now) {
+    // The withdrawal lands in the next block at the earliest.
+    if unlocking.iter().any(|u| u.at <= now.saturating_add(1)) {
         return Ok(());
     }
     match unlocking.iter().min_by_key(|u| u.at) {

@@ -38,6 +38,20 @@ fn key_inspect_reads_a_hex_public_key_as_a_public_key() {
 
     let out = phala(&["key", "inspect", "--public", "--secret", ALICE_HEX]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    // Where a script more likely passed a seed (JSON out, or an ed25519 scheme), the
+    // ambiguity is refused rather than guessed.
+    for extra in [&["--json"][..], &["--scheme", "ed25519"][..]] {
+        let mut args = vec!["key", "inspect", ALICE_HEX];
+        args.extend_from_slice(extra);
+        let out = phala(&args);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            text(&out.stderr).contains("--public or --secret"),
+            "{extra:?}"
+        );
+        assert!(out.stdout.is_empty(), "{extra:?}");
+    }
 }
 
 /// `phala balance //Bob | head -1` panicked with "failed printing to stdout: Broken pipe".

@@ -207,7 +207,10 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
     common::files_under(dir.path(), &mut files);
     assert!(files.len() > 3);
     for file in files {
-        let bytes = std::fs::read(&file).unwrap();
+        // The devnet still runs: a file it removed since the listing holds nothing now.
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
         for secret in &secrets {
             assert!(
                 !bytes.windows(32).any(|w| w == secret),

@@ -245,9 +245,14 @@ impl Listeners {
                     .map_err(|cause| NodeError::Metrics { addr, cause })
             })
             .transpose()?;
-        // A full node's peer port is known now; a validator's may be registered on chain,
-        // so it is checked once the chain is open (and here when the spec names it).
+        // A full node's peer port is known now. A validator's may have been registered on
+        // chain since genesis, so the spec's address is checked here only for a new chain;
+        // the address in use is checked again once the chain is open.
+        let new_chain = !config.base_path.join("chain.redb").exists();
         let p2p = config.p2p_listen.or_else(|| {
+            if !new_chain {
+                return None;
+            }
             let key = config.validator.as_ref()?.public();
             let spec = config.spec.validators().ok()?;
             let address = spec
@@ -377,6 +382,7 @@ async fn run_inner(
         let mut watch = stall::StallWatch::new(
             chain.finalized().map(|(n, _)| n).unwrap_or(0),
             std::time::Instant::now(),
+            stall::quiet_for(block_time),
         );
         tokio::spawn(async move {
             loop {

@@ -6,8 +6,14 @@ use std::time::{Duration, Instant};
 
 use phala_runtime::modules::validators::Member;
 
-/// How long without a new finalized block before the node says why, and how often after.
+/// How long without a new finalized block before the node says why, and how often after
+/// (at least three block times, for chains with slow blocks).
 pub const QUIET: Duration = Duration::from_secs(15);
+
+/// The quiet spell for a chain with `block_time`.
+pub fn quiet_for(block_time: Duration) -> Duration {
+    QUIET.max(block_time.saturating_mul(3))
+}
 
 /// Follows the finalized height and says when a wait deserves a line.
 #[derive(Debug)]
@@ -15,27 +21,29 @@ pub struct StallWatch {
     height: u32,
     since: Instant,
     said: Option<Instant>,
+    quiet: Duration,
 }
 
 impl StallWatch {
-    pub fn new(height: u32, now: Instant) -> Self {
+    pub fn new(height: u32, now: Instant, quiet: Duration) -> Self {
         StallWatch {
             height,
             since: now,
             said: None,
+            quiet,
         }
     }
 
     /// The height at `now`; how long the node has waited, when that should be said now.
     pub fn observe(&mut self, height: u32, now: Instant) -> Option<Duration> {
         if height != self.height {
-            *self = StallWatch::new(height, now);
+            *self = StallWatch::new(height, now, self.quiet);
             return None;
         }
         let waited = now.saturating_duration_since(self.since);
         let due = match self.said {
-            None => waited >= QUIET,
-            Some(at) => now.saturating_duration_since(at) >= QUIET,
+            None => waited >= self.quiet,
+            Some(at) => now.saturating_duration_since(at) >= self.quiet,
         };
         if due {
             self.said = Some(now);
@@ -56,10 +64,9 @@ pub fn reason(
 ) -> String {
     match (me, committee) {
         (Some(key), Some(members)) if members.iter().any(|m| m.consensus_key == key) => {
-            let others = members.len().saturating_sub(1);
             format!(
-                "waiting for the committee of epoch {epoch}: {peers} of its {others} other \
-                 member(s) connected; a block needs votes from two thirds of {}",
+                "waiting for the committee of epoch {epoch}: {peers} peer(s) connected; a \
+                 block needs votes from two thirds of its {} members",
                 members.len()
             )
         }
@@ -92,7 +99,7 @@ mod tests {
     #[test]
     fn a_wait_is_said_after_a_quiet_spell_and_then_every_spell() {
         let t0 = Instant::now();
-        let mut watch = StallWatch::new(5, t0);
+        let mut watch = StallWatch::new(5, t0, quiet_for(Duration::from_secs(1)));
         assert_eq!(watch.observe(5, t0 + Duration::from_secs(14)), None);
         assert_eq!(
             watch.observe(5, t0 + Duration::from_secs(15)),
@@ -112,7 +119,7 @@ mod tests {
     fn each_kind_of_wait_says_what_it_waits_for() {
         let committee = [member(1), member(2), member(3), member(4)];
         let member_wait = reason(Some([1; 32]), Some(&committee), 3, 1);
-        assert!(member_wait.contains("1 of its 3 other"), "{member_wait}");
+        assert!(member_wait.contains("two thirds of its 4"), "{member_wait}");
         let outsider = reason(Some([9; 32]), Some(&committee), 3, 2);
         assert!(
             outsider.contains("not in the committee of epoch 3"),
