@@ -131,8 +131,10 @@ async fn as_root(
     let call = RuntimeCall::Sudo(sudo::Call::sudo {
         call: Box::new(call),
     });
-    let tx = client.sign(call, &key, TxOptions::default()).await?;
-    let outcome = client.submit_and_watch(&tx).await?.wait_finalized().await?;
+    // A dev account is often also a worker's operator: its messages may take the nonce.
+    let outcome = client
+        .submit_and_wait(call, &key, TxOptions::default())
+        .await?;
     let metadata = client.metadata().await;
     if let Err(f) = &outcome.result {
         bail!("the sudo call failed: {f}");

@@ -475,6 +475,39 @@ impl Client {
         })
     }
 
+    /// Signs `call`, submits it and waits for finality. When the nonce is the SDK's to
+    /// choose and another submitter of the same account (a worker it operates, say) takes
+    /// that nonce first, the call is signed again with the next one, at most three times.
+    pub async fn submit_and_wait(
+        &self,
+        call: RuntimeCall,
+        signer: &Sr25519Pair,
+        options: TxOptions,
+    ) -> Result<TxOutcome, ClientError> {
+        const RETRIES: u32 = 3;
+        let mut attempt = 0;
+        loop {
+            let tx = self.sign(call.clone(), signer, options).await?;
+            let mut usurped = false;
+            let result = match self.submit_and_watch(&tx).await {
+                Ok(progress) => {
+                    progress
+                        .wait_finalized_with(|s| usurped |= matches!(s, TxStatus::Usurped(_)))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            // 1014: another transaction with this nonce ranks higher in the pool.
+            let lost_nonce =
+                usurped || matches!(&result, Err(ClientError::TxRejected { code: 1014, .. }));
+            if lost_nonce && options.nonce.is_none() && attempt < RETRIES {
+                attempt = attempt.saturating_add(1);
+                continue;
+            }
+            return result;
+        }
+    }
+
     /// Transfers `amount` from `signer` to `dest` and waits for finality (see
     /// [`transfer_call`] for `keep_alive`). A transfer that is included but fails is an
     /// `Ok` outcome whose `result` holds the failure; use [`TxOutcome::into_result`] to
@@ -487,8 +520,8 @@ impl Client {
         keep_alive: bool,
     ) -> Result<TxOutcome, ClientError> {
         let call = transfer_call(dest, amount, keep_alive);
-        let tx = self.sign(call, signer, TxOptions::default()).await?;
-        self.submit_and_watch(&tx).await?.wait_finalized().await
+        self.submit_and_wait(call, signer, TxOptions::default())
+            .await
     }
 
     /// What transaction `tx_hash` did in block `block_hash`: its index, events, fee and
