@@ -103,13 +103,10 @@ async fn create(client: &Client, workers: Vec<[u8; 32]>) -> Result<phala_client:
     });
     let mut last = None;
     for _ in 0..10 {
-        let attempt = async {
-            let tx = client
-                .sign(call.clone(), &root, TxOptions::default())
-                .await?;
-            client.submit_and_watch(&tx).await?.wait_finalized().await
-        };
-        match attempt.await {
+        match client
+            .submit_and_wait(call.clone(), &root, TxOptions::default())
+            .await
+        {
             Ok(outcome) => {
                 return outcome
                     .events

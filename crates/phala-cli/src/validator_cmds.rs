@@ -155,11 +155,8 @@ async fn submit(
     let signer = signer(&args.suri)?;
     let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
     let call = make(&client, &signer.account_id())?;
-    let tx = client.sign(call, &signer, TxOptions::default()).await?;
     let outcome = client
-        .submit_and_watch(&tx)
-        .await?
-        .wait_finalized()
+        .submit_and_wait(call, &signer, TxOptions::default())
         .await
         .context("waiting for finality")?;
     let metadata = client.metadata().await;

@@ -107,10 +107,7 @@ impl Client {
         signer: &Sr25519Pair,
         call: RuntimeCall,
     ) -> Result<TxOutcome, ClientError> {
-        let tx = self.sign(call, signer, TxOptions::default()).await?;
-        self.submit_and_watch(&tx)
-            .await?
-            .wait_finalized()
+        self.submit_and_wait(call, signer, TxOptions::default())
             .await?
             .into_result()
     }

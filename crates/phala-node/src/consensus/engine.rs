@@ -300,8 +300,9 @@ where
             page_cache,
             blocker: blocker.clone(),
             tracker,
-            muxes: (vote_handle, cert_handle, resolver_handle),
-            genesis: genesis_digest,
+            vote: vote_handle,
+            cert: cert_handle,
+            resolver: resolver_handle,
             followers: config.followers.clone(),
         },
     );

@@ -76,25 +76,8 @@ where
     E: Spawner + Clock + Metrics + Storage + rand_core::CryptoRng,
     S: Sender<PublicKey = PublicKey>,
 {
-    pub context: E,
-    pub chain: Arc<Chain>,
-    pub marshal: Marshal,
-    pub inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, FixedEpocher>,
-    pub provider: EpochProvider,
-    pub epocher: FixedEpocher,
-    pub signer: Option<PrivateKey>,
-    pub namespace: Vec<u8>,
-    pub block_time: Duration,
-    pub partition_prefix: String,
-    pub page_cache: CacheRef,
-    pub blocker: B,
-    pub tracker: T,
-    pub vote: MuxHandle<S>,
-    pub cert: MuxHandle<S>,
-    pub resolver: MuxHandle<S>,
-    pub genesis: Digest,
-    /// Full nodes admitted as secondary peers in every epoch.
-    pub followers: Vec<Peer>,
+    context: E,
+    parts: OrchestratorParts<E, B, T, S>,
     active: Option<Active>,
     /// While following: the last processed height and when it last moved.
     progress: (Height, std::time::SystemTime),
@@ -138,9 +121,9 @@ where
     pub page_cache: CacheRef,
     pub blocker: B,
     pub tracker: T,
-    /// The vote, certificate and resolver channels.
-    pub muxes: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
-    pub genesis: Digest,
+    pub vote: MuxHandle<S>,
+    pub cert: MuxHandle<S>,
+    pub resolver: MuxHandle<S>,
     /// Full nodes admitted as secondary peers in every epoch.
     pub followers: Vec<Peer>,
 }
@@ -153,42 +136,9 @@ where
     S: Sender<PublicKey = PublicKey>,
 {
     pub fn new(context: E, parts: OrchestratorParts<E, B, T, S>) -> Self {
-        let OrchestratorParts {
-            chain,
-            marshal,
-            inline,
-            provider,
-            epocher,
-            signer,
-            namespace,
-            block_time,
-            partition_prefix,
-            page_cache,
-            blocker,
-            tracker,
-            muxes: (vote, cert, resolver),
-            genesis,
-            followers,
-        } = parts;
         Orchestrator {
             context,
-            chain,
-            marshal,
-            inline,
-            provider,
-            epocher,
-            signer,
-            namespace,
-            block_time,
-            partition_prefix,
-            page_cache,
-            blocker,
-            tracker,
-            vote,
-            cert,
-            resolver,
-            genesis,
-            followers,
+            parts,
             active: None,
             progress: (Height::zero(), std::time::UNIX_EPOCH),
             behind: None,
@@ -204,9 +154,10 @@ where
         mut cert_backup: Backup,
     ) -> Result<(), String> {
         // Restart-safe start: the epoch of the next block marshal will deliver.
-        let processed = self.marshal.get_processed().await;
+        let processed = self.parts.marshal.get_processed().await;
         let next = processed.map_or(Height::zero(), |p| p.height().next());
         let epoch = self
+            .parts
             .epocher
             .containing(next)
             .map(|i| i.epoch())
@@ -217,7 +168,7 @@ where
         {
             // Late certificates of the previous epoch still need checking.
             let scheme = self.scheme_for(&previous_keys).0;
-            self.provider.register(previous, scheme);
+            self.parts.provider.register(previous, scheme);
         }
         tracing::info!(target: "consensus", epoch = epoch.get(), "starting consensus");
         self.enter(epoch, floor, &keys).await?;
@@ -259,7 +210,11 @@ where
         let (number, expected) = match epoch.previous() {
             None => (0u32, 0u64),
             Some(previous) => {
-                let last = self.epocher.last(previous).ok_or("epoch out of range")?;
+                let last = self
+                    .parts
+                    .epocher
+                    .last(previous)
+                    .ok_or("epoch out of range")?;
                 (
                     u32::try_from(last.get()).map_err(|_| "height out of range")?,
                     epoch.get(),
@@ -267,6 +222,7 @@ where
             }
         };
         let block = self
+            .parts
             .chain
             .store()
             .block_by_number(number)
@@ -291,18 +247,22 @@ where
     /// Our scheme for a committee: a signer if our key is in it, a verifier otherwise.
     fn scheme_for(&self, keys: &[[u8; 32]]) -> (Scheme, Set<PublicKey>, bool) {
         let set = Set::from_iter_dedup(keys.iter().filter_map(public_key));
-        if let Some(key) = &self.signer
-            && let Some(scheme) = Scheme::signer(&self.namespace, set.clone(), key.clone())
+        if let Some(key) = &self.parts.signer
+            && let Some(scheme) = Scheme::signer(&self.parts.namespace, set.clone(), key.clone())
         {
             return (scheme, set, true);
         }
-        (Scheme::verifier(&self.namespace, set.clone()), set, false)
+        (
+            Scheme::verifier(&self.parts.namespace, set.clone()),
+            set,
+            false,
+        )
     }
 
     /// Addresses of the committee (primary) and of the other candidates (secondary: they
     /// follow, and may be elected next), from the finalized state.
     fn peers(&self, epoch: Epoch) -> (Vec<Peer>, Vec<Peer>) {
-        let Ok(view) = self.chain.view(None) else {
+        let Ok(view) = self.parts.chain.view(None) else {
             return (Vec::new(), Vec::new());
         };
         let backend = phala_chain::backend::ViewBackend(&view);
@@ -320,7 +280,8 @@ where
             .filter_map(|c| Some((public_key(&c.consensus_key)?, resolve(&c.p2p_address)?)))
             .collect();
         secondary.extend(
-            self.followers
+            self.parts
+                .followers
                 .iter()
                 .filter(|(key, _)| !primary.iter().any(|(k, _)| k == key))
                 .cloned(),
@@ -335,9 +296,9 @@ where
         keys: &[[u8; 32]],
     ) -> Result<(), String> {
         let (scheme, committee, signer) = self.scheme_for(keys);
-        let scheme = self.provider.register(epoch, scheme);
+        let scheme = self.parts.provider.register(epoch, scheme);
         let (primary, secondary) = self.peers(epoch);
-        self.tracker.track(epoch.get(), &primary, &secondary);
+        self.parts.tracker.track(epoch.get(), &primary, &secondary);
         if let Some(old) = self.active.take()
             && let Some(engine) = old.engine
         {
@@ -358,7 +319,7 @@ where
             engine,
         });
         if let Some(previous) = epoch.previous() {
-            self.provider.retire_below(previous);
+            self.parts.provider.retire_below(previous);
         }
         Ok(())
     }
@@ -369,10 +330,10 @@ where
         floor: Digest,
         scheme: Scheme,
     ) -> Result<Handle<()>, String> {
-        let block_time = self.block_time;
+        let block_time = self.parts.block_time;
         let reporter = Reporters::from((
-            self.inline.clone(),
-            EvidenceReporter::new(self.chain.clone()),
+            self.parts.inline.clone(),
+            EvidenceReporter::new(self.parts.chain.clone()),
         ));
         let engine = simplex::Engine::new(
             self.context
@@ -381,20 +342,20 @@ where
             simplex::Config {
                 scheme,
                 elector: RoundRobin::<Sha256>::default(),
-                blocker: self.blocker.clone(),
-                automaton: self.inline.clone(),
-                relay: self.inline.clone(),
+                blocker: self.parts.blocker.clone(),
+                automaton: self.parts.inline.clone(),
+                relay: self.parts.inline.clone(),
                 reporter,
                 track_historical_votes: false,
                 strategy: Sequential,
-                partition: format!("{}-simplex-e{}", self.partition_prefix, epoch.get()),
+                partition: format!("{}-simplex-e{}", self.parts.partition_prefix, epoch.get()),
                 mailbox_size: MAILBOX,
                 epoch,
                 // The previous epoch's boundary block is this epoch's starting point.
                 floor: simplex::Floor::Genesis(floor),
                 replay_buffer: IO_BUFFER,
                 write_buffer: IO_BUFFER,
-                page_cache: self.page_cache.clone(),
+                page_cache: self.parts.page_cache.clone(),
                 // Timeouts count from the start of a view, which includes the leader's wait
                 // for the block time: they must exceed it plus propagation and execution.
                 leader_timeout: block_time
@@ -418,16 +379,19 @@ where
         );
         let subchannel = epoch.get();
         let vote = self
+            .parts
             .vote
             .register(subchannel)
             .await
             .map_err(|e| format!("vote channel: {e}"))?;
         let cert = self
+            .parts
             .cert
             .register(subchannel)
             .await
             .map_err(|e| format!("certificate channel: {e}"))?;
         let resolver = self
+            .parts
             .resolver
             .register(subchannel)
             .await
@@ -447,12 +411,13 @@ where
         // Marshal keeps a certificate for every block finalized by its own certificate; a
         // block finalized only through a descendant's certificate has none of its own.
         let certificate = self
+            .parts
             .marshal
             .get_finalization(height)
             .await
             .map(|f| f.encode().to_vec())
             .unwrap_or_default();
-        let chain = self.chain.clone();
+        let chain = self.parts.chain.clone();
         let inner = block.inner().block().clone();
         let committed = self
             .context
@@ -480,7 +445,7 @@ where
             .as_ref()
             .map(|a| a.epoch)
             .unwrap_or(Epoch::zero());
-        if self.epocher.last(current) == Some(height) {
+        if self.parts.epocher.last(current) == Some(height) {
             let next = current.next();
             let (floor, keys) = self.committee_of(next)?;
             self.enter(next, floor, &keys).await?;
@@ -524,8 +489,9 @@ where
             return;
         }
         *last_hint = now;
-        if let Some(boundary) = self.epocher.last(active.epoch) {
-            self.marshal
+        if let Some(boundary) = self.parts.epocher.last(active.epoch) {
+            self.parts
+                .marshal
                 .hint_finalized(boundary, NonEmptyVec::new(from));
         }
     }
@@ -542,10 +508,11 @@ where
         else {
             return;
         };
-        let Some(last) = self.epocher.last(active.epoch) else {
+        let Some(last) = self.parts.epocher.last(active.epoch) else {
             return;
         };
         let processed = self
+            .parts
             .marshal
             .get_processed()
             .await
@@ -561,11 +528,11 @@ where
             if height > last {
                 break;
             }
-            self.marshal.hint_finalized(height, targets.clone());
+            self.parts.marshal.hint_finalized(height, targets.clone());
             height = height.next();
         }
         if now.duration_since(self.progress.1).unwrap_or_default() >= STALLED_AFTER {
-            self.marshal.hint_finalized(last, targets);
+            self.parts.marshal.hint_finalized(last, targets);
         }
     }
 }

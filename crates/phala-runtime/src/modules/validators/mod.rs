@@ -313,6 +313,16 @@ pub fn check_evidence(ext: &Ext, evidence: &[u8]) -> Result<Offence, Error> {
     })
 }
 
+/// Moves as much of `remaining` as `from` holds out of both.
+fn take_from(from: &mut Balance, remaining: &mut Balance) -> Result<(), ArithmeticError> {
+    let cut = (*remaining).min(*from);
+    *from = from.checked_sub(cut).ok_or(ArithmeticError::Underflow)?;
+    *remaining = remaining
+        .checked_sub(cut)
+        .ok_or(ArithmeticError::Underflow)?;
+    Ok(())
+}
+
 /// Punishes a proven equivocation: slashes the offender's bond to the treasury and
 /// withdraws its candidacy, once per offence. Every step is checked; a failure undoes the
 /// whole punishment (dispatch is transactional), so nothing is slashed halfway.
@@ -336,23 +346,9 @@ pub fn punish(ext: &mut Ext, offence: &Offence) -> DispatchResult {
     let slashed = balances::slash(ext, &offender, penalty);
     // Take the penalty from the active bond first, then from unbonding chunks.
     let mut remaining = slashed;
-    let from_active = remaining.min(ledger.active);
-    ledger.active = ledger
-        .active
-        .checked_sub(from_active)
-        .ok_or(ArithmeticError::Underflow)?;
-    remaining = remaining
-        .checked_sub(from_active)
-        .ok_or(ArithmeticError::Underflow)?;
+    take_from(&mut ledger.active, &mut remaining)?;
     for chunk in ledger.unlocking.iter_mut() {
-        let cut = remaining.min(chunk.value);
-        chunk.value = chunk
-            .value
-            .checked_sub(cut)
-            .ok_or(ArithmeticError::Underflow)?;
-        remaining = remaining
-            .checked_sub(cut)
-            .ok_or(ArithmeticError::Underflow)?;
+        take_from(&mut chunk.value, &mut remaining)?;
     }
     ledger.unlocking.retain(|c| c.value > 0);
     if slashed > 0
