@@ -399,17 +399,52 @@ pub struct WorkersArgs {
     /// The node's RPC endpoint (ws://, wss://, http:// or https://).
     #[arg(long, default_value = DEFAULT_URL)]
     pub url: String,
+    /// Only gatekeepers, or only the other workers.
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
+    /// Only the worker whose API is at this URL (its `/info` is checked against the chain:
+    /// registered, and its identity signed its query key).
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// Print only the keys, one per line (e.g. `W=$(phala workers --role worker -q)`).
+    #[arg(short, long, conflicts_with = "json")]
+    pub quiet: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
+/// What `phala workers --role` keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Workers that hold the master key.
+    Gatekeeper,
+    /// Every other worker (cluster members and workers in no cluster).
+    Worker,
+}
+
 /// `phala workers`: the registered workers, simulated ones marked as such.
 pub async fn run_workers(args: WorkersArgs) -> Result<()> {
     let client = connect(&args.url, ClientConfig::default().finality_timeout).await?;
-    let workers = client.workers().await?;
+    let mut workers = client.workers().await?;
     let gatekeepers = client.gatekeepers().await?;
     let clusters = client.clusters().await?;
+    if let Some(role) = args.role {
+        let want = role == Role::Gatekeeper;
+        workers.retain(|w| gatekeepers.contains(&w.pubkey) == want);
+    }
+    if let Some(url) = &args.api {
+        let (key, _) = phala_client::worker::WorkerApi::new(url)?
+            .query_key(&client)
+            .await?;
+        workers.retain(|w| w.pubkey == key);
+    }
+    if args.quiet {
+        for w in &workers {
+            crate::outln!("0x{}", hex::encode(w.pubkey));
+        }
+        return Ok(());
+    }
     // A worker's role: gatekeeper, member of a cluster, or neither yet.
     let role = |key: &[u8; 32]| -> String {
         if gatekeepers.contains(key) {

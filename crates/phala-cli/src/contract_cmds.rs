@@ -49,8 +49,33 @@ pub struct Signed {
     pub storage_deposit_limit: String,
 }
 
+/// The project's example contracts, built from `examples/contracts` (their WAT sources and
+/// metadata are there), so a first deployment needs no Rust toolchain or download.
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "flipper",
+        include_str!("../../../examples/contracts/flipper.contract"),
+    ),
+    (
+        "erc20",
+        include_str!("../../../examples/contracts/erc20.contract"),
+    ),
+];
+
 #[derive(Debug, Subcommand)]
 pub enum ContractCmd {
+    /// Write example contracts to deploy as `.contract` bundles: `flipper` (a boolean to
+    /// flip) and `erc20` (a token). They speak ink! 4's ABI.
+    Example {
+        /// Which ones (default: all).
+        names: Vec<String>,
+        /// The folder to write them to.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Replace bundles that exist already.
+        #[arg(long)]
+        force: bool,
+    },
     /// Upload the bundle's code (validated on chain; a code already there is left as is).
     Upload {
         #[command(flatten)]
@@ -77,6 +102,9 @@ pub enum ContractCmd {
         /// The cluster (0x-hex); default: the only cluster, as `phala devnet` makes.
         #[arg(long)]
         cluster: Option<String>,
+        /// Print only the contract id (e.g. `C=$(phala contract instantiate … -q)`).
+        #[arg(short, long, conflicts_with = "json")]
+        quiet: bool,
     },
     /// Push an encrypted command and wait until the cluster has run it.
     Call {
@@ -298,8 +326,50 @@ async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
     }
 }
 
+/// `phala contract example`: checks every name and every target before writing anything.
+fn write_examples(names: &[String], out: &std::path::Path, force: bool) -> Result<()> {
+    let known = || {
+        EXAMPLES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut chosen = Vec::new();
+    if names.is_empty() {
+        chosen.extend(EXAMPLES.iter());
+    }
+    for name in names {
+        let name = name.trim_end_matches(".contract");
+        let example = EXAMPLES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| anyhow!("no example contract {name:?} (there are: {})", known()))?;
+        chosen.push(example);
+    }
+    if !out.is_dir() {
+        bail!("{} is not a folder", out.display());
+    }
+    for (name, _) in &chosen {
+        let path = out.join(format!("{name}.contract"));
+        if path.exists() && !force {
+            bail!(
+                "{} exists already (pass --force to replace it)",
+                path.display()
+            );
+        }
+    }
+    for (name, text) in chosen {
+        let path = out.join(format!("{name}.contract"));
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        crate::outln!("{}", path.display());
+    }
+    Ok(())
+}
+
 pub async fn run(cmd: ContractCmd) -> Result<()> {
     match cmd {
+        ContractCmd::Example { names, out, force } => write_examples(&names, &out, force),
         ContractCmd::Upload { common, suri } => {
             let bundle = load(&common.bundle)?;
             let wasm = bundle.wasm.clone().context(
@@ -325,6 +395,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             args,
             salt: salt_arg,
             cluster,
+            quiet,
         } => {
             let bundle = load(&common.bundle)?;
             let metadata = &bundle.metadata;
@@ -372,6 +443,10 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                     }
                 })?;
             let value = report(metadata, None, &result);
+            if quiet && result.status == CommandStatus::Success {
+                crate::outln!("{}", result.contract);
+                return Ok(());
+            }
             print(common.json, &value, || {
                 format!(
                     "Contract {}\n  code {code_hash}, cluster {cluster}\n  {}",

@@ -1,7 +1,7 @@
 //! Confidential ink! contracts end to end, on a real `phala devnet --workers 2` (one
 //! gatekeeper validator, two workers the devnet puts in a cluster), driven with the `phala
-//! contract` commands exactly as a user types them: unmodified compiled contracts from
-//! ../shared/fixtures/contracts, encrypted commands and signed queries, storage deposits, a
+//! contract` commands exactly as a user types them: the project's example contracts and
+//! unmodified compiled ones from ../shared/fixtures/contracts, encrypted commands and signed queries, storage deposits, a
 //! factory's child contract called directly, refusals with clear errors, identical state on
 //! both workers, and no plaintext input or state anywhere.
 
@@ -137,6 +137,15 @@ fn tail(log: &str) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// A bundle of the project's own `examples/contracts`.
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/contracts")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 fn fixture(name: &str) -> String {
     phala_vm::contract_fixtures_dir()
         .join(name)
@@ -176,10 +185,14 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
     let worker1 = format!("http://127.0.0.1:{w1}");
     let worker2 = format!("http://127.0.0.1:{w2}");
 
-    // ink! 4 and 5 flippers: instantiate, flip by encrypted command, get by query.
+    // The project's own flipper and the ink! 4 and 5 ones: instantiate, flip by encrypted
+    // command, get by query.
     let mut flippers = Vec::new();
-    for bundle in ["ink4_flipper.contract.json", "ink5_flipper.contract.json"] {
-        let bundle = fixture(bundle);
+    for bundle in [
+        example("flipper.contract"),
+        fixture("ink4_flipper.contract.json"),
+        fixture("ink5_flipper.contract.json"),
+    ] {
         let made = net.json(&[
             "instantiate",
             &bundle,
@@ -252,8 +265,9 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         flippers.push((bundle, contract));
     }
 
-    // ink! 4 erc20: transfer by command; balances and allowance by signed queries.
-    let erc20 = fixture("ink4_erc20.contract.json");
+    // The project's erc20 (the README's): transfer by command; balances and allowance by
+    // signed queries.
+    let erc20 = example("erc20.contract");
     let supply = SUPPLY_MARKER.to_string();
     let made = net.json(&[
         "instantiate",
@@ -582,7 +596,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
                 })
                 .collect()
         };
-        if a["contractCommandsRun"] == b["contractCommandsRun"] && roots(&a).len() == 8 {
+        if a["contractCommandsRun"] == b["contractCommandsRun"] && roots(&a).len() == 9 {
             assert_eq!(roots(&a), roots(&b));
             break;
         }
@@ -592,7 +606,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
 
     // polkadot.js, unmodified, decodes every block's events (sealed outputs included) and
     // extrinsics and the Contracts.Instances map, whose deposits match the contracts' accounts.
-    let decoded = common::polkadot_js("contracts.mjs", &[&net.url(), "8"])
+    let decoded = common::polkadot_js("contracts.mjs", &[&net.url(), "9"])
         .unwrap_or_else(|e| panic!("polkadot.js script failed\n{e}"));
     assert!(
         decoded.contains("ContractInstantiatedByContract"),

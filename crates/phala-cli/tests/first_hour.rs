@@ -174,3 +174,44 @@ fn against_a_devnet_each_refusal_says_why() {
     let stderr = refused(&["balance", "Alice", "--url", &url]);
     assert!(stderr.contains("written //Alice"), "{stderr}");
 }
+
+/// The README's contract examples pointed at `../shared/fixtures`, which only a development
+/// checkout has: the CLI now carries the project's own example bundles.
+#[test]
+fn contract_example_writes_the_projects_own_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().display().to_string();
+    let out = phala(&["contract", "example", "--out", &out_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in ["flipper", "erc20"] {
+        let written = std::fs::read_to_string(dir.path().join(format!("{name}.contract"))).unwrap();
+        let shipped = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../../examples/contracts/{name}.contract")),
+        )
+        .unwrap();
+        assert_eq!(written, shipped, "{name}");
+        let bundle = phala_ink_abi::Bundle::load(&dir.path().join(format!("{name}.contract")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(bundle.wasm.is_some(), "{name}");
+    }
+    // Nothing is overwritten unasked, and a typo names what there is.
+    let again = phala(&["contract", "example", "flipper", "--out", &out_dir]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("--force"),
+        "{}",
+        text(&again.stderr)
+    );
+    let forced = phala(&[
+        "contract", "example", "flipper", "--out", &out_dir, "--force",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    let typo = phala(&["contract", "example", "fliper", "--out", &out_dir]);
+    assert!(!typo.status.success());
+    assert!(
+        text(&typo.stderr).contains("there are: flipper, erc20"),
+        "{}",
+        text(&typo.stderr)
+    );
+}

@@ -4,7 +4,7 @@ mod harness;
 
 use harness::*;
 use parity_scale_codec::{Decode, Encode};
-use phala_vm::{CacheOp, Entry, ExecError, Mode, REVERT};
+use phala_vm::{CacheOp, Entry, ExecError, Mode};
 
 const ALL_FIXTURES: &[&str] = &[
     "ink3_incrementer_legacy.wasm",
@@ -35,114 +35,24 @@ fn every_fixture_passes_upload_validation() {
     }
 }
 
-fn flipper(name: &str) {
-    let mut cluster = Cluster::new();
-    // new(false)
-    let flipper = cluster.deploy(name, "9bae9d5e", &false.encode());
-    assert_eq!(
-        cluster.backend.storage.get(&(flipper, vec![0, 0, 0, 0])),
-        Some(&vec![0u8])
-    );
-    assert_eq!(cluster.read(ALICE, flipper, "2f865bd9", &[]), [0, 0]);
-    let flip = cluster.command(ALICE, flipper, "633aa551", &[]);
-    assert!(flip.is_success(), "{:?}", flip.result);
-    assert!(flip.gas_used > 0);
-    assert_eq!(cluster.read(ALICE, flipper, "2f865bd9", &[]), [0, 1]);
-
-    // A query's changes are discarded.
-    let flip_in_query = cluster.query(ALICE, flipper, "633aa551", &[]);
-    assert!(flip_in_query.is_success());
-    assert_eq!(cluster.read(ALICE, flipper, "2f865bd9", &[]), [0, 1]);
-
-    // An unknown selector: Err(LangError::CouldNotReadInput) with REVERT.
-    let unknown = cluster.query(ALICE, flipper, "deadbeef", &[]);
-    let result = unknown.result.unwrap();
-    assert_eq!(result.flags, REVERT);
-    assert_eq!(result.data, [1, 1]);
-}
-
 #[test]
 fn ink4_flipper_flips() {
-    flipper("ink4_flipper.contract.json");
+    check_flipper("ink4_flipper.contract.json");
 }
 
 #[test]
 fn ink5_flipper_flips() {
-    flipper("ink5_flipper.contract.json");
-}
-
-fn erc20(name: &str) -> (Cluster, [u8; 32]) {
-    let mut cluster = Cluster::new();
-    let code = cluster.upload(&fixture_wasm(name));
-    let mut input = selector("9bae9d5e");
-    input.extend(1_000u128.encode());
-    let outcome = cluster.run(
-        Mode::Transaction,
-        ALICE,
-        Entry::Instantiate {
-            code_hash: code,
-            salt: vec![],
-            input,
-        },
-        GAS,
-    );
-    assert!(outcome.is_success(), "{:?}", outcome.result);
-    // The constructor's Transfer event (from None to Alice, 1000).
-    assert_eq!(outcome.events.len(), 1);
-    let token = outcome.contract;
-
-    let balance = |cluster: &mut Cluster, who: [u8; 32]| {
-        let out = cluster.read(who, token, "0f755a56", &who.encode());
-        u128::decode(&mut &out[1..]).unwrap()
-    };
-    assert_eq!(balance(&mut cluster, ALICE), 1_000);
-    assert_eq!(balance(&mut cluster, BOB), 0);
-
-    // transfer(bob, 100)
-    let mut args = BOB.encode();
-    args.extend(100u128.encode());
-    let transfer = cluster.command(ALICE, token, "84a15da1", &args);
-    assert!(transfer.is_success(), "{:?}", transfer.result);
-    assert_eq!(transfer.result.as_ref().unwrap().data, [0, 0]);
-    assert_eq!(transfer.events.len(), 1);
-    assert_eq!(balance(&mut cluster, ALICE), 900);
-    assert_eq!(balance(&mut cluster, BOB), 100);
-
-    // Bob cannot send more than he has: Ok(Err(InsufficientBalance)), reverted.
-    let before = cluster.backend.storage.clone();
-    let mut args = ALICE.encode();
-    args.extend(1_000u128.encode());
-    let too_much = cluster.command(BOB, token, "84a15da1", &args);
-    let result = too_much.result.clone().unwrap();
-    assert_eq!(result.flags, REVERT);
-    assert_eq!(result.data, [0, 1, 0]);
-    assert!(too_much.changes.is_empty());
-    assert!(too_much.events.is_empty());
-    assert_eq!(cluster.backend.storage, before);
-
-    // approve(bob, 50), then allowance(alice, bob)
-    let mut args = BOB.encode();
-    args.extend(50u128.encode());
-    assert!(
-        cluster
-            .command(ALICE, token, "681266a0", &args)
-            .is_success()
-    );
-    let mut args = ALICE.encode();
-    args.extend(BOB.encode());
-    let out = cluster.read(ALICE, token, "6a00165e", &args);
-    assert_eq!(u128::decode(&mut &out[1..]).unwrap(), 50);
-    (cluster, token)
+    check_flipper("ink5_flipper.contract.json");
 }
 
 #[test]
 fn ink4_erc20_transfers_and_reverts() {
-    erc20("ink4_erc20.contract.json");
+    check_erc20("ink4_erc20.contract.json");
 }
 
 #[test]
 fn ink5_erc20_emits_signature_topics() {
-    let (mut cluster, token) = erc20("ink5_erc20.contract.json");
+    let (mut cluster, token) = check_erc20("ink5_erc20.contract.json");
     let mut args = BOB.encode();
     args.extend(1u128.encode());
     let transfer = cluster.command(ALICE, token, "84a15da1", &args);

@@ -1,7 +1,7 @@
 //! Contracts in a worker: the confidential path against the bare VM, and encrypted contract
 //! queries per core.
 //!
-//! - `command/flip bare VM`: phala-vm runs the ink! 4 flipper's `flip` and the changes are
+//! - `command/flip bare VM`: phala-vm runs the example flipper's (`examples/contracts`) `flip` and the changes are
 //!   applied: what a non-confidential chain's executor does.
 //! - `command/flip confidential`: the same through `ContractRuntime::command`: open the
 //!   command envelope with the contract key, check its origin, run, apply, and seal the result
@@ -26,7 +26,8 @@ use phala_worker::query::QueryService;
 const DEPLOYER: [u8; 32] = [0xa1; 32];
 
 fn flipper() -> Vec<u8> {
-    let path = phala_vm::contract_fixtures_dir().join("ink4_flipper.contract.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/contracts/flipper.contract");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     hex::decode(
         json["source"]["wasm"]
