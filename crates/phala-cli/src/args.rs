@@ -118,10 +118,12 @@ pub async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Runs a worker on its own small async runtime in a thread, until `stop` fires.
+/// Runs a worker on its own small async runtime in a thread, until `stop` fires; `log_tag`
+/// marks its log lines.
 pub fn spawn_worker(
     config: phala_worker::WorkerConfig,
     mut stop: tokio::sync::broadcast::Receiver<()>,
+    log_tag: Option<String>,
 ) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -129,6 +131,9 @@ pub fn spawn_worker(
             .enable_all()
             .build()
             .map_err(|e| phala_node::NodeError::Stopped(format!("worker runtime: {e}")))?;
+        if let Some(tag) = &log_tag {
+            phala_node::log_tag::register(runtime.handle(), tag);
+        }
         runtime
             .block_on(phala_worker::run(config, async move {
                 let _ = stop.recv().await;

@@ -265,6 +265,7 @@ impl DevnetPlan {
                 pruning: Some(DEVNET_PRUNING),
                 name,
                 followers: Vec::new(),
+                log_tag: None,
             })
         };
         let mut nodes = Vec::new();
@@ -281,6 +282,7 @@ impl DevnetPlan {
             if i == 0 && args.workers > 0 {
                 config.pruning = None;
             }
+            config.log_tag = Some(name.to_string());
             nodes.push((name.to_string(), config));
         }
         for i in 0..args.full_nodes {
@@ -291,6 +293,7 @@ impl DevnetPlan {
                 base.join(&name),
             )?;
             config.p2p_listen = Some(loopback(free_port()?));
+            config.log_tag = Some(name.clone());
             nodes.push((name, config));
         }
         let workers = (0..args.workers)
@@ -470,6 +473,7 @@ impl Devnet {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<(String, NodeInfo)>();
         let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
         let mut threads = Vec::new();
+        let order: Vec<String> = plan.nodes.iter().map(|(name, _)| name.clone()).collect();
         for (name, config) in plan.nodes {
             let ready = ready_tx.clone();
             let mut stop = stop.subscribe();
@@ -488,9 +492,14 @@ impl Devnet {
         drop(ready_tx);
         let mut nodes = Vec::new();
         for _ in 0..threads.len() {
-            let Ok((name, info)) = ready_rx.recv() else {
+            let Ok(ready) = ready_rx.recv() else {
                 break;
             };
+            nodes.push(ready);
+        }
+        // Listed in the plan's order (Alice first), not in the order they happened to start.
+        nodes.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+        for (name, info) in &nodes {
             crate::outln!(
                 "  {name:<8} RPC ws://{0} (HTTP http://{0}), metrics {1}, genesis {2}",
                 info.rpc_addr,
@@ -499,7 +508,6 @@ impl Devnet {
                     .unwrap_or_default(),
                 info.genesis_hash
             );
-            nodes.push((name, info));
         }
         let rpc_of = |name: &str| {
             nodes
@@ -520,7 +528,12 @@ impl Devnet {
                     worker.listen,
                     worker.operator
                 );
-                threads.push(crate::args::spawn_worker(config, stop.subscribe()));
+                let tag = format!("worker-{}", i.saturating_add(1));
+                threads.push(crate::args::spawn_worker(
+                    config,
+                    stop.subscribe(),
+                    Some(tag),
+                ));
                 workers.push(format!("http://{}", worker.listen));
             }
             if plan.cluster && !workers.is_empty() {
@@ -545,11 +558,23 @@ impl Devnet {
                 "  gatekeeper {name:<8} http://{}/info (simulated TEE, operator //{name}//stash)",
                 gatekeeper.listen
             );
-            threads.push(crate::args::spawn_worker(config, stop.subscribe()));
+            let tag = format!("gk-{name}");
+            threads.push(crate::args::spawn_worker(
+                config,
+                stop.subscribe(),
+                Some(tag),
+            ));
         }
-        crate::outln!(
-            "  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each"
-        );
+        if plan.new_spec {
+            crate::outln!(
+                "  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie, 10,000,000 PHA each"
+            );
+        } else {
+            // A resumed chain: what they hold now is on chain, not what genesis gave them.
+            crate::outln!(
+                "  Accounts: //Alice //Bob //Charlie //Dave //Eve //Ferdie (`phala balance //Bob`)"
+            );
+        }
         if plan.keep {
             crate::outln!(
                 "  Data:     {} (resumes on the next start)",

@@ -72,7 +72,31 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
+        .event_format(Tagged(tracing_subscriber::fmt::format()))
         .try_init();
+}
+
+/// The usual line, after the tag of the part that wrote it (`Alice`, `worker-1`, `gk-Bob`)
+/// where one process runs several (see `phala_node::log_tag`).
+struct Tagged<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Tagged<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        if let Some(tag) = phala_node::log_tag::current() {
+            write!(writer, "{tag:<10}| ")?;
+        }
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 fn main() -> ExitCode {

@@ -158,6 +158,8 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
         pruning,
         name: args.name,
         followers,
+        // Tagged only when the gatekeeper shares the process, so its lines can be told apart.
+        log_tag: gatekeeper.is_some().then(|| "node".to_string()),
     };
     if let Some(worker) = gatekeeper {
         return node_with_gatekeeper(config, worker);
@@ -211,7 +213,7 @@ fn node_with_gatekeeper(
          `phala gatekeeper add <its pubkey> --suri <root>` (a development chain does it itself)",
         worker.listen
     );
-    let worker = crate::args::spawn_worker(worker, stop_tx.subscribe());
+    let worker = crate::args::spawn_worker(worker, stop_tx.subscribe(), Some("gatekeeper".into()));
     let signal = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -179,8 +179,8 @@ async fn info(port: u16) -> Value {
 async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let mut net = Net::start(dir.path());
-    let w1 = port_of(&net.line("worker-1 ", 90).await);
-    let w2 = port_of(&net.line("worker-2 ", 90).await);
+    let w1 = port_of(&net.line("  worker-1 ", 90).await);
+    let w2 = port_of(&net.line("  worker-2 ", 90).await);
     net.line("cluster 0x", 240).await;
     let worker1 = format!("http://127.0.0.1:{w1}");
     let worker2 = format!("http://127.0.0.1:{w2}");
@@ -615,7 +615,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
 
     // Killed and restarted: every worker resumes with its contracts' state and goes on.
     net.restart();
-    let w1 = port_of(&net.line("worker-1 ", 90).await);
+    let w1 = port_of(&net.line("  worker-1 ", 90).await);
     let worker1 = format!("http://127.0.0.1:{w1}");
     let (bundle, contract) = &flippers[0];
     let get = || {

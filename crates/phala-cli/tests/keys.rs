@@ -65,7 +65,7 @@ impl Net {
                 .filter_map(|n| {
                     log.lines()
                         .rev()
-                        .find(|l| l.contains(&format!("gatekeeper {n} ")))
+                        .find(|l| l.starts_with(&format!("  gatekeeper {n} ")))
                         .and_then(port_of)
                 })
                 .collect();
@@ -73,7 +73,7 @@ impl Net {
                 .filter_map(|i| {
                     log.lines()
                         .rev()
-                        .find(|l| l.contains(&format!("worker-{i} ")))
+                        .find(|l| l.starts_with(&format!("  worker-{i} ")))
                         .and_then(port_of)
                 })
                 .collect();
@@ -275,6 +275,25 @@ async fn gatekeepers_share_rotate_and_keep_the_master_key_and_clusters_get_their
     let v0 = all_agree(&net, &client, 0).await;
     assert_eq!(client.gatekeepers().await.unwrap().len(), 3);
     assert!(net.log().contains("generated the master key"));
+    // One process, many parts: each line says which one wrote it.
+    let log = net.log();
+    for tag in [
+        "Alice     | ",
+        "Charlie   | ",
+        "worker-3  | ",
+        "gk-Bob    | ",
+    ] {
+        assert!(
+            log.lines().any(|l| l.starts_with(tag)),
+            "no line tagged {tag:?}:\n{log}"
+        );
+    }
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("generated the master key"))
+            .all(|l| l.starts_with("gk-")),
+        "{log}"
+    );
 
     // A candidate stands with a consensus key it proves it holds (its bond is too small to
     // be elected into this committee), then stands down.

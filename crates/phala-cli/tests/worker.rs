@@ -230,6 +230,56 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
 
 /// The identity seed and ECDH secret sealed in a simulated worker's base path (its sealed
 /// state starts with them).
+/// A worker whose node went away logged nothing and never followed it again (its connection
+/// was dead for good): it now says what it waits for, every few seconds, and carries on from
+/// where it was once the node is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_waits_for_its_node_and_follows_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    let (rpc, p2p) = (common::free_port(), common::free_port());
+    let start = move || {
+        let chain = chain.clone();
+        tokio::task::spawn_blocking(move || common::Devnet::start_on(&chain, rpc, p2p))
+    };
+    let devnet = start().await.unwrap();
+    let worker = Worker::start(
+        &devnet,
+        &dir.path().join("worker"),
+        common::free_port(),
+        dir.path().join("worker.log"),
+    );
+    let before = worker
+        .wait_info("registered", |i| i["registered"] == true)
+        .await;
+    let height = before["syncedHeight"].as_u64().unwrap();
+    tokio::task::spawn_blocking(move || devnet.kill())
+        .await
+        .unwrap();
+    // Gone for a while: the worker says so, and keeps saying so.
+    let gone = Instant::now();
+    while worker.log().matches("cannot reach node").count() < 3 {
+        assert!(
+            gone.elapsed() < Duration::from_secs(30),
+            "the worker said nothing while its node was gone:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(worker.log().contains("lost node"), "{}", worker.log());
+    let _devnet = start().await.unwrap();
+    worker
+        .wait_info("following the node again", |i| {
+            i["syncedHeight"].as_u64().is_some_and(|h| h > height + 2)
+        })
+        .await;
+    assert!(
+        worker.log().contains("reconnected to node"),
+        "{}",
+        worker.log()
+    );
+}
+
 fn sealed_secrets(base: &Path) -> [[u8; 32]; 2] {
     let platform = phala_tee::simulated::Simulated::open(base).unwrap();
     let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();

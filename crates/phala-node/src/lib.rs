@@ -32,6 +32,7 @@
 
 pub mod consensus;
 pub mod identity;
+pub mod log_tag;
 pub mod metrics;
 mod network;
 pub mod stall;
@@ -74,6 +75,8 @@ pub struct NodeConfig {
     /// Full nodes this validator lets in to follow the chain (they dial us; we never dial
     /// them).
     pub followers: Vec<Follower>,
+    /// Tags this node's log lines (see [`log_tag`]) where one process runs several nodes.
+    pub log_tag: Option<String>,
 }
 
 /// What a started node tells its caller.
@@ -186,6 +189,9 @@ pub fn run_until(
             config.followers.len()
         )));
     }
+    if let Some(tag) = &config.log_tag {
+        log_tag::register_thread(tag);
+    }
     // Every port is claimed before anything is written: a node that cannot listen leaves no
     // chain behind in its base path.
     let listeners = Listeners::bind(&config)?;
@@ -209,7 +215,11 @@ pub fn run_until(
         .with_worker_threads(threads)
         .with_storage_directory(storage)
         .with_catch_panics(false);
+    let log_tag = config.log_tag.clone();
     cw_tokio::Runner::new(runtime).start(|context| async move {
+        if let Some(tag) = &log_tag {
+            log_tag::register(&tokio::runtime::Handle::current(), tag);
+        }
         let result = run_inner(
             context.child("node"),
             config,

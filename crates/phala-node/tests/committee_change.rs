@@ -38,6 +38,7 @@ fn start(
         pruning: Some(1024),
         name: name.into(),
         followers: Vec::new(),
+        log_tag: None,
     };
     node::start(config)
 }

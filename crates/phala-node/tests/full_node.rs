@@ -25,6 +25,7 @@ fn config(spec: &phala_chain::ChainSpec, base: &std::path::Path) -> NodeConfig {
         pruning: Some(1024),
         name: "test".into(),
         followers: Vec::new(),
+        log_tag: None,
     }
 }
 

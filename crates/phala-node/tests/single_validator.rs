@@ -30,6 +30,7 @@ fn config(base: &std::path::Path, p2p: SocketAddr, epoch_length: u32) -> NodeCon
         pruning: Some(256),
         name: "test".into(),
         followers: Vec::new(),
+        log_tag: None,
     }
 }
 

@@ -39,6 +39,8 @@ const FETCH_CONCURRENCY: usize = 32;
 const POLL: Duration = Duration::from_millis(250);
 /// After this many refusals of the same batch the worker says it is stuck.
 const STUCK_AFTER: u32 = 3;
+/// How often a wait (for an unreachable node) is said again in the log.
+const WAIT_LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// Which TEE provider the worker runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +150,7 @@ async fn connect(url: &str) -> Client {
             Err(e) => {
                 warn!("cannot reach node {url}: {e}; retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
+                delay = (delay * 2).min(WAIT_LOG_EVERY);
             }
         }
     }
@@ -403,7 +405,16 @@ impl Host {
                 Ok((n, _)) => n,
                 Err(e) => {
                     self.problem(Some(format!("node unreachable: {e}")));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if matches!(e, phala_client::ClientError::Disconnected { .. }) {
+                        self.reconnect(&e).await?;
+                    } else {
+                        // Said every few seconds, so a long wait is never silent.
+                        if self.last_log.elapsed() >= WAIT_LOG_EVERY {
+                            warn!("waiting for node {}: {e}", self.config.node_url);
+                            self.last_log = Instant::now();
+                        }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                     continue;
                 }
             };
@@ -423,6 +434,30 @@ impl Host {
                 tokio::time::sleep(POLL).await;
             }
         }
+    }
+
+    /// A new connection to the node after the old one closed (the node restarted, or the
+    /// network failed): retried, and said, until the node answers; a node of another chain
+    /// is refused.
+    async fn reconnect(&mut self, lost: &phala_client::ClientError) -> Result<(), WorkerError> {
+        warn!(
+            "lost node {}: {lost}; reconnecting (contract state and queries are served from \
+             block #{} meanwhile)",
+            self.config.node_url,
+            self.core.head().0
+        );
+        let client = connect(&self.config.node_url).await;
+        if client.genesis_hash() != self.client.genesis_hash() {
+            return Err(WorkerError::Config(format!(
+                "node {} now serves chain {}, not {} this worker follows",
+                self.config.node_url,
+                client.genesis_hash(),
+                self.client.genesis_hash()
+            )));
+        }
+        info!("reconnected to node {}", self.config.node_url);
+        self.client = client;
+        Ok(())
     }
 
     /// Fetches, verifies and applies the next batch towards `finalized`.
