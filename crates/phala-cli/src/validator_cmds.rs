@@ -95,6 +95,7 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             if !validators::valid_address(p2p_address.as_bytes()) {
                 bail!("--p2p-address {p2p_address:?} is not host:port");
             }
+            bonded_enough(&tx).await?;
             crate::outln!(
                 "Standing with consensus key 0x{}",
                 hex::encode(key.public())
@@ -123,6 +124,30 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             .await
         }
     }
+}
+
+/// Refuses to stand with a bond under the minimum (the chain's `BondTooSmall` said neither
+/// what the minimum is nor how much is missing).
+async fn bonded_enough(args: &TxArgs) -> Result<()> {
+    let who = signer(&args.suri)?.account_id();
+    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+    let min = client.validator_params().await?.min_bond.max(1);
+    let active = client
+        .bond_ledger(&who, None)
+        .await?
+        .map(|l| l.active)
+        .unwrap_or(0);
+    if active < min {
+        bail!(
+            "a candidate needs a bond of at least {}, and {} has {} bonded: `phala validator \
+             bond {} --suri …` first",
+            format_pha(min),
+            who.to_ss58(),
+            format_pha(active),
+            format_pha(min.saturating_sub(active)).trim_end_matches(" PHA")
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a withdrawal that would move nothing (it used to pay a fee and report success

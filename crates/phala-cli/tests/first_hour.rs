@@ -170,6 +170,44 @@ fn against_a_devnet_each_refusal_says_why() {
         "{stderr}"
     );
 
+    // Standing with too small a bond said only `BondTooSmall`: now the minimum and what is
+    // missing. (The devnet's minimum is the genesis bond, 100,000 PHA.)
+    let stderr = refused(&[
+        "validator",
+        "validate",
+        "--suri",
+        "//Ferdie",
+        "--consensus-key",
+        "//Ferdie",
+        "--p2p-address",
+        "127.0.0.1:30999",
+        "--url",
+        &url,
+    ]);
+    assert!(
+        stderr.contains("a candidate needs a bond of at least") && stderr.contains("0 PHA bonded"),
+        "{stderr}"
+    );
+
+    // A transfer signed with a nonce from the future timed out without saying why.
+    let stderr = refused(&[
+        "transfer",
+        "--suri",
+        "//Dave",
+        "//Bob",
+        "1",
+        "--nonce",
+        "7",
+        "--timeout",
+        "3",
+        "--url",
+        &url,
+    ]);
+    assert!(
+        stderr.contains("waits until every nonce before it is used"),
+        "{stderr}"
+    );
+
     // A dev account's name without the // of a secret URI.
     let stderr = refused(&["balance", "Alice", "--url", &url]);
     assert!(stderr.contains("written //Alice"), "{stderr}");

@@ -327,6 +327,18 @@ impl Client {
             .await
     }
 
+    /// The validator election's parameters (`Validators.Params`): epoch length, committee
+    /// size, unbonding period, slash share and minimum bond.
+    pub async fn validator_params(
+        &self,
+    ) -> Result<phala_runtime::modules::validators::Params, ClientError> {
+        let key = phala_runtime::modules::validators::PARAMS.key();
+        Ok(self
+            .storage_decoded("Validators.Params", &key, None)
+            .await?
+            .unwrap_or_default())
+    }
+
     /// The gatekeepers' identity keys, in registration order.
     pub async fn gatekeepers(&self) -> Result<Vec<[u8; 32]>, ClientError> {
         let key = phala_runtime::modules::registry::gatekeeper::GATEKEEPERS.key();

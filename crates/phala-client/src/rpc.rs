@@ -47,7 +47,7 @@ impl Rpc {
                     .await
                     .map_err(|e| ClientError::Connect {
                         url: url.to_string(),
-                        reason: connect_reason(&e),
+                        reason: tls_hint(url, connect_reason(&e)),
                     })?;
                 Transport::Ws(client)
             }
@@ -58,7 +58,7 @@ impl Rpc {
                     .build(url)
                     .map_err(|e| ClientError::Connect {
                         url: url.to_string(),
-                        reason: connect_reason(&e),
+                        reason: tls_hint(url, connect_reason(&e)),
                     })?;
                 Transport::Http(client)
             }
@@ -117,7 +117,7 @@ impl Rpc {
                 if matches!(self.transport, Transport::Http(_)) {
                     ClientError::Connect {
                         url: self.url.clone(),
-                        reason,
+                        reason: tls_hint(&self.url, reason),
                     }
                 } else {
                     ClientError::Disconnected {
@@ -143,6 +143,20 @@ fn disconnect_reason(e: &RpcError) -> String {
 }
 
 /// Why a connection could not be made, in a few words.
+/// A TLS client talking to a plain server gets rustls's "corrupt message of type
+/// InvalidContentType": say what that means here.
+fn tls_hint(url: &str, reason: String) -> String {
+    let tls = url.starts_with("wss://") || url.starts_with("https://");
+    if tls && (reason.contains("InvalidContentType") || reason.contains("corrupt message")) {
+        format!(
+            "{reason}; the server does not speak TLS (a phala node serves plain ws:// and \
+             http://: use those, or put a TLS proxy in front of it)"
+        )
+    } else {
+        reason
+    }
+}
+
 fn connect_reason(e: &RpcError) -> String {
     let RpcError::Transport(t) = e else {
         return e.to_string();
@@ -380,6 +394,18 @@ const HTTP_SUBSCRIPTION: &str = "subscriptions need a WebSocket connection";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `wss://` to a plain node said only "received corrupt message of type
+    /// InvalidContentType".
+    #[test]
+    fn tls_to_a_plain_server_says_so() {
+        let raw = "received corrupt message of type InvalidContentType".to_string();
+        assert!(tls_hint("wss://127.0.0.1:9944", raw.clone()).contains("does not speak TLS"));
+        assert!(tls_hint("https://node.example.org", raw.clone()).contains("ws:// and http://"));
+        assert_eq!(tls_hint("ws://127.0.0.1:9944", raw.clone()), raw);
+        let refused = "connection refused".to_string();
+        assert_eq!(tls_hint("wss://x:1", refused.clone()), refused);
+    }
 
     #[test]
     fn properties_parse() {

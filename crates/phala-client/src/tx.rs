@@ -284,8 +284,15 @@ impl TxProgress {
             Some(s) => format!("last status: {s}"),
             None => "no status yet".into(),
         };
+        // A future transaction waits for transactions that may never come: say so.
+        let why = if matches!(self.last, Some(TxStatus::Future)) {
+            "; its nonce is above the account's next one, so it waits until every nonce before \
+             it is used (leave the nonce out to use the next)"
+        } else {
+            ""
+        };
         ClientError::Timeout {
-            what: format!("finalization of transaction {} ({last})", self.tx),
+            what: format!("finalization of transaction {} ({last}{why})", self.tx),
             after: self.timeout,
         }
     }
