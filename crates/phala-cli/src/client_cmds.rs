@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use phala_client::keys::{Ed25519Pair, KeyError, Sr25519Pair};
 use phala_client::primitives::ss58::{self, Ss58Error};
@@ -402,8 +402,8 @@ pub struct WorkersArgs {
     /// Only gatekeepers, or only the other workers.
     #[arg(long, value_enum)]
     pub role: Option<Role>,
-    /// Only the worker whose API is at this URL (its `/info` is checked against the chain:
-    /// registered, and its identity signed its query key).
+    /// Only the registered worker the API at this URL says it is (its `/info` pubkey: a
+    /// claim, which queries then hold it to).
     #[arg(long, value_name = "URL")]
     pub api: Option<String>,
     /// Print only the keys, one per line (e.g. `W=$(phala workers --role worker -q)`).
@@ -434,10 +434,21 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
         workers.retain(|w| gatekeepers.contains(&w.pubkey) == want);
     }
     if let Some(url) = &args.api {
-        let (key, _) = phala_client::worker::WorkerApi::new(url)?
-            .query_key(&client)
-            .await?;
+        let info = phala_client::worker::WorkerApi::new(url)?.info().await?;
+        let claimed = info
+            .get("pubkey")
+            .and_then(|v| v.as_str())
+            .context("its /info names no pubkey")?;
+        let key = phala_primitives::crypto::decode_hex(claimed)
+            .ok()
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .with_context(|| format!("its /info pubkey {claimed:.70} is not 32 bytes of hex"))?;
         workers.retain(|w| w.pubkey == key);
+        if workers.is_empty() {
+            bail!(
+                "the worker at {url} says it is {claimed:.70}, which is not a registered worker here"
+            );
+        }
     }
     if args.quiet {
         for w in &workers {

@@ -345,7 +345,9 @@ fn write_examples(names: &[String], out: &std::path::Path, force: bool) -> Resul
             .iter()
             .find(|(n, _)| *n == name)
             .ok_or_else(|| anyhow!("no example contract {name:?} (there are: {})", known()))?;
-        chosen.push(example);
+        if !chosen.contains(&example) {
+            chosen.push(example);
+        }
     }
     if !out.is_dir() {
         bail!("{} is not a folder", out.display());
@@ -361,10 +363,30 @@ fn write_examples(names: &[String], out: &std::path::Path, force: bool) -> Resul
     }
     for (name, text) in chosen {
         let path = out.join(format!("{name}.contract"));
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        write_new(&path, text, force).with_context(|| format!("writing {}", path.display()))?;
         crate::outln!("{}", path.display());
     }
     Ok(())
+}
+
+/// Writes `text` to `path`: only as a new file unless `replace` (never through a symlink
+/// or a file that appeared since the check), else through a rename over the old one.
+fn write_new(path: &std::path::Path, text: &str, replace: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    if !replace {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        return file.write_all(text.as_bytes());
+    }
+    let tmp = path.with_extension("contract.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    std::fs::rename(&tmp, path)
 }
 
 pub async fn run(cmd: ContractCmd) -> Result<()> {
@@ -447,13 +469,18 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                 crate::outln!("{}", result.contract);
                 return Ok(());
             }
-            print(common.json, &value, || {
-                format!(
-                    "Contract {}\n  code {code_hash}, cluster {cluster}\n  {}",
-                    result.contract,
-                    report_text(&value)
-                )
-            });
+            if quiet {
+                // `C=$(… -q)` captures the id only: a failure's report goes to stderr.
+                eprintln!("{}", report_text(&value));
+            } else {
+                print(common.json, &value, || {
+                    format!(
+                        "Contract {}\n  code {code_hash}, cluster {cluster}\n  {}",
+                        result.contract,
+                        report_text(&value)
+                    )
+                });
+            }
             if result.status != CommandStatus::Success {
                 bail!(
                     "the constructor did not succeed ({:?}){}",

@@ -201,14 +201,18 @@ __stop_servers() {
     kill -KILL -- "-$p" 2>/dev/null || true
   done
   __servers=()
+  : >"$__logs/pgids"  # all stopped: nothing for the test to kill (their ids may be reused)
 }
 trap 'echo "readme-test: README.md:$__line failed" >&2' ERR
 trap '__stop_servers' EXIT
+trap '__stop_servers; exit 130' INT TERM
 __serve() {
   __n=$((__n + 1))
   echo "readme-test: README.md:$__line runs in the background (log server-$__n.log)"
   eval "$1" >"$__logs/server-$__n.log" 2>&1 &
   __servers+=("$!")
+  # For the test to stop, whatever becomes of this shell.
+  echo "$!" >>"$__logs/pgids"
 }
 __until() {
   local secs=$1 what=$2 i
@@ -294,6 +298,29 @@ fn script(blocks: &[Block], logs: &Path) -> String {
     out
 }
 
+/// How long the shell gets to stop its servers after the deadline.
+const STOP_GRACE: Duration = Duration::from_secs(40);
+
+fn signal_group(signal: &str, pgid: u32) {
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Kills every server the script started, however the test ends (a panic included): each
+/// runs in a process group of its own, listed in this file.
+struct Servers(PathBuf);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let list = std::fs::read_to_string(&self.0).unwrap_or_default();
+        for pgid in list.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+            signal_group("-KILL", pgid);
+        }
+    }
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -335,7 +362,8 @@ fn every_block_is_run_or_skipped_with_a_reason() {
 fn the_readme_runs_as_written() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let blocks = parse(&readme).unwrap_or_else(|e| panic!("{e}"));
-    for port in [9944, 9945, 9615, 8000, 8001, 8100, 30333] {
+    let ports = [9944, 9945, 9946, 9947, 9948, 9615, 9616, 8000, 8001, 8100];
+    for port in ports.into_iter().chain(30333..=30337) {
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
             panic!(
                 "the README's examples use port {port}, and something on this machine holds it: \
@@ -373,15 +401,20 @@ fn the_readme_runs_as_written() {
             .spawn()
             .unwrap()
     };
+    let _servers = Servers(logs.path().join("pgids"));
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break Some(status);
         }
         if started.elapsed() > DEADLINE {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
+            // TERM lets the shell stop its servers; what is left is killed with the guard.
+            signal_group("-TERM", child.id());
+            let stopping = Instant::now();
+            while child.try_wait().unwrap().is_none() && stopping.elapsed() < STOP_GRACE {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            signal_group("-KILL", child.id());
             let _ = child.wait();
             break None;
         }

@@ -228,8 +228,6 @@ async fn simulated_worker_registers_benchmarks_and_resumes_after_sigkill() {
     drop(devnet);
 }
 
-/// The identity seed and ECDH secret sealed in a simulated worker's base path (its sealed
-/// state starts with them).
 /// A worker whose node went away logged nothing and never followed it again (its connection
 /// was dead for good): it now says what it waits for, every few seconds, and carries on from
 /// where it was once the node is back.
@@ -280,6 +278,8 @@ async fn a_worker_waits_for_its_node_and_follows_it_again() {
     );
 }
 
+/// The identity seed and ECDH secret sealed in a simulated worker's base path (its sealed
+/// state starts with them).
 fn sealed_secrets(base: &Path) -> [[u8; 32]; 2] {
     let platform = phala_tee::simulated::Simulated::open(base).unwrap();
     let sealer = phala_tee::seal::Sealer::new(&platform).unwrap();

@@ -142,11 +142,11 @@ fn disconnect_reason(e: &RpcError) -> String {
     }
 }
 
-/// Why a connection could not be made, in a few words.
 /// A TLS client talking to a plain server gets rustls's "corrupt message of type
 /// InvalidContentType": say what that means here.
 fn tls_hint(url: &str, reason: String) -> String {
-    let tls = url.starts_with("wss://") || url.starts_with("https://");
+    let scheme = url.split("://").next().unwrap_or("").to_ascii_lowercase();
+    let tls = scheme == "wss" || scheme == "https";
     if tls && (reason.contains("InvalidContentType") || reason.contains("corrupt message")) {
         format!(
             "{reason}; the server does not speak TLS (a phala node serves plain ws:// and \
@@ -157,6 +157,7 @@ fn tls_hint(url: &str, reason: String) -> String {
     }
 }
 
+/// Why a connection could not be made, in a few words.
 fn connect_reason(e: &RpcError) -> String {
     let RpcError::Transport(t) = e else {
         return e.to_string();

@@ -26,7 +26,7 @@ thread_local! {
 
 /// Tags every line logged on this thread outside any runtime.
 pub fn register_thread(tag: &str) {
-    THREAD_TAG.with(|t| *t.borrow_mut() = Some(tag.to_string()));
+    let _ = THREAD_TAG.try_with(|t| *t.borrow_mut() = Some(tag.to_string()));
 }
 
 /// The tag of the runtime this thread runs, else of the thread, if it has one.
@@ -39,7 +39,8 @@ pub fn current() -> Option<String> {
     {
         return Some(tag);
     }
-    THREAD_TAG.with(|t| t.borrow().clone())
+    // try_with: a line logged while this thread's locals are torn down has no tag.
+    THREAD_TAG.try_with(|t| t.borrow().clone()).ok().flatten()
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ fn example_erc20_behaves_as_inks() {
         supply - u128::from(u64::MAX) - 2
     );
 
-    // Arguments of the wrong length are refused as ink! refuses them.
+    // Arguments of the wrong length are refused, with ink!'s CouldNotReadInput.
     let short = big.query(ALICE, token, "0f755a56", &[0; 31]);
     let result = short.result.unwrap();
     assert_eq!((result.flags, result.data), (REVERT, vec![1, 1]));

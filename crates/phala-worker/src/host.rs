@@ -41,6 +41,8 @@ const POLL: Duration = Duration::from_millis(250);
 const STUCK_AFTER: u32 = 3;
 /// How often a wait (for an unreachable node) is said again in the log.
 const WAIT_LOG_EVERY: Duration = Duration::from_secs(5);
+/// Failed requests in a row after which the worker opens a new connection to its node.
+const RECONNECT_AFTER: u32 = 3;
 
 /// Which TEE provider the worker runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,6 +367,7 @@ pub async fn run(
         registration_refusals: Arc::default(),
         submitted: Vec::new(),
         failures: 0,
+        node_failures: 0,
         benchmark: None,
         progress: None,
         last_log: Instant::now(),
@@ -393,6 +396,8 @@ struct Host {
     /// (sequence, when) of messages submitted and not yet seen accepted.
     submitted: Vec<(u64, Instant)>,
     failures: u32,
+    /// Requests to the node that failed in a row.
+    node_failures: u32,
     benchmark: Option<tokio::task::JoinHandle<u32>>,
     progress: Option<indicatif::ProgressBar>,
     last_log: Instant,
@@ -402,11 +407,20 @@ impl Host {
     async fn run(&mut self) -> Result<(), WorkerError> {
         loop {
             let finalized = match self.client.finalized_head().await {
-                Ok((n, _)) => n,
+                Ok((n, _)) => {
+                    self.node_failures = 0;
+                    n
+                }
                 Err(e) => {
                     self.problem(Some(format!("node unreachable: {e}")));
-                    if matches!(e, phala_client::ClientError::Disconnected { .. }) {
-                        self.reconnect(&e).await?;
+                    self.node_failures = self.node_failures.saturating_add(1);
+                    // A closed connection never comes back by itself, and one whose peer
+                    // vanished without closing it only times out: both get a new one.
+                    if matches!(e, phala_client::ClientError::Disconnected { .. })
+                        || self.node_failures >= RECONNECT_AFTER
+                    {
+                        self.reconnect(&e).await;
+                        self.node_failures = 0;
                     } else {
                         // Said every few seconds, so a long wait is never silent.
                         if self.last_log.elapsed() >= WAIT_LOG_EVERY {
@@ -436,28 +450,34 @@ impl Host {
         }
     }
 
-    /// A new connection to the node after the old one closed (the node restarted, or the
-    /// network failed): retried, and said, until the node answers; a node of another chain
-    /// is refused.
-    async fn reconnect(&mut self, lost: &phala_client::ClientError) -> Result<(), WorkerError> {
+    /// A new connection to the node after the old one failed (the node restarted, or the
+    /// network failed): retried, and said, until a node of this worker's chain answers. A
+    /// node of another chain is said and waited out, not followed: the light client would
+    /// refuse its blocks anyway.
+    async fn reconnect(&mut self, lost: &phala_client::ClientError) {
         warn!(
             "lost node {}: {lost}; reconnecting (contract state and queries are served from \
              block #{} meanwhile)",
             self.config.node_url,
             self.core.head().0
         );
-        let client = connect(&self.config.node_url).await;
-        if client.genesis_hash() != self.client.genesis_hash() {
-            return Err(WorkerError::Config(format!(
-                "node {} now serves chain {}, not {} this worker follows",
+        let ours = self.core.genesis_hash();
+        loop {
+            let client = connect(&self.config.node_url).await;
+            if client.genesis_hash() == ours {
+                info!("reconnected to node {}", self.config.node_url);
+                self.client = client;
+                return;
+            }
+            error!(
+                "node {} now serves chain {}, not {ours} this worker follows; trying again in \
+                 {} s (point --node at a node of this chain)",
                 self.config.node_url,
                 client.genesis_hash(),
-                self.client.genesis_hash()
-            )));
+                WAIT_LOG_EVERY.as_secs()
+            );
+            tokio::time::sleep(WAIT_LOG_EVERY).await;
         }
-        info!("reconnected to node {}", self.config.node_url);
-        self.client = client;
-        Ok(())
     }
 
     /// Fetches, verifies and applies the next batch towards `finalized`.
