@@ -441,12 +441,28 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                     client.upload_code(&signer, wasm).await?.0
                 }
             };
+            // The id does not depend on the constructor's input: refuse a taken one here,
+            // before a fee is paid for the chain to refuse it.
+            let salt_bytes = salt(&salt_arg);
+            let id = phala_runtime::modules::contracts::contract_id(
+                &signer.account_id(),
+                &code_hash,
+                &cluster,
+                &salt_bytes,
+            );
+            if client.contract(id).await?.is_some() {
+                bail!(
+                    "you deployed this code in this cluster with this salt already (contract \
+                     {id}); the id depends on the deployer, code, cluster and salt, not on the \
+                     constructor's arguments: pass --salt to make another"
+                );
+            }
             let result = client
                 .instantiate(
                     &signer,
                     code_hash,
                     input,
-                    salt(&salt_arg),
+                    salt_bytes,
                     cluster,
                     signed.gas,
                     deposit(&signed.storage_deposit_limit)?,
@@ -457,7 +473,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
                     let e = anyhow::Error::from(e);
                     if text.contains("ContractExists") {
                         e.context(
-                            "a contract from this code, constructor input and salt exists \
+                            "a contract with this deployer, code, cluster and salt exists \
                              already: pass --salt to make another",
                         )
                     } else {
@@ -584,6 +600,14 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             let bundle = load(&common.bundle)?;
             let metadata = &bundle.metadata;
             let callable = metadata.message(&message).map_err(|e| anyhow!("{e}"))?;
+            if callable.mutates {
+                // A query runs on a snapshot and keeps nothing: say so before it looks done.
+                eprintln!(
+                    "note: `{}` changes the contract's state; a query's changes are discarded \
+                     (`phala contract call` runs it as a command)",
+                    callable.label
+                );
+            }
             let input = encode(metadata, callable, &args)?;
             let client = connect(&common.url).await?;
             let api = WorkerApi::new(&worker)?;

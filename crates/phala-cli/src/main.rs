@@ -93,7 +93,7 @@ where
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
         if let Some(tag) = phala_node::log_tag::current() {
-            write!(writer, "{tag:<10}| ")?;
+            write!(writer, "{tag:<9} | ")?;
         }
         self.0.format_event(ctx, writer, event)
     }

@@ -265,6 +265,24 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         flippers.push((bundle, contract));
     }
 
+    // Deploying the same code again, even with other arguments, would take the same id: it is
+    // refused before a fee is paid, and says that --salt makes another.
+    let (own_flipper, _) = &flippers[0];
+    let again = net
+        .contract(&[
+            "instantiate",
+            own_flipper,
+            "--suri",
+            "//Charlie",
+            "--args",
+            "true",
+        ])
+        .unwrap_err();
+    assert!(
+        again.contains("not on the constructor's arguments") && again.contains("--salt"),
+        "{again}"
+    );
+
     // The project's erc20 (the README's): transfer by command; balances and allowance by
     // signed queries.
     let erc20 = example("erc20.contract");
