@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use phala_client::keys::{Ed25519Pair, KeyError, Sr25519Pair};
 use phala_client::primitives::ss58::{self, Ss58Error};
@@ -434,19 +434,14 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
         workers.retain(|w| gatekeepers.contains(&w.pubkey) == want);
     }
     if let Some(url) = &args.api {
-        let info = phala_client::worker::WorkerApi::new(url)?.info().await?;
-        let claimed = info
-            .get("pubkey")
-            .and_then(|v| v.as_str())
-            .context("its /info names no pubkey")?;
-        let key = phala_primitives::crypto::decode_hex(claimed)
-            .ok()
-            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-            .with_context(|| format!("its /info pubkey {claimed:.70} is not 32 bytes of hex"))?;
+        let key = phala_client::worker::WorkerApi::new(url)?
+            .claimed_identity()
+            .await?;
         workers.retain(|w| w.pubkey == key);
         if workers.is_empty() {
             bail!(
-                "the worker at {url} says it is {claimed:.70}, which is not a registered worker here"
+                "the worker at {url} says it is 0x{}, which is not a registered worker here",
+                hex::encode(key)
             );
         }
     }

@@ -369,24 +369,21 @@ fn write_examples(names: &[String], out: &std::path::Path, force: bool) -> Resul
     Ok(())
 }
 
-/// Writes `text` to `path`: only as a new file unless `replace` (never through a symlink
-/// or a file that appeared since the check), else through a rename over the old one.
+/// Writes `text` to `path` as a new file, never through a symlink or a file that appeared
+/// since the check; `replace` removes what is there first (a symlink itself, not its target).
 fn write_new(path: &std::path::Path, text: &str, replace: bool) -> std::io::Result<()> {
     use std::io::Write;
-    if !replace {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)?;
-        return file.write_all(text.as_bytes());
+    if replace {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
     }
-    let tmp = path.with_extension("contract.tmp");
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    std::fs::rename(&tmp, path)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 pub async fn run(cmd: ContractCmd) -> Result<()> {

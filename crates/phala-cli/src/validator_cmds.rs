@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use phala_client::keys::Ed25519Pair;
+use phala_client::keys::{Ed25519Pair, Sr25519Pair};
+use phala_client::primitives::AccountId32;
 use phala_client::primitives::format_pha;
 use phala_client::{Client, TxOptions};
 use phala_runtime::RuntimeCall;
@@ -72,18 +73,15 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
         ValidatorCmd::Bond { amount, tx } => {
             let value = parse_amount(None, &amount)?;
             crate::outln!("Bonding {}", format_pha(value));
-            submit(&tx, |_, _| {
-                Ok(RuntimeCall::Validators(validators::Call::bond { value }))
-            })
-            .await
+            let (client, signer) = open(&tx).await?;
+            let call = validators::Call::bond { value };
+            submit(&client, &signer, call).await
         }
         ValidatorCmd::Unbond { amount, tx } => {
             let value = parse_amount(None, &amount)?;
             crate::outln!("Unbonding {}", format_pha(value));
-            submit(&tx, |_, _| {
-                Ok(RuntimeCall::Validators(validators::Call::unbond { value }))
-            })
-            .await
+            let (client, signer) = open(&tx).await?;
+            submit(&client, &signer, validators::Call::unbond { value }).await
         }
         ValidatorCmd::Validate {
             consensus_key,
@@ -95,45 +93,47 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             if !validators::valid_address(p2p_address.as_bytes()) {
                 bail!("--p2p-address {p2p_address:?} is not host:port");
             }
-            bonded_enough(&tx).await?;
+            let (client, signer) = open(&tx).await?;
+            let account = signer.account_id();
+            bonded_enough(&client, &account).await?;
             crate::outln!(
                 "Standing with consensus key 0x{}",
                 hex::encode(key.public())
             );
-            submit(&tx, |client, account| {
-                let payload = validators::possession_payload(&client.genesis_hash(), account);
-                Ok(RuntimeCall::Validators(validators::Call::validate {
-                    consensus_key: key.public(),
-                    p2p_address: p2p_address.clone().into_bytes(),
-                    proof_of_possession: key.sign(&payload),
-                }))
-            })
-            .await
+            let payload = validators::possession_payload(&client.genesis_hash(), &account);
+            let call = validators::Call::validate {
+                consensus_key: key.public(),
+                p2p_address: p2p_address.into_bytes(),
+                proof_of_possession: key.sign(&payload),
+            };
+            submit(&client, &signer, call).await
         }
         ValidatorCmd::Withdraw { tx } => {
-            withdrawable(&tx).await?;
-            submit(&tx, |_, _| {
-                Ok(RuntimeCall::Validators(validators::Call::withdraw_unbonded))
-            })
-            .await
+            let (client, signer) = open(&tx).await?;
+            withdrawable(&client, &signer.account_id()).await?;
+            submit(&client, &signer, validators::Call::withdraw_unbonded).await
         }
         ValidatorCmd::Chill { tx } => {
-            submit(&tx, |_, _| {
-                Ok(RuntimeCall::Validators(validators::Call::chill))
-            })
-            .await
+            let (client, signer) = open(&tx).await?;
+            submit(&client, &signer, validators::Call::chill).await
         }
     }
 }
 
+/// The node and the signing account every validator command uses: one connection for the
+/// checks and the transaction.
+async fn open(args: &TxArgs) -> Result<(Client, Sr25519Pair)> {
+    let signer = signer(&args.suri)?;
+    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+    Ok((client, signer))
+}
+
 /// Refuses to stand with a bond under the minimum (the chain's `BondTooSmall` said neither
 /// what the minimum is nor how much is missing).
-async fn bonded_enough(args: &TxArgs) -> Result<()> {
-    let who = signer(&args.suri)?.account_id();
-    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+async fn bonded_enough(client: &Client, who: &AccountId32) -> Result<()> {
     let min = client.validator_params().await?.min_bond.max(1);
     let active = client
-        .bond_ledger(&who, None)
+        .bond_ledger(who, None)
         .await?
         .map(|l| l.active)
         .unwrap_or(0);
@@ -152,11 +152,9 @@ async fn bonded_enough(args: &TxArgs) -> Result<()> {
 
 /// Refuses a withdrawal that would move nothing (it used to pay a fee and report success
 /// with `Withdrawn { amount: 0 }`), saying when the unbonded PHA unlocks.
-async fn withdrawable(args: &TxArgs) -> Result<()> {
-    let who = signer(&args.suri)?.account_id();
-    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
+async fn withdrawable(client: &Client, who: &AccountId32) -> Result<()> {
     let (now, at) = client.best_head().await?;
-    let ledger = client.bond_ledger(&who, Some(at)).await?;
+    let ledger = client.bond_ledger(who, Some(at)).await?;
     let unlocking = ledger.map(|l| l.unlocking).unwrap_or_default();
     // The withdrawal lands in the next block at the earliest.
     if unlocking.iter().any(|u| u.at <= now.saturating_add(1)) {
@@ -172,16 +170,10 @@ async fn withdrawable(args: &TxArgs) -> Result<()> {
     }
 }
 
-/// Signs the call `make` builds, submits it and follows it to finality.
-async fn submit(
-    args: &TxArgs,
-    make: impl FnOnce(&Client, &phala_client::primitives::AccountId32) -> Result<RuntimeCall>,
-) -> Result<()> {
-    let signer = signer(&args.suri)?;
-    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
-    let call = make(&client, &signer.account_id())?;
+/// Signs `call`, submits it and follows it to finality.
+async fn submit(client: &Client, signer: &Sr25519Pair, call: validators::Call) -> Result<()> {
     let outcome = client
-        .submit_and_wait(call, &signer, TxOptions::default())
+        .submit_and_wait(RuntimeCall::Validators(call), signer, TxOptions::default())
         .await
         .context("waiting for finality")?;
     let metadata = client.metadata().await;

@@ -170,22 +170,35 @@ impl WorkerApi {
         serde_json::from_slice(&body).map_err(|e| self.bad(format!("/info: {e}")))
     }
 
+    /// A hex field of `/info`, by JSON pointer.
+    fn hex_field(&self, info: &serde_json::Value, name: &str) -> Result<Vec<u8>, ClientError> {
+        let text = info
+            .pointer(name)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| self.bad(format!("/info has no {name}; is the worker synced?")))?;
+        phala_primitives::crypto::decode_hex(text).map_err(|e| self.bad(format!("{name}: {e}")))
+    }
+
+    fn identity_in(&self, info: &serde_json::Value) -> Result<[u8; 32], ClientError> {
+        self.hex_field(info, "/pubkey")?
+            .try_into()
+            .map_err(|_| self.bad("the pubkey is not 32 bytes"))
+    }
+
+    /// The identity key the worker's `/info` claims: only a claim, which
+    /// [`query_key`](Self::query_key) checks against the chain and a query then holds the
+    /// worker to.
+    pub async fn claimed_identity(&self) -> Result<[u8; 32], ClientError> {
+        self.identity_in(&self.info().await?)
+    }
+
     /// The worker's identity and its current query key, checked against the chain.
     pub async fn query_key(
         &self,
         node: &Client,
     ) -> Result<([u8; 32], QueryKeyCertificate), ClientError> {
         let info = self.info().await?;
-        let hex_field = |name: &str| -> Result<Vec<u8>, ClientError> {
-            let text = info
-                .pointer(name)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| self.bad(format!("/info has no {name}; is the worker synced?")))?;
-            phala_primitives::crypto::decode_hex(text).map_err(|e| self.bad(format!("{name}: {e}")))
-        };
-        let worker: [u8; 32] = hex_field("/pubkey")?
-            .try_into()
-            .map_err(|_| self.bad("the pubkey is not 32 bytes"))?;
+        let worker = self.identity_in(&info)?;
         if let Some(expected) = self.expected
             && expected != worker
         {
@@ -212,7 +225,7 @@ impl WorkerApi {
                 registered.expires_at
             )));
         }
-        let bytes = hex_field("/queryKey/certificate")?;
+        let bytes = self.hex_field(&info, "/queryKey/certificate")?;
         let certificate = QueryKeyCertificate::decode_all_with_depth_limit(4, &mut &bytes[..])
             .map_err(|e| self.bad(format!("the query key certificate: {e}")))?;
         if !certificate.verify(&node.genesis_hash(), &worker) {
