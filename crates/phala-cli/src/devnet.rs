@@ -254,27 +254,25 @@ impl DevnetPlan {
                 .and_then(|i| first.checked_add(i))
                 .ok_or_else(|| DevnetError::Args(format!("port {first} + {i} is out of range")))
         };
-        let node = |name: String, i: usize, base_path: PathBuf| -> Result<_, DevnetError> {
+        // A node named `part` (Alice, full-1): its directory, node name and log tag follow.
+        let node = |part: &str, i: usize| -> Result<_, DevnetError> {
+            let lower = part.to_lowercase();
             Ok(NodeConfig {
                 spec: spec.clone(),
-                base_path,
+                base_path: base.join(&lower),
                 validator: None,
                 rpc_addr: rpc_addr(port(args.rpc_port, i)?, args.rpc_external),
                 prometheus_addr: Some(loopback(port(args.prometheus_port, i)?)),
                 p2p_listen: None,
                 pruning: Some(DEVNET_PRUNING),
-                name,
+                name: format!("phala-devnet-{lower}"),
                 followers: Vec::new(),
-                log_tag: None,
+                log_tag: Some(part.to_string()),
             })
         };
         let mut nodes = Vec::new();
         for (i, name) in DEV_ACCOUNTS.iter().take(args.validators).enumerate() {
-            let mut config = node(
-                format!("phala-devnet-{}", name.to_lowercase()),
-                i,
-                base.join(name.to_lowercase()),
-            )?;
+            let mut config = node(name, i)?;
             config.validator = Some(
                 Ed25519Pair::from_uri(&format!("//{name}"))
                     .map_err(|e| DevnetError::Key(e.to_string()))?,
@@ -282,18 +280,12 @@ impl DevnetPlan {
             if i == 0 && args.workers > 0 {
                 config.pruning = None;
             }
-            config.log_tag = Some(name.to_string());
             nodes.push((name.to_string(), config));
         }
         for i in 0..args.full_nodes {
             let name = format!("full-{}", i.saturating_add(1));
-            let mut config = node(
-                format!("phala-devnet-{name}"),
-                args.validators.saturating_add(i),
-                base.join(&name),
-            )?;
+            let mut config = node(&name, args.validators.saturating_add(i))?;
             config.p2p_listen = Some(loopback(free_port()?));
-            config.log_tag = Some(name.clone());
             nodes.push((name, config));
         }
         let workers = (0..args.workers)

@@ -246,7 +246,6 @@ __registered() { phala workers --api "http://$1" -q --url "$2" | grep -q 0x; }
 
 fn script(blocks: &[Block], logs: &Path) -> String {
     let mut out = format!("__logs={}\n{PRELUDE}", quote(&logs.display().to_string()));
-    let mut kept = false;
     for block in blocks {
         let _ = writeln!(out, "\n# README.md:{}", block.line);
         if let Directive::Skip(reason) = &block.directive {
@@ -260,8 +259,6 @@ fn script(blocks: &[Block], logs: &Path) -> String {
             );
             continue;
         }
-        let mut starts_servers = matches!(block.directive, Directive::With(_));
-        starts_servers |= block.commands.iter().any(|(_, c)| readiness(c).is_some());
         let _ = writeln!(
             out,
             "echo {}",
@@ -287,11 +284,8 @@ fn script(blocks: &[Block], logs: &Path) -> String {
             }
         }
         // Kept servers serve the next block too, and stop with its own.
-        if block.directive == Directive::KeepServers {
-            kept = true;
-        } else if starts_servers || kept {
+        if block.directive != Directive::KeepServers {
             out.push_str("__stop_servers\n");
-            kept = false;
         }
     }
     out.push_str("echo 'readme-test: every example ran'\n");
