@@ -282,6 +282,27 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         again.contains("not on the constructor's arguments") && again.contains("--salt"),
         "{again}"
     );
+    // Querying a message that changes state looked like it had run it: it now says the
+    // query's changes are discarded.
+    let own_id = &flippers[0].1;
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["contract", "query", own_flipper, "--contract", own_id])
+        .args([
+            "--message",
+            "flip",
+            "--worker",
+            &worker1,
+            "--url",
+            &net.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a query's changes are discarded"),
+        "{stderr}"
+    );
 
     // The project's erc20 (the README's): transfer by command; balances and allowance by
     // signed queries.
