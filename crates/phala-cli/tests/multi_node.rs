@@ -60,7 +60,17 @@ fn log_tails(base: &Path) -> String {
         let log = std::fs::read_to_string(base.join(format!("{name}.log"))).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-        out.push_str(&format!("\n--- {name} ---\n{tail}"));
+        // Warnings from the whole run: a blocked peer or a failed dial explains a wait.
+        let warnings: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .take(30)
+            .copied()
+            .collect();
+        out.push_str(&format!(
+            "\n--- {name} ---\n{}\n[...]\n{tail}",
+            warnings.join("\n")
+        ));
     }
     out
 }

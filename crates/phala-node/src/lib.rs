@@ -395,6 +395,7 @@ async fn run_inner(
             stall::quiet_for(block_time),
         );
         tokio::spawn(async move {
+            let mut blocked: Vec<String> = Vec::new();
             loop {
                 if let Ok((height, _)) = chain.finalized()
                     && let Some(waited) = watch.observe(height, std::time::Instant::now())
@@ -423,6 +424,16 @@ async fn run_inner(
                     .and_then(|e| e.as_ref().map(|encode| encode()));
                 if let Some(text) = encoded {
                     peers.store(metrics::connected_peers(&text), Ordering::Relaxed);
+                    // A block lasts hours and silently shrinks the node's connectivity:
+                    // an operator must see it, and whom it hit.
+                    let now_blocked = metrics::blocked_peers(&text);
+                    for peer in now_blocked.iter().filter(|p| !blocked.contains(p)) {
+                        tracing::warn!(target: "p2p", peer = %peer, "the p2p stack blocked a peer for misbehaviour; no connection with it until the block expires");
+                    }
+                    for peer in blocked.iter().filter(|p| !now_blocked.contains(p)) {
+                        tracing::info!(target: "p2p", peer = %peer, "a peer's block expired");
+                    }
+                    blocked = now_blocked;
                 }
                 metrics.refresh(&chain, &best, &peers);
                 tokio::time::sleep(Duration::from_secs(1)).await;

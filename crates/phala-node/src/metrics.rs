@@ -100,6 +100,20 @@ pub fn connected_peers(encoded: &str) -> usize {
         .count()
 }
 
+/// The peers the p2p stack has blocked (for misbehaviour it detected, for hours), read from
+/// its tracker's `…directory_blocked{peer="…"}` samples, sorted.
+pub fn blocked_peers(encoded: &str) -> Vec<String> {
+    let mut peers: Vec<String> = encoded
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once("directory_blocked{peer=\"")?.1.split_once('"'))
+        .map(|(peer, _)| peer.to_string())
+        .collect();
+    peers.sort();
+    peers.dedup();
+    peers
+}
+
 /// Extra text appended to every scrape (the consensus stack's own registry).
 pub type ExtraMetrics = Arc<Mutex<Option<Box<dyn Fn() -> String + Send>>>>;
 
@@ -171,5 +185,7 @@ mod peer_tests {
             p2p_tracker_directory_blocked{peer=\"ef\"} 1\n";
         assert_eq!(super::connected_peers(text), 2);
         assert_eq!(super::connected_peers(""), 0);
+        assert_eq!(super::blocked_peers(text), vec!["ef".to_string()]);
+        assert!(super::blocked_peers("").is_empty());
     }
 }
