@@ -30,6 +30,7 @@
     )
 )]
 
+pub mod computation;
 pub mod contracts;
 pub mod topics;
 
