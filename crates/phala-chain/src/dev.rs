@@ -123,6 +123,7 @@ pub fn live_spec(live: LiveSpec) -> Result<ChainSpec, SpecError> {
             measurements: live.measurements,
             ..Default::default()
         },
+        computation: Default::default(),
     };
     spec.validate()?;
     Ok(spec)
@@ -235,6 +236,11 @@ pub fn local_testnet(
                 hex::encode(phala_runtime::genesis::DEV_WORKER_MEASUREMENT)
             )],
             ..Default::default()
+        },
+        computation: if dev {
+            crate::spec_computation::ComputationSpec::dev()
+        } else {
+            Default::default()
         },
     };
     spec.validate()?;

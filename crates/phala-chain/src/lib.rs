@@ -38,6 +38,7 @@ pub mod backend;
 pub mod dev;
 pub mod pool;
 pub mod spec;
+pub mod spec_computation;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

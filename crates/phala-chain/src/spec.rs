@@ -94,6 +94,9 @@ pub struct ChainSpec {
     /// What workers may register with.
     #[serde(default)]
     pub registry: RegistrySpec,
+    /// The computation economics and stake pools (classic Phala's when left out).
+    #[serde(default)]
+    pub computation: crate::spec_computation::ComputationSpec,
 }
 
 /// The worker registry's genesis.
@@ -406,6 +409,10 @@ impl ChainSpec {
                     .collect::<Result<_, _>>()?,
                 params: self.registry_params(),
             },
+            computation: phala_runtime::genesis::ComputationGenesis {
+                params: self.computation.params(self.block_time_ms)?,
+            },
+            stake_pools: self.computation.stake_pools(self.block_time_ms),
             sudo_key,
         })
     }

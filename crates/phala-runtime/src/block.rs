@@ -11,7 +11,9 @@ use phala_primitives::{BlockNumber, DigestItem, H256, Moment, OpaqueExtrinsic, W
 use crate::dispatch::DispatchClass;
 use crate::executive::{Applied, ApplyError, Context, apply_extrinsic, decode_extrinsic};
 use crate::modules::system::{self, EventRecord, PerDispatchClass, Phase};
-use crate::modules::{contracts, message_queue, registry, timestamp, validators, weights};
+use crate::modules::{
+    computation, contracts, message_queue, registry, stake_pools, timestamp, validators, weights,
+};
 use crate::validity::{InvalidTransaction, TransactionValidityError};
 use crate::{Backend, Ext, RuntimeCall, UncheckedExtrinsic};
 
@@ -88,6 +90,9 @@ impl<'a> BlockBuilder<'a> {
         registry::on_initialize::<crate::Wiring>(&mut ext, number);
         // After the queue is cleared: reassignments are this block's messages.
         contracts::on_initialize(&mut ext, number);
+        // After the queue is cleared: the challenge is this block's message.
+        computation::on_initialize(&mut ext, number);
+        stake_pools::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {
             return Err(BlockError::Fatal(reason));
         }

@@ -65,8 +65,8 @@ use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
 use modules::{
-    balances, contracts, message_queue, registry, sudo, system, timestamp, transaction_payment,
-    validators,
+    balances, computation, contracts, message_queue, registry, stake_pools, sudo, system,
+    timestamp, transaction_payment, validators,
 };
 
 /// Every call of the runtime: the module index, then the module's call.
@@ -86,6 +86,10 @@ pub enum RuntimeCall {
     MessageQueue(message_queue::Call),
     #[codec(index = 7)]
     Contracts(contracts::Call),
+    #[codec(index = 8)]
+    Computation(computation::Call),
+    #[codec(index = 9)]
+    StakePools(stake_pools::Call),
     #[codec(index = 30)]
     Sudo(sudo::Call),
 }
@@ -101,6 +105,8 @@ impl RuntimeCall {
             RuntimeCall::Registry(c) => c.info(),
             RuntimeCall::MessageQueue(c) => c.info::<Wiring>(),
             RuntimeCall::Contracts(c) => c.info(),
+            RuntimeCall::Computation(c) => c.info(),
+            RuntimeCall::StakePools(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
         }
     }
@@ -114,6 +120,8 @@ impl RuntimeCall {
             RuntimeCall::Registry(c) => c.dispatch::<Wiring>(ext, origin),
             RuntimeCall::MessageQueue(c) => c.dispatch::<Wiring>(ext, origin),
             RuntimeCall::Contracts(c) => c.dispatch(ext, origin),
+            RuntimeCall::Computation(c) => c.dispatch(ext, origin),
+            RuntimeCall::StakePools(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }
     }
@@ -141,6 +149,10 @@ pub enum RuntimeEvent {
     MessageQueue(message_queue::Event),
     #[codec(index = 7)]
     Contracts(contracts::Event),
+    #[codec(index = 8)]
+    Computation(computation::Event),
+    #[codec(index = 9)]
+    StakePools(stake_pools::Event),
     #[codec(index = 30)]
     Sudo(sudo::Event),
 }

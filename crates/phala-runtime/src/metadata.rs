@@ -26,8 +26,8 @@ use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, m
 
 use crate::modules::system::PerDispatchClass;
 use crate::modules::{
-    balances, contracts, message_queue, registry, sudo, timestamp, transaction_payment, validators,
-    weights,
+    balances, computation, contracts, message_queue, registry, stake_pools, sudo, timestamp,
+    transaction_payment, validators, weights,
 };
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::RuntimeVersion;
@@ -74,6 +74,10 @@ pub enum RuntimeError {
     MessageQueue(message_queue::Error),
     #[codec(index = 7)]
     Contracts(contracts::Error),
+    #[codec(index = 8)]
+    Computation(computation::Error),
+    #[codec(index = 9)]
+    StakePools(stake_pools::Error),
     #[codec(index = 30)]
     Sudo(sudo::Error),
 }
@@ -580,6 +584,8 @@ mod tests {
                 ("Registry", 5),
                 ("MessageQueue", 6),
                 ("Contracts", 7),
+                ("Computation", 8),
+                ("StakePools", 9),
                 ("Sudo", 30)
             ]
         );

@@ -13,7 +13,7 @@ use phala_primitives::Weight;
 use crate::Ext;
 use crate::dispatch::DispatchResult;
 use crate::modules::message_queue::{self, Route, SenderStatus};
-use crate::modules::{contracts, registry};
+use crate::modules::{computation, contracts, registry, stake_pools};
 
 /// The runtime's configuration of its modules.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +49,16 @@ impl message_queue::Config for Wiring {
             handle: contracts::on_report,
             weight: contracts::report_weight,
         },
+        Route {
+            topic: phala_mq::computation::HEARTBEAT,
+            handle: computation::on_heartbeat,
+            weight: computation::heartbeat_weight,
+        },
+        Route {
+            topic: phala_mq::computation::SETTLEMENT,
+            handle: computation::on_settlement::<Wiring>,
+            weight: computation::settlement_weight,
+        },
     ];
 }
 
@@ -79,10 +89,32 @@ fn gatekeeper_report_weight(payload: &[u8]) -> Weight {
 impl registry::WorkerHooks for Wiring {
     fn on_revoked(ext: &mut Ext, pubkey: &[u8; 32]) {
         contracts::leave_cluster(ext, pubkey);
+        computation::on_worker_revoked(ext, pubkey);
     }
 
     fn on_reattested(ext: &mut Ext, worker: &registry::WorkerInfo) {
         contracts::recheck_member(ext, worker);
+    }
+}
+
+/// Sessions are owned by stake pools: their money moves the pools' books.
+impl computation::Hooks for Wiring {
+    fn on_reward(
+        ext: &mut Ext,
+        owner: &phala_primitives::AccountId32,
+        _worker: &[u8; 32],
+        amount: phala_primitives::Balance,
+    ) {
+        stake_pools::on_reward(ext, owner, amount);
+    }
+
+    fn on_slashed(
+        ext: &mut Ext,
+        owner: &phala_primitives::AccountId32,
+        _worker: &[u8; 32],
+        amount: phala_primitives::Balance,
+    ) {
+        stake_pools::on_slashed(ext, owner, amount);
     }
 }
 

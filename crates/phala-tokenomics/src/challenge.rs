@@ -15,7 +15,7 @@ use crate::Params;
 pub type Target = [u8; 32];
 
 /// What a block asks of workers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
 pub struct Challenge {
     /// From the chain's randomness at this block.
     pub seed: [u8; 32],

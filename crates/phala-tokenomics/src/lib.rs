@@ -14,11 +14,13 @@ mod challenge;
 mod decimal;
 mod params;
 mod value;
+mod wide;
 
 pub use challenge::{Challenge, ChallengeRanges, Target, online_target, worker_hash};
 pub use decimal::{format_fixed, parse_decimal};
 pub use params::{Economics, Params, ParamsError};
-pub use value::{Payout, pha_to_plancks, plancks_to_pha, share, split_payout};
+pub use value::{Payout, perbill_floor, pha_to_plancks, plancks_to_pha, share, split_payout};
+pub use wide::mul_div_floor;
 
 /// The number type of the economics: 64 integer bits, 64 fractional bits.
 pub type Fixed = fixed::types::U64F64;

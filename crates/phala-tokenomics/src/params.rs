@@ -103,7 +103,8 @@ impl From<Error> for ParamsError {
 
 /// The per-block parameters, as stored on chain. Fractional values are U64F64 bits
 /// (`value · 2^64`), as classic Phala stored them; read them through the accessors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
+/// `Default` is all zeros, which [`Params::check`] refuses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
 pub struct Params {
     /// ρ per block.
     pub rho: u128,

@@ -84,8 +84,9 @@ pub fn split_payout(params: &Params, plancks: u128) -> Payout {
     }
 }
 
-/// `amount · parts / 10^9` rounded down, without overflow for any u128 amount.
-fn perbill_floor(amount: u128, parts: u32) -> u128 {
+/// `amount · parts / 10^9` rounded down (parts capped at 10^9), without overflow for any
+/// u128 amount: Substrate's `Perbill` applied to a balance.
+pub fn perbill_floor(amount: u128, parts: u32) -> u128 {
     const BILLION: u128 = 1_000_000_000;
     let parts = u128::from(parts).min(BILLION);
     // amount = q·10^9 + r: q·parts fits (q < 2^98.1, parts < 2^30) and r·parts < 10^18.

@@ -8,9 +8,11 @@
 //! root implements in [`crate::wiring`].
 
 pub mod balances;
+pub mod computation;
 pub mod contracts;
 pub mod message_queue;
 pub mod registry;
+pub mod stake_pools;
 pub mod sudo;
 pub mod system;
 pub mod timestamp;
@@ -33,6 +35,8 @@ pub fn all() -> Vec<crate::metadata::ModuleMetadata> {
         registry::metadata(),
         message_queue::metadata(),
         contracts::metadata(),
+        computation::metadata(),
+        stake_pools::metadata(),
         sudo::metadata(),
     ]
 }
@@ -48,6 +52,8 @@ pub mod index {
     pub const REGISTRY: u8 = 5;
     pub const MESSAGE_QUEUE: u8 = 6;
     pub const CONTRACTS: u8 = 7;
+    pub const COMPUTATION: u8 = 8;
+    pub const STAKE_POOLS: u8 = 9;
     /// Temporary, until governance: far from the modules still to come.
     pub const SUDO: u8 = 30;
 }

@@ -33,8 +33,13 @@ pub(crate) struct Net {
 
 impl Net {
     pub fn new() -> Self {
+        Self::with_chain(dev_chain(true))
+    }
+
+    /// A net on `chain`, whose genesis must endow Alice (sudo) and Bob (operator).
+    pub fn with_chain(chain: TestChain) -> Self {
         Net {
-            chain: dev_chain(true),
+            chain,
             alice_nonce: 0,
             bob_nonce: 0,
         }

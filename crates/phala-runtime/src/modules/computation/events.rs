@@ -1,0 +1,98 @@
+use parity_scale_codec::{Decode, Encode};
+use phala_primitives::{AccountId32, Balance, BlockNumber};
+use scale_info::TypeInfo;
+
+/// Events of the `Computation` module.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Event {
+    /// A worker was bound to a session of `owner`.
+    #[codec(index = 0)]
+    WorkerBound {
+        worker: [u8; 32],
+        owner: AccountId32,
+    },
+    /// A worker's session ended.
+    #[codec(index = 1)]
+    WorkerUnbound {
+        worker: [u8; 32],
+        owner: AccountId32,
+    },
+    /// A worker started computing (`initial_v` in U64F64 bits).
+    #[codec(index = 2)]
+    WorkerStarted {
+        worker: [u8; 32],
+        owner: AccountId32,
+        stake: Balance,
+        initial_v: u128,
+    },
+    /// A worker stopped computing; its cooldown began.
+    #[codec(index = 3)]
+    WorkerStopped {
+        worker: [u8; 32],
+        owner: AccountId32,
+    },
+    /// A cooled-down worker's stake went back to its owner.
+    #[codec(index = 4)]
+    StakeReclaimed {
+        worker: [u8; 32],
+        owner: AccountId32,
+        amount: Balance,
+    },
+    /// A worker answered its challenge.
+    #[codec(index = 5)]
+    HeartbeatReceived {
+        worker: [u8; 32],
+        challenge_block: BlockNumber,
+        iterations: u64,
+    },
+    /// A worker missed its challenge: its value decays until it answers again.
+    #[codec(index = 6)]
+    WorkerUnresponsive { worker: [u8; 32] },
+    /// An unresponsive worker answered again.
+    #[codec(index = 7)]
+    WorkerRecovered { worker: [u8; 32] },
+    /// A heartbeat was paid: `pool` to the owner, `treasury` to the treasury (`v` in U64F64
+    /// bits).
+    #[codec(index = 8)]
+    WorkerRewarded {
+        worker: [u8; 32],
+        owner: AccountId32,
+        pool: Balance,
+        treasury: Balance,
+        v: u128,
+    },
+    /// The reward pool could not pay a whole payout: payouts stop when it runs dry.
+    #[codec(index = 9)]
+    RewardPoolExhausted { worker: [u8; 32], unpaid: Balance },
+    /// A block's settlement was applied.
+    #[codec(index = 10)]
+    SettlementApplied {
+        block: BlockNumber,
+        gatekeeper: [u8; 32],
+        paid: Balance,
+    },
+    /// A gatekeeper's settlement differs from the one applied for the same block: one of
+    /// them is faulty.
+    #[codec(index = 11)]
+    SettlementMismatch {
+        block: BlockNumber,
+        gatekeeper: [u8; 32],
+        applied_from: [u8; 32],
+    },
+    /// Stake was slashed to the treasury for proven misbehaviour.
+    #[codec(index = 12)]
+    StakeSlashed {
+        worker: [u8; 32],
+        owner: AccountId32,
+        amount: Balance,
+    },
+    /// Root set the economics' parameters.
+    #[codec(index = 13)]
+    ParamsSet,
+}
+
+impl From<Event> for crate::RuntimeEvent {
+    fn from(e: Event) -> Self {
+        crate::RuntimeEvent::Computation(e)
+    }
+}

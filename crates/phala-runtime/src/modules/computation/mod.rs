@@ -1,0 +1,480 @@
+//! `Computation`: workers' computing sessions, the heartbeat challenge each block, and the
+//! settlements gatekeepers compute from them.
+//!
+//! A worker is bound to a session owned by an account (its stake pool's), and moves
+//! `Ready → Idle (computing) → Unresponsive → CoolingDown → Ready` as classic Phala's do.
+//! Starting reserves the stake on the owner (at least `S_min = k·√P`, with the initial value
+//! `Ve` within `v_max`); stopping starts the cooldown; reclaiming after it unreserves what is
+//! left of the stake.
+//!
+//! Each block with anyone computing publishes a challenge (a seed from the parent hash and
+//! a target aiming at 20 challenges a block, at most 2 per worker an hour). A picked worker
+//! answers with a signed [`Heartbeat`] through the message queue, which this module checks
+//! in O(1) and passes on to the gatekeepers. Gatekeepers compute value and payouts in their
+//! TEEs and send one [`Settlement`] per block that had anything to settle; the first one
+//! for a block is applied (payouts from the reward pool: the owner's part, then the
+//! treasury's), identical copies are ignored, and a differing copy is recorded as a
+//! gatekeeper fault. Nothing here loops over all sessions: a block costs O(challenged +
+//! settled workers).
+//!
+//! Why the parent hash is a good enough seed: a block author can reorder its block to
+//! steer the next challenge, but a challenge pays only for the blocks since the worker's
+//! last payout, so being picked more often earns nothing more.
+//!
+//! [`Heartbeat`]: phala_mq::computation::Heartbeat
+//! [`Settlement`]: phala_mq::computation::Settlement
+
+mod calls;
+mod errors;
+mod events;
+mod messages;
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use calls::Call;
+pub use errors::Error;
+pub use events::Event;
+pub use messages::{heartbeat_weight, on_heartbeat, on_settlement, settlement_weight};
+
+use parity_scale_codec::{Decode, Encode};
+use phala_mq::computation::{COMPUTATION_EVENT, ComputationEvent};
+use phala_primitives::{AccountId32, Balance, BlockNumber, H256, storage::Hasher};
+use phala_tokenomics::{Challenge, Fixed, Params, online_target, pha_to_plancks, plancks_to_pha};
+use scale_info::TypeInfo;
+
+use crate::Ext;
+use crate::dispatch::{ArithmeticError, DispatchResult};
+use crate::modules::{TREASURY_ACCOUNT, balances, message_queue, registry, system, timestamp};
+use crate::storage::{Query, StorageMap, StorageValue};
+
+const MODULE: &str = "Computation";
+
+/// Blocks a settlement's digest is kept to compare later copies with, and how late a
+/// settlement may arrive (gatekeepers send theirs within a few blocks).
+pub const SETTLEMENT_MEMORY: BlockNumber = 600;
+
+/// A worker's computing state, as classic Phala's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum WorkerState {
+    /// Bound to a session, not computing.
+    #[default]
+    Ready,
+    /// Computing and answering its challenges.
+    Idle,
+    /// Computing, but a challenge went unanswered: its value decays until it answers.
+    Unresponsive,
+    /// Stopped; the stake is released when the cooldown ends.
+    CoolingDown,
+}
+
+/// A worker's session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Session {
+    /// Who staked, and who is paid: the worker's stake pool.
+    pub owner: AccountId32,
+    pub state: WorkerState,
+    /// Reserved on the owner; what a slash has taken is gone from it.
+    pub stake: Balance,
+    /// The benchmark score the session started with (P).
+    pub p_bench: u32,
+    pub confidence_level: u8,
+    /// U64F64 bits.
+    pub initial_v: u128,
+    /// U64F64 bits, as of the last settlement.
+    pub v: u128,
+    /// Block computing started at (0 while Ready).
+    pub started_at: BlockNumber,
+    /// Block the cooldown started at (0 unless cooling down).
+    pub cooling_since: BlockNumber,
+    /// Block of the last challenge answered.
+    pub last_challenge: BlockNumber,
+    /// Block the last heartbeat was accepted at.
+    pub last_heartbeat_at: BlockNumber,
+    /// Block the last payout covered up to.
+    pub last_paid_at: BlockNumber,
+    /// The worker's work counter at its last heartbeat.
+    pub iterations: u64,
+    /// Paid to the owner over the session's life, after the treasury's share.
+    pub total_reward: Balance,
+    /// Heartbeats accepted and challenges missed.
+    pub heartbeats: u32,
+    pub missed: u32,
+}
+
+pub const PARAMS: StorageValue<Params> = StorageValue::new(
+    MODULE,
+    "Params",
+    Query::Optional,
+    &[" The economics' per-block parameters (fractions as U64F64 bits)."],
+);
+pub const SESSIONS: StorageMap<[u8; 32], Session> = StorageMap::new(
+    MODULE,
+    "Sessions",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" Workers' sessions, by identity key."],
+);
+pub const COMPUTING_WORKERS: StorageValue<u32> = StorageValue::new(
+    MODULE,
+    "ComputingWorkers",
+    Query::Default,
+    &[" Workers Idle or Unresponsive: the N the challenge target aims at."],
+);
+pub const CHALLENGES: StorageMap<BlockNumber, Challenge> = StorageMap::new(
+    MODULE,
+    "Challenges",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[" Recent blocks' heartbeat challenges (kept for the window plus settlement delay)."],
+);
+pub const NEXT_SETTLEMENT: StorageValue<BlockNumber> = StorageValue::new(
+    MODULE,
+    "NextSettlement",
+    Query::Default,
+    &[" The earliest block a new settlement may be for."],
+);
+pub const SETTLEMENTS: StorageMap<BlockNumber, (H256, [u8; 32])> = StorageMap::new(
+    MODULE,
+    "Settlements",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[" Recent settlements' digests and the gatekeeper whose copy was applied."],
+);
+
+pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
+    vec![
+        PARAMS.metadata(),
+        SESSIONS.metadata(),
+        COMPUTING_WORKERS.metadata(),
+        CHALLENGES.metadata(),
+        NEXT_SETTLEMENT.metadata(),
+        SETTLEMENTS.metadata(),
+    ]
+}
+
+/// What other modules learn of a session's money.
+pub trait Hooks {
+    /// `amount` was paid into `owner`'s free balance for `worker`'s computing.
+    fn on_reward(ext: &mut Ext, owner: &AccountId32, worker: &[u8; 32], amount: Balance);
+    /// `amount` of `worker`'s stake left `owner`'s reserve for the treasury.
+    fn on_slashed(ext: &mut Ext, owner: &AccountId32, worker: &[u8; 32], amount: Balance);
+}
+
+/// No other module listens (tests of this module alone).
+impl Hooks for () {
+    fn on_reward(_: &mut Ext, _: &AccountId32, _: &[u8; 32], _: Balance) {}
+    fn on_slashed(_: &mut Ext, _: &AccountId32, _: &[u8; 32], _: Balance) {}
+}
+
+/// The parameters in force. Every chain built by this runtime has them from genesis.
+pub fn params(ext: &Ext) -> Result<Params, Error> {
+    PARAMS.get(ext).ok_or(Error::NotConfigured)
+}
+
+pub fn session(ext: &Ext, worker: &[u8; 32]) -> Option<Session> {
+    SESSIONS.get(ext, worker)
+}
+
+fn push(ext: &mut Ext, event: &ComputationEvent) -> DispatchResult {
+    message_queue::push(ext, MODULE, COMPUTATION_EVENT, event)
+}
+
+fn set_computing(ext: &mut Ext, delta: i64) -> DispatchResult {
+    let n = COMPUTING_WORKERS.get_or_default(ext);
+    let n = if delta >= 0 {
+        n.checked_add(u32::try_from(delta).map_err(|_| ArithmeticError::Overflow)?)
+    } else {
+        n.checked_sub(u32::try_from(delta.unsigned_abs()).map_err(|_| ArithmeticError::Overflow)?)
+    }
+    .ok_or(ArithmeticError::Overflow)?;
+    COMPUTING_WORKERS.put(ext, &n);
+    Ok(())
+}
+
+/// Binds a registered worker to a session owned by `owner`, Ready to start.
+pub fn bind(ext: &mut Ext, worker: &[u8; 32], owner: &AccountId32) -> DispatchResult {
+    registry::worker(ext, worker).ok_or(Error::WorkerNotRegistered)?;
+    if SESSIONS.contains(ext, worker) {
+        return Err(Error::AlreadyBound.into());
+    }
+    SESSIONS.insert(
+        ext,
+        worker,
+        &Session {
+            owner: *owner,
+            ..Default::default()
+        },
+    );
+    ext.deposit_event(Event::WorkerBound {
+        worker: *worker,
+        owner: *owner,
+    });
+    Ok(())
+}
+
+fn owned(ext: &Ext, worker: &[u8; 32], owner: &AccountId32) -> Result<Session, Error> {
+    let session = SESSIONS.get(ext, worker).ok_or(Error::NotBound)?;
+    if session.owner != *owner {
+        return Err(Error::NotOwner);
+    }
+    Ok(session)
+}
+
+/// Ends a Ready worker's session.
+pub fn unbind(ext: &mut Ext, worker: &[u8; 32], owner: &AccountId32) -> DispatchResult {
+    let session = owned(ext, worker, owner)?;
+    if session.state != WorkerState::Ready {
+        return Err(Error::NotReady.into());
+    }
+    SESSIONS.remove(ext, worker);
+    ext.deposit_event(Event::WorkerUnbound {
+        worker: *worker,
+        owner: *owner,
+    });
+    Ok(())
+}
+
+/// The least stake (plancks, rounded up) for a worker of score `p`.
+pub fn min_stake(params: &Params, p: u32) -> Result<Balance, Error> {
+    let s = params.s_min(p).map_err(|_| Error::Overflow)?;
+    let plancks = pha_to_plancks(s);
+    // Rounded up, so a stake of exactly this is never a planck short of S_min.
+    Ok(
+        if plancks_to_pha(plancks).map_err(|_| Error::Overflow)? < s {
+            plancks.saturating_add(1)
+        } else {
+            plancks
+        },
+    )
+}
+
+/// Starts a Ready worker computing with `stake` reserved on its owner.
+pub fn start(
+    ext: &mut Ext,
+    worker: &[u8; 32],
+    owner: &AccountId32,
+    stake: Balance,
+) -> DispatchResult {
+    let params = params(ext)?;
+    let mut session = owned(ext, worker, owner)?;
+    if session.state != WorkerState::Ready {
+        return Err(Error::NotReady.into());
+    }
+    let info = registry::worker(ext, worker).ok_or(Error::WorkerNotRegistered)?;
+    registry::usable(ext, &info).map_err(|_| Error::WorkerNotTrusted)?;
+    let p = info.initial_score.ok_or(Error::NotBenchmarked)?;
+    if p < params.min_init_p {
+        return Err(Error::ScoreTooLow.into());
+    }
+    if stake < min_stake(&params, p)? {
+        return Err(Error::StakeTooLow.into());
+    }
+    let conf = params.conf_of(info.confidence_level);
+    let s = plancks_to_pha(stake).map_err(|_| Error::Overflow)?;
+    let ve = params.initial_v(s, p, conf).map_err(|_| Error::Overflow)?;
+    if ve > params.v_max() {
+        return Err(Error::StakeTooHigh.into());
+    }
+    balances::reserve(ext, owner, stake)?;
+    set_computing(ext, 1)?;
+    let now = system::block_number(ext);
+    session.state = WorkerState::Idle;
+    session.stake = stake;
+    session.p_bench = p;
+    session.confidence_level = info.confidence_level;
+    session.initial_v = ve.to_bits();
+    session.v = ve.to_bits();
+    session.started_at = now;
+    session.cooling_since = 0;
+    session.last_challenge = now;
+    session.last_heartbeat_at = now;
+    session.last_paid_at = now;
+    session.iterations = 0;
+    SESSIONS.insert(ext, worker, &session);
+    push(
+        ext,
+        &ComputationEvent::Started {
+            worker: *worker,
+            p_bench: p,
+            confidence_level: info.confidence_level,
+            stake,
+            initial_v: ve.to_bits(),
+            at_ms: timestamp::now(ext),
+        },
+    )?;
+    ext.deposit_event(Event::WorkerStarted {
+        worker: *worker,
+        owner: *owner,
+        stake,
+        initial_v: ve.to_bits(),
+    });
+    Ok(())
+}
+
+/// Stops a computing worker: it earns nothing more, and its stake is released after the
+/// cooldown.
+pub fn stop(ext: &mut Ext, worker: &[u8; 32], owner: &AccountId32) -> DispatchResult {
+    let session = owned(ext, worker, owner)?;
+    force_stop(ext, worker, session)
+}
+
+fn force_stop(ext: &mut Ext, worker: &[u8; 32], mut session: Session) -> DispatchResult {
+    if !matches!(session.state, WorkerState::Idle | WorkerState::Unresponsive) {
+        return Err(Error::NotComputing.into());
+    }
+    set_computing(ext, -1)?;
+    let now = system::block_number(ext);
+    session.state = WorkerState::CoolingDown;
+    session.cooling_since = now;
+    SESSIONS.insert(ext, worker, &session);
+    push(ext, &ComputationEvent::Stopped { worker: *worker })?;
+    ext.deposit_event(Event::WorkerStopped {
+        worker: *worker,
+        owner: session.owner,
+    });
+    Ok(())
+}
+
+/// A revoked or deregistered worker stops computing at once (its cooldown still runs).
+pub fn on_worker_revoked(ext: &mut Ext, worker: &[u8; 32]) {
+    if let Some(session) = SESSIONS.get(ext, worker)
+        && matches!(session.state, WorkerState::Idle | WorkerState::Unresponsive)
+    {
+        let _ = ext.transactional(|ext| force_stop(ext, worker, session));
+    }
+}
+
+/// The block from which a cooling-down worker's stake can be reclaimed.
+pub fn reclaimable_at(params: &Params, session: &Session) -> BlockNumber {
+    session.cooling_since.saturating_add(params.cooldown)
+}
+
+/// Returns a cooled-down worker's stake to its owner's free balance; the worker is Ready
+/// again. Returns the stake released.
+pub fn reclaim(
+    ext: &mut Ext,
+    worker: &[u8; 32],
+    owner: &AccountId32,
+) -> Result<Balance, crate::dispatch::DispatchError> {
+    let params = params(ext)?;
+    let mut session = owned(ext, worker, owner)?;
+    if session.state != WorkerState::CoolingDown {
+        return Err(Error::NotCoolingDown.into());
+    }
+    if system::block_number(ext) < reclaimable_at(&params, &session) {
+        return Err(Error::CooldownNotOver.into());
+    }
+    let stake = session.stake;
+    if balances::unreserve(ext, owner, stake) != 0 {
+        return Err(ArithmeticError::Underflow.into());
+    }
+    session.state = WorkerState::Ready;
+    session.stake = 0;
+    session.cooling_since = 0;
+    session.started_at = 0;
+    SESSIONS.insert(ext, worker, &session);
+    ext.deposit_event(Event::StakeReclaimed {
+        worker: *worker,
+        owner: *owner,
+        amount: stake,
+    });
+    Ok(stake)
+}
+
+/// Takes up to `amount` of `worker`'s stake to the treasury for proven misbehaviour.
+/// Returns what was taken.
+pub fn slash_stake<H: Hooks>(
+    ext: &mut Ext,
+    worker: &[u8; 32],
+    amount: Balance,
+) -> Result<Balance, crate::dispatch::DispatchError> {
+    let mut session = SESSIONS.get(ext, worker).ok_or(Error::NotBound)?;
+    let taken = amount.min(session.stake);
+    if taken == 0 {
+        return Ok(0);
+    }
+    balances::repatriate_reserved(
+        ext,
+        &session.owner,
+        &TREASURY_ACCOUNT,
+        taken,
+        balances::BalanceStatus::Free,
+    )?;
+    session.stake = session
+        .stake
+        .checked_sub(taken)
+        .ok_or(ArithmeticError::Underflow)?;
+    SESSIONS.insert(ext, worker, &session);
+    H::on_slashed(ext, &session.owner, worker, taken);
+    ext.deposit_event(Event::StakeSlashed {
+        worker: *worker,
+        owner: session.owner,
+        amount: taken,
+    });
+    Ok(taken)
+}
+
+/// Block start: publishes this block's challenge while anyone computes, and forgets the
+/// challenge and settlement digest that fell out of their windows. O(1).
+pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
+    let Ok(params) = params(ext) else { return };
+    let keep = params.heartbeat_window.saturating_add(SETTLEMENT_MEMORY);
+    if let Some(old) = number.checked_sub(keep.saturating_add(1)) {
+        CHALLENGES.remove(ext, &old);
+    }
+    if let Some(old) = number.checked_sub(SETTLEMENT_MEMORY.saturating_add(1)) {
+        SETTLEMENTS.remove(ext, &old);
+    }
+    let n = COMPUTING_WORKERS.get_or_default(ext);
+    if n == 0 {
+        return;
+    }
+    let parent = system::PARENT_HASH.get_or_default(ext);
+    let seed = phala_primitives::hashing::blake2_256(
+        &(b"phala/computation/challenge", parent, number).encode(),
+    );
+    let challenge = Challenge {
+        seed,
+        target: online_target(&params, n),
+    };
+    CHALLENGES.insert(ext, &number, &challenge);
+    // A full outbound queue (a flood of other messages) skips one challenge; workers
+    // and gatekeepers then see none for this block, consistently.
+    if push(
+        ext,
+        &ComputationEvent::Challenge {
+            seed: challenge.seed,
+            target: challenge.target,
+        },
+    )
+    .is_err()
+    {
+        CHALLENGES.remove(ext, &number);
+    }
+}
+
+/// Genesis: the economics' parameters.
+pub(crate) fn build_genesis(ext: &mut Ext, params: &Params) -> Result<(), String> {
+    params.check().map_err(|e| e.to_string())?;
+    PARAMS.put(ext, params);
+    Ok(())
+}
+
+/// The value a session's V bits stand for.
+pub fn value_of(bits: u128) -> Fixed {
+    Fixed::from_bits(bits)
+}
+
+/// This module's metadata: storage, calls, events, constants and errors.
+pub fn metadata() -> crate::metadata::ModuleMetadata {
+    crate::metadata::ModuleMetadata {
+        name: "Computation",
+        index: crate::modules::index::COMPUTATION,
+        storage: storage_metadata(),
+        calls: Some(scale_info::meta_type::<Call>()),
+        event: Some(scale_info::meta_type::<Event>()),
+        constants: vec![],
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Computing sessions, heartbeat challenges and the gatekeepers' settlements.",
+    }
+}

@@ -1,0 +1,73 @@
+use parity_scale_codec::{Decode, Encode};
+use phala_primitives::{AccountId32, Balance};
+use scale_info::TypeInfo;
+
+/// Events of the `StakePools` module.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Event {
+    /// A pool was created, with its own account.
+    #[codec(index = 0)]
+    PoolCreated {
+        pid: u64,
+        owner: AccountId32,
+        account: AccountId32,
+        commission: u32,
+    },
+    #[codec(index = 1)]
+    WorkerAdded { pid: u64, worker: [u8; 32] },
+    #[codec(index = 2)]
+    WorkerRemoved { pid: u64, worker: [u8; 32] },
+    /// A delegator bought `shares` for `amount`.
+    #[codec(index = 3)]
+    Contributed {
+        pid: u64,
+        who: AccountId32,
+        amount: Balance,
+        shares: Balance,
+    },
+    /// A withdrawal is waiting for free stake.
+    #[codec(index = 4)]
+    WithdrawalQueued {
+        pid: u64,
+        who: AccountId32,
+        shares: Balance,
+    },
+    /// A delegator was paid `amount` for `shares`.
+    #[codec(index = 5)]
+    Withdrawn {
+        pid: u64,
+        who: AccountId32,
+        shares: Balance,
+        amount: Balance,
+    },
+    /// A worker's reward came in: the delegators' part raised the share price.
+    #[codec(index = 6)]
+    RewardReceived {
+        pid: u64,
+        to_delegators: Balance,
+        commission: Balance,
+    },
+    /// The owner claimed its commission.
+    #[codec(index = 7)]
+    CommissionClaimed {
+        pid: u64,
+        owner: AccountId32,
+        amount: Balance,
+    },
+    /// A worker's stake was slashed: the share price fell.
+    #[codec(index = 8)]
+    PoolSlashed { pid: u64, amount: Balance },
+    /// A withdrawal outwaited its grace period: the pool stopped this worker to pay it.
+    #[codec(index = 9)]
+    WorkerStoppedForWithdrawal { pid: u64, worker: [u8; 32] },
+    #[codec(index = 10)]
+    CommissionSet { pid: u64, commission: u32 },
+    #[codec(index = 11)]
+    CapSet { pid: u64, cap: Option<Balance> },
+}
+
+impl From<Event> for crate::RuntimeEvent {
+    fn from(e: Event) -> Self {
+        crate::RuntimeEvent::StakePools(e)
+    }
+}
