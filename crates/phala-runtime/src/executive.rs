@@ -130,6 +130,10 @@ fn call_validity(ext: &Ext, call: &RuntimeCall) -> Result<Option<Vec<u8>>, Inval
         }) => {
             crate::modules::message_queue::validate::<crate::Wiring>(ext, signed_message).map(Some)
         }
+        RuntimeCall::MessageQueue(
+            crate::modules::message_queue::Call::sync_offchain_messages { signed_messages },
+        ) => crate::modules::message_queue::validate_batch::<crate::Wiring>(ext, signed_messages)
+            .map(Some),
         _ => Ok(None),
     }
 }

@@ -21,8 +21,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parity_scale_codec::DecodeLimit;
+use phala_mq::computation::{
+    COMPUTATION_EVENT, ComputationEvent, HEARTBEAT, Heartbeat, SETTLEMENT,
+};
 use phala_mq::contracts::{CONTRACT_COMMAND, CONTRACT_REPORT, ContractCommand, ContractReport};
 
+use crate::computing::{Economy, MySession};
 use crate::contracts::{ContractRuntime, ContractsState};
 use crate::gatekeeper::{self, ClusterKey, Effects, MasterKeys};
 use crate::keys::WorkerKeys;
@@ -88,6 +92,12 @@ pub struct CoreState {
     /// checkpoint replays real but stale events): sent once a fresh block shows they are
     /// still wanted.
     pub held_key_reports: Vec<GatekeeperReport>,
+    /// Every session, replayed from genesis: what a gatekeeper settles from.
+    pub economy: Economy,
+    /// This worker's own session, for answering challenges.
+    pub session: MySession,
+    /// Work done since this worker first computed, counted by the host; never decreases.
+    pub iterations: u64,
 }
 
 /// What the host should do after an import.
@@ -141,7 +151,7 @@ impl std::fmt::Debug for WorkerCore {
 }
 
 /// Storage keys the core needs proven at every block.
-pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 6] {
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 8] {
     use phala_runtime::modules::registry::gatekeeper;
     [
         phala_mq::outbound_messages_key(),
@@ -161,6 +171,9 @@ pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 6] {
         gatekeeper::MASTER_PUBKEY_HISTORY.key(),
         // Contracts' `now` in commands: the block's time, the same on every worker.
         phala_runtime::modules::timestamp::NOW.key(),
+        // The economics gatekeepers settle with, and the first block still unsettled.
+        phala_runtime::modules::computation::PARAMS.key(),
+        phala_runtime::modules::computation::NEXT_SETTLEMENT.key(),
     ]
 }
 
@@ -179,6 +192,9 @@ impl WorkerCore {
             contracts: Arc::default(),
             timestamp_ms: 0,
             held_key_reports: Vec::new(),
+            economy: Economy::default(),
+            session: MySession::default(),
+            iterations: 0,
         };
         Self::assemble(keys, light, state)
     }
@@ -253,7 +269,7 @@ impl WorkerCore {
         self.light.genesis_hash()
     }
 
-    pub fn proof_keys(&self) -> [Vec<u8>; 6] {
+    pub fn proof_keys(&self) -> [Vec<u8>; 8] {
         proof_keys(&self.keys.pubkey())
     }
 
@@ -330,8 +346,12 @@ impl WorkerCore {
         // Taken, not cloned (it can hold megabytes): nothing below returns early, and it is
         // put back at the end.
         let mut held = std::mem::take(&mut self.held_reports);
+        let last_number = facts.last().map_or(0, |f| f.number);
+        let next_settlement = facts.last().map_or(0, |f| f.next_settlement);
         for BlockFacts {
             number,
+            params,
+            next_settlement: _,
             messages,
             registration,
             ingress,
@@ -344,6 +364,25 @@ impl WorkerCore {
             let fresh = now_ms.saturating_sub(now) <= KEY_EVENT_FRESHNESS_MS;
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
+                if let (Some(event), Some(params)) = (computation_event(&message), &params) {
+                    state.economy.on_event(params, number, &event);
+                    let answer = state.session.on_event(&me, number, &event);
+                    // Only challenges the chain still takes an answer to (with two
+                    // blocks for the answer to reach one): an old block replayed after
+                    // a restart is not answered.
+                    if let Some(challenge_block) = answer
+                        && last_number.saturating_sub(number).saturating_add(2)
+                            <= params.heartbeat_window
+                    {
+                        let heartbeat = Heartbeat {
+                            challenge_block,
+                            iterations: state.iterations,
+                        };
+                        state.session.heartbeats = state.session.heartbeats.saturating_add(1);
+                        self.send_report(&mut state, HEARTBEAT, heartbeat.encode(), &mut outcome);
+                    }
+                    continue;
+                }
                 if let Some(command) = contract_command(&message) {
                     if let ContractCommand::Reassign { id, reporter, .. } = command {
                         if reporter == me
@@ -429,6 +468,18 @@ impl WorkerCore {
                 match event.event {
                     WorkerEvent::BenchStart { .. } => state.bench_requested = true,
                     WorkerEvent::BenchScoreRecorded { .. } => state.bench_requested = false,
+                }
+            }
+            if let Some(params) = &params {
+                let settlement = state.economy.end_block(params, number);
+                // Every gatekeeper sends its copy of a fresh block's settlement, unless the
+                // chain has already moved past that block.
+                if gatekeepers.contains(&me)
+                    && fresh
+                    && !settlement.is_empty()
+                    && number >= next_settlement
+                {
+                    self.send_report(&mut state, SETTLEMENT, settlement.encode(), &mut outcome);
                 }
             }
             let mut fx = Effects::default();
@@ -620,6 +671,17 @@ impl WorkerCore {
         self.keys.identity()
     }
 
+    /// Counts work the host did for computing: heartbeats report the total, which the
+    /// gatekeepers turn into this worker's performance.
+    pub fn add_iterations(&mut self, done: u64) {
+        self.state.iterations = self.state.iterations.saturating_add(done);
+    }
+
+    /// Whether this worker computes (as the chain's events last said).
+    pub fn computing_since(&self) -> Option<BlockNumber> {
+        self.state.session.started_at
+    }
+
     /// Signs the benchmark's result for the chain.
     pub fn benchmark_done(&mut self, score: u32) -> SignedMessage {
         self.send(
@@ -638,6 +700,10 @@ impl WorkerCore {
 /// What one block's state proof says, verified against its state root and decoded.
 struct BlockFacts {
     number: BlockNumber,
+    /// The economics in force, on chains that have them.
+    params: Option<phala_tokenomics::Params>,
+    /// The first block the chain still takes a settlement for.
+    next_settlement: BlockNumber,
     /// The chain's messages to workers in this block.
     messages: Vec<Message>,
     /// This worker's registration, if any.
@@ -660,11 +726,19 @@ impl BlockFacts {
                 number,
                 reason: e.to_string(),
             })?;
-        let [messages, registration, ingress, gatekeepers, record, now]: [Option<Vec<u8>>; 6] =
-            values.try_into().map_err(|_| CoreError::Proof {
-                number,
-                reason: "wrong number of values".into(),
-            })?;
+        let [
+            messages,
+            registration,
+            ingress,
+            gatekeepers,
+            record,
+            now,
+            params,
+            next_settlement,
+        ]: [Option<Vec<u8>>; 8] = values.try_into().map_err(|_| CoreError::Proof {
+            number,
+            reason: "wrong number of values".into(),
+        })?;
         fn decode<T: Decode>(
             number: BlockNumber,
             what: &'static str,
@@ -680,6 +754,9 @@ impl BlockFacts {
         let record = decode(number, "Registry.MasterPubkeyHistory", record)?.unwrap_or_default();
         Ok(BlockFacts {
             number,
+            params: decode(number, "Computation.Params", params)?,
+            next_settlement: decode(number, "Computation.NextSettlement", next_settlement)?
+                .unwrap_or(0),
             messages: decode(number, "OutboundMessages", messages)?.unwrap_or_default(),
             registration: decode(number, "Registry.Workers", registration)?,
             ingress: decode(number, "MessageQueue.OffchainIngress", ingress)?.unwrap_or(0),
@@ -762,6 +839,16 @@ fn rotate_query_keys(
 }
 
 /// A contract command of the chain's queue, if `message` is one.
+/// A chain message for computing workers and gatekeepers.
+fn computation_event(message: &Message) -> Option<ComputationEvent> {
+    if message.sender != MessageOrigin::pallet("Computation")
+        || message.destination != COMPUTATION_EVENT
+    {
+        return None;
+    }
+    ComputationEvent::decode(&mut message.payload.as_slice()).ok()
+}
+
 fn contract_command(message: &Message) -> Option<ContractCommand> {
     if message.sender != MessageOrigin::pallet("Contracts")
         || message.destination != CONTRACT_COMMAND

@@ -24,6 +24,7 @@
 )]
 
 pub mod checkpoint;
+pub mod computing;
 pub mod contract_env;
 pub mod contracts;
 pub mod core;

@@ -371,6 +371,7 @@ pub async fn run(
         benchmark: None,
         progress: None,
         last_log: Instant::now(),
+        last_sample: None,
     };
     host.refresh_info();
     tokio::select! {
@@ -382,6 +383,10 @@ pub async fn run(
     server.abort();
     Ok(())
 }
+
+/// How often a computing worker measures its speed, and for how long.
+const WORK_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+const WORK_BURST: Duration = Duration::from_millis(50);
 
 struct Host {
     platform: Box<dyn Platform>,
@@ -401,6 +406,8 @@ struct Host {
     benchmark: Option<tokio::task::JoinHandle<u32>>,
     progress: Option<indicatif::ProgressBar>,
     last_log: Instant,
+    /// When the work counter was last advanced while computing.
+    last_sample: Option<Instant>,
 }
 
 impl Host {
@@ -632,8 +639,34 @@ impl Host {
                 }
             },
         }
+        self.count_work().await;
         self.submit_pending().await;
         Ok(())
+    }
+
+    /// While computing, advances the work counter heartbeats report: the benchmark's
+    /// speed, measured in a short burst every few seconds, times the time passed. A
+    /// machine that is slower or busier than its benchmark shows it in its performance.
+    async fn count_work(&mut self) {
+        if self.core.computing_since().is_none() {
+            self.last_sample = None;
+            return;
+        }
+        let Some(last) = self.last_sample else {
+            self.last_sample = Some(Instant::now());
+            return;
+        };
+        if last.elapsed() < WORK_SAMPLE_EVERY {
+            return;
+        }
+        let burst = tokio::task::spawn_blocking(|| bench::run(WORK_BURST))
+            .await
+            .unwrap_or(0);
+        let elapsed = u64::try_from(last.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let burst_ms = u64::try_from(WORK_BURST.as_millis()).unwrap_or(1).max(1);
+        let done = u64::from(burst).saturating_mul(elapsed) / burst_ms;
+        self.core.add_iterations(done);
+        self.last_sample = Some(Instant::now());
     }
 
     async fn register(&mut self) {
@@ -758,41 +791,53 @@ impl Host {
         }
     }
 
-    /// Submits the first pending message whose turn it is; resubmits after a while if the
-    /// chain has not taken it.
+    /// Submits the pending messages, up to 32 in one transaction (heartbeats, settlements
+    /// and reports of one block go together); resubmits after a while if the chain has not
+    /// taken them.
     async fn submit_pending(&mut self) {
         let pending = self.core.state().pending.clone();
         self.submitted
             .retain(|(seq, _)| pending.iter().any(|m| m.sequence == *seq));
-        for message in pending {
-            let recent = self
-                .submitted
-                .iter()
-                .any(|(s, t)| *s == message.sequence && t.elapsed() < Duration::from_secs(12));
-            if recent {
-                continue;
+        let Some(first) = pending.first() else {
+            return;
+        };
+        let sequence = first.sequence;
+        let recent = self
+            .submitted
+            .iter()
+            .any(|(s, t)| *s == sequence && t.elapsed() < Duration::from_secs(12));
+        if recent {
+            return;
+        }
+        let batch: Vec<_> = pending.into_iter().take(message_queue::MAX_BATCH).collect();
+        let count = batch.len();
+        let call = if count == 1 {
+            let mut batch = batch;
+            RuntimeCall::MessageQueue(message_queue::Call::sync_offchain_message {
+                signed_message: batch.remove(0),
+            })
+        } else {
+            RuntimeCall::MessageQueue(message_queue::Call::sync_offchain_messages {
+                signed_messages: batch,
+            })
+        };
+        match self.submit(call).await {
+            Ok(hash) => {
+                self.shared
+                    .metrics
+                    .messages_submitted
+                    .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+                self.submitted.retain(|(s, _)| *s != sequence);
+                self.submitted.push((sequence, Instant::now()));
+                info!(sequence, count, "message(s) submitted in {hash}");
             }
-            let sequence = message.sequence;
-            let call = RuntimeCall::MessageQueue(message_queue::Call::sync_offchain_message {
-                signed_message: message,
-            });
-            match self.submit(call).await {
-                Ok(hash) => {
-                    self.shared.metrics.messages_submitted.inc();
-                    self.submitted.retain(|(s, _)| *s != sequence);
-                    self.submitted.push((sequence, Instant::now()));
-                    info!(sequence, "message submitted in {hash}");
-                }
-                // The one before it is not in a block yet: expected, and retried.
-                Err(e) if e.contains("valid in the future") => {
-                    debug!(sequence, "message waits for the previous one: {e}");
-                }
-                Err(e) => {
-                    warn!(sequence, "message refused by the node: {e}");
-                }
+            // The one before it is not in a block yet: expected, and retried.
+            Err(e) if e.contains("valid in the future") => {
+                debug!(sequence, "message waits for the previous one: {e}");
             }
-            // One at a time: the next sequence is only valid once this one is in a block.
-            break;
+            Err(e) => {
+                warn!(sequence, "message refused by the node: {e}");
+            }
         }
     }
 

@@ -160,6 +160,8 @@ fn apply<H: Hooks>(ext: &mut Ext, settlement: &Settlement) -> Result<Balance, Di
         session.state = WorkerState::Unresponsive;
         session.v = *v;
         session.missed = session.missed.saturating_add(1);
+        // Blocks spent unresponsive earn nothing: the next payout counts from here.
+        session.last_paid_at = block;
         SESSIONS.insert(ext, worker, &session);
         ext.deposit_event(Event::WorkerUnresponsive { worker: *worker });
     }

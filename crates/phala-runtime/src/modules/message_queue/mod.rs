@@ -69,7 +69,15 @@ pub enum Call {
     /// Deliver a signed message from an off-chain sender (a worker).
     #[codec(index = 0)]
     sync_offchain_message { signed_message: SignedMessage },
+    /// Deliver up to 32 consecutive messages of one sender in one transaction: a worker
+    /// that signs several in a block (heartbeats, settlements, reports) is not held to one
+    /// message per block. The first must carry the next sequence.
+    #[codec(index = 1)]
+    sync_offchain_messages { signed_messages: Vec<SignedMessage> },
 }
+
+/// Most messages in one `sync_offchain_messages`.
+pub const MAX_BATCH: usize = 32;
 
 /// Events of the `MessageQueue` module.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -111,6 +119,8 @@ pub enum Error {
     /// The worker's attestation has expired, or its measurement was removed from the
     /// allowlist: its messages are refused until it re-attests with an allowed one.
     AttestationExpired,
+    /// A batch must hold 1 to 32 messages of one sender with consecutive sequences.
+    BadBatch,
 }
 
 impl ModuleErrorEnum for Error {
@@ -220,13 +230,37 @@ pub fn check<C: Config>(ext: &Ext, signed: &SignedMessage) -> Result<(), Error> 
     }
 }
 
-/// Pool validity of a `sync_offchain_message`, and the tag that keeps one copy per
-/// (sender, sequence) in the pool.
-pub fn validate<C: Config>(
-    ext: &Ext,
-    signed: &SignedMessage,
-) -> Result<Vec<u8>, InvalidTransaction> {
-    check::<C>(ext, signed).map_err(|e| match e {
+/// Every check a batch must pass, without writing anything: the first message as
+/// [`check`] checks one, the rest from the same sender, each with the next sequence and a
+/// valid signature.
+pub fn check_batch<C: Config>(ext: &Ext, batch: &[SignedMessage]) -> Result<(), Error> {
+    let (first, rest) = batch.split_first().ok_or(Error::BadBatch)?;
+    if batch.len() > MAX_BATCH {
+        return Err(Error::BadBatch);
+    }
+    check::<C>(ext, first)?;
+    let MessageOrigin::Worker(pubkey) = &first.message.sender else {
+        return Err(Error::BadSender);
+    };
+    let genesis = system::block_hash(ext, 0).ok_or(Error::BadSignature)?;
+    let mut expected = first.sequence;
+    for signed in rest {
+        expected = expected.checked_add(1).ok_or(Error::BadBatch)?;
+        if signed.message.sender != first.message.sender || signed.sequence != expected {
+            return Err(Error::BadBatch);
+        }
+        if !signed.message.within_bounds() {
+            return Err(Error::MessageTooLarge);
+        }
+        if !signed.verify_with(&genesis, pubkey) {
+            return Err(Error::BadSignature);
+        }
+    }
+    Ok(())
+}
+
+fn pool_error(e: Error) -> InvalidTransaction {
+    match e {
         Error::StaleSequence => InvalidTransaction::Stale,
         Error::FutureSequence => InvalidTransaction::Future,
         Error::BadSignature => InvalidTransaction::BadProof,
@@ -234,7 +268,27 @@ pub fn validate<C: Config>(
             InvalidTransaction::BadSigner
         }
         _ => InvalidTransaction::Call,
-    })?;
+    }
+}
+
+/// Pool validity of a `sync_offchain_messages`: the tag of its first message, so a batch
+/// and a single message starting at the same sequence are one transaction to the pool.
+pub fn validate_batch<C: Config>(
+    ext: &Ext,
+    batch: &[SignedMessage],
+) -> Result<Vec<u8>, InvalidTransaction> {
+    check_batch::<C>(ext, batch).map_err(pool_error)?;
+    let first = batch.first().ok_or(InvalidTransaction::Call)?;
+    Ok((b"phala/mq", &first.message.sender, first.sequence).encode())
+}
+
+/// Pool validity of a `sync_offchain_message`, and the tag that keeps one copy per
+/// (sender, sequence) in the pool.
+pub fn validate<C: Config>(
+    ext: &Ext,
+    signed: &SignedMessage,
+) -> Result<Vec<u8>, InvalidTransaction> {
+    check::<C>(ext, signed).map_err(pool_error)?;
     Ok((b"phala/mq", &signed.message.sender, signed.sequence).encode())
 }
 
@@ -269,19 +323,29 @@ fn handler_weight<C: Config>(message: &Message) -> phala_primitives::Weight {
 
 impl Call {
     pub fn info<C: Config>(&self) -> DispatchInfo {
-        let Call::sync_offchain_message { signed_message } = self;
-        DispatchInfo {
-            // A signature check, the sender lookup and the sequence, then what the handler
-            // does, which grows with what the message asks (a contract report's effects, a
-            // hand-over's envelopes).
-            weight: weights::add(
+        // Per message: a signature check, the sender lookup and the sequence, then what
+        // the handler does, which grows with what the message asks (a contract report's
+        // effects, a hand-over's envelopes).
+        let one = |m: &SignedMessage| {
+            weights::add(
                 weights::add(weights::reads_writes(4, 4), weights::compute(100_000_000)),
-                handler_weight::<C>(&signed_message.message),
-            ),
-            // Workers' reports keep the chain working (benchmarks, keys, contract results),
-            // as FRAME's system-critical calls do: they get the pool's and the block's
-            // reserved room. Only genuine messages qualify: the pool checks the worker's
-            // signature and sequence before admitting one.
+                handler_weight::<C>(&m.message),
+            )
+        };
+        let weight = match self {
+            Call::sync_offchain_message { signed_message } => one(signed_message),
+            Call::sync_offchain_messages { signed_messages } => signed_messages
+                .iter()
+                .take(MAX_BATCH)
+                .map(one)
+                .fold(phala_primitives::Weight::ZERO, weights::add),
+        };
+        DispatchInfo {
+            weight,
+            // Workers' reports keep the chain working (benchmarks, keys, contract results,
+            // heartbeats), as FRAME's system-critical calls do: they get the pool's and the
+            // block's reserved room. Only genuine messages qualify: the pool checks the
+            // worker's signatures and sequences before admitting them.
             class: DispatchClass::Operational,
             pays_fee: Pays::Yes,
         }
@@ -289,24 +353,40 @@ impl Call {
 
     pub fn dispatch<C: Config>(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         origin.ensure_signed()?;
-        let Call::sync_offchain_message { signed_message } = self;
-        check::<C>(ext, &signed_message)?;
-        let sender = signed_message.message.sender.clone();
-        let sequence = signed_message.sequence;
-        let next = sequence.checked_add(1).ok_or(DispatchError::Arithmetic(
-            crate::dispatch::ArithmeticError::Overflow,
-        ))?;
-        OFFCHAIN_INGRESS.insert(ext, &sender, &next);
-        match ext.transactional(|ext| route::<C>(ext, &signed_message.message)) {
-            Ok(()) => ext.deposit_event(Event::Dispatched { sender, sequence }),
-            Err(error) => ext.deposit_event(Event::DispatchFailed {
-                sender,
-                sequence,
-                error,
-            }),
+        let batch = match self {
+            Call::sync_offchain_message { signed_message } => {
+                check::<C>(ext, &signed_message)?;
+                vec![signed_message]
+            }
+            Call::sync_offchain_messages { signed_messages } => {
+                check_batch::<C>(ext, &signed_messages)?;
+                signed_messages
+            }
+        };
+        for signed_message in batch {
+            deliver::<C>(ext, signed_message)?;
         }
         Ok(())
     }
+}
+
+/// Takes one checked message: its sequence is used whatever its handler says.
+fn deliver<C: Config>(ext: &mut Ext, signed_message: SignedMessage) -> DispatchResult {
+    let sender = signed_message.message.sender.clone();
+    let sequence = signed_message.sequence;
+    let next = sequence.checked_add(1).ok_or(DispatchError::Arithmetic(
+        crate::dispatch::ArithmeticError::Overflow,
+    ))?;
+    OFFCHAIN_INGRESS.insert(ext, &sender, &next);
+    match ext.transactional(|ext| route::<C>(ext, &signed_message.message)) {
+        Ok(()) => ext.deposit_event(Event::Dispatched { sender, sequence }),
+        Err(error) => ext.deposit_event(Event::DispatchFailed {
+            sender,
+            sequence,
+            error,
+        }),
+    }
+    Ok(())
 }
 
 impl From<Event> for crate::RuntimeEvent {

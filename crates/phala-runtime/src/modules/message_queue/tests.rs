@@ -237,3 +237,83 @@ fn worker_messages_use_the_operational_room() {
         1
     );
 }
+
+fn sync_batch(batch: Vec<SignedMessage>) -> crate::RuntimeCall {
+    crate::RuntimeCall::MessageQueue(Call::sync_offchain_messages {
+        signed_messages: batch,
+    })
+}
+
+#[test]
+fn a_batch_delivers_consecutive_messages_of_one_sender_in_one_transaction() {
+    let (mut chain, worker) = registered();
+    let me = MessageOrigin::Worker(worker.public());
+    let batch: Vec<_> = (0..3)
+        .map(|seq| report(&chain, &worker, me.clone(), seq, 100))
+        .collect();
+    // A gap, another sender, or nothing at all is not a batch.
+    let mut gap = batch.clone();
+    gap.remove(1);
+    let other = pair("//Worker2");
+    let mut mixed = batch.clone();
+    mixed[2] = report(&chain, &other, me.clone(), 2, 100);
+    let bob = |chain: &TestChain, call, nonce| {
+        let xt = chain.sign(&pair("//Bob"), call, nonce);
+        let decoded = crate::executive::decode_extrinsic(xt.as_bytes()).unwrap();
+        validate_transaction(
+            &chain.state,
+            &chain.ctx,
+            decoded,
+            xt.as_bytes().len(),
+            chain.head,
+        )
+        .unwrap()
+        .map(|_| ())
+    };
+    assert_eq!(
+        bob(&chain, sync_batch(gap), 1),
+        Err(InvalidTransaction::Call.into())
+    );
+    assert_eq!(
+        bob(&chain, sync_batch(mixed), 1),
+        Err(InvalidTransaction::BadProof.into())
+    );
+    assert_eq!(
+        bob(&chain, sync_batch(vec![]), 1),
+        Err(InvalidTransaction::Call.into())
+    );
+    let too_many: Vec<_> = (0..MAX_BATCH as u64 + 1)
+        .map(|seq| report(&chain, &worker, me.clone(), seq, 1))
+        .collect();
+    assert_eq!(
+        bob(&chain, sync_batch(too_many), 1),
+        Err(InvalidTransaction::Call.into())
+    );
+
+    assert_eq!(bob(&chain, sync_batch(batch.clone()), 1), Ok(()));
+    chain.produce(vec![chain.sign(
+        &pair("//Bob"),
+        sync_batch(batch.clone()),
+        1,
+    )]);
+    assert_eq!(chain.failure(1), None);
+    // All three used their sequences (the second and third score reports were refused
+    // by their handler, as single messages would be).
+    assert_eq!(next_sequence(&chain.ext(), &me), 3);
+    let dispatched = chain
+        .events_of(1)
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                RuntimeEvent::MessageQueue(Event::Dispatched { .. } | Event::DispatchFailed { .. })
+            )
+        })
+        .count();
+    assert_eq!(dispatched, 3);
+    // Replayed: stale.
+    assert_eq!(
+        bob(&chain, sync_batch(batch), 2),
+        Err(InvalidTransaction::Stale.into())
+    );
+}
