@@ -100,10 +100,12 @@ fn perbill(field: &str, text: &str) -> Result<u32, SpecError> {
 }
 
 impl ComputationSpec {
-    /// Development chains: everything classic, but a stopped worker's stake and a stuck
+    /// Development chains: everything classic, but workers are challenged every ten
+    /// seconds or so (rather than twice an hour) and a stopped worker's stake and a stuck
     /// withdrawal come back within minutes, so a tour of the economy fits a coffee.
     pub fn dev() -> Self {
         ComputationSpec {
+            challenges_per_worker_hour: 360,
             cooldown_secs: 60,
             withdraw_grace_secs: 120,
             ..Default::default()

@@ -173,3 +173,27 @@ pub fn write_stdout(text: std::fmt::Arguments<'_>) {
         eprintln!("warning: cannot write to stdout: {e}");
     }
 }
+
+/// Signs `call`, submits it, follows it to finality and prints its events; fails with the
+/// chain's reason if the call failed.
+pub async fn submit_call(
+    client: &Client,
+    signer: &Sr25519Pair,
+    call: phala_runtime::RuntimeCall,
+) -> Result<()> {
+    let outcome = client
+        .submit_and_wait(call, signer, phala_client::TxOptions::default())
+        .await
+        .context("waiting for finality")?;
+    let metadata = client.metadata().await;
+    for event in &outcome.events {
+        crate::outln!("  {}", metadata.describe_event(event));
+    }
+    match &outcome.result {
+        Ok(()) => {
+            crate::outln!("Done in block #{}.", outcome.block_number);
+            Ok(())
+        }
+        Err(failure) => anyhow::bail!("failed in block #{}: {failure}", outcome.block_number),
+    }
+}

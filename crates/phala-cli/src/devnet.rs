@@ -67,6 +67,10 @@ pub struct DevnetArgs {
     /// Leave the workers out of any cluster (by default they form one, for contracts).
     #[arg(long)]
     pub no_cluster: bool,
+    /// Put the workers to work: each operator creates a stake pool, stakes S_min for each
+    /// of its workers and starts them computing, so rewards flow within a minute.
+    #[arg(long)]
+    pub computing: bool,
     /// Hosts the workers' contracts may reach over HTTP(S) in queries (as `phala worker
     /// --http-allow`). Default: none.
     #[arg(long, value_delimiter = ',')]
@@ -89,6 +93,7 @@ impl Default for DevnetArgs {
             gatekeeper_port: None,
             no_gatekeepers: false,
             no_cluster: false,
+            computing: false,
             http_allow: Vec::new(),
         }
     }
@@ -149,6 +154,8 @@ pub struct DevnetPlan {
     pub http_allow: Vec<String>,
     /// Whether the workers form a cluster once registered.
     pub cluster: bool,
+    /// Whether the workers are put in pools and start computing once benchmarked.
+    pub computing: bool,
 }
 
 impl std::fmt::Debug for DevnetPlan {
@@ -162,6 +169,7 @@ impl std::fmt::Debug for DevnetPlan {
             .field("workers", &self.workers)
             .field("gatekeepers", &self.gatekeepers)
             .field("cluster", &self.cluster)
+            .field("computing", &self.computing)
             .finish_non_exhaustive()
     }
 }
@@ -288,6 +296,13 @@ impl DevnetPlan {
             config.p2p_listen = Some(loopback(free_port()?));
             nodes.push((name, config));
         }
+        if args.computing && (args.workers == 0 || args.no_gatekeepers) {
+            return Err(DevnetError::Args(
+                "--computing needs workers (--workers N) and the gatekeepers that settle their \
+                 rewards (no --no-gatekeepers)"
+                    .into(),
+            ));
+        }
         let workers = (0..args.workers)
             .map(|i| {
                 Ok(WorkerPlan {
@@ -330,6 +345,7 @@ impl DevnetPlan {
             new_spec,
             nodes,
             cluster: !workers.is_empty() && !args.no_gatekeepers && !args.no_cluster,
+            computing: args.computing,
             workers,
             gatekeepers,
             http_allow: args.http_allow.clone(),
@@ -508,6 +524,7 @@ impl Devnet {
                 .map(|(_, info)| info.rpc_addr)
         };
         let mut workers = Vec::new();
+        let operators: Vec<String> = plan.workers.iter().map(|w| w.operator.clone()).collect();
         if let Some(rpc) = DEV_ACCOUNTS.first().and_then(|first| rpc_of(first)) {
             for (i, worker) in plan.workers.into_iter().enumerate() {
                 let operator = phala_keys::Sr25519Pair::from_uri(&format!("//{}", worker.operator))
@@ -532,6 +549,13 @@ impl Devnet {
                 threads.push(crate::devnet_cluster::spawn(
                     rpc,
                     workers.clone(),
+                    stop.subscribe(),
+                ));
+            }
+            if plan.computing {
+                threads.push(crate::devnet_computing::spawn(
+                    rpc,
+                    workers.iter().cloned().zip(operators).collect(),
                     stop.subscribe(),
                 ));
             }

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phala_cli::{
-    client_cmds, contract_cmds, devnet, key_cmds, node_cmds, spec_cmds, validator_cmds, worker_cmds,
+    client_cmds, contract_cmds, devnet, key_cmds, node_cmds, pool_cmds, spec_cmds, validator_cmds,
+    worker_cmds,
 };
 
 #[derive(Parser)]
@@ -59,6 +60,13 @@ enum Command {
     /// Bond PHA and stand for election as a validator (gatekeeper).
     #[command(subcommand)]
     Validator(validator_cmds::ValidatorCmd),
+    /// Create a stake pool, add and start workers, contribute and withdraw.
+    #[command(subcommand)]
+    Pool(pool_cmds::PoolCmd),
+    /// List the stake pools: stake, share price, commission, APR, workers.
+    Pools(pool_cmds::ListArgs),
+    /// List the workers' computing sessions: state, V, P, heartbeats, rewards.
+    Computing(pool_cmds::ListArgs),
 }
 
 fn init_logging() {
@@ -116,6 +124,9 @@ fn main() -> ExitCode {
         Command::Clusters(args) => block_on(key_cmds::run_clusters(args)),
         Command::Cluster(cmd) => block_on(key_cmds::run_cluster(cmd)),
         Command::Validator(cmd) => block_on(validator_cmds::run(cmd)),
+        Command::Pool(cmd) => block_on(pool_cmds::run(cmd)),
+        Command::Pools(args) => block_on(pool_cmds::pools(args)),
+        Command::Computing(args) => block_on(pool_cmds::computing(args)),
         Command::Query(args) => block_on(key_cmds::run_query(args)),
         Command::Contract(cmd) => block_on(contract_cmds::run(cmd)),
     };

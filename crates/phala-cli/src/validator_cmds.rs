@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use phala_client::Client;
 use phala_client::keys::{Ed25519Pair, Sr25519Pair};
 use phala_client::primitives::AccountId32;
 use phala_client::primitives::format_pha;
-use phala_client::{Client, TxOptions};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::validators;
 
@@ -170,21 +170,6 @@ async fn withdrawable(client: &Client, who: &AccountId32) -> Result<()> {
     }
 }
 
-/// Signs `call`, submits it and follows it to finality.
 async fn submit(client: &Client, signer: &Sr25519Pair, call: validators::Call) -> Result<()> {
-    let outcome = client
-        .submit_and_wait(RuntimeCall::Validators(call), signer, TxOptions::default())
-        .await
-        .context("waiting for finality")?;
-    let metadata = client.metadata().await;
-    for event in &outcome.events {
-        crate::outln!("  {}", metadata.describe_event(event));
-    }
-    match &outcome.result {
-        Ok(()) => {
-            crate::outln!("Done in block #{}.", outcome.block_number);
-            Ok(())
-        }
-        Err(failure) => bail!("failed in block #{}: {failure}", outcome.block_number),
-    }
+    crate::args::submit_call(client, signer, RuntimeCall::Validators(call)).await
 }

@@ -86,6 +86,7 @@
 )]
 
 mod client;
+pub mod computing;
 pub mod contracts;
 mod dispatch;
 mod error;

@@ -1,0 +1,189 @@
+//! Reading the economy: stake pools, computing sessions and the economics' parameters.
+
+use phala_primitives::{AccountId32, Balance, BlockNumber, H256};
+use phala_runtime::modules::{computation, stake_pools, timestamp};
+
+use crate::{Client, ClientError};
+
+/// A pool and when it was read.
+#[derive(Clone, Debug)]
+pub struct PoolSnapshot {
+    pub pid: u64,
+    pub pool: stake_pools::Pool,
+}
+
+/// How a pool's share price moved over a span of the chain's time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Growth {
+    /// Annual rate the share price grew at over `span_ms` (0.05 = 5 %).
+    pub apr: f64,
+    pub span_ms: u64,
+}
+
+/// Share price as plancks of value per 10^12 shares (a share starts at 1 PHA per 1 PHA).
+pub fn share_price(pool: &stake_pools::Pool) -> Option<f64> {
+    (pool.total_shares > 0).then(|| pool.total_value as f64 / pool.total_shares as f64)
+}
+
+impl Client {
+    /// Every stake pool at the best block.
+    pub async fn pools(&self) -> Result<Vec<PoolSnapshot>, ClientError> {
+        let (_, at) = self.best_head().await?;
+        self.pools_at(at).await
+    }
+
+    async fn pools_at(&self, at: H256) -> Result<Vec<PoolSnapshot>, ClientError> {
+        let prefix = stake_pools::POOLS.prefix();
+        let mut out = Vec::new();
+        for key in self.keys_with_prefix(&prefix, at).await? {
+            // Twox64Concat: the SCALE pid follows the prefix and an 8-byte hash.
+            let Some(pid) = key
+                .get(prefix.len().saturating_add(8)..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_le_bytes)
+            else {
+                continue;
+            };
+            if let Some(pool) = self
+                .storage_decoded("a StakePools.Pools entry", &key, Some(at))
+                .await?
+            {
+                out.push(PoolSnapshot { pid, pool });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One pool at block `at` (the best block if `None`).
+    pub async fn pool(
+        &self,
+        pid: u64,
+        at: Option<H256>,
+    ) -> Result<Option<stake_pools::Pool>, ClientError> {
+        let key = stake_pools::POOLS.key(&pid);
+        self.storage_decoded("a StakePools.Pools entry", &key, at)
+            .await
+    }
+
+    /// `who`'s shares in pool `pid`.
+    pub async fn pool_shares(&self, pid: u64, who: &AccountId32) -> Result<Balance, ClientError> {
+        let key = stake_pools::STAKERS.key(&(pid, *who));
+        Ok(self
+            .storage_decoded("a StakePools.Stakers entry", &key, None)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Every computing session at the best block, by worker.
+    pub async fn sessions(&self) -> Result<Vec<([u8; 32], computation::Session)>, ClientError> {
+        let (_, at) = self.best_head().await?;
+        let prefix = computation::SESSIONS.prefix();
+        let mut out = Vec::new();
+        for key in self.keys_with_prefix(&prefix, at).await? {
+            // Blake2_128Concat: the worker key follows the prefix and a 16-byte hash.
+            let Some(worker) = key
+                .get(prefix.len().saturating_add(16)..)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            else {
+                continue;
+            };
+            if let Some(s) = self
+                .storage_decoded("a Computation.Sessions entry", &key, Some(at))
+                .await?
+            {
+                out.push((worker, s));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One worker's session, if it has one.
+    pub async fn session(
+        &self,
+        worker: &[u8; 32],
+    ) -> Result<Option<computation::Session>, ClientError> {
+        let key = computation::SESSIONS.key(worker);
+        self.storage_decoded("a Computation.Sessions entry", &key, None)
+            .await
+    }
+
+    /// The economics' per-block parameters.
+    pub async fn computation_params(&self) -> Result<phala_tokenomics::Params, ClientError> {
+        let key = computation::PARAMS.key();
+        self.storage_decoded("Computation.Params", &key, None)
+            .await?
+            .ok_or_else(|| ClientError::BadResponse {
+                method: "state_getStorage".into(),
+                reason: "this chain has no Computation.Params (it predates the economy)".into(),
+            })
+    }
+
+    /// The pool a worker belongs to.
+    pub async fn worker_pool(&self, worker: &[u8; 32]) -> Result<Option<u64>, ClientError> {
+        let key = stake_pools::WORKER_POOL.key(worker);
+        self.storage_decoded("a StakePools.WorkerPool entry", &key, None)
+            .await
+    }
+
+    /// How pool `pid`'s share price grew over the last `span` blocks (or since the oldest
+    /// block the node has, if younger), as an annual rate. `None` while the pool has no
+    /// shares or the span is empty.
+    pub async fn pool_growth(
+        &self,
+        pid: u64,
+        span: BlockNumber,
+    ) -> Result<Option<Growth>, ClientError> {
+        let (now, at) = self.best_head().await?;
+        let Some(now_pool) = self.pool(pid, Some(at)).await? else {
+            return Ok(None);
+        };
+        // The span's start, or the first block the pool had shares at if it is younger
+        // (found by bisection: shares, once there, stay unless all are withdrawn).
+        let mut lo = now.saturating_sub(span).max(1);
+        let has_shares = |number| async move {
+            let Some(hash) = self.block_hash(number).await? else {
+                return Ok::<_, ClientError>(None);
+            };
+            Ok(self
+                .pool(pid, Some(hash))
+                .await?
+                .filter(|p| p.total_shares > 0)
+                .map(|p| (hash, p)))
+        };
+        let (then_hash, then_pool) = match has_shares(lo).await? {
+            Some(found) => found,
+            None => {
+                let mut hi = now;
+                while lo.saturating_add(1) < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if has_shares(mid).await?.is_some() {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                match has_shares(hi).await? {
+                    Some(found) => found,
+                    None => return Ok(None),
+                }
+            }
+        };
+        let (Some(p1), Some(p0)) = (share_price(&now_pool), share_price(&then_pool)) else {
+            return Ok(None);
+        };
+        let time = |hash| async move {
+            self.storage_decoded::<u64>("Timestamp.Now", &timestamp::NOW.key(), Some(hash))
+                .await
+                .map(|t| t.unwrap_or(0))
+        };
+        let span_ms = time(at).await?.saturating_sub(time(then_hash).await?);
+        if span_ms == 0 || p0 <= 0.0 {
+            return Ok(None);
+        }
+        const YEAR_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
+        Ok(Some(Growth {
+            apr: (p1 / p0 - 1.0) * YEAR_MS / span_ms as f64,
+            span_ms,
+        }))
+    }
+}
