@@ -238,16 +238,7 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             let worker = worker_key(&worker)?;
             let (client, signer) = open(&tx).await?;
             let params = client.computation_params().await?;
-            let info = client
-                .worker(&worker)
-                .await?
-                .ok_or_else(|| anyhow!("no worker 0x{} is registered", hex::encode(worker)))?;
-            let Some(p) = info.initial_score else {
-                bail!(
-                    "worker 0x{} has not reported its benchmark yet; wait a minute",
-                    hex::encode(worker)
-                );
-            };
+            let p = benchmarked(&client, &worker, Duration::from_secs(tx.timeout)).await?;
             let least = min_stake(&params, p).map_err(|e| anyhow!("{e:?}"))?;
             let stake = match stake {
                 Some(s) => parse_amount(None, &s)?,
@@ -298,6 +289,34 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             }
             submit(&client, &signer, Call::claim_commission { pid }).await
         }
+    }
+}
+
+/// A registered worker's benchmark score, waited for (a worker benchmarks for 6 s right
+/// after it registers) at most `timeout`.
+async fn benchmarked(client: &Client, worker: &[u8; 32], timeout: Duration) -> Result<u32> {
+    let start = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let info = client
+            .worker(worker)
+            .await?
+            .ok_or_else(|| anyhow!("no worker 0x{} is registered", hex::encode(worker)))?;
+        if let Some(score) = info.initial_score {
+            return Ok(score);
+        }
+        if start.elapsed() >= timeout {
+            bail!(
+                "worker 0x{} has not reported its benchmark within {} s; is it running?",
+                hex::encode(worker),
+                timeout.as_secs()
+            );
+        }
+        if !said {
+            crate::outln!("Waiting for the worker's benchmark…");
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

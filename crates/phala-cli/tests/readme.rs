@@ -163,6 +163,12 @@ fn readiness(command: &str) -> Option<String> {
             } else if workers > 0 {
                 wait.push_str("__until 300 'its cluster' __has 'cluster 0x.* ready'\n");
             }
+            if workers > 0 && has("--computing") {
+                let _ = writeln!(
+                    wait,
+                    "__until 300 'its {workers} workers computing' __count_lines 'computes with' {workers}"
+                );
+            }
         }
         Some("node") => {
             let _ = writeln!(wait, "__until 120 'RPC on port {rpc}' __rpc_up {rpc}");
@@ -231,6 +237,7 @@ __until() {
   return 1
 }
 __has() { grep -q "$1" "$__logs/server-$__n.log"; }
+__count_lines() { [ "$(grep -c "$1" "$__logs/server-$__n.log")" -ge "$2" ]; }
 __rpc_up() {
   curl -sf -m 2 -H 'Content-Type: application/json' \
     -d '{"id":1,"jsonrpc":"2.0","method":"system_health","params":[]}' "http://127.0.0.1:$1"
