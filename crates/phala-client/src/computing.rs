@@ -155,7 +155,7 @@ impl Client {
             None => {
                 let mut hi = now;
                 while lo.saturating_add(1) < hi {
-                    let mid = lo + (hi - lo) / 2;
+                    let mid = lo.saturating_add(hi.saturating_sub(lo) / 2);
                     if has_shares(mid).await?.is_some() {
                         hi = mid;
                     } else {

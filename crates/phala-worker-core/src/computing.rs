@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use parity_scale_codec::{Decode, Encode};
-use phala_mq::computation::{ComputationEvent, Settlement, WorkerPayout, WorkerValue};
+use phala_mq::computation::{ComputationEvent, MAX_SETTLED, Settlement, WorkerPayout, WorkerValue};
 use phala_primitives::BlockNumber;
 use phala_tokenomics::{Challenge, Fixed, Params, pha_to_plancks, share, worker_hash};
 
@@ -238,6 +238,11 @@ impl Economy {
                 .unwrap_or(0);
             settlement.paid.push(WorkerPayout { worker, v, payout });
         }
+        // The chain takes at most MAX_SETTLED per list: what is left out is skipped there
+        // too (a payout lost, a state the next heartbeat corrects), never the settlement.
+        settlement.offline.truncate(MAX_SETTLED);
+        settlement.recovered.truncate(MAX_SETTLED);
+        settlement.paid.truncate(MAX_SETTLED);
         settlement
     }
 }
@@ -249,6 +254,8 @@ pub struct MySession {
     pub started_at: Option<BlockNumber>,
     /// Heartbeats sent.
     pub heartbeats: u64,
+    /// The work counter when the session started: heartbeats report the work since.
+    pub iterations_at_start: u64,
 }
 
 impl MySession {
@@ -259,10 +266,12 @@ impl MySession {
         me: &[u8; 32],
         number: BlockNumber,
         event: &ComputationEvent,
+        iterations: u64,
     ) -> Option<BlockNumber> {
         match event {
             ComputationEvent::Started { worker, .. } if worker == me => {
                 self.started_at = Some(number);
+                self.iterations_at_start = iterations;
                 None
             }
             ComputationEvent::Stopped { worker } if worker == me => {
@@ -375,17 +384,17 @@ mod tests {
     fn a_worker_answers_only_challenges_after_its_start_that_pick_it() {
         let me = [1u8; 32];
         let mut s = MySession::default();
-        assert_eq!(s.on_event(&me, 1, &challenge(1)), None);
-        s.on_event(&me, 2, &started(1, 2000));
-        assert_eq!(s.on_event(&me, 2, &challenge(2)), None);
-        assert_eq!(s.on_event(&me, 3, &challenge(3)), Some(3));
+        assert_eq!(s.on_event(&me, 1, &challenge(1), 0), None);
+        s.on_event(&me, 2, &started(1, 2000), 0);
+        assert_eq!(s.on_event(&me, 2, &challenge(2), 0), None);
+        assert_eq!(s.on_event(&me, 3, &challenge(3), 0), Some(3));
         let none = ComputationEvent::Challenge {
             seed: [0; 32],
             target: [0; 32],
         };
-        assert_eq!(s.on_event(&me, 4, &none), None);
-        s.on_event(&me, 5, &ComputationEvent::Stopped { worker: me });
-        assert_eq!(s.on_event(&me, 6, &challenge(6)), None);
+        assert_eq!(s.on_event(&me, 4, &none, 0), None);
+        s.on_event(&me, 5, &ComputationEvent::Stopped { worker: me }, 0);
+        assert_eq!(s.on_event(&me, 6, &challenge(6), 0), None);
     }
 
     proptest! {

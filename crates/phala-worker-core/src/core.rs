@@ -366,7 +366,9 @@ impl WorkerCore {
                 state.processed_messages = state.processed_messages.saturating_add(1);
                 if let (Some(event), Some(params)) = (computation_event(&message), &params) {
                     state.economy.on_event(params, number, &event);
-                    let answer = state.session.on_event(&me, number, &event);
+                    let answer = state
+                        .session
+                        .on_event(&me, number, &event, state.iterations);
                     // Only challenges the chain still takes an answer to (with two
                     // blocks for the answer to reach one): an old block replayed after
                     // a restart is not answered.
@@ -376,7 +378,10 @@ impl WorkerCore {
                     {
                         let heartbeat = Heartbeat {
                             challenge_block,
-                            iterations: state.iterations,
+                            // Counted from the session's start, as the gatekeepers count.
+                            iterations: state
+                                .iterations
+                                .saturating_sub(state.session.iterations_at_start),
                         };
                         state.session.heartbeats = state.session.heartbeats.saturating_add(1);
                         self.send_report(&mut state, HEARTBEAT, heartbeat.encode(), &mut outcome);
@@ -472,12 +477,14 @@ impl WorkerCore {
             }
             if let Some(params) = &params {
                 let settlement = state.economy.end_block(params, number);
-                // Every gatekeeper sends its copy of a fresh block's settlement, unless the
-                // chain has already moved past that block.
+                // Every gatekeeper sends its copy of each block's settlement the chain still
+                // takes: not settled yet and within its memory (a gatekeeper back from an
+                // outage catches up on the blocks it missed).
                 if gatekeepers.contains(&me)
-                    && fresh
                     && !settlement.is_empty()
                     && number >= next_settlement
+                    && last_number.saturating_sub(number)
+                        < phala_runtime::modules::computation::SETTLEMENT_MEMORY
                 {
                     self.send_report(&mut state, SETTLEMENT, settlement.encode(), &mut outcome);
                 }

@@ -372,6 +372,8 @@ pub async fn run(
         progress: None,
         last_log: Instant::now(),
         last_sample: None,
+        computing: Default::default(),
+        computing_info: None,
     };
     host.refresh_info();
     tokio::select! {
@@ -408,6 +410,9 @@ struct Host {
     last_log: Instant,
     /// When the work counter was last advanced while computing.
     last_sample: Option<Instant>,
+    /// The session as the chain last had it, and what it says to the operator.
+    computing: crate::computing_watch::Watch,
+    computing_info: Option<crate::computing_watch::ComputingInfo>,
 }
 
 impl Host {
@@ -641,7 +646,56 @@ impl Host {
         }
         self.count_work().await;
         self.submit_pending().await;
+        self.watch_computing().await;
         Ok(())
+    }
+
+    /// Reads the session from the chain now and then, for `/info`, the metrics and a loud
+    /// word when rewards stop.
+    async fn watch_computing(&mut self) {
+        if !self.computing.due() || self.core.state().registration.is_none() {
+            return;
+        }
+        let me = self.core.keys().pubkey();
+        let (Ok(session), Ok(pool)) = (
+            self.client.session(&me).await,
+            self.client.worker_pool(&me).await,
+        ) else {
+            return;
+        };
+        let sent = self.core.state().session.heartbeats;
+        let (info, warning) = self.computing.observe(session.as_ref(), pool, sent);
+        if let Some(warning) = warning {
+            error!("{warning}");
+        }
+        let m = &self.shared.metrics;
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        if let Some(s) = &session {
+            let computing = matches!(
+                s.state,
+                phala_runtime::modules::computation::WorkerState::Idle
+                    | phala_runtime::modules::computation::WorkerState::Unresponsive
+            );
+            m.computing.set(i64::from(computing));
+            m.unresponsive.set(i64::from(
+                s.state == phala_runtime::modules::computation::WorkerState::Unresponsive,
+            ));
+            m.heartbeats_accepted.set(i64::from(s.heartbeats));
+            m.challenges_missed.set(i64::from(s.missed));
+            m.value_milli.set(gauge(
+                u64::try_from((s.v >> 64).saturating_mul(1000)).unwrap_or(u64::MAX),
+            ));
+            m.rewards_pha.set(gauge(
+                u64::try_from(s.total_reward / phala_primitives::PHA).unwrap_or(u64::MAX),
+            ));
+        }
+        m.heartbeats_sent.set(gauge(sent));
+        m.computing_problem.set(i64::from(
+            info.as_ref()
+                .is_some_and(|i| i.warning.is_some() && i.state == "Idle"),
+        ));
+        self.computing_info = info;
+        self.refresh_info();
     }
 
     /// While computing, advances the work counter heartbeats report: the benchmark's
@@ -1007,6 +1061,7 @@ impl Host {
                     })
                     .collect(),
                 contract_commands_run: state.contracts.commands_run,
+                computing: self.computing_info.clone(),
             };
         }
         self.shared.queries.update(&self.core);

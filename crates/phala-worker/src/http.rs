@@ -58,6 +58,8 @@ pub struct Info {
     pub contracts: Vec<ContractSummary>,
     /// Contract commands (instantiations included) this worker has run.
     pub contract_commands_run: u64,
+    /// Its computing session, once it is in a stake pool.
+    pub computing: Option<crate::computing_watch::ComputingInfo>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -101,6 +103,18 @@ pub struct Metrics {
     pub registrations_submitted: Counter,
     pub queries_answered: Counter,
     pub queries_refused: Counter,
+    /// 1 while Idle or Unresponsive (computing), else 0.
+    pub computing: Gauge,
+    pub unresponsive: Gauge,
+    pub heartbeats_sent: Gauge,
+    pub heartbeats_accepted: Gauge,
+    pub challenges_missed: Gauge,
+    /// V × 1000, as the chain last settled it.
+    pub value_milli: Gauge,
+    /// Rewards paid to the pool for this worker, in whole PHA.
+    pub rewards_pha: Gauge,
+    /// 1 while computing without rewards or with heartbeats not accepted.
+    pub computing_problem: Gauge,
 }
 
 /// State shared between the host loop and the API.
@@ -162,6 +176,50 @@ impl Shared {
             "Queries refused before decryption",
             m.queries_refused.clone(),
         );
+        for (name, help, gauge) in [
+            (
+                "computing",
+                "1 while the worker computes (Idle or Unresponsive)",
+                &m.computing,
+            ),
+            (
+                "unresponsive",
+                "1 while the chain marks the worker Unresponsive",
+                &m.unresponsive,
+            ),
+            (
+                "heartbeats_sent",
+                "Heartbeats this worker signed",
+                &m.heartbeats_sent,
+            ),
+            (
+                "heartbeats_accepted",
+                "Heartbeats the chain accepted",
+                &m.heartbeats_accepted,
+            ),
+            (
+                "challenges_missed",
+                "Challenges the chain counted as missed",
+                &m.challenges_missed,
+            ),
+            (
+                "value_milli",
+                "The worker's value V times 1000, as last settled",
+                &m.value_milli,
+            ),
+            (
+                "rewards_pha",
+                "Rewards paid for this worker, whole PHA",
+                &m.rewards_pha,
+            ),
+            (
+                "computing_problem",
+                "1 while computing without rewards or with heartbeats not accepted",
+                &m.computing_problem,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out

@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod code_files;
+pub mod computing_watch;
 pub mod fair;
 pub mod host;
 pub mod http;

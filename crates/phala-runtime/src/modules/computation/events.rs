@@ -64,12 +64,14 @@ pub enum Event {
     /// The reward pool could not pay a whole payout: payouts stop when it runs dry.
     #[codec(index = 9)]
     RewardPoolExhausted { worker: [u8; 32], unpaid: Balance },
-    /// A block's settlement was applied.
+    /// A block's settlement was applied; `skipped` entries were stale by the time it
+    /// arrived (the worker stopped, or answered again) or could not be confirmed.
     #[codec(index = 10)]
     SettlementApplied {
         block: BlockNumber,
         gatekeeper: [u8; 32],
         paid: Balance,
+        skipped: u32,
     },
     /// A gatekeeper's settlement differs from the one applied for the same block: one of
     /// them is faulty.

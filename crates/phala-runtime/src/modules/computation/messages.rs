@@ -72,15 +72,24 @@ pub fn on_heartbeat(ext: &mut Ext, worker: [u8; 32], payload: &[u8]) -> Dispatch
     Ok(())
 }
 
-/// A settlement touches three records (session, and the owner's and treasury's balances)
-/// per listed worker; every entry takes at least 32 bytes, which bounds them before decoding.
+/// Per listed worker a settlement touches its session, the reward pool's, owner's and
+/// treasury's balances, and the owner pool's books, which serve up to
+/// `stake_pools::SERVE_ON_REWARD` queued withdrawals (two records each). Every entry takes
+/// at least 32 bytes, which bounds their number before decoding.
 pub fn settlement_weight(payload: &[u8]) -> Weight {
     let entries = u64::try_from(payload.len() / 32)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
+    let serve = u64::try_from(crate::modules::stake_pools::SERVE_ON_REWARD)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(2);
     weights::reads_writes(
-        entries.saturating_mul(4).saturating_add(4),
-        entries.saturating_mul(3).saturating_add(2),
+        entries
+            .saturating_mul(serve.saturating_add(6))
+            .saturating_add(4),
+        entries
+            .saturating_mul(serve.saturating_add(5))
+            .saturating_add(2),
     )
 }
 
@@ -117,46 +126,55 @@ pub fn on_settlement<H: Hooks>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) 
     {
         return Err(Error::SettlementOutOfRange.into());
     }
-    let paid = apply::<H>(ext, &settlement)?;
+    let (paid, skipped) = apply::<H>(ext, &settlement)?;
     NEXT_SETTLEMENT.put(ext, &block.checked_add(1).ok_or(ArithmeticError::Overflow)?);
     SETTLEMENTS.insert(ext, &block, &(digest, sender));
     ext.deposit_event(Event::SettlementApplied {
         block,
         gatekeeper: sender,
         paid,
+        skipped,
     });
     Ok(())
 }
 
-fn computing(ext: &Ext, worker: &[u8; 32]) -> Result<Session, Error> {
-    let session = SESSIONS.get(ext, worker).ok_or(Error::BadSettlement)?;
-    match session.state {
-        WorkerState::Idle | WorkerState::Unresponsive => Ok(session),
-        _ => Err(Error::BadSettlement),
-    }
+fn computing(ext: &Ext, worker: &[u8; 32]) -> Option<Session> {
+    SESSIONS
+        .get(ext, worker)
+        .filter(|s| matches!(s.state, WorkerState::Idle | WorkerState::Unresponsive))
 }
 
-/// Checks every entry against what the chain knows, then applies them; a settlement that
-/// contradicts the chain is refused whole.
-fn apply<H: Hooks>(ext: &mut Ext, settlement: &Settlement) -> Result<Balance, DispatchError> {
+/// Applies every entry the chain can confirm and skips the rest (returning how much was
+/// paid and how many were skipped). A settlement arrives blocks after the block it settles,
+/// and in between a listed worker may have been stopped or answered again: such an entry is
+/// stale, not false, and refusing the whole settlement for it would lose every other
+/// worker's payout. Chain and gatekeepers converge on the next heartbeat: a heartbeat proves
+/// a worker alive, whatever state the chain had it in.
+fn apply<H: Hooks>(
+    ext: &mut Ext,
+    settlement: &Settlement,
+) -> Result<(Balance, u32), DispatchError> {
     let params = params(ext)?;
     let block = settlement.block;
+    let mut skipped: u32 = 0;
     // An offline worker was picked by the challenge whose window closed at this block, and
-    // answered nothing since.
-    let closed = block.checked_sub(params.heartbeat_window);
+    // has answered nothing since.
+    let closed = block
+        .checked_sub(params.heartbeat_window)
+        .and_then(|c| CHALLENGES.get(ext, &c).map(|ch| (c, ch)));
     for WorkerValue { worker, v } in &settlement.offline {
-        let mut session = computing(ext, worker)?;
-        let challenge = closed
-            .and_then(|c| CHALLENGES.get(ext, &c).map(|ch| (c, ch)))
-            .ok_or(Error::BadSettlement)?;
-        let (c, ch) = challenge;
-        if session.state != WorkerState::Idle
-            || session.started_at >= c
-            || session.last_challenge >= c
-            || !ch.picks(&worker_hash(worker))
-        {
-            return Err(Error::BadSettlement.into());
-        }
+        let confirmed = match (computing(ext, worker), &closed) {
+            (Some(session), Some((c, ch))) => (session.state == WorkerState::Idle
+                && session.started_at < *c
+                && session.last_challenge < *c
+                && ch.picks(&worker_hash(worker)))
+            .then_some(session),
+            _ => None,
+        };
+        let Some(mut session) = confirmed else {
+            skipped = skipped.saturating_add(1);
+            continue;
+        };
         session.state = WorkerState::Unresponsive;
         session.v = *v;
         session.missed = session.missed.saturating_add(1);
@@ -166,31 +184,41 @@ fn apply<H: Hooks>(ext: &mut Ext, settlement: &Settlement) -> Result<Balance, Di
         ext.deposit_event(Event::WorkerUnresponsive { worker: *worker });
     }
     for worker in &settlement.recovered {
-        let mut session = computing(ext, worker)?;
-        if session.state != WorkerState::Unresponsive || session.last_heartbeat_at != block {
-            return Err(Error::BadSettlement.into());
+        match computing(ext, worker) {
+            Some(mut session)
+                if session.state == WorkerState::Unresponsive
+                    && session.last_heartbeat_at >= block =>
+            {
+                session.state = WorkerState::Idle;
+                SESSIONS.insert(ext, worker, &session);
+                ext.deposit_event(Event::WorkerRecovered { worker: *worker });
+            }
+            _ => skipped = skipped.saturating_add(1),
         }
-        session.state = WorkerState::Idle;
-        SESSIONS.insert(ext, worker, &session);
-        ext.deposit_event(Event::WorkerRecovered { worker: *worker });
     }
     let budget = params.budget_at(block).map_err(|_| Error::Overflow)?;
     let mut total: Balance = 0;
     for WorkerPayout { worker, v, payout } in &settlement.paid {
-        let mut session = computing(ext, worker)?;
-        if session.state != WorkerState::Idle || session.last_heartbeat_at != block {
-            return Err(Error::BadSettlement.into());
-        }
+        let Some(mut session) = computing(ext, worker)
+            .filter(|s| s.last_heartbeat_at >= block && s.last_paid_at < block)
+        else {
+            skipped = skipped.saturating_add(1);
+            continue;
+        };
         // However a gatekeeper computes, a heartbeat earns at most the whole budget of
         // the blocks it covers: a faulty one cannot drain the reward pool.
         let blocks = block.saturating_sub(session.last_paid_at);
-        let cap = pha_to_plancks(
-            budget
-                .checked_mul(phala_tokenomics::Fixed::from_num(blocks))
-                .ok_or(Error::Overflow)?,
-        );
-        if *payout > cap {
-            return Err(Error::BadSettlement.into());
+        let cap = budget
+            .checked_mul(phala_tokenomics::Fixed::from_num(blocks))
+            .map(pha_to_plancks);
+        if cap.is_none_or(|cap| *payout > cap) {
+            skipped = skipped.saturating_add(1);
+            continue;
+        }
+        if session.state == WorkerState::Unresponsive {
+            // It answered: alive, whatever the chain last concluded.
+            session.state = WorkerState::Idle;
+            ext.deposit_event(Event::WorkerRecovered { worker: *worker });
         }
         session.v = *v;
         session.last_paid_at = block;
@@ -198,7 +226,7 @@ fn apply<H: Hooks>(ext: &mut Ext, settlement: &Settlement) -> Result<Balance, Di
         total = total.checked_add(paid).ok_or(ArithmeticError::Overflow)?;
         SESSIONS.insert(ext, worker, &session);
     }
-    Ok(total)
+    Ok((total, skipped))
 }
 
 /// Pays what the reward pool can of `payout`: the treasury's share to the treasury, the

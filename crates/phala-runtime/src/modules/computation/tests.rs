@@ -464,8 +464,15 @@ fn the_first_settlement_pays_the_pool_and_treasury_and_a_differing_copy_is_a_fau
     );
 }
 
+fn skipped(net: &Net) -> Option<u32> {
+    computation_events(net).into_iter().find_map(|e| match e {
+        Event::SettlementApplied { skipped, .. } => Some(skipped),
+        _ => None,
+    })
+}
+
 #[test]
-fn settlements_that_contradict_the_chain_are_refused_whole() {
+fn entries_the_chain_cannot_confirm_are_skipped_and_the_rest_applied() {
     let mut net = Net::with_chain(economy_chain());
     let mut w = benchmarked(&mut net, "//Worker1", 2000);
     let mut gk = net.worker("//Gatekeeper1", 4);
@@ -473,65 +480,77 @@ fn settlements_that_contradict_the_chain_are_refused_whole() {
     computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
     // The start block's challenge came before the start: answer the next one.
     net.chain.produce(vec![]);
-    let challenged = net.chain.number;
-    heartbeat(&mut net, &mut w, challenged, 100).unwrap();
-    let hb_block = net.chain.number;
     let reward_pool = net.chain.free(&REWARD_POOL_ACCOUNT);
-    let paid = |payout| Settlement {
-        block: hb_block,
+    let wk = w.pair.public();
+    let paid = |block, payout| Settlement {
+        block,
         offline: vec![],
         recovered: vec![],
         paid: vec![WorkerPayout {
-            worker: w.pair.public(),
+            worker: wk,
             v: 1,
             payout,
         }],
     };
-    // More than the whole budget of the blocks since the last payout.
-    let blocks = hb_block - session_of(&net, &w).last_paid_at;
     let budget = test_params().budget_per_block();
-    let cap = phala_tokenomics::pha_to_plancks(budget * phala_tokenomics::Fixed::from_num(blocks));
-    assert_eq!(
-        settle(&mut net, &mut gk, &paid(cap + 1)),
-        Err(Error::BadSettlement.into())
-    );
-    // A payout for a block in which the worker sent no heartbeat.
-    let mut wrong_block = paid(1);
-    wrong_block.block = hb_block - 1;
-    assert_eq!(
-        settle(&mut net, &mut gk, &wrong_block),
-        Err(Error::BadSettlement.into())
-    );
-    // Offline although it answered.
+    let cap = |net: &Net, block: u32| {
+        let blocks = block - session(&net.chain.ext(), &wk).unwrap().last_paid_at;
+        phala_tokenomics::pha_to_plancks(budget * phala_tokenomics::Fixed::from_num(blocks))
+    };
+
+    // A payout for a block the worker was already paid up to (its start), and one above
+    // the whole budget of the blocks it covers: both skipped, nothing paid.
+    let started = session_of(&net, &w).started_at;
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 100).unwrap();
+    let hb = net.chain.number;
+    settle(&mut net, &mut gk, &paid(started, 1)).unwrap();
+    assert_eq!(skipped(&net), Some(1));
+    let over = cap(&net, hb) + 1;
+    settle(&mut net, &mut gk, &paid(hb, over)).unwrap();
+    assert_eq!(skipped(&net), Some(1));
+    assert_eq!(net.chain.free(&REWARD_POOL_ACCOUNT), reward_pool);
+
+    // Offline although it answered: skipped; a block not final yet: refused.
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 200).unwrap();
+    let hb = net.chain.number;
+    let window = test_params().heartbeat_window;
+    while net.chain.number <= challenged + window {
+        net.chain.produce(vec![]);
+    }
     let offline = Settlement {
-        block: hb_block,
-        offline: vec![WorkerValue {
-            worker: w.pair.public(),
-            v: 1,
-        }],
+        block: challenged + window,
+        offline: vec![WorkerValue { worker: wk, v: 1 }],
         recovered: vec![],
         paid: vec![],
     };
-    assert_eq!(
-        settle(&mut net, &mut gk, &offline),
-        Err(Error::BadSettlement.into())
-    );
-    // A block not final yet.
-    let mut future = paid(1);
+    let mut future = paid(hb, 1);
     future.block = net.chain.number + 1;
     assert_eq!(
         settle(&mut net, &mut gk, &future),
         Err(Error::SettlementOutOfRange.into())
     );
-    assert_eq!(net.chain.free(&REWARD_POOL_ACCOUNT), reward_pool);
-    // The exact cap is fine; after it, older blocks are closed.
-    settle(&mut net, &mut gk, &paid(cap)).unwrap();
-    let mut older = offline.clone();
-    older.block = hb_block - 1;
+    settle(&mut net, &mut gk, &offline).unwrap();
+    assert_eq!(skipped(&net), Some(1));
+    assert_eq!(session_of(&net, &w).state, WorkerState::Idle);
+    // Blocks before the last settled one are closed.
     assert_eq!(
-        settle(&mut net, &mut gk, &older),
+        settle(&mut net, &mut gk, &paid(hb, 1)),
         Err(Error::SettlementOutOfRange.into())
     );
+
+    // A later heartbeat is paid up to the exact cap, even if the worker answered again
+    // before the settlement arrived.
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 300).unwrap();
+    let hb = net.chain.number;
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 400).unwrap();
+    let exact = cap(&net, hb);
+    settle(&mut net, &mut gk, &paid(hb, exact)).unwrap();
+    assert_eq!(skipped(&net), Some(0));
+    assert_eq!(reward_pool - net.chain.free(&REWARD_POOL_ACCOUNT), exact);
 }
 
 #[test]
@@ -558,10 +577,9 @@ fn an_unanswered_challenge_makes_a_worker_unresponsive_until_it_answers() {
     // Claimed one block early, the window has not closed.
     let mut early = offline.clone();
     early.block -= 1;
-    assert_eq!(
-        settle(&mut net, &mut gk, &early),
-        Err(Error::BadSettlement.into())
-    );
+    settle(&mut net, &mut gk, &early).unwrap();
+    assert_eq!(skipped(&net), Some(1));
+    assert_eq!(session_of(&net, &w).state, WorkerState::Idle);
     settle(&mut net, &mut gk, &offline).unwrap();
     let s = session_of(&net, &w);
     assert_eq!(

@@ -3,8 +3,8 @@ use phala_primitives::{AccountId32, Balance};
 use scale_info::TypeInfo;
 
 use super::{
-    Error, Event, MAX_QUEUE, MAX_WORKERS, POOL_COUNT, POOLS, Pool, STAKERS, WORKER_POOL,
-    Withdrawal, pool_account, put, schedule_deadline, serve_queue,
+    Error, Event, MAX_QUEUE, MAX_WORKERS, POOL_COUNT, POOLS, Pool, SERVE_ON_CALL, STAKERS,
+    WORKER_POOL, Withdrawal, pool_account, put, schedule_deadline, serve_queue,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, Origin};
@@ -72,7 +72,7 @@ pub enum Call {
 
 impl Call {
     pub fn info(&self) -> DispatchInfo {
-        let queue = u64::try_from(MAX_QUEUE).unwrap_or(u64::MAX);
+        let queue = u64::try_from(SERVE_ON_CALL).unwrap_or(u64::MAX);
         let weight = match self {
             Call::create { .. } => weights::reads_writes(3, 4),
             Call::add_worker { .. } | Call::remove_worker { .. } => weights::reads_writes(5, 4),
@@ -81,7 +81,10 @@ impl Call {
                 queue.saturating_mul(2).saturating_add(6),
                 queue.saturating_mul(2).saturating_add(6),
             ),
-            Call::withdraw { .. } => weights::reads_writes(6, 6),
+            Call::withdraw { .. } => weights::reads_writes(
+                queue.saturating_mul(2).saturating_add(8),
+                queue.saturating_mul(2).saturating_add(8),
+            ),
             Call::start_computing { .. } | Call::stop_computing { .. } => {
                 weights::reads_writes(8, 6)
             }
@@ -140,7 +143,7 @@ impl Call {
                     amount,
                     shares,
                 });
-                serve_queue(ext, pid, &mut pool)?;
+                serve_queue(ext, pid, &mut pool, SERVE_ON_CALL);
                 put(ext, pid, &pool);
                 Ok(())
             }
@@ -163,7 +166,7 @@ impl Call {
                 in_pool(ext, pid, &worker)?;
                 let returned = computation::reclaim(ext, &worker, &pool_account(pid))?;
                 pool.unstake(returned)?;
-                serve_queue(ext, pid, &mut pool)?;
+                serve_queue(ext, pid, &mut pool, SERVE_ON_CALL);
                 put(ext, pid, &pool);
                 Ok(())
             }
@@ -260,6 +263,10 @@ fn withdraw(ext: &mut Ext, pid: u64, who: AccountId32, shares: Balance) -> Dispa
     if shares == 0 || shares > held {
         return Err(Error::InsufficientShares.into());
     }
+    // Worth at least the existential deposit: dust requests would crowd the queue.
+    if pool.total_value > 0 && pool.value_of(shares) < EXISTENTIAL_DEPOSIT {
+        return Err(Error::WithdrawalTooSmall.into());
+    }
     pool.withdraw_queue.retain(|w| w.who != who);
     if pool.withdraw_queue.len() >= MAX_QUEUE {
         return Err(Error::TooManyWithdrawals.into());
@@ -271,14 +278,14 @@ fn withdraw(ext: &mut Ext, pid: u64, who: AccountId32, shares: Balance) -> Dispa
         shares,
         requested_at: now,
     });
-    serve_queue(ext, pid, &mut pool)?;
+    serve_queue(ext, pid, &mut pool, SERVE_ON_CALL);
     if let Some(left) = pool.withdraw_queue.iter().find(|w| w.who == who) {
         ext.deposit_event(Event::WithdrawalQueued {
             pid,
             who,
             shares: left.shares,
         });
-        schedule_deadline(ext, pid)?;
+        schedule_deadline(ext, pid);
     }
     put(ext, pid, &pool);
     Ok(())

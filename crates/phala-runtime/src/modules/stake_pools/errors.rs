@@ -38,6 +38,8 @@ pub enum Error {
     NothingToClaim,
     /// The pool counter is exhausted.
     TooManyPools,
+    /// A withdrawal must be worth at least the existential deposit (0.01 PHA).
+    WithdrawalTooSmall,
 }
 
 impl ModuleErrorEnum for Error {

@@ -64,6 +64,14 @@ pub enum Event {
     CommissionSet { pid: u64, commission: u32 },
     #[codec(index = 11)]
     CapSet { pid: u64, cap: Option<Balance> },
+    /// A queued withdrawal could not be paid (its account cannot receive the amount) and
+    /// was dropped from the queue; the shares stay with their holder.
+    #[codec(index = 12)]
+    WithdrawalDropped {
+        pid: u64,
+        who: AccountId32,
+        shares: Balance,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

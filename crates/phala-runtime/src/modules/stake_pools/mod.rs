@@ -43,6 +43,8 @@ pub const MAX_WORKERS: usize = 200;
 pub const MAX_QUEUE: usize = 1024;
 /// Pools whose grace period ends at one block.
 pub const MAX_DEADLINES_PER_BLOCK: usize = 64;
+/// Blocks after a full one a deadline may move to.
+const DEADLINE_SPREAD: BlockNumber = 64;
 
 /// The module's chain parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -128,11 +130,21 @@ pub fn pool(ext: &Ext, pid: u64) -> Option<Pool> {
     POOLS.get(ext, &pid)
 }
 
-/// Pays what free stake allows of the queued withdrawals, oldest first. A request the free
-/// stake covers only in part is paid in part and keeps its place.
-fn serve_queue(ext: &mut Ext, pid: u64, pool: &mut Pool) -> DispatchResult {
+/// Queued withdrawals served per call: a reward (one per paid heartbeat in a settlement)
+/// serves a few, a delegator's or owner's call more; what is left waits for the next.
+pub const SERVE_ON_REWARD: usize = 4;
+pub const SERVE_ON_CALL: usize = 64;
+
+/// Pays what free stake allows of the queued withdrawals, oldest first, at most `limit`
+/// of them. A request the free stake covers only in part is paid in part and keeps its
+/// place. A request that cannot be paid at all (its account cannot receive it) is dropped,
+/// its shares kept: one account must never hold up the queue.
+fn serve_queue(ext: &mut Ext, pid: u64, pool: &mut Pool, limit: usize) {
     let account = pool_account(pid);
-    while let Some(head) = pool.withdraw_queue.first().cloned() {
+    for _ in 0..limit {
+        let Some(head) = pool.withdraw_queue.first().cloned() else {
+            return;
+        };
         let held = STAKERS.get_or_default(ext, &(pid, head.who));
         let wanted = head.shares.min(held);
         let (shares, value) = if pool.total_value == 0 {
@@ -142,13 +154,28 @@ fn serve_queue(ext: &mut Ext, pid: u64, pool: &mut Pool) -> DispatchResult {
             pool.payable(wanted)
         };
         if wanted > 0 && (shares == 0 || (value == 0 && pool.total_value > 0)) {
-            break;
+            // Nothing free yet (or less than a planck's worth): wait.
+            return;
         }
-        if value > 0 {
-            balances::transfer(ext, &account, &head.who, value, true)?;
+        let mut books = pool.clone();
+        let paid = ext.transactional(|ext| -> DispatchResult {
+            books.burn(shares, value)?;
+            if value > 0 {
+                balances::transfer(ext, &account, &head.who, value, true)?;
+            }
+            STAKERS.insert(ext, &(pid, head.who), &held.saturating_sub(shares));
+            Ok(())
+        });
+        if paid.is_err() {
+            pool.withdraw_queue.remove(0);
+            ext.deposit_event(Event::WithdrawalDropped {
+                pid,
+                who: head.who,
+                shares: wanted,
+            });
+            continue;
         }
-        pool.burn(shares, value)?;
-        STAKERS.insert(ext, &(pid, head.who), &held.saturating_sub(shares));
+        *pool = books;
         if shares > 0 {
             ext.deposit_event(Event::Withdrawn {
                 pid,
@@ -161,11 +188,10 @@ fn serve_queue(ext: &mut Ext, pid: u64, pool: &mut Pool) -> DispatchResult {
             if let Some(first) = pool.withdraw_queue.first_mut() {
                 first.shares = wanted.saturating_sub(shares);
             }
-            break;
+            return;
         }
         pool.withdraw_queue.remove(0);
     }
-    Ok(())
 }
 
 fn put(ext: &mut Ext, pid: u64, pool: &Pool) {
@@ -232,19 +258,23 @@ fn force_withdrawals(
     Ok(())
 }
 
-/// Remembers that `pid` must be checked when a withdrawal queued now outwaits the grace.
-fn schedule_deadline(ext: &mut Ext, pid: u64) -> DispatchResult {
+/// Remembers that `pid` must be checked when a withdrawal queued now outwaits the grace:
+/// at that block, or the first of the next few with room (pools cannot crowd a request
+/// out of its deadline).
+fn schedule_deadline(ext: &mut Ext, pid: u64) {
     let grace = PARAMS.get_or_default(ext).withdraw_grace;
-    let at = system::block_number(ext).saturating_add(grace.max(1));
-    let mut due = WITHDRAW_DEADLINES.get_or_default(ext, &at);
-    if !due.contains(&pid) {
-        if due.len() >= MAX_DEADLINES_PER_BLOCK {
-            return Err(Error::TooManyWithdrawals.into());
+    let first = system::block_number(ext).saturating_add(grace.max(1));
+    for at in first..first.saturating_add(DEADLINE_SPREAD) {
+        let mut due = WITHDRAW_DEADLINES.get_or_default(ext, &at);
+        if due.contains(&pid) {
+            return;
         }
-        due.push(pid);
-        WITHDRAW_DEADLINES.insert(ext, &at, &due);
+        if due.len() < MAX_DEADLINES_PER_BLOCK {
+            due.push(pid);
+            WITHDRAW_DEADLINES.insert(ext, &at, &due);
+            return;
+        }
     }
-    Ok(())
 }
 
 /// `Computation` paid `amount` into a pool's account: commission to the owner's claimable
@@ -257,7 +287,7 @@ pub fn on_reward(ext: &mut Ext, account: &AccountId32, amount: Balance) {
         return;
     };
     let commission = pool.add_reward(amount);
-    let _ = ext.transactional(|ext| serve_queue(ext, pid, &mut pool));
+    serve_queue(ext, pid, &mut pool, SERVE_ON_REWARD);
     put(ext, pid, &pool);
     ext.deposit_event(Event::RewardReceived {
         pid,

@@ -275,3 +275,64 @@ proptest! {
         }
     }
 }
+
+/// The attack: a queued withdrawal its account cannot receive (worth less than the
+/// existential deposit, to an account that no longer exists) used to fail every call that
+/// serves the queue, freezing the pool for everyone. Now it is dropped and the queue moves.
+#[test]
+fn an_unpayable_withdrawal_is_dropped_rather_than_freezing_the_pool() {
+    let mut net = Net::with_chain(economy_chain());
+    let w = benchmarked(&mut net, "//Worker1", 2000);
+    computing_pool(&mut net, &w, 10_000 * PHA, 10_000 * PHA);
+    let ghost = account("//Nobody");
+    let mut state = net.chain.state.clone();
+    {
+        let mut ext = crate::Ext::new(&state);
+        let mut p = pool(&ext, 0).unwrap();
+        // A holder of 1 planck's worth of shares, queued first, account gone.
+        p.total_shares += 1;
+        p.total_value += 1;
+        p.free_stake += 1;
+        p.withdraw_queue.push(Withdrawal {
+            who: ghost,
+            shares: 1,
+            requested_at: 1,
+        });
+        STAKERS.insert(&mut ext, &(0, ghost), &1);
+        POOLS.insert(&mut ext, &0, &p);
+        // The planck the books now count, taken from the treasury into the pool's account.
+        crate::modules::balances::transfer(
+            &mut ext,
+            &crate::modules::TREASURY_ACCOUNT,
+            &pool_account(0),
+            1,
+            true,
+        )
+        .unwrap();
+        for (k, v) in ext.into_changes() {
+            match v {
+                Some(v) => state.insert(k, v),
+                None => state.remove(&k),
+            };
+        }
+    }
+    net.chain.state = state;
+    // Charlie contributes: the queue is served, the ghost's request dropped, his call fine.
+    call_as(
+        &mut net,
+        "//Charlie",
+        1,
+        pools(Call::contribute {
+            pid: 0,
+            amount: 100 * PHA,
+        }),
+    )
+    .unwrap();
+    let p = pool0(&net);
+    assert!(p.withdraw_queue.is_empty());
+    assert_eq!(STAKERS.get_or_default(&net.chain.ext(), &(0, ghost)), 1);
+    assert!(net.chain.events().iter().any(|e| matches!(
+        e.event,
+        crate::RuntimeEvent::StakePools(Event::WithdrawalDropped { .. })
+    )));
+}
