@@ -199,6 +199,8 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         PoolCmd::RemoveWorker { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
             let (client, signer) = open(&tx).await?;
+            owned_by(&client, pid, &signer).await?;
+            in_state(&client, &worker, &[WorkerState::Ready], "remove it").await?;
             submit(&client, &signer, Call::remove_worker { pid, worker }).await
         }
         PoolCmd::Contribute { pid, amount, tx } => {
@@ -237,6 +239,8 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         } => {
             let worker = worker_key(&worker)?;
             let (client, signer) = open(&tx).await?;
+            owned_by(&client, pid, &signer).await?;
+            in_state(&client, &worker, &[WorkerState::Ready], "start it").await?;
             let params = client.computation_params().await?;
             let p = benchmarked(&client, &worker, Duration::from_secs(tx.timeout)).await?;
             let least = min_stake(&params, p).map_err(|e| anyhow!("{e:?}"))?;
@@ -273,6 +277,9 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         PoolCmd::Stop { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
             let (client, signer) = open(&tx).await?;
+            owned_by(&client, pid, &signer).await?;
+            let computing = [WorkerState::Idle, WorkerState::Unresponsive];
+            in_state(&client, &worker, &computing, "stop it").await?;
             submit(&client, &signer, Call::stop_computing { pid, worker }).await
         }
         PoolCmd::Reclaim { pid, worker, tx } => {
@@ -283,13 +290,58 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         }
         PoolCmd::Claim { pid, tx } => {
             let (client, signer) = open(&tx).await?;
-            let pool = pool_of(&client, pid).await?;
+            let pool = owned_by(&client, pid, &signer).await?;
             if pool.owner_reward == 0 {
                 bail!("pool {pid} has no commission to claim yet");
             }
             submit(&client, &signer, Call::claim_commission { pid }).await
         }
     }
+}
+
+/// The pool, if the signer owns it; otherwise says whose it is (the chain would refuse
+/// the call after taking its fee).
+async fn owned_by(client: &Client, pid: u64, signer: &Sr25519Pair) -> Result<stake_pools::Pool> {
+    let pool = pool_of(client, pid).await?;
+    let me = signer.account_id();
+    if pool.owner != me {
+        bail!(
+            "pool {pid} belongs to {}, not {}: only its owner may do this",
+            pool.owner.to_ss58(),
+            me.to_ss58()
+        );
+    }
+    Ok(pool)
+}
+
+/// Refuses to `what` a worker whose session is in none of `states`, saying which it is in.
+async fn in_state(
+    client: &Client,
+    worker: &[u8; 32],
+    states: &[WorkerState],
+    what: &str,
+) -> Result<()> {
+    let session = client.session(worker).await?.ok_or_else(|| {
+        anyhow!(
+            "worker 0x{} is in no pool: `phala pool add-worker` first",
+            hex::encode(worker)
+        )
+    })?;
+    if states.contains(&session.state) {
+        return Ok(());
+    }
+    let why = match session.state {
+        WorkerState::CoolingDown => {
+            let params = client.computation_params().await?;
+            format!(
+                "cooling down until block #{} (then `phala pool reclaim`)",
+                computation::reclaimable_at(&params, &session)
+            )
+        }
+        WorkerState::Ready => "not computing".to_string(),
+        WorkerState::Idle | WorkerState::Unresponsive => "computing".to_string(),
+    };
+    bail!("worker 0x{} is {why}: cannot {what}", hex::encode(worker))
 }
 
 /// A registered worker's benchmark score, waited for (a worker benchmarks for 6 s right
@@ -345,10 +397,6 @@ async fn cooled_down(client: &Client, worker: &[u8; 32]) -> Result<()> {
 /// Shares print like PHA amounts (a share is worth 1 PHA until the price moves).
 fn shares_text(shares: Balance) -> String {
     format_pha(shares).trim_end_matches(" PHA").to_string()
-}
-
-fn short(key: &[u8; 32]) -> String {
-    format!("0x{}…", hex::encode(&key[..6]))
 }
 
 /// `phala pools`: every pool's stake, share price, commission, APR and workers.
@@ -504,7 +552,7 @@ pub async fn computing(args: ListArgs) -> Result<()> {
             Some(pid) => format!("pool {pid}"),
             None => owner_text(&s.owner),
         };
-        crate::outln!("worker {}  {owner}  {:?}", short(&worker), s.state);
+        crate::outln!("worker 0x{}  {owner}  {:?}", hex::encode(worker), s.state);
         if s.state == WorkerState::Ready {
             continue;
         }
