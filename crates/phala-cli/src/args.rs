@@ -197,3 +197,28 @@ pub async fn submit_call(
         Err(failure) => anyhow::bail!("failed in block #{}: {failure}", outcome.block_number),
     }
 }
+
+/// What every command that signs a transaction takes: the signer, the node, and how long
+/// to wait for finality.
+#[derive(Debug, clap::Args)]
+pub struct TxArgs {
+    /// Secret URI of the signing account (it pays the fees), e.g. //Eve.
+    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
+    pub suri: String,
+    /// The node's RPC endpoint.
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Seconds to wait for the transaction to be finalized (1 to 86400).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+}
+
+impl TxArgs {
+    /// The node and the signing account: one connection for a command's checks and its
+    /// transaction.
+    pub async fn open(&self) -> Result<(Client, Sr25519Pair)> {
+        let signer = signer(&self.suri)?;
+        let client = connect(&self.url, Duration::from_secs(self.timeout)).await?;
+        Ok((client, signer))
+    }
+}

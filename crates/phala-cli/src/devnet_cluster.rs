@@ -21,20 +21,34 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(300);
 pub fn spawn(
     rpc: SocketAddr,
     workers: Vec<String>,
+    stop: tokio::sync::broadcast::Receiver<()>,
+) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
+    spawn_setup("cluster", SETUP_TIMEOUT, stop, async move {
+        setup(rpc, &workers).await
+    })
+}
+
+/// Runs a devnet set-up step (`what`: `cluster`, `computing`) in a thread of its own,
+/// bounded by `timeout`; a failure is a warning, not the devnet's end. The thread then
+/// waits for `stop`.
+pub(crate) fn spawn_setup(
+    what: &'static str,
+    timeout: Duration,
     mut stop: tokio::sync::broadcast::Receiver<()>,
+    step: impl std::future::Future<Output = Result<()>> + Send + 'static,
 ) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| phala_node::NodeError::Stopped(format!("cluster set-up: {e}")))?;
+            .map_err(|e| phala_node::NodeError::Stopped(format!("{what} set-up: {e}")))?;
         runtime.block_on(async move {
             tokio::select! {
                 _ = stop.recv() => return,
-                result = tokio::time::timeout(SETUP_TIMEOUT, setup(rpc, &workers)) => match result {
+                result = tokio::time::timeout(timeout, step) => match result {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => eprintln!("  warning: the devnet's cluster was not set up: {e:#}"),
-                    Err(_) => eprintln!("  warning: the devnet's cluster was not set up within {SETUP_TIMEOUT:?}"),
+                    Ok(Err(e)) => eprintln!("  warning: the devnet's {what} set-up failed: {e:#}"),
+                    Err(_) => eprintln!("  warning: the devnet's {what} set-up did not finish within {timeout:?}"),
                 },
             }
             let _ = stop.recv().await;

@@ -24,25 +24,10 @@ const COMMISSION: u32 = 100_000_000;
 pub fn spawn(
     rpc: SocketAddr,
     workers: Vec<(String, String)>,
-    mut stop: tokio::sync::broadcast::Receiver<()>,
+    stop: tokio::sync::broadcast::Receiver<()>,
 ) -> std::thread::JoinHandle<Result<(), phala_node::NodeError>> {
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| phala_node::NodeError::Stopped(format!("computing set-up: {e}")))?;
-        runtime.block_on(async move {
-            tokio::select! {
-                _ = stop.recv() => return,
-                result = tokio::time::timeout(SETUP_TIMEOUT, setup(rpc, &workers)) => match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => eprintln!("  warning: the devnet's workers were not started computing: {e:#}"),
-                    Err(_) => eprintln!("  warning: the devnet's workers were not computing within {SETUP_TIMEOUT:?}"),
-                },
-            }
-            let _ = stop.recv().await;
-        });
-        Ok(())
+    crate::devnet_cluster::spawn_setup("computing", SETUP_TIMEOUT, stop, async move {
+        setup(rpc, &workers).await
     })
 }
 

@@ -8,13 +8,13 @@ use clap::{Args, Subcommand};
 use phala_client::Client;
 use phala_client::computing::share_price;
 use phala_client::keys::Sr25519Pair;
-use phala_client::primitives::{AccountId32, Balance, format_pha};
+use phala_client::primitives::{Balance, format_pha};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::computation::{self, WorkerState, min_stake};
 use phala_runtime::modules::stake_pools::{self, Call};
 use phala_tokenomics::format_fixed;
 
-use crate::args::{DEFAULT_URL, connect, parse_amount, signer, submit_call};
+use crate::args::{DEFAULT_URL, TxArgs, connect, parse_amount, submit_call};
 
 #[derive(Debug, Subcommand)]
 pub enum PoolCmd {
@@ -98,19 +98,6 @@ pub enum PoolCmd {
 }
 
 #[derive(Debug, Args)]
-pub struct TxArgs {
-    /// Secret URI of the signing account, e.g. //Alice.
-    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
-    suri: String,
-    /// The node's RPC endpoint.
-    #[arg(long, default_value = DEFAULT_URL)]
-    url: String,
-    /// Seconds to wait for the transaction to be finalized (1 to 86400).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    timeout: u64,
-}
-
-#[derive(Debug, Args)]
 pub struct ListArgs {
     /// The node's RPC endpoint.
     #[arg(long, default_value = DEFAULT_URL)]
@@ -118,12 +105,6 @@ pub struct ListArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-async fn open(args: &TxArgs) -> Result<(Client, Sr25519Pair)> {
-    let signer = signer(&args.suri)?;
-    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
-    Ok((client, signer))
 }
 
 fn worker_key(input: &str) -> Result<[u8; 32]> {
@@ -168,12 +149,12 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         } => {
             let commission = percent_perbill(&commission)?;
             let cap = cap.map(|c| parse_amount(Some("--cap"), &c)).transpose()?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             submit(&client, &signer, Call::create { commission, cap }).await
         }
         PoolCmd::AddWorker { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             let pool = pool_of(&client, pid).await?;
             let me = signer.account_id();
             if pool.owner != me {
@@ -198,14 +179,14 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         }
         PoolCmd::RemoveWorker { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             owned_by(&client, pid, &signer).await?;
             in_state(&client, &worker, &[WorkerState::Ready], "remove it").await?;
             submit(&client, &signer, Call::remove_worker { pid, worker }).await
         }
         PoolCmd::Contribute { pid, amount, tx } => {
             let amount = parse_amount(None, &amount)?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             pool_of(&client, pid).await?;
             submit(&client, &signer, Call::contribute { pid, amount }).await
         }
@@ -215,7 +196,7 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             all,
             tx,
         } => {
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             let held = client.pool_shares(pid, &signer.account_id()).await?;
             let shares = match (shares, all) {
                 (_, true) => held,
@@ -238,7 +219,7 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             tx,
         } => {
             let worker = worker_key(&worker)?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             owned_by(&client, pid, &signer).await?;
             in_state(&client, &worker, &[WorkerState::Ready], "start it").await?;
             let params = client.computation_params().await?;
@@ -276,7 +257,7 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         }
         PoolCmd::Stop { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             owned_by(&client, pid, &signer).await?;
             let computing = [WorkerState::Idle, WorkerState::Unresponsive];
             in_state(&client, &worker, &computing, "stop it").await?;
@@ -284,12 +265,12 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         }
         PoolCmd::Reclaim { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             cooled_down(&client, &worker).await?;
             submit(&client, &signer, Call::reclaim { pid, worker }).await
         }
         PoolCmd::Claim { pid, tx } => {
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             let pool = owned_by(&client, pid, &signer).await?;
             if pool.owner_reward == 0 {
                 bail!("pool {pid} has no commission to claim yet");
@@ -505,16 +486,10 @@ async fn blocks_per_day(client: &Client) -> Result<u32> {
         .block_hash(back)
         .await?
         .ok_or_else(|| anyhow!("no block #{back}"))?;
-    let time = |hash| async move {
-        client
-            .storage(&phala_runtime::modules::timestamp::NOW.key(), Some(hash))
-            .await
-            .ok()
-            .flatten()
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(u64::from_le_bytes)
-    };
-    let (t1, t0) = (time(at).await.unwrap_or(0), time(then).await.unwrap_or(0));
+    let (t1, t0) = (
+        client.timestamp_at(at).await?,
+        client.timestamp_at(then).await?,
+    );
     let per_block = t1.saturating_sub(t0) / u64::from(now.saturating_sub(back).max(1));
     Ok(u32::try_from(86_400_000 / per_block.max(1)).unwrap_or(u32::MAX))
 }
@@ -550,7 +525,7 @@ pub async fn computing(args: ListArgs) -> Result<()> {
         }
         let owner = match pid {
             Some(pid) => format!("pool {pid}"),
-            None => owner_text(&s.owner),
+            None => s.owner.to_ss58(),
         };
         crate::outln!("worker 0x{}  {owner}  {:?}", hex::encode(worker), s.state);
         if s.state == WorkerState::Ready {
@@ -582,8 +557,4 @@ pub async fn computing(args: ListArgs) -> Result<()> {
         crate::outln!("{}", serde_json::Value::Array(json));
     }
     Ok(())
-}
-
-fn owner_text(owner: &AccountId32) -> String {
-    owner.to_ss58()
 }

@@ -1,10 +1,8 @@
 //! `phala validator`: bond PHA, stand for election with a consensus key (and its proof of
 //! possession), unbond, stop standing.
 
-use std::time::Duration;
-
 use anyhow::{Result, bail};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use phala_client::Client;
 use phala_client::keys::{Ed25519Pair, Sr25519Pair};
 use phala_client::primitives::AccountId32;
@@ -12,7 +10,7 @@ use phala_client::primitives::format_pha;
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::validators;
 
-use crate::args::{DEFAULT_URL, connect, parse_amount, signer};
+use crate::args::{TxArgs, parse_amount};
 
 #[derive(Debug, Subcommand)]
 pub enum ValidatorCmd {
@@ -55,32 +53,19 @@ pub enum ValidatorCmd {
     },
 }
 
-#[derive(Debug, Args)]
-pub struct TxArgs {
-    /// Secret URI of the account that bonds (pays the fees), e.g. //Eve.
-    #[arg(long, env = "PHALA_SURI", hide_env_values = true)]
-    suri: String,
-    /// The node's RPC endpoint.
-    #[arg(long, default_value = DEFAULT_URL)]
-    url: String,
-    /// Seconds to wait for the transaction to be finalized (1 to 86400).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    timeout: u64,
-}
-
 pub async fn run(cmd: ValidatorCmd) -> Result<()> {
     match cmd {
         ValidatorCmd::Bond { amount, tx } => {
             let value = parse_amount(None, &amount)?;
             crate::outln!("Bonding {}", format_pha(value));
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             let call = validators::Call::bond { value };
             submit(&client, &signer, call).await
         }
         ValidatorCmd::Unbond { amount, tx } => {
             let value = parse_amount(None, &amount)?;
             crate::outln!("Unbonding {}", format_pha(value));
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             submit(&client, &signer, validators::Call::unbond { value }).await
         }
         ValidatorCmd::Validate {
@@ -93,7 +78,7 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             if !validators::valid_address(p2p_address.as_bytes()) {
                 bail!("--p2p-address {p2p_address:?} is not host:port");
             }
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             let account = signer.account_id();
             bonded_enough(&client, &account).await?;
             crate::outln!(
@@ -109,23 +94,15 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             submit(&client, &signer, call).await
         }
         ValidatorCmd::Withdraw { tx } => {
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             withdrawable(&client, &signer.account_id()).await?;
             submit(&client, &signer, validators::Call::withdraw_unbonded).await
         }
         ValidatorCmd::Chill { tx } => {
-            let (client, signer) = open(&tx).await?;
+            let (client, signer) = tx.open().await?;
             submit(&client, &signer, validators::Call::chill).await
         }
     }
-}
-
-/// The node and the signing account every validator command uses: one connection for the
-/// checks and the transaction.
-async fn open(args: &TxArgs) -> Result<(Client, Sr25519Pair)> {
-    let signer = signer(&args.suri)?;
-    let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
-    Ok((client, signer))
 }
 
 /// Refuses to stand with a bond under the minimum (the chain's `BondTooSmall` said neither

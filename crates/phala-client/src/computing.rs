@@ -26,6 +26,14 @@ pub fn share_price(pool: &stake_pools::Pool) -> Option<f64> {
 }
 
 impl Client {
+    /// Block `at`'s timestamp (`Timestamp.Now`, ms); 0 for genesis, which has none.
+    pub async fn timestamp_at(&self, at: H256) -> Result<u64, ClientError> {
+        Ok(self
+            .storage_decoded("Timestamp.Now", &timestamp::NOW.key(), Some(at))
+            .await?
+            .unwrap_or(0))
+    }
+
     /// Every stake pool at the best block.
     pub async fn pools(&self) -> Result<Vec<PoolSnapshot>, ClientError> {
         let (_, at) = self.best_head().await?;
@@ -171,12 +179,10 @@ impl Client {
         let (Some(p1), Some(p0)) = (share_price(&now_pool), share_price(&then_pool)) else {
             return Ok(None);
         };
-        let time = |hash| async move {
-            self.storage_decoded::<u64>("Timestamp.Now", &timestamp::NOW.key(), Some(hash))
-                .await
-                .map(|t| t.unwrap_or(0))
-        };
-        let span_ms = time(at).await?.saturating_sub(time(then_hash).await?);
+        let span_ms = self
+            .timestamp_at(at)
+            .await?
+            .saturating_sub(self.timestamp_at(then_hash).await?);
         if span_ms == 0 || p0 <= 0.0 {
             return Ok(None);
         }
