@@ -39,6 +39,7 @@ pub mod dev;
 pub mod pool;
 pub mod spec;
 pub mod spec_computation;
+pub mod witness;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -170,6 +171,8 @@ pub struct Chain {
     finalized_tx: broadcast::Sender<Arc<Finalized>>,
     /// Transactions accepted from local clients, for gossip to peers.
     announce_tx: broadcast::Sender<OpaqueExtrinsic>,
+    /// Recent finalized worker messages, to prove a double signing with.
+    witness: Mutex<witness::MessageWitness>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -207,6 +210,7 @@ impl Chain {
             pool: Mutex::new(Pool::new(limits)),
             finalized_tx,
             announce_tx,
+            witness: Mutex::default(),
         }))
     }
 
@@ -443,6 +447,10 @@ impl Chain {
         let pending = self.import_block(block, None)?;
         self.store.commit_block(&pending, justification)?;
         tracing::info!(target: "chain", number = pending.number(), hash = %pending.hash, txs = pending.block.extrinsics.len().saturating_sub(1), "finalized");
+        self.witness
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(&pending.block.extrinsics);
         self.after_finalized(&pending);
         let _ = self.finalized_tx.send(Arc::new(Finalized {
             block: pending.block.clone(),
@@ -597,7 +605,15 @@ impl Chain {
                 return Err(SubmitError::TemporarilyBanned);
             }
         }
-        let v = self.validate(&view, xt.as_bytes())?;
+        let v = match self.validate(&view, xt.as_bytes()) {
+            Ok(v) => v,
+            Err(e) => {
+                if matches!(e, SubmitError::Invalid(InvalidTransaction::Stale)) {
+                    self.report_double_sign(xt.as_bytes());
+                }
+                return Err(e);
+            }
+        };
         let mut pool = self.pool();
         // A nonce further ahead than the sender's pool allowance could never become ready.
         let allowance = u64::try_from(pool.limits().max_per_sender).unwrap_or(u64::MAX);
@@ -627,6 +643,27 @@ impl Chain {
             },
             pool,
         ))
+    }
+
+    /// A stale worker message that differs from the delivered one with its sequence proves
+    /// its worker double-signed: pool and gossip the report (see [`witness`]).
+    fn report_double_sign(&self, refused: &[u8]) {
+        let evidence = self
+            .witness
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .evidence(refused);
+        let Some(call) = evidence else { return };
+        let report = phala_runtime::UncheckedExtrinsic::bare(call).encode();
+        match self.insert(report.clone()) {
+            Ok((hash, _, _)) => {
+                tracing::warn!(target: "pool", %hash, "a worker signed two different messages with one sequence: reported");
+                self.announce(report);
+            }
+            Err(e) => {
+                tracing::debug!(target: "pool", "double-signing report not pooled: {e}");
+            }
+        }
     }
 
     /// Validates and pools a transaction (`author_submitExtrinsic`).

@@ -411,6 +411,7 @@ impl ChainSpec {
             },
             computation: phala_runtime::genesis::ComputationGenesis {
                 params: self.computation.params(self.block_time_ms)?,
+                double_sign_slash: self.computation.double_sign_slash()?,
             },
             stake_pools: self.computation.stake_pools(self.block_time_ms),
             sudo_key,

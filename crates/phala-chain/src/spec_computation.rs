@@ -36,6 +36,8 @@ pub struct ComputationSpec {
     pub cooldown_secs: u64,
     /// How long a pool's withdrawal may wait before the pool stops workers to pay it.
     pub withdraw_grace_secs: u64,
+    /// Share of a session's stake a proven double signing costs (at most 9 decimal places).
+    pub double_sign_slash: String,
 }
 
 const WEEK_SECS: u64 = 7 * 24 * 3600;
@@ -62,6 +64,7 @@ impl Default for ComputationSpec {
             challenges_per_worker_hour: 2,
             cooldown_secs: WEEK_SECS,
             withdraw_grace_secs: WEEK_SECS,
+            double_sign_slash: "0.1".into(),
         }
     }
 }
@@ -145,6 +148,11 @@ impl ComputationSpec {
             .map_err(|e| SpecError::Invalid(format!("computation: {e}")))
     }
 
+    /// Parts per billion of a session's stake a proven double signing costs.
+    pub fn double_sign_slash(&self) -> Result<u32, SpecError> {
+        perbill("doubleSignSlash", &self.double_sign_slash)
+    }
+
     pub fn stake_pools(&self, block_ms: u64) -> stake_pools::Params {
         let blocks = self
             .withdraw_grace_secs
@@ -170,6 +178,10 @@ mod tests {
         );
         assert_eq!(spec.stake_pools(6_000).withdraw_grace, 100_800);
         assert_eq!(ComputationSpec::dev().params(1_000).unwrap().cooldown, 60);
+        assert_eq!(
+            spec.double_sign_slash().unwrap(),
+            phala_runtime::genesis::DEFAULT_DOUBLE_SIGN_SLASH
+        );
     }
 
     #[test]

@@ -110,10 +110,14 @@ fn register_worker(
 
 /// `worker`'s benchmark score with `sequence`, as its relayer submits it.
 fn worker_report(chain: &Chain, worker: &Sr25519Pair, sequence: u64) -> RuntimeCall {
+    score_report(chain, worker, sequence, 3_000)
+}
+
+fn score_report(chain: &Chain, worker: &Sr25519Pair, sequence: u64, score: u32) -> RuntimeCall {
     let message = Message::new(
         MessageOrigin::Worker(worker.public()),
         WORKER_REPORT,
-        WorkerReport::BenchScore(3_000).encode(),
+        WorkerReport::BenchScore(score).encode(),
     );
     let signed_message =
         SignedMessage::sign(&chain.genesis_hash(), message, sequence, |p| worker.sign(p));
@@ -376,4 +380,45 @@ fn a_stale_worker_message_leaves_the_pool_with_its_relayers_later_nonces() {
     assert!(!b.pool_contains(&later));
     b.submit(signed(&b, &bob, 1, worker_report(&b, &worker, 1)))
         .unwrap();
+}
+
+/// The attack: a worker's operator rolls its sealed state back (or runs a copy), and the
+/// worker signs a different message with a sequence the chain already consumed. The pool
+/// refuses it as stale, as before; now the node also proves the double signing with the
+/// delivered message and pools the fee-free report, which the next block applies.
+#[test]
+fn a_node_that_refuses_a_double_signed_message_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(&dir);
+    let worker = Sr25519Pair::from_uri("//RolledBack").unwrap();
+    let alice = Sr25519Pair::from_uri("//Alice").unwrap();
+    let bob = Sr25519Pair::from_uri("//Bob").unwrap();
+    chain
+        .submit(register_worker(&chain, &alice, 0, &worker))
+        .unwrap();
+    finalize_next(&chain, 5_000);
+    chain
+        .submit(signed(&chain, &bob, 0, worker_report(&chain, &worker, 0)))
+        .unwrap();
+    finalize_next(&chain, 6_000);
+
+    // The same message again is merely stale; a different one is evidence.
+    let again = chain.submit(signed(&chain, &bob, 1, worker_report(&chain, &worker, 0)));
+    assert!(matches!(
+        again,
+        Err(SubmitError::Invalid(InvalidTransaction::Stale))
+    ));
+    assert_eq!(chain.pool_len(), 0);
+    let rolled_back = chain.submit(signed(&chain, &bob, 1, score_report(&chain, &worker, 0, 9)));
+    assert!(matches!(
+        rolled_back,
+        Err(SubmitError::Invalid(InvalidTransaction::Stale))
+    ));
+    assert_eq!(chain.pool_len(), 1, "the report is pooled");
+    finalize_next(&chain, 7_000);
+    let view = chain.view(None).unwrap();
+    let backend = ViewBackend(&view);
+    let ext = Ext::new(&backend);
+    assert!(phala_runtime::modules::computation::DOUBLE_SIGNERS.contains(&ext, &worker.public()));
+    assert_eq!(chain.pool_len(), 0);
 }

@@ -22,6 +22,9 @@ pub struct NodeMetrics {
     pub pool_size: Gauge,
     pub peers: Gauge,
     pub rpc_calls: Family<Vec<(String, String)>, Counter>,
+    /// Gatekeepers' settlement copies that differed from the applied one, as the finalized
+    /// state counts them: anything but 0 means a faulty gatekeeper enclave.
+    pub settlement_mismatches: Gauge,
 }
 
 impl Default for NodeMetrics {
@@ -32,6 +35,12 @@ impl Default for NodeMetrics {
         let pool_size = Gauge::default();
         let peers = Gauge::default();
         let rpc_calls = Family::<Vec<(String, String)>, Counter>::default();
+        let settlement_mismatches = Gauge::default();
+        registry.register(
+            "settlement_mismatches",
+            "Gatekeeper settlement copies that differed from the applied one (finalized state)",
+            settlement_mismatches.clone(),
+        );
         registry.register(
             "block_height",
             "Highest block executed by this node",
@@ -56,6 +65,7 @@ impl Default for NodeMetrics {
             pool_size,
             peers,
             rpc_calls,
+            settlement_mismatches,
         }
     }
 }
@@ -87,6 +97,13 @@ impl NodeMetrics {
         }
         self.pool_size
             .set(i64::try_from(chain.pool_len()).unwrap_or(i64::MAX));
+        if let Ok(view) = chain.view(None) {
+            let backend = phala_chain::backend::ViewBackend(&view);
+            let ext = phala_runtime::Ext::new(&backend);
+            let faults =
+                phala_runtime::modules::computation::SETTLEMENT_FAULTS.get_or_default(&ext);
+            self.settlement_mismatches.set(i64::from(faults));
+        }
     }
 }
 

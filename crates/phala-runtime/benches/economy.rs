@@ -90,7 +90,7 @@ fn setup(n: u32) -> Setup {
 /// the settlement paying them.
 fn block(state: &BTreeMap<Vec<u8>, Vec<u8>>, picked: &[[u8; 32]]) -> usize {
     let mut ext = Ext::new(state);
-    computation::on_initialize(&mut ext, BLOCK);
+    computation::on_initialize::<phala_runtime::Wiring>(&mut ext, BLOCK);
     for key in picked {
         let heartbeat = Heartbeat {
             challenge_block: BLOCK - 1,

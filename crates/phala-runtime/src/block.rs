@@ -91,7 +91,7 @@ impl<'a> BlockBuilder<'a> {
         // After the queue is cleared: reassignments are this block's messages.
         contracts::on_initialize(&mut ext, number);
         // After the queue is cleared: the challenge is this block's message.
-        computation::on_initialize(&mut ext, number);
+        computation::on_initialize::<crate::Wiring>(&mut ext, number);
         stake_pools::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {
             return Err(BlockError::Fatal(reason));

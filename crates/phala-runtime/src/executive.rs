@@ -67,6 +67,8 @@ fn birth_hash(ext: &Ext, ctx: &Context, birth: u64) -> Option<H256> {
 
 /// Tag of the pool's `provides` for an equivocation report: one report per offence.
 pub const EQUIVOCATION_TAG: &[u8] = b"phala/equivocation";
+/// Pool tag of a worker's double-signing report: one per worker.
+pub const DOUBLE_SIGN_TAG: &[u8] = b"phala/double-sign";
 
 /// The lowest priority of an operational transaction. Normal transactions' priority (their
 /// tip) stays below it, so pools and block builders always take operational ones first: a
@@ -90,8 +92,8 @@ pub fn priority(class: DispatchClass, tip: Balance) -> u64 {
     }
 }
 
-/// Validity of an unsigned, non-inherent extrinsic. Only equivocation reports may come
-/// unsigned: anyone who holds the evidence may submit it, and valid evidence is its own
+/// Validity of an unsigned, non-inherent extrinsic. Only equivocation and double-signing
+/// reports may come unsigned: anyone who holds the evidence may submit it, and valid evidence is its own
 /// proof of good faith.
 pub fn validate_unsigned(
     ext: &Ext,
@@ -108,6 +110,25 @@ pub fn validate_unsigned(
                 })?;
             let mut tag = EQUIVOCATION_TAG.to_vec();
             tag.extend_from_slice(&offence.id);
+            Ok(ValidTransaction {
+                priority: EQUIVOCATION_PRIORITY,
+                requires: Vec::new(),
+                provides: vec![tag],
+                longevity: 64,
+                propagate: true,
+            })
+        }
+        RuntimeCall::Computation(crate::modules::computation::Call::report_double_sign {
+            first,
+            second,
+        }) => {
+            use crate::modules::computation::{Error, faults};
+            let proof = faults::check_double_sign(ext, first, second).map_err(|e| match e {
+                Error::AlreadyReported => InvalidTransaction::Stale,
+                _ => InvalidTransaction::BadProof,
+            })?;
+            let mut tag = DOUBLE_SIGN_TAG.to_vec();
+            tag.extend_from_slice(&proof.worker);
             Ok(ValidTransaction {
                 priority: EQUIVOCATION_PRIORITY,
                 requires: Vec::new(),

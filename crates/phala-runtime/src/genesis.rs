@@ -75,7 +75,13 @@ pub struct ValidatorsGenesis {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ComputationGenesis {
     pub params: phala_tokenomics::Params,
+    /// Parts per billion of a session's stake a proven double signing costs.
+    pub double_sign_slash: u32,
 }
+
+/// A tenth of the stake: enough that rolling a worker back never pays, not so much that
+/// delegators who could not have known lose everything.
+pub const DEFAULT_DOUBLE_SIGN_SLASH: u32 = 100_000_000;
 
 /// Block time the default parameters assume: what a chain spec without its own
 /// economics gets (a spec converts them with its own block time).
@@ -90,6 +96,7 @@ impl Default for ComputationGenesis {
             // be refused by the genesis build.
             params: phala_tokenomics::Params::from_economics(&economics, DEFAULT_BLOCK_MS)
                 .unwrap_or_default(),
+            double_sign_slash: DEFAULT_DOUBLE_SIGN_SLASH,
         }
     }
 }
@@ -150,8 +157,12 @@ impl GenesisConfig {
             .map_err(GenesisError::Build)?;
         }
         registry::build_genesis(&mut ext, &self.registry).map_err(GenesisError::Build)?;
-        computation::build_genesis(&mut ext, &self.computation.params)
-            .map_err(GenesisError::Build)?;
+        computation::build_genesis(
+            &mut ext,
+            &self.computation.params,
+            self.computation.double_sign_slash,
+        )
+        .map_err(GenesisError::Build)?;
         crate::modules::stake_pools::build_genesis(&mut ext, &self.stake_pools);
         if let Some(key) = self.sudo_key {
             sudo::KEY.put(&mut ext, &key);

@@ -116,6 +116,18 @@ impl computation::Hooks for Wiring {
     ) {
         stake_pools::on_slashed(ext, owner, amount);
     }
+
+    /// A gatekeeper is a validator's enclave: its operator's bond answers for it.
+    fn on_gatekeeper_fault(
+        ext: &mut Ext,
+        gatekeeper: &[u8; 32],
+        offence: [u8; 32],
+    ) -> Result<phala_primitives::Balance, crate::dispatch::DispatchError> {
+        let Some(operator) = registry::worker(ext, gatekeeper).and_then(|w| w.operator) else {
+            return Ok(0);
+        };
+        crate::modules::validators::slash_bond(ext, &operator, offence)
+    }
 }
 
 #[cfg(test)]

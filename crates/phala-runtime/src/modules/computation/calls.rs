@@ -1,15 +1,16 @@
 use parity_scale_codec::{Decode, Encode};
+use phala_mq::SignedMessage;
 use phala_mq::computation::ComputationEvent;
 use phala_tokenomics::Params;
 use scale_info::TypeInfo;
 
-use super::{Error, Event, PARAMS, push};
+use super::{DOUBLE_SIGN_SLASH, Error, Event, Hooks, PARAMS, faults, push};
 use crate::Ext;
-use crate::dispatch::{DispatchInfo, DispatchResult, Origin};
+use crate::dispatch::{DispatchClass, DispatchInfo, DispatchResult, Origin, Pays};
 use crate::modules::weights;
 
 /// Calls of the `Computation` module. Sessions are driven by their owners' module
-/// (`StakePools`); this module's own call is root's.
+/// (`StakePools`); here are root's parameters and anyone's evidence.
 #[allow(non_camel_case_types)]
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Call {
@@ -17,17 +18,52 @@ pub enum Call {
     /// compute with them from the next block on.
     #[codec(index = 0)]
     set_params { params: Params },
+    /// Report a worker that signed two different messages with one sequence. Submitted
+    /// unsigned by anyone who holds both; valid evidence slashes the worker's session stake
+    /// once and bars the worker from computing.
+    #[codec(index = 1)]
+    report_double_sign {
+        first: SignedMessage,
+        second: SignedMessage,
+    },
+    /// Set the share of a session's stake a double signing costs, in parts per billion
+    /// (root, until governance).
+    #[codec(index = 2)]
+    set_double_sign_slash { perbill: u32 },
 }
 
 impl Call {
     pub fn info(&self) -> DispatchInfo {
-        DispatchInfo {
-            weight: weights::reads_writes(1, 2),
-            ..Default::default()
+        match self {
+            Call::report_double_sign { first, second } => {
+                let bytes = first
+                    .message
+                    .payload
+                    .len()
+                    .saturating_add(second.message.payload.len());
+                DispatchInfo {
+                    // Two signature checks over the messages, the stop and the slash.
+                    weight: weights::add(
+                        weights::reads_writes(10, 10),
+                        weights::compute(
+                            u64::try_from(bytes)
+                                .unwrap_or(u64::MAX)
+                                .saturating_mul(2_000)
+                                .saturating_add(300_000_000),
+                        ),
+                    ),
+                    class: DispatchClass::Operational,
+                    pays_fee: Pays::No,
+                }
+            }
+            Call::set_params { .. } | Call::set_double_sign_slash { .. } => DispatchInfo {
+                weight: weights::reads_writes(1, 2),
+                ..Default::default()
+            },
         }
     }
 
-    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+    pub fn dispatch<H: Hooks>(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         match self {
             Call::set_params { params } => {
                 origin.ensure_root()?;
@@ -40,6 +76,19 @@ impl Call {
                     },
                 )?;
                 ext.deposit_event(Event::ParamsSet);
+                Ok(())
+            }
+            Call::report_double_sign { first, second } => {
+                origin.ensure_none()?;
+                faults::punish_double_sign::<H>(ext, &first, &second)
+            }
+            Call::set_double_sign_slash { perbill } => {
+                origin.ensure_root()?;
+                if perbill > 1_000_000_000 {
+                    return Err(Error::BadParams.into());
+                }
+                DOUBLE_SIGN_SLASH.put(ext, &perbill);
+                ext.deposit_event(Event::DoubleSignSlashSet { perbill });
                 Ok(())
             }
         }

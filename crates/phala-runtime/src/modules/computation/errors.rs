@@ -55,6 +55,13 @@ pub enum Error {
     BadSettlement,
     /// Parameters out of range.
     BadParams,
+    /// The two messages are not one worker's different messages with one sequence, both
+    /// signed by it for this chain.
+    InvalidEvidence,
+    /// This worker's double signing was already punished.
+    AlreadyReported,
+    /// The worker was proven to double-sign: its key may never compute again.
+    WorkerBarred,
 }
 
 impl ModuleErrorEnum for Error {

@@ -1,5 +1,5 @@
 use parity_scale_codec::{Decode, Encode};
-use phala_primitives::{AccountId32, Balance, BlockNumber};
+use phala_primitives::{AccountId32, Balance, BlockNumber, H256};
 use scale_info::TypeInfo;
 
 /// Events of the `Computation` module.
@@ -91,6 +91,33 @@ pub enum Event {
     /// Root set the economics' parameters.
     #[codec(index = 13)]
     ParamsSet,
+    /// A worker was proven to sign two different messages with one sequence: `slashed` of
+    /// its session's stake went to the treasury, it stopped, and may never compute again.
+    #[codec(index = 14)]
+    WorkerDoubleSigned {
+        worker: [u8; 32],
+        sequence: u64,
+        slashed: Balance,
+    },
+    /// A gatekeeper's settlement of `block` was outvoted (or there was no majority): its
+    /// operator's bond lost `slashed`.
+    #[codec(index = 15)]
+    GatekeeperFaulty {
+        block: BlockNumber,
+        gatekeeper: [u8; 32],
+        slashed: Balance,
+    },
+    /// A block's differing settlement copies were judged: the majority digest, if any, and
+    /// how many gatekeepers were faulty.
+    #[codec(index = 16)]
+    SettlementJudged {
+        block: BlockNumber,
+        majority: Option<H256>,
+        faulty: u32,
+    },
+    /// Root set the share of stake a double signing costs (parts per billion).
+    #[codec(index = 17)]
+    DoubleSignSlashSet { perbill: u32 },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -7,8 +7,8 @@ use phala_primitives::{Balance, H256, Weight};
 use phala_tokenomics::{pha_to_plancks, split_payout, worker_hash};
 
 use super::{
-    CHALLENGES, Error, Event, Hooks, NEXT_SETTLEMENT, SESSIONS, SETTLEMENT_MEMORY, SETTLEMENTS,
-    Session, WorkerState, params, push,
+    CHALLENGES, Error, Event, Hooks, NEXT_SETTLEMENT, SESSIONS, SETTLEMENT_FAULTS,
+    SETTLEMENT_MEMORY, SETTLEMENTS, Session, WorkerState, params, push,
 };
 use crate::Ext;
 use crate::dispatch::{ArithmeticError, DispatchError, DispatchResult};
@@ -74,7 +74,8 @@ pub fn on_heartbeat(ext: &mut Ext, worker: [u8; 32], payload: &[u8]) -> Dispatch
 
 /// Per listed worker a settlement touches its session, the reward pool's, owner's and
 /// treasury's balances, and the owner pool's books, which serve up to
-/// `stake_pools::SERVE_ON_REWARD` queued withdrawals (two records each). Every entry takes
+/// `stake_pools::SERVE_ON_REWARD` queued withdrawals (two records each); the copy's vote is
+/// one more record. Every entry takes
 /// at least 32 bytes, which bounds their number before decoding.
 pub fn settlement_weight(payload: &[u8]) -> Weight {
     let entries = u64::try_from(payload.len() / 32)
@@ -86,10 +87,10 @@ pub fn settlement_weight(payload: &[u8]) -> Weight {
     weights::reads_writes(
         entries
             .saturating_mul(serve.saturating_add(6))
-            .saturating_add(4),
+            .saturating_add(5),
         entries
             .saturating_mul(serve.saturating_add(5))
-            .saturating_add(2),
+            .saturating_add(3),
     )
 }
 
@@ -111,7 +112,10 @@ pub fn on_settlement<H: Hooks>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) 
     }
     let digest = H256(phala_primitives::hashing::blake2_256(&settlement.encode()));
     if let Some((applied, applied_from)) = SETTLEMENTS.get(ext, &block) {
-        if applied != digest {
+        let news = super::faults::record_vote(ext, block, sender, digest);
+        if news && applied != digest {
+            let faults = SETTLEMENT_FAULTS.get_or_default(ext).saturating_add(1);
+            SETTLEMENT_FAULTS.put(ext, &faults);
             // Either this gatekeeper or the first one is faulty; the chain cannot tell
             // which from two copies, so it records both names.
             ext.deposit_event(Event::SettlementMismatch {
@@ -129,6 +133,7 @@ pub fn on_settlement<H: Hooks>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) 
     let (paid, skipped) = apply::<H>(ext, &settlement)?;
     NEXT_SETTLEMENT.put(ext, &block.checked_add(1).ok_or(ArithmeticError::Overflow)?);
     SETTLEMENTS.insert(ext, &block, &(digest, sender));
+    let _first = super::faults::record_vote(ext, block, sender, digest);
     ext.deposit_event(Event::SettlementApplied {
         block,
         gatekeeper: sender,

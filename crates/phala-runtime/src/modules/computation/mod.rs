@@ -27,6 +27,9 @@
 mod calls;
 mod errors;
 mod events;
+#[cfg(test)]
+mod fault_tests;
+pub mod faults;
 mod messages;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -141,6 +144,36 @@ pub const SETTLEMENTS: StorageMap<BlockNumber, (H256, [u8; 32])> = StorageMap::n
     &[" Recent settlements' digests and the gatekeeper whose copy was applied."],
 );
 
+pub const SETTLEMENT_VOTES: StorageMap<BlockNumber, Vec<([u8; 32], H256)>> = StorageMap::new(
+    MODULE,
+    "SettlementVotes",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[
+        " Which gatekeeper sent which settlement digest for recent blocks, judged when the",
+        " block leaves the chain's memory.",
+    ],
+);
+pub const SETTLEMENT_FAULTS: StorageValue<u32> = StorageValue::new(
+    MODULE,
+    "SettlementFaults",
+    Query::Default,
+    &[" Settlement copies that differed from the one applied for their block, ever."],
+);
+pub const DOUBLE_SIGN_SLASH: StorageValue<u32> = StorageValue::new(
+    MODULE,
+    "DoubleSignSlash",
+    Query::Default,
+    &[" Parts per billion of a session's stake a proven double signing costs."],
+);
+pub const DOUBLE_SIGNERS: StorageMap<[u8; 32], BlockNumber> = StorageMap::new(
+    MODULE,
+    "DoubleSigners",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[" Workers proven to have double-signed, and the block of the proof: barred from computing."],
+);
+
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
         PARAMS.metadata(),
@@ -149,6 +182,10 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         CHALLENGES.metadata(),
         NEXT_SETTLEMENT.metadata(),
         SETTLEMENTS.metadata(),
+        SETTLEMENT_VOTES.metadata(),
+        SETTLEMENT_FAULTS.metadata(),
+        DOUBLE_SIGN_SLASH.metadata(),
+        DOUBLE_SIGNERS.metadata(),
     ]
 }
 
@@ -158,12 +195,26 @@ pub trait Hooks {
     fn on_reward(ext: &mut Ext, owner: &AccountId32, worker: &[u8; 32], amount: Balance);
     /// `amount` of `worker`'s stake left `owner`'s reserve for the treasury.
     fn on_slashed(ext: &mut Ext, owner: &AccountId32, worker: &[u8; 32], amount: Balance);
+    /// The gatekeeper `gatekeeper` was proven faulty (offence `offence`, punished once):
+    /// slash whoever stands behind it. Returns what was slashed.
+    fn on_gatekeeper_fault(
+        ext: &mut Ext,
+        gatekeeper: &[u8; 32],
+        offence: [u8; 32],
+    ) -> Result<Balance, crate::dispatch::DispatchError>;
 }
 
 /// No other module listens (tests of this module alone).
 impl Hooks for () {
     fn on_reward(_: &mut Ext, _: &AccountId32, _: &[u8; 32], _: Balance) {}
     fn on_slashed(_: &mut Ext, _: &AccountId32, _: &[u8; 32], _: Balance) {}
+    fn on_gatekeeper_fault(
+        _: &mut Ext,
+        _: &[u8; 32],
+        _: [u8; 32],
+    ) -> Result<Balance, crate::dispatch::DispatchError> {
+        Ok(0)
+    }
 }
 
 /// The parameters in force. Every chain built by this runtime has them from genesis.
@@ -259,6 +310,9 @@ pub fn start(
     let mut session = owned(ext, worker, owner)?;
     if session.state != WorkerState::Ready {
         return Err(Error::NotReady.into());
+    }
+    if DOUBLE_SIGNERS.contains(ext, worker) {
+        return Err(Error::WorkerBarred.into());
     }
     let info = registry::worker(ext, worker).ok_or(Error::WorkerNotRegistered)?;
     registry::usable(ext, &info).map_err(|_| Error::WorkerNotTrusted)?;
@@ -415,8 +469,9 @@ pub fn slash_stake<H: Hooks>(
 }
 
 /// Block start: publishes this block's challenge while anyone computes, and forgets the
-/// challenge and settlement digest that fell out of their windows. O(1).
-pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
+/// challenge and settlement digest that fell out of their windows, judging that block's
+/// settlement copies. O(gatekeepers).
+pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
     let Ok(params) = params(ext) else { return };
     let keep = params.heartbeat_window.saturating_add(SETTLEMENT_MEMORY);
     if let Some(old) = number.checked_sub(keep.saturating_add(1)) {
@@ -424,6 +479,7 @@ pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
     }
     if let Some(old) = number.checked_sub(SETTLEMENT_MEMORY.saturating_add(1)) {
         SETTLEMENTS.remove(ext, &old);
+        faults::judge_block::<H>(ext, old);
     }
     let n = COMPUTING_WORKERS.get_or_default(ext);
     if n == 0 {
@@ -453,10 +509,18 @@ pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
     }
 }
 
-/// Genesis: the economics' parameters.
-pub(crate) fn build_genesis(ext: &mut Ext, params: &Params) -> Result<(), String> {
+/// Genesis: the economics' parameters and the double-signing slash.
+pub(crate) fn build_genesis(
+    ext: &mut Ext,
+    params: &Params,
+    double_sign_slash: u32,
+) -> Result<(), String> {
     params.check().map_err(|e| e.to_string())?;
+    if double_sign_slash > 1_000_000_000 {
+        return Err("the double-signing slash is more than the whole stake".into());
+    }
     PARAMS.put(ext, params);
+    DOUBLE_SIGN_SLASH.put(ext, &double_sign_slash);
     Ok(())
 }
 

@@ -27,14 +27,23 @@ pub(crate) fn test_params() -> Params {
 }
 
 pub(crate) fn economy_chain() -> TestChain {
+    economy_chain_with(None)
+}
+
+/// The economy's chain, with `validators` (Dave is endowed for one).
+pub(crate) fn economy_chain_with(
+    validators: Option<crate::genesis::ValidatorsGenesis>,
+) -> TestChain {
     TestChain::with_genesis(GenesisConfig {
         endowed: vec![
             (account("//Alice"), 1_000_000 * PHA),
             (account("//Bob"), 100_000 * PHA),
             (account("//Charlie"), 100_000 * PHA),
+            (account("//Dave"), 100_000 * PHA),
             (TREASURY_ACCOUNT, PHA),
             (REWARD_POOL_ACCOUNT, 10_000_000 * PHA),
         ],
+        validators: validators.unwrap_or_default(),
         registry: RegistryGenesis {
             allow_simulated_tee: true,
             measurements: vec![DEV_MEASUREMENT.to_vec()],
@@ -42,10 +51,10 @@ pub(crate) fn economy_chain() -> TestChain {
         },
         computation: ComputationGenesis {
             params: test_params(),
+            double_sign_slash: crate::genesis::DEFAULT_DOUBLE_SIGN_SLASH,
         },
         stake_pools: stake_pools::Params { withdraw_grace: 5 },
         sudo_key: Some(account("//Alice")),
-        ..Default::default()
     })
 }
 

@@ -51,10 +51,26 @@ impl Net {
 
     /// A worker registered (by Bob) with a simulated quote of `measurement`.
     pub fn worker_with(&mut self, uri: &str, ecdh: u8, measurement: [u8; 32]) -> Worker {
+        self.register_worker(uri, ecdh, measurement, "//Bob")
+    }
+
+    /// A worker operated by `operator` (registered, and paid for, by Bob).
+    pub fn worker_by(&mut self, uri: &str, ecdh: u8, operator: &str) -> Worker {
+        self.register_worker(uri, ecdh, DEV_MEASUREMENT, operator)
+    }
+
+    fn register_worker(
+        &mut self,
+        uri: &str,
+        ecdh: u8,
+        measurement: [u8; 32],
+        operator: &str,
+    ) -> Worker {
         let pair = pair(uri);
         let ecdh = EcdhSecret::from_bytes([ecdh; 32]);
         let mut i = info(&self.chain, &pair);
         i.ecdh_pubkey = ecdh.public();
+        i.operator = Some(crate::testing::account(operator));
         let call = register(i.clone(), simulated(&i, measurement));
         self.bob(call);
         Worker {

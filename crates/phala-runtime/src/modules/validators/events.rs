@@ -33,7 +33,9 @@ pub enum Event {
         epoch: u64,
         members: Vec<AccountId32>,
     },
-    /// A validator was slashed for equivocating and removed from the candidates.
+    /// A validator's bond was slashed to the treasury for a proven fault: equivocation
+    /// (which also removes it from the candidates), or its gatekeeper's settlement that the
+    /// other gatekeepers' outvoted.
     #[codec(index = 6)]
     Slashed { who: AccountId32, amount: Balance },
 }

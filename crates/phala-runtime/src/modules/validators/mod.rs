@@ -327,15 +327,24 @@ fn take_from(from: &mut Balance, remaining: &mut Balance) -> Result<(), Arithmet
 /// withdraws its candidacy, once per offence. Every step is checked; a failure undoes the
 /// whole punishment (dispatch is transactional), so nothing is slashed halfway.
 pub fn punish(ext: &mut Ext, offence: &Offence) -> DispatchResult {
-    let Offence {
-        offender,
-        id: offence_id,
-        ..
-    } = *offence;
+    slash_bond(ext, &offence.offender, offence.id)?;
+    remove_candidate(ext, &offence.offender);
+    Ok(())
+}
+
+/// Slashes `SlashPercent` of `offender`'s bond (active first, then unbonding chunks) to the
+/// treasury for the offence `offence_id`, once: the offence is recorded, and a second call
+/// with it is refused. Returns what was slashed (nothing if the account has no bond). Used
+/// for consensus equivocation and for other proven faults of a validator's gatekeeper.
+pub fn slash_bond(
+    ext: &mut Ext,
+    offender: &AccountId32,
+    offence_id: [u8; 32],
+) -> Result<Balance, crate::dispatch::DispatchError> {
     if OFFENCES.contains(ext, &offence_id) {
         return Err(Error::AlreadyReported.into());
     }
-    let mut ledger = LEDGER.get(ext, &offender).unwrap_or_default();
+    let mut ledger = LEDGER.get(ext, offender).unwrap_or_default();
     let percent = Balance::from(params(ext).slash_percent.min(100));
     let penalty = ledger
         .total()
@@ -343,8 +352,7 @@ pub fn punish(ext: &mut Ext, offence: &Offence) -> DispatchResult {
         .and_then(|p| p.checked_div(100))
         .ok_or(ArithmeticError::Overflow)?;
     OFFENCES.insert(ext, &offence_id, &());
-    let slashed = balances::slash(ext, &offender, penalty);
-    // Take the penalty from the active bond first, then from unbonding chunks.
+    let slashed = balances::slash(ext, offender, penalty);
     let mut remaining = slashed;
     take_from(&mut ledger.active, &mut remaining)?;
     for chunk in ledger.unlocking.iter_mut() {
@@ -359,13 +367,12 @@ pub fn punish(ext: &mut Ext, offence: &Offence) -> DispatchResult {
         // The treasury cannot take it: burn it, so issuance still matches balances.
         balances::burn_withdrawn(ext, slashed)?;
     }
-    update_lock(ext, &offender, &ledger)?;
-    remove_candidate(ext, &offender);
+    update_lock(ext, offender, &ledger)?;
     ext.deposit_event(Event::Slashed {
-        who: offender,
+        who: *offender,
         amount: slashed,
     });
-    Ok(())
+    Ok(slashed)
 }
 
 /// Domain of the proof of possession a consensus key signs when it stands for election.

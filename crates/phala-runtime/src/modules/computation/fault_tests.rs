@@ -1,0 +1,280 @@
+//! Stake slashing: a worker's double signing, and gatekeepers' differing settlements.
+
+use parity_scale_codec::Encode;
+use phala_mq::computation::{Settlement, WorkerPayout};
+use phala_mq::{Message, MessageOrigin, SignedMessage};
+use phala_primitives::{H256, OpaqueExtrinsic, PHA};
+
+use super::faults::judge;
+use super::tests::{
+    benchmarked, call_as, computing_pool, economy_chain_with, heartbeat, pools, settle,
+};
+use super::*;
+use crate::executive::validate_unsigned;
+use crate::genesis::ValidatorsGenesis;
+use crate::modules::registry::gatekeeper_tests::{Net, Worker, add_gatekeeper, publish_master};
+use crate::modules::{TREASURY_ACCOUNT, stake_pools, validators};
+use crate::testing::account;
+use crate::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
+
+/// `w` signs `payload` on a topic with sequence `sequence`, for `net`'s chain.
+fn signed(net: &Net, w: &Worker, sequence: u64, payload: Vec<u8>) -> SignedMessage {
+    let message = Message::new(MessageOrigin::Worker(w.pair.public()), b"^x", payload);
+    SignedMessage::sign(&net.chain.ctx.genesis_hash, message, sequence, |p| {
+        w.pair.sign(p)
+    })
+}
+
+fn report(first: SignedMessage, second: SignedMessage) -> RuntimeCall {
+    RuntimeCall::Computation(Call::report_double_sign { first, second })
+}
+
+fn bare(call: RuntimeCall) -> OpaqueExtrinsic {
+    OpaqueExtrinsic::from_bytes(UncheckedExtrinsic::bare(call).encode()).unwrap()
+}
+
+fn events(net: &Net) -> Vec<Event> {
+    net.chain
+        .events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            RuntimeEvent::Computation(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_double_signing_worker_loses_stake_stops_and_may_never_compute_again() {
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let w = benchmarked(&mut net, "//Worker1", 2000);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    let a = signed(&net, &w, 7, vec![1]);
+    let b = signed(&net, &w, 7, vec![2]);
+
+    // Not evidence: one message signed twice (signatures are randomized), different
+    // sequences, another worker's message, a message signed for another chain.
+    let again = signed(&net, &w, 7, vec![1]);
+    let other = benchmarked(&mut net, "//Worker2", 2000);
+    let foreign = {
+        let message = Message::new(MessageOrigin::Worker(w.pair.public()), b"^x", vec![2]);
+        SignedMessage::sign(&H256([9; 32]), message, 7, |p| w.pair.sign(p))
+    };
+    let mut forged = b.clone();
+    forged.message.sender = MessageOrigin::Worker(other.pair.public());
+    for (x, y) in [
+        (a.clone(), again),
+        (a.clone(), signed(&net, &w, 8, vec![2])),
+        (a.clone(), forged),
+        (a.clone(), foreign),
+    ] {
+        let call = report(x, y);
+        assert!(validate_unsigned(&net.chain.ext(), &call).is_err());
+        let (_, outcomes) = net.chain.produce(vec![bare(call)]);
+        assert!(outcomes[0].is_err(), "{outcomes:?}");
+    }
+
+    let call = report(a.clone(), b.clone());
+    assert!(validate_unsigned(&net.chain.ext(), &call).is_ok());
+    // Fee-free: the treasury gains the slash and nothing else.
+    let treasury = net.chain.free(&TREASURY_ACCOUNT);
+    let (_, outcomes) = net.chain.produce(vec![bare(call.clone())]);
+    assert_eq!(outcomes, vec![Ok(true)]);
+    assert!(events(&net).contains(&Event::WorkerDoubleSigned {
+        worker: w.pair.public(),
+        sequence: 7,
+        slashed: 500 * PHA,
+    }));
+    assert_eq!(net.chain.free(&TREASURY_ACCOUNT) - treasury, 500 * PHA);
+    let s = session(&net.chain.ext(), &w.pair.public()).unwrap();
+    assert_eq!((s.state, s.stake), (WorkerState::CoolingDown, 4_500 * PHA));
+    // Delegators see it in the share price: the pool is worth 500 PHA less.
+    let pool = stake_pools::pool(&net.chain.ext(), 0).unwrap();
+    assert_eq!(pool.total_value, 49_500 * PHA);
+
+    // Once per worker.
+    assert!(validate_unsigned(&net.chain.ext(), &call).is_err());
+    let (_, outcomes) = net.chain.produce(vec![bare(call)]);
+    assert!(outcomes[0].is_err());
+
+    // After its cooldown the stake left comes back, but the worker cannot start again.
+    for _ in 0..6 {
+        net.chain.produce(vec![]);
+    }
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        pools(stake_pools::Call::reclaim {
+            pid: 0,
+            worker: w.pair.public(),
+        }),
+    )
+    .unwrap();
+    let bob = net.bob_nonce();
+    assert_eq!(
+        call_as(
+            &mut net,
+            "//Bob",
+            bob,
+            pools(stake_pools::Call::start_computing {
+                pid: 0,
+                worker: w.pair.public(),
+                stake: 5_000 * PHA,
+            }),
+        ),
+        Err(Error::WorkerBarred.into())
+    );
+}
+
+#[test]
+fn a_made_up_key_is_no_evidence() {
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let stranger = Worker {
+        pair: crate::testing::pair("//Stranger"),
+        ecdh: phala_crypto::EcdhSecret::from_bytes([9; 32]),
+        sequence: 0,
+    };
+    let call = report(
+        signed(&net, &stranger, 0, vec![1]),
+        signed(&net, &stranger, 0, vec![2]),
+    );
+    assert!(validate_unsigned(&net.chain.ext(), &call).is_err());
+    let (_, outcomes) = net.chain.produce(vec![bare(call)]);
+    assert!(outcomes[0].is_err());
+}
+
+const A: [u8; 32] = [1; 32];
+const B: [u8; 32] = [2; 32];
+const C: [u8; 32] = [3; 32];
+const X: H256 = H256([10; 32]);
+const Y: H256 = H256([11; 32]);
+const Z: H256 = H256([12; 32]);
+
+#[test]
+fn the_judge_slashes_the_minority_or_everyone_without_a_majority() {
+    // Agreement: nobody.
+    assert_eq!(judge(&[(A, X), (B, X), (C, X)]), (Some(X), vec![]));
+    assert_eq!(judge(&[]), (None, vec![]));
+    // Two against one: the one.
+    assert_eq!(judge(&[(A, X), (C, Y), (B, X)]), (Some(X), vec![C]));
+    // A tie, or three ways: everyone who sent one.
+    assert_eq!(judge(&[(A, X), (B, Y)]), (None, vec![A, B]));
+    assert_eq!(judge(&[(A, X), (B, Y), (C, Z)]), (None, vec![A, B, C]));
+    // Two different copies from one gatekeeper: faulty even on the majority's side.
+    assert_eq!(judge(&[(A, X), (B, X), (C, X), (A, Y)]), (Some(X), vec![A]));
+}
+
+/// Three gatekeepers, each run by its own bonded validator: Bob, Charlie and Dave.
+fn three_gatekeepers() -> (Net, Worker, [Worker; 3]) {
+    let bond = 10_000 * PHA;
+    let validators = ValidatorsGenesis {
+        params: validators::Params {
+            epoch_length: 100_000,
+            committee_size: 4,
+            unbonding_period: 3,
+            slash_percent: 10,
+            min_bond: 100 * PHA,
+        },
+        validators: ["//Bob", "//Charlie", "//Dave"]
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                (
+                    account(u),
+                    phala_keys::Ed25519Pair::from_uri(&format!("//Validator{i}"))
+                        .unwrap()
+                        .public(),
+                    format!("127.0.0.1:{}", 30_000 + i).into_bytes(),
+                    bond,
+                )
+            })
+            .collect(),
+    };
+    let mut net = Net::with_chain(economy_chain_with(Some(validators)));
+    let w = benchmarked(&mut net, "//Worker1", 2000);
+    let mut gk1 = net.worker("//Gatekeeper1", 4);
+    let gk2 = net.worker_by("//Gatekeeper2", 5, "//Charlie");
+    let gk3 = net.worker_by("//Gatekeeper3", 6, "//Dave");
+    publish_master(&mut net, &mut gk1);
+    for gk in [&gk2, &gk3] {
+        net.root(add_gatekeeper(gk)).unwrap();
+    }
+    (net, w, [gk1, gk2, gk3])
+}
+
+fn bond_of(net: &Net, who: &str) -> Balance {
+    validators::LEDGER
+        .get(&net.chain.ext(), &account(who))
+        .map(|l| l.total())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_gatekeeper_outvoted_on_a_settlement_loses_its_operators_bond_once() {
+    let (mut net, mut w, [mut gk1, mut gk2, mut gk3]) = three_gatekeepers();
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    net.chain.produce(vec![]);
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 100).unwrap();
+    let block = net.chain.number;
+    let honest = Settlement {
+        block,
+        offline: vec![],
+        recovered: vec![],
+        paid: vec![WorkerPayout {
+            worker: w.pair.public(),
+            v: 7_000u128 << 64,
+            payout: 10 * PHA,
+        }],
+    };
+    let mut greedy = honest.clone();
+    greedy.paid[0].payout = 20 * PHA;
+    // The faulty copy comes first and is applied; the honest majority follows.
+    settle(&mut net, &mut gk3, &greedy).unwrap();
+    settle(&mut net, &mut gk1, &honest).unwrap();
+    settle(&mut net, &mut gk2, &honest).unwrap();
+    // A repeat from one gatekeeper is one vote.
+    settle(&mut net, &mut gk1, &honest).unwrap();
+    // Both honest copies differ from the one applied.
+    assert_eq!(SETTLEMENT_FAULTS.get_or_default(&net.chain.ext()), 2);
+    let votes = SETTLEMENT_VOTES.get(&net.chain.ext(), &block).unwrap();
+    assert_eq!(votes.len(), 3);
+
+    let before = [
+        bond_of(&net, "//Bob"),
+        bond_of(&net, "//Charlie"),
+        bond_of(&net, "//Dave"),
+    ];
+    let treasury = net.chain.free(&TREASURY_ACCOUNT);
+    // Judged when the block leaves the chain's memory, not before.
+    while net.chain.number < block + SETTLEMENT_MEMORY {
+        net.chain.produce(vec![]);
+    }
+    assert!(SETTLEMENT_VOTES.get(&net.chain.ext(), &block).is_some());
+    net.chain.produce(vec![]);
+    let digest = H256(phala_primitives::hashing::blake2_256(&honest.encode()));
+    assert!(events(&net).contains(&Event::SettlementJudged {
+        block,
+        majority: Some(digest),
+        faulty: 1,
+    }));
+    assert!(events(&net).contains(&Event::GatekeeperFaulty {
+        block,
+        gatekeeper: gk3.pair.public(),
+        slashed: 1_000 * PHA,
+    }));
+    assert_eq!(
+        [
+            bond_of(&net, "//Bob"),
+            bond_of(&net, "//Charlie"),
+            bond_of(&net, "//Dave"),
+        ],
+        [before[0], before[1], before[2] - 1_000 * PHA]
+    );
+    assert_eq!(net.chain.free(&TREASURY_ACCOUNT) - treasury, 1_000 * PHA);
+    assert!(SETTLEMENT_VOTES.get(&net.chain.ext(), &block).is_none());
+    // Dave still stands for election: a settlement fault costs bond, not the seat.
+    assert!(validators::CANDIDATES.contains(&net.chain.ext(), &account("//Dave")));
+}
