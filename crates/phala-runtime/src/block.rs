@@ -89,7 +89,7 @@ impl<'a> BlockBuilder<'a> {
         // Revocations push gatekeeper events: after the queue is cleared.
         registry::on_initialize::<crate::Wiring>(&mut ext, number);
         // After the queue is cleared: reassignments are this block's messages.
-        contracts::on_initialize(&mut ext, number);
+        contracts::on_initialize::<crate::Wiring>(&mut ext, number);
         // After the queue is cleared: the challenge is this block's message.
         computation::on_initialize::<crate::Wiring>(&mut ext, number);
         stake_pools::on_initialize(&mut ext, number);

@@ -46,7 +46,7 @@ impl message_queue::Config for Wiring {
         },
         Route {
             topic: phala_mq::contracts::CONTRACT_REPORT,
-            handle: contracts::on_report,
+            handle: contracts::on_report::<Wiring>,
             weight: contracts::report_weight,
         },
         Route {
@@ -94,6 +94,17 @@ impl registry::WorkerHooks for Wiring {
 
     fn on_reattested(ext: &mut Ext, worker: &registry::WorkerInfo) {
         contracts::recheck_member(ext, worker);
+    }
+}
+
+/// Contract gas pays the cluster members' sessions.
+impl contracts::Config for Wiring {
+    fn pay_providers(
+        ext: &mut Ext,
+        workers: &[[u8; 32]],
+        amount: phala_primitives::Balance,
+    ) -> phala_primitives::Balance {
+        computation::pay_providers::<Wiring>(ext, workers, amount)
     }
 }
 

@@ -118,6 +118,14 @@ pub enum Event {
     /// Root set the share of stake a double signing costs (parts per billion).
     #[codec(index = 17)]
     DoubleSignSlashSet { perbill: u32 },
+    /// A contract command's gas paid a computing cluster member's pool (after the
+    /// treasury's part).
+    #[codec(index = 18)]
+    ComputePaid {
+        worker: [u8; 32],
+        owner: AccountId32,
+        amount: Balance,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -278,3 +278,53 @@ fn a_gatekeeper_outvoted_on_a_settlement_loses_its_operators_bond_once() {
     // Dave still stands for election: a settlement fault costs bond, not the seat.
     assert!(validators::CANDIDATES.contains(&net.chain.ext(), &account("//Dave")));
 }
+
+#[test]
+fn contract_gas_pays_the_computing_members_pools_less_the_treasurys_part() {
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let w = benchmarked(&mut net, "//Worker1", 2000);
+    let idle = benchmarked(&mut net, "//Worker2", 2000);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    let treasury = net.chain.free(&TREASURY_ACCOUNT);
+    let gas = 1_000 * PHA;
+    let mut state = net.chain.state.clone();
+    let rest = {
+        let mut ext = crate::Ext::new(&state);
+        // As `Contracts` does: the gas leaves the submitter's reserve first.
+        let alice = account("//Alice");
+        crate::modules::balances::reserve(&mut ext, &alice, gas).unwrap();
+        crate::modules::balances::take_reserved(&mut ext, &alice, gas).unwrap();
+        let rest =
+            pay_providers::<crate::Wiring>(&mut ext, &[idle.pair.public(), w.pair.public()], gas);
+        crate::modules::balances::deposit(&mut ext, &TREASURY_ACCOUNT, rest).unwrap();
+        for (k, v) in ext.into_changes() {
+            match v {
+                Some(v) => state.insert(k, v),
+                None => state.remove(&k),
+            };
+        }
+        rest
+    };
+    net.chain.state = state;
+    // Nothing created or lost: issuance still equals the sum of balances.
+    net.chain.check_invariants();
+    // The one computing member takes 80 %, of which its pool's owner 10 %.
+    assert_eq!(rest, 200 * PHA);
+    assert_eq!(net.chain.free(&TREASURY_ACCOUNT) - treasury, 200 * PHA);
+    let pool = stake_pools::pool(&net.chain.ext(), 0).unwrap();
+    assert_eq!(pool.owner_reward, 80 * PHA);
+    assert_eq!(pool.total_value, 50_000 * PHA + 720 * PHA);
+    assert_eq!(
+        session(&net.chain.ext(), &w.pair.public())
+            .unwrap()
+            .total_reward,
+        800 * PHA
+    );
+    // Nobody computing: all of it is left for the treasury.
+    let state = net.chain.state.clone();
+    let mut ext = crate::Ext::new(&state);
+    assert_eq!(
+        pay_providers::<crate::Wiring>(&mut ext, &[idle.pair.public()], gas),
+        gas
+    );
+}

@@ -30,6 +30,7 @@ mod events;
 #[cfg(test)]
 mod fault_tests;
 pub mod faults;
+mod market;
 mod messages;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -37,6 +38,7 @@ pub(crate) mod tests;
 pub use calls::Call;
 pub use errors::Error;
 pub use events::Event;
+pub use market::pay_providers;
 pub use messages::{heartbeat_weight, on_heartbeat, on_settlement, settlement_weight};
 
 use parity_scale_codec::{Decode, Encode};

@@ -260,8 +260,8 @@ pub(crate) fn schedule_report(ext: &mut Ext, id: u64, at: BlockNumber) {
 
 /// Block start: commands whose reporter let its deadline pass go to the next member, until
 /// every member has had its turn (then only `cancel_command` is left).
-pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
-    order::on_initialize(ext);
+pub fn on_initialize<C: Config>(ext: &mut Ext, number: BlockNumber) {
+    order::on_initialize::<C>(ext);
     let due = REPORT_DEADLINES.get_or_default(ext, &number);
     if due.is_empty() {
         return;
@@ -321,6 +321,42 @@ pub fn instance(ext: &Ext, id: &H256) -> Option<ContractRecord> {
 
 pub use order::on_report;
 pub use report::report_weight;
+
+/// What the runtime's root tells this module: who is paid for the compute a command used.
+pub trait Config {
+    /// Pays `amount`, already taken from the command's submitter, to those who provide the
+    /// compute among the cluster's `workers` (and the treasury's part of it). Returns what
+    /// it did not place, for the treasury.
+    fn pay_providers(ext: &mut Ext, workers: &[[u8; 32]], amount: Balance) -> Balance;
+}
+
+/// Nobody but the treasury is paid (tests of this module alone).
+impl Config for () {
+    fn pay_providers(_: &mut Ext, _: &[[u8; 32]], amount: Balance) -> Balance {
+        amount
+    }
+}
+
+/// Pays a command's gas `fee` out of `who`'s reserve: buyers of compute pay its providers,
+/// the cluster's members (see [`Config::pay_providers`]); what they do not take goes to
+/// the treasury as any fee.
+pub(crate) fn pay_gas<C: Config>(
+    ext: &mut Ext,
+    who: &AccountId32,
+    cluster: &H256,
+    fee: Balance,
+) -> DispatchResult {
+    balances::take_reserved(ext, who, fee)?;
+    let workers = CLUSTERS
+        .get(ext, cluster)
+        .map(|c| c.workers)
+        .unwrap_or_default();
+    let rest = C::pay_providers(ext, &workers, fee).min(fee);
+    if balances::deposit(ext, &TREASURY_ACCOUNT, rest).is_err() {
+        balances::burn_withdrawn(ext, rest)?;
+    }
+    Ok(())
+}
 
 /// Pays a command's `fee` out of `who`'s reserve to the treasury. A treasury that does not
 /// exist yet cannot take a fee below the existential deposit: burnt then, as transaction

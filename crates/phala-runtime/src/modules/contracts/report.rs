@@ -16,9 +16,9 @@ use phala_mq::contracts::{ContractReport, Effects, MAX_SEALED_OUTPUT, NewContrac
 use phala_primitives::{AccountId32, Balance, H256, Weight};
 
 use super::{
-    CODE_RECORDS, ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES,
+    CODE_RECORDS, Config, ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES,
     PENDING_COMMANDS, PendingCommand, STORAGE_DEPOSIT_PER_BYTE, WORKER_CLUSTER, contract_account,
-    pay_fee_from_reserve,
+    pay_gas,
 };
 use crate::Ext;
 use crate::dispatch::{ArithmeticError, DispatchError, DispatchResult};
@@ -56,7 +56,7 @@ pub fn report_weight(payload: &[u8]) -> Weight {
 
 /// Settles a report whose command is the first of its cluster still pending (see
 /// [`super::order`]).
-pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+pub(super) fn settle<C: Config>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
     let report = ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
         .map_err(|_| Error::BadReport)?;
     let ContractReport::Executed {
@@ -113,7 +113,7 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
 
     PENDING_COMMANDS.remove(ext, &id);
     super::order::dequeue(ext, &pending.cluster, id);
-    pay_fee_from_reserve(ext, &pending.origin, fee)?;
+    pay_gas::<C>(ext, &pending.origin, &pending.cluster, fee)?;
     let mut deposits = Deposits {
         origin: pending.origin,
         budget: pending.deposit,
