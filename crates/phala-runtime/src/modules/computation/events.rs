@@ -126,6 +126,10 @@ pub enum Event {
         owner: AccountId32,
         amount: Balance,
     },
+    /// A payout was cut (or skipped) because all payouts together would exceed the budget
+    /// accrued so far: a faulty settlement, or rounding at the edge.
+    #[codec(index = 19)]
+    BudgetExceeded { worker: [u8; 32], unpaid: Balance },
 }
 
 impl From<Event> for crate::RuntimeEvent {

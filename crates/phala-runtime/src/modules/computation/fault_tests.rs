@@ -328,3 +328,76 @@ fn contract_gas_pays_the_computing_members_pools_less_the_treasurys_part() {
         gas
     );
 }
+
+/// The attack: a faulty gatekeeper pays every worker the whole budget of the blocks it
+/// covers, each within its own cap, together many times the budget. All payouts together
+/// never exceed the budget accrued while anyone computed.
+#[test]
+fn payouts_together_never_exceed_the_accrued_budget() {
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let mut w1 = benchmarked(&mut net, "//Worker1", 2000);
+    let mut w2 = benchmarked(&mut net, "//Worker2", 2000);
+    let mut gk = net.worker("//Gatekeeper1", 4);
+    publish_master(&mut net, &mut gk);
+    computing_pool(&mut net, &w1, 50_000 * PHA, 5_000 * PHA);
+    for call in [
+        stake_pools::Call::add_worker {
+            pid: 0,
+            worker: w2.pair.public(),
+        },
+        stake_pools::Call::start_computing {
+            pid: 0,
+            worker: w2.pair.public(),
+            stake: 5_000 * PHA,
+        },
+    ] {
+        let bob = net.bob_nonce();
+        call_as(&mut net, "//Bob", bob, pools(call)).unwrap();
+    }
+    net.chain.produce(vec![]);
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w1, challenged, 1).unwrap();
+    // Settled as of the first heartbeat's block; the second came a block later.
+    let block = net.chain.number;
+    heartbeat(&mut net, &mut w2, challenged, 1).unwrap();
+    let ext = net.chain.ext();
+    let params = params(&ext).unwrap();
+    let cap_of = |w: &Worker| {
+        let s = session(&ext, &w.pair.public()).unwrap();
+        pha_to_plancks(
+            params
+                .budget_at(block)
+                .unwrap()
+                .checked_mul(Fixed::from_num(block - s.last_paid_at))
+                .unwrap(),
+        )
+    };
+    let (cap1, cap2) = (cap_of(&w1), cap_of(&w2));
+    // The settlement's own block accrues one block more.
+    let accrued = BUDGET_LEFT.get_or_default(&ext)
+        + pha_to_plancks(params.budget_at(net.chain.number + 1).unwrap());
+    assert!(cap1 + cap2 > accrued, "{cap1} + {cap2} vs {accrued}");
+    let reward_pool = net.chain.free(&crate::modules::REWARD_POOL_ACCOUNT);
+    let greedy = Settlement {
+        block,
+        offline: vec![],
+        recovered: vec![],
+        paid: [(&w1, cap1), (&w2, cap2)]
+            .into_iter()
+            .map(|(w, payout)| WorkerPayout {
+                worker: w.pair.public(),
+                v: 7_000u128 << 64,
+                payout,
+            })
+            .collect(),
+    };
+    settle(&mut net, &mut gk, &greedy).unwrap();
+    let paid = reward_pool - net.chain.free(&crate::modules::REWARD_POOL_ACCOUNT);
+    assert_eq!(paid, accrued);
+    assert!(
+        events(&net)
+            .iter()
+            .any(|e| matches!(e, Event::BudgetExceeded { .. }))
+    );
+    assert_eq!(BUDGET_LEFT.get_or_default(&net.chain.ext()), 0);
+}

@@ -7,7 +7,7 @@ use phala_primitives::{Balance, H256, Weight};
 use phala_tokenomics::{pha_to_plancks, split_payout, worker_hash};
 
 use super::{
-    CHALLENGES, Error, Event, Hooks, NEXT_SETTLEMENT, SESSIONS, SETTLEMENT_FAULTS,
+    BUDGET_LEFT, CHALLENGES, Error, Event, Hooks, NEXT_SETTLEMENT, SESSIONS, SETTLEMENT_FAULTS,
     SETTLEMENT_MEMORY, SETTLEMENTS, Session, WorkerState, params, push,
 };
 use crate::Ext;
@@ -243,12 +243,23 @@ fn pay<H: Hooks>(
     payout: Balance,
     params: &phala_tokenomics::Params,
 ) -> Balance {
+    // Whatever gatekeepers settle, all payouts together never exceed the budget accrued
+    // while anyone computed: a faulty settlement cannot pay out tomorrow's budget today.
+    let budget_left = BUDGET_LEFT.get_or_default(ext);
     let available = balances::reducible_balance(ext, &REWARD_POOL_ACCOUNT, true);
-    let amount = payout.min(available);
+    let amount = payout.min(available).min(budget_left);
     if amount < payout {
-        ext.deposit_event(Event::RewardPoolExhausted {
-            worker: *worker,
-            unpaid: payout.saturating_sub(amount),
+        let unpaid = payout.saturating_sub(amount);
+        ext.deposit_event(if amount == available {
+            Event::RewardPoolExhausted {
+                worker: *worker,
+                unpaid,
+            }
+        } else {
+            Event::BudgetExceeded {
+                worker: *worker,
+                unpaid,
+            }
         });
     }
     if amount == 0 {
@@ -275,6 +286,7 @@ fn pay<H: Hooks>(
         });
         return 0;
     }
+    BUDGET_LEFT.put(ext, &budget_left.saturating_sub(amount));
     session.total_reward = session.total_reward.saturating_add(split.pool);
     H::on_reward(ext, &owner, worker, split.pool);
     ext.deposit_event(Event::WorkerRewarded {

@@ -156,6 +156,15 @@ pub const SETTLEMENT_VOTES: StorageMap<BlockNumber, Vec<([u8; 32], H256)>> = Sto
         " block leaves the chain's memory.",
     ],
 );
+pub const BUDGET_LEFT: StorageValue<Balance> = StorageValue::new(
+    MODULE,
+    "BudgetLeft",
+    Query::Default,
+    &[
+        " Reward budget accrued in blocks with anyone computing and not paid yet: the most",
+        " all payouts together may still take.",
+    ],
+);
 pub const SETTLEMENT_FAULTS: StorageValue<u32> = StorageValue::new(
     MODULE,
     "SettlementFaults",
@@ -185,6 +194,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         NEXT_SETTLEMENT.metadata(),
         SETTLEMENTS.metadata(),
         SETTLEMENT_VOTES.metadata(),
+        BUDGET_LEFT.metadata(),
         SETTLEMENT_FAULTS.metadata(),
         DOUBLE_SIGN_SLASH.metadata(),
         DOUBLE_SIGNERS.metadata(),
@@ -486,6 +496,12 @@ pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
     let n = COMPUTING_WORKERS.get_or_default(ext);
     if n == 0 {
         return;
+    }
+    if let Ok(budget) = params.budget_at(number) {
+        let left = BUDGET_LEFT
+            .get_or_default(ext)
+            .saturating_add(pha_to_plancks(budget));
+        BUDGET_LEFT.put(ext, &left);
     }
     let parent = system::PARENT_HASH.get_or_default(ext);
     let seed = phala_primitives::hashing::blake2_256(

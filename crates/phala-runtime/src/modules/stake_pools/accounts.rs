@@ -39,6 +39,9 @@ pub struct Pool {
     /// The owner's commission, free in the pool's account until claimed.
     pub owner_reward: Balance,
     pub withdraw_queue: Vec<Withdrawal>,
+    /// A raised commission and the block it takes effect at: a rise waits out the
+    /// withdrawal grace period, so delegators can leave at the old rate first.
+    pub pending_commission: Option<(u32, BlockNumber)>,
 }
 
 fn overflow() -> DispatchError {
@@ -105,6 +108,16 @@ impl Pool {
         self.total_value = self.total_value.checked_sub(value).ok_or_else(underflow)?;
         self.free_stake = self.free_stake.checked_sub(value).ok_or_else(underflow)?;
         Ok(())
+    }
+
+    /// Makes a scheduled commission current once its block has come.
+    pub fn apply_due_commission(&mut self, now: BlockNumber) {
+        if let Some((commission, from)) = self.pending_commission
+            && now >= from
+        {
+            self.commission = commission;
+            self.pending_commission = None;
+        }
     }
 
     /// A reward paid into the pool's account: returns the owner's commission. With no

@@ -3,7 +3,7 @@ use phala_primitives::{AccountId32, Balance};
 use scale_info::TypeInfo;
 
 use super::{
-    Error, Event, MAX_QUEUE, MAX_WORKERS, POOL_COUNT, POOLS, Pool, SERVE_ON_CALL, STAKERS,
+    Error, Event, MAX_QUEUE, MAX_WORKERS, PARAMS, POOL_COUNT, POOLS, Pool, SERVE_ON_CALL, STAKERS,
     WORKER_POOL, Withdrawal, pool_account, put, schedule_deadline, serve_queue,
 };
 use crate::Ext;
@@ -62,7 +62,8 @@ pub enum Call {
     /// Pay the owner its commission (owner).
     #[codec(index = 8)]
     claim_commission { pid: u64 },
-    /// Change the commission (owner).
+    /// Change the commission (owner): a cut at once, a rise after the withdrawal grace
+    /// period.
     #[codec(index = 9)]
     set_commission { pid: u64, commission: u32 },
     /// Change the cap (owner); existing value above it stays.
@@ -191,9 +192,24 @@ impl Call {
                 if commission > BILLION {
                     return Err(Error::BadCommission.into());
                 }
-                pool.commission = commission;
-                put(ext, pid, &pool);
-                ext.deposit_event(Event::CommissionSet { pid, commission });
+                let now = system::block_number(ext);
+                pool.apply_due_commission(now);
+                if commission <= pool.commission {
+                    // A cut is good news for delegators: at once, replacing any rise.
+                    pool.commission = commission;
+                    pool.pending_commission = None;
+                    put(ext, pid, &pool);
+                    ext.deposit_event(Event::CommissionSet { pid, commission });
+                } else {
+                    let from = now.saturating_add(PARAMS.get_or_default(ext).withdraw_grace);
+                    pool.pending_commission = Some((commission, from));
+                    put(ext, pid, &pool);
+                    ext.deposit_event(Event::CommissionScheduled {
+                        pid,
+                        commission,
+                        from,
+                    });
+                }
                 Ok(())
             }
             Call::set_cap { pid, cap } => {

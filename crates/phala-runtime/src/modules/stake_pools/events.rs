@@ -72,6 +72,14 @@ pub enum Event {
         who: AccountId32,
         shares: Balance,
     },
+    /// The owner raised the commission; it takes effect at block `from`, after the
+    /// withdrawal grace period, so delegators may leave at the old rate first.
+    #[codec(index = 13)]
+    CommissionScheduled {
+        pid: u64,
+        commission: u32,
+        from: phala_primitives::BlockNumber,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -286,6 +286,7 @@ pub fn on_reward(ext: &mut Ext, account: &AccountId32, amount: Balance) {
     let Some(mut pool) = POOLS.get(ext, &pid) else {
         return;
     };
+    pool.apply_due_commission(system::block_number(ext));
     let commission = pool.add_reward(amount);
     serve_queue(ext, pid, &mut pool, SERVE_ON_REWARD);
     put(ext, pid, &pool);

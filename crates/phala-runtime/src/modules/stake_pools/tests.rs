@@ -4,6 +4,8 @@ use phala_mq::computation::{Settlement, WorkerPayout};
 use phala_primitives::{Balance, PHA};
 use proptest::prelude::*;
 
+const BILLION: u32 = 1_000_000_000;
+
 use super::*;
 use crate::modules::computation::tests::{
     benchmarked, call_as, computing_pool, economy_chain, heartbeat, pools, settle, test_params,
@@ -335,4 +337,105 @@ fn an_unpayable_withdrawal_is_dropped_rather_than_freezing_the_pool() {
         e.event,
         crate::RuntimeEvent::StakePools(Event::WithdrawalDropped { .. })
     )));
+}
+
+/// The attack: the owner raises the commission to 100 % just before a reward lands, taking
+/// what delegators joined for. A rise now waits out the withdrawal grace period (5 blocks
+/// here), long enough to withdraw at the old rate; a cut is at once.
+#[test]
+fn a_commission_rise_waits_out_the_grace_period_and_a_cut_does_not() {
+    let mut net = Net::with_chain(economy_chain());
+    let mut w = benchmarked(&mut net, "//Worker1", 2000);
+    let mut gk = net.worker("//Gatekeeper1", 4);
+    publish_master(&mut net, &mut gk);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        pools(Call::set_commission {
+            pid: 0,
+            commission: BILLION,
+        }),
+    )
+    .unwrap();
+    let scheduled = pool0(&net).pending_commission.unwrap();
+    assert_eq!(scheduled, (BILLION, net.chain.number + 5));
+    // The reward right after still pays delegators at 10 %.
+    reward(&mut net, &mut w, &mut gk, 10 * PHA);
+    assert_eq!(pool0(&net).owner_reward, PHA * 8 / 10);
+    while net.chain.number < scheduled.1 {
+        net.chain.produce(vec![]);
+    }
+    reward(&mut net, &mut w, &mut gk, 10 * PHA);
+    let p = pool0(&net);
+    assert_eq!(
+        (p.commission, p.pending_commission, p.owner_reward),
+        (BILLION, None, PHA * 8 / 10 + 8 * PHA)
+    );
+    // A cut is at once.
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        pools(Call::set_commission {
+            pid: 0,
+            commission: 0,
+        }),
+    )
+    .unwrap();
+    assert_eq!(pool0(&net).commission, 0);
+}
+
+/// The classic first-depositor attack: deposit a planck, then "donate" to the pool so one
+/// share is worth a fortune and the next depositor's shares round down to nothing. Here a
+/// pool's value is its books, not its account's balance: a transfer into the pool account
+/// moves no share price, and shares start at one per planck.
+#[test]
+fn a_donation_to_the_pool_account_cannot_inflate_the_share_price() {
+    let mut net = Net::with_chain(economy_chain());
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        pools(Call::create {
+            commission: 0,
+            cap: None,
+        }),
+    )
+    .unwrap();
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        pools(Call::contribute { pid: 0, amount: 1 }),
+    )
+    .unwrap();
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        crate::RuntimeCall::Balances(crate::modules::balances::Call::transfer_keep_alive {
+            dest: phala_primitives::MultiAddress::Id(pool_account(0)),
+            value: 10_000 * PHA,
+        }),
+    )
+    .unwrap();
+    call_as(
+        &mut net,
+        "//Charlie",
+        0,
+        pools(Call::contribute {
+            pid: 0,
+            amount: 500 * PHA,
+        }),
+    )
+    .unwrap();
+    assert_eq!(charlie_shares(&net), 500 * PHA);
+    assert_eq!(pool0(&net).value_of(charlie_shares(&net)), 500 * PHA);
 }
