@@ -101,6 +101,9 @@ impl From<Error> for ParamsError {
     }
 }
 
+/// Longest heartbeat window: the chain keeps every challenge of the window in storage.
+pub const MAX_HEARTBEAT_WINDOW: u32 = 1_000;
+
 /// The per-block parameters, as stored on chain. Fractional values are U64F64 bits
 /// (`value · 2^64`), as classic Phala stored them; read them through the accessors.
 /// `Default` is all zeros, which [`Params::check`] refuses.
@@ -231,8 +234,8 @@ impl Params {
         if self.v_max() == Fixed::ZERO {
             return fail("v_max must be above 0");
         }
-        if self.heartbeat_window == 0 {
-            return fail("the heartbeat window must be at least 1 block");
+        if self.heartbeat_window == 0 || self.heartbeat_window > MAX_HEARTBEAT_WINDOW {
+            return fail("the heartbeat window must be 1 to 1,000 blocks");
         }
         if self.challenges_per_block == 0 {
             return fail("at least one challenge per block is needed");

@@ -32,6 +32,29 @@ pub enum Call {
     set_double_sign_slash { perbill: u32 },
 }
 
+/// Block start forgets the challenge that leaves the window each block, counting with the
+/// window in force: when a new window is shorter, the challenges between the old and the
+/// new edge would never leave. They go now. (A longer window takes effect as challenges
+/// accumulate; until then heartbeats for ones already forgotten are refused, as any late
+/// one is.)
+fn forget_unreachable_challenges(ext: &mut Ext, new: &Params) {
+    let Some(old) = PARAMS.get(ext) else { return };
+    if new.heartbeat_window >= old.heartbeat_window {
+        return;
+    }
+    let now = crate::modules::system::block_number(ext);
+    let edge = |window: u32| {
+        now.saturating_sub(
+            window
+                .saturating_add(super::SETTLEMENT_MEMORY)
+                .saturating_add(1),
+        )
+    };
+    for block in edge(old.heartbeat_window)..=edge(new.heartbeat_window) {
+        super::CHALLENGES.remove(ext, &block);
+    }
+}
+
 impl Call {
     pub fn info(&self) -> DispatchInfo {
         match self {
@@ -56,7 +79,15 @@ impl Call {
                     pays_fee: Pays::No,
                 }
             }
-            Call::set_params { .. } | Call::set_double_sign_slash { .. } => DispatchInfo {
+            // A shorter window forgets up to a window's challenges at once.
+            Call::set_params { .. } => DispatchInfo {
+                weight: weights::reads_writes(
+                    2,
+                    u64::from(phala_tokenomics::MAX_HEARTBEAT_WINDOW).saturating_add(2),
+                ),
+                ..Default::default()
+            },
+            Call::set_double_sign_slash { .. } => DispatchInfo {
                 weight: weights::reads_writes(1, 2),
                 ..Default::default()
             },
@@ -68,6 +99,7 @@ impl Call {
             Call::set_params { params } => {
                 origin.ensure_root()?;
                 params.check().map_err(|_| Error::BadParams)?;
+                forget_unreachable_challenges(ext, &params);
                 PARAMS.put(ext, &params);
                 push(
                     ext,

@@ -401,3 +401,29 @@ fn payouts_together_never_exceed_the_accrued_budget() {
     );
     assert_eq!(BUDGET_LEFT.get_or_default(&net.chain.ext()), 0);
 }
+
+/// A shorter heartbeat window set mid-way forgets the challenges that the new window's
+/// block-start cleanup would never reach, so none stays in storage forever.
+#[test]
+fn a_shorter_window_leaves_no_challenge_behind() {
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let w = benchmarked(&mut net, "//Worker1", 2000);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    while net.chain.number < 700 {
+        net.chain.produce(vec![]);
+    }
+    let mut params = params(&net.chain.ext()).unwrap();
+    assert_eq!(params.heartbeat_window, 10);
+    params.heartbeat_window = 3;
+    net.root(RuntimeCall::Computation(Call::set_params { params }))
+        .unwrap();
+    for _ in 0..20 {
+        net.chain.produce(vec![]);
+    }
+    let now = net.chain.number;
+    let kept = (1..=now)
+        .filter(|b| CHALLENGES.contains(&net.chain.ext(), b))
+        .count() as u32;
+    // Exactly the new window plus the settlement memory, and this block's.
+    assert_eq!(kept, 3 + SETTLEMENT_MEMORY + 1);
+}

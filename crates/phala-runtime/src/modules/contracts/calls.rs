@@ -230,7 +230,7 @@ fn upload_code(ext: &mut Ext, owner: AccountId32, code: Vec<u8>) -> DispatchResu
         owner,
         size,
     });
-    message_queue::push(
+    message_queue::push_bulk(
         ext,
         MODULE,
         CONTRACT_COMMAND,
@@ -353,7 +353,7 @@ fn instantiate(
         command: id,
     });
     let (gas_limit, deposit) = limits;
-    message_queue::push(
+    message_queue::push_bulk(
         ext,
         MODULE,
         CONTRACT_COMMAND,
@@ -400,7 +400,7 @@ fn push_command(
         command: id,
     });
     let (gas_limit, deposit) = limits;
-    message_queue::push(
+    message_queue::push_bulk(
         ext,
         MODULE,
         CONTRACT_COMMAND,

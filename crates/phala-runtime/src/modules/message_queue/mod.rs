@@ -169,8 +169,45 @@ pub fn on_initialize(ext: &mut Ext) {
     OUTBOUND_MESSAGES.kill(ext);
 }
 
-/// Sends `payload` on `topic` from the chain module `module` to workers in this block.
+/// Outbound room kept from [`push_bulk`] for the chain's own bookkeeping (challenges,
+/// sessions starting and stopping, heartbeats, gatekeeper and worker events): a block full
+/// of contract commands must not cost workers their heartbeats.
+pub const RESERVED_OUTBOUND: usize = 512;
+/// Bytes kept from [`push_bulk`], likewise.
+pub const RESERVED_OUTBOUND_BYTES: usize = 512 * 1024;
+
+/// Sends `payload` on `topic` from the chain module `module` to workers in this block,
+/// using the whole outbound room (the chain's own messages).
 pub fn push(ext: &mut Ext, module: &str, topic: &[u8], payload: &impl Encode) -> DispatchResult {
+    push_within(ext, module, topic, payload, 0, 0)
+}
+
+/// Sends a message that users' transactions cause, in bulk (contract commands and code):
+/// it may not take the room reserved for the chain's own messages.
+pub fn push_bulk(
+    ext: &mut Ext,
+    module: &str,
+    topic: &[u8],
+    payload: &impl Encode,
+) -> DispatchResult {
+    push_within(
+        ext,
+        module,
+        topic,
+        payload,
+        RESERVED_OUTBOUND,
+        RESERVED_OUTBOUND_BYTES,
+    )
+}
+
+fn push_within(
+    ext: &mut Ext,
+    module: &str,
+    topic: &[u8],
+    payload: &impl Encode,
+    keep: usize,
+    keep_bytes: usize,
+) -> DispatchResult {
     let message = Message::new(MessageOrigin::pallet(module), topic, payload.encode());
     let mut queue = OUTBOUND_MESSAGES.get_or_default(ext);
     // Workers prove the whole queue every block: its bytes are bounded, not just its length.
@@ -178,8 +215,8 @@ pub fn push(ext: &mut Ext, module: &str, topic: &[u8], payload: &impl Encode) ->
         .iter()
         .map(|m| m.payload.len())
         .fold(message.payload.len(), usize::saturating_add);
-    if queue.len() >= MAX_OUTBOUND_PER_BLOCK
-        || bytes > MAX_OUTBOUND_BYTES_PER_BLOCK
+    if queue.len() >= MAX_OUTBOUND_PER_BLOCK.saturating_sub(keep)
+        || bytes > MAX_OUTBOUND_BYTES_PER_BLOCK.saturating_sub(keep_bytes)
         || !message.within_bounds()
     {
         return Err(Error::OutboundQueueFull.into());

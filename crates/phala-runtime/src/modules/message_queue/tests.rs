@@ -317,3 +317,33 @@ fn a_batch_delivers_consecutive_messages_of_one_sender_in_one_transaction() {
         Err(InvalidTransaction::Stale.into())
     );
 }
+
+/// The attack: a block full of contract commands fills the outbound queue, and the chain's
+/// own messages (a heartbeat passed on to gatekeepers, a session starting) fail with it,
+/// so honest workers look offline. Bulk messages stop short of the reserved room.
+#[test]
+fn bulk_messages_leave_room_for_the_chains_own() {
+    let chain = dev_chain(true);
+    let mut ext = crate::Ext::new(&chain.state);
+    let mut sent = 0usize;
+    while push_bulk(&mut ext, "Contracts", b"bulk", &vec![0u8; 16]).is_ok() {
+        sent += 1;
+        assert!(sent <= MAX_OUTBOUND_PER_BLOCK, "bulk never stopped");
+    }
+    assert_eq!(sent, MAX_OUTBOUND_PER_BLOCK - RESERVED_OUTBOUND);
+    for _ in 0..RESERVED_OUTBOUND {
+        push(&mut ext, "Computation", b"own", &vec![0u8; 16]).unwrap();
+    }
+    assert!(push(&mut ext, "Computation", b"own", &vec![0u8; 16]).is_err());
+    // Bytes too: one large bulk message cannot take the reserved bytes either.
+    let mut ext = crate::Ext::new(&chain.state);
+    let big = vec![0u8; phala_mq::MAX_PAYLOAD_LEN - 64];
+    while push_bulk(&mut ext, "Contracts", b"bulk", &big).is_ok() {}
+    let queued: usize = OUTBOUND_MESSAGES
+        .get_or_default(&ext)
+        .iter()
+        .map(|m| m.payload.len())
+        .sum();
+    assert!(queued <= MAX_OUTBOUND_BYTES_PER_BLOCK - RESERVED_OUTBOUND_BYTES);
+    push(&mut ext, "Computation", b"own", &vec![0u8; 1024]).unwrap();
+}
