@@ -42,13 +42,13 @@ pub fn is_secret_uri(input: &str) -> bool {
     input.starts_with('/') || input.contains("//") || input.contains(char::is_whitespace)
 }
 
-/// The sender's key pair from `--from`.
-pub fn signer(input: &str) -> Result<Sr25519Pair> {
+/// The sender's key pair from the secret URI flag `flag` (`--from`, `--suri`).
+pub fn signer(flag: &str, input: &str) -> Result<Sr25519Pair> {
     let input = input.trim();
     if !is_secret_uri(input) && ss58::parse_account(input).is_ok() && !input.starts_with("0x") {
-        bail!("--from must be a secret URI (like //Alice or a 12-word phrase), not an address");
+        bail!("{flag} must be a secret URI (like //Alice or a 12-word phrase), not an address");
     }
-    Sr25519Pair::from_uri(input).map_err(|e| anyhow!("the --from secret URI is not usable: {e}"))
+    Sr25519Pair::from_uri(input).map_err(|e| anyhow!("the {flag} secret URI is not usable: {e}"))
 }
 
 /// An amount in PHA; `what` names a flag the amount came from, if any.
@@ -217,7 +217,7 @@ impl TxArgs {
     /// The node and the signing account: one connection for a command's checks and its
     /// transaction.
     pub async fn open(&self) -> Result<(Client, Sr25519Pair)> {
-        let signer = signer(&self.suri)?;
+        let signer = signer("--suri", &self.suri)?;
         let client = connect(&self.url, Duration::from_secs(self.timeout)).await?;
         Ok((client, signer))
     }

@@ -499,7 +499,10 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
         let confidence = match w.tee {
             // Level 128 is the chain's mark for "no hardware, no level".
             phala_runtime::modules::registry::TeeKind::Simulated => {
-                format!("{} (simulated: none)", w.confidence_level)
+                format!(
+                    "{} (simulated: no protection; the economics count it as level 5)",
+                    w.confidence_level
+                )
             }
             _ => format!("{} (1 best, 5 worst)", w.confidence_level),
         };
@@ -532,7 +535,7 @@ pub async fn run_transfer(args: TransferArgs) -> Result<()> {
         Some(t) => parse_amount(Some("--tip"), t)?,
         None => 0,
     };
-    let signer = signer(&args.from)?;
+    let signer = signer("--from", &args.from)?;
     let dest = resolve_account(&args.to)?;
     let client = connect(&args.url, Duration::from_secs(args.timeout)).await?;
 
@@ -644,10 +647,17 @@ mod tests {
 
     #[test]
     fn signers_must_be_secrets() {
-        assert_eq!(signer("//Alice").unwrap().account_id(), alice());
+        assert_eq!(signer("--from", "//Alice").unwrap().account_id(), alice());
         assert_eq!(
-            signer(ALICE_30).unwrap_err().to_string(),
+            signer("--from", ALICE_30).unwrap_err().to_string(),
             "--from must be a secret URI (like //Alice or a 12-word phrase), not an address"
+        );
+        // Each command names its own flag.
+        assert!(
+            signer("--suri", ALICE_30)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--suri must be a secret URI")
         );
     }
 

@@ -95,6 +95,14 @@ pub enum PoolCmd {
         #[command(flatten)]
         tx: TxArgs,
     },
+    /// Change the commission, in percent (owner). A cut is at once; a rise takes effect
+    /// after the withdrawal grace period, so delegators can leave at the old rate first.
+    SetCommission {
+        pid: u64,
+        commission: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +285,22 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             }
             submit(&client, &signer, Call::claim_commission { pid }).await
         }
+        PoolCmd::SetCommission {
+            pid,
+            commission,
+            tx,
+        } => {
+            let commission = percent_perbill(&commission)?;
+            let (client, signer) = tx.open().await?;
+            let pool = owned_by(&client, pid, &signer).await?;
+            submit(&client, &signer, Call::set_commission { pid, commission }).await?;
+            if commission > pool.commission {
+                crate::outln!(
+                    "the rise takes effect after the withdrawal grace period (see `phala pools`)"
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -408,21 +432,33 @@ pub async fn pools(args: ListArgs) -> Result<()> {
                 "staked": p.staked.to_string(),
                 "ownerReward": p.owner_reward.to_string(),
                 "sharePrice": price,
-                "apr": growth.map(|g| g.apr),
+                "apr": growth.and_then(|g| g.apr()),
+                "sharePriceGrowth": growth.map(|g| g.growth),
                 "aprSpanMs": growth.map(|g| g.span_ms),
+                "pendingCommission": p.pending_commission.map(|(c, from)| serde_json::json!({
+                    "commissionPerbill": c,
+                    "fromBlock": from,
+                })),
                 "workers": p.workers.iter().map(|w| format!("0x{}", hex::encode(w))).collect::<Vec<_>>(),
                 "withdrawQueue": p.withdraw_queue.len(),
             }));
             continue;
         }
+        let percent =
+            |perbill: u32| format_fixed(phala_tokenomics::Fixed::from_num(perbill) / 10_000_000, 4);
+        let rising = p
+            .pending_commission
+            .map(|(c, from)| format!(" (rising to {}% at #{from})", percent(c)))
+            .unwrap_or_default();
         crate::outln!(
-            "pool {}  owner {}  commission {}%",
+            "pool {}  owner {}  commission {}%{rising}",
             snap.pid,
             p.owner.to_ss58(),
-            format_fixed(
-                phala_tokenomics::Fixed::from_num(p.commission) / 10_000_000,
-                4
-            )
+            percent(p.commission)
+        );
+        crate::outln!(
+            "  account {}",
+            stake_pools::pool_account(snap.pid).to_ss58()
         );
         crate::outln!(
             "  stake {} ({} free, {} staked)  shares {}  share price {}",
@@ -433,11 +469,18 @@ pub async fn pools(args: ListArgs) -> Result<()> {
             price.map_or("-".into(), |x| format!("{x:.6}"))
         );
         match growth {
-            Some(g) => crate::outln!(
-                "  APR {:.2}% (over the last {})",
-                g.apr * 100.0,
-                span_text(g.span_ms)
-            ),
+            Some(g) => match g.apr() {
+                Some(apr) => crate::outln!(
+                    "  APR {:.2}% (over the last {})",
+                    apr * 100.0,
+                    span_text(g.span_ms)
+                ),
+                None => crate::outln!(
+                    "  share price {:+.4}% over the last {} (an APR needs an hour of history)",
+                    g.growth * 100.0,
+                    span_text(g.span_ms)
+                ),
+            },
             None => crate::outln!("  APR - (no shares, or no history yet)"),
         }
         if p.owner_reward > 0 {

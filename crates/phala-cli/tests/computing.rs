@@ -214,6 +214,17 @@ async fn pools_earn_delegators_profit_and_a_killed_worker_recovers() {
         &["pool", "start", &bob_pid, &bob_hex, "--suri", "//Bob"],
     )
     .unwrap();
+    // A rise of the commission waits out the withdrawal grace, and `phala pools` says so.
+    phala(
+        &url,
+        &["pool", "set-commission", &bob_pid, "50", "--suri", "//Bob"],
+    )
+    .unwrap();
+    let listed = phala(&url, &["pools"]).unwrap();
+    assert!(
+        listed.contains("commission 5% (rising to 50% at #"),
+        "{listed}"
+    );
 
     // The devnet's own worker is computing in //Alice's pool.
     let alice_pool = until("Alice's pool", 180, &[&devnet], || async {
@@ -289,6 +300,31 @@ async fn pools_earn_delegators_profit_and_a_killed_worker_recovers() {
     }
     assert!(rewards > 0, "no payout in the last 40 blocks");
 
+    // Alice sells every share of her pool: what its free stake pays comes at once, the
+    // rest is queued behind her worker's stake. She stops the worker; its cooldown runs
+    // while Bob's worker is killed and recovers below.
+    let alice = account("//Alice");
+    let alice_hex = format!("0x{}", hex::encode(alice_worker));
+    phala(
+        &url,
+        &["pool", "withdraw", &pid, "--all", "--suri", "//Alice"],
+    )
+    .unwrap();
+    let queued = client.pool(alice_pool.pid, None).await.unwrap().unwrap();
+    assert_eq!(queued.withdraw_queue.len(), 1, "{queued:?}");
+    assert!(client.pool_shares(alice_pool.pid, &alice).await.unwrap() > 0);
+    let early = phala(
+        &url,
+        &["pool", "reclaim", &pid, &alice_hex, "--suri", "//Alice"],
+    )
+    .unwrap_err();
+    assert!(early.contains("not cooling down"), "{early}");
+    phala(
+        &url,
+        &["pool", "stop", &pid, &alice_hex, "--suri", "//Alice"],
+    )
+    .unwrap();
+
     // SIGKILL Bob's worker: its challenge goes unanswered, it turns Unresponsive and its V
     // decays; restarted from its sealed state, it answers again and is paid.
     let _ = bob_worker.child.kill();
@@ -317,6 +353,20 @@ async fn pools_earn_delegators_profit_and_a_killed_worker_recovers() {
         recovered.v
     );
     assert!(recovered.missed >= 1);
+
+    // Alice's cooldown is over by now (a minute on a devnet); anyone may reclaim, and the
+    // stake that comes back pays her queued withdrawal.
+    until("Alice's worker reclaimed", 120, &[&devnet], || async {
+        phala(
+            &url,
+            &["pool", "reclaim", &pid, &alice_hex, "--suri", "//Charlie"],
+        )
+        .ok()
+    })
+    .await;
+    let paid = client.pool(alice_pool.pid, None).await.unwrap().unwrap();
+    assert!(paid.withdraw_queue.is_empty(), "{paid:?}");
+    assert_eq!(client.pool_shares(alice_pool.pid, &alice).await.unwrap(), 0);
     drop(bob_worker);
     drop(devnet);
 }

@@ -17,7 +17,20 @@ pub struct PoolSnapshot {
 pub struct Growth {
     /// Annual rate the share price grew at over `span_ms` (0.05 = 5 %).
     pub apr: f64,
+    /// How much the share price grew over `span_ms` (0.001 = 0.1 %).
+    pub growth: f64,
     pub span_ms: u64,
+}
+
+impl Growth {
+    /// Shortest history an APR is worth extrapolating from: over a few minutes one reward
+    /// more or less swings the rate by orders of magnitude.
+    pub const MIN_APR_SPAN_MS: u64 = 3_600_000;
+
+    /// The APR, if the history is long enough to mean anything.
+    pub fn apr(&self) -> Option<f64> {
+        (self.span_ms >= Self::MIN_APR_SPAN_MS).then_some(self.apr)
+    }
 }
 
 /// Share price as plancks of value per 10^12 shares (a share starts at 1 PHA per 1 PHA).
@@ -59,6 +72,8 @@ impl Client {
                 out.push(PoolSnapshot { pid, pool });
             }
         }
+        // Storage iterates in hash order; people read pools by id.
+        out.sort_by_key(|p| p.pid);
         Ok(out)
     }
 
@@ -102,6 +117,10 @@ impl Client {
                 out.push((worker, s));
             }
         }
+        // By pool, then worker: a pool's workers together.
+        out.sort_by_key(|(worker, s): &([u8; 32], computation::Session)| {
+            (stake_pools::pool_of_account(&s.owner), *worker)
+        });
         Ok(out)
     }
 
@@ -187,8 +206,10 @@ impl Client {
             return Ok(None);
         }
         const YEAR_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
+        let growth = p1 / p0 - 1.0;
         Ok(Some(Growth {
-            apr: (p1 / p0 - 1.0) * YEAR_MS / span_ms as f64,
+            apr: growth * YEAR_MS / span_ms as f64,
+            growth,
             span_ms,
         }))
     }

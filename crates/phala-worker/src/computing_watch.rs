@@ -16,13 +16,15 @@ const UNPAID_HEARTBEATS: u32 = 3;
 /// Heartbeats this worker may send that the chain does not take before it says so.
 const UNACCEPTED_HEARTBEATS: u64 = 3;
 
-/// The session as `/info` shows it (amounts in plancks, V in PHA).
+/// The session as `/info` shows it: amounts in plancks (exact, for programs) and in PHA
+/// (for people), V in PHA.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ComputingInfo {
     pub state: String,
     pub pool: Option<u64>,
     pub stake: String,
+    pub stake_pha: String,
     pub v: String,
     pub p: u32,
     pub heartbeats_sent: u64,
@@ -30,6 +32,7 @@ pub struct ComputingInfo {
     pub challenges_missed: u32,
     pub last_heartbeat_at: u32,
     pub total_reward: String,
+    pub total_reward_pha: String,
     /// Why the operator should look, if something is wrong.
     pub warning: Option<String>,
 }
@@ -81,6 +84,7 @@ impl Watch {
             state: format!("{:?}", s.state),
             pool,
             stake: s.stake.to_string(),
+            stake_pha: phala_primitives::format_pha(s.stake),
             v: phala_tokenomics::format_fixed(computation::value_of(s.v), 6),
             p: s.p_bench,
             heartbeats_sent,
@@ -88,6 +92,7 @@ impl Watch {
             challenges_missed: s.missed,
             last_heartbeat_at: s.last_heartbeat_at,
             total_reward: s.total_reward.to_string(),
+            total_reward_pha: phala_primitives::format_pha(s.total_reward),
             warning,
         };
         (Some(info), fresh)

@@ -1002,7 +1002,13 @@ impl Host {
             Some(r) => format!(
                 "tee {:?}, confidence level {}, operator {}",
                 r.tee,
-                r.confidence_level,
+                match r.tee {
+                    phala_runtime::modules::registry::TeeKind::Simulated => format!(
+                        "{} (simulated: no protection; the economics count it as level 5)",
+                        r.confidence_level
+                    ),
+                    _ => format!("{} (1 best, 5 worst)", r.confidence_level),
+                },
                 r.operator
                     .map(|o| o.to_ss58())
                     .unwrap_or_else(|| "none".into())
