@@ -7,7 +7,9 @@
 //! messages of recent finalized blocks and, when it refuses a stale one that differs from
 //! the delivered one, pools the fee-free `Computation::report_double_sign` with both.
 //!
-//! Bounded: the most recent [`CAPACITY`] messages, oldest forgotten first.
+//! Bounded: the most recent [`CAPACITY`] messages and [`MAX_BYTES`] of them, oldest
+//! forgotten first (a worker filling blocks with large messages costs the node no more).
+//! The first message seen with a sequence is kept: any other is the evidence.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -18,6 +20,8 @@ use phala_runtime::modules::{computation, message_queue};
 
 /// Messages remembered: at the chain's limits about a quarter hour of busy blocks.
 pub const CAPACITY: usize = 16_384;
+/// Payload bytes remembered.
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 type Key = (MessageOrigin, u64);
 
@@ -25,6 +29,15 @@ type Key = (MessageOrigin, u64);
 pub struct MessageWitness {
     delivered: HashMap<Key, SignedMessage>,
     order: VecDeque<Key>,
+    bytes: usize,
+}
+
+fn size(m: &SignedMessage) -> usize {
+    m.message
+        .payload
+        .len()
+        .saturating_add(m.message.destination.len())
+        .saturating_add(m.signature.len())
 }
 
 /// The worker messages an extrinsic carries, if it is a delivery.
@@ -48,12 +61,18 @@ impl MessageWitness {
                 continue;
             }
             let key = (signed.message.sender.clone(), signed.sequence);
-            if self.delivered.insert(key.clone(), signed).is_none() {
-                self.order.push_back(key);
+            if self.delivered.contains_key(&key) {
+                continue;
             }
-            while self.order.len() > CAPACITY {
-                if let Some(old) = self.order.pop_front() {
-                    self.delivered.remove(&old);
+            self.bytes = self.bytes.saturating_add(size(&signed));
+            self.delivered.insert(key.clone(), signed);
+            self.order.push_back(key);
+            while self.order.len() > CAPACITY || self.bytes > MAX_BYTES {
+                let Some(old) = self.order.pop_front() else {
+                    break;
+                };
+                if let Some(m) = self.delivered.remove(&old) {
+                    self.bytes = self.bytes.saturating_sub(size(&m));
                 }
             }
         }

@@ -6,7 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use phala_client::primitives::ss58;
+use phala_client::primitives::AccountId32;
+use phala_client::primitives::ss58::{self, Ss58Error};
 use phala_client::primitives::{Balance, parse_pha};
 use phala_client::{Client, ClientConfig};
 use phala_keys::Sr25519Pair;
@@ -42,11 +43,56 @@ pub fn is_secret_uri(input: &str) -> bool {
     input.starts_with('/') || input.contains("//") || input.contains(char::is_whitespace)
 }
 
+/// Why an address was refused, naming the dev account a newcomer probably meant.
+pub fn address_error(input: &str, e: Ss58Error) -> anyhow::Error {
+    match e {
+        Ss58Error::BadChecksum(_) => {
+            anyhow!(
+                "{input:?} is not a valid SS58 address: its checksum does not match (mistyped?)"
+            )
+        }
+        _ => {
+            let dev = phala_chain::dev::DEV_ACCOUNTS
+                .iter()
+                .find(|name| name.eq_ignore_ascii_case(input));
+            match dev {
+                Some(name) => anyhow!(
+                    "{input:?} is neither an SS58 address nor 0x followed by 64 hex digits; \
+                     the dev account is written //{name}"
+                ),
+                None => {
+                    anyhow!("{input:?} is neither an SS58 address nor 0x followed by 64 hex digits")
+                }
+            }
+        }
+    }
+}
+
+/// An account given as an SS58 address, a 0x public key or a secret URI.
+pub fn resolve_account(input: &str) -> Result<AccountId32> {
+    let input = input.trim();
+    if is_secret_uri(input) {
+        return Sr25519Pair::from_uri(input)
+            .map(|pair| pair.account_id())
+            .map_err(|e| anyhow!("the secret URI is not usable: {e}"));
+    }
+    ss58::parse_account(input)
+        .map(AccountId32)
+        .map_err(|e| address_error(input, e))
+}
+
 /// The sender's key pair from the secret URI flag `flag` (`--from`, `--suri`).
 pub fn signer(flag: &str, input: &str) -> Result<Sr25519Pair> {
     let input = input.trim();
     if !is_secret_uri(input) && ss58::parse_account(input).is_ok() && !input.starts_with("0x") {
         bail!("{flag} must be a secret URI (like //Alice or a 12-word phrase), not an address");
+    }
+    // A dev account's name without `//` is no secret URI at all: say which one was meant.
+    if let Some(dev) = phala_chain::dev::DEV_ACCOUNTS
+        .iter()
+        .find(|d| d.eq_ignore_ascii_case(input))
+    {
+        bail!("{flag} {input:?} is not a dev account; did you mean //{dev}?");
     }
     Sr25519Pair::from_uri(input).map_err(|e| anyhow!("the {flag} secret URI is not usable: {e}"))
 }

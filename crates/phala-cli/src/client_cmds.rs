@@ -7,11 +7,13 @@ use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use phala_client::keys::{Ed25519Pair, KeyError, Sr25519Pair};
 use phala_client::primitives::ss58::{self, Ss58Error};
-use phala_client::primitives::{AccountId32, SS58_PREFIX, format_pha};
+use phala_client::primitives::{SS58_PREFIX, format_pha};
 use phala_client::{ClientConfig, TxOptions, TxStatus, transfer_call};
 use serde_json::json;
 
-use crate::args::{DEFAULT_URL, connect, is_secret_uri, parse_amount, signer};
+use crate::args::{
+    DEFAULT_URL, address_error, connect, is_secret_uri, parse_amount, resolve_account, signer,
+};
 
 /// Where a local node serves RPC.
 /// Substrate's generic address prefix, used by polkadot.js and subxt by default.
@@ -297,30 +299,6 @@ fn parse_public(input: &str) -> Result<([u8; 32], Option<u16>)> {
     Ok((key, Some(prefix)))
 }
 
-fn address_error(input: &str, e: Ss58Error) -> anyhow::Error {
-    match e {
-        Ss58Error::BadChecksum(_) => {
-            anyhow!(
-                "{input:?} is not a valid SS58 address: its checksum does not match (mistyped?)"
-            )
-        }
-        _ => {
-            let dev = phala_chain::dev::DEV_ACCOUNTS
-                .iter()
-                .find(|name| name.eq_ignore_ascii_case(input));
-            match dev {
-                Some(name) => anyhow!(
-                    "{input:?} is neither an SS58 address nor 0x followed by 64 hex digits; \
-                     the dev account is written //{name}"
-                ),
-                None => {
-                    anyhow!("{input:?} is neither an SS58 address nor 0x followed by 64 hex digits")
-                }
-            }
-        }
-    }
-}
-
 /// Why a secret URI was refused. The input is quoted only when it cannot hold a secret
 /// phrase (a single word), so phrases never end up in terminals' scrollback or logs twice.
 fn secret_error(input: &str, e: KeyError) -> anyhow::Error {
@@ -342,19 +320,6 @@ fn mask_password(uri: &str) -> String {
         Some(at) => format!("{}///***", uri.get(..at).unwrap_or_default()),
         None => uri.to_string(),
     }
-}
-
-/// An account given as an SS58 address, a 0x public key or a secret URI.
-fn resolve_account(input: &str) -> Result<AccountId32> {
-    let input = input.trim();
-    if is_secret_uri(input) {
-        return Sr25519Pair::from_uri(input)
-            .map(|pair| pair.account_id())
-            .map_err(|e| anyhow!("the secret URI is not usable: {e}"));
-    }
-    ss58::parse_account(input)
-        .map(AccountId32)
-        .map_err(|e| address_error(input, e))
 }
 
 /// `phala balance ACCOUNT`.
@@ -440,7 +405,9 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
         workers.retain(|w| w.pubkey == key);
         if workers.is_empty() {
             bail!(
-                "the worker at {url} says it is 0x{}, which is not a registered worker here",
+                "the worker at {url} says it is 0x{}, which is not a registered worker here \
+                 (yet: a new worker registers within about ten seconds; try again, or see its \
+                 /info and log)",
                 hex::encode(key)
             );
         }
@@ -605,6 +572,7 @@ pub async fn run_transfer(args: TransferArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phala_client::primitives::AccountId32;
 
     const ALICE_HEX: &str = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
     const ALICE_30: &str = "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2";

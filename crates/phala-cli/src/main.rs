@@ -63,8 +63,9 @@ enum Command {
     /// Create a stake pool, add and start workers, contribute and withdraw.
     #[command(subcommand)]
     Pool(pool_cmds::PoolCmd),
-    /// List the stake pools: stake, share price, commission, APR, workers.
-    Pools(pool_cmds::ListArgs),
+    /// List the stake pools: stake, share price, commission, APR, workers (and, with
+    /// --account, that account's shares).
+    Pools(pool_cmds::PoolsArgs),
     /// List the workers' computing sessions: state, V, P, heartbeats, rewards.
     Computing(pool_cmds::ListArgs),
 }

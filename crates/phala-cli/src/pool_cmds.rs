@@ -115,6 +115,16 @@ pub struct ListArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct PoolsArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Also show this account's shares in each pool and what they are worth (an SS58
+    /// address, 0x public key or secret URI such as //Charlie).
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
 fn worker_key(input: &str) -> Result<[u8; 32]> {
     phala_client::primitives::crypto::decode_hex(input)
         .ok()
@@ -126,14 +136,16 @@ fn worker_key(input: &str) -> Result<[u8; 32]> {
 
 /// "10" or "2.5" percent → parts per billion.
 fn percent_perbill(input: &str) -> Result<u32> {
-    let value = phala_tokenomics::parse_decimal(input).map_err(|e| anyhow!("--commission: {e}"))?;
+    let bad = || anyhow!("commission {input:?} is not a percentage such as 10 or 2.5");
+    let value =
+        phala_tokenomics::parse_decimal(input.trim().trim_end_matches('%')).map_err(|_| bad())?;
     if value > phala_tokenomics::Fixed::from_num(100) {
-        bail!("--commission {input} is above 100 %");
+        bail!("commission {input} is above 100 %");
     }
     // percent · 10^7 = parts per billion, rounded down.
     let parts = phala_tokenomics::mul_div_floor(value.to_bits(), 10_000_000, 1 << 64)
         .and_then(|p| u32::try_from(p).ok())
-        .ok_or_else(|| anyhow!("--commission {input} is not a percentage"))?;
+        .ok_or_else(bad)?;
     Ok(parts)
 }
 
@@ -194,8 +206,24 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
         }
         PoolCmd::Contribute { pid, amount, tx } => {
             let amount = parse_amount(None, &amount)?;
+            if amount < phala_runtime::modules::balances::EXISTENTIAL_DEPOSIT {
+                bail!(
+                    "contributions start at {}: less could never be withdrawn",
+                    format_pha(phala_runtime::modules::balances::EXISTENTIAL_DEPOSIT)
+                );
+            }
             let (client, signer) = tx.open().await?;
             pool_of(&client, pid).await?;
+            let me = signer.account_id();
+            let free = client.free_balance(&me).await?;
+            if amount >= free {
+                bail!(
+                    "{} has {} free: it cannot contribute {} and pay the fee",
+                    me.to_ss58(),
+                    format_pha(free),
+                    format_pha(amount)
+                );
+            }
             submit(&client, &signer, Call::contribute { pid, amount }).await
         }
         PoolCmd::Withdraw {
@@ -296,8 +324,11 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             submit(&client, &signer, Call::set_commission { pid, commission }).await?;
             if commission > pool.commission {
                 crate::outln!(
-                    "the rise takes effect after the withdrawal grace period (see `phala pools`)"
+                    "The rise takes effect after the withdrawal grace period (`phala pools` \
+                     shows the block), so delegators can leave at the old rate first."
                 );
+            } else if pool.pending_commission.is_some() {
+                crate::outln!("This cut also cancels the rise that was scheduled.");
             }
             Ok(())
         }
@@ -405,7 +436,13 @@ fn shares_text(shares: Balance) -> String {
 }
 
 /// `phala pools`: every pool's stake, share price, commission, APR and workers.
-pub async fn pools(args: ListArgs) -> Result<()> {
+pub async fn pools(args: PoolsArgs) -> Result<()> {
+    let who = args
+        .account
+        .as_deref()
+        .map(crate::args::resolve_account)
+        .transpose()?;
+    let args = args.list;
     let client = connect(&args.url, Duration::from_secs(30)).await?;
     let pools = client.pools().await?;
     let sessions = client.sessions().await?;
@@ -419,6 +456,10 @@ pub async fn pools(args: ListArgs) -> Result<()> {
         let p = &snap.pool;
         let growth = client.pool_growth(snap.pid, day_blocks).await?;
         let price = share_price(p);
+        let held = match &who {
+            Some(who) => Some(client.pool_shares(snap.pid, who).await?),
+            None => None,
+        };
         if args.json {
             json.push(serde_json::json!({
                 "pid": snap.pid,
@@ -441,6 +482,8 @@ pub async fn pools(args: ListArgs) -> Result<()> {
                 })),
                 "workers": p.workers.iter().map(|w| format!("0x{}", hex::encode(w))).collect::<Vec<_>>(),
                 "withdrawQueue": p.withdraw_queue.len(),
+                "accountShares": held.map(|s| s.to_string()),
+                "accountValue": held.map(|s| p.value_of(s).to_string()),
             }));
             continue;
         }
@@ -482,6 +525,14 @@ pub async fn pools(args: ListArgs) -> Result<()> {
                 ),
             },
             None => crate::outln!("  APR - (no shares, or no history yet)"),
+        }
+        if let (Some(held), Some(who)) = (held, &who) {
+            crate::outln!(
+                "  {} holds {} shares, worth {}",
+                who.to_ss58(),
+                shares_text(held),
+                format_pha(p.value_of(held))
+            );
         }
         if p.owner_reward > 0 {
             crate::outln!(
@@ -542,6 +593,7 @@ pub async fn computing(args: ListArgs) -> Result<()> {
     let client = connect(&args.url, Duration::from_secs(30)).await?;
     let sessions = client.sessions().await?;
     let (now, _) = client.best_head().await?;
+    let params = client.computation_params().await?;
     let mut json = Vec::new();
     if sessions.is_empty() && !args.json {
         crate::outln!("No worker is in a pool yet: `phala pool add-worker`");
@@ -570,7 +622,24 @@ pub async fn computing(args: ListArgs) -> Result<()> {
             Some(pid) => format!("pool {pid}"),
             None => s.owner.to_ss58(),
         };
-        crate::outln!("worker 0x{}  {owner}  {:?}", hex::encode(worker), s.state);
+        let state = match s.state {
+            WorkerState::Idle => "Idle (computing)".to_string(),
+            WorkerState::Unresponsive => "Unresponsive (computing, missed a challenge)".into(),
+            WorkerState::CoolingDown => {
+                let at = computation::reclaimable_at(&params, &s);
+                if now >= at {
+                    format!(
+                        "CoolingDown, over since #{at}: `phala pool reclaim {} 0x{}` returns its stake",
+                        pid.map_or("<pool>".into(), |p| p.to_string()),
+                        hex::encode(worker)
+                    )
+                } else {
+                    format!("CoolingDown until #{at}")
+                }
+            }
+            WorkerState::Ready => "Ready (not computing)".into(),
+        };
+        crate::outln!("worker 0x{}  {owner}  {state}", hex::encode(worker));
         if s.state == WorkerState::Ready {
             continue;
         }

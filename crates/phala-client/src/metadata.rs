@@ -250,20 +250,10 @@ impl Renderer<'_> {
         input: &mut &[u8],
         depth: u32,
     ) -> Result<String, String> {
-        let balance = field
-            .type_name
-            .as_deref()
-            .is_some_and(|n| n.contains("Balance"));
-        self.value(field.ty.id, balance, input, depth)
+        self.value(field.ty.id, Unit::of(field), input, depth)
     }
 
-    fn value(
-        &self,
-        id: u32,
-        balance: bool,
-        input: &mut &[u8],
-        depth: u32,
-    ) -> Result<String, String> {
+    fn value(&self, id: u32, unit: Unit, input: &mut &[u8], depth: u32) -> Result<String, String> {
         if depth > MAX_DEPTH {
             return Err("value nested too deeply".into());
         }
@@ -317,18 +307,14 @@ impl Renderer<'_> {
                 let items = def
                     .fields
                     .iter()
-                    .map(|t| self.value(t.id, false, input, depth))
+                    .map(|t| self.value(t.id, Unit::None, input, depth))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(format!("({})", items.join(", ")))
             }
-            TypeDef::Primitive(p) => primitive(p, balance, input),
+            TypeDef::Primitive(p) => primitive(p, unit, input),
             TypeDef::Compact(_) => {
                 let n = Compact::<u128>::decode(input).map_err(|e| e.to_string())?.0;
-                Ok(if balance {
-                    format_pha(n)
-                } else {
-                    n.to_string()
-                })
+                Ok(unit.render(n))
             }
             TypeDef::BitSequence(_) => Err("bit sequences are not supported".into()),
         }
@@ -366,13 +352,61 @@ impl Renderer<'_> {
             return Ok(format!("0x{}", hex::encode(bytes)));
         }
         let items = (0..len)
-            .map(|_| self.value(item, false, input, depth))
+            .map(|_| self.value(item, Unit::None, input, depth))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(format!("[{}]", items.join(", ")))
     }
 }
 
-fn primitive(p: &TypeDefPrimitive, balance: bool, input: &mut &[u8]) -> Result<String, String> {
+/// How a number reads, from the type name its field declares (`Balance`, and the runtime's
+/// `Perbill`, `Shares` and `U64F64Bits` aliases): the encoding is the plain integer either
+/// way, so any client decodes it; only people need the unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    None,
+    /// Plancks, shown as PHA.
+    Pha,
+    /// Pool shares: 12 decimals like PHA, but not PHA.
+    Shares,
+    /// Parts per billion, shown as a percentage.
+    Perbill,
+    /// U64F64 fixed-point bits, shown as the decimal they stand for.
+    Fixed,
+}
+
+impl Unit {
+    fn of(field: &Field<PortableForm>) -> Unit {
+        match field.type_name.as_deref() {
+            Some(n) if n.contains("Balance") => Unit::Pha,
+            Some("Shares") => Unit::Shares,
+            Some("Perbill") => Unit::Perbill,
+            Some("U64F64Bits") => Unit::Fixed,
+            _ => Unit::None,
+        }
+    }
+
+    fn render(self, n: u128) -> String {
+        match self {
+            Unit::None => n.to_string(),
+            Unit::Pha => format_pha(n),
+            Unit::Shares => format!("{} shares", format_pha(n).trim_end_matches(" PHA")),
+            Unit::Perbill => {
+                // Parts per billion → percent: n / 10^7, as a decimal with its 7 places.
+                let (whole, fraction) = (n / 10_000_000, n % 10_000_000);
+                let fraction = format!("{fraction:07}");
+                let fraction = fraction.trim_end_matches('0');
+                if fraction.is_empty() {
+                    format!("{whole}%")
+                } else {
+                    format!("{whole}.{fraction}%")
+                }
+            }
+            Unit::Fixed => phala_tokenomics::format_fixed(phala_tokenomics::Fixed::from_bits(n), 6),
+        }
+    }
+}
+
+fn primitive(p: &TypeDefPrimitive, unit: Unit, input: &mut &[u8]) -> Result<String, String> {
     fn read<T: Decode>(input: &mut &[u8]) -> Result<T, String> {
         T::decode(input).map_err(|e| e.to_string())
     }
@@ -387,10 +421,9 @@ fn primitive(p: &TypeDefPrimitive, balance: bool, input: &mut &[u8]) -> Result<S
         TypeDefPrimitive::Str => format!("{:?}", read::<String>(input)?),
         TypeDefPrimitive::U8 => read::<u8>(input)?.to_string(),
         TypeDefPrimitive::U16 => read::<u16>(input)?.to_string(),
-        TypeDefPrimitive::U32 => read::<u32>(input)?.to_string(),
+        TypeDefPrimitive::U32 => unit.render(u128::from(read::<u32>(input)?)),
         TypeDefPrimitive::U64 => read::<u64>(input)?.to_string(),
-        TypeDefPrimitive::U128 if balance => format_pha(read::<u128>(input)?),
-        TypeDefPrimitive::U128 => read::<u128>(input)?.to_string(),
+        TypeDefPrimitive::U128 => unit.render(read::<u128>(input)?),
         TypeDefPrimitive::I8 => read::<i8>(input)?.to_string(),
         TypeDefPrimitive::I16 => read::<i16>(input)?.to_string(),
         TypeDefPrimitive::I32 => read::<i32>(input)?.to_string(),

@@ -119,7 +119,7 @@ impl RuntimeCall {
             RuntimeCall::Validators(c) => c.dispatch(ext, origin),
             RuntimeCall::Registry(c) => c.dispatch::<Wiring>(ext, origin),
             RuntimeCall::MessageQueue(c) => c.dispatch::<Wiring>(ext, origin),
-            RuntimeCall::Contracts(c) => c.dispatch::<Wiring>(ext, origin),
+            RuntimeCall::Contracts(c) => c.dispatch(ext, origin),
             RuntimeCall::Computation(c) => c.dispatch::<Wiring>(ext, origin),
             RuntimeCall::StakePools(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),

@@ -46,7 +46,7 @@ impl message_queue::Config for Wiring {
         },
         Route {
             topic: phala_mq::contracts::CONTRACT_REPORT,
-            handle: contracts::on_report::<Wiring>,
+            handle: contracts::on_report,
             weight: contracts::report_weight,
         },
         Route {
@@ -131,13 +131,14 @@ impl computation::Hooks for Wiring {
     /// A gatekeeper is a validator's enclave: its operator's bond answers for it.
     fn on_gatekeeper_fault(
         ext: &mut Ext,
-        gatekeeper: &[u8; 32],
+        _gatekeeper: &[u8; 32],
+        operator: Option<phala_primitives::AccountId32>,
         offence: [u8; 32],
     ) -> Result<phala_primitives::Balance, crate::dispatch::DispatchError> {
-        let Some(operator) = registry::worker(ext, gatekeeper).and_then(|w| w.operator) else {
-            return Ok(0);
-        };
-        crate::modules::validators::slash_bond(ext, &operator, offence)
+        match operator {
+            Some(operator) => crate::modules::validators::slash_bond(ext, &operator, offence),
+            None => Ok(0),
+        }
     }
 }
 

@@ -101,6 +101,12 @@ impl From<Error> for ParamsError {
     }
 }
 
+/// U64F64 fixed-point bits (`value · 2^64`), as stored on chain: named so metadata tells
+/// people's tools how to show the number.
+pub type U64F64Bits = u128;
+/// Parts per billion.
+pub type Perbill = u32;
+
 /// Longest heartbeat window: the chain keeps every challenge of the window in storage.
 pub const MAX_HEARTBEAT_WINDOW: u32 = 1_000;
 
@@ -110,30 +116,30 @@ pub const MAX_HEARTBEAT_WINDOW: u32 = 1_000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, MaxEncodedLen, TypeInfo)]
 pub struct Params {
     /// ρ per block.
-    pub rho: u128,
+    pub rho: U64F64Bits,
     /// Share of V lost per unresponsive block.
-    pub slash_rate: u128,
+    pub slash_rate: U64F64Bits,
     /// PHA paid to all workers per block, before decay.
-    pub budget_per_block: u128,
-    pub budget_decay: u128,
+    pub budget_per_block: U64F64Bits,
+    pub budget_decay: U64F64Bits,
     /// Blocks between two budget decays.
     pub budget_decay_interval: u32,
     /// Parts per billion of each payout for the treasury.
-    pub treasury_perbill: u32,
-    pub re: u128,
-    pub k: u128,
-    pub rig_k: u128,
+    pub treasury_perbill: Perbill,
+    pub re: U64F64Bits,
+    pub k: U64F64Bits,
+    pub rig_k: U64F64Bits,
     /// Per block.
-    pub cost_k: u128,
+    pub cost_k: U64F64Bits,
     /// Per block.
-    pub cost_b: u128,
-    pub v_max: u128,
-    pub conf: [u128; 5],
+    pub cost_b: U64F64Bits,
+    pub v_max: U64F64Bits,
+    pub conf: [U64F64Bits; 5],
     pub min_init_p: u32,
     pub heartbeat_window: u32,
     pub challenges_per_block: u32,
     /// Chance that a given worker is challenged in a given block, at most.
-    pub worker_challenge_rate: u128,
+    pub worker_challenge_rate: U64F64Bits,
     /// Blocks from `stop_computing` until `reclaim`.
     pub cooldown: u32,
 }

@@ -84,6 +84,24 @@ pub fn split_payout(params: &Params, plancks: u128) -> Payout {
     }
 }
 
+/// Splits `amount` pro rata by `weights`, each part rounded down (256-bit intermediates):
+/// the parts never add up to more than `amount`, and what rounding leaves is the caller's
+/// to place. All zero (or no) weights: nothing is split.
+pub fn split_by_weight(amount: u128, weights: &[u128]) -> Vec<u128> {
+    let total = weights
+        .iter()
+        .try_fold(0u128, |sum, w| sum.checked_add(*w))
+        .filter(|t| *t > 0);
+    weights
+        .iter()
+        .map(|w| {
+            total
+                .and_then(|t| crate::mul_div_floor(amount, *w, t))
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
 /// `amount · parts / 10^9` rounded down (parts capped at 10^9), without overflow for any
 /// u128 amount: Substrate's `Perbill` applied to a balance.
 pub fn perbill_floor(amount: u128, parts: u32) -> u128 {
@@ -199,6 +217,23 @@ mod tests {
             p.treasury_perbill = parts;
             let split = split_payout(&p, plancks);
             prop_assert_eq!(split.pool.checked_add(split.treasury), Some(plancks));
+        }
+
+        #[test]
+        fn a_weighted_split_never_creates_a_planck_and_leaves_less_than_one_per_part(
+            amount in any::<u128>(),
+            weights in proptest::collection::vec(0u128..u128::MAX / 64, 0..64),
+        ) {
+            let parts = split_by_weight(amount, &weights);
+            prop_assert_eq!(parts.len(), weights.len());
+            let sum = parts.iter().try_fold(0u128, |a, p| a.checked_add(*p));
+            prop_assert!(sum.is_some_and(|s| s <= amount));
+            if weights.iter().any(|w| *w > 0) {
+                let left = amount - sum.unwrap_or(0);
+                prop_assert!(left < weights.len() as u128);
+            } else {
+                prop_assert!(parts.iter().all(|p| *p == 0));
+            }
         }
 
         #[test]

@@ -52,10 +52,24 @@ pub struct Economy {
     pub sum_share: u128,
     /// Heartbeats of the block being processed, in order.
     heartbeats: Vec<[u8; 32]>,
+    /// Whether every session event since genesis went through this economy. A worker that
+    /// followed the chain from a later checkpoint lacks the sessions started before it: its
+    /// settlements would differ from every complete gatekeeper's, and be slashed as faulty.
+    pub complete: bool,
 }
 
 fn bits(f: Fixed) -> u128 {
     f.to_bits()
+}
+
+impl Economy {
+    /// An empty economy; `complete` if it will see every session event from genesis on.
+    pub fn new(complete: bool) -> Self {
+        Economy {
+            complete,
+            ..Economy::default()
+        }
+    }
 }
 
 impl Miner {

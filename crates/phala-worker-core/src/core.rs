@@ -128,6 +128,8 @@ pub struct WorkerCore {
     /// reassigns one here. Only in memory (bounded): after a restart the chain's next
     /// reassignment goes to another member.
     held_reports: BTreeMap<u64, Vec<u8>>,
+    /// Whether the operator was told this gatekeeper cannot settle (once per run).
+    said_incomplete: bool,
 }
 
 /// Most reports held for reassignment; the oldest go first.
@@ -151,7 +153,7 @@ impl std::fmt::Debug for WorkerCore {
 }
 
 /// Storage keys the core needs proven at every block.
-pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 8] {
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 7] {
     use phala_runtime::modules::registry::gatekeeper;
     [
         phala_mq::outbound_messages_key(),
@@ -171,15 +173,16 @@ pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 8] {
         gatekeeper::MASTER_PUBKEY_HISTORY.key(),
         // Contracts' `now` in commands: the block's time, the same on every worker.
         phala_runtime::modules::timestamp::NOW.key(),
-        // The economics gatekeepers settle with, and the first block still unsettled.
+        // The economics gatekeepers settle with.
         phala_runtime::modules::computation::PARAMS.key(),
-        phala_runtime::modules::computation::NEXT_SETTLEMENT.key(),
     ]
 }
 
 impl WorkerCore {
     /// A fresh core following the chain from `light`'s head.
     pub fn new(keys: WorkerKeys, light: LightClient) -> Self {
+        // Only a core that replays the chain from genesis sees every session start.
+        let from_genesis = light.head().0 == 0;
         let state = CoreState {
             light: light.state(),
             next_sequence: 0,
@@ -192,7 +195,7 @@ impl WorkerCore {
             contracts: Arc::default(),
             timestamp_ms: 0,
             held_key_reports: Vec::new(),
-            economy: Economy::default(),
+            economy: Economy::new(from_genesis),
             session: MySession::default(),
             iterations: 0,
         };
@@ -209,6 +212,7 @@ impl WorkerCore {
             query_certificate: None,
             contract_runtime: Arc::default(),
             held_reports: BTreeMap::new(),
+            said_incomplete: false,
         }
     }
 
@@ -269,7 +273,7 @@ impl WorkerCore {
         self.light.genesis_hash()
     }
 
-    pub fn proof_keys(&self) -> [Vec<u8>; 8] {
+    pub fn proof_keys(&self) -> [Vec<u8>; 7] {
         proof_keys(&self.keys.pubkey())
     }
 
@@ -347,11 +351,9 @@ impl WorkerCore {
         // put back at the end.
         let mut held = std::mem::take(&mut self.held_reports);
         let last_number = facts.last().map_or(0, |f| f.number);
-        let next_settlement = facts.last().map_or(0, |f| f.next_settlement);
         for BlockFacts {
             number,
             params,
-            next_settlement: _,
             messages,
             registration,
             ingress,
@@ -478,15 +480,22 @@ impl WorkerCore {
             if let Some(params) = &params {
                 let settlement = state.economy.end_block(params, number);
                 // Every gatekeeper sends its copy of each block's settlement the chain still
-                // takes: not settled yet and within its memory (a gatekeeper back from an
-                // outage catches up on the blocks it missed).
-                if gatekeepers.contains(&me)
+                // remembers, applied already or not: each copy is a vote the chain judges
+                // (a gatekeeper back from an outage catches up on the blocks it missed). Only
+                // a complete economy settles: one started from a checkpoint would be
+                // outvoted, and slashed, for the sessions it never saw.
+                let wanted = gatekeepers.contains(&me)
                     && !settlement.is_empty()
-                    && number >= next_settlement
                     && last_number.saturating_sub(number)
-                        < phala_runtime::modules::computation::SETTLEMENT_MEMORY
-                {
+                        < phala_runtime::modules::computation::SETTLEMENT_MEMORY;
+                if wanted && state.economy.complete {
                     self.send_report(&mut state, SETTLEMENT, settlement.encode(), &mut outcome);
+                } else if wanted && !self.said_incomplete {
+                    self.said_incomplete = true;
+                    outcome.notes.push(
+                        "this gatekeeper followed the chain from a checkpoint, so its economy                          lacks the sessions started before it: it sends no settlements (they                          would be outvoted and its operator slashed); to settle, start it                          from genesis with a fresh base path"
+                            .into(),
+                    );
                 }
             }
             let mut fx = Effects::default();
@@ -709,8 +718,6 @@ struct BlockFacts {
     number: BlockNumber,
     /// The economics in force, on chains that have them.
     params: Option<phala_tokenomics::Params>,
-    /// The first block the chain still takes a settlement for.
-    next_settlement: BlockNumber,
     /// The chain's messages to workers in this block.
     messages: Vec<Message>,
     /// This worker's registration, if any.
@@ -741,8 +748,7 @@ impl BlockFacts {
             record,
             now,
             params,
-            next_settlement,
-        ]: [Option<Vec<u8>>; 8] = values.try_into().map_err(|_| CoreError::Proof {
+        ]: [Option<Vec<u8>>; 7] = values.try_into().map_err(|_| CoreError::Proof {
             number,
             reason: "wrong number of values".into(),
         })?;
@@ -762,8 +768,6 @@ impl BlockFacts {
         Ok(BlockFacts {
             number,
             params: decode(number, "Computation.Params", params)?,
-            next_settlement: decode(number, "Computation.NextSettlement", next_settlement)?
-                .unwrap_or(0),
             messages: decode(number, "OutboundMessages", messages)?.unwrap_or_default(),
             registration: decode(number, "Registry.Workers", registration)?,
             ingress: decode(number, "MessageQueue.OffchainIngress", ingress)?.unwrap_or(0),

@@ -114,6 +114,32 @@ pub enum WorkerError {
     },
 }
 
+/// The name of the file a running worker locks in its base path.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Locks the base path for this process (an OS advisory lock, released when the process
+/// ends, even by SIGKILL).
+fn lock_base_path(base: &std::path::Path) -> Result<std::fs::File, WorkerError> {
+    let path = base.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| WorkerError::Config(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(WorkerError::Config(format!(
+            "another worker is running with base path {}: two copies of one worker sign              different messages with the same sequences, and the chain slashes its pool's              stake for that (stop the other one first)",
+            base.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(WorkerError::Config(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn open_platform(config: &WorkerConfig) -> Result<Box<dyn Platform>, WorkerError> {
     std::fs::create_dir_all(&config.base_path).map_err(|e| {
         WorkerError::Config(format!("cannot create {}: {e}", config.base_path.display()))
@@ -255,6 +281,9 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WorkerError> {
     let platform = open_platform(&config)?;
+    // Held until the worker stops: two processes on one sealed state would sign different
+    // messages with the same sequences, which the chain punishes as a rolled-back worker.
+    let _lock = lock_base_path(&config.base_path)?;
     let sealer = Sealer::new(platform.as_ref())?;
     // Before anything else: a base path this worker cannot resume is refused at once.
     let sealed = checkpoint::load(&sealer, &config.base_path)?;

@@ -1,5 +1,6 @@
 use parity_scale_codec::{Decode, Encode};
 use phala_primitives::{AccountId32, Balance, BlockNumber, H256};
+use phala_tokenomics::U64F64Bits;
 use scale_info::TypeInfo;
 
 /// Events of the `Computation` module.
@@ -17,13 +18,13 @@ pub enum Event {
         worker: [u8; 32],
         owner: AccountId32,
     },
-    /// A worker started computing (`initial_v` in U64F64 bits).
+    /// A worker started computing.
     #[codec(index = 2)]
     WorkerStarted {
         worker: [u8; 32],
         owner: AccountId32,
         stake: Balance,
-        initial_v: u128,
+        initial_v: U64F64Bits,
     },
     /// A worker stopped computing; its cooldown began.
     #[codec(index = 3)]
@@ -51,15 +52,14 @@ pub enum Event {
     /// An unresponsive worker answered again.
     #[codec(index = 7)]
     WorkerRecovered { worker: [u8; 32] },
-    /// A heartbeat was paid: `pool` to the owner, `treasury` to the treasury (`v` in U64F64
-    /// bits).
+    /// A heartbeat was paid: `pool` to the owner, `treasury` to the treasury.
     #[codec(index = 8)]
     WorkerRewarded {
         worker: [u8; 32],
         owner: AccountId32,
         pool: Balance,
         treasury: Balance,
-        v: u128,
+        v: U64F64Bits,
     },
     /// The reward pool could not pay a whole payout: payouts stop when it runs dry.
     #[codec(index = 9)]
@@ -117,7 +117,7 @@ pub enum Event {
     },
     /// Root set the share of stake a double signing costs (parts per billion).
     #[codec(index = 17)]
-    DoubleSignSlashSet { perbill: u32 },
+    DoubleSignSlashSet { perbill: phala_tokenomics::Perbill },
     /// A contract command's gas paid a computing cluster member's pool (after the
     /// treasury's part).
     #[codec(index = 18)]

@@ -153,15 +153,18 @@ const Y: H256 = H256([11; 32]);
 const Z: H256 = H256([12; 32]);
 
 #[test]
-fn the_judge_slashes_the_minority_or_everyone_without_a_majority() {
+fn the_judge_slashes_the_outvoted_and_nobody_on_a_split() {
     // Agreement: nobody.
     assert_eq!(judge(&[(A, X), (B, X), (C, X)]), (Some(X), vec![]));
     assert_eq!(judge(&[]), (None, vec![]));
     // Two against one: the one.
     assert_eq!(judge(&[(A, X), (C, Y), (B, X)]), (Some(X), vec![C]));
-    // A tie, or three ways: everyone who sent one.
-    assert_eq!(judge(&[(A, X), (B, Y)]), (None, vec![A, B]));
-    assert_eq!(judge(&[(A, X), (B, Y), (C, Z)]), (None, vec![A, B, C]));
+    // A tie, or three ways: someone is faulty, but not proven who; nobody is slashed (an
+    // honest gatekeeper paired with a faulty one must not pay for it).
+    assert_eq!(judge(&[(A, X), (B, Y)]), (None, vec![]));
+    assert_eq!(judge(&[(A, X), (B, Y), (C, Z)]), (None, vec![]));
+    // Self-contradiction is proof on its own, split or not.
+    assert_eq!(judge(&[(A, X), (B, Y), (B, X)]), (Some(X), vec![B]));
     // Two different copies from one gatekeeper: faulty even on the majority's side.
     assert_eq!(judge(&[(A, X), (B, X), (C, X), (A, Y)]), (Some(X), vec![A]));
 }
@@ -235,10 +238,24 @@ fn a_gatekeeper_outvoted_on_a_settlement_loses_its_operators_bond_once() {
     settle(&mut net, &mut gk3, &greedy).unwrap();
     settle(&mut net, &mut gk1, &honest).unwrap();
     settle(&mut net, &mut gk2, &honest).unwrap();
+    // It goes on sending bad copies of later blocks: one fault still costs one slash.
+    let mut later = greedy.clone();
+    later.block += 1;
+    later.paid.clear();
+    later.offline = vec![phala_mq::computation::WorkerValue {
+        worker: w.pair.public(),
+        v: 1,
+    }];
+    settle(&mut net, &mut gk3, &later).unwrap();
+    let mut honest_later = later.clone();
+    honest_later.offline.clear();
+    honest_later.recovered = vec![w.pair.public()];
+    settle(&mut net, &mut gk1, &honest_later).unwrap();
+    settle(&mut net, &mut gk2, &honest_later).unwrap();
     // A repeat from one gatekeeper is one vote.
     settle(&mut net, &mut gk1, &honest).unwrap();
-    // Both honest copies differ from the one applied.
-    assert_eq!(SETTLEMENT_FAULTS.get_or_default(&net.chain.ext()), 2);
+    // Both honest copies of each of the two blocks differ from the one applied.
+    assert_eq!(SETTLEMENT_FAULTS.get_or_default(&net.chain.ext()), 4);
     let votes = SETTLEMENT_VOTES.get(&net.chain.ext(), &block).unwrap();
     assert_eq!(votes.len(), 3);
 
@@ -275,8 +292,23 @@ fn a_gatekeeper_outvoted_on_a_settlement_loses_its_operators_bond_once() {
     );
     assert_eq!(net.chain.free(&TREASURY_ACCOUNT) - treasury, 1_000 * PHA);
     assert!(SETTLEMENT_VOTES.get(&net.chain.ext(), &block).is_none());
-    // Dave still stands for election: a settlement fault costs bond, not the seat.
+    // Dave still stands for election (a settlement fault costs bond, not the seat), but
+    // his enclave is no gatekeeper any more: the master key rotates without it.
     assert!(validators::CANDIDATES.contains(&net.chain.ext(), &account("//Dave")));
+    assert!(!crate::modules::registry::is_gatekeeper(
+        &net.chain.ext(),
+        &gk3.pair.public()
+    ));
+    // Its bad copy of the next block is judged a block later: no second slash.
+    net.chain.produce(vec![]);
+    assert_eq!(bond_of(&net, "//Dave"), before[2] - 1_000 * PHA);
+    assert!(events(&net).contains(&Event::SettlementJudged {
+        block: block + 1,
+        majority: Some(H256(phala_primitives::hashing::blake2_256(
+            &honest_later.encode()
+        ))),
+        faulty: 0,
+    }));
 }
 
 #[test]
@@ -285,32 +317,39 @@ fn contract_gas_pays_the_computing_members_pools_less_the_treasurys_part() {
     let w = benchmarked(&mut net, "//Worker1", 2000);
     let idle = benchmarked(&mut net, "//Worker2", 2000);
     computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
-    let treasury = net.chain.free(&TREASURY_ACCOUNT);
+    // The gas is in the treasury already (commands pay it there when they settle).
     let gas = 1_000 * PHA;
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        RuntimeCall::Balances(crate::modules::balances::Call::transfer_keep_alive {
+            dest: phala_primitives::MultiAddress::Id(TREASURY_ACCOUNT),
+            value: gas,
+        }),
+    )
+    .unwrap();
+    let treasury = net.chain.free(&TREASURY_ACCOUNT);
     let mut state = net.chain.state.clone();
-    let rest = {
+    let paid = {
         let mut ext = crate::Ext::new(&state);
-        // As `Contracts` does: the gas leaves the submitter's reserve first.
-        let alice = account("//Alice");
-        crate::modules::balances::reserve(&mut ext, &alice, gas).unwrap();
-        crate::modules::balances::take_reserved(&mut ext, &alice, gas).unwrap();
-        let rest =
+        let paid =
             pay_providers::<crate::Wiring>(&mut ext, &[idle.pair.public(), w.pair.public()], gas);
-        crate::modules::balances::deposit(&mut ext, &TREASURY_ACCOUNT, rest).unwrap();
         for (k, v) in ext.into_changes() {
             match v {
                 Some(v) => state.insert(k, v),
                 None => state.remove(&k),
             };
         }
-        rest
+        paid
     };
     net.chain.state = state;
     // Nothing created or lost: issuance still equals the sum of balances.
     net.chain.check_invariants();
     // The one computing member takes 80 %, of which its pool's owner 10 %.
-    assert_eq!(rest, 200 * PHA);
-    assert_eq!(net.chain.free(&TREASURY_ACCOUNT) - treasury, 200 * PHA);
+    assert_eq!(paid, 800 * PHA);
+    assert_eq!(treasury - net.chain.free(&TREASURY_ACCOUNT), 800 * PHA);
     let pool = stake_pools::pool(&net.chain.ext(), 0).unwrap();
     assert_eq!(pool.owner_reward, 80 * PHA);
     assert_eq!(pool.total_value, 50_000 * PHA + 720 * PHA);
@@ -320,18 +359,18 @@ fn contract_gas_pays_the_computing_members_pools_less_the_treasurys_part() {
             .total_reward,
         800 * PHA
     );
-    // Nobody computing: all of it is left for the treasury.
+    // Nobody computing: the treasury keeps it.
     let state = net.chain.state.clone();
     let mut ext = crate::Ext::new(&state);
     assert_eq!(
         pay_providers::<crate::Wiring>(&mut ext, &[idle.pair.public()], gas),
-        gas
+        0
     );
 }
 
 /// The attack: a faulty gatekeeper pays every worker the whole budget of the blocks it
 /// covers, each within its own cap, together many times the budget. All payouts together
-/// never exceed the budget accrued while anyone computed.
+/// never exceed the budget accrued while anyone computed, plus a bounded cushion.
 #[test]
 fn payouts_together_never_exceed_the_accrued_budget() {
     let mut net = Net::with_chain(economy_chain_with(None));
@@ -373,6 +412,32 @@ fn payouts_together_never_exceed_the_accrued_budget() {
         )
     };
     let (cap1, cap2) = (cap_of(&w1), cap_of(&w2));
+    // Spend the cushion first, as an earlier settlement would have (the test chain's
+    // workers are all new: there is nothing else to spend it on).
+    drop(ext);
+    let spent_cushion = {
+        let mut state = net.chain.state.clone();
+        let mut ext = crate::Ext::new(&state);
+        let left = budget_left(&ext, &params);
+        let cushion = pha_to_plancks(
+            params
+                .budget_at(block)
+                .unwrap()
+                .checked_mul(Fixed::from_num(BUDGET_CUSHION_BLOCKS))
+                .unwrap(),
+        );
+        BUDGET_LEFT.put(&mut ext, &(left - cushion));
+        for (k, v) in ext.into_changes() {
+            match v {
+                Some(v) => state.insert(k, v),
+                None => state.remove(&k),
+            };
+        }
+        net.chain.state = state;
+        cushion
+    };
+    assert!(spent_cushion > 0);
+    let ext = net.chain.ext();
     // The settlement's own block accrues one block more.
     let accrued = BUDGET_LEFT.get_or_default(&ext)
         + pha_to_plancks(params.budget_at(net.chain.number + 1).unwrap());
@@ -426,4 +491,64 @@ fn a_shorter_window_leaves_no_challenge_behind() {
         .count() as u32;
     // Exactly the new window plus the settlement memory, and this block's.
     assert_eq!(kept, 3 + SETTLEMENT_MEMORY + 1);
+}
+
+/// A settled command's gas, recorded as its cluster's revenue, is shared at the next
+/// block start with the cluster's computing member, out of the treasury.
+#[test]
+fn a_clusters_gas_revenue_is_shared_at_the_next_block_start() {
+    use crate::modules::contracts::{self, gas};
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let w = benchmarked(&mut net, "//Worker1", 2000);
+    let mut gk = net.worker("//Gatekeeper1", 4);
+    publish_master(&mut net, &mut gk);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    net.root(RuntimeCall::Contracts(contracts::Call::create_cluster {
+        workers: vec![w.pair.public()],
+    }))
+    .unwrap();
+    let cluster = contracts::cluster_id(0);
+    // As a settled report leaves it: the gas in the treasury, owed to the cluster.
+    let gas_fee = 100 * PHA;
+    let bob = net.bob_nonce();
+    call_as(
+        &mut net,
+        "//Bob",
+        bob,
+        RuntimeCall::Balances(crate::modules::balances::Call::transfer_keep_alive {
+            dest: phala_primitives::MultiAddress::Id(TREASURY_ACCOUNT),
+            value: gas_fee,
+        }),
+    )
+    .unwrap();
+    let mut state = net.chain.state.clone();
+    {
+        let mut ext = crate::Ext::new(&state);
+        gas::GAS_REVENUE.insert(&mut ext, &cluster, &gas_fee);
+        gas::GAS_DUE.put(&mut ext, &vec![cluster]);
+        for (k, v) in ext.into_changes() {
+            match v {
+                Some(v) => state.insert(k, v),
+                None => state.remove(&k),
+            };
+        }
+    }
+    net.chain.state = state;
+    let treasury = net.chain.free(&TREASURY_ACCOUNT);
+    net.chain.produce(vec![]);
+    let shared = net.chain.events().into_iter().find_map(|r| match r.event {
+        RuntimeEvent::Contracts(contracts::Event::GasShared {
+            cluster: c,
+            revenue,
+            paid,
+        }) if c == cluster => Some((revenue, paid)),
+        _ => None,
+    });
+    assert_eq!(shared, Some((gas_fee, 80 * PHA)));
+    assert_eq!(treasury - net.chain.free(&TREASURY_ACCOUNT), 80 * PHA);
+    assert!(gas::GAS_DUE.get_or_default(&net.chain.ext()).is_empty());
+    assert_eq!(
+        gas::GAS_REVENUE.get_or_default(&net.chain.ext(), &cluster),
+        0
+    );
 }

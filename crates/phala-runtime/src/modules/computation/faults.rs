@@ -13,16 +13,18 @@
 //! byte-identical; a copy that differs comes from a broken or compromised enclave. When a
 //! block's copies can no longer arrive (its digest leaves the chain's memory), the chain
 //! judges them. If one digest has a strict majority of the gatekeepers that sent one, every
-//! gatekeeper that sent another is faulty. If none has, every sender is: the chain cannot
-//! tell honest from faulty, and sparing them all would let a faulty half go unpunished by
-//! splitting the vote. A gatekeeper that sent two different copies is faulty either way.
-//! Silence is no evidence (a gatekeeper may be offline or catching up). A faulty
-//! gatekeeper's operator, a validator, loses `SlashPercent` of its bond to the treasury,
-//! once per block judged, through [`Hooks::on_gatekeeper_fault`].
+//! gatekeeper that sent another is faulty. If none has, nobody is slashed for it: a split
+//! vote proves that someone is faulty but not who, and stake is slashed only for proven
+//! misbehaviour (the split shows in `SettlementJudged` and the nodes' mismatch metric, for
+//! governance to look into). A gatekeeper that sent two different copies is faulty either
+//! way. Silence is no evidence (a gatekeeper may be offline or catching up). A faulty
+//! gatekeeper's operator, a validator, loses `SlashPercent` of its bond to the treasury
+//! through [`Hooks::on_gatekeeper_fault`], and the gatekeeper is expelled (the master key
+//! rotates): one fault costs one slash, not one per block it kept voting.
 
 use parity_scale_codec::Encode;
 use phala_mq::{MessageOrigin, SignedMessage};
-use phala_primitives::{BlockNumber, H256};
+use phala_primitives::{AccountId32, BlockNumber, H256};
 
 use super::{
     DOUBLE_SIGN_SLASH, DOUBLE_SIGNERS, Error, Event, Hooks, SESSIONS, SETTLEMENT_VOTES,
@@ -105,6 +107,11 @@ pub fn punish_double_sign<H: Hooks>(
 /// (a second, different copy from the same one is itself a fault).
 pub const MAX_VOTES: usize = 2 * registry::gatekeeper::MAX_GATEKEEPERS;
 
+/// One gatekeeper's copy of a block's settlement: who sent it, its digest, and the
+/// operator who answers for the gatekeeper, as registered when the copy came (a later
+/// re-registration or revocation cannot move or dodge the slash).
+pub type Vote = ([u8; 32], H256, Option<AccountId32>);
+
 /// Records that `gatekeeper` sent a copy of `block`'s settlement with `digest`. Returns
 /// false if it had sent this very copy before (a resubmission, not news).
 pub(super) fn record_vote(
@@ -114,11 +121,15 @@ pub(super) fn record_vote(
     digest: H256,
 ) -> bool {
     let mut votes = SETTLEMENT_VOTES.get(ext, &block).unwrap_or_default();
-    if votes.contains(&(gatekeeper, digest)) {
+    if votes
+        .iter()
+        .any(|(g, d, _)| *g == gatekeeper && *d == digest)
+    {
         return false;
     }
     if votes.len() < MAX_VOTES {
-        votes.push((gatekeeper, digest));
+        let operator = registry::worker(ext, &gatekeeper).and_then(|w| w.operator);
+        votes.push((gatekeeper, digest, operator));
         SETTLEMENT_VOTES.insert(ext, &block, &votes);
     }
     true
@@ -141,10 +152,12 @@ pub fn judge(votes: &[([u8; 32], H256)]) -> (Option<H256>, Vec<[u8; 32]>) {
     let mut digests: Vec<H256> = votes.iter().map(|(_, d)| *d).collect();
     digests.sort();
     digests.dedup();
-    if digests.len() <= 1 {
-        return (digests.first().copied(), Vec::new());
-    }
-    let count = |digest: &H256| votes.iter().filter(|(_, d)| d == digest).count();
+    let count = |digest: &H256| {
+        voters
+            .iter()
+            .filter(|g| votes.iter().any(|(v, d)| v == *g && d == digest))
+            .count()
+    };
     let majority = digests
         .iter()
         .find(|d| count(d).saturating_mul(2) > voters.len())
@@ -153,34 +166,49 @@ pub fn judge(votes: &[([u8; 32], H256)]) -> (Option<H256>, Vec<[u8; 32]>) {
         .into_iter()
         .filter(|g| {
             contradicted.contains(g)
-                || match majority {
-                    Some(m) => votes.iter().any(|(v, d)| v == g && *d != m),
-                    None => true,
-                }
+                || majority.is_some_and(|m| votes.iter().any(|(v, d)| v == g && *d != m))
         })
         .collect();
     (majority, faulty)
 }
 
-/// Judges `block`'s settlement copies, now that no more can arrive, and forgets them.
-/// O(gatekeepers).
+/// Judges `block`'s settlement copies, now that no more can arrive, and forgets them. A
+/// faulty gatekeeper that is still one is slashed through its operator and expelled (the
+/// master key rotates, as for any removal): it neither votes nor is slashed again until
+/// governance admits it anew. O(gatekeepers).
 pub(super) fn judge_block<H: Hooks>(ext: &mut Ext, block: BlockNumber) {
     let Some(votes) = SETTLEMENT_VOTES.get(ext, &block) else {
         return;
     };
     SETTLEMENT_VOTES.remove(ext, &block);
-    let (majority, faulty) = judge(&votes);
-    if faulty.is_empty() {
+    let plain: Vec<([u8; 32], H256)> = votes.iter().map(|(g, d, _)| (*g, *d)).collect();
+    let mut digests: Vec<H256> = plain.iter().map(|(_, d)| *d).collect();
+    digests.sort();
+    digests.dedup();
+    if digests.len() <= 1 {
         return;
     }
+    let (majority, faulty) = judge(&plain);
+    let mut punished: u32 = 0;
     for gatekeeper in &faulty {
+        // Already expelled for an earlier block (or removed by governance).
+        if !registry::is_gatekeeper(ext, gatekeeper) {
+            continue;
+        }
+        let operator = votes
+            .iter()
+            .find(|(g, _, _)| g == gatekeeper)
+            .and_then(|(_, _, o)| *o);
         let offence = phala_primitives::hashing::blake2_256(
             &(b"phala/computation/settlement-fault", block, gatekeeper).encode(),
         );
-        // A slash that fails (the operator holds no bond) must not stop the others'.
+        // A slash that fails (the operator holds no bond) must not stop the expulsion
+        // nor the others' punishment.
         let slashed = ext
-            .transactional(|ext| H::on_gatekeeper_fault(ext, gatekeeper, offence))
+            .transactional(|ext| H::on_gatekeeper_fault(ext, gatekeeper, operator, offence))
             .unwrap_or(0);
+        let _ = ext.transactional(|ext| registry::expel_gatekeeper(ext, *gatekeeper));
+        punished = punished.saturating_add(1);
         ext.deposit_event(Event::GatekeeperFaulty {
             block,
             gatekeeper: *gatekeeper,
@@ -190,6 +218,6 @@ pub(super) fn judge_block<H: Hooks>(ext: &mut Ext, block: BlockNumber) {
     ext.deposit_event(Event::SettlementJudged {
         block,
         majority,
-        faulty: u32::try_from(faulty.len()).unwrap_or(u32::MAX),
+        faulty: punished,
     });
 }

@@ -245,7 +245,7 @@ fn pay<H: Hooks>(
 ) -> Balance {
     // Whatever gatekeepers settle, all payouts together never exceed the budget accrued
     // while anyone computed: a faulty settlement cannot pay out tomorrow's budget today.
-    let budget_left = BUDGET_LEFT.get_or_default(ext);
+    let budget_left = super::budget_left(ext, params);
     let available = balances::reducible_balance(ext, &REWARD_POOL_ACCOUNT, true);
     let amount = payout.min(available).min(budget_left);
     if amount < payout {

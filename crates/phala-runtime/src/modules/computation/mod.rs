@@ -44,7 +44,9 @@ pub use messages::{heartbeat_weight, on_heartbeat, on_settlement, settlement_wei
 use parity_scale_codec::{Decode, Encode};
 use phala_mq::computation::{COMPUTATION_EVENT, ComputationEvent};
 use phala_primitives::{AccountId32, Balance, BlockNumber, H256, storage::Hasher};
-use phala_tokenomics::{Challenge, Fixed, Params, online_target, pha_to_plancks, plancks_to_pha};
+use phala_tokenomics::{
+    Challenge, Fixed, Params, U64F64Bits, online_target, pha_to_plancks, plancks_to_pha,
+};
 use scale_info::TypeInfo;
 
 use crate::Ext;
@@ -83,10 +85,9 @@ pub struct Session {
     /// The benchmark score the session started with (P).
     pub p_bench: u32,
     pub confidence_level: u8,
-    /// U64F64 bits.
-    pub initial_v: u128,
-    /// U64F64 bits, as of the last settlement.
-    pub v: u128,
+    pub initial_v: U64F64Bits,
+    /// As of the last settlement.
+    pub v: U64F64Bits,
     /// Block computing started at (0 while Ready).
     pub started_at: BlockNumber,
     /// Block the cooldown started at (0 unless cooling down).
@@ -146,7 +147,7 @@ pub const SETTLEMENTS: StorageMap<BlockNumber, (H256, [u8; 32])> = StorageMap::n
     &[" Recent settlements' digests and the gatekeeper whose copy was applied."],
 );
 
-pub const SETTLEMENT_VOTES: StorageMap<BlockNumber, Vec<([u8; 32], H256)>> = StorageMap::new(
+pub const SETTLEMENT_VOTES: StorageMap<BlockNumber, Vec<faults::Vote>> = StorageMap::new(
     MODULE,
     "SettlementVotes",
     Hasher::Twox64Concat,
@@ -159,12 +160,36 @@ pub const SETTLEMENT_VOTES: StorageMap<BlockNumber, Vec<([u8; 32], H256)>> = Sto
 pub const BUDGET_LEFT: StorageValue<Balance> = StorageValue::new(
     MODULE,
     "BudgetLeft",
-    Query::Default,
+    Query::Optional,
     &[
-        " Reward budget accrued in blocks with anyone computing and not paid yet: the most",
-        " all payouts together may still take.",
+        " Reward budget accrued in blocks with anyone computing and not paid yet, plus a",
+        " cushion: the most all payouts together may still take.",
     ],
 );
+
+/// Blocks of budget the payouts may run ahead of what accrued. Honest settlements do, a
+/// little: a worker's payout divides by the total share as it is now, while the blocks it
+/// covers had a larger one when others went offline since.
+pub const BUDGET_CUSHION_BLOCKS: u32 = SETTLEMENT_MEMORY;
+/// Blocks of budget `BudgetLeft` holds at most: while settlements stop, it does not grow
+/// into a fund a faulty settlement could later pay out at once.
+pub const BUDGET_CAP_BLOCKS: u32 = 14_400;
+
+fn budget_blocks(params: &Params, number: BlockNumber, blocks: u32) -> Balance {
+    params
+        .budget_at(number)
+        .ok()
+        .and_then(|b| b.checked_mul(Fixed::from_num(blocks)))
+        .map(pha_to_plancks)
+        .unwrap_or(0)
+}
+
+/// What all payouts together may still take (the cushion until anything accrued).
+pub fn budget_left(ext: &Ext, params: &Params) -> Balance {
+    BUDGET_LEFT
+        .get(ext)
+        .unwrap_or_else(|| budget_blocks(params, system::block_number(ext), BUDGET_CUSHION_BLOCKS))
+}
 pub const SETTLEMENT_FAULTS: StorageValue<u32> = StorageValue::new(
     MODULE,
     "SettlementFaults",
@@ -208,10 +233,11 @@ pub trait Hooks {
     /// `amount` of `worker`'s stake left `owner`'s reserve for the treasury.
     fn on_slashed(ext: &mut Ext, owner: &AccountId32, worker: &[u8; 32], amount: Balance);
     /// The gatekeeper `gatekeeper` was proven faulty (offence `offence`, punished once):
-    /// slash whoever stands behind it. Returns what was slashed.
+    /// slash `operator`, who answered for it when it voted. Returns what was slashed.
     fn on_gatekeeper_fault(
         ext: &mut Ext,
         gatekeeper: &[u8; 32],
+        operator: Option<AccountId32>,
         offence: [u8; 32],
     ) -> Result<Balance, crate::dispatch::DispatchError>;
 }
@@ -223,6 +249,7 @@ impl Hooks for () {
     fn on_gatekeeper_fault(
         _: &mut Ext,
         _: &[u8; 32],
+        _: Option<AccountId32>,
         _: [u8; 32],
     ) -> Result<Balance, crate::dispatch::DispatchError> {
         Ok(0)
@@ -497,12 +524,10 @@ pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
     if n == 0 {
         return;
     }
-    if let Ok(budget) = params.budget_at(number) {
-        let left = BUDGET_LEFT
-            .get_or_default(ext)
-            .saturating_add(pha_to_plancks(budget));
-        BUDGET_LEFT.put(ext, &left);
-    }
+    let left = budget_left(ext, &params)
+        .saturating_add(budget_blocks(&params, number, 1))
+        .min(budget_blocks(&params, number, BUDGET_CAP_BLOCKS));
+    BUDGET_LEFT.put(ext, &left);
     let parent = system::PARENT_HASH.get_or_default(ext);
     let seed = phala_primitives::hashing::blake2_256(
         &(b"phala/computation/challenge", parent, number).encode(),

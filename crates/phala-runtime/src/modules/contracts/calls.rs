@@ -8,10 +8,10 @@ use phala_primitives::{AccountId32, Balance, H256};
 
 use super::{
     BLOCK_GAS, CLUSTER_COUNT, CLUSTERS, CODE_DEPOSIT_PER_BYTE, CODE_RECORDS, CODES,
-    COMMAND_TIMEOUT, ClusterInfo, CodeRecord, Config, ContractRecord, ContractStatus, Error, Event,
+    COMMAND_TIMEOUT, ClusterInfo, CodeRecord, ContractRecord, ContractStatus, Error, Event,
     GAS_PRICE, INSTANCES, MAX_BLOCK_GAS, MAX_CLUSTER_WORKERS, MAX_GAS, MAX_SALT_LEN, MODULE,
     NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand, REPORT_TIMEOUT, WORKER_CLUSTER, cluster_id,
-    contract_id, pay_fee_from_reserve, pay_gas, reporter, schedule_report,
+    contract_id, pay_fee_from_reserve, reporter, schedule_report,
 };
 use crate::Ext;
 use crate::dispatch::{ArithmeticError, DispatchError, DispatchInfo, DispatchResult, Origin};
@@ -88,7 +88,7 @@ impl Call {
         }
     }
 
-    pub fn dispatch<C: Config>(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
+    pub fn dispatch(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         match self {
             Call::create_cluster { workers } => {
                 origin.ensure_root()?;
@@ -128,13 +128,13 @@ impl Call {
             }
             Call::cancel_command { command } => {
                 let who = origin.ensure_signed()?;
-                cancel_command::<C>(ext, who, command)
+                cancel_command(ext, who, command)
             }
         }
     }
 }
 
-fn cancel_command<C: Config>(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResult {
+fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResult {
     let pending = PENDING_COMMANDS
         .get(ext, &command)
         .ok_or(Error::UnknownCommand)?;
@@ -160,7 +160,7 @@ fn cancel_command<C: Config>(ext: &mut Ext, who: AccountId32, command: u64) -> D
     // treasury rather than handed back, where the submitter could recover it. An
     // instantiation never became active on chain: nobody can call what it made, and its
     // deposit comes back.
-    pay_gas::<C>(ext, &who, &pending.cluster, fee)?;
+    pay_fee_from_reserve(ext, &who, fee)?;
     let (deposit_forfeited, deposit_refunded) = if pending.instantiate {
         balances::unreserve(ext, &who, pending.deposit);
         (0, pending.deposit)
@@ -183,7 +183,7 @@ fn cancel_command<C: Config>(ext: &mut Ext, who: AccountId32, command: u64) -> D
         deposit_refunded,
     });
     // Reports kept behind it can settle now.
-    super::order::settle_kept::<C>(ext, &pending.cluster);
+    super::order::settle_kept(ext, &pending.cluster);
     Ok(())
 }
 

@@ -126,6 +126,14 @@ pub enum Event {
         command: u64,
         error: crate::dispatch::DispatchError,
     },
+    /// A cluster's gas revenue was shared: `paid` of `revenue` went from the treasury to
+    /// its computing members' pools (the rest, the treasury's part, stays).
+    #[codec(index = 15)]
+    GasShared {
+        cluster: H256,
+        revenue: Balance,
+        paid: Balance,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -34,6 +34,7 @@
 mod calls;
 mod errors;
 mod events;
+pub mod gas;
 mod membership;
 pub mod order;
 mod report;
@@ -236,6 +237,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     ]
     .into_iter()
     .chain(order::storage_metadata())
+    .chain(gas::storage_metadata())
     .collect()
 }
 
@@ -261,7 +263,8 @@ pub(crate) fn schedule_report(ext: &mut Ext, id: u64, at: BlockNumber) {
 /// Block start: commands whose reporter let its deadline pass go to the next member, until
 /// every member has had its turn (then only `cancel_command` is left).
 pub fn on_initialize<C: Config>(ext: &mut Ext, number: BlockNumber) {
-    order::on_initialize::<C>(ext);
+    order::on_initialize(ext);
+    gas::share::<C>(ext);
     let due = REPORT_DEADLINES.get_or_default(ext, &number);
     if due.is_empty() {
         return;
@@ -324,37 +327,30 @@ pub use report::report_weight;
 
 /// What the runtime's root tells this module: who is paid for the compute a command used.
 pub trait Config {
-    /// Pays `amount`, already taken from the command's submitter, to those who provide the
-    /// compute among the cluster's `workers` (and the treasury's part of it). Returns what
-    /// it did not place, for the treasury.
-    fn pay_providers(ext: &mut Ext, workers: &[[u8; 32]], amount: Balance) -> Balance;
+    /// Shares `revenue`, gas a cluster's commands paid the treasury, with those who provide
+    /// the compute among the cluster's `workers`, paying them out of the treasury (less the
+    /// treasury's own part). Returns what it paid.
+    fn pay_providers(ext: &mut Ext, workers: &[[u8; 32]], revenue: Balance) -> Balance;
 }
 
 /// Nobody but the treasury is paid (tests of this module alone).
 impl Config for () {
-    fn pay_providers(_: &mut Ext, _: &[[u8; 32]], amount: Balance) -> Balance {
-        amount
+    fn pay_providers(_: &mut Ext, _: &[[u8; 32]], _: Balance) -> Balance {
+        0
     }
 }
 
-/// Pays a command's gas `fee` out of `who`'s reserve: buyers of compute pay its providers,
-/// the cluster's members (see [`Config::pay_providers`]); what they do not take goes to
-/// the treasury as any fee.
-pub(crate) fn pay_gas<C: Config>(
+/// Pays a command's gas `fee` out of `who`'s reserve to the treasury and records it as
+/// `cluster`'s revenue, shared with its computing members at a later block start
+/// ([`gas`]).
+pub(crate) fn pay_gas(
     ext: &mut Ext,
     who: &AccountId32,
     cluster: &H256,
     fee: Balance,
 ) -> DispatchResult {
-    balances::take_reserved(ext, who, fee)?;
-    let workers = CLUSTERS
-        .get(ext, cluster)
-        .map(|c| c.workers)
-        .unwrap_or_default();
-    let rest = C::pay_providers(ext, &workers, fee).min(fee);
-    if balances::deposit(ext, &TREASURY_ACCOUNT, rest).is_err() {
-        balances::burn_withdrawn(ext, rest)?;
-    }
+    pay_fee_from_reserve(ext, who, fee)?;
+    gas::owe_providers(ext, cluster, fee);
     Ok(())
 }
 

@@ -13,7 +13,6 @@ use parity_scale_codec::DecodeLimit;
 use phala_mq::contracts::ContractReport;
 use phala_primitives::H256;
 
-use super::Config;
 use super::{Error, Event, PENDING_COMMANDS, WORKER_CLUSTER};
 use crate::Ext;
 use crate::dispatch::DispatchResult;
@@ -87,7 +86,7 @@ pub fn report_kept(ext: &Ext, id: u64) -> bool {
 
 /// A cluster member's report: settled now if its command is the first of its cluster still
 /// pending, kept until then otherwise.
-pub fn on_report<C: Config>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
     let _span = tracing::debug_span!("contracts.settle", bytes = payload.len()).entered();
     let ContractReport::Executed { id, .. } =
         ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
@@ -113,15 +112,15 @@ pub fn on_report<C: Config>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> 
         });
         return Ok(());
     }
-    super::report::settle::<C>(ext, sender, payload)?;
-    settle_kept::<C>(ext, &pending.cluster);
+    super::report::settle(ext, sender, payload)?;
+    settle_kept(ext, &pending.cluster);
     Ok(())
 }
 
 /// Settles the kept reports now first in `cluster`'s queue, at most
 /// [`MAX_SETTLED_AT_ONCE`]; more wait for the next block. A kept report that does not settle
 /// is dropped: its command goes on waiting, and is reassigned or cancelled as any other.
-pub(super) fn settle_kept<C: Config>(ext: &mut Ext, cluster: &H256) {
+pub(super) fn settle_kept(ext: &mut Ext, cluster: &H256) {
     for _ in 0..MAX_SETTLED_AT_ONCE {
         let Some(first) = CLUSTER_QUEUE.get_or_default(ext, cluster).first().copied() else {
             return;
@@ -130,9 +129,7 @@ pub(super) fn settle_kept<C: Config>(ext: &mut Ext, cluster: &H256) {
             return;
         };
         EARLY_REPORTS.remove(ext, &first);
-        if let Err(error) =
-            ext.transactional(|ext| super::report::settle::<C>(ext, sender, &payload))
-        {
+        if let Err(error) = ext.transactional(|ext| super::report::settle(ext, sender, &payload)) {
             ext.deposit_event(Event::ReportRefused {
                 cluster: *cluster,
                 command: first,
@@ -157,13 +154,13 @@ pub(super) fn settle_kept<C: Config>(ext: &mut Ext, cluster: &H256) {
 
 /// Block start: goes on settling the clusters whose kept reports one call could not all
 /// settle.
-pub(super) fn on_initialize<C: Config>(ext: &mut Ext) {
+pub(super) fn on_initialize(ext: &mut Ext) {
     let backlog = BACKLOGGED.get_or_default(ext);
     if backlog.is_empty() {
         return;
     }
     BACKLOGGED.kill(ext);
     for cluster in backlog {
-        settle_kept::<C>(ext, &cluster);
+        settle_kept(ext, &cluster);
     }
 }

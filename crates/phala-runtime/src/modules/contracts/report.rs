@@ -16,7 +16,7 @@ use phala_mq::contracts::{ContractReport, Effects, MAX_SEALED_OUTPUT, NewContrac
 use phala_primitives::{AccountId32, Balance, H256, Weight};
 
 use super::{
-    CODE_RECORDS, Config, ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES,
+    CODE_RECORDS, ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES,
     PENDING_COMMANDS, PendingCommand, STORAGE_DEPOSIT_PER_BYTE, WORKER_CLUSTER, contract_account,
     pay_gas,
 };
@@ -40,8 +40,9 @@ pub fn report_weight(payload: &[u8]) -> Weight {
         weights::reads_writes(count.saturating_mul(reads), count.saturating_mul(writes))
     };
     [
-        // The pending command, the caller's account, the treasury, the instance.
-        weights::reads_writes(8, 8),
+        // The pending command, the caller's account, the treasury, the instance, and the
+        // cluster's gas revenue.
+        weights::reads_writes(10, 10),
         // The contract's account and record, and the caller's account.
         per(n(effects.storage.len()), 4, 4),
         // The record, its code, the new account.
@@ -56,7 +57,7 @@ pub fn report_weight(payload: &[u8]) -> Weight {
 
 /// Settles a report whose command is the first of its cluster still pending (see
 /// [`super::order`]).
-pub(super) fn settle<C: Config>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
+pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
     let report = ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
         .map_err(|_| Error::BadReport)?;
     let ContractReport::Executed {
@@ -113,7 +114,7 @@ pub(super) fn settle<C: Config>(ext: &mut Ext, sender: [u8; 32], payload: &[u8])
 
     PENDING_COMMANDS.remove(ext, &id);
     super::order::dequeue(ext, &pending.cluster, id);
-    pay_gas::<C>(ext, &pending.origin, &pending.cluster, fee)?;
+    pay_gas(ext, &pending.origin, &pending.cluster, fee)?;
     let mut deposits = Deposits {
         origin: pending.origin,
         budget: pending.deposit,

@@ -192,6 +192,12 @@ pub(super) fn remove(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
     Ok(())
 }
 
+/// Expels a gatekeeper proven faulty (its settlement outvoted): removed, and the master key
+/// rotated, as for a revoked one.
+pub fn expel(ext: &mut Ext, pubkey: [u8; 32]) -> DispatchResult {
+    remove_and_rotate(ext, &[pubkey])
+}
+
 /// Removes `pubkeys` from the gatekeepers (revoked, expired or downgraded) and rotates the
 /// master key, so that keys they held stop protecting anything new.
 pub(super) fn remove_and_rotate(ext: &mut Ext, pubkeys: &[[u8; 32]]) -> DispatchResult {

@@ -35,7 +35,7 @@ mod trust;
 mod trust_tests;
 
 pub use gatekeeper::{
-    MAX_DELIVERIES, check_deliveries, is_gatekeeper, master_version,
+    MAX_DELIVERIES, check_deliveries, expel as expel_gatekeeper, is_gatekeeper, master_version,
     on_report as on_gatekeeper_report, report_weight as gatekeeper_report_weight,
 };
 pub use trust::{attestation_current, check_role, on_initialize, usable};

@@ -9,14 +9,14 @@ use phala_primitives::{AccountId32, Balance, BlockNumber};
 use phala_tokenomics::{mul_div_floor, perbill_floor};
 use scale_info::TypeInfo;
 
-use super::Error;
+use super::{Error, Perbill, Shares};
 use crate::dispatch::{ArithmeticError, DispatchError};
 
 /// A queued withdrawal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct Withdrawal {
     pub who: AccountId32,
-    pub shares: Balance,
+    pub shares: Shares,
     pub requested_at: BlockNumber,
 }
 
@@ -25,11 +25,11 @@ pub struct Withdrawal {
 pub struct Pool {
     pub owner: AccountId32,
     /// Parts per billion of each reward kept by the owner.
-    pub commission: u32,
+    pub commission: Perbill,
     /// Most value the pool accepts, if limited.
     pub cap: Option<Balance>,
     pub workers: Vec<[u8; 32]>,
-    pub total_shares: Balance,
+    pub total_shares: Shares,
     /// What the delegators own together: `free_stake + staked`.
     pub total_value: Balance,
     /// Free in the pool's account, owned by the delegators.
@@ -41,7 +41,7 @@ pub struct Pool {
     pub withdraw_queue: Vec<Withdrawal>,
     /// A raised commission and the block it takes effect at: a rise waits out the
     /// withdrawal grace period, so delegators can leave at the old rate first.
-    pub pending_commission: Option<(u32, BlockNumber)>,
+    pub pending_commission: Option<(Perbill, BlockNumber)>,
 }
 
 fn overflow() -> DispatchError {

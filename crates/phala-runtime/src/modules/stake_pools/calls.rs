@@ -133,6 +133,11 @@ impl Call {
             }
             Call::contribute { pid, amount } => {
                 let mut pool = POOLS.get(ext, &pid).ok_or(Error::PoolNotFound)?;
+                // Less could never be withdrawn (a withdrawal pays at least the existential
+                // deposit): it would be stuck in the pool.
+                if amount < EXISTENTIAL_DEPOSIT {
+                    return Err(Error::ContributionTooSmall.into());
+                }
                 let shares = pool.contribute(amount)?;
                 balances::transfer(ext, &who, &pool_account(pid), amount, true)?;
                 let held = STAKERS.get_or_default(ext, &(pid, who));

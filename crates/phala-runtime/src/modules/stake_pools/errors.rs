@@ -23,7 +23,8 @@ pub enum Error {
     TooManyWorkers,
     /// The pool's cap would be exceeded.
     CapExceeded,
-    /// The contribution buys no share at the current price.
+    /// The contribution is below the existential deposit (0.01 PHA), or buys no share at
+    /// the current price.
     ContributionTooSmall,
     /// The pool's stake was slashed to nothing while it has shares: it takes no more.
     PoolBankrupt,

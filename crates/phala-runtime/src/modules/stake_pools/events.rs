@@ -2,6 +2,8 @@ use parity_scale_codec::{Decode, Encode};
 use phala_primitives::{AccountId32, Balance};
 use scale_info::TypeInfo;
 
+use super::{Perbill, Shares};
+
 /// Events of the `StakePools` module.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Event {
@@ -11,7 +13,7 @@ pub enum Event {
         pid: u64,
         owner: AccountId32,
         account: AccountId32,
-        commission: u32,
+        commission: Perbill,
     },
     #[codec(index = 1)]
     WorkerAdded { pid: u64, worker: [u8; 32] },
@@ -23,21 +25,21 @@ pub enum Event {
         pid: u64,
         who: AccountId32,
         amount: Balance,
-        shares: Balance,
+        shares: Shares,
     },
     /// A withdrawal is waiting for free stake.
     #[codec(index = 4)]
     WithdrawalQueued {
         pid: u64,
         who: AccountId32,
-        shares: Balance,
+        shares: Shares,
     },
     /// A delegator was paid `amount` for `shares`.
     #[codec(index = 5)]
     Withdrawn {
         pid: u64,
         who: AccountId32,
-        shares: Balance,
+        shares: Shares,
         amount: Balance,
     },
     /// A worker's reward came in: the delegators' part raised the share price.
@@ -61,7 +63,7 @@ pub enum Event {
     #[codec(index = 9)]
     WorkerStoppedForWithdrawal { pid: u64, worker: [u8; 32] },
     #[codec(index = 10)]
-    CommissionSet { pid: u64, commission: u32 },
+    CommissionSet { pid: u64, commission: Perbill },
     #[codec(index = 11)]
     CapSet { pid: u64, cap: Option<Balance> },
     /// A queued withdrawal could not be paid (its account cannot receive the amount) and
@@ -70,14 +72,14 @@ pub enum Event {
     WithdrawalDropped {
         pid: u64,
         who: AccountId32,
-        shares: Balance,
+        shares: Shares,
     },
     /// The owner raised the commission; it takes effect at block `from`, after the
     /// withdrawal grace period, so delegators may leave at the old rate first.
     #[codec(index = 13)]
     CommissionScheduled {
         pid: u64,
-        commission: u32,
+        commission: Perbill,
         from: phala_primitives::BlockNumber,
     },
 }

@@ -37,6 +37,11 @@ use crate::storage::{Query, StorageMap, StorageValue};
 
 const MODULE: &str = "StakePools";
 
+/// Pool shares: 12 decimals, like PHA, which a share is worth until the price moves (named
+/// so metadata tells people's tools what the number is).
+pub type Shares = Balance;
+pub use phala_tokenomics::Perbill;
+
 /// Workers one pool may have.
 pub const MAX_WORKERS: usize = 200;
 /// Withdrawal requests waiting in one pool.

@@ -389,10 +389,11 @@ fn a_commission_rise_waits_out_the_grace_period_and_a_cut_does_not() {
     assert_eq!(pool0(&net).commission, 0);
 }
 
-/// The classic first-depositor attack: deposit a planck, then "donate" to the pool so one
-/// share is worth a fortune and the next depositor's shares round down to nothing. Here a
-/// pool's value is its books, not its account's balance: a transfer into the pool account
-/// moves no share price, and shares start at one per planck.
+/// The classic first-depositor attack: deposit a dust amount, then "donate" to the pool so
+/// one share is worth a fortune and the next depositor's shares round down to nothing.
+/// Here a pool's value is its books, not its account's balance: a transfer into the pool
+/// account moves no share price, and shares start at one per planck. (A planck is refused
+/// outright: contributions start at the existential deposit.)
 #[test]
 fn a_donation_to_the_pool_account_cannot_inflate_the_share_price() {
     let mut net = Net::with_chain(economy_chain());
@@ -408,11 +409,24 @@ fn a_donation_to_the_pool_account_cannot_inflate_the_share_price() {
     )
     .unwrap();
     let bob = net.bob_nonce();
+    assert_eq!(
+        call_as(
+            &mut net,
+            "//Bob",
+            bob,
+            pools(Call::contribute { pid: 0, amount: 1 }),
+        ),
+        Err(Error::ContributionTooSmall.into())
+    );
+    let bob = net.bob_nonce();
     call_as(
         &mut net,
         "//Bob",
         bob,
-        pools(Call::contribute { pid: 0, amount: 1 }),
+        pools(Call::contribute {
+            pid: 0,
+            amount: crate::modules::balances::EXISTENTIAL_DEPOSIT,
+        }),
     )
     .unwrap();
     let bob = net.bob_nonce();
