@@ -5,56 +5,15 @@
 //
 // usage: node pools.mjs ws://127.0.0.1:9944
 import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
+import { check, checkNoWarnings, deadline, fail, rpc, submit } from './common.mjs';
 
 const url = process.argv[2] ?? 'ws://127.0.0.1:9944';
-const warnings = [];
-const originalWarn = console.warn;
-console.warn = (...args) => {
-  warnings.push(args.map(String).join(' '));
-  originalWarn(...args);
-};
-
-function fail(message) {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-}
-
-function check(condition, message) {
-  if (!condition) fail(message);
-}
-
-const deadline = setTimeout(() => fail('timed out after 150 s'), 150_000);
-
-// phala's one custom RPC, described the way polkadot.js takes custom definitions.
-const rpc = {
-  phala: {
-    getFinalityProof: {
-      description: 'The simplex finality certificate of a finalized block',
-      params: [{ name: 'hash', type: 'BlockHash' }],
-      type: 'Json',
-    },
-  },
-};
+const timer = deadline(150);
 const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true, rpc });
 const keyring = new Keyring({ type: 'sr25519', ss58Format: 30 });
 const dave = keyring.addFromUri('//Dave');
 const eve = keyring.addFromUri('//Eve');
 const PHA = 10n ** 12n;
-
-function submit(tx, signer) {
-  return new Promise((resolve, reject) => {
-    let unsub;
-    tx.signAndSend(signer, (result) => {
-      if (result.status.isInvalid || result.status.isDropped || result.status.isUsurped) {
-        reject(new Error(`transaction ${result.status.type}`));
-      }
-      if (result.status.isFinalized) {
-        if (unsub) unsub();
-        resolve(result);
-      }
-    }).then((u) => { unsub = u; }, reject);
-  });
-}
 
 function event(result, section, method) {
   const found = result.events.find(({ event: e }) => e.section === section && e.method === method);
@@ -143,8 +102,7 @@ try {
 }
 check(refused, 'a forged report was accepted');
 
-const bad = warnings.filter((w) => /not decorated|Unknown signed extensions|Not decorating|Unable to/.test(w));
-check(bad.length === 0, `polkadot.js warned: ${bad.join(' | ')}`);
+checkNoWarnings();
 
 console.log(JSON.stringify({
   pid,
@@ -154,6 +112,6 @@ console.log(JSON.stringify({
   heartbeatWindow: params.heartbeatWindow.toNumber(),
   pools: 'ok',
 }));
-clearTimeout(deadline);
+clearTimeout(timer);
 await api.disconnect();
 process.exit(0);

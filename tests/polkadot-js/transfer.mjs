@@ -3,37 +3,10 @@
 //
 // usage: node transfer.mjs ws://127.0.0.1:9944
 import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
+import { check, checkNoWarnings, deadline, rpc, submit } from './common.mjs';
 
 const url = process.argv[2] ?? 'ws://127.0.0.1:9944';
-const warnings = [];
-const originalWarn = console.warn;
-console.warn = (...args) => {
-  warnings.push(args.map(String).join(' '));
-  originalWarn(...args);
-};
-
-function fail(message) {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-}
-
-function check(condition, message) {
-  if (!condition) fail(message);
-}
-
-// Bounded: a hung node must not hang CI.
-const deadline = setTimeout(() => fail('timed out after 120 s'), 120_000);
-
-// phala's one custom RPC, described the way polkadot.js takes custom definitions.
-const rpc = {
-  phala: {
-    getFinalityProof: {
-      description: 'The simplex finality certificate of a finalized block',
-      params: [{ name: 'hash', type: 'BlockHash' }],
-      type: 'Json',
-    },
-  },
-};
+const timer = deadline(120);
 const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true, rpc });
 const [chain, properties] = await Promise.all([api.rpc.system.chain(), api.rpc.system.properties()]);
 check(properties.ss58Format.unwrap().toNumber() === 30, `ss58Format is ${properties.ss58Format}`);
@@ -49,22 +22,6 @@ check(alice.address === '45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2', `ali
 
 const before = await api.query.system.account(bob.address);
 const amount = 10n ** 12n; // 1 PHA
-
-// signAndSend until finalized, collecting the transaction's events.
-function submit(tx, signer) {
-  return new Promise((resolve, reject) => {
-    let unsub;
-    tx.signAndSend(signer, (result) => {
-      if (result.status.isInvalid || result.status.isDropped || result.status.isUsurped) {
-        reject(new Error(`transaction ${result.status.type}`));
-      }
-      if (result.status.isFinalized) {
-        if (unsub) unsub();
-        resolve(result);
-      }
-    }).then((u) => { unsub = u; }, reject);
-  });
-}
 
 const transfer = api.tx.balances.transferKeepAlive(bob.address, amount);
 const info = await transfer.paymentInfo(alice);
@@ -115,8 +72,7 @@ const head = await new Promise((resolve) => {
 });
 check(head.number.toNumber() > 0, 'no new head');
 
-const bad = warnings.filter((w) => /not decorated|Unknown signed extensions|Not decorating|Unable to/.test(w));
-check(bad.length === 0, `polkadot.js warned: ${bad.join(' | ')}`);
+checkNoWarnings();
 
 console.log(JSON.stringify({
   chain: chain.toString(),
@@ -126,6 +82,6 @@ console.log(JSON.stringify({
   failedWith: `${meta.section}.${meta.name}`,
   accounts: entries.length,
 }));
-clearTimeout(deadline);
+clearTimeout(timer);
 await api.disconnect();
 process.exit(0);

@@ -92,9 +92,20 @@ pub fn priority(class: DispatchClass, tip: Balance) -> u64 {
     }
 }
 
+/// A valid misbehaviour report: ranked above transactions, one per offence in the pool.
+fn report_validity(tag: &[u8], id: &[u8]) -> ValidTransaction {
+    ValidTransaction {
+        priority: EQUIVOCATION_PRIORITY,
+        requires: Vec::new(),
+        provides: vec![[tag, id].concat()],
+        longevity: 64,
+        propagate: true,
+    }
+}
+
 /// Validity of an unsigned, non-inherent extrinsic. Only equivocation and double-signing
-/// reports may come unsigned: anyone who holds the evidence may submit it, and valid evidence is its own
-/// proof of good faith.
+/// reports may come unsigned: anyone who holds the evidence may submit it, and valid
+/// evidence is its own proof of good faith.
 pub fn validate_unsigned(
     ext: &Ext,
     call: &RuntimeCall,
@@ -108,15 +119,7 @@ pub fn validate_unsigned(
                     crate::modules::validators::Error::AlreadyReported => InvalidTransaction::Stale,
                     _ => InvalidTransaction::BadProof,
                 })?;
-            let mut tag = EQUIVOCATION_TAG.to_vec();
-            tag.extend_from_slice(&offence.id);
-            Ok(ValidTransaction {
-                priority: EQUIVOCATION_PRIORITY,
-                requires: Vec::new(),
-                provides: vec![tag],
-                longevity: 64,
-                propagate: true,
-            })
+            Ok(report_validity(EQUIVOCATION_TAG, &offence.id))
         }
         RuntimeCall::Computation(crate::modules::computation::Call::report_double_sign {
             first,
@@ -127,15 +130,7 @@ pub fn validate_unsigned(
                 Error::AlreadyReported => InvalidTransaction::Stale,
                 _ => InvalidTransaction::BadProof,
             })?;
-            let mut tag = DOUBLE_SIGN_TAG.to_vec();
-            tag.extend_from_slice(&proof.worker);
-            Ok(ValidTransaction {
-                priority: EQUIVOCATION_PRIORITY,
-                requires: Vec::new(),
-                provides: vec![tag],
-                longevity: 64,
-                propagate: true,
-            })
+            Ok(report_validity(DOUBLE_SIGN_TAG, &proof.worker))
         }
         call if call.is_inherent() => Err(InvalidTransaction::MandatoryValidation.into()),
         _ => Err(UnknownTransaction::NoUnsignedValidator.into()),

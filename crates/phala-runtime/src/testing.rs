@@ -156,6 +156,22 @@ impl TestChain {
         (built, outcomes)
     }
 
+    /// Runs `f` on the state outside any block (what a test sets up or probes directly)
+    /// and keeps what it changed; checks the invariants after.
+    pub fn mutate<R>(&mut self, f: impl FnOnce(&mut crate::Ext) -> R) -> R {
+        let mut ext = crate::Ext::new(&self.state);
+        let out = f(&mut ext);
+        let changes = ext.into_changes();
+        for (k, v) in changes {
+            match v {
+                Some(v) => self.state.insert(k, v),
+                None => self.state.remove(&k),
+            };
+        }
+        self.check_invariants();
+        out
+    }
+
     /// Total issuance equals the sum of all balances and stays within the cap; every live
     /// account holds the existential deposit, free while it has reserves.
     pub fn check_invariants(&self) {

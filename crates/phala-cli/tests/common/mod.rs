@@ -267,11 +267,14 @@ pub fn polkadot_js(script: &str, args: &[&str]) -> Result<String, String> {
     // ESM resolves packages from the script's own directory upwards, so the script runs from
     // next to the installed node_modules.
     let script_dir = modules.parent().expect("node_modules has a parent");
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/polkadot-js")
-        .join(script);
+    let scripts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/polkadot-js");
+    // The helpers every script imports go along, renamed into place: tests running at
+    // once never let node read a half-copied file.
+    let staging = script_dir.join(format!("common.mjs.{}", std::process::id()));
+    std::fs::copy(scripts.join("common.mjs"), &staging).unwrap();
+    std::fs::rename(&staging, script_dir.join("common.mjs")).unwrap();
     let copy = script_dir.join(script);
-    std::fs::copy(&source, &copy).unwrap();
+    std::fs::copy(scripts.join(script), &copy).unwrap();
     let output = Command::new("node")
         .arg(&copy)
         .args(args)

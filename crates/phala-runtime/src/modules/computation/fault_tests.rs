@@ -34,14 +34,22 @@ fn bare(call: RuntimeCall) -> OpaqueExtrinsic {
 }
 
 fn events(net: &Net) -> Vec<Event> {
-    net.chain
-        .events()
-        .into_iter()
-        .filter_map(|r| match r.event {
-            RuntimeEvent::Computation(e) => Some(e),
-            _ => None,
-        })
-        .collect()
+    super::tests::computation_events(net)
+}
+
+/// As a settled command leaves it: `amount` of gas in the treasury (Bob pays it in).
+fn gas_in_treasury(net: &mut Net, amount: Balance) {
+    let bob = net.bob_nonce();
+    call_as(
+        net,
+        "//Bob",
+        bob,
+        RuntimeCall::Balances(crate::modules::balances::Call::transfer_keep_alive {
+            dest: phala_primitives::MultiAddress::Id(TREASURY_ACCOUNT),
+            value: amount,
+        }),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -319,34 +327,12 @@ fn contract_gas_pays_the_computing_members_pools_less_the_treasurys_part() {
     computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
     // The gas is in the treasury already (commands pay it there when they settle).
     let gas = 1_000 * PHA;
-    let bob = net.bob_nonce();
-    call_as(
-        &mut net,
-        "//Bob",
-        bob,
-        RuntimeCall::Balances(crate::modules::balances::Call::transfer_keep_alive {
-            dest: phala_primitives::MultiAddress::Id(TREASURY_ACCOUNT),
-            value: gas,
-        }),
-    )
-    .unwrap();
+    gas_in_treasury(&mut net, gas);
     let treasury = net.chain.free(&TREASURY_ACCOUNT);
-    let mut state = net.chain.state.clone();
-    let paid = {
-        let mut ext = crate::Ext::new(&state);
-        let paid =
-            pay_providers::<crate::Wiring>(&mut ext, &[idle.pair.public(), w.pair.public()], gas);
-        for (k, v) in ext.into_changes() {
-            match v {
-                Some(v) => state.insert(k, v),
-                None => state.remove(&k),
-            };
-        }
-        paid
-    };
-    net.chain.state = state;
-    // Nothing created or lost: issuance still equals the sum of balances.
-    net.chain.check_invariants();
+    // Nothing created or lost: `mutate` checks issuance still equals the sum of balances.
+    let paid = net.chain.mutate(|ext| {
+        pay_providers::<crate::Wiring>(ext, &[idle.pair.public(), w.pair.public()], gas)
+    });
     // The one computing member takes 80 %, of which its pool's owner 10 %.
     assert_eq!(paid, 800 * PHA);
     assert_eq!(treasury - net.chain.free(&TREASURY_ACCOUNT), 800 * PHA);
@@ -415,10 +401,8 @@ fn payouts_together_never_exceed_the_accrued_budget() {
     // Spend the cushion first, as an earlier settlement would have (the test chain's
     // workers are all new: there is nothing else to spend it on).
     drop(ext);
-    let spent_cushion = {
-        let mut state = net.chain.state.clone();
-        let mut ext = crate::Ext::new(&state);
-        let left = budget_left(&ext, &params);
+    let spent_cushion = net.chain.mutate(|ext| {
+        let left = budget_left(ext, &params);
         let cushion = pha_to_plancks(
             params
                 .budget_at(block)
@@ -426,16 +410,9 @@ fn payouts_together_never_exceed_the_accrued_budget() {
                 .checked_mul(Fixed::from_num(BUDGET_CUSHION_BLOCKS))
                 .unwrap(),
         );
-        BUDGET_LEFT.put(&mut ext, &(left - cushion));
-        for (k, v) in ext.into_changes() {
-            match v {
-                Some(v) => state.insert(k, v),
-                None => state.remove(&k),
-            };
-        }
-        net.chain.state = state;
+        BUDGET_LEFT.put(ext, &(left - cushion));
         cushion
-    };
+    });
     assert!(spent_cushion > 0);
     let ext = net.chain.ext();
     // The settlement's own block accrues one block more.
@@ -510,30 +487,11 @@ fn a_clusters_gas_revenue_is_shared_at_the_next_block_start() {
     let cluster = contracts::cluster_id(0);
     // As a settled report leaves it: the gas in the treasury, owed to the cluster.
     let gas_fee = 100 * PHA;
-    let bob = net.bob_nonce();
-    call_as(
-        &mut net,
-        "//Bob",
-        bob,
-        RuntimeCall::Balances(crate::modules::balances::Call::transfer_keep_alive {
-            dest: phala_primitives::MultiAddress::Id(TREASURY_ACCOUNT),
-            value: gas_fee,
-        }),
-    )
-    .unwrap();
-    let mut state = net.chain.state.clone();
-    {
-        let mut ext = crate::Ext::new(&state);
-        gas::GAS_REVENUE.insert(&mut ext, &cluster, &gas_fee);
-        gas::GAS_DUE.put(&mut ext, &vec![cluster]);
-        for (k, v) in ext.into_changes() {
-            match v {
-                Some(v) => state.insert(k, v),
-                None => state.remove(&k),
-            };
-        }
-    }
-    net.chain.state = state;
+    gas_in_treasury(&mut net, gas_fee);
+    net.chain.mutate(|ext| {
+        gas::GAS_REVENUE.insert(ext, &cluster, &gas_fee);
+        gas::GAS_DUE.put(ext, &vec![cluster]);
+    });
     let treasury = net.chain.free(&TREASURY_ACCOUNT);
     net.chain.produce(vec![]);
     let shared = net.chain.events().into_iter().find_map(|r| match r.event {

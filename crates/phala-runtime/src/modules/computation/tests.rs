@@ -173,7 +173,7 @@ fn session_of(net: &Net, w: &Worker) -> Session {
     session(&net.chain.ext(), &w.pair.public()).unwrap()
 }
 
-fn computation_events(net: &Net) -> Vec<Event> {
+pub(crate) fn computation_events(net: &Net) -> Vec<Event> {
     net.chain
         .events()
         .into_iter()
@@ -686,20 +686,9 @@ fn slashed_stake_goes_to_the_treasury_and_lowers_the_share_price() {
     let w = benchmarked(&mut net, "//Worker1", 2000);
     computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
     let treasury = net.chain.free(&TREASURY_ACCOUNT);
-    let mut state = net.chain.state.clone();
-    let taken = {
-        let mut ext = crate::Ext::new(&state);
-        let taken = slash_stake::<crate::Wiring>(&mut ext, &w.pair.public(), 1_000 * PHA).unwrap();
-        for (k, v) in ext.into_changes() {
-            match v {
-                Some(v) => state.insert(k, v),
-                None => state.remove(&k),
-            };
-        }
-        taken
-    };
-    net.chain.state = state;
-    net.chain.check_invariants();
+    let taken = net
+        .chain
+        .mutate(|ext| slash_stake::<crate::Wiring>(ext, &w.pair.public(), 1_000 * PHA).unwrap());
     assert_eq!(taken, 1_000 * PHA);
     assert_eq!(net.chain.free(&TREASURY_ACCOUNT) - treasury, 1_000 * PHA);
     let pool = stake_pools::pool(&net.chain.ext(), 0).unwrap();

@@ -287,10 +287,8 @@ fn an_unpayable_withdrawal_is_dropped_rather_than_freezing_the_pool() {
     let w = benchmarked(&mut net, "//Worker1", 2000);
     computing_pool(&mut net, &w, 10_000 * PHA, 10_000 * PHA);
     let ghost = account("//Nobody");
-    let mut state = net.chain.state.clone();
-    {
-        let mut ext = crate::Ext::new(&state);
-        let mut p = pool(&ext, 0).unwrap();
+    net.chain.mutate(|ext| {
+        let mut p = pool(ext, 0).unwrap();
         // A holder of 1 planck's worth of shares, queued first, account gone.
         p.total_shares += 1;
         p.total_value += 1;
@@ -300,25 +298,18 @@ fn an_unpayable_withdrawal_is_dropped_rather_than_freezing_the_pool() {
             shares: 1,
             requested_at: 1,
         });
-        STAKERS.insert(&mut ext, &(0, ghost), &1);
-        POOLS.insert(&mut ext, &0, &p);
+        STAKERS.insert(ext, &(0, ghost), &1);
+        POOLS.insert(ext, &0, &p);
         // The planck the books now count, taken from the treasury into the pool's account.
         crate::modules::balances::transfer(
-            &mut ext,
+            ext,
             &crate::modules::TREASURY_ACCOUNT,
             &pool_account(0),
             1,
             true,
         )
         .unwrap();
-        for (k, v) in ext.into_changes() {
-            match v {
-                Some(v) => state.insert(k, v),
-                None => state.remove(&k),
-            };
-        }
-    }
-    net.chain.state = state;
+    });
     // Charlie contributes: the queue is served, the ghost's request dropped, his call fine.
     call_as(
         &mut net,
