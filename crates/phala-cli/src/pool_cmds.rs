@@ -140,7 +140,7 @@ fn percent_perbill(input: &str) -> Result<u32> {
     let value =
         phala_tokenomics::parse_decimal(input.trim().trim_end_matches('%')).map_err(|_| bad())?;
     if value > phala_tokenomics::Fixed::from_num(100) {
-        bail!("commission {input} is above 100 %");
+        bail!("commission {input} is above 100%");
     }
     // percent · 10^7 = parts per billion, rounded down.
     let parts = phala_tokenomics::mul_div_floor(value.to_bits(), 10_000_000, 1 << 64)
@@ -297,7 +297,17 @@ pub async fn run(cmd: PoolCmd) -> Result<()> {
             owned_by(&client, pid, &signer).await?;
             let computing = [WorkerState::Idle, WorkerState::Unresponsive];
             in_state(&client, &worker, &computing, "stop it").await?;
-            submit(&client, &signer, Call::stop_computing { pid, worker }).await
+            submit(&client, &signer, Call::stop_computing { pid, worker }).await?;
+            if let Some(session) = client.session(&worker).await? {
+                let params = client.computation_params().await?;
+                crate::outln!(
+                    "Its stake returns to the pool after the cooldown, from block #{}: \
+                     `phala pool reclaim {pid} 0x{} --suri …` (anyone may).",
+                    computation::reclaimable_at(&params, &session),
+                    hex::encode(worker)
+                );
+            }
+            Ok(())
         }
         PoolCmd::Reclaim { pid, worker, tx } => {
             let worker = worker_key(&worker)?;
@@ -446,9 +456,12 @@ pub async fn pools(args: PoolsArgs) -> Result<()> {
     let client = connect(&args.url, Duration::from_secs(30)).await?;
     let pools = client.pools().await?;
     let sessions = client.sessions().await?;
+    let params = client.computation_params().await?;
+    let (now, _) = client.best_head().await?;
     // A day of blocks at the chain's own pace, measured from the timestamps.
     let day_blocks = blocks_per_day(&client).await.unwrap_or(86_400);
     let mut json = Vec::new();
+    let mut held_anywhere = false;
     if pools.is_empty() && !args.json {
         crate::outln!("No pools yet: `phala pool create --suri …`");
     }
@@ -526,7 +539,10 @@ pub async fn pools(args: PoolsArgs) -> Result<()> {
             },
             None => crate::outln!("  APR - (no shares, or no history yet)"),
         }
-        if let (Some(held), Some(who)) = (held, &who) {
+        if let (Some(held), Some(who)) = (held, &who)
+            && held > 0
+        {
+            held_anywhere = true;
             crate::outln!(
                 "  {} holds {} shares, worth {}",
                 who.to_ss58(),
@@ -552,14 +568,50 @@ pub async fn pools(args: PoolsArgs) -> Result<()> {
             let state = sessions
                 .iter()
                 .find(|(k, _)| k == w)
-                .map_or("-".to_string(), |(_, s)| format!("{:?}", s.state));
+                .map_or("-".to_string(), |(_, s)| {
+                    state_text(s, &params, now, Some(snap.pid), w)
+                });
             crate::outln!("  worker 0x{}  {state}", hex::encode(w));
         }
+    }
+    if let Some(who) = &who
+        && !held_anywhere
+        && !args.json
+    {
+        crate::outln!("{} holds no shares in any pool.", who.to_ss58());
     }
     if args.json {
         crate::outln!("{}", serde_json::Value::Array(json));
     }
     Ok(())
+}
+
+/// A session's state as people read it, with what to do when a cooldown is over.
+fn state_text(
+    s: &computation::Session,
+    params: &phala_tokenomics::Params,
+    now: u32,
+    pid: Option<u64>,
+    worker: &[u8; 32],
+) -> String {
+    match s.state {
+        WorkerState::Idle => "Idle (computing)".into(),
+        WorkerState::Unresponsive => "Unresponsive (computing, missed a challenge)".into(),
+        WorkerState::CoolingDown => {
+            let at = computation::reclaimable_at(params, s);
+            if now >= at {
+                format!(
+                    "CoolingDown, over since #{at}: `phala pool reclaim {} 0x{} --suri …` \
+                     returns its stake",
+                    pid.map_or("<pool>".into(), |p| p.to_string()),
+                    hex::encode(worker)
+                )
+            } else {
+                format!("CoolingDown until #{at}")
+            }
+        }
+        WorkerState::Ready => "Ready (not computing)".into(),
+    }
 }
 
 fn span_text(ms: u64) -> String {
@@ -622,23 +674,7 @@ pub async fn computing(args: ListArgs) -> Result<()> {
             Some(pid) => format!("pool {pid}"),
             None => s.owner.to_ss58(),
         };
-        let state = match s.state {
-            WorkerState::Idle => "Idle (computing)".to_string(),
-            WorkerState::Unresponsive => "Unresponsive (computing, missed a challenge)".into(),
-            WorkerState::CoolingDown => {
-                let at = computation::reclaimable_at(&params, &s);
-                if now >= at {
-                    format!(
-                        "CoolingDown, over since #{at}: `phala pool reclaim {} 0x{}` returns its stake",
-                        pid.map_or("<pool>".into(), |p| p.to_string()),
-                        hex::encode(worker)
-                    )
-                } else {
-                    format!("CoolingDown until #{at}")
-                }
-            }
-            WorkerState::Ready => "Ready (not computing)".into(),
-        };
+        let state = state_text(&s, &params, now, pid, &worker);
         crate::outln!("worker 0x{}  {owner}  {state}", hex::encode(worker));
         if s.state == WorkerState::Ready {
             continue;

@@ -153,7 +153,7 @@ impl std::fmt::Debug for WorkerCore {
 }
 
 /// Storage keys the core needs proven at every block.
-pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 7] {
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 8] {
     use phala_runtime::modules::registry::gatekeeper;
     [
         phala_mq::outbound_messages_key(),
@@ -173,8 +173,9 @@ pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 7] {
         gatekeeper::MASTER_PUBKEY_HISTORY.key(),
         // Contracts' `now` in commands: the block's time, the same on every worker.
         phala_runtime::modules::timestamp::NOW.key(),
-        // The economics gatekeepers settle with.
+        // The economics gatekeepers settle with, and the first block still unsettled.
         phala_runtime::modules::computation::PARAMS.key(),
+        phala_runtime::modules::computation::NEXT_SETTLEMENT.key(),
     ]
 }
 
@@ -273,7 +274,7 @@ impl WorkerCore {
         self.light.genesis_hash()
     }
 
-    pub fn proof_keys(&self) -> [Vec<u8>; 7] {
+    pub fn proof_keys(&self) -> [Vec<u8>; 8] {
         proof_keys(&self.keys.pubkey())
     }
 
@@ -351,9 +352,11 @@ impl WorkerCore {
         // put back at the end.
         let mut held = std::mem::take(&mut self.held_reports);
         let last_number = facts.last().map_or(0, |f| f.number);
+        let next_settlement = facts.last().map_or(0, |f| f.next_settlement);
         for BlockFacts {
             number,
             params,
+            next_settlement: _,
             messages,
             registration,
             ingress,
@@ -480,14 +483,17 @@ impl WorkerCore {
             if let Some(params) = &params {
                 let settlement = state.economy.end_block(params, number);
                 // Every gatekeeper sends its copy of each block's settlement the chain still
-                // remembers, applied already or not: each copy is a vote the chain judges
-                // (a gatekeeper back from an outage catches up on the blocks it missed). Only
-                // a complete economy settles: one started from a checkpoint would be
+                // takes, and of recent ones even if settled: each copy is a vote the chain
+                // judges, and a gatekeeper a few blocks behind must not leave a fast
+                // faulty copy unopposed. A gatekeeper back from a long outage catches up
+                // on the blocks still unsettled only (each full copy costs block room).
+                // Only a complete economy settles: one started from a checkpoint would be
                 // outvoted, and slashed, for the sessions it never saw.
+                let behind = last_number.saturating_sub(number);
                 let wanted = gatekeepers.contains(&me)
                     && !settlement.is_empty()
-                    && last_number.saturating_sub(number)
-                        < phala_runtime::modules::computation::SETTLEMENT_MEMORY;
+                    && behind < phala_runtime::modules::computation::SETTLEMENT_MEMORY
+                    && (number >= next_settlement || behind <= VOTE_WINDOW);
                 if wanted && state.economy.complete {
                     self.send_report(&mut state, SETTLEMENT, settlement.encode(), &mut outcome);
                 } else if wanted && !self.said_incomplete {
@@ -713,11 +719,17 @@ impl WorkerCore {
     }
 }
 
+/// Blocks behind the newest proven one a gatekeeper still sends copies of settled blocks
+/// for, as votes.
+pub const VOTE_WINDOW: BlockNumber = 20;
+
 /// What one block's state proof says, verified against its state root and decoded.
 struct BlockFacts {
     number: BlockNumber,
     /// The economics in force, on chains that have them.
     params: Option<phala_tokenomics::Params>,
+    /// The first block the chain still takes a settlement for.
+    next_settlement: BlockNumber,
     /// The chain's messages to workers in this block.
     messages: Vec<Message>,
     /// This worker's registration, if any.
@@ -748,7 +760,8 @@ impl BlockFacts {
             record,
             now,
             params,
-        ]: [Option<Vec<u8>>; 7] = values.try_into().map_err(|_| CoreError::Proof {
+            next_settlement,
+        ]: [Option<Vec<u8>>; 8] = values.try_into().map_err(|_| CoreError::Proof {
             number,
             reason: "wrong number of values".into(),
         })?;
@@ -768,6 +781,8 @@ impl BlockFacts {
         Ok(BlockFacts {
             number,
             params: decode(number, "Computation.Params", params)?,
+            next_settlement: decode(number, "Computation.NextSettlement", next_settlement)?
+                .unwrap_or(0),
             messages: decode(number, "OutboundMessages", messages)?.unwrap_or_default(),
             registration: decode(number, "Registry.Workers", registration)?,
             ingress: decode(number, "MessageQueue.OffchainIngress", ingress)?.unwrap_or(0),

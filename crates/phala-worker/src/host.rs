@@ -280,10 +280,14 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), WorkerError> {
-    let platform = open_platform(&config)?;
-    // Held until the worker stops: two processes on one sealed state would sign different
-    // messages with the same sequences, which the chain punishes as a rolled-back worker.
+    // Held until the worker stops, and taken before anything in the base path is touched:
+    // two processes on one sealed state would sign different messages with the same
+    // sequences, which the chain punishes as a rolled-back worker.
+    std::fs::create_dir_all(&config.base_path).map_err(|e| {
+        WorkerError::Config(format!("cannot create {}: {e}", config.base_path.display()))
+    })?;
     let _lock = lock_base_path(&config.base_path)?;
+    let platform = open_platform(&config)?;
     let sealer = Sealer::new(platform.as_ref())?;
     // Before anything else: a base path this worker cannot resume is refused at once.
     let sealed = checkpoint::load(&sealer, &config.base_path)?;

@@ -510,3 +510,93 @@ fn a_clusters_gas_revenue_is_shared_at_the_next_block_start() {
         0
     );
 }
+
+/// The attacks on judging: a gatekeeper floods a block with different copies to crowd
+/// out the others' votes, then leaves the gatekeeper set before the block is judged. Each
+/// gatekeeper has room for two votes, and the operator recorded with the vote is slashed
+/// all the same.
+#[test]
+fn a_flooding_gatekeeper_cannot_crowd_out_votes_nor_leave_to_dodge_its_slash() {
+    let (mut net, mut w, [mut gk1, mut gk2, mut gk3]) = three_gatekeepers();
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    net.chain.produce(vec![]);
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 100).unwrap();
+    let block = net.chain.number;
+    let honest = Settlement {
+        block,
+        offline: vec![],
+        recovered: vec![],
+        paid: vec![WorkerPayout {
+            worker: w.pair.public(),
+            v: 7_000u128 << 64,
+            payout: 10 * PHA,
+        }],
+    };
+    for payout in [20, 21, 22, 23] {
+        let mut bad = honest.clone();
+        bad.paid[0].payout = payout * PHA;
+        settle(&mut net, &mut gk3, &bad).unwrap();
+    }
+    settle(&mut net, &mut gk1, &honest).unwrap();
+    settle(&mut net, &mut gk2, &honest).unwrap();
+    let votes = SETTLEMENT_VOTES.get(&net.chain.ext(), &block).unwrap();
+    assert_eq!(votes.len(), 4, "two of the flooder's and both honest ones");
+    // Dave takes his gatekeeper out before the judgment.
+    net.root(RuntimeCall::Registry(
+        crate::modules::registry::Call::remove_gatekeeper {
+            pubkey: gk3.pair.public(),
+        },
+    ))
+    .unwrap();
+    let before = bond_of(&net, "//Dave");
+    while net.chain.number <= block + SETTLEMENT_MEMORY {
+        net.chain.produce(vec![]);
+    }
+    assert_eq!(bond_of(&net, "//Dave"), before - before / 10);
+    assert!(events(&net).contains(&Event::GatekeeperFaulty {
+        block,
+        gatekeeper: gk3.pair.public(),
+        slashed: before / 10,
+    }));
+}
+
+/// The only gatekeeper is never expelled, even proven faulty: with none left the master
+/// key could not be handed on.
+#[test]
+fn the_last_gatekeeper_is_slashed_but_not_expelled() {
+    let mut net = Net::with_chain(economy_chain_with(None));
+    let mut w = benchmarked(&mut net, "//Worker1", 2000);
+    let mut gk = net.worker("//Gatekeeper1", 4);
+    publish_master(&mut net, &mut gk);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    net.chain.produce(vec![]);
+    let challenged = net.chain.number;
+    heartbeat(&mut net, &mut w, challenged, 100).unwrap();
+    let block = net.chain.number;
+    let mut s = Settlement {
+        block,
+        offline: vec![],
+        recovered: vec![],
+        paid: vec![WorkerPayout {
+            worker: w.pair.public(),
+            v: 7_000u128 << 64,
+            payout: 10 * PHA,
+        }],
+    };
+    settle(&mut net, &mut gk, &s).unwrap();
+    s.paid[0].payout = 11 * PHA;
+    settle(&mut net, &mut gk, &s).unwrap();
+    while net.chain.number <= block + SETTLEMENT_MEMORY {
+        net.chain.produce(vec![]);
+    }
+    assert!(
+        events(&net)
+            .iter()
+            .any(|e| matches!(e, Event::GatekeeperFaulty { gatekeeper, .. } if *gatekeeper == gk.pair.public()))
+    );
+    assert!(crate::modules::registry::is_gatekeeper(
+        &net.chain.ext(),
+        &gk.pair.public()
+    ));
+}

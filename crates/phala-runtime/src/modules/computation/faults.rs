@@ -19,16 +19,19 @@
 //! governance to look into). A gatekeeper that sent two different copies is faulty either
 //! way. Silence is no evidence (a gatekeeper may be offline or catching up). A faulty
 //! gatekeeper's operator, a validator, loses `SlashPercent` of its bond to the treasury
-//! through [`Hooks::on_gatekeeper_fault`], and the gatekeeper is expelled (the master key
-//! rotates): one fault costs one slash, not one per block it kept voting.
+//! through [`Hooks::on_gatekeeper_fault`] (the operator recorded with the vote, so leaving
+//! first dodges nothing), and the gatekeeper is expelled, the master key rotating — unless
+//! it is the last gatekeeper, whose key could not be handed on. One fault costs one slash,
+//! not one per block it kept voting (`FaultPunished`). Each gatekeeper has room for two
+//! votes a block: two different ones prove a fault, more would crowd out the others'.
 
 use parity_scale_codec::Encode;
 use phala_mq::{MessageOrigin, SignedMessage};
 use phala_primitives::{AccountId32, BlockNumber, H256};
 
 use super::{
-    DOUBLE_SIGN_SLASH, DOUBLE_SIGNERS, Error, Event, Hooks, SESSIONS, SETTLEMENT_VOTES,
-    WorkerState, force_stop, slash_stake,
+    DOUBLE_SIGN_SLASH, DOUBLE_SIGNERS, Error, Event, FAULT_PUNISHED, Hooks, SESSIONS,
+    SETTLEMENT_VOTES, WorkerState, force_stop, slash_stake,
 };
 use crate::Ext;
 use crate::dispatch::DispatchResult;
@@ -127,7 +130,10 @@ pub(super) fn record_vote(
     {
         return false;
     }
-    if votes.len() < MAX_VOTES {
+    // Two different copies already prove a gatekeeper faulty; more would only crowd out
+    // the others' votes, so each gatekeeper has room for two and every gatekeeper's fits.
+    let cast = votes.iter().filter(|(g, _, _)| *g == gatekeeper).count();
+    if cast < 2 && votes.len() < MAX_VOTES {
         let operator = registry::worker(ext, &gatekeeper).and_then(|w| w.operator);
         votes.push((gatekeeper, digest, operator));
         SETTLEMENT_VOTES.insert(ext, &block, &votes);
@@ -191,10 +197,17 @@ pub(super) fn judge_block<H: Hooks>(ext: &mut Ext, block: BlockNumber) {
     let (majority, faulty) = judge(&plain);
     let mut punished: u32 = 0;
     for gatekeeper in &faulty {
-        // Already expelled for an earlier block (or removed by governance).
-        if !registry::is_gatekeeper(ext, gatekeeper) {
+        // One fault, one punishment: votes cast before it was punished (for blocks up to
+        // then) are not punished again, whether it left, was expelled or was re-admitted.
+        // Leaving before the judgment dodges nothing: the operator recorded with the vote
+        // is slashed all the same.
+        if FAULT_PUNISHED
+            .get(ext, gatekeeper)
+            .is_some_and(|at| at >= block)
+        {
             continue;
         }
+        FAULT_PUNISHED.insert(ext, gatekeeper, &system::block_number(ext));
         let operator = votes
             .iter()
             .find(|(g, _, _)| g == gatekeeper)
@@ -207,7 +220,18 @@ pub(super) fn judge_block<H: Hooks>(ext: &mut Ext, block: BlockNumber) {
         let slashed = ext
             .transactional(|ext| H::on_gatekeeper_fault(ext, gatekeeper, operator, offence))
             .unwrap_or(0);
-        let _ = ext.transactional(|ext| registry::expel_gatekeeper(ext, *gatekeeper));
+        // Never the last gatekeeper: with none left the master key could not be handed
+        // on and would be lost for good. Governance decides then; the fault is on record.
+        let others = registry::gatekeeper::GATEKEEPERS
+            .get_or_default(ext)
+            .iter()
+            .any(|g| g != gatekeeper);
+        if registry::is_gatekeeper(ext, gatekeeper) && others {
+            // Removal rotates the master key; if that cannot happen now (a full outbound
+            // queue), the removal is undone and the gatekeeper stays, its punishment
+            // recorded so it is not slashed again for the same votes.
+            let _ = ext.transactional(|ext| registry::expel_gatekeeper(ext, *gatekeeper));
+        }
         punished = punished.saturating_add(1);
         ext.deposit_event(Event::GatekeeperFaulty {
             block,

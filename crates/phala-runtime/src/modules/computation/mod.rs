@@ -196,6 +196,16 @@ pub const SETTLEMENT_FAULTS: StorageValue<u32> = StorageValue::new(
     Query::Default,
     &[" Settlement copies that differed from the one applied for their block, ever."],
 );
+pub const FAULT_PUNISHED: StorageMap<[u8; 32], BlockNumber> = StorageMap::new(
+    MODULE,
+    "FaultPunished",
+    Hasher::Blake2_128Concat,
+    Query::Optional,
+    &[
+        " Gatekeepers punished for a settlement fault, and the block of the punishment: their",
+        " votes cast before it are not punished again.",
+    ],
+);
 pub const DOUBLE_SIGN_SLASH: StorageValue<u32> = StorageValue::new(
     MODULE,
     "DoubleSignSlash",
@@ -221,6 +231,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         SETTLEMENT_VOTES.metadata(),
         BUDGET_LEFT.metadata(),
         SETTLEMENT_FAULTS.metadata(),
+        FAULT_PUNISHED.metadata(),
         DOUBLE_SIGN_SLASH.metadata(),
         DOUBLE_SIGNERS.metadata(),
     ]
