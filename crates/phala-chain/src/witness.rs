@@ -92,12 +92,4 @@ impl MessageWitness {
             })
         })
     }
-
-    pub fn len(&self) -> usize {
-        self.delivered.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.delivered.is_empty()
-    }
 }

@@ -500,14 +500,13 @@ pub async fn pools(args: PoolsArgs) -> Result<()> {
             }));
             continue;
         }
-        let percent =
-            |perbill: u32| format_fixed(phala_tokenomics::Fixed::from_num(perbill) / 10_000_000, 4);
+        let percent = |perbill: u32| phala_tokenomics::format_perbill(u128::from(perbill));
         let rising = p
             .pending_commission
-            .map(|(c, from)| format!(" (rising to {}% at #{from})", percent(c)))
+            .map(|(c, from)| format!(" (rising to {} at #{from})", percent(c)))
             .unwrap_or_default();
         crate::outln!(
-            "pool {}  owner {}  commission {}%{rising}",
+            "pool {}  owner {}  commission {}{rising}",
             snap.pid,
             p.owner.to_ss58(),
             percent(p.commission)

@@ -390,17 +390,7 @@ impl Unit {
             Unit::None => n.to_string(),
             Unit::Pha => format_pha(n),
             Unit::Shares => format!("{} shares", format_pha(n).trim_end_matches(" PHA")),
-            Unit::Perbill => {
-                // Parts per billion → percent: n / 10^7, as a decimal with its 7 places.
-                let (whole, fraction) = (n / 10_000_000, n % 10_000_000);
-                let fraction = format!("{fraction:07}");
-                let fraction = fraction.trim_end_matches('0');
-                if fraction.is_empty() {
-                    format!("{whole}%")
-                } else {
-                    format!("{whole}.{fraction}%")
-                }
-            }
+            Unit::Perbill => phala_tokenomics::format_perbill(n),
             Unit::Fixed => phala_tokenomics::format_fixed(phala_tokenomics::Fixed::from_bits(n), 6),
         }
     }

@@ -60,9 +60,31 @@ pub fn format_fixed(value: Fixed, places: u32) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// Parts per billion as a percentage, exactly (`100000000` → `"10%"`, `25000000` →
+/// `"2.5%"`): for people reading a commission or a share.
+pub fn format_perbill(parts: u128) -> String {
+    let (whole, fraction) = (parts / 10_000_000, parts % 10_000_000);
+    let fraction = format!("{fraction:07}");
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{whole}%")
+    } else {
+        format!("{whole}.{fraction}%")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_per_billion_read_as_exact_percentages() {
+        assert_eq!(format_perbill(100_000_000), "10%");
+        assert_eq!(format_perbill(25_000_000), "2.5%");
+        assert_eq!(format_perbill(1), "0.0000001%");
+        assert_eq!(format_perbill(0), "0%");
+        assert_eq!(format_perbill(1_000_000_000), "100%");
+    }
 
     #[test]
     fn decimals_parse_exactly_and_refuse_what_is_not_one() {

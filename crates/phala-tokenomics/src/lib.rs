@@ -17,7 +17,7 @@ mod value;
 mod wide;
 
 pub use challenge::{Challenge, ChallengeRanges, Target, online_target, worker_hash};
-pub use decimal::{format_fixed, parse_decimal};
+pub use decimal::{format_fixed, format_perbill, parse_decimal};
 pub use params::{Economics, MAX_HEARTBEAT_WINDOW, Params, ParamsError, Perbill, U64F64Bits};
 pub use value::{
     Payout, perbill_floor, pha_to_plancks, plancks_to_pha, share, split_by_weight, split_payout,

@@ -91,8 +91,8 @@ pub fn punish_double_sign<H: Hooks>(
     DOUBLE_SIGNERS.insert(ext, &worker, &system::block_number(ext));
     let mut slashed = 0;
     if let Some(session) = SESSIONS.get(ext, &worker) {
-        let perbill = DOUBLE_SIGN_SLASH.get_or_default(ext).min(1_000_000_000);
-        let amount = phala_tokenomics::perbill_floor(session.stake, perbill);
+        let amount =
+            phala_tokenomics::perbill_floor(session.stake, DOUBLE_SIGN_SLASH.get_or_default(ext));
         if matches!(session.state, WorkerState::Idle | WorkerState::Unresponsive) {
             force_stop(ext, &worker, session)?;
         }
@@ -188,13 +188,11 @@ pub(super) fn judge_block<H: Hooks>(ext: &mut Ext, block: BlockNumber) {
     };
     SETTLEMENT_VOTES.remove(ext, &block);
     let plain: Vec<([u8; 32], H256)> = votes.iter().map(|(g, d, _)| (*g, *d)).collect();
-    let mut digests: Vec<H256> = plain.iter().map(|(_, d)| *d).collect();
-    digests.sort();
-    digests.dedup();
-    if digests.len() <= 1 {
+    let (majority, faulty) = judge(&plain);
+    // A majority with nobody against it is agreement: nothing to say.
+    if majority.is_some() && faulty.is_empty() {
         return;
     }
-    let (majority, faulty) = judge(&plain);
     let mut punished: u32 = 0;
     for gatekeeper in &faulty {
         // One fault, one punishment: votes cast before it was punished (for blocks up to

@@ -133,7 +133,7 @@ pub fn on_settlement<H: Hooks>(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) 
     let (paid, skipped) = apply::<H>(ext, &settlement)?;
     NEXT_SETTLEMENT.put(ext, &block.checked_add(1).ok_or(ArithmeticError::Overflow)?);
     SETTLEMENTS.insert(ext, &block, &(digest, sender));
-    let _first = super::faults::record_vote(ext, block, sender, digest);
+    super::faults::record_vote(ext, block, sender, digest);
     ext.deposit_event(Event::SettlementApplied {
         block,
         gatekeeper: sender,

@@ -174,22 +174,6 @@ pub const BUDGET_CUSHION_BLOCKS: u32 = SETTLEMENT_MEMORY;
 /// Blocks of budget `BudgetLeft` holds at most: while settlements stop, it does not grow
 /// into a fund a faulty settlement could later pay out at once.
 pub const BUDGET_CAP_BLOCKS: u32 = 14_400;
-
-fn budget_blocks(params: &Params, number: BlockNumber, blocks: u32) -> Balance {
-    params
-        .budget_at(number)
-        .ok()
-        .and_then(|b| b.checked_mul(Fixed::from_num(blocks)))
-        .map(pha_to_plancks)
-        .unwrap_or(0)
-}
-
-/// What all payouts together may still take (the cushion until anything accrued).
-pub fn budget_left(ext: &Ext, params: &Params) -> Balance {
-    BUDGET_LEFT
-        .get(ext)
-        .unwrap_or_else(|| budget_blocks(params, system::block_number(ext), BUDGET_CUSHION_BLOCKS))
-}
 pub const SETTLEMENT_FAULTS: StorageValue<u32> = StorageValue::new(
     MODULE,
     "SettlementFaults",
@@ -518,6 +502,27 @@ pub fn slash_stake<H: Hooks>(
     Ok(taken)
 }
 
+/// `blocks` blocks of a per-block `budget`, in plancks (0 if it does not fit).
+fn budget_plancks(budget: Option<Fixed>, blocks: u32) -> Balance {
+    budget
+        .and_then(|b| b.checked_mul(Fixed::from_num(blocks)))
+        .map(pha_to_plancks)
+        .unwrap_or(0)
+}
+
+/// What all payouts together may still take, given this block's per-block budget (the
+/// cushion until anything accrued).
+fn budget_left_with(ext: &Ext, budget: Option<Fixed>) -> Balance {
+    BUDGET_LEFT
+        .get(ext)
+        .unwrap_or_else(|| budget_plancks(budget, BUDGET_CUSHION_BLOCKS))
+}
+
+/// What all payouts together may still take (the cushion until anything accrued).
+pub fn budget_left(ext: &Ext, params: &Params) -> Balance {
+    budget_left_with(ext, params.budget_at(system::block_number(ext)).ok())
+}
+
 /// Block start: publishes this block's challenge while anyone computes, and forgets the
 /// challenge and settlement digest that fell out of their windows, judging that block's
 /// settlement copies. O(gatekeepers).
@@ -535,9 +540,10 @@ pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
     if n == 0 {
         return;
     }
-    let left = budget_left(ext, &params)
-        .saturating_add(budget_blocks(&params, number, 1))
-        .min(budget_blocks(&params, number, BUDGET_CAP_BLOCKS));
+    let budget = params.budget_at(number).ok();
+    let left = budget_left_with(ext, budget)
+        .saturating_add(budget_plancks(budget, 1))
+        .min(budget_plancks(budget, BUDGET_CAP_BLOCKS));
     BUDGET_LEFT.put(ext, &left);
     let parent = system::PARENT_HASH.get_or_default(ext);
     let seed = phala_primitives::hashing::blake2_256(
