@@ -124,6 +124,7 @@ pub fn live_spec(live: LiveSpec) -> Result<ChainSpec, SpecError> {
             ..Default::default()
         },
         computation: Default::default(),
+        governance: None,
     };
     spec.validate()?;
     Ok(spec)
@@ -242,6 +243,7 @@ pub fn local_testnet(
         } else {
             Default::default()
         },
+        governance: None,
     };
     spec.validate()?;
     Ok(spec)

@@ -39,6 +39,7 @@ pub mod dev;
 pub mod pool;
 pub mod spec;
 pub mod spec_computation;
+pub mod spec_governance;
 pub mod witness;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -97,6 +97,10 @@ pub struct ChainSpec {
     /// The computation economics and stake pools (classic Phala's when left out).
     #[serde(default)]
     pub computation: crate::spec_computation::ComputationSpec,
+    /// Referendum tracks, deposits and periods. Left out: seconds on development and
+    /// local chains, days on live ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<crate::spec_governance::GovernanceSpec>,
 }
 
 /// The worker registry's genesis.
@@ -415,7 +419,22 @@ impl ChainSpec {
             },
             stake_pools: self.computation.stake_pools(self.block_time_ms),
             sudo_key,
+            governance: self.governance_params()?,
         })
+    }
+
+    /// The governance rules of this chain: its own section, or the defaults for its type.
+    pub fn governance_params(
+        &self,
+    ) -> Result<phala_runtime::modules::referenda::GovernanceParams, SpecError> {
+        use phala_runtime::modules::referenda::GovernanceParams;
+        match &self.governance {
+            Some(section) => section.params(self.block_time_ms),
+            None if self.chain_type == ChainType::Live => {
+                Ok(GovernanceParams::live(self.block_time_ms))
+            }
+            None => Ok(GovernanceParams::development(self.block_time_ms)),
+        }
     }
 
     /// The genesis state.

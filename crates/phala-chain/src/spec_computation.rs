@@ -75,9 +75,15 @@ fn decimal(field: &str, text: &str) -> Result<phala_tokenomics::Fixed, SpecError
 
 /// `"0.2"` → 200,000,000 parts per billion, exactly.
 fn perbill(field: &str, text: &str) -> Result<u32, SpecError> {
+    fraction(&format!("computation.{field}"), text)
+}
+
+/// A decimal between 0 and 1 with at most 9 places, as parts per billion; the error
+/// names `path`, the field's place in the spec.
+pub(crate) fn fraction(path: &str, text: &str) -> Result<u32, SpecError> {
     let bad = || {
         SpecError::Invalid(format!(
-            "computation.{field} {text:?} is not a decimal between 0 and 1 with at most 9 places"
+            "{path} {text:?} is not a decimal between 0 and 1 with at most 9 places"
         ))
     };
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));

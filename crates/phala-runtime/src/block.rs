@@ -12,7 +12,8 @@ use crate::dispatch::DispatchClass;
 use crate::executive::{Applied, ApplyError, Context, apply_extrinsic, decode_extrinsic};
 use crate::modules::system::{self, EventRecord, PerDispatchClass, Phase};
 use crate::modules::{
-    computation, contracts, message_queue, registry, stake_pools, timestamp, validators, weights,
+    computation, contracts, message_queue, registry, scheduler, stake_pools, timestamp, validators,
+    weights,
 };
 use crate::validity::{InvalidTransaction, TransactionValidityError};
 use crate::{Backend, Ext, RuntimeCall, UncheckedExtrinsic};
@@ -93,6 +94,8 @@ impl<'a> BlockBuilder<'a> {
         // After the queue is cleared: the challenge is this block's message.
         computation::on_initialize::<crate::Wiring>(&mut ext, number);
         stake_pools::on_initialize(&mut ext, number);
+        // Last: enacted proposals see the block as the modules left it.
+        let scheduled = scheduler::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {
             return Err(BlockError::Fatal(reason));
         }
@@ -103,7 +106,7 @@ impl<'a> BlockBuilder<'a> {
             number,
             normal_weight: Weight::ZERO,
             operational_weight: Weight::ZERO,
-            mandatory_weight: weights::BLOCK_BASE,
+            mandatory_weight: weights::BLOCK_BASE.saturating_add(scheduled),
             normal_len: 0,
             transactions_len: 0,
         };

@@ -1,49 +1,17 @@
-//! Dispatch outcomes in Substrate's shapes: `DispatchError`, `DispatchInfo`, origins.
+//! Dispatch outcomes in Substrate's shapes: `DispatchError`, `DispatchInfo`.
 //!
 //! Clients decode `System.ExtrinsicFailed` by these exact type paths and variant names
 //! (`sp_runtime::DispatchError`, `Module { index, error }`), so the `TypeInfo` of the error
 //! types is written out by hand.
 
 use parity_scale_codec::{Decode, Encode};
-use phala_primitives::{AccountId32, Weight};
+use phala_primitives::Weight;
 use scale_info::{
     Path, Type, TypeInfo,
     build::{Fields, Variants},
 };
 
-/// Who a call is made by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// The chain itself (governance, and until then sudo).
-    Root,
-    /// A signed transaction's sender.
-    Signed(AccountId32),
-    /// An inherent put in the block by its author.
-    None,
-}
-
-impl Origin {
-    pub fn ensure_signed(self) -> Result<AccountId32, DispatchError> {
-        match self {
-            Origin::Signed(who) => Ok(who),
-            _ => Err(DispatchError::BadOrigin),
-        }
-    }
-
-    pub fn ensure_none(self) -> Result<(), DispatchError> {
-        match self {
-            Origin::None => Ok(()),
-            _ => Err(DispatchError::BadOrigin),
-        }
-    }
-
-    pub fn ensure_root(self) -> Result<(), DispatchError> {
-        match self {
-            Origin::Root => Ok(()),
-            _ => Err(DispatchError::BadOrigin),
-        }
-    }
-}
+pub use crate::origin::Origin;
 
 /// A module error as it travels in `DispatchError::Module`: the module's index and the error
 /// variant's index (bytes 1..4 are reserved for nested errors and always zero here).

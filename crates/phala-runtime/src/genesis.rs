@@ -26,6 +26,8 @@ pub struct GenesisConfig {
     pub stake_pools: crate::modules::stake_pools::Params,
     /// The account that may make root calls through `Sudo` (development chains), or none.
     pub sudo_key: Option<AccountId32>,
+    /// Governance's tracks, deposits and periods.
+    pub governance: crate::modules::referenda::GovernanceParams,
 }
 
 /// The measurement simulated workers report: development chains allow it from genesis.
@@ -167,6 +169,12 @@ impl GenesisConfig {
         if let Some(key) = self.sudo_key {
             sudo::KEY.put(&mut ext, &key);
         }
+        let governance = self
+            .governance
+            .clone()
+            .normalize()
+            .map_err(|e| GenesisError::Build(format!("governance: {e}")))?;
+        crate::modules::referenda::PARAMS.put(&mut ext, &governance);
         // Genesis has no block events.
         ext.take_events();
         Ok(ext

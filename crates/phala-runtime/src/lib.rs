@@ -35,13 +35,16 @@
 )]
 
 pub mod api;
+pub mod arith;
 pub mod block;
+pub mod bounded;
 pub mod dispatch;
 pub mod executive;
 pub mod ext;
 pub mod genesis;
 pub mod metadata;
 pub mod modules;
+pub mod origin;
 pub mod storage;
 #[cfg(test)]
 mod testing;
@@ -65,9 +68,10 @@ use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
 use modules::{
-    balances, computation, contracts, message_queue, registry, stake_pools, sudo, system,
-    timestamp, transaction_payment, validators,
+    balances, computation, contracts, conviction_voting, message_queue, preimage, referenda,
+    registry, scheduler, stake_pools, sudo, system, timestamp, transaction_payment, validators,
 };
+use origin::{GovOrigin, RawOrigin};
 
 /// Every call of the runtime: the module index, then the module's call.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -90,6 +94,14 @@ pub enum RuntimeCall {
     Computation(computation::Call),
     #[codec(index = 9)]
     StakePools(stake_pools::Call),
+    #[codec(index = 10)]
+    Preimage(preimage::Call),
+    #[codec(index = 11)]
+    Scheduler(scheduler::Call),
+    #[codec(index = 20)]
+    ConvictionVoting(conviction_voting::Call),
+    #[codec(index = 21)]
+    Referenda(referenda::Call),
     #[codec(index = 30)]
     Sudo(sudo::Call),
 }
@@ -107,6 +119,10 @@ impl RuntimeCall {
             RuntimeCall::Contracts(c) => c.info(),
             RuntimeCall::Computation(c) => c.info(),
             RuntimeCall::StakePools(c) => c.info(),
+            RuntimeCall::Preimage(c) => c.info(),
+            RuntimeCall::Scheduler(c) => c.info(),
+            RuntimeCall::ConvictionVoting(c) => c.info(),
+            RuntimeCall::Referenda(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
         }
     }
@@ -122,6 +138,10 @@ impl RuntimeCall {
             RuntimeCall::Contracts(c) => c.dispatch(ext, origin),
             RuntimeCall::Computation(c) => c.dispatch::<Wiring>(ext, origin),
             RuntimeCall::StakePools(c) => c.dispatch(ext, origin),
+            RuntimeCall::Preimage(c) => c.dispatch(ext, origin),
+            RuntimeCall::Scheduler(c) => c.dispatch(ext, origin),
+            RuntimeCall::ConvictionVoting(c) => c.dispatch(ext, origin),
+            RuntimeCall::Referenda(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }
     }
@@ -153,6 +173,40 @@ pub enum RuntimeEvent {
     Computation(computation::Event),
     #[codec(index = 9)]
     StakePools(stake_pools::Event),
+    #[codec(index = 10)]
+    Preimage(preimage::Event),
+    #[codec(index = 11)]
+    Scheduler(scheduler::Event),
+    #[codec(index = 20)]
+    ConvictionVoting(conviction_voting::Event),
+    #[codec(index = 21)]
+    Referenda(referenda::Event),
     #[codec(index = 30)]
     Sudo(sudo::Event),
+}
+
+/// An origin as stored with a call that runs later: Substrate's `OriginCaller`, one variant
+/// per module that has origins, at that module's index.
+#[allow(non_camel_case_types)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, parity_scale_codec::MaxEncodedLen, TypeInfo,
+)]
+pub enum OriginCaller {
+    #[codec(index = 0)]
+    system(RawOrigin),
+    #[codec(index = 22)]
+    Origins(GovOrigin),
+}
+
+impl OriginCaller {
+    /// The origin a stored call runs with; `None` for one nothing here can grant.
+    pub fn origin(self) -> Option<Origin> {
+        match self {
+            OriginCaller::system(RawOrigin::Root) => Some(Origin::Root),
+            OriginCaller::system(RawOrigin::Signed(who)) => Some(Origin::Signed(who)),
+            OriginCaller::system(RawOrigin::None) => Some(Origin::None),
+            OriginCaller::system(RawOrigin::Authorized) => None,
+            OriginCaller::Origins(g) => Some(Origin::Gov(g)),
+        }
+    }
 }

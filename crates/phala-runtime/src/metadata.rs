@@ -26,8 +26,8 @@ use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, m
 
 use crate::modules::system::PerDispatchClass;
 use crate::modules::{
-    balances, computation, contracts, message_queue, registry, stake_pools, sudo, timestamp,
-    transaction_payment, validators, weights,
+    balances, computation, contracts, conviction_voting, message_queue, preimage, referenda,
+    registry, scheduler, stake_pools, sudo, timestamp, transaction_payment, validators, weights,
 };
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::RuntimeVersion;
@@ -78,6 +78,14 @@ pub enum RuntimeError {
     Computation(computation::Error),
     #[codec(index = 9)]
     StakePools(stake_pools::Error),
+    #[codec(index = 10)]
+    Preimage(preimage::Error),
+    #[codec(index = 11)]
+    Scheduler(scheduler::Error),
+    #[codec(index = 20)]
+    ConvictionVoting(conviction_voting::Error),
+    #[codec(index = 21)]
+    Referenda(referenda::Error),
     #[codec(index = 30)]
     Sudo(sudo::Error),
 }
@@ -586,6 +594,11 @@ mod tests {
                 ("Contracts", 7),
                 ("Computation", 8),
                 ("StakePools", 9),
+                ("Preimage", 10),
+                ("Scheduler", 11),
+                ("ConvictionVoting", 20),
+                ("Referenda", 21),
+                ("Origins", 22),
                 ("Sudo", 30)
             ]
         );

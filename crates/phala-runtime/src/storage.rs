@@ -176,6 +176,19 @@ impl<K: Encode, V: Encode + Decode + Default> StorageMap<K, V> {
     }
 }
 
+impl<K: Encode + TypeInfo + 'static, V: Encode + Decode + TypeInfo + 'static> StorageMap<K, V> {
+    /// Metadata of an optional entry whose value type has no default (absent reads as
+    /// `None`).
+    pub fn metadata_optional(&self) -> StorageEntryMetadata {
+        let ty = StorageEntryType::Map {
+            hashers: vec![metadata_hasher(self.hasher)],
+            key: meta_type::<K>(),
+            value: meta_type::<V>(),
+        };
+        entry(self.name, Query::Optional, ty, vec![0], self.docs)
+    }
+}
+
 impl<K: Encode + TypeInfo + 'static, V: Encode + Decode + Default + TypeInfo + 'static>
     StorageMap<K, V>
 {
@@ -219,5 +232,90 @@ fn entry(
         ty,
         default,
         docs: docs.to_vec(),
+    }
+}
+
+/// A double map: key `twox128(module) ‖ twox128(name) ‖ h1(SCALE(k1)) ‖ h2(SCALE(k2))`.
+pub struct StorageDoubleMap<K1, K2, V> {
+    pub module: &'static str,
+    pub name: &'static str,
+    pub hasher1: Hasher,
+    pub hasher2: Hasher,
+    pub query: Query,
+    pub docs: &'static [&'static str],
+    _kv: PhantomData<fn() -> (K1, K2, V)>,
+}
+
+impl<K1: Encode, K2: Encode, V: Encode + Decode> StorageDoubleMap<K1, K2, V> {
+    pub const fn new(
+        module: &'static str,
+        name: &'static str,
+        hasher1: Hasher,
+        hasher2: Hasher,
+        query: Query,
+        docs: &'static [&'static str],
+    ) -> Self {
+        StorageDoubleMap {
+            module,
+            name,
+            hasher1,
+            hasher2,
+            query,
+            docs,
+            _kv: PhantomData,
+        }
+    }
+
+    pub fn key(&self, k1: &K1, k2: &K2) -> Vec<u8> {
+        storage::double_map_key(
+            self.module,
+            self.name,
+            self.hasher1,
+            &k1.encode(),
+            self.hasher2,
+            &k2.encode(),
+        )
+    }
+
+    pub fn get(&self, ext: &Ext, k1: &K1, k2: &K2) -> Option<V> {
+        let key = self.key(k1, k2);
+        ext.get(&key)
+            .and_then(|bytes| decode_or_poison(ext, &key, bytes))
+    }
+
+    pub fn insert(&self, ext: &mut Ext, k1: &K1, k2: &K2, value: &V) {
+        ext.set(self.key(k1, k2), value.encode());
+    }
+
+    pub fn remove(&self, ext: &mut Ext, k1: &K1, k2: &K2) {
+        ext.remove(self.key(k1, k2));
+    }
+}
+
+impl<K1: Encode, K2: Encode, V: Encode + Decode + Default> StorageDoubleMap<K1, K2, V> {
+    pub fn get_or_default(&self, ext: &Ext, k1: &K1, k2: &K2) -> V {
+        self.get(ext, k1, k2).unwrap_or_default()
+    }
+}
+
+impl<
+    K1: Encode + TypeInfo + 'static,
+    K2: Encode + TypeInfo + 'static,
+    V: Encode + Decode + Default + TypeInfo + 'static,
+> StorageDoubleMap<K1, K2, V>
+{
+    pub fn metadata(&self) -> StorageEntryMetadata {
+        let ty = StorageEntryType::Map {
+            hashers: vec![metadata_hasher(self.hasher1), metadata_hasher(self.hasher2)],
+            key: meta_type::<(K1, K2)>(),
+            value: meta_type::<V>(),
+        };
+        entry(
+            self.name,
+            self.query,
+            ty,
+            default_bytes::<V>(self.query),
+            self.docs,
+        )
     }
 }

@@ -35,7 +35,7 @@ pub fn api_id(name: &str) -> [u8; 8] {
 /// `specName`. Not one of the names polkadot.js carries legacy type overrides for.
 pub const SPEC_NAME: &str = "phala";
 /// Bumped whenever the state transition changes; part of every signature.
-pub const SPEC_VERSION: u32 = 6;
+pub const SPEC_VERSION: u32 = 7;
 /// Bumped whenever call encodings change; part of every signature.
 pub const TRANSACTION_VERSION: u32 = 2;
 

@@ -10,8 +10,12 @@
 pub mod balances;
 pub mod computation;
 pub mod contracts;
+pub mod conviction_voting;
 pub mod message_queue;
+pub mod preimage;
+pub mod referenda;
 pub mod registry;
+pub mod scheduler;
 pub mod stake_pools;
 pub mod sudo;
 pub mod system;
@@ -37,6 +41,11 @@ pub fn all() -> Vec<crate::metadata::ModuleMetadata> {
         contracts::metadata(),
         computation::metadata(),
         stake_pools::metadata(),
+        preimage::metadata(),
+        scheduler::metadata(),
+        conviction_voting::metadata(),
+        referenda::metadata(),
+        crate::origin::metadata(),
         sudo::metadata(),
     ]
 }
@@ -54,7 +63,14 @@ pub mod index {
     pub const CONTRACTS: u8 = 7;
     pub const COMPUTATION: u8 = 8;
     pub const STAKE_POOLS: u8 = 9;
-    /// Temporary, until governance: far from the modules still to come.
+    pub const PREIMAGE: u8 = 10;
+    /// Polkadot's scheduler is 1, which is `Timestamp` here.
+    pub const SCHEDULER: u8 = 11;
+    pub const CONVICTION_VOTING: u8 = 20;
+    pub const REFERENDA: u8 = 21;
+    /// Governance's origins (no calls or storage: only the `OriginCaller` variant).
+    pub const ORIGINS: u8 = 22;
+    /// Development chains only: live chains have no key.
     pub const SUDO: u8 = 30;
 }
 

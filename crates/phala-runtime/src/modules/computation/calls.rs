@@ -14,7 +14,7 @@ use crate::modules::weights;
 #[allow(non_camel_case_types)]
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Call {
-    /// Set the economics' per-block parameters (root, until governance). Gatekeepers
+    /// Set the economics' per-block parameters (root, or a referendum on the parameters track). Gatekeepers
     /// compute with them from the next block on.
     #[codec(index = 0)]
     set_params { params: Params },
@@ -27,7 +27,7 @@ pub enum Call {
         second: SignedMessage,
     },
     /// Set the share of a session's stake a double signing costs, in parts per billion
-    /// (root, until governance).
+    /// (root, or a referendum on the parameters track).
     #[codec(index = 2)]
     set_double_sign_slash { perbill: u32 },
 }
@@ -97,7 +97,7 @@ impl Call {
     pub fn dispatch<H: Hooks>(self, ext: &mut Ext, origin: Origin) -> DispatchResult {
         match self {
             Call::set_params { params } => {
-                origin.ensure_root()?;
+                origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
                 params.check().map_err(|_| Error::BadParams)?;
                 forget_unreachable_challenges(ext, &params);
                 PARAMS.put(ext, &params);
@@ -115,7 +115,7 @@ impl Call {
                 faults::punish_double_sign::<H>(ext, &first, &second)
             }
             Call::set_double_sign_slash { perbill } => {
-                origin.ensure_root()?;
+                origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
                 if perbill > 1_000_000_000 {
                     return Err(Error::BadParams.into());
                 }

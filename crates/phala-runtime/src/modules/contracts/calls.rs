@@ -22,7 +22,7 @@ use crate::modules::{message_queue, registry, system, weights};
 #[allow(non_camel_case_types)]
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Call {
-    /// Create a cluster of registered workers (root, until governance). Each worker may
+    /// Create a cluster of registered workers (root: a referendum on the root track). Each worker may
     /// belong to one cluster.
     #[codec(index = 0)]
     create_cluster { workers: Vec<[u8; 32]> },

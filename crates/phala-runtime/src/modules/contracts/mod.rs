@@ -1,7 +1,7 @@
 //! `Contracts`: clusters of workers that run confidential contracts (docs/protocol.md,
 //! *Contract commands*).
 //!
-//! Root (until governance) creates a cluster from registered workers. The gatekeepers derive
+//! Root (a referendum on the root track) creates a cluster from registered workers. The gatekeepers derive
 //! its key from the master key, `derive(master, "cluster_key", cluster id)`, and seal it to
 //! each of its workers; the chain records the cluster's public keys and relays the sealed
 //! copies.

@@ -31,19 +31,19 @@ pub enum Call {
     /// loses its registration.
     #[codec(index = 2)]
     remove_measurement { measurement: Vec<u8> },
-    /// Make a registered worker a gatekeeper (root, until governance). The first one makes
+    /// Make a registered worker a gatekeeper (root: a referendum on the root track). The first one makes
     /// the master key; later ones receive it from the others.
     #[codec(index = 3)]
     register_gatekeeper { pubkey: [u8; 32] },
-    /// Replace the master key (root, until governance). Gatekeepers keep the old ones, so
+    /// Replace the master key (root: a referendum on the root track). Gatekeepers keep the old ones, so
     /// data sealed under them stays readable.
     #[codec(index = 4)]
     rotate_master_key,
-    /// Stop a worker being a gatekeeper (root, until governance); its TEE erases its master
+    /// Stop a worker being a gatekeeper (root: a referendum on the root track); its TEE erases its master
     /// keys. Rotate the master key afterwards.
     #[codec(index = 5)]
     remove_gatekeeper { pubkey: [u8; 32] },
-    /// Give up a requested rotation no gatekeeper completed (root, until governance).
+    /// Give up a requested rotation no gatekeeper completed (root: a referendum on the root track).
     #[codec(index = 6)]
     cancel_master_key_rotation,
     /// Set the attestation validity and the confidence levels roles need (root, until
@@ -135,7 +135,7 @@ impl Call {
                 trust::revoke_measurement(ext, &measurement)
             }
             Call::set_params { params } => {
-                origin.ensure_root()?;
+                origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
                 params.check()?;
                 PARAMS.put(ext, &params);
                 ext.deposit_event(Event::ParamsSet { params });

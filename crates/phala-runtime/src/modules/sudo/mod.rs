@@ -1,4 +1,4 @@
-//! `Sudo`: one key that may make root calls, until governance exists.
+//! `Sudo`: one key that may make root calls, on development chains only.
 //!
 //! The key exists only if the genesis names one; `phala devnet` names Alice, production
 //! chain specs name none, and then no call can ever run as root through this module.
@@ -151,6 +151,6 @@ pub fn metadata() -> crate::metadata::ModuleMetadata {
         event: Some(scale_info::meta_type::<Event>()),
         constants: vec![],
         error: Some(scale_info::meta_type::<Error>()),
-        docs: " Root calls by one key, on development chains, until governance exists.",
+        docs: " Root calls by one key, on development chains only; live chains are governed by referenda.",
     }
 }
