@@ -3,10 +3,10 @@
 
 mod common;
 
-/// One devnet for both scripts: transfers and errors, then the economy's calls, storage
-/// and events.
+/// One devnet for the scripts: transfers and errors, the economy's calls, storage and
+/// events, then a referendum from preimage to enactment.
 #[test]
-fn polkadot_js_transfers_decodes_errors_and_drives_stake_pools() {
+fn polkadot_js_transfers_decodes_errors_drives_stake_pools_and_passes_a_referendum() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = common::Devnet::start(dir.path());
     let stdout = common::polkadot_js("transfer.mjs", &[&devnet.ws_url()])
@@ -18,4 +18,8 @@ fn polkadot_js_transfers_decodes_errors_and_drives_stake_pools() {
     let stdout = common::polkadot_js("pools.mjs", &[&devnet.ws_url()])
         .unwrap_or_else(|e| panic!("polkadot.js pools script failed\n{e}"));
     assert!(stdout.contains("\"pools\":\"ok\""), "{stdout}");
+    // Last: its votes lock most of the dev accounts' PHA.
+    let stdout = common::polkadot_js("governance.mjs", &[&devnet.ws_url()])
+        .unwrap_or_else(|e| panic!("polkadot.js governance script failed\n{e}"));
+    assert!(stdout.contains("\"governance\":\"ok\""), "{stdout}");
 }
