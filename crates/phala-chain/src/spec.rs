@@ -420,6 +420,7 @@ impl ChainSpec {
             stake_pools: self.computation.stake_pools(self.block_time_ms),
             sudo_key,
             governance: self.governance_params()?,
+            treasury: self.treasury_params()?,
         })
     }
 
@@ -434,6 +435,16 @@ impl ChainSpec {
                 Ok(GovernanceParams::live(self.block_time_ms))
             }
             None => Ok(GovernanceParams::development(self.block_time_ms)),
+        }
+    }
+
+    /// The treasury's rules: the governance section's, or the defaults for the chain's type.
+    pub fn treasury_params(&self) -> Result<phala_runtime::modules::treasury::Params, SpecError> {
+        use phala_runtime::modules::treasury::Params;
+        match self.governance.as_ref().and_then(|g| g.treasury.as_ref()) {
+            Some(section) => section.params(self.block_time_ms),
+            None if self.chain_type == ChainType::Live => Ok(Params::live(self.block_time_ms)),
+            None => Ok(Params::development(self.block_time_ms)),
         }
     }
 

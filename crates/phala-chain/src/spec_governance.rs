@@ -5,6 +5,8 @@
 
 use phala_runtime::arith::{FixedI64, Perbill};
 use phala_runtime::modules::referenda::{Curve, GovernanceParams, TrackInfo};
+use phala_runtime::modules::treasury;
+use phala_runtime::origin::GovOrigin;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::SpecError;
@@ -21,6 +23,82 @@ pub struct GovernanceSpec {
     /// One conviction-lock period (Locked1x locks one, Locked6x thirty-two).
     pub vote_locking_period_secs: u64,
     pub tracks: Vec<TrackSpec>,
+    /// The treasury's rules; left out, the defaults for the chain's type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treasury: Option<TreasurySpec>,
+}
+
+/// The treasury's spend period, burn rate, payout period and spending limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TreasurySpec {
+    /// How often queued `spendLocal` awards are paid (and the rest burnt).
+    pub spend_period_secs: u64,
+    /// Share of the unspent pot burnt each spend period (a decimal; "0" rolls it over).
+    pub burn: String,
+    /// How long an approved `spend` may be paid out.
+    pub payout_period_secs: u64,
+    /// Planck each spending origin may approve at once: keys `treasurer`,
+    /// `smallSpender`, `mediumSpender`, `bigSpender`.
+    pub limits: std::collections::BTreeMap<String, String>,
+}
+
+const SPENDERS: [(&str, GovOrigin); 4] = [
+    ("treasurer", GovOrigin::Treasurer),
+    ("smallSpender", GovOrigin::SmallSpender),
+    ("mediumSpender", GovOrigin::MediumSpender),
+    ("bigSpender", GovOrigin::BigSpender),
+];
+
+impl TreasurySpec {
+    pub fn from_params(p: &treasury::Params, block_ms: u64) -> Self {
+        TreasurySpec {
+            spend_period_secs: secs(p.spend_period, block_ms),
+            burn: show_per(p.burn),
+            payout_period_secs: secs(p.payout_period, block_ms),
+            limits: p
+                .limits
+                .iter()
+                .filter_map(|(origin, limit)| {
+                    let name = SPENDERS.iter().find(|(_, o)| o == origin)?.0;
+                    Some((name.to_string(), limit.to_string()))
+                })
+                .collect(),
+        }
+    }
+
+    pub fn params(&self, block_ms: u64) -> Result<treasury::Params, SpecError> {
+        let limits = self
+            .limits
+            .iter()
+            .map(|(name, limit)| {
+                let origin = SPENDERS
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, o)| *o)
+                    .ok_or_else(|| {
+                        SpecError::Invalid(format!(
+                            "governance.treasury.limits: {name:?} is not one of treasurer, \
+                             smallSpender, mediumSpender, bigSpender"
+                        ))
+                    })?;
+                Ok((
+                    origin,
+                    planck(&format!("governance.treasury.limits.{name}"), limit)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, SpecError>>()?;
+        let params = treasury::Params {
+            spend_period: blocks(self.spend_period_secs, block_ms).max(1),
+            burn: per("governance.treasury.burn", &self.burn)?,
+            payout_period: blocks(self.payout_period_secs, block_ms).max(1),
+            limits,
+        };
+        params
+            .check()
+            .map_err(|e| SpecError::Invalid(format!("governance.treasury: {e}")))?;
+        Ok(params)
+    }
 }
 
 /// One track: `id` picks the origin it grants (0 root, 11 treasurer, 20
@@ -210,6 +288,7 @@ impl GovernanceSpec {
     /// out so people can start from it).
     pub fn from_params(params: &GovernanceParams, block_ms: u64) -> Self {
         GovernanceSpec {
+            treasury: None,
             submission_deposit: params.submission_deposit.to_string(),
             undeciding_timeout_secs: secs(params.undeciding_timeout, block_ms),
             vote_locking_period_secs: secs(params.vote_locking_period, block_ms),

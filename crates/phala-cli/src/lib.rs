@@ -22,6 +22,7 @@ pub mod contract_cmds;
 pub mod devnet;
 mod devnet_cluster;
 mod devnet_computing;
+pub mod gov_cmds;
 pub mod key_cmds;
 pub mod node_cmds;
 pub mod pool_cmds;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phala_cli::{
-    client_cmds, contract_cmds, devnet, key_cmds, node_cmds, pool_cmds, spec_cmds, validator_cmds,
-    worker_cmds,
+    client_cmds, contract_cmds, devnet, gov_cmds, key_cmds, node_cmds, pool_cmds, spec_cmds,
+    validator_cmds, worker_cmds,
 };
 
 #[derive(Parser)]
@@ -68,6 +68,13 @@ enum Command {
     Pools(pool_cmds::PoolsArgs),
     /// List the workers' computing sessions: state, V, P, heartbeats, rewards.
     Computing(pool_cmds::ListArgs),
+    /// Governance: propose calls, place deposits, vote with conviction, delegate, unlock,
+    /// and follow referenda.
+    #[command(subcommand)]
+    Gov(gov_cmds::GovCmd),
+    /// The treasury: propose spends, list them with the pot, pay them out.
+    #[command(subcommand)]
+    Treasury(gov_cmds::TreasuryCmd),
 }
 
 fn init_logging() {
@@ -130,6 +137,8 @@ fn main() -> ExitCode {
         Command::Computing(args) => block_on(pool_cmds::computing(args)),
         Command::Query(args) => block_on(key_cmds::run_query(args)),
         Command::Contract(cmd) => block_on(contract_cmds::run(cmd)),
+        Command::Gov(cmd) => block_on(gov_cmds::run(cmd)),
+        Command::Treasury(cmd) => block_on(gov_cmds::run_treasury(cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use phala_client::Client;
@@ -66,18 +66,7 @@ fn account(uri: &str) -> phala_client::primitives::AccountId32 {
 
 /// Runs `phala <args> --url <url>`; its stdout, or its error text.
 fn phala(url: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(args)
-        .args(["--url", url])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    if out.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
-    }
+    common::phala_at(url, args)
 }
 
 /// Polls `check` (bounded) until it returns `Some`.

@@ -90,6 +90,7 @@ pub mod computing;
 pub mod contracts;
 mod dispatch;
 mod error;
+pub mod governance;
 /// ink! bundles: the `phala-ink-abi` crate (feature `ink`).
 #[cfg(feature = "ink")]
 pub use phala_ink_abi as ink;

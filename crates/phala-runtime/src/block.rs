@@ -94,6 +94,7 @@ impl<'a> BlockBuilder<'a> {
         // After the queue is cleared: the challenge is this block's message.
         computation::on_initialize::<crate::Wiring>(&mut ext, number);
         stake_pools::on_initialize(&mut ext, number);
+        crate::modules::treasury::on_initialize(&mut ext, number);
         // Last: enacted proposals see the block as the modules left it.
         let scheduled = scheduler::on_initialize(&mut ext, number);
         if let Some(reason) = ext.fatal() {

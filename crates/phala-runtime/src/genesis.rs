@@ -28,6 +28,8 @@ pub struct GenesisConfig {
     pub sudo_key: Option<AccountId32>,
     /// Governance's tracks, deposits and periods.
     pub governance: crate::modules::referenda::GovernanceParams,
+    /// The treasury's spend period, burn rate, payout period and spending limits.
+    pub treasury: crate::modules::treasury::Params,
 }
 
 /// The measurement simulated workers report: development chains allow it from genesis.
@@ -175,6 +177,10 @@ impl GenesisConfig {
             .normalize()
             .map_err(|e| GenesisError::Build(format!("governance: {e}")))?;
         crate::modules::referenda::PARAMS.put(&mut ext, &governance);
+        self.treasury
+            .check()
+            .map_err(|e| GenesisError::Build(e.into()))?;
+        crate::modules::treasury::PARAMS.put(&mut ext, &self.treasury);
         // Genesis has no block events.
         ext.take_events();
         Ok(ext

@@ -69,7 +69,8 @@ use scale_info::TypeInfo;
 use dispatch::{DispatchInfo, DispatchResult, Origin};
 use modules::{
     balances, computation, contracts, conviction_voting, message_queue, preimage, referenda,
-    registry, scheduler, stake_pools, sudo, system, timestamp, transaction_payment, validators,
+    registry, scheduler, stake_pools, sudo, system, timestamp, transaction_payment, treasury,
+    validators,
 };
 use origin::{GovOrigin, RawOrigin};
 
@@ -98,6 +99,8 @@ pub enum RuntimeCall {
     Preimage(preimage::Call),
     #[codec(index = 11)]
     Scheduler(scheduler::Call),
+    #[codec(index = 19)]
+    Treasury(treasury::Call),
     #[codec(index = 20)]
     ConvictionVoting(conviction_voting::Call),
     #[codec(index = 21)]
@@ -121,6 +124,7 @@ impl RuntimeCall {
             RuntimeCall::StakePools(c) => c.info(),
             RuntimeCall::Preimage(c) => c.info(),
             RuntimeCall::Scheduler(c) => c.info(),
+            RuntimeCall::Treasury(c) => c.info(),
             RuntimeCall::ConvictionVoting(c) => c.info(),
             RuntimeCall::Referenda(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
@@ -140,6 +144,7 @@ impl RuntimeCall {
             RuntimeCall::StakePools(c) => c.dispatch(ext, origin),
             RuntimeCall::Preimage(c) => c.dispatch(ext, origin),
             RuntimeCall::Scheduler(c) => c.dispatch(ext, origin),
+            RuntimeCall::Treasury(c) => c.dispatch(ext, origin),
             RuntimeCall::ConvictionVoting(c) => c.dispatch(ext, origin),
             RuntimeCall::Referenda(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
@@ -177,6 +182,8 @@ pub enum RuntimeEvent {
     Preimage(preimage::Event),
     #[codec(index = 11)]
     Scheduler(scheduler::Event),
+    #[codec(index = 19)]
+    Treasury(treasury::Event),
     #[codec(index = 20)]
     ConvictionVoting(conviction_voting::Event),
     #[codec(index = 21)]

@@ -27,7 +27,8 @@ use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, m
 use crate::modules::system::PerDispatchClass;
 use crate::modules::{
     balances, computation, contracts, conviction_voting, message_queue, preimage, referenda,
-    registry, scheduler, stake_pools, sudo, timestamp, transaction_payment, validators, weights,
+    registry, scheduler, stake_pools, sudo, timestamp, transaction_payment, treasury, validators,
+    weights,
 };
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::RuntimeVersion;
@@ -82,6 +83,8 @@ pub enum RuntimeError {
     Preimage(preimage::Error),
     #[codec(index = 11)]
     Scheduler(scheduler::Error),
+    #[codec(index = 19)]
+    Treasury(treasury::Error),
     #[codec(index = 20)]
     ConvictionVoting(conviction_voting::Error),
     #[codec(index = 21)]
@@ -596,6 +599,7 @@ mod tests {
                 ("StakePools", 9),
                 ("Preimage", 10),
                 ("Scheduler", 11),
+                ("Treasury", 19),
                 ("ConvictionVoting", 20),
                 ("Referenda", 21),
                 ("Origins", 22),

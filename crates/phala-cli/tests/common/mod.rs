@@ -290,3 +290,19 @@ pub fn polkadot_js(script: &str, args: &[&str]) -> Result<String, String> {
         ))
     }
 }
+
+/// Runs `phala ARGS --url URL` to the end: its stdout, or stdout and stderr if it failed.
+pub fn phala_at(url: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(args)
+        .args(["--url", url])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}

@@ -21,6 +21,7 @@ pub mod sudo;
 pub mod system;
 pub mod timestamp;
 pub mod transaction_payment;
+pub mod treasury;
 pub mod validators;
 pub mod weights;
 
@@ -43,6 +44,7 @@ pub fn all() -> Vec<crate::metadata::ModuleMetadata> {
         stake_pools::metadata(),
         preimage::metadata(),
         scheduler::metadata(),
+        treasury::metadata(),
         conviction_voting::metadata(),
         referenda::metadata(),
         crate::origin::metadata(),
@@ -66,6 +68,7 @@ pub mod index {
     pub const PREIMAGE: u8 = 10;
     /// Polkadot's scheduler is 1, which is `Timestamp` here.
     pub const SCHEDULER: u8 = 11;
+    pub const TREASURY: u8 = 19;
     pub const CONVICTION_VOTING: u8 = 20;
     pub const REFERENDA: u8 = 21;
     /// Governance's origins (no calls or storage: only the `OriginCaller` variant).

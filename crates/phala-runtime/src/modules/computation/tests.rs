@@ -56,6 +56,7 @@ pub(crate) fn economy_chain_with(
         stake_pools: stake_pools::Params { withdraw_grace: 5 },
         sudo_key: Some(account("//Alice")),
         governance: Default::default(),
+        treasury: Default::default(),
     })
 }
 

@@ -34,8 +34,27 @@ pub const GAS_DUE: StorageValue<Vec<H256>> = StorageValue::new(
     &[" Clusters whose revenue is shared next, first come first served: one a block."],
 );
 
+pub const GAS_OWED: StorageValue<Balance> = StorageValue::new(
+    super::MODULE,
+    "GasOwed",
+    Query::Default,
+    &[
+        " The sum of `GasRevenue`: what the treasury holds for providers, which treasury",
+        " spends cannot touch.",
+    ],
+);
+
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
-    vec![GAS_REVENUE.metadata(), GAS_DUE.metadata()]
+    vec![
+        GAS_REVENUE.metadata(),
+        GAS_DUE.metadata(),
+        GAS_OWED.metadata(),
+    ]
+}
+
+/// Gas revenue the treasury holds for providers.
+pub fn owed(ext: &Ext) -> Balance {
+    GAS_OWED.get_or_default(ext)
 }
 
 /// Records `fee`, just paid to the treasury for a command of `cluster`, as the cluster's
@@ -54,6 +73,7 @@ pub(super) fn owe_providers(ext: &mut Ext, cluster: &H256, fee: Balance) {
         GAS_DUE.put(ext, &due);
     }
     GAS_REVENUE.insert(ext, cluster, &owed.saturating_add(fee));
+    GAS_OWED.put(ext, &self::owed(ext).saturating_add(fee));
 }
 
 /// Block start: shares the first due cluster's revenue with its members.
@@ -66,6 +86,7 @@ pub(super) fn share<C: Config>(ext: &mut Ext) {
     GAS_DUE.put(ext, &due);
     let revenue = GAS_REVENUE.get_or_default(ext, &cluster);
     GAS_REVENUE.remove(ext, &cluster);
+    GAS_OWED.put(ext, &owed(ext).saturating_sub(revenue));
     let workers = CLUSTERS
         .get(ext, &cluster)
         .map(|c| c.workers)

@@ -22,7 +22,7 @@ mod tracks;
 mod types;
 
 pub use calls::Call;
-pub use service::{PollState, poll, set_tally};
+pub use service::{PollState, Standing, enactment_name, max_turnout, poll, set_tally, turnout_of};
 pub use tracks::{GovernanceParams, TRACK_IDS, origin_for_track, track_for};
 pub use types::{
     Curve, DecidingStatus, Deposit, ReferendumIndex, ReferendumInfo, ReferendumStatus, Tally,

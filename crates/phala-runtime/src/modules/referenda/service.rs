@@ -63,22 +63,61 @@ pub fn set_tally(ext: &mut Ext, index: ReferendumIndex, tally: Tally) -> bool {
 /// The PHA that could vote: everything issued but the reward pool's and the treasury's,
 /// and what is deactivated.
 pub fn max_turnout(ext: &Ext) -> Balance {
-    let total = balances::total_issuance(ext);
-    let idle = balances::free_balance(ext, &REWARD_POOL_ACCOUNT)
-        .saturating_add(balances::free_balance(ext, &TREASURY_ACCOUNT))
-        .saturating_add(balances::INACTIVE_ISSUANCE.get_or_default(ext));
-    total.saturating_sub(idle)
+    turnout_of(
+        balances::total_issuance(ext),
+        balances::free_balance(ext, &REWARD_POOL_ACCOUNT),
+        balances::free_balance(ext, &TREASURY_ACCOUNT),
+        balances::INACTIVE_ISSUANCE.get_or_default(ext),
+    )
+}
+
+/// [`max_turnout`] from its parts (for clients that read them separately).
+pub fn turnout_of(
+    total: Balance,
+    reward_pool: Balance,
+    treasury: Balance,
+    inactive: Balance,
+) -> Balance {
+    total.saturating_sub(
+        reward_pool
+            .saturating_add(treasury)
+            .saturating_add(inactive),
+    )
+}
+
+/// Where a tally stands against a track's curves `elapsed` blocks into deciding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// Share of the decision period gone.
+    pub x: Perbill,
+    pub approval: Perbill,
+    pub min_approval: Perbill,
+    pub support: Perbill,
+    pub min_support: Perbill,
+}
+
+impl Standing {
+    pub fn new(tally: &Tally, elapsed: BlockNumber, track: &TrackInfo, turnout: Balance) -> Self {
+        let x = Perbill::from_rational(
+            u128::from(elapsed.min(track.decision_period)),
+            u128::from(track.decision_period),
+        );
+        Standing {
+            x,
+            approval: tally.approval(),
+            min_approval: track.min_approval.threshold(x),
+            support: tally.support(turnout),
+            min_support: track.min_support.threshold(x),
+        }
+    }
+
+    pub fn passing(&self) -> bool {
+        self.approval >= self.min_approval && self.support >= self.min_support
+    }
 }
 
 fn is_passing(ext: &Ext, tally: &Tally, elapsed: BlockNumber, track: &TrackInfo) -> bool {
-    let x = Perbill::from_rational(
-        u128::from(elapsed.min(track.decision_period)),
-        u128::from(track.decision_period),
-    );
-    track
-        .min_support
-        .passing(x, tally.support(max_turnout(ext)))
-        && track.min_approval.passing(x, tally.approval())
+    Standing::new(tally, elapsed, track, max_turnout(ext)).passing()
 }
 
 /// When the referendum could next change on its own: the end of confirming, or the

@@ -1,0 +1,704 @@
+//! `phala gov …` and `phala treasury …`: proposals, referenda, conviction votes,
+//! delegation and locks; the treasury's spends and pot.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Subcommand;
+use parity_scale_codec::{DecodeLimit, Encode};
+use phala_client::Client;
+use phala_client::governance::ReferendumView;
+use phala_client::keys::Sr25519Pair;
+use phala_client::primitives::{AccountId32, Balance, H256, MultiAddress, format_pha, hashing};
+use phala_runtime::arith::Perbill;
+use phala_runtime::modules::conviction_voting::{self, AccountVote, Conviction, Vote, Voting};
+use phala_runtime::modules::preimage::{self, Bounded};
+use phala_runtime::modules::referenda::{self, ReferendumInfo, TRACK_IDS, TrackId};
+use phala_runtime::modules::scheduler::DispatchTime;
+use phala_runtime::modules::treasury::{self, NativeOrWithId};
+use phala_runtime::{OriginCaller, RuntimeCall, RuntimeEvent};
+
+use crate::args::{DEFAULT_URL, TxArgs, connect, parse_amount, resolve_account};
+
+#[derive(Debug, Subcommand)]
+pub enum GovCmd {
+    /// Note a call on chain (for proposals too long to go inline): prints its hash.
+    Preimage {
+        /// The call, SCALE-encoded, 0x-prefixed hex (polkadot.js apps' "encoded call data").
+        #[arg(long)]
+        call: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Propose a call for a referendum on a track (notes it first if it is long).
+    Submit {
+        /// The track, which is the origin the call runs with if it passes: root,
+        /// treasurer, referendum_canceller, referendum_killer, small_spender,
+        /// medium_spender, big_spender or parameters.
+        #[arg(long)]
+        track: String,
+        /// The call, SCALE-encoded, 0x-prefixed hex.
+        #[arg(long)]
+        call: String,
+        /// Enact this many blocks after approval (at least the track's minimum).
+        #[arg(long, default_value_t = 1, conflicts_with = "at")]
+        after: u32,
+        /// Enact at this block (or as soon after approval as the track allows).
+        #[arg(long)]
+        at: Option<u32>,
+        /// Also place the track's decision deposit.
+        #[arg(long)]
+        deposit: bool,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Place a referendum's decision deposit, so it can be decided.
+    Deposit {
+        index: u32,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Vote on a referendum: aye or nay with an amount of PHA and a conviction.
+    Vote {
+        index: u32,
+        /// aye or nay.
+        side: String,
+        /// PHA voted (locked while the referendum runs), e.g. "1000".
+        amount: String,
+        /// none (0.1 vote per PHA, no lock) or 1x…6x (1–6 votes per PHA, locked 1, 2, 4,
+        /// 8, 16 or 32 periods after a decision you backed).
+        #[arg(long, default_value = "1x")]
+        conviction: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Lend your vote on a track to another account.
+    Delegate {
+        /// Track name or id.
+        track: String,
+        /// Who votes for you (address or secret URI's account).
+        to: String,
+        /// PHA lent.
+        amount: String,
+        #[arg(long, default_value = "1x")]
+        conviction: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Take back a delegation (its PHA stays locked for its conviction's periods).
+    Undelegate {
+        track: String,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Remove your votes on ended referenda and free the PHA whose locks expired.
+    Unlock {
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Referenda: track, state, tally, approval and support against the curves, and when
+    /// they end (all, or one).
+    Status {
+        index: Option<u32>,
+        #[arg(long, default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// The tracks and their rules.
+    Tracks {
+        #[arg(long, default_value = DEFAULT_URL)]
+        url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TreasuryCmd {
+    /// Propose a spend: a referendum on a spending track whose call approves it.
+    Spend {
+        /// PHA, e.g. "500".
+        amount: String,
+        /// Who is paid (address).
+        beneficiary: String,
+        /// treasurer, small_spender, medium_spender or big_spender (each has a limit).
+        #[arg(long, default_value = "treasurer")]
+        track: String,
+        /// The first block it may be paid out at.
+        #[arg(long)]
+        valid_from: Option<u32>,
+        /// Also place the track's decision deposit.
+        #[arg(long)]
+        deposit: bool,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// The pot, the rules, and the approved spends.
+    Spends {
+        #[arg(long, default_value = DEFAULT_URL)]
+        url: String,
+    },
+    /// Pay out an approved spend (anyone may).
+    Payout {
+        index: u32,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+}
+
+fn parse_call(hex: &str) -> Result<RuntimeCall> {
+    let bytes = phala_client::primitives::crypto::decode_hex(hex)
+        .map_err(|_| anyhow!("--call must be 0x-prefixed hex of a SCALE-encoded call"))?;
+    RuntimeCall::decode_all_with_depth_limit(phala_runtime::MAX_CALL_DEPTH, &mut bytes.as_slice())
+        .map_err(|e| anyhow!("--call is not a call of this chain: {e}"))
+}
+
+fn track_id(name: &str) -> Result<TrackId> {
+    if let Ok(id) = name.parse::<TrackId>()
+        && TRACK_IDS.iter().any(|(t, _, _)| *t == id)
+    {
+        return Ok(id);
+    }
+    TRACK_IDS
+        .iter()
+        .find(|(_, n, _)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(id, _, _)| *id)
+        .ok_or_else(|| {
+            let names: Vec<_> = TRACK_IDS.iter().map(|(_, n, _)| *n).collect();
+            anyhow!("no track {name:?}: the tracks are {}", names.join(", "))
+        })
+}
+
+fn track_name(id: TrackId) -> &'static str {
+    TRACK_IDS
+        .iter()
+        .find(|(t, _, _)| *t == id)
+        .map(|(_, n, _)| *n)
+        .unwrap_or("unknown")
+}
+
+fn parse_conviction(text: &str) -> Result<Conviction> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_prefix("locked").unwrap_or(&t);
+    Ok(match t.trim_end_matches('x') {
+        "none" | "0" | "0.1" => Conviction::None,
+        "1" => Conviction::Locked1x,
+        "2" => Conviction::Locked2x,
+        "3" => Conviction::Locked3x,
+        "4" => Conviction::Locked4x,
+        "5" => Conviction::Locked5x,
+        "6" => Conviction::Locked6x,
+        _ => bail!("--conviction {text:?}: use none, or 1x to 6x"),
+    })
+}
+
+fn percent(p: Perbill) -> String {
+    format!("{:.2}%", f64::from(p.deconstruct()) / 1e7)
+}
+
+/// Submits `call`, prints its events, fails on a failed call; returns the events.
+async fn send(
+    client: &Client,
+    signer: &Sr25519Pair,
+    call: RuntimeCall,
+) -> Result<Vec<RuntimeEvent>> {
+    let outcome = client
+        .submit_and_wait(call, signer, phala_client::TxOptions::default())
+        .await
+        .context("waiting for finality")?;
+    let metadata = client.metadata().await;
+    for event in &outcome.events {
+        crate::outln!("  {}", metadata.describe_event(event));
+    }
+    match &outcome.result {
+        Ok(()) => {
+            crate::outln!("Done in block #{}.", outcome.block_number);
+            Ok(outcome.events)
+        }
+        Err(failure) => bail!("failed in block #{}: {failure}", outcome.block_number),
+    }
+}
+
+/// Names `call` for a proposal: inline if short, else by its preimage, noted now if the
+/// chain does not have it yet.
+async fn bound(client: &Client, signer: &Sr25519Pair, call: &RuntimeCall) -> Result<Bounded> {
+    if let Some(inline) = Bounded::inline(call) {
+        return Ok(inline);
+    }
+    let bytes = call.encode();
+    let hash = H256(hashing::blake2_256(&bytes));
+    let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("the call is too long"))?;
+    if client.preimage_len(hash).await? != Some(len) {
+        crate::outln!("Noting the call ({len} bytes) as preimage {hash}…");
+        send(
+            client,
+            signer,
+            RuntimeCall::Preimage(preimage::Call::note_preimage { bytes }),
+        )
+        .await?;
+    }
+    Ok(Bounded::Lookup { hash, len })
+}
+
+/// Submits a referendum on `track` for `call`; returns its index.
+async fn propose(
+    client: &Client,
+    signer: &Sr25519Pair,
+    track: TrackId,
+    call: &RuntimeCall,
+    enactment: DispatchTime,
+    deposit: bool,
+) -> Result<u32> {
+    let params = client.governance_params().await?;
+    let info = params
+        .track(track)
+        .ok_or_else(|| anyhow!("this chain has no {} track", track_name(track)))?;
+    let origin: OriginCaller = referenda::origin_for_track(track)
+        .ok_or_else(|| anyhow!("track {track} grants no origin"))?;
+    let proposal = bound(client, signer, call).await?;
+    let events = send(
+        client,
+        signer,
+        RuntimeCall::Referenda(referenda::Call::submit {
+            proposal_origin: Box::new(origin),
+            proposal,
+            enactment_moment: enactment,
+        }),
+    )
+    .await?;
+    let index = events
+        .iter()
+        .find_map(|e| match e {
+            RuntimeEvent::Referenda(referenda::Event::Submitted { index, .. }) => Some(*index),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow!("the chain reported no Submitted event"))?;
+    crate::outln!(
+        "Referendum #{index} on the {} track (submission deposit {} held).",
+        track_name(track),
+        format_pha(params.submission_deposit)
+    );
+    if deposit {
+        send(
+            client,
+            signer,
+            RuntimeCall::Referenda(referenda::Call::place_decision_deposit { index }),
+        )
+        .await?;
+        crate::outln!(
+            "Decision deposit of {} placed.",
+            format_pha(info.decision_deposit)
+        );
+    } else {
+        crate::outln!(
+            "It is decided once someone places its decision deposit of {}: phala gov deposit {index}",
+            format_pha(info.decision_deposit)
+        );
+    }
+    Ok(index)
+}
+
+pub async fn run(cmd: GovCmd) -> Result<()> {
+    match cmd {
+        GovCmd::Preimage { call, tx } => {
+            let call = parse_call(&call)?;
+            let (client, signer) = tx.open().await?;
+            let bytes = call.encode();
+            let hash = H256(hashing::blake2_256(&bytes));
+            send(
+                &client,
+                &signer,
+                RuntimeCall::Preimage(preimage::Call::note_preimage {
+                    bytes: bytes.clone(),
+                }),
+            )
+            .await?;
+            crate::outln!(
+                "Preimage {hash}, {} bytes (deposit {}).",
+                bytes.len(),
+                format_pha(preimage::deposit_for(
+                    u32::try_from(bytes.len()).unwrap_or(u32::MAX)
+                ))
+            );
+            Ok(())
+        }
+        GovCmd::Submit {
+            track,
+            call,
+            after,
+            at,
+            deposit,
+            tx,
+        } => {
+            let track = track_id(&track)?;
+            let call = parse_call(&call)?;
+            let (client, signer) = tx.open().await?;
+            let enactment = at.map_or(DispatchTime::After(after), DispatchTime::At);
+            propose(&client, &signer, track, &call, enactment, deposit)
+                .await
+                .map(|_| ())
+        }
+        GovCmd::Deposit { index, tx } => {
+            let (client, signer) = tx.open().await?;
+            if !matches!(
+                client.referendum(index).await?,
+                Some(ReferendumInfo::Ongoing(_))
+            ) {
+                bail!("referendum #{index} is not ongoing (phala gov status)");
+            }
+            send(
+                &client,
+                &signer,
+                RuntimeCall::Referenda(referenda::Call::place_decision_deposit { index }),
+            )
+            .await
+            .map(|_| ())
+        }
+        GovCmd::Vote {
+            index,
+            side,
+            amount,
+            conviction,
+            tx,
+        } => {
+            let aye = match side.to_ascii_lowercase().as_str() {
+                "aye" | "yes" => true,
+                "nay" | "no" => false,
+                _ => bail!("vote aye or nay, not {side:?}"),
+            };
+            let balance = parse_amount(Some("amount"), &amount)?;
+            let conviction = parse_conviction(&conviction)?;
+            let (client, signer) = tx.open().await?;
+            if !matches!(
+                client.referendum(index).await?,
+                Some(ReferendumInfo::Ongoing(_))
+            ) {
+                bail!("referendum #{index} is not ongoing (phala gov status)");
+            }
+            let vote = AccountVote::Standard {
+                vote: Vote { aye, conviction },
+                balance,
+            };
+            send(
+                &client,
+                &signer,
+                RuntimeCall::ConvictionVoting(conviction_voting::Call::vote {
+                    poll_index: index,
+                    vote,
+                }),
+            )
+            .await
+            .map(|_| ())
+        }
+        GovCmd::Delegate {
+            track,
+            to,
+            amount,
+            conviction,
+            tx,
+        } => {
+            let class = track_id(&track)?;
+            let target = resolve_account(&to)?;
+            let balance = parse_amount(Some("amount"), &amount)?;
+            let conviction = parse_conviction(&conviction)?;
+            let (client, signer) = tx.open().await?;
+            send(
+                &client,
+                &signer,
+                RuntimeCall::ConvictionVoting(conviction_voting::Call::delegate {
+                    class,
+                    to: MultiAddress::Id(target),
+                    conviction,
+                    balance,
+                }),
+            )
+            .await
+            .map(|_| ())
+        }
+        GovCmd::Undelegate { track, tx } => {
+            let class = track_id(&track)?;
+            let (client, signer) = tx.open().await?;
+            send(
+                &client,
+                &signer,
+                RuntimeCall::ConvictionVoting(conviction_voting::Call::undelegate { class }),
+            )
+            .await
+            .map(|_| ())
+        }
+        GovCmd::Unlock { tx } => unlock(tx).await,
+        GovCmd::Status { index, url } => status(index, &url).await,
+        GovCmd::Tracks { url } => tracks(&url).await,
+    }
+}
+
+async fn unlock(tx: TxArgs) -> Result<()> {
+    let (client, signer) = tx.open().await?;
+    let who = signer.account_id();
+    let locks = client.class_locks(&who).await?;
+    if locks.is_empty() {
+        crate::outln!("{who} has no PHA locked by votes.");
+        return Ok(());
+    }
+    for (class, _) in locks {
+        if let Voting::Casting(casting) = client.voting_for(&who, class).await? {
+            for (index, _) in casting.votes.iter() {
+                if !matches!(
+                    client.referendum(*index).await?,
+                    Some(ReferendumInfo::Ongoing(_))
+                ) {
+                    send(
+                        &client,
+                        &signer,
+                        RuntimeCall::ConvictionVoting(conviction_voting::Call::remove_vote {
+                            class: Some(class),
+                            index: *index,
+                        }),
+                    )
+                    .await?;
+                }
+            }
+        }
+        send(
+            &client,
+            &signer,
+            RuntimeCall::ConvictionVoting(conviction_voting::Call::unlock {
+                class,
+                target: MultiAddress::Id(who),
+            }),
+        )
+        .await?;
+    }
+    let left = client.class_locks(&who).await?;
+    match left.iter().map(|(_, a)| *a).max() {
+        None => crate::outln!("All of {who}'s PHA is free of votes."),
+        Some(amount) => crate::outln!(
+            "{} stays locked by votes still running or convictions not yet over.",
+            format_pha(amount)
+        ),
+    }
+    Ok(())
+}
+
+fn describe(v: &ReferendumView, now: u32, block_ms: u64) -> String {
+    let when = |block: u32| {
+        let secs = u64::from(block.saturating_sub(now)).saturating_mul(block_ms) / 1000;
+        format!("#{block} (in {secs} s)")
+    };
+    match &v.info {
+        ReferendumInfo::Ongoing(s) => {
+            let mut out = format!(
+                "#{} {} — ayes {}, nays {}, support {}",
+                v.index,
+                track_name(s.track),
+                format_pha(s.tally.ayes),
+                format_pha(s.tally.nays),
+                format_pha(s.tally.support)
+            );
+            if let (Some(st), Some((_, t))) = (&v.standing, &v.track) {
+                out.push_str(&format!(
+                    "\n    approval {} (needs {}), support {} (needs {}) at {} of the decision period: {}",
+                    percent(st.approval),
+                    percent(st.min_approval),
+                    percent(st.support),
+                    percent(st.min_support),
+                    percent(st.x),
+                    if st.passing() { "passing" } else { "failing" }
+                ));
+                let state = match (&s.deciding, s.in_queue, &s.decision_deposit) {
+                    (Some(d), _, _) => match d.confirming {
+                        Some(c) => format!("confirming until {}", when(c)),
+                        None => format!(
+                            "deciding until {}",
+                            when(d.since.saturating_add(t.decision_period))
+                        ),
+                    },
+                    (None, true, _) => "queued for a deciding slot".to_string(),
+                    (None, false, Some(_)) => format!(
+                        "preparing until {}",
+                        when(s.submitted.saturating_add(t.prepare_period))
+                    ),
+                    (None, false, None) => format!(
+                        "needs its decision deposit of {} (phala gov deposit {})",
+                        format_pha(t.decision_deposit),
+                        v.index
+                    ),
+                };
+                out.push_str(&format!("\n    {state}"));
+            }
+            out
+        }
+        ReferendumInfo::Approved(at, ..) => format!("#{} approved at #{at}", v.index),
+        ReferendumInfo::Rejected(at, ..) => format!("#{} rejected at #{at}", v.index),
+        ReferendumInfo::Cancelled(at, ..) => format!("#{} cancelled at #{at}", v.index),
+        ReferendumInfo::TimedOut(at, ..) => format!("#{} timed out at #{at}", v.index),
+        ReferendumInfo::Killed(at) => format!("#{} killed at #{at}", v.index),
+    }
+}
+
+/// The chain's block time, from the timestamps of the last hundred blocks (one second if
+/// the chain is younger).
+async fn block_ms(client: &Client, now: u32) -> u64 {
+    let span = now.min(100);
+    if span < 2 {
+        return 1_000;
+    }
+    let stamp = |n: u32| async move {
+        let hash = client.block_hash(n).await.ok().flatten()?;
+        client.timestamp_at(hash).await.ok()
+    };
+    match (stamp(now.saturating_sub(span)).await, stamp(now).await) {
+        (Some(a), Some(b)) if b > a => (b - a) / u64::from(span),
+        _ => 1_000,
+    }
+}
+
+async fn status(index: Option<u32>, url: &str) -> Result<()> {
+    let client = connect(url, Duration::from_secs(60)).await?;
+    let (now, _) = client.best_head().await?;
+    let block_ms = block_ms(&client, now).await;
+    let views = client.referenda().await?;
+    let views: Vec<_> = match index {
+        Some(i) => {
+            let v: Vec<_> = views.into_iter().filter(|v| v.index == i).collect();
+            if v.is_empty() {
+                bail!("no referendum #{i}");
+            }
+            v
+        }
+        None => views,
+    };
+    if views.is_empty() {
+        crate::outln!("No referenda yet (phala gov submit).");
+    }
+    for v in &views {
+        crate::outln!("{}", describe(v, now, block_ms));
+    }
+    Ok(())
+}
+
+async fn tracks(url: &str) -> Result<()> {
+    let client = connect(url, Duration::from_secs(60)).await?;
+    let params = client.governance_params().await?;
+    crate::outln!(
+        "Submission deposit {}; undecided referenda time out after {} blocks; a conviction period is {} blocks.",
+        format_pha(params.submission_deposit),
+        params.undeciding_timeout,
+        params.vote_locking_period
+    );
+    for (id, t) in &params.tracks {
+        crate::outln!(
+            "{id:>3} {:<21} decides {} at once; deposit {}; prepare {}, decide {}, confirm {}, enact after {} blocks",
+            t.name,
+            t.max_deciding,
+            format_pha(t.decision_deposit),
+            t.prepare_period,
+            t.decision_period,
+            t.confirm_period,
+            t.min_enactment_period
+        );
+    }
+    Ok(())
+}
+
+pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
+    match cmd {
+        TreasuryCmd::Spend {
+            amount,
+            beneficiary,
+            track,
+            valid_from,
+            deposit,
+            tx,
+        } => {
+            let amount = parse_amount(Some("amount"), &amount)?;
+            let beneficiary: AccountId32 = resolve_account(&beneficiary)?;
+            let track = track_id(&track)?;
+            let (client, signer) = tx.open().await?;
+            let origin = referenda::origin_for_track(track);
+            let limit = match origin {
+                Some(OriginCaller::Origins(g)) => client
+                    .treasury_params()
+                    .await?
+                    .limits
+                    .iter()
+                    .find(|(o, _)| *o == g)
+                    .map(|(_, l)| *l),
+                Some(_) => Some(Balance::MAX),
+                None => None,
+            };
+            match limit {
+                None => bail!(
+                    "the {} track cannot spend: use treasurer, small_spender, medium_spender or big_spender",
+                    track_name(track)
+                ),
+                Some(limit) if amount > limit => bail!(
+                    "{} is above the {} track's limit of {}",
+                    format_pha(amount),
+                    track_name(track),
+                    format_pha(limit)
+                ),
+                Some(_) => {}
+            }
+            let call = RuntimeCall::Treasury(treasury::Call::spend {
+                asset_kind: Box::new(NativeOrWithId::Native),
+                amount,
+                beneficiary: Box::new(MultiAddress::Id(beneficiary)),
+                valid_from,
+            });
+            propose(
+                &client,
+                &signer,
+                track,
+                &call,
+                DispatchTime::After(1),
+                deposit,
+            )
+            .await
+            .map(|_| ())
+        }
+        TreasuryCmd::Spends { url } => {
+            let client = connect(&url, Duration::from_secs(60)).await?;
+            let (now, _) = client.best_head().await?;
+            let params = client.treasury_params().await?;
+            crate::outln!(
+                "Pot: {} (spend period {} blocks, burn {} of the rest, spends claimable for {} blocks)",
+                format_pha(client.treasury_pot().await?),
+                params.spend_period,
+                percent(params.burn),
+                params.payout_period
+            );
+            let spends = client.treasury_spends().await?;
+            if spends.is_empty() {
+                crate::outln!("No approved spends.");
+            }
+            for (index, s) in spends {
+                let state = match s.status {
+                    treasury::PaymentState::Pending if now < s.valid_from => {
+                        format!("payable from #{}", s.valid_from)
+                    }
+                    treasury::PaymentState::Pending if now >= s.expire_at => "expired".to_string(),
+                    treasury::PaymentState::Pending => format!(
+                        "payable now, until #{} (phala treasury payout {index})",
+                        s.expire_at
+                    ),
+                    treasury::PaymentState::Attempted { .. } => "paid".to_string(),
+                    treasury::PaymentState::Failed => "failed; payable again".to_string(),
+                };
+                crate::outln!(
+                    "#{index} {} to {}: {state}",
+                    format_pha(s.amount),
+                    s.beneficiary
+                );
+            }
+            Ok(())
+        }
+        TreasuryCmd::Payout { index, tx } => {
+            let (client, signer) = tx.open().await?;
+            send(
+                &client,
+                &signer,
+                RuntimeCall::Treasury(treasury::Call::payout { index }),
+            )
+            .await
+            .map(|_| ())
+        }
+    }
+}

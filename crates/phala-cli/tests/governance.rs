@@ -1,0 +1,204 @@
+//! Governance end to end on a real `phala devnet`, with the `phala gov` and `phala
+//! treasury` commands as a user types them and no sudo: a root referendum adds a
+//! measurement to the allowlist once conviction votes pass it; the votes lock PHA until
+//! their conviction period ends and `phala gov unlock` frees it; a treasurer referendum
+//! approves a spend that `phala treasury payout` pays to its beneficiary; a spend above a
+//! track's limit is refused.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use parity_scale_codec::Encode;
+use phala_client::Client;
+use phala_keys::Sr25519Pair;
+use phala_runtime::RuntimeCall;
+use phala_runtime::modules::registry;
+
+fn account(uri: &str) -> String {
+    Sr25519Pair::from_uri(uri).unwrap().account_id().to_ss58()
+}
+
+/// Polls (bounded) until `f` is `Some`.
+fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn referendum_index(out: &str) -> u32 {
+    let at = out
+        .find("Referendum #")
+        .unwrap_or_else(|| panic!("no index in {out}"));
+    out[at + "Referendum #".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn approve(url: &str, index: u32) {
+    let index = index.to_string();
+    // 35M of the devnet's 66M PHA that can vote: past the 50 % support at the start.
+    for voter in ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve"] {
+        common::phala_at(
+            url,
+            &[
+                "gov",
+                "vote",
+                &index,
+                "aye",
+                "7000000",
+                "--conviction",
+                "1x",
+                "--suri",
+                voter,
+            ],
+        )
+        .unwrap_or_else(|e| panic!("vote by {voter}: {e}"));
+    }
+    until("the referendum's approval", 90, || {
+        let out = common::phala_at(url, &["gov", "status", &index]).unwrap();
+        assert!(
+            !out.contains("rejected") && !out.contains("timed out"),
+            "{out}"
+        );
+        out.contains("approved").then_some(())
+    });
+}
+
+#[test]
+fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = common::Devnet::start(dir.path());
+    let url = devnet.ws_url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(Client::connect(&url)).unwrap();
+
+    let tracks = common::phala_at(&url, &["gov", "tracks"]).unwrap();
+    assert!(
+        tracks.contains("root") && tracks.contains("treasurer"),
+        "{tracks}"
+    );
+
+    // A root referendum: allow a new measurement.
+    let measurement = vec![0x5a; 32];
+    let call = RuntimeCall::Registry(registry::Call::add_measurement {
+        measurement: measurement.clone(),
+    });
+    let hex = common::hex(&call.encode());
+    let out = common::phala_at(
+        &url,
+        &[
+            "gov",
+            "submit",
+            "--track",
+            "root",
+            "--call",
+            &hex,
+            "--deposit",
+            "--suri",
+            "//Eve",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("submit: {e}"));
+    let index = referendum_index(&out);
+    let status = common::phala_at(&url, &["gov", "status", &index.to_string()]).unwrap();
+    assert!(status.contains("root"), "{status}");
+    approve(&url, index);
+    until("the measurement's enactment", 30, || {
+        runtime
+            .block_on(client.storage(&registry::ALLOWED_MEASUREMENTS.key(&measurement), None))
+            .unwrap()
+            .map(|_| ())
+    });
+
+    // Bob's 7,000,000 PHA stay locked: he cannot send 4,000,000 of his 10,000,000.
+    let refused = common::phala_at(
+        &url,
+        &[
+            "transfer",
+            "--suri",
+            "//Bob",
+            &account("//Ferdie"),
+            "4000000",
+        ],
+    );
+    assert!(refused.is_err(), "a transfer of locked PHA went through");
+    assert!(
+        common::phala_at(&url, &["gov", "unlock", "--suri", "//Bob"])
+            .unwrap()
+            .contains("stays locked"),
+        "the lock ended before its conviction period"
+    );
+    // One conviction period (30 s on a devnet) after the approval, unlock frees it.
+    until("the conviction period's end", 90, || {
+        let out = common::phala_at(&url, &["gov", "unlock", "--suri", "//Bob"]).unwrap();
+        out.contains("free of votes").then_some(())
+    });
+    common::phala_at(
+        &url,
+        &[
+            "transfer",
+            "--suri",
+            "//Bob",
+            &account("//Ferdie"),
+            "2000000",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("transfer after unlock: {e}"));
+
+    // A treasurer spend, paid to Ferdie once approved; one above a track's limit refused.
+    let too_much = common::phala_at(
+        &url,
+        &[
+            "treasury",
+            "spend",
+            "20000",
+            &account("//Ferdie"),
+            "--track",
+            "small_spender",
+            "--suri",
+            "//Eve",
+        ],
+    );
+    assert!(too_much.unwrap_err().contains("limit"));
+    let out = common::phala_at(
+        &url,
+        &[
+            "treasury",
+            "spend",
+            "250",
+            &account("//Ferdie"),
+            "--deposit",
+            "--suri",
+            "//Eve",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("treasury spend: {e}"));
+    let index = referendum_index(&out);
+    assert!(out.contains("treasurer"), "{out}");
+    approve(&url, index);
+    let spends = until("the approved spend", 30, || {
+        let out = common::phala_at(&url, &["treasury", "spends"]).unwrap();
+        out.contains("payable now").then_some(out)
+    });
+    assert!(spends.contains("250 PHA"), "{spends}");
+    let ferdie = Sr25519Pair::from_uri("//Ferdie").unwrap().account_id();
+    let before = runtime.block_on(client.free_balance(&ferdie)).unwrap();
+    common::phala_at(&url, &["treasury", "payout", "0", "--suri", "//Charlie"])
+        .unwrap_or_else(|e| panic!("payout: {e}"));
+    let after = runtime.block_on(client.free_balance(&ferdie)).unwrap();
+    assert_eq!(after - before, 250 * phala_client::primitives::PHA);
+    let listed = common::phala_at(&url, &["treasury", "spends"]).unwrap();
+    assert!(listed.contains("paid"), "{listed}");
+}
