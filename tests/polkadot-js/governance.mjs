@@ -75,8 +75,13 @@ for (;;) {
 const locks = await api.query.balances.locks(charlie.address);
 check(locks.some((l) => l.id.toUtf8() === 'pyconvot' && l.amount.toBigInt() === 9_000_000n * PHA),
   `Charlie's locks: ${locks.toString()}`);
+// The tracks in the metadata are this chain's (a devnet decides in seconds), as stored.
 const tracks = api.consts.referenda.tracks.map(([id, t]) => `${id}:${t.name}`);
 check(tracks.includes('0:root'), `tracks: ${tracks}`);
+const stored = (await api.query.referenda.params()).unwrap();
+const rootConst = api.consts.referenda.tracks.find(([id]) => id.toNumber() === 0)[1];
+check(rootConst.decisionPeriod.toNumber() === stored.tracks[0][1].decisionPeriod.toNumber(),
+  `metadata's root decision period ${rootConst.decisionPeriod} is not the chain's ${stored.tracks[0][1].decisionPeriod}`);
 
 checkNoWarnings();
 clearTimeout(timer);

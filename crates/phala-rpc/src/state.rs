@@ -4,8 +4,6 @@
 //! that size, and range queries limited in blocks and reads, so no request can make the node
 //! build an unbounded response.
 
-use std::sync::LazyLock;
-
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use phala_primitives::H256;
@@ -17,11 +15,6 @@ use phala_runtime::VERSION;
 use phala_state::StateView;
 
 use crate::{Api, Ctx, RpcResult, errors, subscriptions};
-
-/// `state_getMetadata`'s answer, encoded once: it is large and never changes.
-static METADATA: LazyLock<HexBytes> = LazyLock::new(|| {
-    HexBytes::encode(phala_runtime::metadata::metadata_bytes(14).unwrap_or_default())
-});
 
 /// Substrate's cap on `state_getKeysPaged`'s `count`; polkadot.js pages with exactly this.
 pub const MAX_PAGE: u32 = 1000;
@@ -123,8 +116,16 @@ impl StateApiServer for Api {
     }
 
     fn metadata(&self, at: Option<H256>) -> RpcResult<HexBytes> {
-        self.resolve_at(at)?;
-        Ok(METADATA.clone())
+        // The runtime's `Metadata_metadata` at that block: its constants carry the chain's
+        // governance parameters. The answer is `OpaqueMetadata` (a length-prefixed vector).
+        let at = self.resolve_at(at)?;
+        let opaque = self
+            .chain
+            .runtime_call(Some(at), "Metadata_metadata", &[])
+            .map_err(errors::from_chain)?;
+        let bytes = <Vec<u8> as parity_scale_codec::Decode>::decode(&mut opaque.as_slice())
+            .map_err(|e| errors::internal(format!("metadata does not decode: {e}")))?;
+        Ok(HexBytes::encode(&bytes))
     }
 
     fn runtime_version(&self, at: Option<H256>) -> RpcResult<RuntimeVersionJson> {

@@ -90,14 +90,16 @@ pub fn call(
     let mut args = Args { method, input };
     let output = match method {
         "Core_version" => crate::version::version().encode(),
-        "Metadata_metadata" => metadata::opaque(metadata::metadata_bytes(14).unwrap_or_default()),
+        "Metadata_metadata" => metadata::opaque(
+            &metadata::metadata_bytes_at(&crate::Ext::new(backend), 14).unwrap_or_default(),
+        ),
         "Metadata_metadata_versions" => VERSIONS.to_vec().encode(),
         "Metadata_metadata_at_version" => {
             let version: u32 = args.next()?;
-            match metadata::metadata_bytes(version) {
+            match metadata::metadata_bytes_at(&crate::Ext::new(backend), version) {
                 Some(bytes) => {
                     let mut out = vec![1u8];
-                    out.extend(metadata::opaque(bytes));
+                    out.extend(metadata::opaque(&bytes));
                     out
                 }
                 None => vec![0u8],

@@ -254,7 +254,11 @@ fn modules() -> Vec<ModuleMetadata> {
 }
 
 fn v14() -> RuntimeMetadataV14 {
-    let pallets = modules()
+    v14_of(modules())
+}
+
+fn v14_of(modules: Vec<ModuleMetadata>) -> RuntimeMetadataV14 {
+    let pallets = modules
         .into_iter()
         .map(|m| PalletMetadataV14 {
             name: m.name,
@@ -438,7 +442,11 @@ fn apis() -> Vec<RuntimeApiMetadata> {
 }
 
 fn v15() -> RuntimeMetadataV15 {
-    let pallets = modules()
+    v15_of(modules())
+}
+
+fn v15_of(modules: Vec<ModuleMetadata>) -> RuntimeMetadataV15 {
+    let pallets = modules
         .into_iter()
         .map(|m| PalletMetadataV15 {
             name: m.name,
@@ -499,6 +507,60 @@ pub fn metadata_bytes(version: u32) -> Option<&'static [u8]> {
         15 => Some(&V15_BYTES),
         _ => None,
     }
+}
+
+/// The modules' metadata with this chain's governance constants (tracks, periods,
+/// deposits), which its chain spec sets rather than the runtime.
+fn chain_modules(ext: &crate::Ext) -> Vec<ModuleMetadata> {
+    let governance = referenda::params(ext);
+    let treasury_params = treasury::params(ext);
+    let mut modules = modules();
+    for m in &mut modules {
+        match m.name {
+            "Referenda" => m.constants = referenda::constants(&governance),
+            "ConvictionVoting" => m.constants = conviction_voting::constants(&governance),
+            "Treasury" => m.constants = treasury::constants(&treasury_params),
+            _ => {}
+        }
+    }
+    modules
+}
+
+/// Chains' metadata, by served version and the encoding of their governance parameters:
+/// built once per chain (a node serves one chain, whose parameters change only by
+/// referendum).
+static CHAIN_METADATA: std::sync::Mutex<Vec<((u32, Vec<u8>), std::sync::Arc<Vec<u8>>)>> =
+    std::sync::Mutex::new(Vec::new());
+const CHAIN_METADATA_CACHE: usize = 8;
+
+/// [`metadata_bytes`] with the governance constants of the chain whose state `ext` reads.
+pub fn metadata_bytes_at(ext: &crate::Ext, version: u32) -> Option<std::sync::Arc<Vec<u8>>> {
+    if !VERSIONS.contains(&version) {
+        return None;
+    }
+    let key = (
+        version,
+        (referenda::params(ext), treasury::params(ext)).encode(),
+    );
+    let cached = CHAIN_METADATA
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+    if let Some(bytes) = cached {
+        return Some(bytes);
+    }
+    let modules = chain_modules(ext);
+    let bytes = std::sync::Arc::new(match version {
+        14 => RuntimeMetadataPrefixed::from(v14_of(modules)).encode(),
+        _ => RuntimeMetadataPrefixed::from(v15_of(modules)).encode(),
+    });
+    if let Ok(mut cache) = CHAIN_METADATA.lock() {
+        if cache.len() >= CHAIN_METADATA_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, bytes.clone()));
+    }
+    Some(bytes)
 }
 
 /// `OpaqueMetadata` encoding: `Compact(len) ‖ bytes`.

@@ -473,6 +473,24 @@ pub fn undelegate(ext: &mut Ext, who: AccountId32, class: TrackId) -> DispatchRe
     Ok(())
 }
 
+/// The module's constants with `params`' lock period.
+pub fn constants(
+    params: &referenda::GovernanceParams,
+) -> Vec<frame_metadata::v14::PalletConstantMetadata> {
+    vec![
+        crate::metadata::constant(
+            "MaxVotes",
+            &MAX_VOTES,
+            " The maximum number of concurrent votes an account may have.",
+        ),
+        crate::metadata::constant(
+            "VoteLockingPeriod",
+            &params.vote_locking_period,
+            " The minimum period of vote locking.",
+        ),
+    ]
+}
+
 /// This module's metadata: storage, calls, events, constants and errors.
 pub fn metadata() -> crate::metadata::ModuleMetadata {
     crate::metadata::ModuleMetadata {
@@ -481,18 +499,7 @@ pub fn metadata() -> crate::metadata::ModuleMetadata {
         storage: storage_metadata(),
         calls: Some(scale_info::meta_type::<Call>()),
         event: Some(scale_info::meta_type::<Event>()),
-        constants: vec![
-            crate::metadata::constant(
-                "MaxVotes",
-                &MAX_VOTES,
-                " The maximum number of concurrent votes an account may have.",
-            ),
-            crate::metadata::constant(
-                "VoteLockingPeriod",
-                &referenda::GovernanceParams::default().vote_locking_period,
-                " The minimum period of vote locking (this runtime's default; a chain's own is in `Referenda.Params`).",
-            ),
-        ],
+        constants: constants(&referenda::GovernanceParams::default()),
         error: Some(scale_info::meta_type::<Error>()),
         docs: " Conviction votes on referenda, and delegation per track.",
     }

@@ -285,42 +285,46 @@ fn slash(ext: &mut Ext, deposit: &Deposit) {
     }
 }
 
+/// The module's constants with `params`' values.
+pub fn constants(params: &GovernanceParams) -> Vec<frame_metadata::v14::PalletConstantMetadata> {
+    vec![
+        crate::metadata::constant(
+            "SubmissionDeposit",
+            &params.submission_deposit,
+            " The minimum amount to be used as a deposit for a public referendum proposal.",
+        ),
+        crate::metadata::constant(
+            "MaxQueued",
+            &MAX_QUEUED,
+            " Maximum size of the referendum queue for a single track.",
+        ),
+        crate::metadata::constant(
+            "UndecidingTimeout",
+            &params.undeciding_timeout,
+            " The number of blocks after submission that a referendum must begin being decided by.",
+        ),
+        crate::metadata::constant(
+            "AlarmInterval",
+            &ALARM_INTERVAL,
+            " Quantization level for the referendum wakeup scheduler.",
+        ),
+        crate::metadata::constant(
+            "Tracks",
+            &params.tracks,
+            " Information concerning the different referendum tracks.",
+        ),
+    ]
+}
+
 /// This module's metadata: storage, calls, events, constants and errors.
 pub fn metadata() -> crate::metadata::ModuleMetadata {
-    let defaults = GovernanceParams::default();
     crate::metadata::ModuleMetadata {
         name: "Referenda",
         index: index::REFERENDA,
         storage: storage_metadata(),
         calls: Some(scale_info::meta_type::<Call>()),
         event: Some(scale_info::meta_type::<Event>()),
-        constants: vec![
-            crate::metadata::constant(
-                "SubmissionDeposit",
-                &defaults.submission_deposit,
-                " The minimum amount to be used as a deposit for a public referendum proposal.",
-            ),
-            crate::metadata::constant(
-                "MaxQueued",
-                &MAX_QUEUED,
-                " Maximum size of the referendum queue for a single track.",
-            ),
-            crate::metadata::constant(
-                "UndecidingTimeout",
-                &defaults.undeciding_timeout,
-                " The number of blocks after submission that a referendum must begin being decided by.",
-            ),
-            crate::metadata::constant(
-                "AlarmInterval",
-                &ALARM_INTERVAL,
-                " Quantization level for the referendum wakeup scheduler.",
-            ),
-            crate::metadata::constant(
-                "Tracks",
-                &defaults.tracks,
-                " A list of tracks (this runtime's defaults; a chain's own are in `Referenda.Params`).",
-            ),
-        ],
+        constants: constants(&GovernanceParams::default()),
         error: Some(scale_info::meta_type::<Error>()),
         docs: " Proposals decided by conviction vote on the track of the origin they ask for.",
     }

@@ -483,3 +483,57 @@ fn balances_move_only_by_deposits() {
     run_to(&mut chain, 20);
     assert_eq!(balances::total_issuance(&chain.ext()), issuance);
 }
+
+#[test]
+fn a_parameters_referendum_sets_the_economics_from_its_enactment_block() {
+    use crate::modules::computation;
+    let mut chain = gov_chain();
+    let alice = pair("//Alice");
+    let mut params = computation::PARAMS.get(&chain.ext()).unwrap();
+    params.heartbeat_window = params.heartbeat_window + 5;
+    let call = RuntimeCall::Computation(computation::Call::set_params { params });
+    // Only root and the parameters track may set them.
+    assert_eq!(
+        chain.mutate(|ext| call
+            .clone()
+            .dispatch(ext, Origin::Gov(GovOrigin::Treasurer))),
+        Err(crate::dispatch::DispatchError::BadOrigin)
+    );
+    let parameters = Origin::Gov(GovOrigin::Parameters).caller();
+    let bounded = chain.mutate(|ext| crate::modules::preimage::bound(ext, &call).unwrap());
+    chain.produce(vec![
+        chain.sign(
+            &alice,
+            RuntimeCall::Referenda(Call::submit {
+                proposal_origin: Box::new(parameters),
+                proposal: bounded,
+                enactment_moment: DispatchTime::After(0),
+            }),
+            0,
+        ),
+        chain.sign(
+            &alice,
+            RuntimeCall::Referenda(Call::place_decision_deposit { index: 0 }),
+            1,
+        ),
+        chain.sign(
+            &alice,
+            vote_call(0, true, Conviction::Locked1x, 9_000 * PHA),
+            2,
+        ),
+    ]);
+    let Some(ReferendumInfo::Ongoing(status)) = info(&chain, 0) else {
+        panic!()
+    };
+    assert_eq!(status.track, 40);
+    // Approved at 11, enacted at 15 (the track's minimum enactment delay).
+    run_to(&mut chain, 14);
+    assert_ne!(computation::PARAMS.get(&chain.ext()), Some(params));
+    run_to(&mut chain, 15);
+    assert_eq!(computation::PARAMS.get(&chain.ext()), Some(params));
+    // Gatekeepers learn it from this block's message queue, as from a root call.
+    assert!(chain.events().iter().any(|r| matches!(
+        r.event,
+        RuntimeEvent::Computation(computation::Event::ParamsSet)
+    )));
+}

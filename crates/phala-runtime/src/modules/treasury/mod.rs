@@ -427,42 +427,46 @@ fn now(ext: &Ext) -> BlockNumber {
     system::block_number(ext)
 }
 
+/// The module's constants with `params`' values.
+pub fn constants(params: &Params) -> Vec<frame_metadata::v14::PalletConstantMetadata> {
+    vec![
+        crate::metadata::constant(
+            "SpendPeriod",
+            &params.spend_period,
+            " Period between successive spends.",
+        ),
+        crate::metadata::constant(
+            "Burn",
+            &params.burn,
+            " Percentage of spare funds (if any) that are burnt per spend period.",
+        ),
+        crate::metadata::constant(
+            "PalletId",
+            &PALLET_ID,
+            " The treasury's pallet id, used for deriving its sovereign account ID.",
+        ),
+        crate::metadata::constant(
+            "MaxApprovals",
+            &MAX_APPROVALS,
+            " The maximum number of approvals that can wait in the spending queue.",
+        ),
+        crate::metadata::constant(
+            "PayoutPeriod",
+            &params.payout_period,
+            " The period during which an approved treasury spend has to be claimed.",
+        ),
+    ]
+}
+
 /// This module's metadata: storage, calls, events, constants and errors.
 pub fn metadata() -> crate::metadata::ModuleMetadata {
-    let defaults = Params::default();
     crate::metadata::ModuleMetadata {
         name: "Treasury",
         index: index::TREASURY,
         storage: storage_metadata(),
         calls: Some(scale_info::meta_type::<Call>()),
         event: Some(scale_info::meta_type::<Event>()),
-        constants: vec![
-            crate::metadata::constant(
-                "SpendPeriod",
-                &defaults.spend_period,
-                " Period between successive spends (this runtime's default; a chain's own is in `Treasury.Params`).",
-            ),
-            crate::metadata::constant(
-                "Burn",
-                &defaults.burn,
-                " Percentage of spare funds (if any) that are burnt per spend period.",
-            ),
-            crate::metadata::constant(
-                "PalletId",
-                &PALLET_ID,
-                " The treasury's pallet id, used for deriving its sovereign account ID.",
-            ),
-            crate::metadata::constant(
-                "MaxApprovals",
-                &MAX_APPROVALS,
-                " The maximum number of approvals that can wait in the spending queue.",
-            ),
-            crate::metadata::constant(
-                "PayoutPeriod",
-                &defaults.payout_period,
-                " The period during which an approved treasury spend has to be claimed.",
-            ),
-        ],
+        constants: constants(&Params::default()),
         error: Some(scale_info::meta_type::<Error>()),
         docs: " The network's own PHA and the spends governance approves.",
     }
