@@ -142,9 +142,11 @@ impl From<Error> for DispatchError {
     }
 }
 
-fn total_balance(ext: &Ext, who: &AccountId32) -> Balance {
-    let data = balances::account_data(ext, who);
-    data.free.saturating_add(data.reserved)
+/// What an account may vote or delegate with: its free PHA, which the lock then freezes.
+/// (Upstream also counts reserved PHA; here reserves can leave the account — contract
+/// deposits move to the contract — so PHA voted from a reserve would escape the lock.)
+fn voting_balance(ext: &Ext, who: &AccountId32) -> Balance {
+    balances::account_data(ext, who).free
 }
 
 fn store_voting(ext: &mut Ext, who: &AccountId32, class: TrackId, voting: &Voting) {
@@ -162,7 +164,7 @@ pub fn vote(
     index: ReferendumIndex,
     vote: AccountVote,
 ) -> DispatchResult {
-    if vote.balance() > total_balance(ext, &who) {
+    if vote.balance() > voting_balance(ext, &who) {
         return Err(Error::InsufficientFunds.into());
     }
     let PollState::Ongoing { mut tally, track } = referenda::poll(ext, index) else {
@@ -420,7 +422,7 @@ pub fn delegate(
     if referenda::params(ext).track(class).is_none() {
         return Err(Error::BadClass.into());
     }
-    if balance > total_balance(ext, &who) {
+    if balance > voting_balance(ext, &who) {
         return Err(Error::InsufficientFunds.into());
     }
     let (delegations, prior) = match VOTING_FOR.get_or_default(ext, &who, &class) {

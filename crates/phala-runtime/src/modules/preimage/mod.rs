@@ -406,16 +406,24 @@ pub fn realize(ext: &Ext, bounded: &Bounded) -> Result<RuntimeCall, Unavailable>
 }
 
 /// Names `call` for later: inline if short, otherwise noted for free (root's note) and
-/// named by hash; the note counts as one request.
-pub fn bound(ext: &mut Ext, call: &RuntimeCall) -> Result<Bounded, DispatchError> {
+/// named by hash. Returns whether that added a request, which the caller then owns and
+/// drops with [`drop_bounded`] (bytes someone already requested gain none).
+pub fn bound(ext: &mut Ext, call: &RuntimeCall) -> Result<(Bounded, bool), DispatchError> {
     if let Some(inline) = Bounded::inline(call) {
-        return Ok(inline);
+        return Ok((inline, false));
     }
     let bytes = call.encode();
     let len = u32::try_from(bytes.len()).map_err(|_| Error::TooBig)?;
     let hash = H256(hashing::blake2_256(&bytes));
-    note(ext, bytes, None)?;
-    Ok(Bounded::Lookup { hash, len })
+    let added = match REQUEST_STATUS_FOR.get(ext, &hash) {
+        None | Some(RequestStatus::Unrequested { .. }) => true,
+        Some(RequestStatus::Requested { .. }) => false,
+    };
+    let bytes_there = self::len(ext, &hash) == Some(len);
+    if !bytes_there || added {
+        note(ext, bytes, None)?;
+    }
+    Ok((Bounded::Lookup { hash, len }, added))
 }
 
 /// Forgets what `bound` noted or a task requested: one request fewer for a lookup.

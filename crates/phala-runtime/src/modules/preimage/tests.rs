@@ -115,7 +115,7 @@ fn root_notes_are_free_and_count_as_requests() {
     let call = RuntimeCall::System(system::Call::remark {
         remark: vec![9; 200],
     });
-    let bounded = chain.mutate(|ext| bound(ext, &call).unwrap());
+    let bounded = chain.mutate(|ext| bound(ext, &call).unwrap().0);
     let Bounded::Lookup { hash, len } = bounded.clone() else {
         panic!("a 200-byte call is not inline");
     };

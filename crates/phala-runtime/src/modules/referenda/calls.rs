@@ -62,12 +62,16 @@ impl Call {
     pub fn info(&self) -> DispatchInfo {
         // Servicing a referendum may start deciding it, move its queue (up to 100
         // entries) and reschedule its alarm.
+        // An alarm or an enactment may look through the scheduler's spill blocks.
+        let spill = u64::from(crate::modules::scheduler::SPILL_BLOCKS);
         let weight = match self {
-            Call::submit { .. } => weights::reads_writes(8, 8),
+            Call::submit { .. } => weights::reads_writes(spill.saturating_add(8), 8),
             Call::place_decision_deposit { .. }
             | Call::cancel { .. }
             | Call::kill { .. }
-            | Call::nudge_referendum { .. } => weights::reads_writes(12, 12),
+            | Call::nudge_referendum { .. } => {
+                weights::reads_writes(spill.saturating_mul(2).saturating_add(12), 12)
+            }
             Call::one_fewer_deciding { .. } => weights::reads_writes(2, 0),
             Call::refund_decision_deposit { .. }
             | Call::refund_submission_deposit { .. }

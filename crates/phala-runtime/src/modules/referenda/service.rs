@@ -12,7 +12,7 @@ use super::{
 };
 use crate::arith::Perbill;
 use crate::modules::preimage::Bounded;
-use crate::modules::scheduler::{self, DispatchTime};
+use crate::modules::scheduler;
 use crate::modules::{REWARD_POOL_ACCOUNT, TREASURY_ACCOUNT, balances, system};
 use crate::origin::Origin;
 use crate::{Ext, RuntimeCall};
@@ -149,24 +149,18 @@ pub(super) fn ensure_alarm_at(
     if status.alarm.is_some_and(|(at, _)| at == when) {
         return false;
     }
-    ensure_no_alarm(ext, status);
     let Some(call) = Bounded::inline(&RuntimeCall::Referenda(Call::nudge_referendum { index }))
     else {
         return true;
     };
-    // A full agenda at that block loses the alarm; anyone's vote or `nudge` by root
-    // brings the referendum back.
-    status.alarm = scheduler::schedule(
-        ext,
-        None,
-        DispatchTime::At(when),
-        None,
-        ALARM_PRIORITY,
-        Origin::Root.caller(),
-        call,
-    )
-    .ok()
-    .map(|address| (when, address));
+    // The new alarm first, in the first block from `when` with room; only once it is set
+    // does the old one go, so a full agenda never leaves the referendum without one.
+    if let Ok(address) =
+        scheduler::schedule_soonest(ext, None, when, ALARM_PRIORITY, Origin::Root.caller(), call)
+    {
+        ensure_no_alarm(ext, status);
+        status.alarm = Some((when, address));
+    }
     true
 }
 
@@ -195,13 +189,12 @@ fn schedule_enactment(
     let now = system::block_number(ext);
     let earliest = now.saturating_add(track.min_enactment_period.max(1));
     let when = status.enactment.evaluate(now).max(earliest);
-    // The name is unique per referendum and the block is in the future; only a full
-    // agenda fails, and then the proposal is lost as upstream's would be.
-    let _ = scheduler::schedule(
+    // The name is unique per referendum and the block is in the future; a full agenda
+    // makes the enactment late, not lost (upstream's would be lost).
+    let _ = scheduler::schedule_soonest(
         ext,
         Some(enactment_name(index)),
-        DispatchTime::At(when),
-        None,
+        when,
         ENACTMENT_PRIORITY,
         status.origin,
         status.proposal.clone(),
@@ -429,9 +422,7 @@ pub(super) fn service(
                 }
             }
             status.deciding = Some(deciding);
-            alarm = decision_time(ext, &deciding, &status.tally, &track)
-                .min(deciding.since.saturating_add(track.decision_period))
-                .max(now.saturating_add(1));
+            alarm = decision_time(ext, &deciding, &status.tally, &track).max(now.saturating_add(1));
         }
     }
     if alarm < BlockNumber::MAX {
@@ -451,7 +442,7 @@ pub(super) fn nudge(ext: &mut Ext, index: ReferendumIndex) -> Result<(), super::
     let now = system::block_number(ext);
     // The alarm that brought us here has run.
     let mut status = status;
-    if status.alarm.is_some_and(|(at, _)| at <= now) {
+    if status.alarm.is_some_and(|(_, (block, _))| block <= now) {
         status.alarm = None;
     }
     let (info, freed) = service(ext, now, index, status);

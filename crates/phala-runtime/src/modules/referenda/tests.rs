@@ -187,7 +187,7 @@ fn the_enactment_runs_at_its_moment_not_before() {
         ),
         chain.sign(
             &alice,
-            vote_call(0, true, Conviction::Locked1x, 9_000 * PHA),
+            vote_call(0, true, Conviction::Locked1x, 8_900 * PHA),
             2,
         ),
     ]);
@@ -225,7 +225,7 @@ fn a_referendum_that_fails_changes_nothing() {
         ),
         chain.sign(
             &alice,
-            vote_call(0, false, Conviction::Locked3x, 9_000 * PHA),
+            vote_call(0, false, Conviction::Locked3x, 8_900 * PHA),
             1,
         ),
         chain.sign(&bob, vote_call(0, true, Conviction::None, 1_000 * PHA), 1),
@@ -476,7 +476,7 @@ fn balances_move_only_by_deposits() {
         ),
         chain.sign(
             &alice,
-            vote_call(0, true, Conviction::Locked6x, 9_000 * PHA),
+            vote_call(0, true, Conviction::Locked6x, 8_900 * PHA),
             2,
         ),
     ]);
@@ -490,7 +490,7 @@ fn a_parameters_referendum_sets_the_economics_from_its_enactment_block() {
     let mut chain = gov_chain();
     let alice = pair("//Alice");
     let mut params = computation::PARAMS.get(&chain.ext()).unwrap();
-    params.heartbeat_window = params.heartbeat_window + 5;
+    params.heartbeat_window += 5;
     let call = RuntimeCall::Computation(computation::Call::set_params { params });
     // Only root and the parameters track may set them.
     assert_eq!(
@@ -500,7 +500,7 @@ fn a_parameters_referendum_sets_the_economics_from_its_enactment_block() {
         Err(crate::dispatch::DispatchError::BadOrigin)
     );
     let parameters = Origin::Gov(GovOrigin::Parameters).caller();
-    let bounded = chain.mutate(|ext| crate::modules::preimage::bound(ext, &call).unwrap());
+    let bounded = chain.mutate(|ext| crate::modules::preimage::bound(ext, &call).unwrap().0);
     chain.produce(vec![
         chain.sign(
             &alice,
@@ -518,7 +518,7 @@ fn a_parameters_referendum_sets_the_economics_from_its_enactment_block() {
         ),
         chain.sign(
             &alice,
-            vote_call(0, true, Conviction::Locked1x, 9_000 * PHA),
+            vote_call(0, true, Conviction::Locked1x, 8_900 * PHA),
             2,
         ),
     ]);

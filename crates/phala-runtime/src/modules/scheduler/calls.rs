@@ -107,9 +107,8 @@ impl Call {
                      maybe_periodic: Option<(BlockNumber, u32)>,
                      priority: u8,
                      call: Box<RuntimeCall>| {
-            let bounded = preimage::bound(ext, &call)?;
-            // `bound` noted a long call as one request; the task requests it again.
-            let noted = bounded.lookup().is_some();
+            // A request `bound` added is its own; the task requests the preimage again.
+            let (bounded, noted) = preimage::bound(ext, &call)?;
             let placed = schedule(
                 ext,
                 id,

@@ -301,6 +301,43 @@ pub fn schedule(
     Ok(address)
 }
 
+/// Blocks after a full agenda that [`schedule_soonest`] tries.
+pub const SPILL_BLOCKS: u32 = 16;
+
+/// [`schedule`] at `when`, or at the first of the next [`SPILL_BLOCKS`] blocks whose agenda
+/// has room: what must run (an enactment, a referendum's alarm) is late rather than lost
+/// when someone fills an agenda.
+pub fn schedule_soonest(
+    ext: &mut Ext,
+    maybe_id: Option<TaskName>,
+    when: BlockNumber,
+    priority: u8,
+    origin: OriginCaller,
+    call: Bounded,
+) -> Result<TaskAddress, DispatchError> {
+    if let Some(id) = maybe_id
+        && LOOKUP.contains(ext, &id)
+    {
+        return Err(Error::FailedToSchedule.into());
+    }
+    for at in when..=when.saturating_add(SPILL_BLOCKS) {
+        let agenda = AGENDA.get_or_default(ext, &at);
+        if agenda.is_full() && agenda.iter().all(Option::is_some) {
+            continue;
+        }
+        return schedule(
+            ext,
+            maybe_id,
+            DispatchTime::At(at),
+            None,
+            priority,
+            origin,
+            call,
+        );
+    }
+    Err(Error::FailedToSchedule.into())
+}
+
 /// Cancels the task at `address`; `origin`, if given, must be the task's.
 pub fn cancel(
     ext: &mut Ext,
@@ -404,8 +441,8 @@ fn service_agenda(
     when: BlockNumber,
 ) -> bool {
     budget.take(AGENDA_BASE);
-    let mut agenda = AGENDA.get_or_default(ext, &when);
-    let mut order: Vec<(usize, u8)> = agenda
+    let mut order: Vec<(usize, u8)> = AGENDA
+        .get_or_default(ext, &when)
         .iter()
         .enumerate()
         .filter_map(|(i, t)| t.as_ref().map(|t| (i, t.priority)))
@@ -413,34 +450,44 @@ fn service_agenda(
     order.sort_by_key(|&(i, p)| (p, i));
     let mut postponed = false;
     for (slot, _) in order {
-        let Some(task) = agenda.as_mut_vec().get_mut(slot).and_then(Option::take) else {
-            continue;
-        };
-        let index = u32::try_from(slot).unwrap_or(u32::MAX);
         if !budget.fits(TASK_BASE) {
-            put_back(&mut agenda, slot, task);
             postponed = true;
             break;
         }
+        // Read again for each task: one that ran before may have cancelled this one.
+        let mut agenda = AGENDA.get_or_default(ext, &when);
+        let Some(task) = agenda.as_mut_vec().get_mut(slot).and_then(Option::take) else {
+            continue;
+        };
+        // Out of the agenda while it runs, so what it does to the agenda stays done.
+        store_agenda(ext, when, agenda);
         budget.take(TASK_BASE);
+        let index = u32::try_from(slot).unwrap_or(u32::MAX);
         match service_task(ext, budget, *executed == 0, now, (when, index), task) {
             Served::Done => *executed = executed.saturating_add(1),
             Served::Dropped => {}
-            Served::Kept(task) => put_back(&mut agenda, slot, task),
+            Served::Kept(task) => restore(ext, when, slot, task),
             Served::Postponed(task) => {
-                put_back(&mut agenda, slot, task);
+                restore(ext, when, slot, task);
                 postponed = true;
             }
         }
     }
-    store_agenda(ext, when, agenda);
     !postponed
 }
 
-fn put_back(agenda: &mut Agenda, slot: usize, task: Scheduled) {
+/// Puts a task that did not run back in its slot.
+fn restore(ext: &mut Ext, when: BlockNumber, slot: usize, task: Scheduled) {
+    let mut agenda = AGENDA.get_or_default(ext, &when);
+    while agenda.len() <= slot {
+        if agenda.try_push(None).is_err() {
+            return;
+        }
+    }
     if let Some(s) = agenda.as_mut_vec().get_mut(slot) {
         *s = Some(task);
     }
+    AGENDA.insert(ext, &when, &agenda);
 }
 
 enum Served {

@@ -175,7 +175,7 @@ fn a_missing_preimage_makes_the_task_unavailable() {
     let long = RuntimeCall::System(system::Call::remark {
         remark: vec![1; 500],
     });
-    let bounded = chain.mutate(|ext| preimage::bound(ext, &long).unwrap());
+    let bounded = chain.mutate(|ext| preimage::bound(ext, &long).unwrap().0);
     let Some((hash, _)) = bounded.lookup() else {
         panic!("not a lookup")
     };
@@ -320,7 +320,7 @@ fn an_overweight_task_waits_without_blocking_others() {
             call: Box::new(set_slash(3)),
             weight: MAXIMUM_WEIGHT,
         });
-        let heavy = preimage::bound(ext, &heavy).unwrap();
+        let heavy = preimage::bound(ext, &heavy).unwrap().0;
         agenda
             .try_push(Some(Scheduled {
                 maybe_id: None,
@@ -361,4 +361,91 @@ fn an_overweight_task_waits_without_blocking_others() {
     );
     chain.mutate(|ext| cancel(ext, None, (2, 0)).unwrap());
     assert!(!AGENDA.contains(&chain.ext(), &2));
+}
+
+#[test]
+fn what_must_run_spills_past_a_full_agenda() {
+    let mut chain = sudo_chain();
+    let root = Origin::Root.caller();
+    chain.mutate(|ext| {
+        for i in 0..MAX_SCHEDULED_PER_BLOCK {
+            let call = Bounded::inline(&set_slash(i)).unwrap();
+            schedule(ext, None, DispatchTime::At(5), None, 0, root, call).unwrap();
+        }
+        let late = Bounded::inline(&set_slash(77)).unwrap();
+        assert_eq!(
+            schedule_soonest(ext, Some([7; 32]), 5, 63, root, late.clone()),
+            Ok((6, 0))
+        );
+        // A taken name is refused at once, not retried.
+        assert_eq!(
+            schedule_soonest(ext, Some([7; 32]), 5, 63, root, late),
+            Err(Error::FailedToSchedule.into())
+        );
+    });
+    while chain.number < 6 {
+        chain.produce(vec![]);
+    }
+    assert_eq!(slash(&chain), Some(77));
+}
+
+#[test]
+fn a_task_that_cancels_another_in_its_agenda_stops_it() {
+    let mut chain = sudo_chain();
+    let root = Origin::Root.caller();
+    chain.mutate(|ext| {
+        // Slot 0 (runs first) cancels slot 1 of the same agenda.
+        let cancel = RuntimeCall::Scheduler(Call::cancel { when: 2, index: 1 });
+        schedule(
+            ext,
+            None,
+            DispatchTime::At(2),
+            None,
+            0,
+            root,
+            Bounded::inline(&cancel).unwrap(),
+        )
+        .unwrap();
+        schedule(
+            ext,
+            None,
+            DispatchTime::At(2),
+            None,
+            1,
+            root,
+            Bounded::inline(&set_slash(5)).unwrap(),
+        )
+        .unwrap();
+    });
+    let before = slash(&chain);
+    chain.produce(vec![]);
+    chain.produce(vec![]);
+    assert_eq!(slash(&chain), before, "the cancelled task ran");
+    assert!(!AGENDA.contains(&chain.ext(), &2));
+}
+
+#[test]
+fn tasks_naming_one_preimage_each_keep_it() {
+    let mut chain = sudo_chain();
+    let long = RuntimeCall::System(system::Call::remark {
+        remark: vec![3; 300],
+    });
+    let schedule_it = RuntimeCall::Scheduler(Call::schedule {
+        when: 3,
+        maybe_periodic: None,
+        priority: 0,
+        call: Box::new(long),
+    });
+    chain.mutate(|ext| {
+        schedule_it.clone().dispatch(ext, Origin::Root).unwrap();
+        schedule_it.clone().dispatch(ext, Origin::Root).unwrap();
+    });
+    for _ in 0..3 {
+        chain.produce(vec![]);
+    }
+    let ok = scheduler_events(&chain)
+        .into_iter()
+        .filter(|e| matches!(e, Event::Dispatched { result: Ok(()), .. }))
+        .count();
+    assert_eq!(ok, 2, "{:?}", scheduler_events(&chain));
 }
