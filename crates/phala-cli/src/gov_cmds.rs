@@ -54,12 +54,15 @@ pub enum GovCmd {
     },
     /// Place a referendum's decision deposit, so it can be decided.
     Deposit {
+        /// The referendum's number (`phala gov status`).
         index: u32,
         #[command(flatten)]
         tx: TxArgs,
     },
-    /// Vote on a referendum: aye or nay with an amount of PHA and a conviction.
+    /// Vote on a referendum: aye or nay with an amount of PHA and a conviction. Voting
+    /// again replaces your vote (the lock keeps the largest amount until you unlock).
     Vote {
+        /// The referendum's number (`phala gov status`).
         index: u32,
         /// aye or nay.
         side: String,
@@ -80,6 +83,7 @@ pub enum GovCmd {
         to: String,
         /// PHA lent.
         amount: String,
+        /// none or 1x…6x, as for `vote`: the lent PHA counts that many times.
         #[arg(long, default_value = "1x")]
         conviction: String,
         #[command(flatten)]
@@ -87,6 +91,7 @@ pub enum GovCmd {
     },
     /// Take back a delegation (its PHA stays locked for its conviction's periods).
     Undelegate {
+        /// Track name or id.
         track: String,
         #[command(flatten)]
         tx: TxArgs,
@@ -116,7 +121,7 @@ pub enum TreasuryCmd {
     Spend {
         /// PHA, e.g. "500".
         amount: String,
-        /// Who is paid (address).
+        /// Who is paid: an SS58 address, a 0x public key or a secret URI's account.
         beneficiary: String,
         /// treasurer, small_spender, medium_spender or big_spender (each has a limit).
         #[arg(long, default_value = "treasurer")]
@@ -137,6 +142,7 @@ pub enum TreasuryCmd {
     },
     /// Pay out an approved spend (anyone may).
     Payout {
+        /// The spend's number (`phala treasury spends`).
         index: u32,
         #[command(flatten)]
         tx: TxArgs,
@@ -295,6 +301,14 @@ async fn propose(
     Ok(index)
 }
 
+async fn ensure_ongoing(client: &Client, index: u32) -> Result<()> {
+    match client.referendum(index).await? {
+        Some(ReferendumInfo::Ongoing(_)) => Ok(()),
+        Some(_) => bail!("referendum #{index} has ended (phala gov status {index})"),
+        None => bail!("no referendum #{index} (phala gov status lists them)"),
+    }
+}
+
 pub async fn run(cmd: GovCmd) -> Result<()> {
     match cmd {
         GovCmd::Preimage { call, tx } => {
@@ -337,12 +351,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
         }
         GovCmd::Deposit { index, tx } => {
             let (client, signer) = tx.open().await?;
-            if !matches!(
-                client.referendum(index).await?,
-                Some(ReferendumInfo::Ongoing(_))
-            ) {
-                bail!("referendum #{index} is not ongoing (phala gov status)");
-            }
+            ensure_ongoing(&client, index).await?;
             send(
                 &client,
                 &signer,
@@ -364,14 +373,12 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
                 _ => bail!("vote aye or nay, not {side:?}"),
             };
             let balance = parse_amount(Some("amount"), &amount)?;
+            if balance == 0 {
+                bail!("a vote needs an amount of PHA above zero");
+            }
             let conviction = parse_conviction(&conviction)?;
             let (client, signer) = tx.open().await?;
-            if !matches!(
-                client.referendum(index).await?,
-                Some(ReferendumInfo::Ongoing(_))
-            ) {
-                bail!("referendum #{index} is not ongoing (phala gov status)");
-            }
+            ensure_ongoing(&client, index).await?;
             let vote = AccountVote::Standard {
                 vote: Vote { aye, conviction },
                 balance,
@@ -399,6 +406,35 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
             let balance = parse_amount(Some("amount"), &amount)?;
             let conviction = parse_conviction(&conviction)?;
             let (client, signer) = tx.open().await?;
+            if target == signer.account_id() {
+                bail!("you cannot delegate to yourself");
+            }
+            // A delegator casts no votes of its own on the track: clear ended ones first.
+            if let Voting::Casting(casting) = client.voting_for(&signer.account_id(), class).await?
+            {
+                let mut running = Vec::new();
+                for (index, _) in casting.votes.iter() {
+                    if matches!(
+                        client.referendum(*index).await?,
+                        Some(ReferendumInfo::Ongoing(_))
+                    ) {
+                        running.push(format!("#{index}"));
+                    } else {
+                        let remove = conviction_voting::Call::remove_vote {
+                            class: Some(class),
+                            index: *index,
+                        };
+                        send(&client, &signer, RuntimeCall::ConvictionVoting(remove)).await?;
+                    }
+                }
+                if !running.is_empty() {
+                    bail!(
+                        "you vote yourself on the {} track in {}: delegate once they end",
+                        track_name(class),
+                        running.join(", ")
+                    );
+                }
+            }
             send(
                 &client,
                 &signer,
@@ -467,12 +503,24 @@ async fn unlock(tx: TxArgs) -> Result<()> {
         .await?;
     }
     let left = client.class_locks(&who).await?;
-    match left.iter().map(|(_, a)| *a).max() {
-        None => crate::outln!("All of {who}'s PHA is free of votes."),
-        Some(amount) => crate::outln!(
-            "{} stays locked by votes still running or convictions not yet over.",
-            format_pha(amount)
-        ),
+    if left.is_empty() {
+        crate::outln!("All of {who}'s PHA is free of votes.");
+        return Ok(());
+    }
+    for (class, amount) in left {
+        let why = match client.voting_for(&who, class).await? {
+            Voting::Casting(c) if !c.votes.is_empty() => {
+                let running: Vec<_> = c.votes.iter().map(|(i, _)| format!("#{i}")).collect();
+                format!("votes on {} still running", running.join(", "))
+            }
+            Voting::Casting(c) => format!("conviction lock until block #{}", c.prior.0),
+            Voting::Delegating(d) => format!("delegated to {}", d.target),
+        };
+        crate::outln!(
+            "{} stays locked on the {} track: {why}.",
+            format_pha(amount),
+            track_name(class)
+        );
     }
     Ok(())
 }
@@ -525,7 +573,18 @@ fn describe(v: &ReferendumView, now: u32, block_ms: u64) -> String {
             }
             out
         }
-        ReferendumInfo::Approved(at, ..) => format!("#{} approved at #{at}", v.index),
+        ReferendumInfo::Approved(at, ..) => match v.enacts_at {
+            Some(block) => format!(
+                "#{} approved at #{at}; its call runs at {}",
+                v.index,
+                when(block)
+            ),
+            None => format!(
+                "#{} approved at #{at}; its call has run (its result is the Scheduler.Dispatched \
+                 event of that block)",
+                v.index
+            ),
+        },
         ReferendumInfo::Rejected(at, ..) => format!("#{} rejected at #{at}", v.index),
         ReferendumInfo::Cancelled(at, ..) => format!("#{} cancelled at #{at}", v.index),
         ReferendumInfo::TimedOut(at, ..) => format!("#{} timed out at #{at}", v.index),
@@ -536,7 +595,9 @@ fn describe(v: &ReferendumView, now: u32, block_ms: u64) -> String {
 /// The chain's block time, from the timestamps of the last hundred blocks (one second if
 /// the chain is younger).
 async fn block_ms(client: &Client, now: u32) -> u64 {
-    let span = now.min(100);
+    // Genesis has no timestamp: measure from block 1 at the earliest.
+    let from = now.saturating_sub(100).max(1);
+    let span = now.saturating_sub(from);
     if span < 2 {
         return 1_000;
     }
@@ -544,7 +605,7 @@ async fn block_ms(client: &Client, now: u32) -> u64 {
         let hash = client.block_hash(n).await.ok().flatten()?;
         client.timestamp_at(hash).await.ok()
     };
-    match (stamp(now.saturating_sub(span)).await, stamp(now).await) {
+    match (stamp(from).await, stamp(now).await) {
         (Some(a), Some(b)) if b > a => (b - a) / u64::from(span),
         _ => 1_000,
     }
@@ -574,25 +635,39 @@ async fn status(index: Option<u32>, url: &str) -> Result<()> {
     Ok(())
 }
 
+/// `blocks` as a time at `block_ms` per block.
+fn span(blocks: u32, block_ms: u64) -> String {
+    let secs = u64::from(blocks).saturating_mul(block_ms) / 1000;
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 async fn tracks(url: &str) -> Result<()> {
     let client = connect(url, Duration::from_secs(60)).await?;
     let params = client.governance_params().await?;
+    let (now, _) = client.best_head().await?;
+    let ms = block_ms(&client, now).await;
     crate::outln!(
-        "Submission deposit {}; undecided referenda time out after {} blocks; a conviction period is {} blocks.",
+        "Submission deposit {}; undecided referenda time out after {}; a conviction lock period is {} ({} ms blocks).",
         format_pha(params.submission_deposit),
-        params.undeciding_timeout,
-        params.vote_locking_period
+        span(params.undeciding_timeout, ms),
+        span(params.vote_locking_period, ms),
+        ms
     );
     for (id, t) in &params.tracks {
         crate::outln!(
-            "{id:>3} {:<21} decides {} at once; deposit {}; prepare {}, decide {}, confirm {}, enact after {} blocks",
+            "{id:>3} {:<21} decides {} at once; deposit {}; prepare {}, decide {}, confirm {}, enact {} after approval",
             t.name,
             t.max_deciding,
             format_pha(t.decision_deposit),
-            t.prepare_period,
-            t.decision_period,
-            t.confirm_period,
-            t.min_enactment_period
+            span(t.prepare_period, ms),
+            span(t.decision_period, ms),
+            span(t.confirm_period, ms),
+            span(t.min_enactment_period, ms)
         );
     }
     Ok(())
@@ -637,6 +712,14 @@ pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
                 ),
                 Some(_) => {}
             }
+            let pot = client.treasury_pot().await?;
+            if amount > pot {
+                crate::outln!(
+                    "Note: the treasury's pot holds {} now; the spend can be paid out only once it holds {}.",
+                    format_pha(pot),
+                    format_pha(amount)
+                );
+            }
             let call = RuntimeCall::Treasury(treasury::Call::spend {
                 asset_kind: Box::new(NativeOrWithId::Native),
                 amount,
@@ -658,9 +741,10 @@ pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
             let client = connect(&url, Duration::from_secs(60)).await?;
             let (now, _) = client.best_head().await?;
             let params = client.treasury_params().await?;
+            let pot = client.treasury_pot().await?;
             crate::outln!(
                 "Pot: {} (spend period {} blocks, burn {} of the rest, spends claimable for {} blocks)",
-                format_pha(client.treasury_pot().await?),
+                format_pha(pot),
                 params.spend_period,
                 percent(params.burn),
                 params.payout_period
@@ -675,6 +759,9 @@ pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
                         format!("payable from #{}", s.valid_from)
                     }
                     treasury::PaymentState::Pending if now >= s.expire_at => "expired".to_string(),
+                    treasury::PaymentState::Pending if s.amount > pot => {
+                        format!("payable once the pot holds it, until #{}", s.expire_at)
+                    }
                     treasury::PaymentState::Pending => format!(
                         "payable now, until #{} (phala treasury payout {index})",
                         s.expire_at
@@ -692,6 +779,28 @@ pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
         }
         TreasuryCmd::Payout { index, tx } => {
             let (client, signer) = tx.open().await?;
+            let (now, _) = client.best_head().await?;
+            let spend = client
+                .treasury_spends()
+                .await?
+                .into_iter()
+                .find(|(i, _)| *i == index)
+                .map(|(_, s)| s)
+                .ok_or_else(|| anyhow!("no spend #{index} (phala treasury spends lists them)"))?;
+            if now < spend.valid_from {
+                bail!("spend #{index} is payable from block #{}", spend.valid_from);
+            }
+            if matches!(spend.status, treasury::PaymentState::Attempted { .. }) {
+                bail!("spend #{index} is already paid");
+            }
+            let pot = client.treasury_pot().await?;
+            if spend.amount > pot {
+                bail!(
+                    "spend #{index} is {} but the treasury's pot holds {}: it can be paid once the pot has grown",
+                    format_pha(spend.amount),
+                    format_pha(pot)
+                );
+            }
             send(
                 &client,
                 &signer,

@@ -7,7 +7,7 @@ use phala_runtime::modules::referenda::{
 };
 use phala_runtime::modules::{
     REWARD_POOL_ACCOUNT, TREASURY_ACCOUNT, balances, contracts, conviction_voting, preimage,
-    treasury,
+    scheduler, treasury,
 };
 
 use crate::{Client, ClientError};
@@ -20,6 +20,8 @@ pub struct ReferendumView {
     /// Its track's rules (`None` for a track the chain no longer has).
     pub track: Option<(TrackId, referenda::TrackInfo)>,
     pub standing: Option<Standing>,
+    /// An approved referendum whose call has not run yet: the block it runs at.
+    pub enacts_at: Option<u32>,
 }
 
 fn missing(what: &str) -> ClientError {
@@ -91,7 +93,18 @@ impl Client {
             else {
                 continue;
             };
-            out.push(view(index, info, &params, now, turnout));
+            let mut v = view(index, info, &params, now, turnout);
+            if matches!(v.info, ReferendumInfo::Approved(..)) {
+                let lookup: Option<(u32, u32)> = self
+                    .storage_decoded(
+                        "a Scheduler.Lookup entry",
+                        &scheduler::LOOKUP.key(&referenda::enactment_name(index)),
+                        Some(at),
+                    )
+                    .await?;
+                v.enacts_at = lookup.map(|(block, _)| block);
+            }
+            out.push(v);
         }
         out.sort_by_key(|v| std::cmp::Reverse(v.index));
         Ok(out)
@@ -216,5 +229,6 @@ pub fn view(
         info,
         track,
         standing,
+        enacts_at: None,
     }
 }
