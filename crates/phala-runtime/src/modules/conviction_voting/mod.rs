@@ -343,61 +343,42 @@ pub fn update_lock(ext: &mut Ext, who: &AccountId32, class: TrackId) -> Dispatch
     }
 }
 
-/// Adds delegated votes to `target` and to its standard votes on ongoing referenda.
-fn increase_upstream(
+/// Adds (or takes away) delegated votes to `target` and to its standard votes on ongoing
+/// referenda.
+fn move_upstream(
     ext: &mut Ext,
     target: &AccountId32,
     class: TrackId,
     amount: Delegations,
+    add: bool,
 ) -> DispatchResult {
     let mut voting = VOTING_FOR.get_or_default(ext, target, &class);
+    let change = |d: Delegations| {
+        if add {
+            d.checked_add(amount).ok_or(ArithmeticError::Overflow)
+        } else {
+            Ok(d.saturating_sub(amount))
+        }
+    };
     match &mut voting {
         // One level only: what is delegated to a delegator counts only if it votes.
-        Voting::Delegating(d) => {
-            d.delegations = d
-                .delegations
-                .checked_add(amount)
-                .ok_or(ArithmeticError::Overflow)?;
-        }
+        Voting::Delegating(d) => d.delegations = change(d.delegations)?,
         Voting::Casting(c) => {
-            c.delegations = c
-                .delegations
-                .checked_add(amount)
-                .ok_or(ArithmeticError::Overflow)?;
+            c.delegations = change(c.delegations)?;
             for (index, vote) in c.votes.iter() {
                 if let (Some(aye), PollState::Ongoing { mut tally, .. }) =
                     (vote.as_standard(), referenda::poll(ext, *index))
                 {
-                    tally
-                        .increase(aye, amount)
-                        .ok_or(ArithmeticError::Overflow)?;
-                    referenda::set_tally(ext, *index, tally);
-                }
-            }
-        }
-    }
-    store_voting(ext, target, class, &voting);
-    Ok(())
-}
-
-fn reduce_upstream(
-    ext: &mut Ext,
-    target: &AccountId32,
-    class: TrackId,
-    amount: Delegations,
-) -> DispatchResult {
-    let mut voting = VOTING_FOR.get_or_default(ext, target, &class);
-    match &mut voting {
-        Voting::Delegating(d) => d.delegations = d.delegations.saturating_sub(amount),
-        Voting::Casting(c) => {
-            c.delegations = c.delegations.saturating_sub(amount);
-            for (index, vote) in c.votes.iter() {
-                if let (Some(aye), PollState::Ongoing { mut tally, .. }) =
-                    (vote.as_standard(), referenda::poll(ext, *index))
-                {
-                    tally
-                        .reduce(aye, amount)
-                        .ok_or(ArithmeticError::Underflow)?;
+                    let moved = if add {
+                        tally.increase(aye, amount)
+                    } else {
+                        tally.reduce(aye, amount)
+                    };
+                    moved.ok_or(if add {
+                        ArithmeticError::Overflow
+                    } else {
+                        ArithmeticError::Underflow
+                    })?;
                     referenda::set_tally(ext, *index, tally);
                 }
             }
@@ -430,7 +411,7 @@ pub fn delegate(
         Voting::Casting(c) if !c.votes.is_empty() => return Err(Error::AlreadyVoting.into()),
         Voting::Casting(c) => (c.delegations, c.prior),
     };
-    increase_upstream(ext, &target, class, conviction.votes(balance))?;
+    move_upstream(ext, &target, class, conviction.votes(balance), true)?;
     store_voting(
         ext,
         &who,
@@ -454,7 +435,7 @@ pub fn undelegate(ext: &mut Ext, who: AccountId32, class: TrackId) -> DispatchRe
     let Voting::Delegating(d) = VOTING_FOR.get_or_default(ext, &who, &class) else {
         return Err(Error::NotDelegating.into());
     };
-    reduce_upstream(ext, &d.target, class, d.conviction.votes(d.balance))?;
+    move_upstream(ext, &d.target, class, d.conviction.votes(d.balance), false)?;
     let now = system::block_number(ext);
     let lock = referenda::params(ext)
         .vote_locking_period

@@ -294,90 +294,71 @@ pub trait TallyExt: Sized {
 
 impl TallyExt for Tally {
     fn add(&mut self, vote: &AccountVote) -> Option<()> {
-        match *vote {
-            AccountVote::Standard { vote, balance } => {
-                let d = vote.conviction.votes(balance);
-                if vote.aye {
-                    self.support = self.support.checked_add(d.capital)?;
-                    self.ayes = self.ayes.checked_add(d.votes)?;
-                } else {
-                    self.nays = self.nays.checked_add(d.votes)?;
-                }
-            }
-            AccountVote::Split { aye, nay } => {
-                let (aye, nay) = (Conviction::None.votes(aye), Conviction::None.votes(nay));
-                self.support = self.support.checked_add(aye.capital)?;
-                self.ayes = self.ayes.checked_add(aye.votes)?;
-                self.nays = self.nays.checked_add(nay.votes)?;
-            }
-            AccountVote::SplitAbstain { aye, nay, abstain } => {
-                let (aye, nay, abstain) = (
-                    Conviction::None.votes(aye),
-                    Conviction::None.votes(nay),
-                    Conviction::None.votes(abstain),
-                );
-                self.support = self
-                    .support
-                    .checked_add(aye.capital)?
-                    .checked_add(abstain.capital)?;
-                self.ayes = self.ayes.checked_add(aye.votes)?;
-                self.nays = self.nays.checked_add(nay.votes)?;
-            }
-        }
-        Some(())
+        apply(self, vote, true)
     }
 
     fn remove(&mut self, vote: &AccountVote) -> Option<()> {
-        match *vote {
-            AccountVote::Standard { vote, balance } => {
-                let d = vote.conviction.votes(balance);
-                if vote.aye {
-                    self.support = self.support.checked_sub(d.capital)?;
-                    self.ayes = self.ayes.checked_sub(d.votes)?;
-                } else {
-                    self.nays = self.nays.checked_sub(d.votes)?;
-                }
-            }
-            AccountVote::Split { aye, nay } => {
-                let (aye, nay) = (Conviction::None.votes(aye), Conviction::None.votes(nay));
-                self.support = self.support.checked_sub(aye.capital)?;
-                self.ayes = self.ayes.checked_sub(aye.votes)?;
-                self.nays = self.nays.checked_sub(nay.votes)?;
-            }
-            AccountVote::SplitAbstain { aye, nay, abstain } => {
-                let (aye, nay, abstain) = (
-                    Conviction::None.votes(aye),
-                    Conviction::None.votes(nay),
-                    Conviction::None.votes(abstain),
-                );
-                self.support = self
-                    .support
-                    .checked_sub(aye.capital)?
-                    .checked_sub(abstain.capital)?;
-                self.ayes = self.ayes.checked_sub(aye.votes)?;
-                self.nays = self.nays.checked_sub(nay.votes)?;
-            }
-        }
-        Some(())
+        apply(self, vote, false)
     }
 
     fn increase(&mut self, aye: bool, d: Delegations) -> Option<()> {
-        if aye {
-            self.ayes = self.ayes.checked_add(d.votes)?;
-            self.support = self.support.checked_add(d.capital)?;
-        } else {
-            self.nays = self.nays.checked_add(d.votes)?;
-        }
-        Some(())
+        shift(self, aye, d, true)
     }
 
     fn reduce(&mut self, aye: bool, d: Delegations) -> Option<()> {
-        if aye {
-            self.ayes = self.ayes.checked_sub(d.votes)?;
-            self.support = self.support.checked_sub(d.capital)?;
-        } else {
-            self.nays = self.nays.checked_sub(d.votes)?;
-        }
-        Some(())
+        shift(self, aye, d, false)
     }
+}
+
+fn step(a: Balance, b: Balance, add: bool) -> Option<Balance> {
+    if add {
+        a.checked_add(b)
+    } else {
+        a.checked_sub(b)
+    }
+}
+
+/// Adds or takes away a vote: `(ayes, nays, support)` it counts for.
+fn apply(tally: &mut Tally, vote: &AccountVote, add: bool) -> Option<()> {
+    let (ayes, nays, support) = match *vote {
+        AccountVote::Standard { vote, balance } => {
+            let d = vote.conviction.votes(balance);
+            if vote.aye {
+                (d.votes, 0, d.capital)
+            } else {
+                (0, d.votes, 0)
+            }
+        }
+        AccountVote::Split { aye, nay } => {
+            let (aye, nay) = (Conviction::None.votes(aye), Conviction::None.votes(nay));
+            (aye.votes, nay.votes, aye.capital)
+        }
+        AccountVote::SplitAbstain { aye, nay, abstain } => {
+            let (aye, nay, abstain) = (
+                Conviction::None.votes(aye),
+                Conviction::None.votes(nay),
+                Conviction::None.votes(abstain),
+            );
+            (
+                aye.votes,
+                nay.votes,
+                aye.capital.checked_add(abstain.capital)?,
+            )
+        }
+    };
+    tally.ayes = step(tally.ayes, ayes, add)?;
+    tally.nays = step(tally.nays, nays, add)?;
+    tally.support = step(tally.support, support, add)?;
+    Some(())
+}
+
+/// Adds or takes away delegated votes following a standard vote's side.
+fn shift(tally: &mut Tally, aye: bool, d: Delegations, add: bool) -> Option<()> {
+    if aye {
+        tally.ayes = step(tally.ayes, d.votes, add)?;
+        tally.support = step(tally.support, d.capital, add)?;
+    } else {
+        tally.nays = step(tally.nays, d.votes, add)?;
+    }
+    Some(())
 }

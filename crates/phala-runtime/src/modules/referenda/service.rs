@@ -305,6 +305,24 @@ fn requeue_out(ext: &mut Ext, index: ReferendumIndex) {
     }
 }
 
+/// Ends a referendum at `now`: its alarm goes, its event is emitted, and its info keeps the
+/// deposits still to be refunded.
+fn conclude(
+    ext: &mut Ext,
+    status: &mut ReferendumStatus,
+    event: Event,
+    now: BlockNumber,
+    end: fn(BlockNumber, Option<super::Deposit>, Option<super::Deposit>) -> ReferendumInfo,
+) -> ReferendumInfo {
+    ensure_no_alarm(ext, status);
+    ext.deposit_event(event);
+    end(
+        now,
+        Some(status.submission_deposit.clone()),
+        status.decision_deposit.clone(),
+    )
+}
+
 /// Brings an ongoing referendum up to date at block `now`: its new info, and whether a
 /// decision slot on its track came free.
 pub(super) fn service(
@@ -316,16 +334,11 @@ pub(super) fn service(
     let Some(track) = params(ext).track(status.track).cloned() else {
         // The track was removed by a parameter change: the referendum can never be
         // decided; it times out.
-        ensure_no_alarm(ext, &mut status);
-        ext.deposit_event(Event::TimedOut {
+        let event = Event::TimedOut {
             index,
             tally: status.tally,
-        });
-        let info = ReferendumInfo::TimedOut(
-            now,
-            Some(status.submission_deposit),
-            status.decision_deposit,
-        );
+        };
+        let info = conclude(ext, &mut status, event, now, ReferendumInfo::TimedOut);
         return (info, false);
     };
     let timeout = status
@@ -358,16 +371,11 @@ pub(super) fn service(
                 alarm = timeout;
             }
             if status.deciding.is_none() && now >= timeout && !status.in_queue {
-                ensure_no_alarm(ext, &mut status);
-                ext.deposit_event(Event::TimedOut {
+                let event = Event::TimedOut {
                     index,
                     tally: status.tally,
-                });
-                let info = ReferendumInfo::TimedOut(
-                    now,
-                    Some(status.submission_deposit),
-                    status.decision_deposit,
-                );
+                };
+                let info = conclude(ext, &mut status, event, now, ReferendumInfo::TimedOut);
                 return (info, false);
             }
             if status.deciding.is_none() && !status.in_queue {
@@ -384,17 +392,12 @@ pub(super) fn service(
             if passing {
                 match deciding.confirming {
                     Some(confirming) if now >= confirming => {
-                        ensure_no_alarm(ext, &mut status);
                         schedule_enactment(ext, index, &track, &status);
-                        ext.deposit_event(Event::Confirmed {
+                        let event = Event::Confirmed {
                             index,
                             tally: status.tally,
-                        });
-                        let info = ReferendumInfo::Approved(
-                            now,
-                            Some(status.submission_deposit),
-                            status.decision_deposit,
-                        );
+                        };
+                        let info = conclude(ext, &mut status, event, now, ReferendumInfo::Approved);
                         return (info, true);
                     }
                     Some(_) => {}
@@ -405,16 +408,11 @@ pub(super) fn service(
                 }
             } else {
                 if now >= deciding.since.saturating_add(track.decision_period) {
-                    ensure_no_alarm(ext, &mut status);
-                    ext.deposit_event(Event::Rejected {
+                    let event = Event::Rejected {
                         index,
                         tally: status.tally,
-                    });
-                    let info = ReferendumInfo::Rejected(
-                        now,
-                        Some(status.submission_deposit),
-                        status.decision_deposit,
-                    );
+                    };
+                    let info = conclude(ext, &mut status, event, now, ReferendumInfo::Rejected);
                     return (info, true);
                 }
                 if deciding.confirming.take().is_some() {
