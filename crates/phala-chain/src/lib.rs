@@ -62,6 +62,20 @@ use pool::{NewTx, Pool, Rejected, SenderAccount};
 pub use pool::{PoolLimits, TxStatus};
 pub use spec::{ChainSpec, ChainType, RegistrySpec, SpecError, Validator};
 
+/// The newest runtime version this node runs: the build's, or less if
+/// `PHALA_MAX_SPEC_VERSION` says so — to rehearse an upgrade with a node that behaves as an
+/// older release.
+pub fn newest_spec_version() -> u32 {
+    static NEWEST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *NEWEST.get_or_init(|| {
+        let built = phala_runtime::version::NEWEST_SPEC_VERSION;
+        std::env::var("PHALA_MAX_SPEC_VERSION")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .map_or(built, |cap| cap.min(built))
+    })
+}
+
 /// How far ahead of a verifier's clock a block's timestamp may be.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 30_000;
 
@@ -79,6 +93,9 @@ pub enum ChainError {
     InvalidBlock { hash: H256, reason: String },
     #[error("runtime call failed: {0}")]
     Api(#[from] api::ApiError),
+    /// The next block needs a runtime this node does not have.
+    #[error("{0}")]
+    UpgradeRequired(phala_runtime::modules::system::UnsupportedUpgrade),
 }
 
 /// Why the pool refused a transaction; maps onto Substrate's `author_*` JSON-RPC errors.
@@ -174,6 +191,8 @@ pub struct Chain {
     announce_tx: broadcast::Sender<OpaqueExtrinsic>,
     /// Recent finalized worker messages, to prove a double signing with.
     witness: Mutex<witness::MessageWitness>,
+    /// The unsupported upgrade already warned about (once per schedule).
+    upgrade_warned: Mutex<Option<phala_runtime::modules::system::UnsupportedUpgrade>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -212,6 +231,7 @@ impl Chain {
             finalized_tx,
             announce_tx,
             witness: Mutex::default(),
+            upgrade_warned: Mutex::default(),
         }))
     }
 
@@ -240,6 +260,39 @@ impl Chain {
     /// Number and hash of the last finalized block.
     pub fn finalized(&self) -> Result<(BlockNumber, H256), ChainError> {
         Ok(self.store.finalized()?)
+    }
+
+    /// The upgrade the finalized state schedules, if this node cannot run it.
+    pub fn unsupported_upgrade(
+        &self,
+    ) -> Result<Option<phala_runtime::modules::system::UnsupportedUpgrade>, ChainError> {
+        let view = self.store.latest_view()?;
+        let backend = ViewBackend(&view);
+        Ok(phala_runtime::modules::system::unsupported_upgrade(
+            &Ext::new(&backend),
+            newest_spec_version(),
+        ))
+    }
+
+    /// `Err(UpgradeRequired)` if the block after the finalized head needs a runtime this
+    /// node does not have: it must stop before executing it rather than fork.
+    pub fn check_next_runtime(&self) -> Result<(), ChainError> {
+        let (head, _) = self.finalized()?;
+        match self.unsupported_upgrade()? {
+            Some(u) if u.at_block <= head.saturating_add(1) => Err(ChainError::UpgradeRequired(u)),
+            Some(u) => {
+                let mut warned = self
+                    .upgrade_warned
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if *warned != Some(u) {
+                    tracing::warn!(target: "chain", "{u}; this node stops before block #{}", u.at_block);
+                    *warned = Some(u);
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn finalized_header(&self) -> Result<Header, ChainError> {
@@ -279,6 +332,16 @@ impl Chain {
     ) -> Result<Vec<u8>, ChainError> {
         let view = self.view(at)?;
         Ok(api::call(&ViewBackend(&view), &self.ctx, method, input)?)
+    }
+
+    /// The runtime version in force at block `at` (the finalized head if `None`).
+    pub fn runtime_version(
+        &self,
+        at: Option<H256>,
+    ) -> Result<phala_runtime::RuntimeVersion, ChainError> {
+        let view = self.view(at)?;
+        let backend = ViewBackend(&view);
+        Ok(phala_runtime::version::version_of(&Ext::new(&backend)))
     }
 
     fn parent_info(&self, parent: &H256) -> Result<(Header, StateView), ChainError> {
@@ -458,7 +521,7 @@ impl Chain {
             hash: pending.hash,
             changes: pending.changes.clone(),
         }));
-        Ok(())
+        self.check_next_runtime()
     }
 
     /// Pool upkeep after a finalized block: report included transactions, revalidate the

@@ -328,6 +328,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
                 "Preimage {hash}, {} bytes (deposit {}).",
                 bytes.len(),
                 format_pha(preimage::deposit_for(
+                    client.refresh_runtime_version().await?.spec_version,
                     u32::try_from(bytes.len()).unwrap_or(u32::MAX)
                 ))
             );

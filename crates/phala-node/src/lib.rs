@@ -207,6 +207,11 @@ pub fn run_until(
     let mut store = StoreConfig::new(config.base_path.join("chain.redb"));
     store.pruning = config.pruning;
     let chain = Chain::open(config.spec.clone(), store, PoolLimits::default())?;
+    // An old release restarted after the chain scheduled a newer runtime refuses to go on
+    // rather than execute the switch block with the wrong rules.
+    chain
+        .check_next_runtime()
+        .map_err(|e| NodeError::Config(e.to_string()))?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)

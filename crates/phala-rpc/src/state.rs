@@ -11,7 +11,6 @@ use phala_rpc_api::{
     Bytes, HexBytes, List, Number, ReadProofJson, RuntimeVersionJson, StateApiServer,
     StorageChangeSetJson,
 };
-use phala_runtime::VERSION;
 use phala_state::StateView;
 
 use crate::{Api, Ctx, RpcResult, errors, subscriptions};
@@ -129,16 +128,20 @@ impl StateApiServer for Api {
     }
 
     fn runtime_version(&self, at: Option<H256>) -> RpcResult<RuntimeVersionJson> {
-        // One runtime for the whole chain so far; the block only has to exist.
-        self.resolve_at(at)?;
-        Ok(RuntimeVersionJson::from(&*VERSION))
+        // The version in force at that block: upgrades change it at their block.
+        let at = self.resolve_at(at)?;
+        let version = self
+            .chain
+            .runtime_version(Some(at))
+            .map_err(errors::from_chain)?;
+        Ok(RuntimeVersionJson::from(&version))
     }
 
     async fn subscribe_runtime_version(
         &self,
         pending: PendingSubscriptionSink,
     ) -> SubscriptionResult {
-        subscriptions::runtime_version(pending).await
+        subscriptions::runtime_version(pending, self.chain.clone()).await
     }
 
     async fn subscribe_storage(

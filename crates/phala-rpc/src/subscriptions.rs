@@ -13,7 +13,6 @@ use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionSink};
 use phala_chain::{Chain, Finalized};
 use phala_primitives::{BlockNumber, Header};
-use phala_runtime::VERSION;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -40,19 +39,54 @@ pub(crate) async fn send_json<T: Serialize>(
     sink.send(raw).await.map_err(|_| Closed)
 }
 
-/// `state_subscribeRuntimeVersion`: the runtime never upgrades (yet), so the current version
-/// is the only notification.
-pub(crate) async fn runtime_version(pending: PendingSubscriptionSink) -> SubscriptionResult {
+/// `state_subscribeRuntimeVersion`: the version in force at the finalized head, then each
+/// new one as upgrades take effect (clients re-read metadata and sign with it).
+pub(crate) async fn runtime_version(
+    pending: PendingSubscriptionSink,
+    chain: Arc<Chain>,
+) -> SubscriptionResult {
+    let mut finalized = chain.subscribe_finalized();
+    let reader = chain.clone();
+    let current =
+        match blocking(move || reader.runtime_version(None).map_err(errors::chain_client)).await {
+            Ok(v) => v,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
     let Ok(sink) = pending.accept().await else {
         return Ok(());
     };
-    if send_json(&sink, &RuntimeVersionJson::from(&*VERSION))
+    if send_json(&sink, &RuntimeVersionJson::from(&current))
         .await
-        .is_ok()
+        .is_err()
     {
-        sink.closed().await;
+        return Ok(());
     }
-    Ok(())
+    let mut last = current.spec_version;
+    loop {
+        let at = match next_event(&sink, &mut finalized).await {
+            Event::Closed => return Ok(()),
+            Event::Block(f) => Some(f.hash),
+            Event::Lagged => None,
+        };
+        let reader = chain.clone();
+        let Ok(version) =
+            blocking(move || reader.runtime_version(at).map_err(errors::chain_client)).await
+        else {
+            continue;
+        };
+        if version.spec_version != last {
+            last = version.spec_version;
+            if send_json(&sink, &RuntimeVersionJson::from(&version))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Finalized headers numbered `after + 1 ..= up_to` (at most [`MAX_CATCH_UP`] of the newest).

@@ -89,7 +89,7 @@ pub fn call(
 ) -> Result<Vec<u8>, ApiError> {
     let mut args = Args { method, input };
     let output = match method {
-        "Core_version" => crate::version::version().encode(),
+        "Core_version" => crate::version::version_of(&crate::Ext::new(backend)).encode(),
         "Metadata_metadata" => metadata::opaque(
             &metadata::metadata_bytes_at(&crate::Ext::new(backend), 14).unwrap_or_default(),
         ),

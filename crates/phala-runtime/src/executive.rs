@@ -17,7 +17,7 @@ use crate::modules::{balances, transaction_payment, weights};
 use crate::validity::{
     InvalidTransaction, TransactionValidityError, UnknownTransaction, ValidTransaction,
 };
-use crate::version::{SPEC_VERSION, TRANSACTION_VERSION};
+use crate::version::TRANSACTION_VERSION;
 use crate::{Ext, MAX_CALL_DEPTH, RuntimeCall, UncheckedExtrinsic};
 
 /// Chain-wide facts the runtime cannot read from state.
@@ -183,8 +183,10 @@ pub fn check_signed(
     // enter the signed payload.
     let birth = sig.extra.era.birth(current);
     let call_bytes = xt.function.encode();
+    // Signed against the runtime version in force, which upgrades change.
+    let spec_version = system::active_spec_version(ext);
     let additional = |birth_hash| AdditionalSigned {
-        spec_version: SPEC_VERSION,
+        spec_version,
         transaction_version: TRANSACTION_VERSION,
         genesis_hash: ctx.genesis_hash,
         birth_hash,

@@ -63,6 +63,8 @@ impl TypeInfo for ExtrinsicType {
 #[derive(TypeInfo)]
 #[allow(dead_code)]
 pub enum RuntimeError {
+    #[codec(index = 0)]
+    System(crate::modules::system::Error),
     #[codec(index = 1)]
     Timestamp(timestamp::Error),
     #[codec(index = 2)]

@@ -36,8 +36,25 @@ pub fn api_id(name: &str) -> [u8; 8] {
 pub const SPEC_NAME: &str = "phala";
 /// Bumped whenever the state transition changes; part of every signature.
 pub const SPEC_VERSION: u32 = 7;
+/// The newest runtime version this build can execute: a chain runs each block with the
+/// version in force at its height (genesis's, then each `System.scheduleUpgrade`'s), and a
+/// chain scheduled to switch to a newer one stops this node before the switch. Test builds
+/// (feature `next-runtime`) carry one more version, to rehearse upgrades with.
+pub const NEWEST_SPEC_VERSION: u32 = if cfg!(feature = "next-runtime") {
+    SPEC_VERSION + 1
+} else {
+    SPEC_VERSION
+};
 /// Bumped whenever call encodings change; part of every signature.
 pub const TRANSACTION_VERSION: u32 = 2;
+
+/// The runtime version in force on the chain whose state `ext` reads.
+pub fn version_of(ext: &crate::Ext) -> RuntimeVersion {
+    RuntimeVersion {
+        spec_version: crate::modules::system::active_spec_version(ext),
+        ..version()
+    }
+}
 
 /// The version of this runtime.
 pub fn version() -> RuntimeVersion {

@@ -56,7 +56,19 @@ impl Devnet {
 
     /// As [`start_on`](Self::start_on), with more `phala devnet` arguments.
     pub fn start_with(base: &Path, rpc_port: u16, p2p_port: u16, extra: &[&str]) -> Devnet {
+        Self::start_env(base, rpc_port, p2p_port, extra, &[])
+    }
+
+    /// As [`start_with`](Self::start_with), with environment variables for the process.
+    pub fn start_env(
+        base: &Path,
+        rpc_port: u16,
+        p2p_port: u16,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Devnet {
         let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+            .envs(envs.iter().copied())
             .args(["devnet", "--base-path"])
             .arg(base)
             .args([

@@ -427,6 +427,12 @@ where
             .await;
         match committed {
             Ok(Ok(())) => {}
+            // Committed; the next block needs a runtime this node lacks: stop here, before
+            // executing it, with what to do.
+            Ok(Err(e @ phala_chain::ChainError::UpgradeRequired(_))) => {
+                ack.acknowledge();
+                return Err(e.to_string());
+            }
             Ok(Err(e)) => {
                 return Err(format!(
                     "cannot commit finalized block #{}: {e}",

@@ -195,11 +195,17 @@ impl From<Error> for DispatchError {
     }
 }
 
-/// The deposit a signed note of `len` bytes holds.
-pub fn deposit_for(len: u32) -> Balance {
+/// The deposit a signed note of `len` bytes holds under runtime `spec_version`. (The
+/// test-only next version doubles the base: a changed parameter to rehearse upgrades with.)
+pub fn deposit_for(spec_version: u32, len: u32) -> Balance {
+    let base = if spec_version > crate::version::SPEC_VERSION {
+        BASE_DEPOSIT.saturating_mul(2)
+    } else {
+        BASE_DEPOSIT
+    };
     BYTE_DEPOSIT
         .saturating_mul(Balance::from(len))
-        .saturating_add(BASE_DEPOSIT)
+        .saturating_add(base)
 }
 
 /// Stores `bytes` under their hash: with a deposit from `depositor`, or free for root
@@ -239,7 +245,7 @@ pub fn note(
             maybe_len: Some(len),
         },
         (None, Some(who)) => {
-            let amount = deposit_for(len);
+            let amount = deposit_for(crate::modules::system::active_spec_version(ext), len);
             balances::reserve(ext, &who, amount)?;
             RequestStatus::Unrequested {
                 ticket: (who, HoldConsideration(amount)),

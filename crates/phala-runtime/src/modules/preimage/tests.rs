@@ -28,7 +28,10 @@ fn a_signed_note_holds_a_deposit_until_its_owner_unnotes_it() {
 
     chain.produce(vec![chain.sign(&alice, note_call(&bytes), 0)]);
     assert_eq!(chain.failure(1), None);
-    assert_eq!(reserved(&chain, "//Alice"), deposit_for(len));
+    assert_eq!(
+        reserved(&chain, "//Alice"),
+        deposit_for(crate::version::SPEC_VERSION, len)
+    );
     assert!(
         chain
             .events_of(1)

@@ -16,11 +16,28 @@ pub enum Call {
     /// Make some on-chain remark and emit an event.
     #[codec(index = 7)]
     remark_with_event { remark: Vec<u8> },
+    /// Switch the chain to runtime `spec_version` at block `at_block` (root: a referendum
+    /// on the root track). Nodes that support that version switch there; nodes that do not
+    /// stop before executing it, saying what to install. Replaces any earlier schedule.
+    #[codec(index = 12)]
+    schedule_upgrade {
+        spec_version: u32,
+        at_block: phala_primitives::BlockNumber,
+    },
+    /// Call off a scheduled upgrade that has not happened yet (root).
+    #[codec(index = 13)]
+    cancel_upgrade,
 }
 
 impl Call {
     pub fn info(&self) -> DispatchInfo {
-        let (Call::remark { remark } | Call::remark_with_event { remark }) = self;
+        let (Call::remark { remark } | Call::remark_with_event { remark }) = self else {
+            return DispatchInfo {
+                weight: weights::reads_writes(3, 1),
+                class: DispatchClass::Operational,
+                pays_fee: Pays::Yes,
+            };
+        };
         // Hashing the remark is the only work; 1 ns per byte covers it.
         let bytes = u64::try_from(remark.len()).unwrap_or(u64::MAX);
         let weight = weights::compute(2_000_000u64.saturating_add(bytes.saturating_mul(1_000)));
@@ -41,6 +58,36 @@ impl Call {
                 let sender = origin.ensure_signed()?;
                 let hash = phala_primitives::hashing::hash256(&remark);
                 ext.deposit_event(Event::Remarked { sender, hash });
+                Ok(())
+            }
+            Call::schedule_upgrade {
+                spec_version,
+                at_block,
+            } => {
+                origin.ensure_root()?;
+                if spec_version <= super::active_spec_version(ext) {
+                    return Err(super::Error::SpecVersionNeedsToIncrease.into());
+                }
+                if at_block <= super::block_number(ext) {
+                    return Err(super::Error::UpgradeInThePast.into());
+                }
+                super::SCHEDULED_UPGRADE.put(ext, &(spec_version, at_block));
+                ext.deposit_event(Event::UpgradeScheduled {
+                    spec_version,
+                    at_block,
+                });
+                Ok(())
+            }
+            Call::cancel_upgrade => {
+                origin.ensure_root()?;
+                let (spec_version, at_block) = super::SCHEDULED_UPGRADE
+                    .get(ext)
+                    .ok_or(super::Error::NothingScheduled)?;
+                super::SCHEDULED_UPGRADE.kill(ext);
+                ext.deposit_event(Event::UpgradeCancelled {
+                    spec_version,
+                    at_block,
+                });
                 Ok(())
             }
         }

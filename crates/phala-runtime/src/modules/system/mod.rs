@@ -7,7 +7,7 @@ mod events;
 mod tests;
 
 pub use calls::Call;
-pub use events::Event;
+pub use events::{Error, Event};
 
 use parity_scale_codec::{Compact, Decode, Encode};
 use phala_primitives::{AccountId32, BlockNumber, H256, Nonce, storage::Hasher};
@@ -203,9 +203,89 @@ pub fn block_hash(ext: &Ext, number: BlockNumber) -> Option<H256> {
     BLOCK_HASH.get(ext, &number)
 }
 
+pub const SCHEDULED_UPGRADE: StorageValue<(u32, BlockNumber)> = StorageValue::new(
+    MODULE,
+    "ScheduledUpgrade",
+    Query::Optional,
+    &[" The runtime spec version the chain switches to, and the block it does at."],
+);
+
+/// The runtime spec version in force: genesis's, then each upgrade's.
+pub fn active_spec_version(ext: &Ext) -> u32 {
+    LAST_RUNTIME_UPGRADE
+        .get(ext)
+        .map(|u| u.spec_version.0)
+        .unwrap_or(crate::version::SPEC_VERSION)
+}
+
+/// An upgrade this runtime cannot run: the version the chain needs and the block it
+/// needs it from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnsupportedUpgrade {
+    pub spec_version: u32,
+    pub at_block: BlockNumber,
+    /// The newest version the node has.
+    pub newest: u32,
+}
+
+impl core::fmt::Display for UnsupportedUpgrade {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "the chain switches to runtime spec version {} at block #{}, and this node runs \
+             spec version {} at most: install a phala release that supports spec version {} \
+             and start it on the same base path (nothing is lost; it resumes from the last \
+             finalized block)",
+            self.spec_version, self.at_block, self.newest, self.spec_version
+        )
+    }
+}
+
+/// The scheduled upgrade, if a node whose newest runtime version is `newest` cannot run it.
+pub fn unsupported_upgrade(ext: &Ext, newest: u32) -> Option<UnsupportedUpgrade> {
+    let (spec_version, at_block) = SCHEDULED_UPGRADE.get(ext)?;
+    (spec_version > newest).then_some(UnsupportedUpgrade {
+        spec_version,
+        at_block,
+        newest,
+    })
+}
+
+/// Block start at a scheduled upgrade's block: switches to it if this runtime has it,
+/// and refuses the block otherwise (the node stops before it, never forking).
+fn apply_upgrade(ext: &mut Ext, number: BlockNumber) {
+    let Some((spec_version, at_block)) = SCHEDULED_UPGRADE.get(ext) else {
+        return;
+    };
+    if at_block != number {
+        return;
+    }
+    if spec_version > crate::version::NEWEST_SPEC_VERSION {
+        ext.poison(
+            UnsupportedUpgrade {
+                spec_version,
+                at_block,
+                newest: crate::version::NEWEST_SPEC_VERSION,
+            }
+            .to_string(),
+        );
+        return;
+    }
+    SCHEDULED_UPGRADE.kill(ext);
+    LAST_RUNTIME_UPGRADE.put(
+        ext,
+        &LastRuntimeUpgradeInfo {
+            spec_version: spec_version.into(),
+            spec_name: crate::version::SPEC_NAME.into(),
+        },
+    );
+    ext.deposit_event(Event::CodeUpdated);
+}
+
 /// Starts a block: records the parent's hash, forgets hashes older than the mortality window
 /// and clears the previous block's bookkeeping.
 pub fn initialize(ext: &mut Ext, number: BlockNumber, parent_hash: H256) {
+    apply_upgrade(ext, number);
     NUMBER.put(ext, &number);
     PARENT_HASH.put(ext, &parent_hash);
     if let Some(parent_number) = number.checked_sub(1) {
@@ -246,6 +326,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         EVENTS.metadata(),
         EVENT_COUNT.metadata(),
         LAST_RUNTIME_UPGRADE.metadata(),
+        SCHEDULED_UPGRADE.metadata(),
     ]
 }
 
@@ -300,7 +381,7 @@ pub fn metadata() -> crate::metadata::ModuleMetadata {
                 " The designated SS58 prefix of this chain.",
             ),
         ],
-        error: None,
-        docs: " Accounts, nonces, block numbers and hashes, and events.",
+        error: Some(scale_info::meta_type::<Error>()),
+        docs: " Accounts, nonces, block numbers and hashes, events, and runtime upgrades.",
     }
 }

@@ -29,3 +29,76 @@ fn remark_with_event_emits_the_hash() {
         hash: phala_primitives::hashing::hash256(b"hello"),
     })));
 }
+
+mod upgrades {
+    use super::super::*;
+    use crate::block::{BlockBuilder, BlockError};
+    use crate::dispatch::{DispatchError, Origin};
+    use crate::testing::TestChain;
+
+    fn schedule(spec_version: u32, at_block: BlockNumber) -> Call {
+        Call::schedule_upgrade {
+            spec_version,
+            at_block,
+        }
+    }
+
+    #[test]
+    fn only_root_schedules_a_newer_version_in_the_future() {
+        let mut chain = TestChain::new();
+        let next = crate::version::SPEC_VERSION + 1;
+        let signed = Origin::Signed(crate::testing::account("//Alice"));
+        assert_eq!(
+            chain.mutate(|ext| schedule(next, 5).dispatch(ext, signed)),
+            Err(DispatchError::BadOrigin)
+        );
+        assert_eq!(
+            chain.mutate(|ext| schedule(crate::version::SPEC_VERSION, 5).dispatch(ext, Origin::Root)),
+            Err(Error::SpecVersionNeedsToIncrease.into())
+        );
+        assert_eq!(
+            chain.mutate(|ext| schedule(next, 0).dispatch(ext, Origin::Root)),
+            Err(Error::UpgradeInThePast.into())
+        );
+        chain
+            .mutate(|ext| schedule(next, 5).dispatch(ext, Origin::Root))
+            .unwrap();
+        assert_eq!(SCHEDULED_UPGRADE.get(&chain.ext()), Some((next, 5)));
+        chain
+            .mutate(|ext| Call::cancel_upgrade.dispatch(ext, Origin::Root))
+            .unwrap();
+        assert_eq!(
+            chain.mutate(|ext| Call::cancel_upgrade.dispatch(ext, Origin::Root)),
+            Err(Error::NothingScheduled.into())
+        );
+    }
+
+    #[test]
+    fn a_runtime_without_the_scheduled_version_refuses_the_switch_block() {
+        let mut chain = TestChain::new();
+        let next = crate::version::NEWEST_SPEC_VERSION + 1;
+        chain
+            .mutate(|ext| schedule(next, 3).dispatch(ext, Origin::Root))
+            .unwrap();
+        let upgrade =
+            unsupported_upgrade(&chain.ext(), crate::version::NEWEST_SPEC_VERSION).unwrap();
+        assert_eq!((upgrade.spec_version, upgrade.at_block), (next, 3));
+        chain.produce(vec![]);
+        chain.produce(vec![]);
+        let refused = BlockBuilder::new(&chain.state, chain.ctx, chain.head, 3, chain.now + 1_000);
+        match refused {
+            Err(BlockError::Fatal(reason)) => {
+                assert!(
+                    reason.contains(&format!("runtime spec version {next} at block #3")),
+                    "{reason}"
+                );
+                assert!(reason.contains("install a phala release"), "{reason}");
+            }
+            other => panic!("block #3 was not refused: {:?}", other.map(|_| ())),
+        }
+        assert_eq!(
+            active_spec_version(&chain.ext()),
+            crate::version::SPEC_VERSION
+        );
+    }
+}
