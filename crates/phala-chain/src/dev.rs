@@ -125,6 +125,7 @@ pub fn live_spec(live: LiveSpec) -> Result<ChainSpec, SpecError> {
         },
         computation: Default::default(),
         governance: None,
+        genesis_spec_version: Some(phala_runtime::version::SPEC_VERSION),
     };
     spec.validate()?;
     Ok(spec)
@@ -244,6 +245,7 @@ pub fn local_testnet(
             Default::default()
         },
         governance: None,
+        genesis_spec_version: Some(phala_runtime::version::SPEC_VERSION),
     };
     spec.validate()?;
     Ok(spec)

@@ -101,6 +101,10 @@ pub struct ChainSpec {
     /// local chains, days on live ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance: Option<crate::spec_governance::GovernanceSpec>,
+    /// The runtime version the chain started with (left out: this build's). Written into
+    /// every new spec, so later releases rebuild the same genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_spec_version: Option<u32>,
 }
 
 /// The worker registry's genesis.
@@ -421,6 +425,7 @@ impl ChainSpec {
             sudo_key,
             governance: self.governance_params()?,
             treasury: self.treasury_params()?,
+            spec_version: self.genesis_spec_version,
         })
     }
 

@@ -30,6 +30,10 @@ pub struct GenesisConfig {
     pub governance: crate::modules::referenda::GovernanceParams,
     /// The treasury's spend period, burn rate, payout period and spending limits.
     pub treasury: crate::modules::treasury::Params,
+    /// The runtime version the chain starts with (`None`: this build's `SPEC_VERSION`).
+    /// Recorded in the chain spec, so a later release, whose `SPEC_VERSION` is higher,
+    /// still builds the same genesis.
+    pub spec_version: Option<u32>,
 }
 
 /// The measurement simulated workers report: development chains allow it from genesis.
@@ -135,6 +139,14 @@ impl GenesisConfig {
             return Err(GenesisError::AboveCap);
         }
 
+        let genesis_version = self.spec_version.unwrap_or(SPEC_VERSION);
+        if genesis_version > crate::version::NEWEST_SPEC_VERSION || genesis_version == 0 {
+            return Err(GenesisError::Build(format!(
+                "the chain starts with runtime spec version {genesis_version}, and this build \
+                 runs versions up to {}: install a phala release that supports it",
+                crate::version::NEWEST_SPEC_VERSION
+            )));
+        }
         let empty = BTreeMap::new();
         let mut ext = Ext::new(&empty);
         system::BLOCK_HASH.insert(&mut ext, &0, &GENESIS_HASH_PLACEHOLDER);
@@ -142,7 +154,7 @@ impl GenesisConfig {
         system::LAST_RUNTIME_UPGRADE.put(
             &mut ext,
             &LastRuntimeUpgradeInfo {
-                spec_version: SPEC_VERSION.into(),
+                spec_version: genesis_version.into(),
                 spec_name: SPEC_NAME.into(),
             },
         );

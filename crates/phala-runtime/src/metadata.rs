@@ -516,9 +516,17 @@ pub fn metadata_bytes(version: u32) -> Option<&'static [u8]> {
 fn chain_modules(ext: &crate::Ext) -> Vec<ModuleMetadata> {
     let governance = referenda::params(ext);
     let treasury_params = treasury::params(ext);
+    let version = crate::version::version_of(ext);
     let mut modules = modules();
     for m in &mut modules {
         match m.name {
+            "System" => {
+                for c in &mut m.constants {
+                    if c.name == "Version" {
+                        c.value = version.encode();
+                    }
+                }
+            }
             "Referenda" => m.constants = referenda::constants(&governance),
             "ConvictionVoting" => m.constants = conviction_voting::constants(&governance),
             "Treasury" => m.constants = treasury::constants(&treasury_params),
@@ -542,7 +550,12 @@ pub fn metadata_bytes_at(ext: &crate::Ext, version: u32) -> Option<std::sync::Ar
     }
     let key = (
         version,
-        (referenda::params(ext), treasury::params(ext)).encode(),
+        (
+            referenda::params(ext),
+            treasury::params(ext),
+            crate::version::version_of(ext),
+        )
+            .encode(),
     );
     let cached = CHAIN_METADATA
         .lock()

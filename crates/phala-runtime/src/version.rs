@@ -34,24 +34,30 @@ pub fn api_id(name: &str) -> [u8; 8] {
 
 /// `specName`. Not one of the names polkadot.js carries legacy type overrides for.
 pub const SPEC_NAME: &str = "phala";
-/// Bumped whenever the state transition changes; part of every signature.
+/// The newest release's runtime version: bumped whenever the state transition changes.
+/// A chain's genesis records the version it started with (the chain spec's
+/// `genesisSpecVersion`), and each block runs with the version in force at its height.
 pub const SPEC_VERSION: u32 = 7;
 /// The newest runtime version this build can execute: a chain runs each block with the
 /// version in force at its height (genesis's, then each `System.scheduleUpgrade`'s), and a
 /// chain scheduled to switch to a newer one stops this node before the switch. Test builds
 /// (feature `next-runtime`) carry one more version, to rehearse upgrades with.
 pub const NEWEST_SPEC_VERSION: u32 = if cfg!(feature = "next-runtime") {
-    SPEC_VERSION + 1
+    TEST_NEXT_SPEC_VERSION
 } else {
     SPEC_VERSION
 };
+/// The test-only version: far above any real release's number, so a binary built with
+/// test features can never take a real upgrade for it.
+pub const TEST_NEXT_SPEC_VERSION: u32 = 1_000_000;
 /// Bumped whenever call encodings change; part of every signature.
 pub const TRANSACTION_VERSION: u32 = 2;
 
-/// The runtime version in force on the chain whose state `ext` reads.
+/// The runtime version at the block whose state `ext` reads, as Substrate reports it: the
+/// one the next block runs with.
 pub fn version_of(ext: &crate::Ext) -> RuntimeVersion {
     RuntimeVersion {
-        spec_version: crate::modules::system::active_spec_version(ext),
+        spec_version: crate::modules::system::next_block_spec_version(ext),
         ..version()
     }
 }

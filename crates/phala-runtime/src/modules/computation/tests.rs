@@ -57,6 +57,7 @@ pub(crate) fn economy_chain_with(
         sudo_key: Some(account("//Alice")),
         governance: Default::default(),
         treasury: Default::default(),
+        spec_version: None,
     })
 }
 

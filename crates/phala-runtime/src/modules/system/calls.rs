@@ -32,9 +32,11 @@ pub enum Call {
 impl Call {
     pub fn info(&self) -> DispatchInfo {
         let (Call::remark { remark } | Call::remark_with_event { remark }) = self else {
+            // Normal: root's calls reach the chain through referenda, and anyone may submit
+            // them (to fail), so they get no operational room or priority.
             return DispatchInfo {
                 weight: weights::reads_writes(3, 1),
-                class: DispatchClass::Operational,
+                class: DispatchClass::Normal,
                 pays_fee: Pays::Yes,
             };
         };
@@ -68,7 +70,7 @@ impl Call {
                 if spec_version <= super::active_spec_version(ext) {
                     return Err(super::Error::SpecVersionNeedsToIncrease.into());
                 }
-                if at_block <= super::block_number(ext) {
+                if at_block < super::block_number(ext).saturating_add(super::MIN_UPGRADE_LEAD) {
                     return Err(super::Error::UpgradeInThePast.into());
                 }
                 super::SCHEDULED_UPGRADE.put(ext, &(spec_version, at_block));

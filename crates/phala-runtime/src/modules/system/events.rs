@@ -53,7 +53,7 @@ pub enum Error {
     /// the new runtime.
     #[codec(index = 1)]
     SpecVersionNeedsToIncrease,
-    /// The upgrade's block is not after the current one.
+    /// The upgrade's block is not at least `MIN_UPGRADE_LEAD` blocks ahead.
     #[codec(index = 9)]
     UpgradeInThePast,
     /// No upgrade is scheduled.

@@ -210,6 +210,17 @@ pub const SCHEDULED_UPGRADE: StorageValue<(u32, BlockNumber)> = StorageValue::ne
     &[" The runtime spec version the chain switches to, and the block it does at."],
 );
 
+pub const LAST_UPGRADE_AT: StorageValue<BlockNumber> = StorageValue::new(
+    MODULE,
+    "LastUpgradeAt",
+    Query::Optional,
+    &[" The block the runtime version in force took effect at (none: genesis)."],
+);
+
+/// Blocks an upgrade must be scheduled ahead, at least: nodes that lack the version warn
+/// their operators from the scheduling block on. (Referenda give days.)
+pub const MIN_UPGRADE_LEAD: BlockNumber = 10;
+
 /// The runtime spec version in force: genesis's, then each upgrade's.
 pub fn active_spec_version(ext: &Ext) -> u32 {
     LAST_RUNTIME_UPGRADE
@@ -241,8 +252,32 @@ impl core::fmt::Display for UnsupportedUpgrade {
     }
 }
 
-/// The scheduled upgrade, if a node whose newest runtime version is `newest` cannot run it.
+/// The version the next block runs with: the one in force, or the scheduled one if the
+/// next block is its switch (what Substrate reports at a block: the runtime its successor
+/// executes, so clients sign the switch block's transactions right).
+pub fn next_block_spec_version(ext: &Ext) -> u32 {
+    let next = block_number(ext).saturating_add(1);
+    match SCHEDULED_UPGRADE.get(ext) {
+        Some((spec_version, at_block))
+            if at_block == next && spec_version <= crate::version::NEWEST_SPEC_VERSION =>
+        {
+            spec_version
+        }
+        _ => active_spec_version(ext),
+    }
+}
+
+/// What a node whose newest runtime version is `newest` cannot run: the version already in
+/// force (an older release started on an upgraded chain), or the scheduled one.
 pub fn unsupported_upgrade(ext: &Ext, newest: u32) -> Option<UnsupportedUpgrade> {
+    let active = active_spec_version(ext);
+    if active > newest {
+        return Some(UnsupportedUpgrade {
+            spec_version: active,
+            at_block: LAST_UPGRADE_AT.get(ext).unwrap_or(0),
+            newest,
+        });
+    }
     let (spec_version, at_block) = SCHEDULED_UPGRADE.get(ext)?;
     (spec_version > newest).then_some(UnsupportedUpgrade {
         spec_version,
@@ -254,6 +289,19 @@ pub fn unsupported_upgrade(ext: &Ext, newest: u32) -> Option<UnsupportedUpgrade>
 /// Block start at a scheduled upgrade's block: switches to it if this runtime has it,
 /// and refuses the block otherwise (the node stops before it, never forking).
 fn apply_upgrade(ext: &mut Ext, number: BlockNumber) {
+    // An older build than the chain's runtime must not execute its blocks at all.
+    let active = active_spec_version(ext);
+    if active > crate::version::NEWEST_SPEC_VERSION {
+        ext.poison(
+            UnsupportedUpgrade {
+                spec_version: active,
+                at_block: LAST_UPGRADE_AT.get(ext).unwrap_or(0),
+                newest: crate::version::NEWEST_SPEC_VERSION,
+            }
+            .to_string(),
+        );
+        return;
+    }
     let Some((spec_version, at_block)) = SCHEDULED_UPGRADE.get(ext) else {
         return;
     };
@@ -272,6 +320,7 @@ fn apply_upgrade(ext: &mut Ext, number: BlockNumber) {
         return;
     }
     SCHEDULED_UPGRADE.kill(ext);
+    LAST_UPGRADE_AT.put(ext, &number);
     LAST_RUNTIME_UPGRADE.put(
         ext,
         &LastRuntimeUpgradeInfo {
@@ -327,6 +376,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         EVENT_COUNT.metadata(),
         LAST_RUNTIME_UPGRADE.metadata(),
         SCHEDULED_UPGRADE.metadata(),
+        LAST_UPGRADE_AT.metadata(),
     ]
 }
 

@@ -49,21 +49,30 @@ mod upgrades {
         let next = crate::version::SPEC_VERSION + 1;
         let signed = Origin::Signed(crate::testing::account("//Alice"));
         assert_eq!(
-            chain.mutate(|ext| schedule(next, 5).dispatch(ext, signed)),
+            chain.mutate(|ext| schedule(next, 20).dispatch(ext, signed)),
             Err(DispatchError::BadOrigin)
         );
         assert_eq!(
-            chain.mutate(|ext| schedule(crate::version::SPEC_VERSION, 5).dispatch(ext, Origin::Root)),
+            chain.mutate(|ext| {
+                schedule(crate::version::SPEC_VERSION, 20).dispatch(ext, Origin::Root)
+            }),
             Err(Error::SpecVersionNeedsToIncrease.into())
         );
-        assert_eq!(
-            chain.mutate(|ext| schedule(next, 0).dispatch(ext, Origin::Root)),
-            Err(Error::UpgradeInThePast.into())
-        );
+        for too_soon in [0, MIN_UPGRADE_LEAD - 1] {
+            assert_eq!(
+                chain.mutate(|ext| schedule(next, too_soon).dispatch(ext, Origin::Root)),
+                Err(Error::UpgradeInThePast.into())
+            );
+        }
         chain
-            .mutate(|ext| schedule(next, 5).dispatch(ext, Origin::Root))
+            .mutate(|ext| schedule(next, 20).dispatch(ext, Origin::Root))
             .unwrap();
-        assert_eq!(SCHEDULED_UPGRADE.get(&chain.ext()), Some((next, 5)));
+        assert_eq!(SCHEDULED_UPGRADE.get(&chain.ext()), Some((next, 20)));
+        // Anyone may send it (to fail): it must not take operational room.
+        assert_eq!(
+            schedule(next, 20).info().class,
+            crate::dispatch::DispatchClass::Normal
+        );
         chain
             .mutate(|ext| Call::cancel_upgrade.dispatch(ext, Origin::Root))
             .unwrap();
@@ -78,27 +87,56 @@ mod upgrades {
         let mut chain = TestChain::new();
         let next = crate::version::NEWEST_SPEC_VERSION + 1;
         chain
-            .mutate(|ext| schedule(next, 3).dispatch(ext, Origin::Root))
+            .mutate(|ext| schedule(next, 12).dispatch(ext, Origin::Root))
             .unwrap();
         let upgrade =
             unsupported_upgrade(&chain.ext(), crate::version::NEWEST_SPEC_VERSION).unwrap();
-        assert_eq!((upgrade.spec_version, upgrade.at_block), (next, 3));
-        chain.produce(vec![]);
-        chain.produce(vec![]);
-        let refused = BlockBuilder::new(&chain.state, chain.ctx, chain.head, 3, chain.now + 1_000);
+        assert_eq!((upgrade.spec_version, upgrade.at_block), (next, 12));
+        while chain.number < 11 {
+            chain.produce(vec![]);
+        }
+        // The version the next block runs with stays the old one: this build lacks it.
+        assert_eq!(
+            next_block_spec_version(&chain.ext()),
+            crate::version::SPEC_VERSION
+        );
+        let refused = BlockBuilder::new(&chain.state, chain.ctx, chain.head, 12, chain.now + 1_000);
         match refused {
             Err(BlockError::Fatal(reason)) => {
                 assert!(
-                    reason.contains(&format!("runtime spec version {next} at block #3")),
+                    reason.contains(&format!("runtime spec version {next} at block #12")),
                     "{reason}"
                 );
                 assert!(reason.contains("install a phala release"), "{reason}");
             }
-            other => panic!("block #3 was not refused: {:?}", other.map(|_| ())),
+            other => panic!("block #12 was not refused: {:?}", other.map(|_| ())),
         }
         assert_eq!(
             active_spec_version(&chain.ext()),
             crate::version::SPEC_VERSION
         );
+    }
+
+    #[test]
+    fn an_older_build_refuses_a_chain_already_upgraded() {
+        let mut chain = TestChain::new();
+        // As if a newer runtime took effect at block 1.
+        chain.mutate(|ext| {
+            LAST_RUNTIME_UPGRADE.put(
+                ext,
+                &LastRuntimeUpgradeInfo {
+                    spec_version: (crate::version::NEWEST_SPEC_VERSION + 1).into(),
+                    spec_name: crate::version::SPEC_NAME.into(),
+                },
+            );
+            LAST_UPGRADE_AT.put(ext, &1);
+        });
+        let upgrade =
+            unsupported_upgrade(&chain.ext(), crate::version::NEWEST_SPEC_VERSION).unwrap();
+        assert_eq!(upgrade.at_block, 1);
+        assert!(matches!(
+            BlockBuilder::new(&chain.state, chain.ctx, chain.head, 1, chain.now + 1_000),
+            Err(BlockError::Fatal(_))
+        ));
     }
 }
