@@ -19,6 +19,16 @@ use phala_runtime::RuntimeCall;
 use phala_runtime::modules::{preimage, system};
 use phala_runtime::version::SPEC_VERSION;
 
+/// A child process killed when the test ends, however it ends.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn wait_exit(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
@@ -160,6 +170,29 @@ fn the_chain_switches_runtime_at_the_scheduled_block_and_a_worker_follows() {
         .unwrap();
     let first = runtime.block_on(versions.next()).unwrap().unwrap();
     assert_eq!(first["specVersion"], SPEC_VERSION);
+    // A worker of its own, acting as a release without the new version.
+    let old = SPEC_VERSION.to_string();
+    let log = std::fs::File::create(dir.path().join("old-worker.log")).unwrap();
+    let mut old_worker = Kill(
+        Command::new(env!("CARGO_BIN_EXE_phala"))
+            .env("PHALA_MAX_SPEC_VERSION", &old)
+            .args([
+                "worker",
+                "--node",
+                &url,
+                "--operator",
+                "//Ferdie",
+                "--tee",
+                "simulated",
+            ])
+            .args(["--listen", &format!("127.0.0.1:{}", common::free_port())])
+            .arg("--base-path")
+            .arg(dir.path().join("old-worker"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     schedule_upgrade(&url, next, at);
 
     // Past the switch block.
@@ -244,6 +277,15 @@ fn the_chain_switches_runtime_at_the_scheduled_block_and_a_worker_follows() {
     assert_ne!(
         preimage::deposit_for(next, 10),
         preimage::deposit_for(SPEC_VERSION, 10)
+    );
+
+    // A worker acting as an older release stops at the switch block, saying why.
+    let status = wait_exit(&mut old_worker.0, 60);
+    assert!(!status.success());
+    let worker_log = std::fs::read_to_string(dir.path().join("old-worker.log")).unwrap_or_default();
+    assert!(
+        worker_log.contains(&format!("block #{at} runs runtime spec version {next}")),
+        "{worker_log}"
     );
 
     // The devnet's gatekeeper worker follows the chain across the switch.

@@ -64,6 +64,18 @@ pub enum CoreError {
     /// public, and checked against their hash) and imports again.
     #[error("{} uploaded code(s) not loaded yet", .0.len())]
     MissingCodes(Vec<[u8; 32]>),
+    /// The chain runs a runtime version newer than this worker knows: it stops before the
+    /// first block of that version rather than read state it may misunderstand.
+    #[error(
+        "block #{number} runs runtime spec version {spec_version}, and this worker knows spec \
+         version {newest} at most: install a phala release that supports spec version \
+         {spec_version} and start the worker again on the same base path"
+    )]
+    UnsupportedRuntime {
+        number: BlockNumber,
+        spec_version: u32,
+        newest: u32,
+    },
 }
 
 /// What the core remembers between restarts (sealed into the checkpoint).
@@ -130,6 +142,8 @@ pub struct WorkerCore {
     held_reports: BTreeMap<u64, Vec<u8>>,
     /// Whether the operator was told this gatekeeper cannot settle (once per run).
     said_incomplete: bool,
+    /// The newest runtime version this worker reads blocks of.
+    newest_spec_version: u32,
 }
 
 /// Most reports held for reassignment; the oldest go first.
@@ -153,7 +167,7 @@ impl std::fmt::Debug for WorkerCore {
 }
 
 /// Storage keys the core needs proven at every block.
-pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 8] {
+pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 9] {
     use phala_runtime::modules::registry::gatekeeper;
     [
         phala_mq::outbound_messages_key(),
@@ -176,6 +190,8 @@ pub fn proof_keys(pubkey: &[u8; 32]) -> [Vec<u8>; 8] {
         // The economics gatekeepers settle with, and the first block still unsettled.
         phala_runtime::modules::computation::PARAMS.key(),
         phala_runtime::modules::computation::NEXT_SETTLEMENT.key(),
+        // The runtime version each block ran with: a worker stops at one it does not know.
+        phala_runtime::modules::system::LAST_RUNTIME_UPGRADE.key(),
     ]
 }
 
@@ -214,7 +230,15 @@ impl WorkerCore {
             contract_runtime: Arc::default(),
             held_reports: BTreeMap::new(),
             said_incomplete: false,
+            newest_spec_version: phala_runtime::version::NEWEST_SPEC_VERSION,
         }
+    }
+
+    /// Reads blocks of runtime versions up to `newest` only (at most this build's): what an
+    /// operator rehearsing an upgrade sets to act as an older release.
+    pub fn with_newest_spec_version(mut self, newest: u32) -> Self {
+        self.newest_spec_version = newest.min(phala_runtime::version::NEWEST_SPEC_VERSION);
+        self
     }
 
     /// Runs contracts with `runtime` (its HTTP allowlist and query limits).
@@ -274,7 +298,7 @@ impl WorkerCore {
         self.light.genesis_hash()
     }
 
-    pub fn proof_keys(&self) -> [Vec<u8>; 8] {
+    pub fn proof_keys(&self) -> [Vec<u8>; 9] {
         proof_keys(&self.keys.pubkey())
     }
 
@@ -325,6 +349,18 @@ impl WorkerCore {
             facts.push(BlockFacts::prove(block, &keys)?);
         }
 
+        // A block of a runtime version this worker does not know is not read at all.
+        if let Some(fact) = facts
+            .iter()
+            .find(|f| f.spec_version > self.newest_spec_version)
+        {
+            return Err(CoreError::UnsupportedRuntime {
+                number: fact.number,
+                spec_version: fact.spec_version,
+                newest: self.newest_spec_version,
+            });
+        }
+
         // Every code a command could use must be loaded first, or workers would disagree.
         let mut missing = self.missing_codes();
         for fact in &facts {
@@ -363,6 +399,7 @@ impl WorkerCore {
             gatekeepers,
             record,
             now,
+            spec_version: _,
         } in facts
         {
             state.timestamp_ms = now;
@@ -741,6 +778,8 @@ struct BlockFacts {
     record: Vec<MasterPubkeyRecord>,
     /// The block's timestamp (ms).
     now: u64,
+    /// The runtime version the block ran with.
+    spec_version: u32,
 }
 
 impl BlockFacts {
@@ -761,7 +800,8 @@ impl BlockFacts {
             now,
             params,
             next_settlement,
-        ]: [Option<Vec<u8>>; 8] = values.try_into().map_err(|_| CoreError::Proof {
+            runtime,
+        ]: [Option<Vec<u8>>; 9] = values.try_into().map_err(|_| CoreError::Proof {
             number,
             reason: "wrong number of values".into(),
         })?;
@@ -778,8 +818,13 @@ impl BlockFacts {
         // Decoded in this order so the first undecodable value named is the same as ever.
         let gatekeepers = decode(number, "Registry.Gatekeepers", gatekeepers)?.unwrap_or_default();
         let record = decode(number, "Registry.MasterPubkeyHistory", record)?.unwrap_or_default();
+        let runtime: Option<phala_runtime::modules::system::LastRuntimeUpgradeInfo> =
+            decode(number, "System.LastRuntimeUpgrade", runtime)?;
         Ok(BlockFacts {
             number,
+            spec_version: runtime
+                .map(|r| r.spec_version.0)
+                .unwrap_or(phala_runtime::version::SPEC_VERSION),
             params: decode(number, "Computation.Params", params)?,
             next_settlement: decode(number, "Computation.NextSettlement", next_settlement)?
                 .unwrap_or(0),

@@ -384,6 +384,14 @@ pub async fn run(
         config.contracts.query_gas,
         config.contracts.query_timeout,
     )));
+    // Rehearsing an upgrade: act as a release that knows runtime versions up to N.
+    let core = match std::env::var("PHALA_MAX_SPEC_VERSION")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+    {
+        Some(newest) => core.with_newest_spec_version(newest),
+        None => core,
+    };
     let codes = crate::code_files::load_all(&config.base_path, &core);
     if codes > 0 {
         info!("loaded {codes} contract code(s)");
@@ -605,6 +613,11 @@ impl Host {
                     }
                 }
                 self.after_import(outcome.run_benchmark, finalized).await?;
+            }
+            // A runtime this release does not know: stop, saying what to install.
+            Err(e @ CoreError::UnsupportedRuntime { .. }) => {
+                error!("{e}");
+                return Err(WorkerError::Node(e.to_string()));
             }
             Err(e) => {
                 self.failures = self.failures.saturating_add(1);
