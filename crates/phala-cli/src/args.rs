@@ -226,7 +226,7 @@ pub async fn submit_call(
     client: &Client,
     signer: &Sr25519Pair,
     call: phala_runtime::RuntimeCall,
-) -> Result<()> {
+) -> Result<Vec<phala_runtime::RuntimeEvent>> {
     let outcome = client
         .submit_and_wait(call, signer, phala_client::TxOptions::default())
         .await
@@ -238,7 +238,7 @@ pub async fn submit_call(
     match &outcome.result {
         Ok(()) => {
             crate::outln!("Done in block #{}.", outcome.block_number);
-            Ok(())
+            Ok(outcome.events)
         }
         Err(failure) => anyhow::bail!("failed in block #{}: {failure}", outcome.block_number),
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use parity_scale_codec::{DecodeLimit, Encode};
 use phala_client::Client;
@@ -18,7 +18,7 @@ use phala_runtime::modules::scheduler::DispatchTime;
 use phala_runtime::modules::treasury::{self, NativeOrWithId};
 use phala_runtime::{OriginCaller, RuntimeCall, RuntimeEvent};
 
-use crate::args::{DEFAULT_URL, TxArgs, connect, parse_amount, resolve_account};
+use crate::args::{DEFAULT_URL, TxArgs, connect, parse_amount, resolve_account, submit_call};
 
 #[derive(Debug, Subcommand)]
 pub enum GovCmd {
@@ -199,29 +199,6 @@ fn percent(p: Perbill) -> String {
     format!("{:.2}%", f64::from(p.deconstruct()) / 1e7)
 }
 
-/// Submits `call`, prints its events, fails on a failed call; returns the events.
-async fn send(
-    client: &Client,
-    signer: &Sr25519Pair,
-    call: RuntimeCall,
-) -> Result<Vec<RuntimeEvent>> {
-    let outcome = client
-        .submit_and_wait(call, signer, phala_client::TxOptions::default())
-        .await
-        .context("waiting for finality")?;
-    let metadata = client.metadata().await;
-    for event in &outcome.events {
-        crate::outln!("  {}", metadata.describe_event(event));
-    }
-    match &outcome.result {
-        Ok(()) => {
-            crate::outln!("Done in block #{}.", outcome.block_number);
-            Ok(outcome.events)
-        }
-        Err(failure) => bail!("failed in block #{}: {failure}", outcome.block_number),
-    }
-}
-
 /// Names `call` for a proposal: inline if short, else by its preimage, noted now if the
 /// chain does not have it yet.
 async fn bound(client: &Client, signer: &Sr25519Pair, call: &RuntimeCall) -> Result<Bounded> {
@@ -233,7 +210,7 @@ async fn bound(client: &Client, signer: &Sr25519Pair, call: &RuntimeCall) -> Res
     let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("the call is too long"))?;
     if client.preimage_len(hash).await? != Some(len) {
         crate::outln!("Noting the call ({len} bytes) as preimage {hash}…");
-        send(
+        submit_call(
             client,
             signer,
             RuntimeCall::Preimage(preimage::Call::note_preimage { bytes }),
@@ -259,7 +236,7 @@ async fn propose(
     let origin: OriginCaller = referenda::origin_for_track(track)
         .ok_or_else(|| anyhow!("track {track} grants no origin"))?;
     let proposal = bound(client, signer, call).await?;
-    let events = send(
+    let events = submit_call(
         client,
         signer,
         RuntimeCall::Referenda(referenda::Call::submit {
@@ -282,7 +259,7 @@ async fn propose(
         format_pha(params.submission_deposit)
     );
     if deposit {
-        send(
+        submit_call(
             client,
             signer,
             RuntimeCall::Referenda(referenda::Call::place_decision_deposit { index }),
@@ -316,7 +293,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
             let (client, signer) = tx.open().await?;
             let bytes = call.encode();
             let hash = H256(hashing::blake2_256(&bytes));
-            send(
+            submit_call(
                 &client,
                 &signer,
                 RuntimeCall::Preimage(preimage::Call::note_preimage {
@@ -353,7 +330,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
         GovCmd::Deposit { index, tx } => {
             let (client, signer) = tx.open().await?;
             ensure_ongoing(&client, index).await?;
-            send(
+            submit_call(
                 &client,
                 &signer,
                 RuntimeCall::Referenda(referenda::Call::place_decision_deposit { index }),
@@ -384,7 +361,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
                 vote: Vote { aye, conviction },
                 balance,
             };
-            send(
+            submit_call(
                 &client,
                 &signer,
                 RuntimeCall::ConvictionVoting(conviction_voting::Call::vote {
@@ -425,7 +402,8 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
                             class: Some(class),
                             index: *index,
                         };
-                        send(&client, &signer, RuntimeCall::ConvictionVoting(remove)).await?;
+                        submit_call(&client, &signer, RuntimeCall::ConvictionVoting(remove))
+                            .await?;
                     }
                 }
                 if !running.is_empty() {
@@ -436,7 +414,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
                     );
                 }
             }
-            send(
+            submit_call(
                 &client,
                 &signer,
                 RuntimeCall::ConvictionVoting(conviction_voting::Call::delegate {
@@ -452,7 +430,7 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
         GovCmd::Undelegate { track, tx } => {
             let class = track_id(&track)?;
             let (client, signer) = tx.open().await?;
-            send(
+            submit_call(
                 &client,
                 &signer,
                 RuntimeCall::ConvictionVoting(conviction_voting::Call::undelegate { class }),
@@ -481,7 +459,7 @@ async fn unlock(tx: TxArgs) -> Result<()> {
                     client.referendum(*index).await?,
                     Some(ReferendumInfo::Ongoing(_))
                 ) {
-                    send(
+                    submit_call(
                         &client,
                         &signer,
                         RuntimeCall::ConvictionVoting(conviction_voting::Call::remove_vote {
@@ -493,7 +471,7 @@ async fn unlock(tx: TxArgs) -> Result<()> {
                 }
             }
         }
-        send(
+        submit_call(
             &client,
             &signer,
             RuntimeCall::ConvictionVoting(conviction_voting::Call::unlock {
@@ -802,7 +780,7 @@ pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
                     format_pha(pot)
                 );
             }
-            send(
+            submit_call(
                 &client,
                 &signer,
                 RuntimeCall::Treasury(treasury::Call::payout { index }),

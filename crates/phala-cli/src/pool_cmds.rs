@@ -157,7 +157,9 @@ async fn pool_of(client: &Client, pid: u64) -> Result<stake_pools::Pool> {
 }
 
 async fn submit(client: &Client, signer: &Sr25519Pair, call: Call) -> Result<()> {
-    submit_call(client, signer, RuntimeCall::StakePools(call)).await
+    submit_call(client, signer, RuntimeCall::StakePools(call))
+        .await
+        .map(|_| ())
 }
 
 pub async fn run(cmd: PoolCmd) -> Result<()> {

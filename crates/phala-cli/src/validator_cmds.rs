@@ -148,5 +148,7 @@ async fn withdrawable(client: &Client, who: &AccountId32) -> Result<()> {
 }
 
 async fn submit(client: &Client, signer: &Sr25519Pair, call: validators::Call) -> Result<()> {
-    crate::args::submit_call(client, signer, RuntimeCall::Validators(call)).await
+    crate::args::submit_call(client, signer, RuntimeCall::Validators(call))
+        .await
+        .map(|_| ())
 }

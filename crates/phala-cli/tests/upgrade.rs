@@ -43,6 +43,20 @@ fn wait_exit(child: &mut std::process::Child, secs: u64) -> std::process::ExitSt
     }
 }
 
+/// A started devnet, a client of it, its best block, and the test build's newer runtime
+/// version.
+fn start(devnet: &common::Devnet) -> (tokio::runtime::Runtime, Client, u32, u32) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(Client::connect(&devnet.ws_url())).unwrap();
+    let (now, _) = runtime.block_on(client.best_head()).unwrap();
+    let next = phala_runtime::version::NEWEST_SPEC_VERSION;
+    assert!(
+        next > SPEC_VERSION,
+        "test builds carry a newer runtime version"
+    );
+    (runtime, client, now, next)
+}
+
 /// Passes a root referendum scheduling runtime `spec_version` at `at_block`.
 fn schedule_upgrade(url: &str, spec_version: u32, at_block: u32) {
     let call = RuntimeCall::System(system::Call::schedule_upgrade {
@@ -87,15 +101,8 @@ fn a_node_without_the_scheduled_runtime_stops_before_the_switch() {
         &env,
     );
     let url = devnet.ws_url();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(Client::connect(&url)).unwrap();
-    let (now, _) = runtime.block_on(client.best_head()).unwrap();
     // The build has the test version; the cap makes this devnet act as a release without it.
-    let next = phala_runtime::version::NEWEST_SPEC_VERSION;
-    assert!(
-        next > SPEC_VERSION,
-        "test builds carry a newer runtime version"
-    );
+    let (_runtime, _client, now, next) = start(&devnet);
     let at = now + 60;
     schedule_upgrade(&url, next, at);
 
@@ -147,14 +154,7 @@ fn the_chain_switches_runtime_at_the_scheduled_block_and_a_worker_follows() {
         &["--gatekeeper-port", &gatekeeper.to_string()],
     );
     let url = devnet.ws_url();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(Client::connect(&url)).unwrap();
-    let (now, _) = runtime.block_on(client.best_head()).unwrap();
-    let next = phala_runtime::version::NEWEST_SPEC_VERSION;
-    assert!(
-        next > SPEC_VERSION,
-        "test builds carry a newer runtime version"
-    );
+    let (runtime, client, now, next) = start(&devnet);
     let at = now + 60;
     // A subscriber hears the version in force, then the new one when it takes effect.
     let ws = runtime

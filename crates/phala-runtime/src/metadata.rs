@@ -513,10 +513,11 @@ pub fn metadata_bytes(version: u32) -> Option<&'static [u8]> {
 
 /// The modules' metadata with this chain's governance constants (tracks, periods,
 /// deposits), which its chain spec sets rather than the runtime.
-fn chain_modules(ext: &crate::Ext) -> Vec<ModuleMetadata> {
-    let governance = referenda::params(ext);
-    let treasury_params = treasury::params(ext);
-    let version = crate::version::version_of(ext);
+fn chain_modules(
+    governance: &referenda::GovernanceParams,
+    treasury_params: &treasury::Params,
+    version: &crate::version::RuntimeVersion,
+) -> Vec<ModuleMetadata> {
     let mut modules = modules();
     for m in &mut modules {
         match m.name {
@@ -527,9 +528,9 @@ fn chain_modules(ext: &crate::Ext) -> Vec<ModuleMetadata> {
                     }
                 }
             }
-            "Referenda" => m.constants = referenda::constants(&governance),
-            "ConvictionVoting" => m.constants = conviction_voting::constants(&governance),
-            "Treasury" => m.constants = treasury::constants(&treasury_params),
+            "Referenda" => m.constants = referenda::constants(governance),
+            "ConvictionVoting" => m.constants = conviction_voting::constants(governance),
+            "Treasury" => m.constants = treasury::constants(treasury_params),
             _ => {}
         }
     }
@@ -548,15 +549,13 @@ pub fn metadata_bytes_at(ext: &crate::Ext, version: u32) -> Option<std::sync::Ar
     if !VERSIONS.contains(&version) {
         return None;
     }
-    let key = (
-        version,
-        (
-            referenda::params(ext),
-            treasury::params(ext),
-            crate::version::version_of(ext),
-        )
-            .encode(),
+    // Read once: the cache key and, on a miss, the constants.
+    let chain = (
+        referenda::params(ext),
+        treasury::params(ext),
+        crate::version::version_of(ext),
     );
+    let key = (version, chain.encode());
     let cached = CHAIN_METADATA
         .lock()
         .ok()
@@ -564,7 +563,7 @@ pub fn metadata_bytes_at(ext: &crate::Ext, version: u32) -> Option<std::sync::Ar
     if let Some(bytes) = cached {
         return Some(bytes);
     }
-    let modules = chain_modules(ext);
+    let modules = chain_modules(&chain.0, &chain.1, &chain.2);
     let bytes = std::sync::Arc::new(match version {
         14 => RuntimeMetadataPrefixed::from(v14_of(modules)).encode(),
         _ => RuntimeMetadataPrefixed::from(v15_of(modules)).encode(),

@@ -37,6 +37,14 @@ fn open(chain: &mut TestChain) {
     ]);
 }
 
+/// Referendum 0's tally; it must be ongoing.
+fn ongoing_tally(chain: &TestChain) -> referenda_mod::Tally {
+    match referenda_mod::poll(&chain.ext(), 0) {
+        PollState::Ongoing { tally, .. } => tally,
+        other => panic!("referendum 0 is not ongoing: {other:?}"),
+    }
+}
+
 fn produce_until(chain: &mut TestChain, number: u32) {
     while chain.number < number {
         chain.produce(vec![]);
@@ -154,9 +162,7 @@ fn changing_a_vote_replaces_it_in_the_tally() {
         ),
         chain.sign(&bob, vote_call(0, false, Conviction::None, 500 * PHA), 1),
     ]);
-    let PollState::Ongoing { tally, .. } = referenda_mod::poll(&chain.ext(), 0) else {
-        panic!()
-    };
+    let tally = ongoing_tally(&chain);
     assert_eq!((tally.ayes, tally.nays, tally.support), (0, 50 * PHA, 0));
     // The lock keeps the largest amount voted until unlocked.
     assert_eq!(frozen(&chain, "//Bob"), 1_000 * PHA);
@@ -181,9 +187,7 @@ fn delegated_votes_follow_the_delegates_vote() {
         chain.sign(&bob, vote_call(0, true, Conviction::Locked1x, 100 * PHA), 0),
     ]);
     assert_eq!(chain.failure(1), None);
-    let PollState::Ongoing { tally, .. } = referenda_mod::poll(&chain.ext(), 0) else {
-        panic!()
-    };
+    let tally = ongoing_tally(&chain);
     assert_eq!(tally.ayes, 100 * PHA + 2_000 * PHA);
     assert_eq!(tally.support, 1_100 * PHA);
     assert_eq!(frozen(&chain, "//Charlie"), 1_000 * PHA);
@@ -197,9 +201,7 @@ fn delegated_votes_follow_the_delegates_vote() {
         ),
     ]);
     assert_eq!(chain.failure(1), Some(Error::AlreadyDelegating.into()));
-    let PollState::Ongoing { tally, .. } = referenda_mod::poll(&chain.ext(), 0) else {
-        panic!()
-    };
+    let tally = ongoing_tally(&chain);
     assert_eq!(tally.ayes, 100 * PHA);
     // Still locked for its conviction's periods from the undelegation.
     assert_eq!(frozen(&chain, "//Charlie"), 1_000 * PHA);

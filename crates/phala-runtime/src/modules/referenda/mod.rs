@@ -18,7 +18,7 @@ mod calls;
 mod service;
 #[cfg(test)]
 pub(crate) mod tests;
-mod tracks;
+pub(crate) mod tracks;
 mod types;
 
 pub use calls::Call;

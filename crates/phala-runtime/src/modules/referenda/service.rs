@@ -331,7 +331,8 @@ pub(super) fn service(
     index: ReferendumIndex,
     mut status: ReferendumStatus,
 ) -> (ReferendumInfo, bool) {
-    let Some(track) = params(ext).track(status.track).cloned() else {
+    let params = params(ext);
+    let Some(track) = params.track(status.track).cloned() else {
         // The track was removed by a parameter change: the referendum can never be
         // decided; it times out.
         let event = Event::TimedOut {
@@ -341,9 +342,7 @@ pub(super) fn service(
         let info = conclude(ext, &mut status, event, now, ReferendumInfo::TimedOut);
         return (info, false);
     };
-    let timeout = status
-        .submitted
-        .saturating_add(params(ext).undeciding_timeout);
+    let timeout = status.submitted.saturating_add(params.undeciding_timeout);
     let mut alarm = BlockNumber::MAX;
     match status.deciding {
         None => {

@@ -67,7 +67,7 @@ pub fn track_for<'a>(
 }
 
 /// Blocks of `block_ms` in `secs` seconds, at least one.
-fn blocks_of(secs: u64, block_ms: u64) -> BlockNumber {
+pub(crate) fn blocks_of(secs: u64, block_ms: u64) -> BlockNumber {
     let blocks = secs
         .saturating_mul(1_000)
         .checked_div(block_ms)
@@ -148,72 +148,22 @@ impl GovernanceParams {
     /// A live chain's rules, after Polkadot's (periods in days, converted to blocks of
     /// `block_ms`; deposits scaled to PHA).
     pub fn live(block_ms: u64) -> Self {
-        let blocks = |secs: u64| blocks_of(secs, block_ms);
         const H: u64 = 3_600;
         const D: u64 = 24 * H;
-        let approval = Curve::linear(Perbill::from_percent(50), Perbill::ONE);
-        let support = Curve::linear(Perbill::ZERO, Perbill::from_percent(50));
-        let track = |name: &str, max, deposit, prep, decision, confirm, enact| TrackInfo {
-            name: name.into(),
-            max_deciding: max,
-            decision_deposit: deposit,
-            prepare_period: blocks(prep),
-            decision_period: blocks(decision),
-            confirm_period: blocks(confirm),
-            min_enactment_period: blocks(enact),
-            min_approval: approval.clone(),
-            min_support: support.clone(),
-        };
+        let track = |id, max, deposit, periods| default_track(id, max, deposit, periods, block_ms);
         GovernanceParams {
             submission_deposit: 10 * PHA,
-            undeciding_timeout: blocks(14 * D),
-            vote_locking_period: blocks(7 * D),
+            undeciding_timeout: blocks_of(14 * D, block_ms),
+            vote_locking_period: blocks_of(7 * D, block_ms),
             tracks: vec![
-                (0, track("root", 1, 100_000 * PHA, 2 * H, 7 * D, D, D)),
-                (
-                    11,
-                    track("treasurer", 10, 10_000 * PHA, 2 * H, 7 * D, 2 * D, D),
-                ),
-                (
-                    20,
-                    track(
-                        "referendum_canceller",
-                        100,
-                        1_000 * PHA,
-                        2 * H,
-                        7 * D,
-                        3 * H,
-                        10 * 60,
-                    ),
-                ),
-                (
-                    21,
-                    track(
-                        "referendum_killer",
-                        100,
-                        5_000 * PHA,
-                        2 * H,
-                        7 * D,
-                        3 * H,
-                        10 * 60,
-                    ),
-                ),
-                (
-                    32,
-                    track("small_spender", 50, 1_000 * PHA, 4 * H, 7 * D, 12 * H, D),
-                ),
-                (
-                    33,
-                    track("medium_spender", 50, 2_000 * PHA, 4 * H, 7 * D, D, D),
-                ),
-                (
-                    34,
-                    track("big_spender", 50, 4_000 * PHA, 4 * H, 7 * D, 2 * D, D),
-                ),
-                (
-                    40,
-                    track("parameters", 10, 10_000 * PHA, 2 * H, 7 * D, D, D),
-                ),
+                track(0, 1, 100_000 * PHA, [2 * H, 7 * D, D, D]),
+                track(11, 10, 10_000 * PHA, [2 * H, 7 * D, 2 * D, D]),
+                track(20, 100, 1_000 * PHA, [2 * H, 7 * D, 3 * H, 10 * 60]),
+                track(21, 100, 5_000 * PHA, [2 * H, 7 * D, 3 * H, 10 * 60]),
+                track(32, 50, 1_000 * PHA, [4 * H, 7 * D, 12 * H, D]),
+                track(33, 50, 2_000 * PHA, [4 * H, 7 * D, D, D]),
+                track(34, 50, 4_000 * PHA, [4 * H, 7 * D, 2 * D, D]),
+                track(40, 10, 10_000 * PHA, [2 * H, 7 * D, D, D]),
             ],
         }
     }
@@ -221,34 +171,50 @@ impl GovernanceParams {
     /// A development chain's rules: the same tracks, decided in seconds, so a referendum
     /// passes within half a minute.
     pub fn development(block_ms: u64) -> Self {
-        let blocks = |secs: u64| blocks_of(secs, block_ms);
-        let approval = Curve::linear(Perbill::from_percent(50), Perbill::ONE);
-        let support = Curve::linear(Perbill::ZERO, Perbill::from_percent(50));
-        let track = |name: &str, max, deposit| TrackInfo {
-            name: name.into(),
-            max_deciding: max,
-            decision_deposit: deposit,
-            prepare_period: blocks(4),
-            decision_period: blocks(300),
-            confirm_period: blocks(6),
-            min_enactment_period: blocks(4),
-            min_approval: approval.clone(),
-            min_support: support.clone(),
-        };
+        let periods = [4, 300, 6, 4];
+        let track = |id, max, deposit| default_track(id, max, deposit, periods, block_ms);
         GovernanceParams {
             submission_deposit: 10 * PHA,
-            undeciding_timeout: blocks(1_800),
-            vote_locking_period: blocks(30),
+            undeciding_timeout: blocks_of(1_800, block_ms),
+            vote_locking_period: blocks_of(30, block_ms),
             tracks: vec![
-                (0, track("root", 1, 1_000 * PHA)),
-                (11, track("treasurer", 10, 100 * PHA)),
-                (20, track("referendum_canceller", 100, 100 * PHA)),
-                (21, track("referendum_killer", 100, 100 * PHA)),
-                (32, track("small_spender", 50, 10 * PHA)),
-                (33, track("medium_spender", 50, 20 * PHA)),
-                (34, track("big_spender", 50, 40 * PHA)),
-                (40, track("parameters", 10, 100 * PHA)),
+                track(0, 1, 1_000 * PHA),
+                track(11, 10, 100 * PHA),
+                track(20, 100, 100 * PHA),
+                track(21, 100, 100 * PHA),
+                track(32, 50, 10 * PHA),
+                track(33, 50, 20 * PHA),
+                track(34, 50, 40 * PHA),
+                track(40, 10, 100 * PHA),
             ],
         }
     }
+}
+
+/// Track `id` (named as [`TRACK_IDS`] names it) with the default curves — approval from
+/// 100 % to 50 % and support from 50 % to 0 % over the decision period — and its prepare,
+/// decision, confirm and enactment periods given in seconds.
+fn default_track(
+    id: TrackId,
+    max_deciding: u32,
+    decision_deposit: Balance,
+    [prepare, decision, confirm, enact]: [u64; 4],
+    block_ms: u64,
+) -> (TrackId, TrackInfo) {
+    let name = TRACK_IDS
+        .iter()
+        .find(|(t, _, _)| *t == id)
+        .map_or("unknown", |(_, name, _)| *name);
+    let info = TrackInfo {
+        name: name.into(),
+        max_deciding,
+        decision_deposit,
+        prepare_period: blocks_of(prepare, block_ms),
+        decision_period: blocks_of(decision, block_ms),
+        confirm_period: blocks_of(confirm, block_ms),
+        min_enactment_period: blocks_of(enact, block_ms),
+        min_approval: Curve::linear(Perbill::from_percent(50), Perbill::ONE),
+        min_support: Curve::linear(Perbill::ZERO, Perbill::from_percent(50)),
+    };
+    (id, info)
 }

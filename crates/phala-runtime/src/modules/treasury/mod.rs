@@ -23,6 +23,7 @@ use crate::Ext;
 use crate::arith::Perbill;
 use crate::bounded::BoundedVec;
 use crate::dispatch::{DispatchError, ModuleErrorEnum};
+use crate::modules::referenda::tracks::blocks_of;
 use crate::modules::{TREASURY_ACCOUNT, balances, contracts, index, system};
 use crate::origin::{GovOrigin, Origin};
 use crate::storage::{Query, StorageMap, StorageValue};
@@ -50,37 +51,21 @@ pub struct Params {
 impl Params {
     /// After Polkadot's, in days at `block_ms`, with limits in PHA.
     pub fn live(block_ms: u64) -> Self {
-        let days = |d: u64| {
-            u32::try_from(
-                d.saturating_mul(86_400_000)
-                    .checked_div(block_ms)
-                    .unwrap_or(u64::MAX),
-            )
-            .unwrap_or(u32::MAX)
-        };
+        const DAY: u64 = 86_400;
         Params {
-            spend_period: days(24),
+            spend_period: blocks_of(24 * DAY, block_ms),
             burn: Perbill::from_percent(1),
-            payout_period: days(30),
+            payout_period: blocks_of(30 * DAY, block_ms),
             limits: Self::limits(),
         }
     }
 
     /// A development chain's: payouts every minute, a day to claim a spend.
     pub fn development(block_ms: u64) -> Self {
-        let secs = |s: u64| {
-            u32::try_from(
-                s.saturating_mul(1_000)
-                    .checked_div(block_ms)
-                    .unwrap_or(u64::MAX)
-                    .max(1),
-            )
-            .unwrap_or(u32::MAX)
-        };
         Params {
-            spend_period: secs(60),
+            spend_period: blocks_of(60, block_ms),
             burn: Perbill::ZERO,
-            payout_period: secs(86_400),
+            payout_period: blocks_of(86_400, block_ms),
             limits: Self::limits(),
         }
     }
