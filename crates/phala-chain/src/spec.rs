@@ -240,10 +240,13 @@ impl ChainSpec {
                 "epochLength must be at least 2 blocks".into(),
             ));
         }
-        if self.committee_size == 0 {
-            return Err(SpecError::Invalid(
-                "committeeSize must be at least 1".into(),
-            ));
+        if self.committee_size == 0
+            || self.committee_size > phala_primitives::consensus::MAX_COMMITTEE_SIZE
+        {
+            return Err(SpecError::Invalid(format!(
+                "committeeSize must be 1 to {}",
+                phala_primitives::consensus::MAX_COMMITTEE_SIZE
+            )));
         }
         if self.slash_percent > 100 {
             return Err(SpecError::Invalid(

@@ -457,7 +457,9 @@ async fn run_inner(
         })
         .collect();
     let namespace = phala_light_client::namespace(&chain.genesis_hash());
-    let max_committee = config.spec.committee_size;
+    // Governance may grow the committee (`validators.setCommitteeSize`) up to the maximum:
+    // the buffers fit it from the start, so no node needs restarting for it.
+    let max_committee = phala_primitives::consensus::MAX_COMMITTEE_SIZE;
     let p2p = network::start(
         context.child("network"),
         &p2p_signer,

@@ -15,6 +15,10 @@ pub const FINALITY_ENGINE_ID: [u8; 4] = *b"smpx";
 /// Engine id of the digest entry announcing the next committee.
 pub const COMMITTEE_ENGINE_ID: [u8; 4] = *b"phcm";
 
+/// Most validators a committee may seat. Nodes size their p2p buffers and message limits
+/// for it, so governance can grow a committee up to it without new node software.
+pub const MAX_COMMITTEE_SIZE: u32 = 128;
+
 /// The committee that finalizes `epoch`: its members' ed25519 consensus keys.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct CommitteeChange {

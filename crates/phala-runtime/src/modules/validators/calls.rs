@@ -1,5 +1,6 @@
 use parity_scale_codec::{Decode, Encode};
 use phala_primitives::Balance;
+use phala_primitives::consensus::MAX_COMMITTEE_SIZE;
 use scale_info::TypeInfo;
 
 use super::{
@@ -47,6 +48,11 @@ pub enum Call {
     /// Submitted unsigned by any node that sees them; valid evidence slashes the offender once.
     #[codec(index = 5)]
     report_equivocation { evidence: Vec<u8> },
+    /// Set how many validators the next elections seat (root, or a referendum on the
+    /// parameters track): 1 to `MAX_COMMITTEE_SIZE`. The epoch under way keeps its
+    /// committee; the election at its last block uses the new size.
+    #[codec(index = 6)]
+    set_committee_size { size: u32 },
 }
 
 /// `host:port`, printable ASCII, bounded.
@@ -74,6 +80,7 @@ impl Call {
                 weights::reads_writes(4, 4)
             }
             Call::validate { .. } | Call::chill => weights::reads_writes(5, 4),
+            Call::set_committee_size { .. } => weights::reads_writes(1, 1),
             Call::report_equivocation { .. } => {
                 // Two signature checks and the slash.
                 return DispatchInfo {
@@ -98,6 +105,17 @@ impl Call {
             origin.ensure_none()?;
             let offence = super::check_evidence(ext, &evidence)?;
             return super::punish(ext, &offence);
+        }
+        if let Call::set_committee_size { size } = self {
+            origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
+            if size == 0 || size > MAX_COMMITTEE_SIZE {
+                return Err(Error::BadCommitteeSize.into());
+            }
+            let mut p = params(ext);
+            p.committee_size = size;
+            super::PARAMS.put(ext, &p);
+            ext.deposit_event(Event::CommitteeSizeSet { size });
+            return Ok(());
         }
         let who = origin.ensure_signed()?;
         let p = params(ext);
@@ -199,7 +217,7 @@ impl Call {
                 remove_candidate(ext, &who);
                 ext.deposit_event(Event::Chilled { who });
             }
-            Call::report_equivocation { .. } => {
+            Call::report_equivocation { .. } | Call::set_committee_size { .. } => {
                 return Err(crate::dispatch::DispatchError::BadOrigin);
             }
         }

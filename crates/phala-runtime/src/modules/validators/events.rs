@@ -38,6 +38,9 @@ pub enum Event {
     /// other gatekeepers' outvoted.
     #[codec(index = 6)]
     Slashed { who: AccountId32, amount: Balance },
+    /// Elections from the next one on seat `size` validators.
+    #[codec(index = 7)]
+    CommitteeSizeSet { size: u32 },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -316,6 +316,40 @@ fn the_boundary_block_elects_and_announces_the_next_committee() {
 }
 
 #[test]
+fn governance_sets_the_committee_size_from_the_next_election() {
+    use crate::dispatch::{DispatchError, Origin};
+    use crate::origin::GovOrigin;
+    let mut chain = chain();
+    let set = |size| RuntimeCall::Validators(Call::set_committee_size { size });
+    // Only root or the parameters track; 1 to the maximum.
+    for (origin, size) in [
+        (Origin::Signed(account("//Alice")), 1),
+        (Origin::Gov(GovOrigin::Treasurer), 1),
+    ] {
+        assert_eq!(
+            chain.mutate(|ext| set(size).dispatch(ext, origin)),
+            Err(DispatchError::BadOrigin)
+        );
+    }
+    for size in [0, phala_primitives::consensus::MAX_COMMITTEE_SIZE + 1] {
+        assert_eq!(
+            chain.mutate(|ext| set(size).dispatch(ext, Origin::Root)),
+            Err(Error::BadCommitteeSize.into())
+        );
+    }
+    chain
+        .mutate(|ext| set(1).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
+        .unwrap();
+    assert_eq!(params(&chain.ext()).committee_size, 1);
+    // Epoch 0 keeps both; the boundary seats one.
+    for _ in 0..EPOCH {
+        chain.produce(vec![]);
+    }
+    assert_eq!(committee_accounts(&chain, 0).len(), 2);
+    assert_eq!(committee_accounts(&chain, 1), vec![account("//Bob")]);
+}
+
+#[test]
 fn equivocation_slashes_to_the_treasury_once() {
     let chain = chain();
     let mut ext = chain.ext();
