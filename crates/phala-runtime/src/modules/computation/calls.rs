@@ -4,7 +4,7 @@ use phala_mq::computation::ComputationEvent;
 use phala_tokenomics::Params;
 use scale_info::TypeInfo;
 
-use super::{DOUBLE_SIGN_SLASH, Error, Event, Hooks, PARAMS, faults, push};
+use super::{DOUBLE_SIGN_SLASH, Error, Event, HEARTBEAT_PAUSED, Hooks, PARAMS, faults, push};
 use crate::Ext;
 use crate::dispatch::{DispatchClass, DispatchInfo, DispatchResult, Origin, Pays};
 use crate::modules::weights;
@@ -30,6 +30,13 @@ pub enum Call {
     /// (root, or a referendum on the parameters track).
     #[codec(index = 2)]
     set_double_sign_slash { perbill: u32 },
+    /// Pause or resume the heartbeat challenges (root, or a referendum on the parameters
+    /// track), as classic Phala's `set_heartbeat_paused`: while paused no challenge is
+    /// issued, so no worker is judged offline (say, while congestion keeps heartbeats
+    /// from landing) and none is paid; the budget keeps accruing, and a worker's first
+    /// payout after the pause covers it.
+    #[codec(index = 3)]
+    set_heartbeat_paused { paused: bool },
 }
 
 /// Block start forgets the challenge that leaves the window each block, counting with the
@@ -87,10 +94,12 @@ impl Call {
                 ),
                 ..Default::default()
             },
-            Call::set_double_sign_slash { .. } => DispatchInfo {
-                weight: weights::reads_writes(1, 2),
-                ..Default::default()
-            },
+            Call::set_double_sign_slash { .. } | Call::set_heartbeat_paused { .. } => {
+                DispatchInfo {
+                    weight: weights::reads_writes(1, 2),
+                    ..Default::default()
+                }
+            }
         }
     }
 
@@ -121,6 +130,12 @@ impl Call {
                 }
                 DOUBLE_SIGN_SLASH.put(ext, &perbill);
                 ext.deposit_event(Event::DoubleSignSlashSet { perbill });
+                Ok(())
+            }
+            Call::set_heartbeat_paused { paused } => {
+                origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
+                HEARTBEAT_PAUSED.put(ext, &paused);
+                ext.deposit_event(Event::HeartbeatPauseSet { paused });
                 Ok(())
             }
         }

@@ -130,6 +130,9 @@ pub enum Event {
     /// accrued so far: a faulty settlement, or rounding at the edge.
     #[codec(index = 19)]
     BudgetExceeded { worker: [u8; 32], unpaid: Balance },
+    /// Heartbeat challenges were paused (`true`) or resumed.
+    #[codec(index = 20)]
+    HeartbeatPauseSet { paused: bool },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -133,6 +133,12 @@ pub const CHALLENGES: StorageMap<BlockNumber, Challenge> = StorageMap::new(
     Query::Optional,
     &[" Recent blocks' heartbeat challenges (kept for the window plus settlement delay)."],
 );
+pub const HEARTBEAT_PAUSED: StorageValue<bool> = StorageValue::new(
+    MODULE,
+    "HeartbeatPaused",
+    Query::Default,
+    &[" Whether heartbeat challenges are paused (governance's `setHeartbeatPaused`)."],
+);
 pub const NEXT_SETTLEMENT: StorageValue<BlockNumber> = StorageValue::new(
     MODULE,
     "NextSettlement",
@@ -210,6 +216,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         SESSIONS.metadata(),
         COMPUTING_WORKERS.metadata(),
         CHALLENGES.metadata(),
+        HEARTBEAT_PAUSED.metadata(),
         NEXT_SETTLEMENT.metadata(),
         SETTLEMENTS.metadata(),
         SETTLEMENT_VOTES.metadata(),
@@ -545,6 +552,9 @@ pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
         .saturating_add(budget_plancks(budget, 1))
         .min(budget_plancks(budget, BUDGET_CAP_BLOCKS));
     BUDGET_LEFT.put(ext, &left);
+    if HEARTBEAT_PAUSED.get_or_default(ext) {
+        return;
+    }
     let parent = system::PARENT_HASH.get_or_default(ext);
     let seed = phala_primitives::hashing::blake2_256(
         &(b"phala/computation/challenge", parent, number).encode(),

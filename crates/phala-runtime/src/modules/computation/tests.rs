@@ -698,3 +698,40 @@ fn slashed_stake_goes_to_the_treasury_and_lowers_the_share_price() {
     assert_eq!((pool.total_value, pool.staked), (49_000 * PHA, 4_000 * PHA));
     assert_eq!(session_of(&net, &w).stake, 4_000 * PHA);
 }
+
+#[test]
+fn a_heartbeat_pause_issues_no_challenge_but_keeps_the_budget_accruing() {
+    use crate::dispatch::{DispatchError, Origin};
+    use crate::origin::GovOrigin;
+    let mut net = Net::with_chain(economy_chain());
+    let mut w = benchmarked(&mut net, "//Worker1", 2000);
+    computing_pool(&mut net, &w, 50_000 * PHA, 5_000 * PHA);
+    let pause = |paused| RuntimeCall::Computation(Call::set_heartbeat_paused { paused });
+    assert_eq!(
+        net.chain
+            .mutate(|ext| pause(true).dispatch(ext, Origin::Signed(account("//Bob")))),
+        Err(DispatchError::BadOrigin)
+    );
+    net.chain
+        .mutate(|ext| pause(true).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
+        .unwrap();
+    assert!(HEARTBEAT_PAUSED.get_or_default(&net.chain.ext()));
+    let budget = BUDGET_LEFT.get(&net.chain.ext()).unwrap_or_default();
+    net.chain.produce(vec![]);
+    let paused_at = net.chain.number;
+    assert!(CHALLENGES.get(&net.chain.ext(), &paused_at).is_none());
+    assert!(BUDGET_LEFT.get(&net.chain.ext()).unwrap_or_default() > budget);
+    net.chain.produce(vec![]);
+    assert_eq!(
+        heartbeat(&mut net, &mut w, paused_at, 10),
+        Err(Error::UnknownChallenge.into())
+    );
+    // Resumed: the next block is challenged again and its challenge answered.
+    net.chain
+        .mutate(|ext| pause(false).dispatch(ext, Origin::Root))
+        .unwrap();
+    net.chain.produce(vec![]);
+    let challenged = net.chain.number;
+    assert!(CHALLENGES.get(&net.chain.ext(), &challenged).is_some());
+    heartbeat(&mut net, &mut w, challenged, 20).unwrap();
+}
