@@ -20,6 +20,19 @@ pub const MAX_SEALED_INPUT: usize = 48 * 1024;
 /// Largest sealed output in a report.
 pub const MAX_SEALED_OUTPUT: usize = 16 * 1024;
 
+/// What contracts cost, in plancks. Governance sets it (`contracts.setPricing`); a command
+/// keeps the prices in force when it was pushed: the chain reserves and settles it at them,
+/// and every member runs it with them, so a change never catches a command half-way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Pricing {
+    /// Per unit of gas (about one wasm instruction).
+    pub gas_price: u128,
+    /// Per byte of contract storage a command adds, from its deposit.
+    pub storage_deposit_per_byte: u128,
+    /// Per byte of uploaded code, reserved from the uploader (the chain's alone).
+    pub code_deposit_per_byte: u128,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum ContractCommand {
     /// A code was uploaded: every worker fetches it (it is public) before going on.
@@ -39,6 +52,7 @@ pub enum ContractCommand {
         deposit: u128,
         /// The member that reports it (one report per command, not one per member).
         reporter: [u8; 32],
+        pricing: Pricing,
     },
     /// Call `contract`; `payload` is a [`SealedInput`] for the contract key.
     #[codec(index = 2)]
@@ -51,6 +65,7 @@ pub enum ContractCommand {
         gas_limit: u64,
         deposit: u128,
         reporter: [u8; 32],
+        pricing: Pricing,
     },
     /// Command `id` went unreported for a while (its reporter may be down): `reporter`, the
     /// next member, sends the report it made when it ran the command.

@@ -103,6 +103,19 @@ impl<V: Encode + Decode + Default> StorageValue<V> {
     }
 }
 
+impl<V: Encode + Decode + TypeInfo + 'static> StorageValue<V> {
+    /// Metadata of an optional value whose type has no default (absent reads as `None`).
+    pub fn metadata_optional(&self) -> StorageEntryMetadata {
+        entry(
+            self.name,
+            Query::Optional,
+            StorageEntryType::Plain(meta_type::<V>()),
+            vec![0],
+            self.docs,
+        )
+    }
+}
+
 impl<V: Encode + Decode + Default + TypeInfo + 'static> StorageValue<V> {
     pub fn metadata(&self) -> StorageEntryMetadata {
         entry(

@@ -24,7 +24,7 @@ use phala_mq::contracts::{
 };
 use phala_primitives::{BlockNumber, H256};
 use phala_runtime::modules::balances::EXISTENTIAL_DEPOSIT;
-use phala_runtime::modules::contracts::{GAS_PRICE, STORAGE_DEPOSIT_PER_BYTE};
+use phala_runtime::modules::contracts::{DEFAULT_PRICING, Pricing};
 use phala_vm::{
     AccountId, Backend, Changes, CodeHash, ContractInfo, Entry, ExecContext, ExecError, Mode,
     Outcome, Request, Vm,
@@ -51,6 +51,8 @@ pub struct ContractsState {
     pub codes: BTreeSet<CodeHash>,
     /// Commands run (instantiations included).
     pub commands_run: u64,
+    /// The prices of the last command run, which queries quote (commands carry their own).
+    pub pricing: Option<Pricing>,
 }
 
 impl ContractsState {
@@ -64,6 +66,7 @@ impl ContractsState {
     /// `keys` gives a new contract's public keys.
     fn effects(
         &self,
+        per_byte: u128,
         changes: &Changes,
         own: Option<AccountId>,
         keys: impl Fn(&AccountId) -> ([u8; 32], [u8; 32]),
@@ -90,9 +93,8 @@ impl ContractsState {
             }
             let bytes = i64::try_from(delta).unwrap_or(if delta > 0 { i64::MAX } else { i64::MIN });
             if bytes > 0 {
-                cost = cost.saturating_add(
-                    STORAGE_DEPOSIT_PER_BYTE.saturating_mul(u128::from(bytes.unsigned_abs())),
-                );
+                cost =
+                    cost.saturating_add(per_byte.saturating_mul(u128::from(bytes.unsigned_abs())));
             }
             effects.storage.push((H256(contract), bytes));
         }
@@ -314,6 +316,7 @@ impl ContractRuntime {
             ));
         }
         let env = self.environment(cluster, worker_ecdh);
+        let gas_price = state.pricing.unwrap_or(DEFAULT_PRICING).gas_price;
         let outcome = self.vm.execute(
             Box::new(StateBackend {
                 state,
@@ -325,7 +328,7 @@ impl ContractRuntime {
                 cluster: cluster.cluster.0,
                 block_number: height,
                 timestamp_ms,
-                gas_price: GAS_PRICE,
+                gas_price,
                 system_contract: [0; 32],
                 deadline: Some(
                     Instant::now()
@@ -376,8 +379,7 @@ impl ContractRuntime {
             id,
             for_cluster,
             contract,
-            gas_limit,
-            deposit,
+            (gas_limit, deposit, pricing),
             sealed,
             entry_of,
             deployer,
@@ -400,13 +402,13 @@ impl ContractRuntime {
                 gas_limit,
                 deposit,
                 reporter,
+                pricing,
             } => (
                 reporter,
                 id,
                 cluster,
                 contract,
-                gas_limit,
-                deposit,
+                (gas_limit, deposit, pricing),
                 data,
                 Kind::Instantiate { code_hash, salt },
                 deployer,
@@ -421,13 +423,13 @@ impl ContractRuntime {
                 gas_limit,
                 deposit,
                 reporter,
+                pricing,
             } => (
                 reporter,
                 id,
                 cluster,
                 contract,
-                gas_limit,
-                deposit,
+                (gas_limit, deposit, pricing),
                 payload,
                 Kind::Call,
                 origin,
@@ -492,7 +494,7 @@ impl ContractRuntime {
                 cluster: key.cluster.0,
                 block_number,
                 timestamp_ms,
-                gas_price: GAS_PRICE,
+                gas_price: pricing.gas_price,
                 system_contract: [0; 32],
                 deadline: None,
             },
@@ -505,11 +507,15 @@ impl ContractRuntime {
         let mut status = status_of(&outcome);
         let mut effects = Effects::default();
         if status.is_success() {
-            let (found, cost) =
-                state.effects(&outcome.changes, is_new.then_some(contract.0), |id| {
+            let (found, cost) = state.effects(
+                pricing.storage_deposit_per_byte,
+                &outcome.changes,
+                is_new.then_some(contract.0),
+                |id| {
                     let pair = self.key_pair(key, Some(H256(*id)));
                     (pair.public(), pair.ecdh_public())
-                });
+                },
+            );
             if !found.is_bounded() {
                 status = CommandStatus::TooManyContracts;
             } else if cost > deposit {
@@ -525,6 +531,7 @@ impl ContractRuntime {
         }
         let state = Arc::make_mut(state);
         state.commands_run = state.commands_run.saturating_add(1);
+        state.pricing = Some(pricing);
         let contract_keys = (is_new && status.is_success()).then(|| {
             let pair = self.key_pair(key, Some(contract));
             (pair.public(), pair.ecdh_public())
@@ -636,6 +643,7 @@ fn seal_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use phala_runtime::modules::contracts::STORAGE_DEPOSIT_PER_BYTE;
 
     fn info(code: u8) -> ContractInfo {
         ContractInfo {
@@ -678,8 +686,9 @@ mod tests {
         // A code change of an existing contract is neither new nor terminated.
         changes.contracts.insert(grows, Some(info(9)));
 
-        let (effects, cost) =
-            state.effects(&changes, Some(own), |id| ([id[0]; 32], [id[0] + 1; 32]));
+        let (effects, cost) = state.effects(STORAGE_DEPOSIT_PER_BYTE, &changes, Some(own), |id| {
+            ([id[0]; 32], [id[0] + 1; 32])
+        });
         assert_eq!(
             effects.storage,
             vec![(H256(grows), 8), (H256(shrinks), -11), (H256(own), 4)]

@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
         gas_limit: 1_000_000_000,
         deposit: u128::MAX,
         reporter: [0; 32],
+        pricing: phala_runtime::modules::contracts::DEFAULT_PRICING,
     };
     let mut notes = Vec::new();
     // The chain announces the upload before anything may use the code.
@@ -125,6 +126,7 @@ fn bench(c: &mut Criterion) {
         gas_limit: 1_000_000_000,
         deposit: u128::MAX,
         reporter: [0; 32],
+        pricing: phala_runtime::modules::contracts::DEFAULT_PRICING,
     };
 
     let mut group = c.benchmark_group("contracts");

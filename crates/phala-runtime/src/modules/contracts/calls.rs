@@ -7,11 +7,12 @@ use phala_mq::contracts::{CONTRACT_COMMAND, ContractCommand, MAX_SEALED_INPUT};
 use phala_primitives::{AccountId32, Balance, H256};
 
 use super::{
-    BLOCK_GAS, CLUSTER_COUNT, CLUSTERS, CODE_DEPOSIT_PER_BYTE, CODE_RECORDS, CODES,
-    COMMAND_TIMEOUT, ClusterInfo, CodeRecord, ContractRecord, ContractStatus, Error, Event,
-    GAS_PRICE, INSTANCES, MAX_BLOCK_GAS, MAX_CLUSTER_WORKERS, MAX_GAS, MAX_SALT_LEN, MODULE,
-    NEXT_COMMAND_ID, PENDING_COMMANDS, PendingCommand, REPORT_TIMEOUT, WORKER_CLUSTER, cluster_id,
-    contract_id, pay_fee_from_reserve, reporter, schedule_report,
+    BLOCK_GAS, CLUSTER_COUNT, CLUSTERS, CODE_RECORDS, CODES, COMMAND_TIMEOUT, ClusterInfo,
+    CodeRecord, ContractRecord, ContractStatus, Error, Event, INSTANCES, MAX_BLOCK_GAS,
+    MAX_CLUSTER_WORKERS, MAX_DEPOSIT_PER_BYTE, MAX_GAS, MAX_GAS_PRICE, MAX_SALT_LEN, MODULE,
+    NEXT_COMMAND_ID, PENDING_COMMANDS, PRICING, PendingCommand, Pricing, REPORT_TIMEOUT,
+    WORKER_CLUSTER, cluster_id, contract_id, pay_fee_from_reserve, pricing, reporter,
+    schedule_report,
 };
 use crate::Ext;
 use crate::dispatch::{ArithmeticError, DispatchError, DispatchInfo, DispatchResult, Origin};
@@ -61,6 +62,18 @@ pub enum Call {
     /// deposit limit comes back, as does that of a command whose contract is gone.
     #[codec(index = 4)]
     cancel_command { command: u64 },
+    /// Set the gas price and the deposits per byte (root, or a referendum on the
+    /// parameters track): each 1 to its maximum (`MAX_GAS_PRICE`, `MAX_DEPOSIT_PER_BYTE`).
+    /// Commands pushed from now on pay them; pending ones keep theirs.
+    #[codec(index = 5)]
+    set_pricing { pricing: Pricing },
+    /// Take a worker out of its cluster (root: a referendum on the root track). It stops
+    /// being asked to report; commands it was to report go to the next member after the
+    /// report timeout. It keeps the cluster key it was given (keys cannot be taken back),
+    /// so remove a worker for its operator's sake, not to shut out a compromised TEE. The
+    /// last member stays.
+    #[codec(index = 6)]
+    remove_cluster_worker { worker: [u8; 32] },
 }
 
 impl Call {
@@ -81,6 +94,8 @@ impl Call {
             ),
             Call::instantiate { .. } | Call::push_command { .. } => weights::reads_writes(7, 7),
             Call::cancel_command { .. } => weights::reads_writes(3, 3),
+            Call::set_pricing { .. } => weights::reads_writes(0, 1),
+            Call::remove_cluster_worker { .. } => weights::reads_writes(2, 2),
         };
         DispatchInfo {
             weight,
@@ -130,6 +145,31 @@ impl Call {
                 let who = origin.ensure_signed()?;
                 cancel_command(ext, who, command)
             }
+            Call::set_pricing { pricing } => {
+                origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
+                let within = |v: Balance, max: Balance| (1..=max).contains(&v);
+                if !within(pricing.gas_price, MAX_GAS_PRICE)
+                    || !within(pricing.storage_deposit_per_byte, MAX_DEPOSIT_PER_BYTE)
+                    || !within(pricing.code_deposit_per_byte, MAX_DEPOSIT_PER_BYTE)
+                {
+                    return Err(Error::BadPricing.into());
+                }
+                PRICING.put(ext, &pricing);
+                ext.deposit_event(Event::PricingSet { pricing });
+                Ok(())
+            }
+            Call::remove_cluster_worker { worker } => {
+                origin.ensure_root()?;
+                let cluster = WORKER_CLUSTER
+                    .get(ext, &worker)
+                    .ok_or(Error::NotInCluster)?;
+                let info = CLUSTERS.get(ext, &cluster).ok_or(Error::ClusterNotFound)?;
+                if info.workers.len() <= 1 {
+                    return Err(Error::LastMember.into());
+                }
+                super::leave_cluster(ext, &worker);
+                Ok(())
+            }
         }
     }
 }
@@ -149,7 +189,9 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     if super::order::report_kept(ext, command) {
         return Err(Error::ReportAlreadyIn.into());
     }
-    let fee = GAS_PRICE
+    let fee = pending
+        .pricing
+        .gas_price
         .checked_mul(Balance::from(pending.gas_limit))
         .ok_or(ArithmeticError::Overflow)?;
 
@@ -210,7 +252,8 @@ fn upload_code(ext: &mut Ext, owner: AccountId32, code: Vec<u8>) -> DispatchResu
         return Ok(());
     }
     let size = u32::try_from(code.len()).map_err(|_| Error::CodeTooLarge)?;
-    let deposit = CODE_DEPOSIT_PER_BYTE
+    let deposit = pricing(ext)
+        .code_deposit_per_byte
         .checked_mul(Balance::from(size))
         .ok_or(Error::CodeTooLarge)?;
     balances::reserve(ext, &owner, deposit)?;
@@ -260,11 +303,13 @@ fn reserve_command(
     cluster: H256,
     (gas_limit, deposit): (u64, Balance),
     instantiate: bool,
-) -> Result<u64, DispatchError> {
+) -> Result<(u64, Pricing), DispatchError> {
     if gas_limit == 0 || gas_limit > MAX_GAS {
         return Err(Error::GasLimit.into());
     }
-    let gas_fee = GAS_PRICE
+    let pricing = pricing(ext);
+    let gas_fee = pricing
+        .gas_price
         .checked_mul(Balance::from(gas_limit))
         .ok_or(Error::GasLimit)?;
     let total = gas_fee.checked_add(deposit).ok_or(Error::GasLimit)?;
@@ -296,10 +341,11 @@ fn reserve_command(
             instantiate,
             pushed_at: system::block_number(ext),
             reassigned: 0,
+            pricing,
         },
     );
     schedule_report(ext, id, now.saturating_add(REPORT_TIMEOUT));
-    Ok(id)
+    Ok((id, pricing))
 }
 
 fn instantiate(
@@ -331,7 +377,7 @@ fn instantiate(
     if limits.1 < balances::EXISTENTIAL_DEPOSIT {
         return Err(Error::DepositTooLow.into());
     }
-    let id = reserve_command(ext, deployer, contract, cluster, limits, true)?;
+    let (id, pricing) = reserve_command(ext, deployer, contract, cluster, limits, true)?;
     INSTANCES.insert(
         ext,
         &contract,
@@ -368,6 +414,7 @@ fn instantiate(
             gas_limit,
             deposit,
             reporter,
+            pricing,
         },
     )
 }
@@ -393,7 +440,7 @@ fn push_command(
         .get(ext, &record.cluster)
         .ok_or(Error::ClusterNotFound)?;
     let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext), 0);
-    let id = reserve_command(ext, origin, contract, record.cluster, limits, false)?;
+    let (id, pricing) = reserve_command(ext, origin, contract, record.cluster, limits, false)?;
     ext.deposit_event(Event::CommandPushed {
         contract,
         origin,
@@ -413,6 +460,7 @@ fn push_command(
             gas_limit,
             deposit,
             reporter,
+            pricing,
         },
     )
 }

@@ -62,7 +62,8 @@ pub enum Error {
     /// No command is waiting under this id: none was sent under it, or it was already
     /// reported (by another worker, perhaps) or cancelled.
     UnknownCommand,
-    /// The reporting worker is not in the command's cluster.
+    /// The worker is not in the cluster (a report from outside it, or removing a worker
+    /// that is in none).
     NotInCluster,
     /// The report does not decode.
     BadReport,
@@ -79,6 +80,11 @@ pub enum Error {
     ClusterBusy,
     /// A report of this command is already in; it waits for the commands ahead of it.
     ReportAlreadyIn,
+    /// The gas price must be 1 to 1,000,000 plancks and each deposit per byte 1 planck to
+    /// 1 PHA.
+    BadPricing,
+    /// A cluster keeps at least one member.
+    LastMember,
 }
 
 impl ModuleErrorEnum for Error {

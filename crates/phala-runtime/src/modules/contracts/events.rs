@@ -134,6 +134,11 @@ pub enum Event {
         revenue: Balance,
         paid: Balance,
     },
+    /// Governance set the prices commands pushed from now on pay.
+    #[codec(index = 16)]
+    PricingSet {
+        pricing: phala_mq::contracts::Pricing,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

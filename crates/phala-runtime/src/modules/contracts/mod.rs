@@ -47,6 +47,7 @@ pub use events::Event;
 pub use membership::{cluster_key_report_weight, on_cluster_key_report, recheck_member};
 
 use parity_scale_codec::{Decode, Encode};
+pub use phala_mq::contracts::Pricing;
 use phala_mq::topics::{self, ClusterEvent, Delivery};
 use phala_primitives::storage::Hasher;
 use phala_primitives::{AccountId32, Balance, BlockNumber, H256};
@@ -96,14 +97,28 @@ pub const WORKER_CLUSTER: StorageMap<[u8; 32], H256> = StorageMap::new(
     &[" The cluster each worker belongs to (at most one)."],
 );
 
-/// PHA (in plancks) per unit of gas. A unit of gas is about one wasm instruction.
+/// PHA (in plancks) per unit of gas until governance sets [`PRICING`]. A unit of gas is
+/// about one wasm instruction.
 pub const GAS_PRICE: Balance = 1_000;
 /// Most gas one command or instantiation may reserve.
 pub const MAX_GAS: u64 = 10_000_000_000;
-/// Deposit per byte of uploaded code, reserved from the uploader.
+/// Deposit per byte of uploaded code, reserved from the uploader (until governance sets
+/// [`PRICING`]).
 pub const CODE_DEPOSIT_PER_BYTE: Balance = 100_000_000;
-/// Deposit per byte of contract storage a command adds, taken from its deposit.
+/// Deposit per byte of contract storage a command adds, taken from its deposit (until
+/// governance sets [`PRICING`]).
 pub const STORAGE_DEPOSIT_PER_BYTE: Balance = 100_000_000;
+/// The prices a chain starts with.
+pub const DEFAULT_PRICING: Pricing = Pricing {
+    gas_price: GAS_PRICE,
+    storage_deposit_per_byte: STORAGE_DEPOSIT_PER_BYTE,
+    code_deposit_per_byte: CODE_DEPOSIT_PER_BYTE,
+};
+/// Highest gas price governance may set: a full command then reserves at most
+/// `MAX_GAS` × this = 10,000 PHA.
+pub const MAX_GAS_PRICE: Balance = 1_000_000;
+/// Highest per-byte deposit governance may set: 1 PHA.
+pub const MAX_DEPOSIT_PER_BYTE: Balance = phala_primitives::PHA;
 /// Longest instantiation salt.
 pub const MAX_SALT_LEN: usize = 128;
 /// Most gas all commands of one block may reserve, so a cluster never falls far behind.
@@ -157,7 +172,7 @@ pub fn contract_account(contract: &H256) -> AccountId32 {
 }
 
 /// A command (or instantiation) the cluster has not reported yet, and what it reserved.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct PendingCommand {
     pub origin: AccountId32,
     pub contract: H256,
@@ -169,6 +184,8 @@ pub struct PendingCommand {
     pub pushed_at: BlockNumber,
     /// How many times another member was asked to report it ([`REPORT_TIMEOUT`]).
     pub reassigned: u32,
+    /// The prices in force when it was pushed, which it is settled at.
+    pub pricing: Pricing,
 }
 
 pub const CODES: StorageMap<H256, Vec<u8>> = StorageMap::new(
@@ -204,6 +221,21 @@ pub const BLOCK_GAS: StorageValue<(BlockNumber, u64)> = StorageValue::new(
     Query::Optional,
     &[" Gas reserved by commands in the block named, against `MAX_BLOCK_GAS`."],
 );
+pub const PRICING: StorageValue<Pricing> = StorageValue::new(
+    MODULE,
+    "Pricing",
+    Query::Optional,
+    &[
+        " Gas price and deposits per byte set by governance (the defaults until then). A",
+        " command keeps the prices in force when it was pushed.",
+    ],
+);
+
+/// The prices in force.
+pub fn pricing(ext: &Ext) -> Pricing {
+    PRICING.get(ext).unwrap_or(DEFAULT_PRICING)
+}
+
 pub const PENDING_COMMANDS: StorageMap<u64, PendingCommand> = StorageMap::new(
     MODULE,
     "PendingCommands",
@@ -232,7 +264,8 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         INSTANCES.metadata(),
         NEXT_COMMAND_ID.metadata(),
         BLOCK_GAS.metadata(),
-        PENDING_COMMANDS.metadata(),
+        PRICING.metadata_optional(),
+        PENDING_COMMANDS.metadata_optional(),
         REPORT_DEADLINES.metadata(),
     ]
     .into_iter()

@@ -16,9 +16,8 @@ use phala_mq::contracts::{ContractReport, Effects, MAX_SEALED_OUTPUT, NewContrac
 use phala_primitives::{AccountId32, Balance, H256, Weight};
 
 use super::{
-    CODE_RECORDS, ContractRecord, ContractStatus, Error, Event, GAS_PRICE, INSTANCES,
-    PENDING_COMMANDS, PendingCommand, STORAGE_DEPOSIT_PER_BYTE, WORKER_CLUSTER, contract_account,
-    pay_gas,
+    CODE_RECORDS, ContractRecord, ContractStatus, Error, Event, INSTANCES, PENDING_COMMANDS,
+    PendingCommand, WORKER_CLUSTER, contract_account, pay_gas,
 };
 use crate::Ext;
 use crate::dispatch::{ArithmeticError, DispatchError, DispatchResult};
@@ -105,10 +104,11 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
         None => None,
     };
     let gas_used = gas_used.min(pending.gas_limit);
-    let gas_reserved = GAS_PRICE
+    let gas_price = pending.pricing.gas_price;
+    let gas_reserved = gas_price
         .checked_mul(Balance::from(pending.gas_limit))
         .ok_or(ArithmeticError::Overflow)?;
-    let fee = GAS_PRICE
+    let fee = gas_price
         .checked_mul(Balance::from(gas_used))
         .ok_or(ArithmeticError::Overflow)?;
 
@@ -120,6 +120,7 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
         budget: pending.deposit,
         paid: 0,
         refunded: 0,
+        per_byte: pending.pricing.storage_deposit_per_byte,
     };
     if pending.instantiate {
         match own {
@@ -312,6 +313,8 @@ struct Deposits {
     budget: Balance,
     paid: Balance,
     refunded: Balance,
+    /// The storage deposit per byte the command was pushed at.
+    per_byte: Balance,
 }
 
 impl Deposits {
@@ -348,7 +351,8 @@ impl Deposits {
     /// origin's free balance (never more than the contract holds).
     fn storage_changed(&mut self, ext: &mut Ext, contract: &H256, bytes: i64) -> DispatchResult {
         let account = contract_account(contract);
-        let amount = STORAGE_DEPOSIT_PER_BYTE
+        let amount = self
+            .per_byte
             .checked_mul(Balance::from(bytes.unsigned_abs()))
             .ok_or(ArithmeticError::Overflow)?;
         let mut record = INSTANCES.get(ext, contract);

@@ -1824,3 +1824,142 @@ fn a_reports_weight_grows_with_its_effects() {
         "{small} vs {full}"
     );
 }
+
+#[test]
+fn governance_prices_commands_from_their_push_on() {
+    use crate::dispatch::Origin;
+    use crate::origin::GovOrigin;
+    let mut s = setup();
+    let contract = s.active_contract();
+    let (ecdh, gas) = (
+        instance(&s.net.chain.ext(), &contract)
+            .unwrap()
+            .ecdh_pubkey
+            .unwrap(),
+        1_000,
+    );
+    let set = |pricing| RuntimeCall::Contracts(Call::set_pricing { pricing });
+    let dearer = Pricing {
+        gas_price: 3 * GAS_PRICE,
+        storage_deposit_per_byte: 2 * STORAGE_DEPOSIT_PER_BYTE,
+        code_deposit_per_byte: CODE_DEPOSIT_PER_BYTE,
+    };
+    assert_eq!(
+        s.net
+            .chain
+            .mutate(|ext| set(dearer).dispatch(ext, Origin::Signed(charlie()))),
+        Err(DispatchError::BadOrigin)
+    );
+    for bad in [
+        Pricing {
+            gas_price: 0,
+            ..dearer
+        },
+        Pricing {
+            gas_price: MAX_GAS_PRICE + 1,
+            ..dearer
+        },
+        Pricing {
+            storage_deposit_per_byte: MAX_DEPOSIT_PER_BYTE + 1,
+            ..dearer
+        },
+        Pricing {
+            code_deposit_per_byte: 0,
+            ..dearer
+        },
+    ] {
+        assert_eq!(
+            s.net
+                .chain
+                .mutate(|ext| set(bad).dispatch(ext, Origin::Root)),
+            Err(Error::BadPricing.into())
+        );
+    }
+
+    // Pushed at the old prices: settled at them after the change.
+    let reserved = s.reserved();
+    let old = s.push(contract, ecdh, 10 * STORAGE_DEPOSIT_PER_BYTE);
+    assert_eq!(
+        s.reserved(),
+        reserved + GAS_PRICE * gas + 10 * STORAGE_DEPOSIT_PER_BYTE
+    );
+    s.net
+        .chain
+        .mutate(|ext| set(dearer).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
+        .unwrap();
+    assert_eq!(pricing(&s.net.chain.ext()), dearer);
+    let treasury = s.free(&TREASURY_ACCOUNT);
+    let grown = Effects {
+        storage: vec![(contract, 4)],
+        ..Effects::default()
+    };
+    s.done(old, contract, grown.clone()).unwrap();
+    assert_eq!(s.reserved(), reserved);
+    assert!(s.free(&TREASURY_ACCOUNT) >= treasury + GAS_PRICE * gas);
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::CommandExecuted { storage_deposit, .. } if *storage_deposit == 4 * STORAGE_DEPOSIT_PER_BYTE
+    )));
+
+    // Pushed now: reserved, carried to the members and settled at the new ones.
+    let new = s.push(contract, ecdh, 10 * dearer.storage_deposit_per_byte);
+    assert_eq!(
+        s.reserved(),
+        reserved + dearer.gas_price * gas + 10 * dearer.storage_deposit_per_byte
+    );
+    assert!(matches!(
+        s.commands().last(),
+        Some(ContractCommand::Call { pricing, .. }) if *pricing == dearer
+    ));
+    s.done(new, contract, grown).unwrap();
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::CommandExecuted { storage_deposit, .. } if *storage_deposit == 4 * dearer.storage_deposit_per_byte
+    )));
+}
+
+#[test]
+fn root_removes_a_member_but_never_the_last() {
+    use crate::dispatch::Origin;
+    let mut s = setup();
+    let contract = s.active_contract();
+    let ecdh = instance(&s.net.chain.ext(), &contract)
+        .unwrap()
+        .ecdh_pubkey
+        .unwrap();
+    let (w1, w2) = (s.w1.pair.public(), s.w2.pair.public());
+    let remove = |worker| RuntimeCall::Contracts(Call::remove_cluster_worker { worker });
+    assert_eq!(
+        s.net.chain.mutate(
+            |ext| remove(w1).dispatch(ext, Origin::Gov(crate::origin::GovOrigin::Parameters))
+        ),
+        Err(DispatchError::BadOrigin)
+    );
+    assert_eq!(
+        s.net
+            .chain
+            .mutate(|ext| remove(s.outsider.pair.public()).dispatch(ext, Origin::Root)),
+        Err(Error::NotInCluster.into())
+    );
+    s.net
+        .chain
+        .mutate(|ext| remove(w1).dispatch(ext, Origin::Root))
+        .unwrap();
+    let info = CLUSTERS.get(&s.net.chain.ext(), &s.cluster).unwrap();
+    assert_eq!(info.workers, vec![w2]);
+    assert!(WORKER_CLUSTER.get(&s.net.chain.ext(), &w1).is_none());
+    assert_eq!(
+        s.net
+            .chain
+            .mutate(|ext| remove(w2).dispatch(ext, Origin::Root)),
+        Err(Error::LastMember.into())
+    );
+    // The removed worker's reports are no longer taken; the remaining member's are.
+    let id = s.push(contract, ecdh, 0);
+    assert_eq!(
+        s.report(1, executed(id, contract, CommandStatus::Success, false)),
+        Err(Error::NotInCluster.into())
+    );
+    s.report(2, executed(id, contract, CommandStatus::Success, false))
+        .unwrap();
+}
