@@ -3,13 +3,14 @@
 //! measurement to the allowlist once conviction votes pass it; the votes lock PHA until
 //! their conviction period ends and `phala gov unlock` frees it; a treasurer referendum
 //! approves a spend that `phala treasury payout` pays to its beneficiary; a spend above a
-//! track's limit is refused.
+//! track's limit is refused. A parameters-track referendum stops the computation budget,
+//! and the gatekeeper's settlements pay nothing from the enactment block on.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Decode, Encode};
 use phala_client::Client;
 use phala_keys::Sr25519Pair;
 use phala_runtime::RuntimeCall;
@@ -201,4 +202,99 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
     assert_eq!(after - before, 250 * phala_client::primitives::PHA);
     let listed = common::phala_at(&url, &["treasury", "spends"]).unwrap();
     assert!(listed.contains("paid"), "{listed}");
+}
+
+/// Settlements applied in finalized blocks `from..`, as (settled block, paid), and the
+/// block `Computation.ParamsSet` was deposited in, if any; the next block to scan.
+fn settlements_since(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    from: u32,
+    params_set: &mut Option<u32>,
+    out: &mut Vec<(u32, u128)>,
+) -> u32 {
+    use phala_runtime::RuntimeEvent;
+    use phala_runtime::modules::computation::Event;
+    let (finalized, _) = runtime.block_on(client.finalized_head()).unwrap();
+    for number in from..=finalized {
+        let hash = runtime
+            .block_on(client.block_hash(number))
+            .unwrap()
+            .unwrap();
+        for record in runtime.block_on(client.events_at(hash)).unwrap() {
+            match record.event {
+                RuntimeEvent::Computation(Event::SettlementApplied { block, paid, .. }) => {
+                    out.push((block, paid))
+                }
+                RuntimeEvent::Computation(Event::ParamsSet) => *params_set = Some(number),
+                _ => {}
+            }
+        }
+    }
+    finalized + 1
+}
+
+#[test]
+fn a_parameters_referendum_changes_what_gatekeepers_pay_from_its_enactment_block() {
+    use phala_runtime::modules::computation;
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = common::Devnet::start_with(
+        dir.path(),
+        common::free_port(),
+        common::free_port(),
+        &["--workers", "1", "--computing"],
+    );
+    let url = devnet.ws_url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(Client::connect(&url)).unwrap();
+    let (mut next, mut params_set, mut settled) = (1, None, Vec::new());
+    until("a settlement that pays the computing worker", 240, || {
+        next = settlements_since(&runtime, &client, next, &mut params_set, &mut settled);
+        settled.iter().any(|(_, paid)| *paid > 0).then_some(())
+    });
+
+    // No more budget: a call only the parameters track (or root) may make.
+    let bytes = runtime
+        .block_on(client.storage(&computation::PARAMS.key(), None))
+        .unwrap()
+        .unwrap();
+    let mut params = phala_tokenomics::Params::decode(&mut bytes.as_slice()).unwrap();
+    params.budget_per_block = 0;
+    let call = RuntimeCall::Computation(computation::Call::set_params { params });
+    let out = common::phala_at(
+        &url,
+        &[
+            "gov",
+            "submit",
+            "--track",
+            "parameters",
+            "--call",
+            &common::hex(&call.encode()),
+            "--deposit",
+            "--suri",
+            "//Eve",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("submit: {e}"));
+    assert!(out.contains("parameters"), "{out}");
+    approve(&url, referendum_index(&out));
+    let enacted = until("the parameters' enactment", 60, || {
+        next = settlements_since(&runtime, &client, next, &mut params_set, &mut settled);
+        params_set
+    });
+    // Settlements of blocks after it come in: every one pays nothing.
+    until("settlements of blocks after the enactment", 120, || {
+        next = settlements_since(&runtime, &client, next, &mut params_set, &mut settled);
+        (settled.iter().filter(|(block, _)| *block > enacted).count() >= 2).then_some(())
+    });
+    let after: Vec<_> = settled.iter().filter(|(b, _)| *b >= enacted).collect();
+    assert!(
+        after.iter().all(|(_, paid)| *paid == 0),
+        "paid after the enactment at #{enacted}: {after:?}"
+    );
+    assert!(
+        settled
+            .iter()
+            .any(|(block, paid)| *block < enacted && *paid > 0)
+    );
 }
