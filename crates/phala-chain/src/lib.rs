@@ -62,6 +62,20 @@ use pool::{NewTx, Pool, Rejected, SenderAccount};
 pub use pool::{PoolLimits, TxStatus};
 pub use spec::{ChainSpec, ChainType, RegistrySpec, SpecError, Validator};
 
+/// Refuses to build or verify block `number` on a parent whose state schedules (or runs) a
+/// runtime version this node does not have (`PHALA_MAX_SPEC_VERSION` counts): it would
+/// execute the block with its own, older rules. The node stops once the parent is final
+/// ([`Chain::check_next_runtime`]); until then it neither proposes nor votes for the block.
+fn refuse_unsupported(backend: &ViewBackend<'_>, number: BlockNumber) -> Result<(), ChainError> {
+    match phala_runtime::modules::system::unsupported_upgrade(
+        &Ext::new(backend),
+        newest_spec_version(),
+    ) {
+        Some(u) if u.at_block <= number => Err(ChainError::UpgradeRequired(u)),
+        _ => Ok(()),
+    }
+}
+
 /// The newest runtime version this node runs: the build's, or less if
 /// `PHALA_MAX_SPEC_VERSION` says so — to rehearse an upgrade with a node that behaves as an
 /// older release.
@@ -397,9 +411,10 @@ impl Chain {
         let _span = tracing::debug_span!("chain.build_block", %parent).entered();
         let (parent_header, view) = self.parent_info(parent)?;
         let backend = ViewBackend(&view);
+        let number = parent_header.number.saturating_add(1);
+        refuse_unsupported(&backend, number)?;
         let parent_time = timestamp::now(&Ext::new(&backend));
         let now = now_ms.max(parent_time.saturating_add(1));
-        let number = parent_header.number.saturating_add(1);
         let candidates = self.pool().block_candidates();
         let mut builder = BlockBuilder::new(&backend, self.ctx, *parent, number, now)?;
         let mut blocked_sender: Option<AccountId32> = None;
@@ -480,6 +495,7 @@ impl Chain {
                 "timestamp {ts} is too far ahead of local time {now}"
             )));
         }
+        refuse_unsupported(&ViewBackend(&view), block.header.number)?;
         let built = execute_block(
             &ViewBackend(&view),
             self.ctx,

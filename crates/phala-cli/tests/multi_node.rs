@@ -1,6 +1,9 @@
 //! Four `phala node` processes on loopback from a `phala chain-spec`: transfers through one
 //! node, another SIGKILLed while finality continues, then restarted to catch up to the same
-//! finalized chain.
+//! finalized chain. Restarted as an older release (`PHALA_MAX_SPEC_VERSION`), it then meets
+//! a runtime upgrade passed by referendum: the three nodes that have the new version switch
+//! at its block and go on finalizing; the old one stops after the block before, with its
+//! message, never executing the switch block.
 
 mod common;
 
@@ -28,7 +31,12 @@ impl Drop for Node {
 }
 
 fn start(spec: &Path, base: &Path, name: &str, rpc: u16) -> Node {
+    start_env(spec, base, name, rpc, &[])
+}
+
+fn start_env(spec: &Path, base: &Path, name: &str, rpc: u16, envs: &[(&str, &str)]) -> Node {
     let child = Command::new(env!("CARGO_BIN_EXE_phala"))
+        .envs(envs.iter().copied())
         .arg("node")
         .arg("--chain")
         .arg(spec)
@@ -212,8 +220,16 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
-    // Dave comes back and catches up to the same chain.
-    nodes[3] = Some(start(&spec, dir.path(), "Dave", rpc[3]));
+    // Dave comes back, as a release without the test build's newer runtime, and catches up
+    // to the same chain.
+    let old = phala_runtime::version::SPEC_VERSION.to_string();
+    nodes[3] = Some(start_env(
+        &spec,
+        dir.path(),
+        "Dave",
+        rpc[3],
+        &[("PHALA_MAX_SPEC_VERSION", old.as_str())],
+    ));
     let target = finalized(rpc[0]).await.unwrap().0 + 2;
     wait_all(&rpc, target, "after the restart", dir.path()).await;
     let reference: Option<String> = client(rpc[0])
@@ -227,6 +243,77 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
             .unwrap();
         assert_eq!(hash, reference, "node on {port} disagrees at #{target}");
     }
+
+    // A root referendum schedules the newer runtime; the three that have it switch.
+    let next = phala_runtime::version::NEWEST_SPEC_VERSION;
+    let url = format!("ws://127.0.0.1:{}", rpc[0]);
+    let at = finalized(rpc[0]).await.unwrap().0 + 60;
+    let call = phala_runtime::RuntimeCall::System(
+        phala_runtime::modules::system::Call::schedule_upgrade {
+            spec_version: next,
+            at_block: at,
+        },
+    );
+    let encoded = hex(&parity_scale_codec::Encode::encode(&call));
+    let cli = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::phala_at(&url, &args).unwrap_or_else(|e| panic!("phala {args:?}: {e}"))
+        })
+    };
+    let out = cli(&[
+        "gov",
+        "submit",
+        "--track",
+        "root",
+        "--call",
+        &encoded,
+        "--deposit",
+        "--suri",
+        "//Eve",
+    ])
+    .await
+    .unwrap();
+    assert!(out.contains("Referendum #0"), "{out}");
+    for voter in ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve"] {
+        cli(&["gov", "vote", "0", "aye", "7000000", "--suri", voter])
+            .await
+            .unwrap();
+    }
+    wait_all(&rpc[..3], at + 3, "past the switch", dir.path()).await;
+    for port in &rpc[..3] {
+        let version: serde_json::Value = client(*port)
+            .request("state_getRuntimeVersion", rpc_params![])
+            .await
+            .unwrap();
+        assert_eq!(version["specVersion"].as_u64(), Some(u64::from(next)));
+    }
+    // Dave stopped after the block before, saying why; it never executed the switch block.
+    let mut dave = nodes[3].take().unwrap();
+    let start_wait = Instant::now();
+    let status = loop {
+        if let Some(status) = dave.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(30),
+            "the old release did not stop{}",
+            log_tails(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(dir.path().join("Dave.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "switches to runtime spec version {next} at block #{at}"
+        )),
+        "{}",
+        log_tails(dir.path())
+    );
+    assert!(!log.contains(&format!("finalized number={at} ")));
     drop(nodes);
 }
 
