@@ -389,6 +389,7 @@ fn instantiate(
             pubkey: None,
             ecdh_pubkey: None,
             storage_deposit: 0,
+            storage_bytes: 0,
         },
     );
     ext.deposit_event(Event::Instantiating {

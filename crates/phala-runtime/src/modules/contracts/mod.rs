@@ -162,6 +162,10 @@ pub struct ContractRecord {
     pub ecdh_pubkey: Option<[u8; 32]>,
     /// Storage deposit held (reserved) on its account, [`contract_account`].
     pub storage_deposit: Balance,
+    /// Bytes of storage that deposit pays for. Freed bytes are refunded their share of it
+    /// (`storage_deposit × freed / storage_bytes`), not at a price: bytes stored when
+    /// deposits were cheap never draw out what others paid at a dearer price.
+    pub storage_bytes: u64,
 }
 
 /// A contract's own account: the contract id as an account id. It is opened with the

@@ -293,6 +293,7 @@ fn add_instance(ext: &mut Ext, pending: &PendingCommand, command: u64, new: &New
             pubkey: Some(new.pubkey),
             ecdh_pubkey: Some(new.ecdh_pubkey),
             storage_deposit: 0,
+            storage_bytes: 0,
         },
     );
     ext.deposit_event(Event::ContractInstantiatedByContract {
@@ -346,40 +347,41 @@ impl Deposits {
         Ok(())
     }
 
-    /// Grown storage moves deposit from the origin's reserve into the contract's (never more
-    /// than the limit left); freed storage moves it from the contract's reserve to the
-    /// origin's free balance (never more than the contract holds).
+    /// Grown storage moves deposit, at the command's price per byte, from the origin's
+    /// reserve into the contract's (never more than the limit left); freed storage moves
+    /// the freed bytes' share of the contract's deposit from its reserve to the origin's
+    /// free balance (never more than the contract holds).
     fn storage_changed(&mut self, ext: &mut Ext, contract: &H256, bytes: i64) -> DispatchResult {
         let account = contract_account(contract);
-        let amount = self
-            .per_byte
-            .checked_mul(Balance::from(bytes.unsigned_abs()))
-            .ok_or(ArithmeticError::Overflow)?;
         let mut record = INSTANCES.get(ext, contract);
         if bytes > 0 {
+            let amount = self
+                .per_byte
+                .checked_mul(Balance::from(bytes.unsigned_abs()))
+                .ok_or(ArithmeticError::Overflow)?;
             // Every recorded contract's account was opened with it; this only guards a
             // deposit into an account that is not there.
             self.open_account(ext, contract)?;
             let charge = amount.min(self.budget);
-            if charge == 0 {
-                return Ok(());
+            if charge > 0 {
+                balances::repatriate_reserved(
+                    ext,
+                    &self.origin,
+                    &account,
+                    charge,
+                    BalanceStatus::Reserved,
+                )?;
+                self.budget = self
+                    .budget
+                    .checked_sub(charge)
+                    .ok_or(ArithmeticError::Underflow)?;
+                self.paid = self
+                    .paid
+                    .checked_add(charge)
+                    .ok_or(ArithmeticError::Overflow)?;
             }
-            balances::repatriate_reserved(
-                ext,
-                &self.origin,
-                &account,
-                charge,
-                BalanceStatus::Reserved,
-            )?;
-            self.budget = self
-                .budget
-                .checked_sub(charge)
-                .ok_or(ArithmeticError::Underflow)?;
-            self.paid = self
-                .paid
-                .checked_add(charge)
-                .ok_or(ArithmeticError::Overflow)?;
             if let Some(r) = record.as_mut() {
+                r.storage_bytes = r.storage_bytes.saturating_add(bytes.unsigned_abs());
                 r.storage_deposit = r
                     .storage_deposit
                     .checked_add(charge)
@@ -387,27 +389,31 @@ impl Deposits {
             }
         } else {
             let held = balances::account_data(ext, &account).reserved;
-            let refund = amount.min(held);
-            if refund == 0 {
+            let Some(r) = record.as_mut() else {
                 return Ok(());
-            }
-            // The origin exists: its existential deposit stayed free while it had this
-            // command reserved.
-            balances::repatriate_reserved(
-                ext,
-                &account,
-                &self.origin,
-                refund,
-                BalanceStatus::Free,
-            )?;
-            self.refunded = self
-                .refunded
-                .checked_add(refund)
-                .ok_or(ArithmeticError::Overflow)?;
-            if let Some(r) = record.as_mut() {
-                // The record follows the account's reserve, which is what was refunded from
-                // (and checked above). Saturating, not an error: a settlement must never
-                // fail, or its caller could cancel a command the cluster ran for a refund.
+            };
+            let freed = bytes.unsigned_abs().min(r.storage_bytes);
+            let share = share_of(r.storage_deposit, freed, r.storage_bytes);
+            r.storage_bytes = r.storage_bytes.saturating_sub(freed);
+            let refund = share.min(held);
+            if refund > 0 {
+                // The origin exists: its existential deposit stayed free while it had this
+                // command reserved.
+                balances::repatriate_reserved(
+                    ext,
+                    &account,
+                    &self.origin,
+                    refund,
+                    BalanceStatus::Free,
+                )?;
+                self.refunded = self
+                    .refunded
+                    .checked_add(refund)
+                    .ok_or(ArithmeticError::Overflow)?;
+                // The record follows the account's reserve, which is what was refunded
+                // from (and checked above). Saturating, not an error: a settlement must
+                // never fail, or its caller could cancel a command the cluster ran for a
+                // refund.
                 r.storage_deposit = r.storage_deposit.saturating_sub(refund);
             }
         }
@@ -440,4 +446,43 @@ fn release_account(
         balances::transfer(ext, &account, origin, free, false)?;
     }
     Ok(free)
+}
+
+/// `amount × part / whole` without overflow (`part ≤ whole`; zero if `whole` is).
+fn share_of(amount: Balance, part: u64, whole: u64) -> Balance {
+    let (part, whole) = (Balance::from(part), Balance::from(whole));
+    // amount = q·whole + r: q·part ≤ amount, and r·part < whole² ≤ 2^128.
+    let (Some(q), Some(r)) = (amount.checked_div(whole), amount.checked_rem(whole)) else {
+        return 0;
+    };
+    q.saturating_mul(part)
+        .saturating_add(r.saturating_mul(part).checked_div(whole).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::share_of;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Refunding bytes a piece at a time never pays out more than the deposit held,
+        /// and freeing every byte pays out all of it but rounding.
+        #[test]
+        fn shares_never_exceed_the_deposit(
+            amount in any::<u128>(),
+            parts in proptest::collection::vec(1u64..u64::MAX / 64, 1..8),
+        ) {
+            let whole: u64 = parts.iter().sum();
+            let (mut left_amount, mut left_bytes, mut paid) = (amount, whole, 0u128);
+            for part in &parts {
+                let share = share_of(left_amount, *part, left_bytes);
+                prop_assert!(share <= left_amount);
+                left_amount -= share;
+                left_bytes -= part;
+                paid += share;
+            }
+            prop_assert_eq!(left_bytes, 0);
+            prop_assert_eq!(paid, amount);
+        }
+    }
 }

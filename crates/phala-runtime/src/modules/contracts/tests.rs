@@ -659,13 +659,20 @@ fn storage_deposits_follow_storage_and_contracts_made_by_contracts_are_callable(
     s.resize(parent, 500, 5 * PB);
     assert_eq!(s.account(&parent), (ED, 65 * PB));
 
-    // Freed storage is paid back to the caller, never more than the contract holds.
+    // Freed storage is paid back to the caller: the freed bytes' share of what the contract
+    // holds (65 PB for 560 bytes here, since 495 bytes were charged nothing), never a
+    // price that could draw out more than those bytes brought in.
+    assert_eq!(
+        instance(&s.net.chain.ext(), &parent).map(|r| r.storage_bytes),
+        Some(560)
+    );
     s.resize(parent, -30, 0);
+    let share = 65 * PB * 30 / 560;
     assert!(s.events().iter().any(|e| matches!(
         e,
-        Event::CommandExecuted { storage_refunded, storage_deposit: 0, .. } if *storage_refunded == 30 * PB
+        Event::CommandExecuted { storage_refunded, storage_deposit: 0, .. } if *storage_refunded == share
     )));
-    assert_eq!(s.account(&parent), (ED, 35 * PB));
+    assert_eq!(s.account(&parent), (ED, 65 * PB - share));
     s.resize(parent, -1_000_000, 0);
     assert_eq!(s.account(&parent), (ED, 0));
     assert_eq!(
@@ -1915,6 +1922,22 @@ fn governance_prices_commands_from_their_push_on() {
     assert!(s.events().iter().any(|e| matches!(
         e,
         Event::CommandExecuted { storage_deposit, .. } if *storage_deposit == 4 * dearer.storage_deposit_per_byte
+    )));
+
+    // Freeing bytes stored cheaply, at the dearer price, refunds their share of what the
+    // contract holds, not the dearer price: nobody draws out what others paid.
+    let record = instance(&s.net.chain.ext(), &contract).unwrap();
+    let share = record.storage_deposit * 4 / u128::from(record.storage_bytes);
+    let free = s.push(contract, ecdh, 0);
+    let freed = Effects {
+        storage: vec![(contract, -4)],
+        ..Effects::default()
+    };
+    s.done(free, contract, freed).unwrap();
+    assert!(share < 4 * dearer.storage_deposit_per_byte);
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::CommandExecuted { storage_refunded, .. } if *storage_refunded == share
     )));
 }
 
