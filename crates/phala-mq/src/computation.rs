@@ -55,6 +55,10 @@ pub enum ComputationEvent {
     /// The economics' parameters changed (SCALE of `phala_tokenomics::Params`).
     #[codec(index = 4)]
     ParamsSet { params: Vec<u8> },
+    /// Heartbeat challenges resumed after a pause: the paused blocks pay nothing, so every
+    /// session's next payout counts from this block.
+    #[codec(index = 5)]
+    HeartbeatResumed,
 }
 
 /// A worker's answer to a challenge it was picked by.

@@ -191,6 +191,11 @@ impl Economy {
                 }
             }
             ComputationEvent::ParamsSet { .. } => {}
+            ComputationEvent::HeartbeatResumed => {
+                for m in self.miners.values_mut() {
+                    m.last_paid_at = m.last_paid_at.max(number);
+                }
+            }
         }
     }
 
@@ -392,6 +397,25 @@ mod tests {
         assert_eq!(s.paid.len(), 1);
         // It was unresponsive from block 12: V decayed for the blocks since.
         assert!(s.paid[0].v < e.miners[&[1; 32]].v + 1);
+    }
+
+    #[test]
+    fn a_payout_after_a_heartbeat_pause_covers_only_the_blocks_since_the_resume() {
+        let p = params();
+        let mut e = Economy::default();
+        e.on_event(&p, 1, &started(1, 2000));
+        // Paused from block 2; resumed at block 50, challenged at 51, answered at 52.
+        e.on_event(&p, 50, &ComputationEvent::HeartbeatResumed);
+        e.on_event(&p, 51, &challenge(51));
+        e.on_event(&p, 52, &heartbeat(1, 51, 2_000, 6_000));
+        let s = e.end_block(&p, 52);
+        // The only computing worker: the whole budget of blocks 51 and 52, not 2..=52.
+        let budget = pha_to_plancks(p.budget_per_block() * Fixed::from_num(2));
+        assert!(
+            s.paid[0].payout.abs_diff(budget) < budget / 100,
+            "{} {budget}",
+            s.paid[0].payout
+        );
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub enum Call {
     /// Pause or resume the heartbeat challenges (root, or a referendum on the parameters
     /// track), as classic Phala's `set_heartbeat_paused`: while paused no challenge is
     /// issued, so no worker is judged offline (say, while congestion keeps heartbeats
-    /// from landing) and none is paid; the budget keeps accruing, and a worker's first
-    /// payout after the pause covers it.
+    /// from landing) and none is paid. The paused blocks pay nothing: the budget does not
+    /// accrue, and on resuming every session's next payout counts from the resume.
     #[codec(index = 3)]
     set_heartbeat_paused { paused: bool },
 }
@@ -134,6 +134,12 @@ impl Call {
             }
             Call::set_heartbeat_paused { paused } => {
                 origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
+                let was = HEARTBEAT_PAUSED.get_or_default(ext);
+                if was && !paused {
+                    push(ext, &ComputationEvent::HeartbeatResumed)?;
+                    let now = crate::modules::system::block_number(ext);
+                    super::HEARTBEAT_RESUMED_AT.put(ext, &now);
+                }
                 HEARTBEAT_PAUSED.put(ext, &paused);
                 ext.deposit_event(Event::HeartbeatPauseSet { paused });
                 Ok(())

@@ -203,6 +203,7 @@ fn apply<H: Hooks>(
     }
     let budget = params.budget_at(block).map_err(|_| Error::Overflow)?;
     let mut total: Balance = 0;
+    let resumed_at = super::HEARTBEAT_RESUMED_AT.get_or_default(ext);
     for WorkerPayout { worker, v, payout } in &settlement.paid {
         let Some(mut session) = computing(ext, worker)
             .filter(|s| s.last_heartbeat_at >= block && s.last_paid_at < block)
@@ -212,7 +213,9 @@ fn apply<H: Hooks>(
         };
         // However a gatekeeper computes, a heartbeat earns at most the whole budget of
         // the blocks it covers: a faulty one cannot drain the reward pool.
-        let blocks = block.saturating_sub(session.last_paid_at);
+        // Paused blocks pay nothing (gatekeepers restart every payout clock at a resume).
+        let since = session.last_paid_at.max(resumed_at);
+        let blocks = block.saturating_sub(since);
         let cap = budget
             .checked_mul(phala_tokenomics::Fixed::from_num(blocks))
             .map(pha_to_plancks);

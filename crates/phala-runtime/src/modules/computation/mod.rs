@@ -139,6 +139,12 @@ pub const HEARTBEAT_PAUSED: StorageValue<bool> = StorageValue::new(
     Query::Default,
     &[" Whether heartbeat challenges are paused (governance's `setHeartbeatPaused`)."],
 );
+pub const HEARTBEAT_RESUMED_AT: StorageValue<BlockNumber> = StorageValue::new(
+    MODULE,
+    "HeartbeatResumedAt",
+    Query::Default,
+    &[" The block heartbeats last resumed at: payouts never cover blocks before it."],
+);
 pub const NEXT_SETTLEMENT: StorageValue<BlockNumber> = StorageValue::new(
     MODULE,
     "NextSettlement",
@@ -217,6 +223,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         COMPUTING_WORKERS.metadata(),
         CHALLENGES.metadata(),
         HEARTBEAT_PAUSED.metadata(),
+        HEARTBEAT_RESUMED_AT.metadata(),
         NEXT_SETTLEMENT.metadata(),
         SETTLEMENTS.metadata(),
         SETTLEMENT_VOTES.metadata(),
@@ -544,7 +551,8 @@ pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
         faults::judge_block::<H>(ext, old);
     }
     let n = COMPUTING_WORKERS.get_or_default(ext);
-    if n == 0 {
+    // Paused blocks neither challenge nor accrue: nobody is paid for them.
+    if n == 0 || HEARTBEAT_PAUSED.get_or_default(ext) {
         return;
     }
     let budget = params.budget_at(number).ok();
@@ -552,9 +560,6 @@ pub fn on_initialize<H: Hooks>(ext: &mut Ext, number: BlockNumber) {
         .saturating_add(budget_plancks(budget, 1))
         .min(budget_plancks(budget, BUDGET_CAP_BLOCKS));
     BUDGET_LEFT.put(ext, &left);
-    if HEARTBEAT_PAUSED.get_or_default(ext) {
-        return;
-    }
     let parent = system::PARENT_HASH.get_or_default(ext);
     let seed = phala_primitives::hashing::blake2_256(
         &(b"phala/computation/challenge", parent, number).encode(),
