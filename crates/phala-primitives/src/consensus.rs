@@ -18,6 +18,10 @@ pub const COMMITTEE_ENGINE_ID: [u8; 4] = *b"phcm";
 /// Most validators a committee may seat. Nodes size their p2p buffers and message limits
 /// for it, so governance can grow a committee up to it without new node software.
 pub const MAX_COMMITTEE_SIZE: u32 = 128;
+/// Fewest seats governance may set: four tolerate one faulty validator, and fewer would
+/// let one stopped validator halt the chain and with it the governance that could mend it.
+/// (A genesis may seat fewer, as development chains do; elections seat whoever stands.)
+pub const MIN_GOVERNED_COMMITTEE_SIZE: u32 = 4;
 
 /// The committee that finalizes `epoch`: its members' ed25519 consensus keys.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

@@ -427,10 +427,19 @@ where
             .await;
         match committed {
             Ok(Ok(())) => {}
-            // Committed; the next block needs a runtime this node lacks: stop here, before
-            // executing it, with what to do.
+            // The next block needs a runtime this node lacks: stop here, before executing
+            // it, with what to do. Acknowledged only if this block was committed (the
+            // error can also come from importing it), so a node upgraded and restarted
+            // gets it again.
             Ok(Err(e @ phala_chain::ChainError::UpgradeRequired(_))) => {
-                ack.acknowledge();
+                if self
+                    .parts
+                    .chain
+                    .finalized()
+                    .is_ok_and(|(n, _)| u64::from(n) >= height.get())
+                {
+                    ack.acknowledge();
+                }
                 return Err(e.to_string());
             }
             Ok(Err(e)) => {

@@ -1,6 +1,6 @@
 use parity_scale_codec::{Decode, Encode};
 use phala_primitives::Balance;
-use phala_primitives::consensus::MAX_COMMITTEE_SIZE;
+use phala_primitives::consensus::{MAX_COMMITTEE_SIZE, MIN_GOVERNED_COMMITTEE_SIZE};
 use scale_info::TypeInfo;
 
 use super::{
@@ -49,7 +49,8 @@ pub enum Call {
     #[codec(index = 5)]
     report_equivocation { evidence: Vec<u8> },
     /// Set how many validators the next elections seat (root, or a referendum on the
-    /// parameters track): 1 to `MAX_COMMITTEE_SIZE`. The epoch under way keeps its
+    /// parameters track): 4 to 128 (`MIN_GOVERNED_COMMITTEE_SIZE`, `MAX_COMMITTEE_SIZE`);
+    /// fewer candidates seat fewer. The epoch under way keeps its
     /// committee; the election at its last block uses the new size.
     #[codec(index = 6)]
     set_committee_size { size: u32 },
@@ -108,7 +109,7 @@ impl Call {
         }
         if let Call::set_committee_size { size } = self {
             origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
-            if size == 0 || size > MAX_COMMITTEE_SIZE {
+            if !(MIN_GOVERNED_COMMITTEE_SIZE..=MAX_COMMITTEE_SIZE).contains(&size) {
                 return Err(Error::BadCommitteeSize.into());
             }
             let mut p = params(ext);

@@ -37,7 +37,7 @@ pub enum Error {
     /// The proof of possession is not the consensus key's signature of the account on this
     /// chain.
     BadProofOfPossession,
-    /// A committee must seat 1 to `MAX_COMMITTEE_SIZE` (128) validators.
+    /// Governance may set 4 to 128 seats.
     BadCommitteeSize,
 }
 

@@ -319,34 +319,55 @@ fn the_boundary_block_elects_and_announces_the_next_committee() {
 fn governance_sets_the_committee_size_from_the_next_election() {
     use crate::dispatch::{DispatchError, Origin};
     use crate::origin::GovOrigin;
+    use phala_primitives::consensus::{MAX_COMMITTEE_SIZE, MIN_GOVERNED_COMMITTEE_SIZE};
     let mut chain = chain();
     let set = |size| RuntimeCall::Validators(Call::set_committee_size { size });
-    // Only root or the parameters track; 1 to the maximum.
-    for (origin, size) in [
-        (Origin::Signed(account("//Alice")), 1),
-        (Origin::Gov(GovOrigin::Treasurer), 1),
+    // Only root or the parameters track; 4 to the maximum.
+    for origin in [
+        Origin::Signed(account("//Alice")),
+        Origin::Gov(GovOrigin::Treasurer),
     ] {
         assert_eq!(
-            chain.mutate(|ext| set(size).dispatch(ext, origin)),
+            chain.mutate(|ext| set(4).dispatch(ext, origin)),
             Err(DispatchError::BadOrigin)
         );
     }
-    for size in [0, phala_primitives::consensus::MAX_COMMITTEE_SIZE + 1] {
+    for size in [
+        0,
+        1,
+        MIN_GOVERNED_COMMITTEE_SIZE - 1,
+        MAX_COMMITTEE_SIZE + 1,
+    ] {
         assert_eq!(
             chain.mutate(|ext| set(size).dispatch(ext, Origin::Root)),
             Err(Error::BadCommitteeSize.into())
         );
     }
+    // Charlie stands; two seats leave him out until governance grows the committee.
+    let charlie = pair("//Charlie");
+    let proof = pop(&chain, 3, &charlie.account_id());
+    chain.produce(vec![
+        chain.sign(&charlie, call(Call::bond { value: 500 * PHA }), 0),
+        chain.sign(
+            &charlie,
+            call(Call::validate {
+                consensus_key: key(3),
+                p2p_address: b"127.0.0.1:30335".to_vec(),
+                proof_of_possession: proof,
+            }),
+            1,
+        ),
+    ]);
     chain
-        .mutate(|ext| set(1).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
+        .mutate(|ext| set(4).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
         .unwrap();
-    assert_eq!(params(&chain.ext()).committee_size, 1);
-    // Epoch 0 keeps both; the boundary seats one.
-    for _ in 0..EPOCH {
+    assert_eq!(params(&chain.ext()).committee_size, 4);
+    while chain.number < EPOCH {
         chain.produce(vec![]);
     }
+    // Epoch 0 kept its two; the boundary seated all three who stand.
     assert_eq!(committee_accounts(&chain, 0).len(), 2);
-    assert_eq!(committee_accounts(&chain, 1), vec![account("//Bob")]);
+    assert_eq!(committee_accounts(&chain, 1).len(), 3);
 }
 
 #[test]
