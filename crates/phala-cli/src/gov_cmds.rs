@@ -24,11 +24,21 @@ use crate::args::{DEFAULT_URL, TxArgs, connect, parse_amount, resolve_account, s
 pub enum GovCmd {
     /// Note a call on chain (for proposals too long to go inline): prints its hash.
     Preimage {
-        /// The call, SCALE-encoded, 0x-prefixed hex (polkadot.js apps' "encoded call data").
-        #[arg(long)]
-        call: String,
+        #[command(flatten)]
+        call: CallArgs,
         #[command(flatten)]
         tx: TxArgs,
+    },
+    /// Print a call's SCALE encoding (0x hex), built by name from the node's metadata: to
+    /// check a proposal, or to paste into polkadot.js apps.
+    Encode {
+        /// `module.call`, as polkadot.js names it (e.g. `validators.setCommitteeSize`).
+        call: String,
+        /// The arguments, as JSON (see `phala gov submit --help`).
+        #[arg(long, default_value = "{}")]
+        args: String,
+        #[arg(long, default_value = DEFAULT_URL)]
+        url: String,
     },
     /// Propose a call for a referendum on a track (notes it first if it is long).
     Submit {
@@ -37,9 +47,8 @@ pub enum GovCmd {
         /// medium_spender, big_spender or parameters.
         #[arg(long)]
         track: String,
-        /// The call, SCALE-encoded, 0x-prefixed hex.
-        #[arg(long)]
-        call: String,
+        #[command(flatten)]
+        call: CallArgs,
         /// Enact this many blocks after approval (at least the track's minimum).
         #[arg(long, default_value_t = 1, conflicts_with = "at")]
         after: u32,
@@ -149,11 +158,47 @@ pub enum TreasuryCmd {
     },
 }
 
-fn parse_call(hex: &str) -> Result<RuntimeCall> {
-    let bytes = phala_client::primitives::crypto::decode_hex(hex)
-        .map_err(|_| anyhow!("--call must be 0x-prefixed hex of a SCALE-encoded call"))?;
-    RuntimeCall::decode_all_with_depth_limit(phala_runtime::MAX_CALL_DEPTH, &mut bytes.as_slice())
+/// A call, by name or as SCALE hex.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The call: `module.call` by name (e.g. `validators.setCommitteeSize`, as polkadot.js
+    /// names it), with `--args`; or its SCALE encoding as 0x hex (polkadot.js apps'
+    /// "encoded call data").
+    #[arg(long)]
+    call: String,
+    /// The arguments of a call given by name, as JSON: an object by argument name (e.g.
+    /// '{"size": 8}') or an array in order. Byte strings and accounts as 0x hex (accounts
+    /// also SS58), amounts in planck (1 PHA = 10^12), enums as "Variant" or
+    /// {"Variant": value}.
+    #[arg(long, default_value = "{}")]
+    args: String,
+}
+
+impl CallArgs {
+    /// The call, built from the node's metadata if given by name, and checked to be a call
+    /// of this chain.
+    async fn resolve(&self, client: &Client) -> Result<RuntimeCall> {
+        let bytes = if self.call.starts_with("0x") {
+            if self.args != "{}" {
+                bail!("--args goes with a call given by name, not with 0x hex");
+            }
+            phala_client::primitives::crypto::decode_hex(&self.call)
+                .map_err(|_| anyhow!("--call is not valid 0x hex"))?
+        } else {
+            let args: serde_json::Value =
+                serde_json::from_str(&self.args).map_err(|e| anyhow!("--args is not JSON: {e}"))?;
+            client
+                .metadata()
+                .await
+                .encode_call(&self.call, &args)
+                .map_err(|e| anyhow!("{e}"))?
+        };
+        RuntimeCall::decode_all_with_depth_limit(
+            phala_runtime::MAX_CALL_DEPTH,
+            &mut bytes.as_slice(),
+        )
         .map_err(|e| anyhow!("--call is not a call of this chain: {e}"))
+    }
 }
 
 fn track_id(name: &str) -> Result<TrackId> {
@@ -289,8 +334,8 @@ async fn ensure_ongoing(client: &Client, index: u32) -> Result<()> {
 pub async fn run(cmd: GovCmd) -> Result<()> {
     match cmd {
         GovCmd::Preimage { call, tx } => {
-            let call = parse_call(&call)?;
             let (client, signer) = tx.open().await?;
+            let call = call.resolve(&client).await?;
             let bytes = call.encode();
             let hash = H256(hashing::blake2_256(&bytes));
             submit_call(
@@ -320,8 +365,8 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
             tx,
         } => {
             let track = track_id(&track)?;
-            let call = parse_call(&call)?;
             let (client, signer) = tx.open().await?;
+            let call = call.resolve(&client).await?;
             let enactment = at.map_or(DispatchTime::After(after), DispatchTime::At);
             propose(&client, &signer, track, &call, enactment, deposit)
                 .await
@@ -441,6 +486,13 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
         GovCmd::Unlock { tx } => unlock(tx).await,
         GovCmd::Status { index, url } => status(index, &url).await,
         GovCmd::Tracks { url } => tracks(&url).await,
+        GovCmd::Encode { call, args, url } => {
+            let client = connect(&url, Duration::from_secs(60)).await?;
+            let call = CallArgs { call, args }.resolve(&client).await?;
+            crate::outln!("0x{}", hex::encode(call.encode()));
+            crate::outln!("{call:?}");
+            Ok(())
+        }
     }
 }
 

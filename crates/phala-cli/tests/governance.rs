@@ -97,6 +97,19 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
         measurement: measurement.clone(),
     });
     let hex = common::hex(&call.encode());
+    // The same call by name, as polkadot.js names it, from the node's metadata.
+    let by_name = common::phala_at(
+        &url,
+        &[
+            "gov",
+            "encode",
+            "registry.addMeasurement",
+            "--args",
+            &format!("{{\"measurement\": \"{}\"}}", common::hex(&measurement)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(by_name.lines().next(), Some(hex.as_str()));
     let out = common::phala_at(
         &url,
         &[

@@ -89,6 +89,7 @@ mod client;
 pub mod computing;
 pub mod contracts;
 mod dispatch;
+mod encode;
 mod error;
 pub mod governance;
 /// ink! bundles: the `phala-ink-abi` crate (feature `ink`).

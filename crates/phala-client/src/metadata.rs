@@ -28,16 +28,17 @@ pub enum MetadataSource {
     Local,
 }
 
-struct PalletInfo {
-    name: String,
+pub(crate) struct PalletInfo {
+    pub(crate) name: String,
+    pub(crate) call_ty: Option<u32>,
     event_ty: Option<u32>,
     error_ty: Option<u32>,
 }
 
 /// The parts of runtime metadata the SDK uses.
 pub struct ChainMetadata {
-    registry: PortableRegistry,
-    pallets: BTreeMap<u8, PalletInfo>,
+    pub(crate) registry: PortableRegistry,
+    pub(crate) pallets: BTreeMap<u8, PalletInfo>,
     source: MetadataSource,
 }
 
@@ -93,6 +94,7 @@ impl ChainMetadata {
                     .map(|p| {
                         let info = PalletInfo {
                             name: p.name.clone(),
+                            call_ty: p.calls.as_ref().map(|c| c.ty.id),
                             event_ty: p.event.as_ref().map(|e| e.ty.id),
                             error_ty: p.error.as_ref().map(|e| e.ty.id),
                         };
