@@ -3,6 +3,8 @@
 //! - a devnet switches to it at the scheduled block: the runtime version in force changes
 //!   there (RPC and its subscription say so), transactions are signed with it, its changed
 //!   parameter applies from that block, and the devnet's worker follows across the switch;
+//!   polkadot.js, connected before the switch, follows it, re-reads the metadata and signs
+//!   with the new version after it (`tests/polkadot-js/upgrade.mjs`);
 //! - a devnet that behaves as an older release (`PHALA_MAX_SPEC_VERSION`) stops cleanly
 //!   after the block before the switch, with one message saying which version, which block
 //!   and what to install, and refuses to start again on that chain until upgraded. Nothing
@@ -193,6 +195,11 @@ fn the_chain_switches_runtime_at_the_scheduled_block_and_a_worker_follows() {
             .spawn()
             .unwrap(),
     );
+    // polkadot.js, connected before the switch, across it.
+    let polkadot_js = {
+        let (url, at, next) = (url.clone(), at.to_string(), next.to_string());
+        std::thread::spawn(move || common::polkadot_js("upgrade.mjs", &[&url, &at, &next]))
+    };
     schedule_upgrade(&url, next, at);
 
     // Past the switch block.
@@ -277,6 +284,21 @@ fn the_chain_switches_runtime_at_the_scheduled_block_and_a_worker_follows() {
     assert_ne!(
         preimage::deposit_for(next, 10),
         preimage::deposit_for(SPEC_VERSION, 10)
+    );
+
+    let out = polkadot_js
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("upgrade.mjs: {e}"));
+    let seen: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap();
+    assert_eq!(seen["before"], SPEC_VERSION);
+    assert_eq!(seen["after"], next);
+    let len = seen["callLen"].as_u64().unwrap() as u32;
+    assert_eq!(
+        seen["deposit"].as_str(),
+        Some(preimage::deposit_for(next, len).to_string().as_str()),
+        "{seen}"
     );
 
     // A worker acting as an older release stops at the switch block, saying why.
