@@ -491,4 +491,45 @@ mod tests {
         assert!(err("registry.addMeasurement", json!({"measurement": "zz"})).contains("hex"));
         assert!(err("system", json!({})).contains("module.call"));
     }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[a-zA-Z0-9x_ ]{0,12}".prop_map(serde_json::Value::from),
+            Just(serde_json::Value::from("0x0102")),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-zA-Z_]{1,10}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever JSON a user passes, encoding answers Ok or an error, never panics, and
+        /// what it encodes decodes as a call of this chain.
+        #[test]
+        fn any_json_encodes_or_is_refused(
+            name in proptest::sample::select(vec![
+                "system.remark", "validators.setCommitteeSize", "contracts.setPricing",
+                "balances.transferKeepAlive", "referenda.submit", "convictionVoting.vote",
+                "treasury.spend", "computation.setParams", "scheduler.schedule", "nope.nope",
+            ]),
+            args in json(),
+        ) {
+            if let Ok(bytes) = encode(name, args) {
+                use parity_scale_codec::DecodeLimit;
+                proptest::prop_assert!(RuntimeCall::decode_all_with_depth_limit(
+                    phala_runtime::MAX_CALL_DEPTH,
+                    &mut bytes.as_slice()
+                )
+                .is_ok());
+            }
+        }
+    }
 }
