@@ -304,7 +304,7 @@ async fn check_bundle(client: &Client, id: H256, bundle: &Bundle) -> Result<()> 
 }
 
 /// The cluster `--cluster` names, or the only one.
-async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
+pub(crate) async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
     if let Some(c) = given {
         return h256("--cluster", c);
     }

@@ -16,6 +16,7 @@ macro_rules! outln {
     };
 }
 
+pub mod analytics_cmds;
 pub mod args;
 pub mod client_cmds;
 pub mod contract_cmds;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phala_cli::{
-    client_cmds, contract_cmds, devnet, gov_cmds, key_cmds, node_cmds, pool_cmds, spec_cmds,
-    validator_cmds, worker_cmds,
+    analytics_cmds, client_cmds, contract_cmds, devnet, gov_cmds, key_cmds, node_cmds, pool_cmds,
+    spec_cmds, validator_cmds, worker_cmds,
 };
 
 #[derive(Parser)]
@@ -75,6 +75,9 @@ enum Command {
     /// The treasury: propose spends, list them with the pot, pay them out.
     #[command(subcommand)]
     Treasury(gov_cmds::TreasuryCmd),
+    /// Web3 Analytics: register and manage sites on chain.
+    #[command(subcommand)]
+    Analytics(analytics_cmds::AnalyticsCmd),
 }
 
 fn init_logging() {
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
         Command::Contract(cmd) => block_on(contract_cmds::run(cmd)),
         Command::Gov(cmd) => block_on(gov_cmds::run(cmd)),
         Command::Treasury(cmd) => block_on(gov_cmds::run_treasury(cmd)),
+        Command::Analytics(cmd) => block_on(analytics_cmds::run(cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

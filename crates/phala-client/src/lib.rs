@@ -85,6 +85,7 @@
     )
 )]
 
+pub mod analytics;
 mod client;
 pub mod computing;
 pub mod contracts;

@@ -30,6 +30,7 @@
     )
 )]
 
+pub mod analytics;
 pub mod computation;
 pub mod contracts;
 pub mod topics;

@@ -69,6 +69,8 @@ fn birth_hash(ext: &Ext, ctx: &Context, birth: u64) -> Option<H256> {
 pub const EQUIVOCATION_TAG: &[u8] = b"phala/equivocation";
 /// Pool tag of a worker's double-signing report: one per worker.
 pub const DOUBLE_SIGN_TAG: &[u8] = b"phala/double-sign";
+/// Pool tag of a free consent withdrawal: one per site and visitor in the pool.
+pub const WITHDRAWAL_TAG: &[u8] = b"phala/analytics/withdraw";
 
 /// The lowest priority of an operational transaction. Normal transactions' priority (their
 /// tip) stays below it, so pools and block builders always take operational ones first: a
@@ -131,6 +133,33 @@ pub fn validate_unsigned(
                 _ => InvalidTransaction::BadProof,
             })?;
             Ok(report_validity(DOUBLE_SIGN_TAG, &proof.worker))
+        }
+        RuntimeCall::Analytics(crate::modules::analytics::Call::withdraw_consent {
+            site,
+            visitor,
+            signed_at,
+            signature,
+        }) => {
+            use crate::modules::analytics::{self, Error};
+            // Checked as in the block the transaction would enter.
+            analytics::check_withdrawal(ext, *site, visitor, *signed_at, signature).map_err(
+                |e| match e {
+                    Error::StaleWithdrawal | Error::TooSoon => InvalidTransaction::Stale,
+                    Error::BadSignature => InvalidTransaction::BadProof,
+                    _ => InvalidTransaction::Call,
+                },
+            )?;
+            if !analytics::free_withdrawal_room(ext) {
+                return Err(InvalidTransaction::ExhaustsResources.into());
+            }
+            // Below every paying transaction: free, so it never crowds them out.
+            Ok(ValidTransaction {
+                priority: 0,
+                requires: Vec::new(),
+                provides: vec![(WITHDRAWAL_TAG, site, visitor).encode()],
+                longevity: 64,
+                propagate: true,
+            })
         }
         call if call.is_inherent() => Err(InvalidTransaction::MandatoryValidation.into()),
         _ => Err(UnknownTransaction::NoUnsignedValidator.into()),

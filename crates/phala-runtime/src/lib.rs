@@ -68,9 +68,9 @@ use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
 use modules::{
-    balances, computation, contracts, conviction_voting, message_queue, preimage, referenda,
-    registry, scheduler, stake_pools, sudo, system, timestamp, transaction_payment, treasury,
-    validators,
+    analytics, balances, computation, contracts, conviction_voting, message_queue, preimage,
+    referenda, registry, scheduler, stake_pools, sudo, system, timestamp, transaction_payment,
+    treasury, validators,
 };
 use origin::{GovOrigin, RawOrigin};
 
@@ -105,6 +105,8 @@ pub enum RuntimeCall {
     ConvictionVoting(conviction_voting::Call),
     #[codec(index = 21)]
     Referenda(referenda::Call),
+    #[codec(index = 23)]
+    Analytics(analytics::Call),
     #[codec(index = 30)]
     Sudo(sudo::Call),
 }
@@ -127,6 +129,7 @@ impl RuntimeCall {
             RuntimeCall::Treasury(c) => c.info(),
             RuntimeCall::ConvictionVoting(c) => c.info(),
             RuntimeCall::Referenda(c) => c.info(),
+            RuntimeCall::Analytics(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
         }
     }
@@ -147,6 +150,7 @@ impl RuntimeCall {
             RuntimeCall::Treasury(c) => c.dispatch(ext, origin),
             RuntimeCall::ConvictionVoting(c) => c.dispatch(ext, origin),
             RuntimeCall::Referenda(c) => c.dispatch(ext, origin),
+            RuntimeCall::Analytics(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }
     }
@@ -188,6 +192,8 @@ pub enum RuntimeEvent {
     ConvictionVoting(conviction_voting::Event),
     #[codec(index = 21)]
     Referenda(referenda::Event),
+    #[codec(index = 23)]
+    Analytics(analytics::Event),
     #[codec(index = 30)]
     Sudo(sudo::Event),
 }

@@ -26,9 +26,9 @@ use scale_info::{MetaType, Path, Type, TypeInfo, TypeParameter, build::Fields, m
 
 use crate::modules::system::PerDispatchClass;
 use crate::modules::{
-    balances, computation, contracts, conviction_voting, message_queue, preimage, referenda,
-    registry, scheduler, stake_pools, sudo, timestamp, transaction_payment, treasury, validators,
-    weights,
+    analytics, balances, computation, contracts, conviction_voting, message_queue, preimage,
+    referenda, registry, scheduler, stake_pools, sudo, timestamp, transaction_payment, treasury,
+    validators, weights,
 };
 use crate::validity::{TransactionSource, TransactionValidity};
 use crate::version::RuntimeVersion;
@@ -91,6 +91,8 @@ pub enum RuntimeError {
     ConvictionVoting(conviction_voting::Error),
     #[codec(index = 21)]
     Referenda(referenda::Error),
+    #[codec(index = 23)]
+    Analytics(analytics::Error),
     #[codec(index = 30)]
     Sudo(sudo::Error),
 }
@@ -679,6 +681,7 @@ mod tests {
                 ("ConvictionVoting", 20),
                 ("Referenda", 21),
                 ("Origins", 22),
+                ("Analytics", 23),
                 ("Sudo", 30)
             ]
         );

@@ -7,6 +7,7 @@
 //! declares a trait (`message_queue::Config`, `registry::WorkerHooks`) that the runtime's
 //! root implements in [`crate::wiring`].
 
+pub mod analytics;
 pub mod balances;
 pub mod computation;
 pub mod contracts;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<crate::metadata::ModuleMetadata> {
         conviction_voting::metadata(),
         referenda::metadata(),
         crate::origin::metadata(),
+        analytics::metadata(),
         sudo::metadata(),
     ]
 }
@@ -73,6 +75,7 @@ pub mod index {
     pub const REFERENDA: u8 = 21;
     /// Governance's origins (no calls or storage: only the `OriginCaller` variant).
     pub const ORIGINS: u8 = 22;
+    pub const ANALYTICS: u8 = 23;
     /// Development chains only: live chains have no key.
     pub const SUDO: u8 = 30;
 }
