@@ -151,7 +151,7 @@ async fn pool_build_finalize_and_watch() {
     // Same nonce, new signature, no higher tip: refused as a low-priority replacement.
     assert_eq!(
         chain.submit(transfer(&chain, "//Alice", 0, PHA)),
-        Err(SubmitError::PriorityTooLow { old: 0, new: 0 })
+        Err(SubmitError::PriorityTooLow { old: 1, new: 1 })
     );
 
     let block = finalize_next(&chain, 10_000);

@@ -1,7 +1,8 @@
 //! Web3 Analytics' sites on a real `phala devnet --workers 1` (whose worker the devnet puts
 //! in a cluster), managed with `phala analytics site …` as an owner types it: register with
 //! a prepayment, status, an analyst, a narrower configuration, a top-up, and closing, which
-//! refunds what is left; bad input is refused before anything is paid.
+//! refunds what is left; bad input is refused before anything is paid. polkadot.js sends a
+//! visitor's signed consent withdrawal unsigned (`tests/polkadot-js/analytics.mjs`).
 
 mod common;
 
@@ -97,6 +98,11 @@ fn an_owner_registers_configures_and_closes_a_site() {
     assert!(status.contains("traffic, pages, sources"), "{status}");
     assert!(status.contains("ε 0.5"), "{status}");
     assert!(status.contains("25 PHA"), "{status}");
+
+    // polkadot.js carries a visitor's signed withdrawal, unsigned and free.
+    let out = common::polkadot_js("analytics.mjs", &[&url, "0"])
+        .unwrap_or_else(|e| panic!("analytics.mjs: {e}"));
+    assert!(out.contains("\"site\":\"0\""), "{out}");
 
     // Only the owner configures; an analyst gets some analyses.
     let err = cli(

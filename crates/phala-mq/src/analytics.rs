@@ -3,11 +3,26 @@
 //! changes at the same point of its data.
 
 use parity_scale_codec::{Decode, Encode};
-use phala_primitives::{AccountId32, BlockNumber};
+use phala_primitives::{AccountId32, BlockNumber, H256};
 use scale_info::TypeInfo;
 
-/// Chain → a site's cluster workers: [`AnalyticsCommand`]s.
+/// Chain → a site's cluster workers: [`AnalyticsMessage`]s.
 pub const ANALYTICS_COMMAND: &[u8] = b"phala/analytics/command";
+/// Cluster worker → chain: [`AnalyticsBatch`]es of a site's ingested events.
+pub const ANALYTICS_BATCH: &[u8] = b"^phala/analytics/batch";
+
+/// Largest sealed batch, so its message fits the queue.
+pub const MAX_SEALED_BATCH: usize = 48 * 1024;
+
+/// Events a member took in for a site, sealed to the cluster's analytics key: the chain
+/// orders and charges it by size, and relays it to every member, never seeing inside.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct AnalyticsBatch {
+    pub site: u64,
+    /// How many events it holds (the member says; the chain shows it, not checks it).
+    pub events: u32,
+    pub sealed: phala_crypto::Envelope,
+}
 
 /// A visitor's pseudonymous key: ed25519 (a key the tracker keeps in the browser) or sr25519
 /// (the person's own account).
@@ -40,6 +55,14 @@ pub struct SiteConfig {
     pub dp: Option<DpConfig>,
 }
 
+/// An [`AnalyticsCommand`] for the members of `cluster` (the site's: a command about a
+/// closed site still names it).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct AnalyticsMessage {
+    pub cluster: H256,
+    pub command: AnalyticsCommand,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum AnalyticsCommand {
     /// A site was registered (or its owner changed its configuration).
@@ -60,12 +83,25 @@ pub enum AnalyticsCommand {
         analyst: AccountId32,
         purposes: u32,
     },
-    /// A visitor withdrew consent at block `at`: from then on, every analysis leaves out
-    /// their records, and they are erased.
+    /// Batch `id` of the site's events (ids count up from 0 per site), from member `from`:
+    /// every member applies it, in this order.
+    #[codec(index = 4)]
+    Batch {
+        site: u64,
+        id: u64,
+        from: [u8; 32],
+        events: u32,
+        sealed: phala_crypto::Envelope,
+    },
+    /// A visitor withdrew consent at block `at`, by a statement signed at block
+    /// `signed_at`: from `at` on, every analysis leaves out their records, and they are
+    /// erased. A consent the visitor gave after `signed_at` stands (an old statement
+    /// cannot cancel a newer consent).
     #[codec(index = 3)]
     ConsentWithdrawn {
         site: u64,
         visitor: VisitorKey,
+        signed_at: BlockNumber,
         at: BlockNumber,
     },
 }

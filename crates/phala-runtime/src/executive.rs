@@ -81,13 +81,14 @@ pub const OPERATIONAL_PRIORITY: u64 = 1 << 63;
 /// and there is at most one per offence.
 pub const EQUIVOCATION_PRIORITY: u64 = u64::MAX;
 
-/// A signed transaction's priority: its tip, lifted above every normal transaction's for
+/// A signed transaction's priority: one more than its tip (free transactions, at 0, never
+/// outrank or displace a paying one), lifted above every normal transaction's for
 /// operational calls.
 pub fn priority(class: DispatchClass, tip: Balance) -> u64 {
     let below = OPERATIONAL_PRIORITY.saturating_sub(1);
     let tip = u64::try_from(tip).unwrap_or(u64::MAX).min(below);
     match class {
-        DispatchClass::Normal => tip,
+        DispatchClass::Normal => tip.saturating_add(1).min(below),
         DispatchClass::Operational | DispatchClass::Mandatory => {
             OPERATIONAL_PRIORITY.saturating_add(tip)
         }
@@ -139,16 +140,20 @@ pub fn validate_unsigned(
             visitor,
             signed_at,
             signature,
+            receipt,
         }) => {
             use crate::modules::analytics::{self, Error};
-            // Checked as in the block the transaction would enter.
-            analytics::check_withdrawal(ext, *site, visitor, *signed_at, signature).map_err(
-                |e| match e {
-                    Error::StaleWithdrawal | Error::TooSoon => InvalidTransaction::Stale,
-                    Error::BadSignature => InvalidTransaction::BadProof,
-                    _ => InvalidTransaction::Call,
-                },
-            )?;
+            // Checked as in the block the transaction would enter. Free only with the
+            // cluster's receipt for the visitor's consent: keys nobody consented with
+            // cannot fill the free quota.
+            let map = |e| match e {
+                Error::StaleWithdrawal | Error::TooSoon => InvalidTransaction::Stale,
+                Error::BadSignature | Error::BadReceipt => InvalidTransaction::BadProof,
+                _ => InvalidTransaction::Call,
+            };
+            let receipt = receipt.ok_or(InvalidTransaction::Call)?;
+            analytics::check_receipt(ext, *site, visitor, &receipt).map_err(map)?;
+            analytics::check_withdrawal(ext, *site, visitor, *signed_at, signature).map_err(map)?;
             if !analytics::free_withdrawal_room(ext) {
                 return Err(InvalidTransaction::ExhaustsResources.into());
             }

@@ -13,7 +13,7 @@ use phala_primitives::Weight;
 use crate::Ext;
 use crate::dispatch::DispatchResult;
 use crate::modules::message_queue::{self, Route, SenderStatus};
-use crate::modules::{computation, contracts, registry, stake_pools};
+use crate::modules::{analytics, computation, contracts, registry, stake_pools};
 
 /// The runtime's configuration of its modules.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +48,11 @@ impl message_queue::Config for Wiring {
             topic: phala_mq::contracts::CONTRACT_REPORT,
             handle: contracts::on_report,
             weight: contracts::report_weight,
+        },
+        Route {
+            topic: phala_mq::analytics::ANALYTICS_BATCH,
+            handle: analytics::on_batch,
+            weight: analytics::batch_weight,
         },
         Route {
             topic: phala_mq::computation::HEARTBEAT,

@@ -3,11 +3,11 @@ use phala_primitives::{AccountId32, Balance, BlockNumber, H256};
 use scale_info::TypeInfo;
 
 use super::{
-    ANALYSTS, AnalyticsCommand, Error, Event, FREE_WITHDRAWALS, LAST_WITHDRAWAL, MAX_COHORT,
-    MAX_DAILY_BUDGET_MILLI, MAX_DOMAIN_LEN, MAX_EPSILON_MILLI, MAX_FREE_WITHDRAWALS,
-    MAX_RETENTION_DAYS, MIN_COHORT_FLOOR, MIN_PREPAY, MODULE, NEXT_SITE_ID, SITES, SiteConfig,
-    SiteInfo, VisitorKey, WITHDRAWAL_DOMAIN, WITHDRAWAL_INTERVAL, WITHDRAWAL_VALIDITY, purpose,
-    site_account,
+    ANALYSTS, AnalyticsCommand, AnalyticsMessage, Error, Event, FREE_WITHDRAWALS, LAST_WITHDRAWAL,
+    LastWithdrawal, MAX_COHORT, MAX_DAILY_BUDGET_MILLI, MAX_DOMAIN_LEN, MAX_EPSILON_MILLI,
+    MAX_FREE_WITHDRAWALS, MAX_RETENTION_DAYS, MIN_COHORT_FLOOR, MIN_PREPAY, MODULE, NEXT_SITE_ID,
+    RECEIPT_DOMAIN, SITES, SiteConfig, SiteInfo, VisitorKey, WITHDRAWAL_DOMAIN,
+    WITHDRAWAL_INTERVAL, WITHDRAWAL_VALIDITY, purpose, site_account,
 };
 use crate::Ext;
 use crate::dispatch::{DispatchInfo, DispatchResult, Origin, Pays};
@@ -49,15 +49,27 @@ pub enum Call {
         purposes: u32,
     },
     /// A visitor's withdrawal of consent for a site, signed by the visitor's key over
-    /// [`withdrawal_payload`]. Anyone may submit it: unsigned it is free (within the
-    /// block's quota), signed its sender pays the fee.
+    /// [`withdrawal_payload`]. Anyone may submit it: signed, its sender pays the fee;
+    /// unsigned it is free (within the block's quota) and must carry `receipt`, the site
+    /// cluster's signature of [`receipt_payload`] that the visitor got with the consent.
     #[codec(index = 5)]
     withdraw_consent {
         site: u64,
         visitor: VisitorKey,
         signed_at: BlockNumber,
         signature: [u8; 64],
+        receipt: Option<[u8; 64]>,
     },
+}
+
+/// What the site's cluster signs (its sr25519 key) when it records a visitor's consent, for
+/// the visitor to keep: `"phala/analytics/consent-receipt:" ‖ genesis hash ‖ SCALE(site) ‖
+/// SCALE(visitor)`. It lets the visitor withdraw for free later.
+pub fn receipt_payload(genesis: &H256, site: u64, visitor: &VisitorKey) -> Vec<u8> {
+    let mut payload = RECEIPT_DOMAIN.to_vec();
+    payload.extend_from_slice(genesis.as_bytes());
+    (site, visitor).encode_to(&mut payload);
+    payload
 }
 
 /// What a visitor's key signs to withdraw consent: `"phala/analytics/withdraw:" ‖ genesis
@@ -82,12 +94,13 @@ impl Call {
             Call::update_site { .. } | Call::set_analyst { .. } => weights::reads_writes(2, 3),
             Call::top_up { .. } => weights::reads_writes(3, 2),
             Call::close_site { .. } => weights::reads_writes(4, 4),
-            // A signature check and the rate limits.
+            // Up to four signature checks (a free one's statement and receipt, in the pool
+            // and in the block) and the rate limits.
             Call::withdraw_consent { .. } => {
                 return DispatchInfo {
                     weight: weights::add(
-                        weights::reads_writes(5, 4),
-                        weights::compute(100_000_000),
+                        weights::reads_writes(6, 4),
+                        weights::compute(400_000_000),
                     ),
                     pays_fee: Pays::Yes,
                     ..Default::default()
@@ -138,7 +151,7 @@ impl Call {
                 // Allowed to die: the site's account is emptied for good.
                 balances::transfer(ext, &account, &info.owner, refunded, false)?;
                 SITES.remove(ext, &site);
-                push(ext, &AnalyticsCommand::SiteClosed { site })?;
+                push(ext, info.cluster, AnalyticsCommand::SiteClosed { site })?;
                 ext.deposit_event(Event::SiteClosed { site, refunded });
                 Ok(())
             }
@@ -162,7 +175,8 @@ impl Call {
                 }
                 push(
                     ext,
-                    &AnalyticsCommand::AnalystSet {
+                    info.cluster,
+                    AnalyticsCommand::AnalystSet {
                         site,
                         analyst,
                         purposes,
@@ -180,6 +194,7 @@ impl Call {
                 visitor,
                 signed_at,
                 signature,
+                receipt,
             } => {
                 let free = match origin {
                     Origin::None => true,
@@ -190,13 +205,35 @@ impl Call {
                 };
                 check_withdrawal(ext, site, &visitor, signed_at, &signature)?;
                 if free {
+                    check_receipt(ext, site, &visitor, &receipt.ok_or(Error::BadReceipt)?)?;
                     take_free_withdrawal(ext)?;
                 }
-                LAST_WITHDRAWAL.insert(ext, &site, &visitor, &signed_at);
                 let at = system::block_number(ext);
-                push(
+                LAST_WITHDRAWAL.insert(
                     ext,
-                    &AnalyticsCommand::ConsentWithdrawn { site, visitor, at },
+                    &site,
+                    &visitor,
+                    &LastWithdrawal {
+                        signed_at,
+                        included_at: at,
+                    },
+                );
+                let cluster = SITES.get(ext, &site).ok_or(Error::UnknownSite)?.cluster;
+                // In the room kept for the chain's own messages: a flood of bulk messages
+                // must not keep a withdrawal from its cluster.
+                message_queue::push(
+                    ext,
+                    MODULE,
+                    phala_mq::analytics::ANALYTICS_COMMAND,
+                    &AnalyticsMessage {
+                        cluster,
+                        command: AnalyticsCommand::ConsentWithdrawn {
+                            site,
+                            visitor,
+                            signed_at,
+                            at,
+                        },
+                    },
                 )?;
                 ext.deposit_event(Event::ConsentWithdrawn { site, visitor });
                 Ok(())
@@ -221,10 +258,10 @@ pub(crate) fn check_withdrawal(
         return Err(Error::StaleWithdrawal);
     }
     if let Some(last) = LAST_WITHDRAWAL.get(ext, &site, visitor) {
-        if signed_at <= last {
+        if signed_at <= last.signed_at {
             return Err(Error::StaleWithdrawal);
         }
-        if now < last.saturating_add(WITHDRAWAL_INTERVAL) {
+        if now < last.included_at.saturating_add(WITHDRAWAL_INTERVAL) {
             return Err(Error::TooSoon);
         }
     }
@@ -242,6 +279,27 @@ pub(crate) fn check_withdrawal(
         Ok(())
     } else {
         Err(Error::BadSignature)
+    }
+}
+
+/// Checks the site cluster's receipt for a visitor's consent.
+pub(crate) fn check_receipt(
+    ext: &Ext,
+    site: u64,
+    visitor: &VisitorKey,
+    receipt: &[u8; 64],
+) -> Result<(), Error> {
+    let cluster = SITES.get(ext, &site).ok_or(Error::UnknownSite)?.cluster;
+    let key = contracts::CLUSTERS
+        .get(ext, &cluster)
+        .and_then(|c| c.pubkey)
+        .ok_or(Error::UnknownCluster)?;
+    let genesis = system::block_hash(ext, 0).unwrap_or_default();
+    let payload = receipt_payload(&genesis, site, visitor);
+    if phala_primitives::crypto::sr25519_verify(receipt, &payload, &key) {
+        Ok(())
+    } else {
+        Err(Error::BadReceipt)
     }
 }
 
@@ -353,7 +411,8 @@ fn owned(ext: &Ext, site: u64, who: &AccountId32) -> Result<SiteInfo, Error> {
 fn configured(ext: &mut Ext, site: u64, info: &SiteInfo) -> DispatchResult {
     push(
         ext,
-        &AnalyticsCommand::SiteConfigured {
+        info.cluster,
+        AnalyticsCommand::SiteConfigured {
             site,
             owner: info.owner,
             domain: info.domain.clone(),
@@ -362,6 +421,11 @@ fn configured(ext: &mut Ext, site: u64, info: &SiteInfo) -> DispatchResult {
     )
 }
 
-fn push(ext: &mut Ext, command: &AnalyticsCommand) -> DispatchResult {
-    message_queue::push_bulk(ext, MODULE, phala_mq::analytics::ANALYTICS_COMMAND, command)
+fn push(ext: &mut Ext, cluster: H256, command: AnalyticsCommand) -> DispatchResult {
+    message_queue::push_bulk(
+        ext,
+        MODULE,
+        phala_mq::analytics::ANALYTICS_COMMAND,
+        &AnalyticsMessage { cluster, command },
+    )
 }

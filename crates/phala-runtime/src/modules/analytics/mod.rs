@@ -8,18 +8,33 @@
 //!
 //! Consents are the visitor's and live in the cluster (sealed), never on chain. A withdrawal
 //! must reach the cluster even if the site's own pipeline would drop it, so anyone may put
-//! one on chain: `withdraw_consent`, signed by the visitor's key, either unsigned and free
-//! (at most [`MAX_FREE_WITHDRAWALS`] per block, and one per visitor and site per
-//! [`WITHDRAWAL_INTERVAL`] blocks) or signed by any account, which pays the fee. The chain
-//! relays every change to the site's cluster in order ([`AnalyticsCommand`]).
+//! one on chain: `withdraw_consent`, signed by the visitor's key, either signed by any
+//! account, which pays the fee, or unsigned and free. A free one must carry the cluster's
+//! receipt for the visitor's consent (the cluster key's signature of [`receipt_payload`],
+//! which the tracker got when the consent was recorded): keys nobody consented with cannot
+//! use the free path. Free ones are also capped at [`MAX_FREE_WITHDRAWALS`] a block, rank
+//! below every paying transaction, and one visitor may withdraw once per site every
+//! [`WITHDRAWAL_INTERVAL`] blocks. The chain relays every change to the site's cluster in
+//! order ([`AnalyticsMessage`]).
+//!
+//! A withdrawal is public: the visitor key and the site are in the transaction. With the
+//! tracker's own browser key that is a pseudonym; with a person's account key it links the
+//! account to the site.
 
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod calls;
 #[cfg(test)]
 mod tests;
 
-pub use calls::{Call, valid_domain, withdrawal_payload};
-pub(crate) use calls::{check_withdrawal, free_withdrawal_room};
-pub use phala_mq::analytics::{AnalyticsCommand, DpConfig, SiteConfig, VisitorKey};
+pub use batch::{PRICE_PER_BYTE, batch_weight, on_batch};
+
+pub use calls::{Call, receipt_payload, valid_domain, withdrawal_payload};
+pub(crate) use calls::{check_receipt, check_withdrawal, free_withdrawal_room};
+pub use phala_mq::analytics::{
+    AnalyticsCommand, AnalyticsMessage, DpConfig, SiteConfig, VisitorKey,
+};
 
 use parity_scale_codec::{Decode, Encode};
 use phala_primitives::{AccountId32, BlockNumber, H256, storage::Hasher};
@@ -77,6 +92,16 @@ pub const WITHDRAWAL_INTERVAL: BlockNumber = 100;
 pub const WITHDRAWAL_VALIDITY: BlockNumber = 14_400;
 /// Separates withdrawal statements from anything else a visitor key signs.
 pub const WITHDRAWAL_DOMAIN: &[u8] = b"phala/analytics/withdraw:";
+/// Separates consent receipts from anything else the cluster key signs.
+pub const RECEIPT_DOMAIN: &[u8] = b"phala/analytics/consent-receipt:";
+
+/// A visitor's last withdrawal for a site: the block its statement names (older ones are
+/// stale) and the block it went on chain at (the interval counts from it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct LastWithdrawal {
+    pub signed_at: BlockNumber,
+    pub included_at: BlockNumber,
+}
 
 /// A site on chain.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -112,13 +137,23 @@ pub const ANALYSTS: StorageDoubleMap<u64, AccountId32, u32> = StorageDoubleMap::
     Query::Optional,
     &[" Accounts besides the owner that may run a site's analyses, and which (purpose bits)."],
 );
-pub const LAST_WITHDRAWAL: StorageDoubleMap<u64, VisitorKey, BlockNumber> = StorageDoubleMap::new(
+pub const LAST_WITHDRAWAL: StorageDoubleMap<u64, VisitorKey, LastWithdrawal> =
+    StorageDoubleMap::new(
+        MODULE,
+        "LastWithdrawal",
+        Hasher::Twox64Concat,
+        Hasher::Blake2_128Concat,
+        Query::Optional,
+        &[
+            " Each visitor's last withdrawal per site: the block its statement named, and the block it went on chain at.",
+        ],
+    );
+pub const NEXT_BATCH: StorageMap<u64, u64> = StorageMap::new(
     MODULE,
-    "LastWithdrawal",
+    "NextBatch",
     Hasher::Twox64Concat,
-    Hasher::Blake2_128Concat,
-    Query::Optional,
-    &[" The block named by each visitor's last withdrawal per site: older ones are stale."],
+    Query::Default,
+    &[" The id each site's next batch of events gets."],
 );
 pub const FREE_WITHDRAWALS: StorageValue<(BlockNumber, u32)> = StorageValue::new(
     MODULE,
@@ -172,6 +207,16 @@ pub enum Event {
     /// A visitor withdrew consent; their records leave every analysis from this block on.
     #[codec(index = 5)]
     ConsentWithdrawn { site: u64, visitor: VisitorKey },
+    /// A member's sealed batch of the site's events was ordered as batch `id`, `paid` from
+    /// the site's prepayment for its `bytes`.
+    #[codec(index = 6)]
+    BatchAccepted {
+        site: u64,
+        id: u64,
+        events: u32,
+        bytes: u32,
+        paid: phala_primitives::Balance,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {
@@ -214,6 +259,16 @@ pub enum Error {
     TooManySites,
     /// The owner cannot be an analyst of their own site (they may run every analysis).
     OwnerIsAnalyst,
+    /// A free withdrawal needs the site cluster's receipt for the visitor's consent, and
+    /// this is not one.
+    BadReceipt,
+    /// A batch that does not decode, or is over 48 KiB sealed.
+    BadBatch,
+    /// Only a member of the site's cluster may send its batches.
+    NotInCluster,
+    /// The site's prepayment cannot pay for the batch: its owner (or anyone) must top it
+    /// up.
+    PrepaymentExhausted,
 }
 
 impl ModuleErrorEnum for Error {
@@ -232,6 +287,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         SITES.metadata_optional(),
         ANALYSTS.metadata(),
         LAST_WITHDRAWAL.metadata(),
+        NEXT_BATCH.metadata(),
         FREE_WITHDRAWALS.metadata(),
     ]
 }

@@ -14,6 +14,11 @@ use crate::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 
 const CLUSTER: H256 = H256([0xc1; 32]);
 
+/// Stands for the cluster's key, which signs consent receipts in its workers.
+fn cluster_key() -> Sr25519Pair {
+    Sr25519Pair::from_uri("//Cluster").unwrap()
+}
+
 fn chain() -> TestChain {
     let mut chain = TestChain::with_genesis(GenesisConfig {
         endowed: ["//Alice", "//Bob", "//Charlie"]
@@ -31,7 +36,7 @@ fn chain() -> TestChain {
             &ClusterInfo {
                 workers: vec![[1; 32]],
                 master_version: 0,
-                pubkey: Some([2; 32]),
+                pubkey: Some(cluster_key().public()),
                 ecdh_pubkey: Some([3; 32]),
                 created_at: 0,
             },
@@ -74,10 +79,18 @@ fn commands(chain: &TestChain) -> Vec<AnalyticsCommand> {
         .get_or_default(&chain.ext())
         .into_iter()
         .filter(|m| m.destination == phala_mq::analytics::ANALYTICS_COMMAND)
-        .map(|m| AnalyticsCommand::decode(&mut m.payload.as_slice()).unwrap())
+        .map(|m| AnalyticsMessage::decode(&mut m.payload.as_slice()).unwrap())
+        .inspect(|m| assert_eq!(m.cluster, CLUSTER))
+        .map(|m| m.command)
         .collect()
 }
 
+/// The cluster's receipt for `visitor`'s consent to `site`.
+fn receipt(chain: &TestChain, site: u64, visitor: &VisitorKey) -> [u8; 64] {
+    cluster_key().sign(&receipt_payload(&chain.hashes[0], site, visitor))
+}
+
+/// A withdrawal with the cluster's receipt, as a visitor's browser sends it for free.
 fn withdrawal(chain: &TestChain, site: u64, key: &Ed25519Pair, signed_at: u32) -> Call {
     let visitor = VisitorKey::Ed25519(key.public());
     let payload = withdrawal_payload(&chain.hashes[0], site, &visitor, signed_at);
@@ -86,6 +99,26 @@ fn withdrawal(chain: &TestChain, site: u64, key: &Ed25519Pair, signed_at: u32) -
         visitor,
         signed_at,
         signature: key.sign(&payload),
+        receipt: Some(receipt(chain, site, &visitor)),
+    }
+}
+
+fn without_receipt(call: Call) -> Call {
+    match call {
+        Call::withdraw_consent {
+            site,
+            visitor,
+            signed_at,
+            signature,
+            ..
+        } => Call::withdraw_consent {
+            site,
+            visitor,
+            signed_at,
+            signature,
+            receipt: None,
+        },
+        other => other,
     }
 }
 
@@ -326,15 +359,22 @@ fn anyone_carries_a_visitors_signed_withdrawal_free_and_it_cannot_be_forged_or_r
     let now = chain.number;
     let call = withdrawal(&chain, 0, &key, now);
 
-    // A forged signature, another site, a statement from the future: refused by the pool.
+    // A forged signature, another site, a statement from the future, no receipt, a receipt
+    // for someone else: refused by the pool.
     let mut forged = call.clone();
     if let Call::withdraw_consent { signature, .. } = &mut forged {
         signature[0] ^= 1;
+    }
+    let mut borrowed = call.clone();
+    if let Call::withdraw_consent { receipt: r, .. } = &mut borrowed {
+        *r = Some(receipt(&chain, 0, &VisitorKey::Ed25519([9; 32])));
     }
     for bad in [
         forged,
         withdrawal(&chain, 1, &key, now),
         withdrawal(&chain, 0, &key, now + 5),
+        without_receipt(call.clone()),
+        borrowed,
     ] {
         assert!(validate_unsigned(&chain.ext(), &RuntimeCall::Analytics(bad)).is_err());
     }
@@ -348,6 +388,7 @@ fn anyone_carries_a_visitors_signed_withdrawal_free_and_it_cannot_be_forged_or_r
         commands(&chain).contains(&AnalyticsCommand::ConsentWithdrawn {
             site: 0,
             visitor,
+            signed_at: now,
             at: chain.number
         })
     );
@@ -362,11 +403,20 @@ fn anyone_carries_a_visitors_signed_withdrawal_free_and_it_cannot_be_forged_or_r
         chain.mutate(|ext| again.clone().dispatch(ext, Origin::None)),
         Err(Error::TooSoon.into())
     );
-    while chain.number < now + WITHDRAWAL_INTERVAL + 1 {
+    // A statement backdated to look old does not shorten the interval: it counts from the
+    // block the last withdrawal went on chain at.
+    let included = chain.number;
+    chain.produce(vec![]);
+    let backdated = withdrawal(&chain, 0, &key, now + 1);
+    assert_eq!(
+        chain.mutate(|ext| backdated.dispatch(ext, Origin::None)),
+        Err(Error::TooSoon.into())
+    );
+    while chain.number < included + WITHDRAWAL_INTERVAL {
         chain.produce(vec![]);
     }
-    // Signed by anyone, paying the fee, also goes through (and skips the free quota).
-    run(&mut chain, "//Bob", again).unwrap();
+    // Signed by anyone, paying the fee, it needs no receipt (and skips the free quota).
+    run(&mut chain, "//Bob", without_receipt(again)).unwrap();
 }
 
 #[test]
@@ -387,6 +437,7 @@ fn an_sr25519_account_can_withdraw_too() {
         visitor,
         signed_at,
         signature: key.sign(&payload),
+        receipt: Some(receipt(&chain, 0, &visitor)),
     };
     let (_, outcomes) = chain.produce(vec![unsigned(call)]);
     assert_eq!(outcomes, vec![Ok(true)]);
