@@ -16,30 +16,42 @@ pub enum AnalyticsCmd {
     Site(SiteCmd),
 }
 
-/// What a site offers and how it protects its visitors.
+/// What a site offers and how it protects its visitors. On `update`, options left out keep
+/// their current values.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// Days records are kept (1 to 3,650).
-    #[arg(long, default_value_t = 30)]
-    retention_days: u32,
-    /// The analyses offered, comma-separated: realtime, traffic, pages, sources, devices,
-    /// engagement, or all. A visitor consents to some of them; each answer counts only
-    /// records whose consent covers it.
-    #[arg(long, default_value = "all")]
-    purposes: String,
-    /// Cells describing fewer people than this are suppressed (2 to 1,000).
-    #[arg(long, default_value_t = 5)]
-    min_cohort: u32,
-    /// Add Laplace noise with this ε per answer (e.g. 0.5); none by default.
+    /// Days records are kept (1 to 3,650; registering: 30).
     #[arg(long)]
+    retention_days: Option<u32>,
+    /// The analyses offered, comma-separated: realtime, traffic, pages, sources, devices,
+    /// engagement, or all (registering: all). A visitor consents to some of them; each
+    /// answer counts only records whose consent covers it.
+    #[arg(long)]
+    purposes: Option<String>,
+    /// Cells describing fewer people than this are suppressed (2 to 1,000; registering: 5).
+    #[arg(long)]
+    min_cohort: Option<u32>,
+    /// Add Laplace noise with this ε per answer (0.001 to 10, e.g. 0.5).
+    #[arg(long, conflicts_with = "no_dp")]
     dp_epsilon: Option<f64>,
-    /// The ε a day's answers may spend together (default 10 × --dp-epsilon).
+    /// The ε a day's answers may spend together (default 10 × --dp-epsilon, at most 100).
     #[arg(long, requires = "dp_epsilon")]
     dp_daily_budget: Option<f64>,
+    /// Add no noise (the default when registering).
+    #[arg(long)]
+    no_dp: bool,
 }
 
 impl ConfigArgs {
-    fn config(&self) -> Result<SiteConfig> {
+    /// The configuration these options give over `current` (a new site's defaults if
+    /// none), checked as the chain checks it, so a mistake costs no fee.
+    fn config(&self, current: Option<SiteConfig>) -> Result<SiteConfig> {
+        let base = current.unwrap_or(SiteConfig {
+            retention_days: 30,
+            purposes: purpose::ALL,
+            min_cohort: 5,
+            dp: None,
+        });
         let milli = |what: &str, v: f64| -> Result<u32> {
             let m = (v * 1000.0).round();
             if !(1.0..=f64::from(u32::MAX)).contains(&m) {
@@ -47,8 +59,8 @@ impl ConfigArgs {
             }
             Ok(m as u32)
         };
-        let dp = match self.dp_epsilon {
-            Some(e) => {
+        let dp = match (self.dp_epsilon, self.no_dp) {
+            (Some(e), _) => {
                 let epsilon_milli = milli("--dp-epsilon", e)?;
                 let daily_budget_milli = match self.dp_daily_budget {
                     Some(b) => milli("--dp-daily-budget", b)?,
@@ -59,14 +71,34 @@ impl ConfigArgs {
                     daily_budget_milli,
                 })
             }
-            None => None,
+            (None, true) => None,
+            (None, false) => base.dp,
         };
-        Ok(SiteConfig {
-            retention_days: self.retention_days,
-            purposes: parse_purposes(&self.purposes)?,
-            min_cohort: self.min_cohort,
+        let config = SiteConfig {
+            retention_days: self.retention_days.unwrap_or(base.retention_days),
+            purposes: match &self.purposes {
+                Some(p) => parse_purposes(p)?,
+                None => base.purposes,
+            },
+            min_cohort: self.min_cohort.unwrap_or(base.min_cohort),
             dp,
-        })
+        };
+        analytics::check_config(&config).map_err(|e| anyhow!("{}", explain(e)))?;
+        Ok(config)
+    }
+}
+
+/// The chain's reason for refusing a configuration, with the flag to change.
+fn explain(e: analytics::Error) -> &'static str {
+    use analytics::Error as E;
+    match e {
+        E::BadRetention => "--retention-days must be 1 to 3650",
+        E::BadPurposes => "--purposes must name at least one analysis",
+        E::BadCohort => "--min-cohort must be 2 to 1000",
+        E::BadPrivacy => {
+            "--dp-epsilon must be 0.001 to 10, and --dp-daily-budget at least it and at most 100"
+        }
+        _ => "the configuration is not valid",
     }
 }
 
@@ -92,6 +124,7 @@ pub enum SiteCmd {
     },
     /// Change a site's configuration (its owner).
     Update {
+        /// The site's id (`phala analytics site status`).
         site: u64,
         #[command(flatten)]
         config: ConfigArgs,
@@ -100,7 +133,9 @@ pub enum SiteCmd {
     },
     /// Prepay more PHA for a site (anyone).
     TopUp {
+        /// The site's id (`phala analytics site status`).
         site: u64,
+        /// PHA, e.g. "5".
         amount: String,
         #[command(flatten)]
         tx: TxArgs,
@@ -108,9 +143,11 @@ pub enum SiteCmd {
     /// Let another account run some of a site's analyses (its owner); --purposes none
     /// removes it.
     Analyst {
+        /// The site's id (`phala analytics site status`).
         site: u64,
         /// The analyst's SS58 address, 0x public key or secret URI.
         analyst: String,
+        /// The analyses they may run, as for `register --purposes`; none removes them.
         #[arg(long, default_value = "all")]
         purposes: String,
         #[command(flatten)]
@@ -119,12 +156,14 @@ pub enum SiteCmd {
     /// Close a site (its owner): the prepayment left comes back and its cluster erases
     /// everything held about it.
     Close {
+        /// The site's id (`phala analytics site status`).
         site: u64,
         #[command(flatten)]
         tx: TxArgs,
     },
     /// The sites on chain (or one): owner, domain, cluster, configuration, prepayment left.
     Status {
+        /// One site's id; all sites if left out.
         site: Option<u64>,
         #[arg(long, default_value = DEFAULT_URL)]
         url: String,
@@ -203,8 +242,14 @@ pub async fn run(cmd: AnalyticsCmd) -> Result<()> {
             if !analytics::valid_domain(domain.as_bytes()) {
                 bail!("`{domain}` is not a domain name (letters, digits, `-` and `.`)");
             }
-            let config = config.config()?;
+            let config = config.config(None)?;
             let prepay = parse_amount(Some("--prepay"), &prepay)?;
+            if prepay < analytics::MIN_PREPAY {
+                bail!(
+                    "--prepay must be at least {}",
+                    format_pha(analytics::MIN_PREPAY)
+                );
+            }
             let (client, signer) = tx.open().await?;
             let cluster = crate::contract_cmds::pick_cluster(&client, cluster.as_deref()).await?;
             let call = Call::register_site {
@@ -228,13 +273,26 @@ pub async fn run(cmd: AnalyticsCmd) -> Result<()> {
             Ok(())
         }
         SiteCmd::Update { site, config, tx } => {
-            let config = config.config()?;
-            send(tx, Call::update_site { site, config }).await?;
+            let (client, signer) = tx.open().await?;
+            let current = client
+                .site(site)
+                .await?
+                .ok_or_else(|| anyhow!("no open site #{site} (phala analytics site status)"))?;
+            let config = config.config(Some(current.info.config))?;
+            submit_call(
+                &client,
+                &signer,
+                RuntimeCall::Analytics(Call::update_site { site, config }),
+            )
+            .await?;
             crate::outln!("Site #{site}: {}", config_line(&config));
             Ok(())
         }
         SiteCmd::TopUp { site, amount, tx } => {
             let amount = parse_amount(None, &amount)?;
+            if amount == 0 {
+                bail!("the amount to prepay must be above 0");
+            }
             send(tx, Call::top_up { site, amount }).await?;
             Ok(())
         }

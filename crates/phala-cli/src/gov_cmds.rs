@@ -182,8 +182,12 @@ impl CallArgs {
             if self.args != "{}" {
                 bail!("--args goes with a call given by name, not with 0x hex");
             }
-            phala_client::primitives::crypto::decode_hex(&self.call)
-                .map_err(|_| anyhow!("--call is not valid 0x hex"))?
+            phala_client::primitives::crypto::decode_hex(&self.call).map_err(|_| {
+                anyhow!(
+                    "--call `{}` is not valid 0x hex (or a call by name, module.call)",
+                    self.call
+                )
+            })?
         } else {
             let args: serde_json::Value =
                 serde_json::from_str(&self.args).map_err(|e| anyhow!("--args is not JSON: {e}"))?;
@@ -489,8 +493,10 @@ pub async fn run(cmd: GovCmd) -> Result<()> {
         GovCmd::Encode { call, args, url } => {
             let client = connect(&url, Duration::from_secs(60)).await?;
             let call = CallArgs { call, args }.resolve(&client).await?;
+            // Only the hex on stdout, so `CALL=$(phala gov encode …)` works; what it is
+            // goes to stderr.
             crate::outln!("0x{}", hex::encode(call.encode()));
-            crate::outln!("{call:?}");
+            eprintln!("{call:?}");
             Ok(())
         }
     }
@@ -610,11 +616,7 @@ fn describe(v: &ReferendumView, now: u32, block_ms: u64) -> String {
                 v.index,
                 when(block)
             ),
-            None => format!(
-                "#{} approved at #{at}; its call has run (its result is the Scheduler.Dispatched \
-                 event of that block)",
-                v.index
-            ),
+            None => format!("#{} approved at #{at}", v.index),
         },
         ReferendumInfo::Rejected(at, ..) => format!("#{} rejected at #{at}", v.index),
         ReferendumInfo::Cancelled(at, ..) => format!("#{} cancelled at #{at}", v.index),
@@ -662,8 +664,52 @@ async fn status(index: Option<u32>, url: &str) -> Result<()> {
     }
     for v in &views {
         crate::outln!("{}", describe(v, now, block_ms));
+        if let ReferendumInfo::Approved(at, ..) = v.info
+            && v.enacts_at.is_none()
+        {
+            crate::outln!("    {}", enactment_result(&client, v.index, at, now).await);
+        }
     }
     Ok(())
+}
+
+/// Blocks after an approval `gov status` searches for the enactment's result.
+const ENACTMENT_SEARCH: u32 = 300;
+
+/// What became of an approved referendum's call: the `Scheduler.Dispatched` event of its
+/// enactment (found by its task name within [`ENACTMENT_SEARCH`] blocks of the approval).
+async fn enactment_result(client: &Client, index: u32, approved: u32, now: u32) -> String {
+    let name = referenda::enactment_name(index);
+    let metadata = client.metadata().await;
+    for block in approved..=now.min(approved.saturating_add(ENACTMENT_SEARCH)) {
+        let Ok(Some(hash)) = client.block_hash(block).await else {
+            continue;
+        };
+        let Ok(events) = client.events_at(hash).await else {
+            continue;
+        };
+        for record in events {
+            if let RuntimeEvent::Scheduler(phala_runtime::modules::scheduler::Event::Dispatched {
+                id: Some(id),
+                result,
+                ..
+            }) = &record.event
+                && *id == name
+            {
+                return match result {
+                    Ok(()) => format!("its call ran at #{block}: Ok"),
+                    Err(e) => format!(
+                        "its call ran at #{block} and FAILED: {}",
+                        phala_client::DispatchFailure::new(*e, &metadata)
+                    ),
+                };
+            }
+        }
+    }
+    format!(
+        "its call ran after #{approved} (its result is the Scheduler.Dispatched event with id 0x{})",
+        hex::encode(name)
+    )
 }
 
 /// `blocks` as a time at `block_ms` per block.

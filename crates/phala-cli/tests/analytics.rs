@@ -23,7 +23,8 @@ fn an_owner_registers_configures_and_closes_a_site() {
         dir.path(),
         common::free_port(),
         common::free_port(),
-        &["--workers", "1"],
+        // Free worker ports: other tests' devnets may hold the default 8000.
+        &["--workers", "1", "--worker-port", "0"],
     );
     let url = devnet.ws_url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -71,7 +72,7 @@ fn an_owner_registers_configures_and_closes_a_site() {
         ],
     )
     .unwrap_err();
-    assert!(err.contains("BadCohort"), "{err}");
+    assert!(err.contains("--min-cohort must be 2 to 1000"), "{err}");
 
     let out = cli(
         &url,
@@ -166,6 +167,8 @@ fn an_owner_registers_configures_and_closes_a_site() {
     let site = runtime.block_on(client.site(0)).unwrap().unwrap();
     assert_eq!(site.info.config.purposes, purpose::TRAFFIC);
     assert_eq!(site.info.config.retention_days, 7);
+    // What the update left out stays: the noise set at registration.
+    assert_eq!(site.info.config.dp.map(|d| d.epsilon_milli), Some(500));
     assert_eq!(site.prepaid, 30 * phala_client::primitives::PHA);
 
     // Closing refunds the 30 PHA left to the owner.

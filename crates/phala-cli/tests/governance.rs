@@ -135,6 +135,12 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
             .unwrap()
             .map(|_| ())
     });
+    // Status says what became of the call.
+    let status = common::phala_at(&url, &["gov", "status", &index.to_string()]).unwrap();
+    assert!(
+        status.contains("its call ran at #") && status.contains(": Ok"),
+        "{status}"
+    );
 
     // Bob's 7,000,000 PHA stay locked: he cannot send 4,000,000 of his 10,000,000.
     let refused = common::phala_at(
@@ -255,7 +261,8 @@ fn a_parameters_referendum_changes_what_gatekeepers_pay_from_its_enactment_block
         dir.path(),
         common::free_port(),
         common::free_port(),
-        &["--workers", "1", "--computing"],
+        // Free worker ports: other tests' devnets may hold the default 8000.
+        &["--workers", "1", "--computing", "--worker-port", "0"],
     );
     let url = devnet.ws_url();
     let runtime = tokio::runtime::Runtime::new().unwrap();

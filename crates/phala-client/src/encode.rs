@@ -130,28 +130,24 @@ impl Encoder<'_> {
                 let Some(field) = fields.first() else {
                     return Err("no field".into());
                 };
-                // A one-field struct, or a one-element array of it.
-                let v = match v {
-                    Value::Array(items) if items.len() == 1 && !self.wants_array(field) => {
-                        items.first().unwrap_or(v)
+                // A one-field struct, or a one-element array of its value (unless that
+                // array is the value itself, as for a list).
+                if let Value::Array(items) = v
+                    && let [only] = items.as_slice()
+                {
+                    let mut attempt = Vec::new();
+                    if self
+                        .value(field.ty.id, only, &mut attempt, depth.saturating_add(1))
+                        .is_ok()
+                    {
+                        out.extend_from_slice(&attempt);
+                        return Ok(());
                     }
-                    v => v,
-                };
+                }
                 self.value(field.ty.id, v, out, depth.saturating_add(1))
             }
             v => Err(format!("expected {} argument(s), got {v}", fields.len())),
         }
-    }
-
-    /// Whether a field's type is itself written as a JSON array (so a one-element array
-    /// is its value, not a wrapper around it).
-    fn wants_array(&self, field: &Field<PortableForm>) -> bool {
-        self.resolve(field.ty.id).is_ok_and(|t| {
-            matches!(
-                t.type_def,
-                TypeDef::Sequence(_) | TypeDef::Array(_) | TypeDef::Tuple(_)
-            )
-        })
     }
 
     fn value(&self, id: u32, value: &Value, out: &mut Vec<u8>, depth: u32) -> Result<(), String> {
@@ -433,6 +429,18 @@ mod tests {
                 encode("registry.addMeasurement", json!({"measurement": "0x5a5a"})),
                 RuntimeCall::Registry(registry::Call::add_measurement {
                     measurement: vec![0x5a, 0x5a],
+                }),
+            ),
+            (
+                encode("registry.addMeasurement", json!(["0x5a5a"])),
+                RuntimeCall::Registry(registry::Call::add_measurement {
+                    measurement: vec![0x5a, 0x5a],
+                }),
+            ),
+            (
+                encode("registry.addMeasurement", json!([[1, 2]])),
+                RuntimeCall::Registry(registry::Call::add_measurement {
+                    measurement: vec![1, 2],
                 }),
             ),
             (

@@ -378,7 +378,8 @@ pub fn valid_domain(domain: &[u8]) -> bool {
         && domain.split(|c| *c == b'.').all(|label| !label.is_empty())
 }
 
-pub(crate) fn check_config(config: &SiteConfig) -> Result<(), Error> {
+/// Checks a site's configuration as `register_site` and `update_site` do.
+pub fn check_config(config: &SiteConfig) -> Result<(), Error> {
     if config.retention_days == 0 || config.retention_days > MAX_RETENTION_DAYS {
         return Err(Error::BadRetention);
     }

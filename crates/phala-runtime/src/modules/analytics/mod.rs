@@ -30,7 +30,7 @@ mod tests;
 
 pub use batch::{PRICE_PER_BYTE, batch_weight, on_batch};
 
-pub use calls::{Call, receipt_payload, valid_domain, withdrawal_payload};
+pub use calls::{Call, check_config, receipt_payload, valid_domain, withdrawal_payload};
 pub(crate) use calls::{check_receipt, check_withdrawal, free_withdrawal_room};
 pub use phala_mq::analytics::{
     AnalyticsCommand, AnalyticsMessage, DpConfig, SiteConfig, VisitorKey,
