@@ -18,22 +18,17 @@ impl Client {
     /// Every open site, by id, at the best block.
     pub async fn sites(&self) -> Result<Vec<SiteSnapshot>, ClientError> {
         let (_, at) = self.best_head().await?;
-        let prefix = analytics::SITES.prefix();
+        let sites: Vec<(u64, SiteInfo)> = self
+            .twox64_entries("an Analytics.Sites entry", &analytics::SITES.prefix(), at)
+            .await?;
         let mut out = Vec::new();
-        for key in self.keys_with_prefix(&prefix, at).await? {
-            // Twox64Concat: the SCALE id follows the prefix and an 8-byte hash.
-            let Some(id) = key
-                .get(prefix.len().saturating_add(8)..)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_le_bytes)
-            else {
-                continue;
-            };
-            if let Some(site) = self.site_at(id, Some(at)).await? {
-                out.push(site);
-            }
+        for (id, info) in sites {
+            out.push(SiteSnapshot {
+                id,
+                prepaid: self.prepaid(id, Some(at)).await?,
+                info,
+            });
         }
-        out.sort_by_key(|s| s.id);
         Ok(out)
     }
 
@@ -53,15 +48,20 @@ impl Client {
         else {
             return Ok(None);
         };
+        let prepaid = self.prepaid(id, at).await?;
+        Ok(Some(SiteSnapshot { id, info, prepaid }))
+    }
+
+    /// What the site's account holds.
+    async fn prepaid(&self, id: u64, at: Option<H256>) -> Result<Balance, ClientError> {
         let account = analytics::site_account(id);
-        let prepaid = self
+        Ok(self
             .storage_decoded::<phala_runtime::modules::system::AccountInfo>(
                 "the site's account",
                 &phala_runtime::modules::system::ACCOUNT.key(&account),
                 at,
             )
             .await?
-            .map_or(0, |a| a.data.free);
-        Ok(Some(SiteSnapshot { id, info, prepaid }))
+            .map_or(0, |a| a.data.free))
     }
 }

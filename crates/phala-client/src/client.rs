@@ -287,6 +287,31 @@ impl Client {
         })
     }
 
+    /// Every entry of a `Twox64Concat` map at block `at` (`prefix` is the map's), by key in
+    /// order: the SCALE key follows the prefix and an 8-byte hash in each storage key.
+    /// Keys that do not decode as `K` are skipped.
+    pub(crate) async fn twox64_entries<K: Decode + Ord, V: Decode>(
+        &self,
+        what: &str,
+        prefix: &[u8],
+        at: H256,
+    ) -> Result<Vec<(K, V)>, ClientError> {
+        let mut out = Vec::new();
+        for key in self.keys_with_prefix(prefix, at).await? {
+            let Some(k) = key
+                .get(prefix.len().saturating_add(8)..)
+                .and_then(|mut b| K::decode(&mut b).ok())
+            else {
+                continue;
+            };
+            if let Some(v) = self.storage_decoded(what, &key, Some(at)).await? {
+                out.push((k, v));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// The registered workers at the best block (`Registry.Workers`).
     pub async fn workers(
         &self,

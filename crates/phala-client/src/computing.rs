@@ -54,27 +54,14 @@ impl Client {
     }
 
     async fn pools_at(&self, at: H256) -> Result<Vec<PoolSnapshot>, ClientError> {
-        let prefix = stake_pools::POOLS.prefix();
-        let mut out = Vec::new();
-        for key in self.keys_with_prefix(&prefix, at).await? {
-            // Twox64Concat: the SCALE pid follows the prefix and an 8-byte hash.
-            let Some(pid) = key
-                .get(prefix.len().saturating_add(8)..)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_le_bytes)
-            else {
-                continue;
-            };
-            if let Some(pool) = self
-                .storage_decoded("a StakePools.Pools entry", &key, Some(at))
-                .await?
-            {
-                out.push(PoolSnapshot { pid, pool });
-            }
-        }
-        // Storage iterates in hash order; people read pools by id.
-        out.sort_by_key(|p| p.pid);
-        Ok(out)
+        // Storage iterates in hash order; people read pools by id, as this returns them.
+        let pools = self
+            .twox64_entries("a StakePools.Pools entry", &stake_pools::POOLS.prefix(), at)
+            .await?;
+        Ok(pools
+            .into_iter()
+            .map(|(pid, pool)| PoolSnapshot { pid, pool })
+            .collect())
     }
 
     /// One pool at block `at` (the best block if `None`).

@@ -179,26 +179,8 @@ impl Client {
     /// Every approved spend not yet processed, by index.
     pub async fn treasury_spends(&self) -> Result<Vec<(u32, treasury::SpendStatus)>, ClientError> {
         let (_, at) = self.best_head().await?;
-        let prefix = treasury::SPENDS.prefix();
-        let mut out = Vec::new();
-        for key in self.keys_with_prefix(&prefix, at).await? {
-            // Twox64Concat: the SCALE index follows the prefix and an 8-byte hash.
-            let Some(index) = key
-                .get(prefix.len().saturating_add(8)..)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map(u32::from_le_bytes)
-            else {
-                continue;
-            };
-            if let Some(spend) = self
-                .storage_decoded("a Treasury.Spends entry", &key, Some(at))
-                .await?
-            {
-                out.push((index, spend));
-            }
-        }
-        out.sort_by_key(|(i, _)| *i);
-        Ok(out)
+        self.twox64_entries("a Treasury.Spends entry", &treasury::SPENDS.prefix(), at)
+            .await
     }
 }
 

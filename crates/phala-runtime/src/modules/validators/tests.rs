@@ -63,6 +63,25 @@ fn call(c: Call) -> RuntimeCall {
     RuntimeCall::Validators(c)
 }
 
+/// Charlie bonds `bond` and stands with consensus key 3 (his first two transactions).
+fn charlie_stands(chain: &mut TestChain, bond: Balance) {
+    let charlie = pair("//Charlie");
+    let proof = pop(chain, 3, &charlie.account_id());
+    let xts = vec![
+        chain.sign(&charlie, call(Call::bond { value: bond }), 0),
+        chain.sign(
+            &charlie,
+            call(Call::validate {
+                consensus_key: key(3),
+                p2p_address: b"127.0.0.1:30335".to_vec(),
+                proof_of_possession: proof,
+            }),
+            1,
+        ),
+    ];
+    chain.produce(xts);
+}
+
 fn committee_accounts(chain: &TestChain, epoch: u64) -> Vec<AccountId32> {
     committee(&chain.ext(), epoch)
         .unwrap_or_default()
@@ -265,20 +284,7 @@ fn only_a_valid_key_its_holder_signed_for_may_stand() {
 #[test]
 fn the_boundary_block_elects_and_announces_the_next_committee() {
     let mut chain = chain();
-    let charlie = pair("//Charlie");
-    let proof = pop(&chain, 3, &charlie.account_id());
-    chain.produce(vec![
-        chain.sign(&charlie, call(Call::bond { value: 5_000 * PHA }), 0),
-        chain.sign(
-            &charlie,
-            call(Call::validate {
-                consensus_key: key(3),
-                p2p_address: b"127.0.0.1:30335".to_vec(),
-                proof_of_possession: proof,
-            }),
-            1,
-        ),
-    ]);
+    charlie_stands(&mut chain, 5_000 * PHA);
     // Bob leaves.
     chain.produce(vec![chain.sign(&pair("//Bob"), call(Call::chill), 0)]);
     let mut boundary = None;
@@ -344,20 +350,7 @@ fn governance_sets_the_committee_size_from_the_next_election() {
         );
     }
     // Charlie stands; two seats leave him out until governance grows the committee.
-    let charlie = pair("//Charlie");
-    let proof = pop(&chain, 3, &charlie.account_id());
-    chain.produce(vec![
-        chain.sign(&charlie, call(Call::bond { value: 500 * PHA }), 0),
-        chain.sign(
-            &charlie,
-            call(Call::validate {
-                consensus_key: key(3),
-                p2p_address: b"127.0.0.1:30335".to_vec(),
-                proof_of_possession: proof,
-            }),
-            1,
-        ),
-    ]);
+    charlie_stands(&mut chain, 500 * PHA);
     chain
         .mutate(|ext| set(4).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
         .unwrap();
