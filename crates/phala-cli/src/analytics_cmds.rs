@@ -304,15 +304,35 @@ pub async fn run(cmd: AnalyticsCmd) -> Result<()> {
         } => {
             let analyst = resolve_account(&analyst)?;
             let purposes = parse_purposes(&purposes)?;
-            send(
-                tx,
-                Call::set_analyst {
+            let (client, signer) = tx.open().await?;
+            let offered = client
+                .site(site)
+                .await?
+                .ok_or_else(|| anyhow!("no open site #{site} (phala analytics site status)"))?
+                .info
+                .config
+                .purposes;
+            if purposes & !offered != 0 {
+                bail!(
+                    "site #{site} offers only {}: an analyst cannot run {}",
+                    purpose_names(offered),
+                    purpose_names(purposes & !offered)
+                );
+            }
+            submit_call(
+                &client,
+                &signer,
+                RuntimeCall::Analytics(Call::set_analyst {
                     site,
                     analyst,
                     purposes,
-                },
+                }),
             )
             .await?;
+            crate::outln!(
+                "{analyst} may run on site #{site}: {}",
+                purpose_names(purposes)
+            );
             Ok(())
         }
         SiteCmd::Close { site, tx } => {

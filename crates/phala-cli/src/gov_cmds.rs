@@ -132,7 +132,8 @@ pub enum TreasuryCmd {
         amount: String,
         /// Who is paid: an SS58 address, a 0x public key or a secret URI's account.
         beneficiary: String,
-        /// treasurer, small_spender, medium_spender or big_spender (each has a limit).
+        /// treasurer, small_spender, medium_spender or big_spender (each has a limit), or
+        /// root (none).
         #[arg(long, default_value = "treasurer")]
         track: String,
         /// The first block it may be paid out at.
@@ -761,6 +762,9 @@ pub async fn run_treasury(cmd: TreasuryCmd) -> Result<()> {
             tx,
         } => {
             let amount = parse_amount(Some("amount"), &amount)?;
+            if amount == 0 {
+                bail!("a spend must be of more than 0 PHA");
+            }
             let beneficiary: AccountId32 = resolve_account(&beneficiary)?;
             let track = track_id(&track)?;
             let (client, signer) = tx.open().await?;

@@ -127,6 +127,23 @@ fn an_owner_registers_configures_and_closes_a_site() {
         ],
     )
     .unwrap_or_else(|e| panic!("analyst: {e}"));
+    // Analyses the site does not offer cannot be granted.
+    let err = cli(
+        &url,
+        &[
+            "analytics",
+            "site",
+            "analyst",
+            "0",
+            "//Charlie",
+            "--purposes",
+            "devices",
+            "--suri",
+            "//Bob",
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("offers only traffic, pages, sources"), "{err}");
     let charlie = Sr25519Pair::from_uri("//Charlie").unwrap().account_id();
     let granted = runtime
         .block_on(client.storage(&analytics::ANALYSTS.key(&0, &charlie), None))
