@@ -110,21 +110,7 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
     )
     .unwrap();
     assert_eq!(by_name.lines().next(), Some(hex.as_str()));
-    let out = common::phala_at(
-        &url,
-        &[
-            "gov",
-            "submit",
-            "--track",
-            "root",
-            "--call",
-            &hex,
-            "--deposit",
-            "--suri",
-            "//Eve",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("submit: {e}"));
+    let out = common::submit_referendum(&url, "root", &hex);
     let index = referendum_index(&out);
     let status = common::phala_at(&url, &["gov", "status", &index.to_string()]).unwrap();
     assert!(status.contains("root"), "{status}");
@@ -281,21 +267,7 @@ fn a_parameters_referendum_changes_what_gatekeepers_pay_from_its_enactment_block
     let mut params = phala_tokenomics::Params::decode(&mut bytes.as_slice()).unwrap();
     params.budget_per_block = 0;
     let call = RuntimeCall::Computation(computation::Call::set_params { params });
-    let out = common::phala_at(
-        &url,
-        &[
-            "gov",
-            "submit",
-            "--track",
-            "parameters",
-            "--call",
-            &common::hex(&call.encode()),
-            "--deposit",
-            "--suri",
-            "//Eve",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("submit: {e}"));
+    let out = common::submit_referendum(&url, "parameters", &common::hex(&call.encode()));
     assert!(out.contains("parameters"), "{out}");
     approve(&url, referendum_index(&out));
     let enacted = until("the parameters' enactment", 60, || {

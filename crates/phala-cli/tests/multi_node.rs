@@ -263,19 +263,12 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
             common::phala_at(&url, &args).unwrap_or_else(|e| panic!("phala {args:?}: {e}"))
         })
     };
-    let out = cli(&[
-        "gov",
-        "submit",
-        "--track",
-        "root",
-        "--call",
-        &encoded,
-        "--deposit",
-        "--suri",
-        "//Eve",
-    ])
-    .await
-    .unwrap();
+    let out = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || common::submit_referendum(&url, "root", &encoded))
+            .await
+            .unwrap()
+    };
     assert!(out.contains("Referendum #0"), "{out}");
     for voter in ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve"] {
         cli(&["gov", "vote", "0", "aye", "7000000", "--suri", voter])

@@ -65,21 +65,7 @@ fn schedule_upgrade(url: &str, spec_version: u32, at_block: u32) {
         spec_version,
         at_block,
     });
-    let out = common::phala_at(
-        url,
-        &[
-            "gov",
-            "submit",
-            "--track",
-            "root",
-            "--call",
-            &common::hex(&call.encode()),
-            "--deposit",
-            "--suri",
-            "//Eve",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("submit: {e}"));
+    let out = common::submit_referendum(url, "root", &common::hex(&call.encode()));
     assert!(out.contains("Referendum #0"), "{out}");
     for voter in ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve"] {
         common::phala_at(

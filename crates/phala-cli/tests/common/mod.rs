@@ -263,6 +263,26 @@ pub async fn http(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u
     Some((status, out.get(split + 4..)?.to_vec()))
 }
 
+/// `phala gov submit --track <track> --call <call> --deposit --suri //Eve` on `url`, as a
+/// user proposes a referendum with its decision deposit; its output.
+pub fn submit_referendum(url: &str, track: &str, call: &str) -> String {
+    phala_at(
+        url,
+        &[
+            "gov",
+            "submit",
+            "--track",
+            track,
+            "--call",
+            call,
+            "--deposit",
+            "--suri",
+            "//Eve",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("submit: {e}"))
+}
+
 /// Runs `tests/polkadot-js/<script>` with Node.js against the unmodified @polkadot/api that
 /// `scripts/test` installs (PHALA_NODE_MODULES); its stdout, or why it failed.
 pub fn polkadot_js(script: &str, args: &[&str]) -> Result<String, String> {
