@@ -1,5 +1,6 @@
 //! `phala analytics site …`: Web3 Analytics' sites as their owner manages them on chain —
 //! register with a prepayment, change, top up, authorize analysts, close — and their status.
+//! The snippet, reports and dashboard are in [`crate::analytics_report_cmds`].
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -14,6 +15,13 @@ pub enum AnalyticsCmd {
     /// Manage a site: register, update, top-up, analyst, close, status.
     #[command(subcommand)]
     Site(SiteCmd),
+    /// The tracker snippet to paste into a site's pages (its analytics key checked against
+    /// the cluster key on chain).
+    Snippet(crate::analytics_report_cmds::SnippetArgs),
+    /// Run an analysis of a site (its owner or an analyst) and print it.
+    Report(crate::analytics_report_cmds::ReportArgs),
+    /// Serve a live dashboard of a site on this machine.
+    Dashboard(crate::analytics_report_cmds::DashboardArgs),
 }
 
 /// What a site offers and how it protects its visitors. On `update`, options left out keep
@@ -229,7 +237,14 @@ async fn send(tx: TxArgs, call: Call) -> Result<Vec<phala_runtime::RuntimeEvent>
 }
 
 pub async fn run(cmd: AnalyticsCmd) -> Result<()> {
-    let AnalyticsCmd::Site(cmd) = cmd;
+    let cmd = match cmd {
+        AnalyticsCmd::Site(cmd) => cmd,
+        AnalyticsCmd::Snippet(args) => return crate::analytics_report_cmds::snippet(args).await,
+        AnalyticsCmd::Report(args) => return crate::analytics_report_cmds::report(args).await,
+        AnalyticsCmd::Dashboard(args) => {
+            return crate::analytics_report_cmds::dashboard(args).await;
+        }
+    };
     match cmd {
         SiteCmd::Register {
             domain,

@@ -17,6 +17,7 @@ macro_rules! outln {
 }
 
 pub mod analytics_cmds;
+pub mod analytics_report_cmds;
 pub mod args;
 pub mod client_cmds;
 pub mod contract_cmds;

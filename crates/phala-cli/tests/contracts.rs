@@ -7,8 +7,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use parity_scale_codec::Encode;
@@ -20,89 +20,14 @@ use serde_json::Value;
 /// finding the constructor input or the contract's state in the clear.
 const SUPPLY_MARKER: u128 = 0x5EC2_E7C0_DE00_0000_0000_0000_7A11_0001;
 
-struct Net {
-    child: Child,
-    dir: PathBuf,
-    log: PathBuf,
-    rpc: u16,
+use common::net::{Net, port_of, tail};
+
+trait ContractCli {
+    fn contract(&self, args: &[&str]) -> Result<String, String>;
+    fn json(&self, args: &[&str]) -> Value;
 }
 
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Net {
-    fn start(dir: &Path) -> Net {
-        let log = dir.join("devnet.log");
-        let rpc = common::free_port();
-        let child = Self::spawn(dir, &log, rpc);
-        Net {
-            child,
-            dir: dir.to_path_buf(),
-            log,
-            rpc,
-        }
-    }
-
-    /// SIGKILL, then the same devnet again from its base path (a fresh log).
-    fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.child = Self::spawn(&self.dir, &self.log, self.rpc);
-    }
-
-    fn spawn(dir: &Path, log: &Path, rpc: u16) -> Child {
-        let file = std::fs::File::create(log).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_phala"))
-            .args([
-                "devnet",
-                "--workers",
-                "2",
-                "--worker-port",
-                "0",
-                "--base-path",
-            ])
-            .arg(dir.join("chain"))
-            .args(["--rpc-port", &rpc.to_string()])
-            .args(["--prometheus-port", &common::free_port().to_string()])
-            .args(["--p2p-port", &common::free_port().to_string()])
-            .env("RUST_LOG", "info")
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("cannot start phala devnet")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.rpc)
-    }
-
-    /// Waits (bounded) for a line of the devnet's output containing `needle`.
-    async fn line(&mut self, needle: &str, secs: u64) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
-                return line.to_string();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the devnet exited ({status}):\n{}", self.log());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(secs),
-                "no {needle:?} within {secs} s; log tail:\n{}",
-                tail(&self.log())
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
+impl ContractCli for Net {
     /// Runs `phala contract …` against this devnet; its stdout, or its error text.
     fn contract(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new(env!("CARGO_BIN_EXE_phala"))
@@ -132,11 +57,6 @@ impl Net {
     }
 }
 
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
 /// A bundle of the project's own `examples/contracts`.
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -153,17 +73,6 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
-fn port_of(line: &str) -> u16 {
-    line.split("http://127.0.0.1:")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn ss58(uri: &str) -> String {
     Sr25519Pair::from_uri(uri).unwrap().account_id().to_ss58()
 }
@@ -178,7 +87,7 @@ async fn info(port: u16) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::start(dir.path());
+    let mut net = Net::start(dir.path(), 2);
     let w1 = port_of(&net.line("  worker-1 ", 90).await);
     let w2 = port_of(&net.line("  worker-2 ", 90).await);
     net.line("cluster 0x", 240).await;
@@ -704,12 +613,11 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
             state.extend_from_slice(&v);
         }
     }
-    let _ = net.child.kill();
-    let _ = net.child.wait();
+    net.stop();
     let marker = SUPPLY_MARKER.encode();
     let remaining = (SUPPLY_MARKER - 100).encode();
     let mut files = Vec::new();
-    common::files_under(&net.dir, &mut files);
+    common::files_under(net.dir(), &mut files);
     let mut blobs: Vec<(String, Vec<u8>)> = files
         .into_iter()
         .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))

@@ -86,6 +86,7 @@
 )]
 
 pub mod analytics;
+pub mod analytics_worker;
 mod client;
 pub mod computing;
 pub mod contracts;

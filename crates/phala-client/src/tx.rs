@@ -454,6 +454,21 @@ impl Client {
             .map_err(|e| call.fail(e))
     }
 
+    /// Submits `call` as an unsigned transaction (`Compact(len) ‖ 0x04 ‖ call`), which only
+    /// the few calls the chain validates by their own contents accept (a visitor's
+    /// withdrawal, say). Returns its hash.
+    pub async fn submit_unsigned(&self, call: &RuntimeCall) -> Result<H256, ClientError> {
+        let mut body = vec![4u8];
+        call.encode_to(&mut body);
+        let mut bytes =
+            parity_scale_codec::Compact(u32::try_from(body.len()).unwrap_or(u32::MAX)).encode();
+        bytes.extend_from_slice(&body);
+        let rpc = self.rpc();
+        rpc.submit_extrinsic(Bytes::from(bytes))
+            .await
+            .map_err(|e| rpc.fail(e))
+    }
+
     /// Submits `tx` and follows it: by subscription over WebSocket, by polling finalized
     /// blocks over HTTP.
     pub async fn submit_and_watch(&self, tx: &SignedTx) -> Result<TxProgress, ClientError> {

@@ -105,21 +105,21 @@ impl WorkerApi {
         self
     }
 
-    fn fail(&self, reason: impl ToString) -> ClientError {
+    pub(crate) fn fail(&self, reason: impl ToString) -> ClientError {
         ClientError::Worker {
             url: self.url.clone(),
             reason: reason.to_string(),
         }
     }
 
-    fn bad(&self, reason: impl ToString) -> ClientError {
+    pub(crate) fn bad(&self, reason: impl ToString) -> ClientError {
         ClientError::BadWorkerAnswer {
             url: self.url.clone(),
             reason: reason.to_string(),
         }
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: hyper::Method,
         path: &str,
@@ -171,7 +171,11 @@ impl WorkerApi {
     }
 
     /// A hex field of `/info`, by JSON pointer.
-    fn hex_field(&self, info: &serde_json::Value, name: &str) -> Result<Vec<u8>, ClientError> {
+    pub(crate) fn hex_field(
+        &self,
+        info: &serde_json::Value,
+        name: &str,
+    ) -> Result<Vec<u8>, ClientError> {
         let text = info
             .pointer(name)
             .and_then(|v| v.as_str())

@@ -60,6 +60,13 @@ pub enum Purpose {
     Command,
     #[codec(index = 3)]
     KeyDelivery,
+    /// A visitor's consent or page view for a Web3 Analytics site, to its cluster's
+    /// analytics key.
+    #[codec(index = 4)]
+    Ingest,
+    /// A batch of a site's ingested events, from one cluster member to all.
+    #[codec(index = 5)]
+    AnalyticsBatch,
 }
 
 /// Bound into the key and authenticated; sent in the clear.

@@ -31,6 +31,7 @@
 )]
 
 pub mod analytics;
+pub mod analytics_api;
 pub mod computation;
 pub mod contracts;
 pub mod topics;

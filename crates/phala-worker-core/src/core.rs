@@ -110,6 +110,8 @@ pub struct CoreState {
     pub session: MySession,
     /// Work done since this worker first computed, counted by the host; never decreases.
     pub iterations: u64,
+    /// The cluster's Web3 Analytics sites and their data.
+    pub analytics: Arc<crate::analytics::AnalyticsState>,
 }
 
 /// What the host should do after an import.
@@ -215,6 +217,7 @@ impl WorkerCore {
             economy: Economy::new(from_genesis),
             session: MySession::default(),
             iterations: 0,
+            analytics: Arc::default(),
         };
         Self::assemble(keys, light, state)
     }
@@ -471,6 +474,16 @@ impl WorkerCore {
                     }
                     continue;
                 }
+                if message.destination == phala_mq::analytics::ANALYTICS_COMMAND {
+                    let cluster = state.cluster_key.as_ref();
+                    let note = Arc::make_mut(&mut state.analytics).on_message(
+                        &message,
+                        cluster,
+                        state.timestamp_ms,
+                    );
+                    outcome.notes.extend(note);
+                    continue;
+                }
                 let from_chain = message.sender == MessageOrigin::pallet("Registry")
                     || message.sender == MessageOrigin::pallet("Contracts");
                 if from_chain && message.destination == topics::GATEKEEPER_EVENT {
@@ -540,6 +553,9 @@ impl WorkerCore {
                             .into(),
                     );
                 }
+            }
+            if !state.analytics.sites.is_empty() {
+                Arc::make_mut(&mut state.analytics).end_block(state.timestamp_ms);
             }
             let mut fx = Effects::default();
             gatekeeper::reconcile(
@@ -662,6 +678,56 @@ impl WorkerCore {
             return;
         }
         queue(state, &self.keys, &self.genesis_hash(), topic, payload);
+    }
+
+    /// Queues members' sealed batches of ingested analytics events for the chain. The
+    /// host saves the checkpoint right after, before it tells the senders they were taken.
+    pub fn queue_analytics_batches(&mut self, batches: Vec<phala_mq::analytics::AnalyticsBatch>) {
+        let genesis = self.genesis_hash();
+        for batch in batches {
+            queue(
+                &mut self.state,
+                &self.keys,
+                &genesis,
+                phala_mq::analytics::ANALYTICS_BATCH,
+                batch.encode(),
+            );
+        }
+    }
+
+    /// What the ingest desk needs to take statements for this cluster's sites, once this
+    /// worker holds the cluster key.
+    pub fn analytics_desk_keys(&self) -> Option<crate::analytics::ingest::DeskKeys> {
+        let cluster = self.state.cluster_key.clone()?;
+        let service = crate::analytics::service_secret(&cluster);
+        Some(crate::analytics::ingest::DeskKeys {
+            genesis: self.genesis_hash(),
+            service_public: service.public(),
+            service,
+            cluster,
+            sites: self
+                .state
+                .analytics
+                .sites
+                .iter()
+                .map(|(id, s)| (*id, s.domain.clone()))
+                .collect(),
+            head: self.head().0,
+        })
+    }
+
+    /// The analytics key and the cluster key's signature vouching for it.
+    pub fn analytics_service_key(&self) -> Option<([u8; 32], [u8; 64])> {
+        let cluster = self.state.cluster_key.as_ref()?;
+        let public = crate::analytics::service_key(cluster).ecdh_public();
+        let statement = crate::analytics::service_key_statement(
+            &self.genesis_hash(),
+            &cluster.cluster,
+            &public,
+        );
+        let signature = phala_crypto::keys::KeyPair::new(Seed::from_bytes(*cluster.seed.expose()))
+            .sign(&statement);
+        Some((public, signature))
     }
 
     /// Whether this worker is a gatekeeper (as last proven).

@@ -16,6 +16,7 @@
 //! - [`contracts`] and [`contract_env`]: the cluster's ink! contracts and what pink gives them.
 //! - [`query`]: encrypted, signed queries answered from the last verified block.
 //! - [`reattest`]: when a registered worker must refresh its attestation.
+//! - [`analytics`]: Web3 Analytics, the cluster's confidential analytics service.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![cfg_attr(
@@ -23,6 +24,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod analytics;
 pub mod checkpoint;
 pub mod computing;
 pub mod contract_env;

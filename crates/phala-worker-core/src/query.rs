@@ -61,6 +61,7 @@ struct Snapshot {
     contracts: Arc<ContractsState>,
     timestamp_ms: u64,
     runtime: Arc<ContractRuntime>,
+    analytics: Arc<crate::analytics::AnalyticsState>,
 }
 
 /// Unix milliseconds by the platform's clock.
@@ -100,6 +101,7 @@ impl QueryService {
             contracts: core.contracts().clone(),
             timestamp_ms: core.state().timestamp_ms,
             runtime: core.contract_runtime().clone(),
+            analytics: core.state().analytics.clone(),
         };
         if let Ok(mut s) = self.snapshot.write() {
             *s = Some(Arc::new(snapshot));
@@ -129,6 +131,7 @@ impl QueryService {
                 contracts: Arc::default(),
                 timestamp_ms: 0,
                 runtime: Arc::default(),
+                analytics: Arc::default(),
             }));
         }
         service
@@ -170,6 +173,7 @@ impl QueryService {
                 contracts,
                 timestamp_ms: current.timestamp_ms,
                 runtime,
+                analytics: current.analytics.clone(),
             }));
         }
         self
@@ -281,7 +285,7 @@ impl QueryService {
             query,
             caller,
         } = opened;
-        let answer = caller.and_then(|caller| Self::run(&snap, &query, caller, deadline));
+        let answer = caller.and_then(|caller| Self::run(rng, &snap, &query, caller, deadline));
         let (nonce, contract) = (query.body.nonce, query.body.contract);
         let reply = QueryReply {
             nonce,
@@ -306,6 +310,7 @@ impl QueryService {
     }
 
     fn run(
+        rng: &mut impl rand_core::CryptoRng,
         snap: &Snapshot,
         query: &SignedQuery,
         caller: Option<AccountId32>,
@@ -313,6 +318,9 @@ impl QueryService {
     ) -> Answer {
         if query.body.contract == WORKER_ITSELF {
             return Ok(caller.encode());
+        }
+        if query.body.contract == phala_mq::analytics_api::service_id() {
+            return Self::analyse(rng, snap, &query.body.payload, caller);
         }
         let cluster = snap
             .cluster_key
@@ -330,6 +338,125 @@ impl QueryService {
                 deadline,
             )
             .map(|result| result.encode())
+    }
+}
+
+impl QueryService {
+    /// An owner's or analyst's analysis ([`phala_mq::analytics_api::AnalyticsQuery`]).
+    fn analyse(
+        rng: &mut impl rand_core::CryptoRng,
+        snap: &Snapshot,
+        payload: &[u8],
+        caller: Option<AccountId32>,
+    ) -> Answer {
+        let caller = caller.ok_or_else(|| {
+            "an analysis must be signed by the site's owner or an analyst".to_string()
+        })?;
+        let query = phala_mq::analytics_api::AnalyticsQuery::decode_all_with_depth_limit(
+            8,
+            &mut &payload[..],
+        )
+        .map_err(|e| format!("the analysis does not decode: {e}"))?;
+        let site = snap.analytics.sites.get(&query.site).ok_or_else(|| {
+            crate::analytics::report::ReportError::UnknownSite(query.site).to_string()
+        })?;
+        crate::analytics::report::analyse(
+            rng,
+            query.site,
+            site,
+            &caller,
+            query.analysis,
+            snap.timestamp_ms,
+            &snap.analytics.ledger,
+        )
+        .map(|answer| answer.encode())
+        .map_err(|e| e.to_string())
+    }
+
+    /// A visitor's request for what is held about them (`POST /analytics/access`): an
+    /// [`phala_mq::analytics_api::AccessRequest`] sealed to the analytics key, answered with
+    /// their [`phala_mq::analytics_api::VisitorData`] in a signed reply sealed back to the
+    /// request's key. Refusals of a readable request travel inside the reply too.
+    pub fn analytics_access(
+        &self,
+        rng: &mut impl rand_core::CryptoRng,
+        request: &[u8],
+    ) -> Result<Vec<u8>, QueryServiceError> {
+        use phala_mq::analytics_api::{AccessRequest, HeldView, VisitorData};
+        let snap = self.current().ok_or(QueryServiceError::NotReady)?;
+        let cluster = snap
+            .cluster_key
+            .as_ref()
+            .ok_or(QueryServiceError::NotReady)?;
+        let envelope = Envelope::decode_bounded(request)?;
+        if envelope.header.purpose != Purpose::Query {
+            return Err(QueryServiceError::NotAQuery);
+        }
+        let service = crate::analytics::service_secret(cluster);
+        if envelope.header.recipient != service.public() {
+            return Err(QueryServiceError::UnknownQueryKey);
+        }
+        let plaintext = envelope.open(&service)?;
+        let request = AccessRequest::decode_all_with_depth_limit(8, &mut plaintext.as_slice())
+            .map_err(|e| phala_crypto::EnvelopeError::Malformed(format!("the request: {e}")))?;
+        let skew = crate::analytics::ingest::CLOCK_SKEW_MS;
+        let answer: Answer = if !request
+            .visitor
+            .verify(&request.signing_payload(&snap.genesis), &request.signature)
+        {
+            Err("the visitor key's signature does not verify".into())
+        } else if request.at_ms.abs_diff(now_ms()) > skew {
+            Err("the request's time is more than 10 minutes from the worker's".into())
+        } else {
+            match snap.analytics.sites.get(&request.site) {
+                None => Err(format!(
+                    "site {} is not served by this cluster",
+                    request.site
+                )),
+                Some(site) => {
+                    let record = site.visitors.get(&request.visitor);
+                    Ok(VisitorData {
+                        consent: record.and_then(|r| r.consent),
+                        views: record
+                            .map(|r| {
+                                r.views
+                                    .iter()
+                                    .map(|v| HeldView {
+                                        at_ms: v.at_ms,
+                                        path: v.path.clone(),
+                                        referrer: v.referrer.clone(),
+                                        device: v.device,
+                                        screen: v.screen,
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        erased: site.withdrawn.contains_key(&request.visitor) && record.is_none(),
+                    }
+                    .encode())
+                }
+            }
+        };
+        let reply = QueryReply {
+            nonce: request.nonce,
+            height: snap.height,
+            block_hash: snap.block_hash,
+            payload: answer.encode(),
+        };
+        let signature = snap.identity.sign(&reply.signing_payload(&snap.genesis));
+        let signed = SignedReply {
+            reply,
+            worker: snap.identity.public(),
+            signature,
+        };
+        Ok(Envelope::seal(
+            rng,
+            &envelope.header.sender,
+            Purpose::QueryReply,
+            Some(phala_mq::analytics_api::service_id()),
+            &signed.encode(),
+        )?
+        .encode())
     }
 }
 

@@ -37,6 +37,10 @@ pub const MAX_BATCH: u32 = 256;
 const FETCH_CONCURRENCY: usize = 32;
 /// How often a caught-up worker polls for new finalized blocks.
 const POLL: Duration = Duration::from_millis(250);
+/// How often ingested analytics events are sealed into a batch, and how many make one at
+/// once.
+const ANALYTICS_FLUSH_EVERY: Duration = Duration::from_millis(1_000);
+const ANALYTICS_FLUSH_AT: usize = 2_000;
 /// After this many refusals of the same batch the worker says it is stuck.
 const STUCK_AFTER: u32 = 3;
 /// How often a wait (for an unreachable node) is said again in the log.
@@ -310,6 +314,9 @@ pub async fn run(
             return Ok(());
         }
     };
+    if let Ok(mut node) = shared.analytics.node.lock() {
+        *node = Some(client.clone());
+    }
     let genesis = client.genesis_hash();
     if let Some(expected) = config.genesis_hash
         && expected != genesis
@@ -415,6 +422,7 @@ pub async fn run(
         last_sample: None,
         computing: Default::default(),
         computing_info: None,
+        last_analytics_flush: None,
     };
     host.refresh_info();
     tokio::select! {
@@ -454,6 +462,7 @@ struct Host {
     /// The session as the chain last had it, and what it says to the operator.
     computing: crate::computing_watch::Watch,
     computing_info: Option<crate::computing_watch::ComputingInfo>,
+    last_analytics_flush: Option<Instant>,
 }
 
 impl Host {
@@ -486,6 +495,7 @@ impl Host {
                 }
             };
             self.shared.metrics.chain_height.set(i64::from(finalized));
+            self.flush_analytics()?;
             let (head, _) = self.core.head();
             if head < finalized {
                 self.sync_once(head, finalized).await?;
@@ -519,6 +529,9 @@ impl Host {
             let client = connect(&self.config.node_url).await;
             if client.genesis_hash() == ours {
                 info!("reconnected to node {}", self.config.node_url);
+                if let Ok(mut node) = self.shared.analytics.node.lock() {
+                    *node = Some(client.clone());
+                }
                 self.client = client;
                 return;
             }
@@ -1063,7 +1076,45 @@ impl Host {
         }
     }
 
+    /// Seals what the ingest desk took into batches, queues them as messages to the chain
+    /// and saves the checkpoint; only then are the visitors who sent them answered.
+    fn flush_analytics(&mut self) -> Result<(), WorkerError> {
+        let analytics = &self.shared.analytics;
+        if analytics.desk.pending() == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let due = self
+            .last_analytics_flush
+            .is_none_or(|t| now.duration_since(t) >= ANALYTICS_FLUSH_EVERY)
+            || analytics.desk.pending() >= ANALYTICS_FLUSH_AT;
+        if !due {
+            return Ok(());
+        }
+        self.last_analytics_flush = Some(now);
+        let batches = analytics
+            .desk
+            .take_batches(&mut commonware_utils::sys_rng());
+        let taken = analytics.desk.generation();
+        let (count, events) = (
+            batches.len(),
+            batches.iter().map(|b| u64::from(b.events)).sum::<u64>(),
+        );
+        self.core.queue_analytics_batches(batches);
+        self.save()?;
+        analytics.durable.send_replace(taken);
+        debug!(count, events, "analytics batch(es) sealed and queued");
+        Ok(())
+    }
+
     fn refresh_info(&self) {
+        self.shared
+            .analytics
+            .desk
+            .set_keys(self.core.analytics_desk_keys());
+        if let Ok(mut info) = self.shared.analytics.info.lock() {
+            *info = crate::analytics_http::AnalyticsInfo::of(&self.core);
+        }
         let state = self.core.state();
         let keys = self.core.keys();
         let reg = state.registration.as_ref();

@@ -1,5 +1,6 @@
 //! The worker's HTTP API: `GET /info`, `/attestation`, `/health`, `/metrics`, and
-//! `POST /query` (a SCALE-encoded query envelope in, a reply envelope out).
+//! `POST /query` (a SCALE-encoded query envelope in, a reply envelope out); Web3 Analytics'
+//! endpoints are in [`crate::analytics_http`].
 //!
 //! It serves only public facts (keys, heights, the quote) and sealed replies; nothing secret
 //! is reachable from it.
@@ -130,6 +131,8 @@ pub struct Shared {
     pub queries: Arc<QueryService>,
     /// Shares the work of queries fairly among their senders, within bounds.
     pub query_scheduler: QueryScheduler,
+    /// Web3 Analytics' ingest desk and what its endpoints show.
+    pub analytics: crate::analytics_http::AnalyticsShared,
 }
 
 impl Shared {
@@ -226,7 +229,7 @@ impl Shared {
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Response {
+pub(crate) fn json<T: Serialize>(value: &T) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         serde_json::to_string(value).unwrap_or_default(),
@@ -275,6 +278,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             }),
         )
         .route("/query", post(query))
+        .merge(crate::analytics_http::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             phala_crypto::MAX_ENVELOPE,
         ))

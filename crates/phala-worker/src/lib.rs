@@ -17,6 +17,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod analytics_http;
 pub mod bench;
 pub mod code_files;
 pub mod computing_watch;

@@ -1,6 +1,8 @@
 //! Starting real `phala` processes on loopback for end-to-end tests.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
