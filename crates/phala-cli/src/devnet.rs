@@ -75,6 +75,17 @@ pub struct DevnetArgs {
     /// --http-allow`). Default: none.
     #[arg(long, value_delimiter = ',')]
     pub http_allow: Vec<String>,
+    /// Run a Web3 Analytics demo: //Alice registers a site for 127.0.0.1 in the workers'
+    /// cluster, and the devnet serves a demo site with the tracker and the owner's
+    /// dashboard (needs --workers).
+    #[arg(long)]
+    pub analytics_demo: bool,
+    /// Port of the demo site (0: a free one).
+    #[arg(long, default_value_t = 8088)]
+    pub demo_port: u16,
+    /// Port of the demo's dashboard (0: a free one).
+    #[arg(long, default_value_t = 8089)]
+    pub dashboard_port: u16,
 }
 
 impl Default for DevnetArgs {
@@ -95,6 +106,9 @@ impl Default for DevnetArgs {
             no_cluster: false,
             computing: false,
             http_allow: Vec::new(),
+            analytics_demo: false,
+            demo_port: 8088,
+            dashboard_port: 8089,
         }
     }
 }
@@ -156,6 +170,8 @@ pub struct DevnetPlan {
     pub cluster: bool,
     /// Whether the workers are put in pools and start computing once benchmarked.
     pub computing: bool,
+    /// The analytics demo's site and dashboard ports, if it runs.
+    pub analytics_demo: Option<crate::devnet_analytics::DemoPorts>,
 }
 
 impl std::fmt::Debug for DevnetPlan {
@@ -170,6 +186,7 @@ impl std::fmt::Debug for DevnetPlan {
             .field("gatekeepers", &self.gatekeepers)
             .field("cluster", &self.cluster)
             .field("computing", &self.computing)
+            .field("analytics_demo", &self.analytics_demo)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +313,13 @@ impl DevnetPlan {
             config.p2p_listen = Some(loopback(free_port()?));
             nodes.push((name, config));
         }
+        if args.analytics_demo && (args.workers == 0 || args.no_gatekeepers || args.no_cluster) {
+            return Err(DevnetError::Args(
+                "--analytics-demo needs workers in a cluster (--workers N, without \
+                 --no-gatekeepers or --no-cluster)"
+                    .into(),
+            ));
+        }
         if args.computing && (args.workers == 0 || args.no_gatekeepers) {
             return Err(DevnetError::Args(
                 "--computing needs workers (--workers N) and the gatekeepers that settle their \
@@ -346,6 +370,12 @@ impl DevnetPlan {
             nodes,
             cluster: !workers.is_empty() && !args.no_gatekeepers && !args.no_cluster,
             computing: args.computing,
+            analytics_demo: args
+                .analytics_demo
+                .then_some(crate::devnet_analytics::DemoPorts {
+                    site: args.demo_port,
+                    dashboard: args.dashboard_port,
+                }),
             workers,
             gatekeepers,
             http_allow: args.http_allow.clone(),
@@ -549,6 +579,14 @@ impl Devnet {
                 threads.push(crate::devnet_cluster::spawn(
                     rpc,
                     workers.clone(),
+                    stop.subscribe(),
+                ));
+            }
+            if let Some(ports) = plan.analytics_demo {
+                threads.push(crate::devnet_analytics::spawn(
+                    rpc,
+                    workers.clone(),
+                    ports,
                     stop.subscribe(),
                 ));
             }

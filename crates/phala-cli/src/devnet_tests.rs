@@ -189,6 +189,13 @@ fn bad_counts_and_ports_are_refused_before_anything_starts() {
             },
             "out of range",
         ),
+        (
+            DevnetArgs {
+                analytics_demo: true,
+                ..DevnetArgs::default()
+            },
+            "--analytics-demo needs workers",
+        ),
     ] {
         let err = plan(&args).unwrap_err();
         assert!(err.to_string().contains(needle), "{err}");

@@ -22,6 +22,7 @@ pub mod args;
 pub mod client_cmds;
 pub mod contract_cmds;
 pub mod devnet;
+mod devnet_analytics;
 mod devnet_cluster;
 mod devnet_computing;
 pub mod gov_cmds;

@@ -289,17 +289,63 @@
     });
     document.body.appendChild(banner);
   }
-  function done(r) { window.dispatchEvent(new CustomEvent("phala-analytics", { detail: r })); }
+  function done(r) {
+    window.dispatchEvent(new CustomEvent("phala-analytics", { detail: r }));
+    if (document.getElementById("phala-your-data")) setTimeout(renderYourData, 3000);
+  }
   function failed(e) { console.warn("phala analytics:", e.message); window.dispatchEvent(new CustomEvent("phala-analytics", { detail: { error: e.message } })); }
+
+  // ---- The "your data" panel, on a page with <div id="phala-your-data"></div> ----
+  function names(bits) {
+    var n = PURPOSES.filter(function (p) { return bits & p[0]; }).map(function (p) { return p[1]; });
+    return n.length ? n.join(", ") : "nothing";
+  }
+  async function renderYourData() {
+    var box = document.getElementById("phala-your-data");
+    if (!box) return;
+    box.innerHTML = "<p>Reading what this site's analytics hold about you…</p>";
+    var s = saved(), data;
+    try { data = await yourData(); } catch (e) { box.innerHTML = "<p class='phala-error'>" + esc(e.message) + "</p>"; return; }
+    var html = "";
+    if (data.none) {
+      html += "<p id='phala-status'>" + (s && s.declined ? "You declined: nothing about you is sent or held." : "You have not consented: nothing about you is sent or held.") + "</p>";
+    } else if (data.erased || (!data.consent && !data.views.length)) {
+      html += "<p id='phala-status'>Nothing is held about you: your data was erased.</p>";
+    } else {
+      html += "<p id='phala-status'>You allow: <b>" + esc(data.consent ? names(data.consent.purposes) : "nothing") + "</b>" +
+        (data.consent ? " (given " + new Date(data.consent.signedMs).toISOString().slice(0, 16).replace("T", " ") + " UTC, until " + new Date(data.consent.expiresMs).toISOString().slice(0, 10) + ")" : "") +
+        ". Computed at block #" + data.height + ".</p>";
+      html += "<table id='phala-views'><tr><th>When (UTC)</th><th>Page</th><th>From</th><th>Device</th></tr>" +
+        data.views.map(function (v) {
+          return "<tr><td>" + new Date(v.atMs).toISOString().slice(0, 19).replace("T", " ") + "</td><td>" + esc(v.path) + "</td><td>" + esc(v.referrer || "direct") + "</td><td>" + esc(v.device) + "</td></tr>";
+        }).join("") + "</table>";
+    }
+    html += "<p style='display:flex;gap:8px;flex-wrap:wrap'><button id='phala-change'>Change what I allow</button>";
+    if (!data.none) html += "<button id='phala-withdraw'>Withdraw consent and erase my data</button>";
+    html += "</p><p id='phala-result'></p>";
+    box.innerHTML = html;
+    document.getElementById("phala-change").onclick = showBanner;
+    var w = document.getElementById("phala-withdraw");
+    if (w) w.onclick = function () {
+      w.disabled = true;
+      withdraw().then(function (r) {
+        document.getElementById("phala-result").textContent = "Withdrawn on chain (transaction " + r.transaction.slice(0, 18) + "…): every worker of the cluster erases your data from its next block on.";
+        box.dataset.withdrawn = "true";
+      }, function (e) { w.disabled = false; document.getElementById("phala-result").textContent = e.message; });
+    };
+    box.dataset.loaded = "true";
+  }
+  function esc(x) { return String(x).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }
 
   window.phalaAnalytics = {
     consent: consent, pageview: pageview, erase: erase, withdraw: withdraw, yourData: yourData,
-    showBanner: showBanner, state: saved, purposes: PURPOSES,
+    showBanner: showBanner, state: saved, purposes: PURPOSES, renderYourData: renderYourData,
   };
   function start() {
     var s = saved();
     if (!s) showBanner();
     else if (s.purposes) pageview().then(done, failed);
+    renderYourData();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

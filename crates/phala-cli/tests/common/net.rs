@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 pub struct Net {
     workers: u16,
+    extra: Vec<String>,
     child: Child,
     dir: PathBuf,
     log: PathBuf,
@@ -23,11 +24,18 @@ impl Drop for Net {
 impl Net {
     /// `phala devnet --workers <workers>` (on free ports) with its base path under `dir`.
     pub fn start(dir: &Path, workers: u16) -> Net {
+        Self::start_with(dir, workers, &[])
+    }
+
+    /// As [`Net::start`], with more `phala devnet` arguments (kept for restarts).
+    pub fn start_with(dir: &Path, workers: u16, extra: &[&str]) -> Net {
         let log = dir.join("devnet.log");
         let rpc = super::free_port();
-        let child = Self::spawn(dir, &log, rpc, workers);
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = Self::spawn(dir, &log, rpc, workers, &extra);
         Net {
             workers,
+            extra,
             child,
             dir: dir.to_path_buf(),
             log,
@@ -50,10 +58,10 @@ impl Net {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = Self::spawn(&self.dir, &self.log, self.rpc, self.workers);
+        self.child = Self::spawn(&self.dir, &self.log, self.rpc, self.workers, &self.extra);
     }
 
-    fn spawn(dir: &Path, log: &Path, rpc: u16, workers: u16) -> Child {
+    fn spawn(dir: &Path, log: &Path, rpc: u16, workers: u16, extra: &[String]) -> Child {
         let file = std::fs::File::create(log).unwrap();
         Command::new(env!("CARGO_BIN_EXE_phala"))
             .args([
@@ -68,6 +76,7 @@ impl Net {
             .args(["--rpc-port", &rpc.to_string()])
             .args(["--prometheus-port", &super::free_port().to_string()])
             .args(["--p2p-port", &super::free_port().to_string()])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(file.try_clone().unwrap())
             .stderr(file)
