@@ -283,6 +283,7 @@ pub async fn report(args: ReportArgs) -> Result<()> {
     let client = connect(&args.url, std::time::Duration::from_secs(60)).await?;
     let analysis = analysis(&args.analysis, args.days, args.hourly, today())?;
     let worker = WorkerApi::new(&args.worker)?;
+    caught_up(&client, &worker).await?;
     let (height, answer) = worker
         .analyse(
             &client,
@@ -305,6 +306,25 @@ pub async fn report(args: ReportArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Waits (up to 30 s) until the worker has verified the chain's finalized head as of now,
+/// so an answer reflects what was just registered or granted on chain.
+async fn caught_up(client: &Client, worker: &WorkerApi) -> Result<()> {
+    let (finalized, _) = client.finalized_head().await?;
+    let start = std::time::Instant::now();
+    loop {
+        let head = worker.analytics_info().await?["head"].as_u64().unwrap_or(0);
+        if head >= u64::from(finalized) {
+            return Ok(());
+        }
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            bail!(
+                "the worker is at block #{head}, behind the chain's #{finalized}: still syncing?"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// What the dashboard's handlers share.

@@ -458,6 +458,7 @@ fn dev_worker(
         collateral: None,
         progress_bar: false,
         contracts: Default::default(),
+        ingest_per_source: phala_worker::analytics::ingest::SOURCE_LIMIT,
     }
 }
 

@@ -136,6 +136,7 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             collateral: args.collateral.clone(),
             progress_bar: false,
             contracts: Default::default(),
+            ingest_per_source: phala_worker::analytics::ingest::SOURCE_LIMIT,
         })
     } else {
         None

@@ -52,6 +52,10 @@ pub struct WorkerArgs {
     /// Most gas a signed contract query may use; anonymous ones get a quarter of it.
     #[arg(long, default_value_t = phala_worker::contracts::DEFAULT_QUERY_GAS)]
     query_gas: u64,
+    /// Web3 Analytics consents and page views one address may send per minute; more are
+    /// refused (HTTP 429) so a flood cannot crowd out other visitors.
+    #[arg(long, default_value_t = phala_worker::analytics::ingest::SOURCE_LIMIT)]
+    ingest_per_source: u32,
 }
 
 pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
@@ -79,6 +83,7 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
             query_timeout: std::time::Duration::from_secs(args.query_timeout),
             query_gas: args.query_gas,
         },
+        ingest_per_source: args.ingest_per_source,
     })
 }
 

@@ -163,6 +163,9 @@ fn readiness(command: &str) -> Option<String> {
             } else if workers > 0 {
                 wait.push_str("__until 300 'its cluster' __has 'cluster 0x.* ready'\n");
             }
+            if workers > 0 && has("--analytics-demo") {
+                wait.push_str("__until 300 'the analytics demo' __has 'analytics demo: site'\n");
+            }
             if workers > 0 && has("--computing") {
                 let _ = writeln!(
                     wait,
@@ -363,7 +366,9 @@ fn every_block_is_run_or_skipped_with_a_reason() {
 fn the_readme_runs_as_written() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let blocks = parse(&readme).unwrap_or_else(|e| panic!("{e}"));
-    let ports = [9944, 9945, 9946, 9947, 9948, 9615, 9616, 8000, 8001, 8100];
+    let ports = [
+        9944, 9945, 9946, 9947, 9948, 9615, 9616, 8000, 8001, 8100, 8088, 8089,
+    ];
     for port in ports.into_iter().chain(30333..=30337) {
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
             panic!(

@@ -74,6 +74,9 @@ pub struct WorkerConfig {
     /// Draw a progress bar while catching up (a terminal), or log lines.
     pub progress_bar: bool,
     pub contracts: ContractsConfig,
+    /// Web3 Analytics statements one address may send per minute (its fair share of
+    /// ingestion).
+    pub ingest_per_source: u32,
 }
 
 /// What contracts may do in this worker.
@@ -297,6 +300,10 @@ pub async fn run(
     let sealed = checkpoint::load(&sealer, &config.base_path)?;
 
     let shared = Arc::new(Shared::default());
+    shared
+        .analytics
+        .desk
+        .set_source_limit(config.ingest_per_source);
     let (addr, server) = crate::http::serve(config.listen, shared.clone())
         .await
         .map_err(|source| WorkerError::Listen {

@@ -30,7 +30,8 @@ mod tls;
 
 // The core, under the paths it had before it became its own crate.
 pub use phala_worker_core::{
-    VERSION, checkpoint, contract_env, contracts, core, gatekeeper, keys, query, reattest,
+    VERSION, analytics, checkpoint, contract_env, contracts, core, gatekeeper, keys, query,
+    reattest,
 };
 
 pub use host::{ContractsConfig, TeeChoice, WorkerConfig, WorkerError, run};

@@ -20,8 +20,9 @@ use crate::gatekeeper::ClusterKey;
 
 /// How far a statement's time may be from this member's clock.
 pub const CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
-/// Statements one source may send per window.
-pub const SOURCE_LIMIT: u32 = 240;
+/// Statements one source may send per window, by default (an office behind one address
+/// browses at a few page views a second).
+pub const SOURCE_LIMIT: u32 = 1_200;
 pub const SOURCE_WINDOW_MS: u64 = 60_000;
 /// Statements waiting for a batch, over all sources.
 pub const MAX_PENDING: usize = 20_000;
@@ -93,9 +94,18 @@ pub struct Accepted {
     pub generation: u64,
 }
 
-#[derive(Default)]
 pub struct IngestDesk {
     desk: Mutex<Desk>,
+    source_limit: std::sync::atomic::AtomicU32,
+}
+
+impl Default for IngestDesk {
+    fn default() -> Self {
+        IngestDesk {
+            desk: Mutex::default(),
+            source_limit: std::sync::atomic::AtomicU32::new(SOURCE_LIMIT),
+        }
+    }
 }
 
 impl std::fmt::Debug for IngestDesk {
@@ -178,6 +188,12 @@ fn check_item(item: &IngestItem, now_ms: u64, head: BlockNumber) -> Result<(), I
 }
 
 impl IngestDesk {
+    /// Statements one source may send per minute.
+    pub fn set_source_limit(&self, limit: u32) {
+        self.source_limit
+            .store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Takes the keys and sites the core holds now.
     pub fn set_keys(&self, keys: Option<DeskKeys>) {
         let mut desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
@@ -247,7 +263,7 @@ impl IngestDesk {
         if now_ms.saturating_sub(window.0) >= SOURCE_WINDOW_MS {
             *window = (now_ms, 0);
         }
-        if window.1 >= SOURCE_LIMIT {
+        if window.1 >= self.source_limit.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(IngestError::Flooded);
         }
         if desk.pending_count >= MAX_PENDING {

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use phala_mq::analytics::VisitorKey;
 use phala_mq::analytics_api::{
     Analysis, AnalyticsAnswer, AnswerBody, Cell, Days, MAX_DAYS, SCREEN_BUCKETS,
 };
@@ -125,18 +124,20 @@ pub fn analyse(
         rng,
     };
     // Only visitors whose consent covers this analysis now.
-    let records: Vec<(&VisitorKey, &[StoredView])> = site
+    // Numbered: a cell counts each visitor once, by number.
+    let records: Vec<(u32, &[StoredView])> = site
         .visitors
-        .iter()
-        .filter(|(_, r)| r.covers(purpose, now_ms))
-        .map(|(k, r)| (k, r.views.as_slice()))
+        .values()
+        .filter(|r| r.covers(purpose, now_ms))
+        .zip(0u32..)
+        .map(|(r, n)| (n, r.views.as_slice()))
         .collect();
     let body = match analysis {
         Analysis::Realtime => {
             let from = now_ms.saturating_sub(REALTIME_MS);
             let visitors = records
                 .iter()
-                .filter(|(_, views)| views.iter().any(|v| v.at_ms >= from && v.at_ms <= now_ms))
+                .filter(|(_, views)| !within(views, from, now_ms.saturating_add(1)).is_empty())
                 .count();
             let (visitors, _) = ctx.cell(visitors as u64, 0);
             AnswerBody::Realtime {
@@ -198,16 +199,24 @@ fn bounds(days: Days) -> (u64, u64) {
     (from, to)
 }
 
+/// A visitor's views within `[from, to)`: views are kept in time order.
+fn within(views: &[StoredView], from: u64, to: u64) -> &[StoredView] {
+    let lo = views.partition_point(|v| v.at_ms < from);
+    let hi = views.partition_point(|v| v.at_ms < to).max(lo);
+    views.get(lo..hi).unwrap_or_default()
+}
+
 /// Counts of one cell: its visitors and their page views (clamped per visitor in DP mode).
 #[derive(Default)]
-struct Tally<'a> {
-    visitors: BTreeSet<&'a VisitorKey>,
+struct Tally {
+    /// Each visitor once: a visitor adds to a cell at most once per report.
+    visitors: Vec<u32>,
     views: u64,
 }
 
-impl<'a> Tally<'a> {
-    fn add(&mut self, visitor: &'a VisitorKey, views: u64, clamp: bool) {
-        self.visitors.insert(visitor);
+impl Tally {
+    fn add(&mut self, visitor: u32, views: u64, clamp: bool) {
+        self.visitors.push(visitor);
         let views = if clamp {
             views.min(DP_VIEWS_PER_CELL)
         } else {
@@ -223,7 +232,7 @@ impl<'a> Tally<'a> {
 /// With noise, hiding is decided on noisy counts alone (a decision on a true count would
 /// leak it), and the noise covers what subtraction reveals.
 fn complementary<T: Ord + Clone>(
-    cells: &BTreeMap<T, Tally<'_>>,
+    cells: &BTreeMap<T, Tally>,
     shown: impl Fn(&T) -> bool,
     k: u64,
     noisy: bool,
@@ -233,7 +242,7 @@ fn complementary<T: Ord + Clone>(
         return hidden;
     }
     loop {
-        let people: BTreeSet<&VisitorKey> = hidden
+        let people: BTreeSet<u32> = hidden
             .iter()
             .filter_map(|key| cells.get(key))
             .flat_map(|t| t.visitors.iter().copied())
@@ -257,7 +266,7 @@ fn complementary<T: Ord + Clone>(
 
 fn traffic<R: rand_core::CryptoRng>(
     ctx: &mut Ctx<'_, R>,
-    records: &[(&VisitorKey, &[StoredView])],
+    records: &[(u32, &[StoredView])],
     days: Days,
     hourly: bool,
 ) -> AnswerBody {
@@ -271,10 +280,7 @@ fn traffic<R: rand_core::CryptoRng>(
         let mut cells: BTreeMap<u64, Tally> = BTreeMap::new();
         for (visitor, views) in records {
             let mut per_cell: BTreeMap<u64, u64> = BTreeMap::new();
-            for v in views
-                .iter()
-                .filter(|v| v.at_ms >= day_start && v.at_ms < day_end)
-            {
+            for v in within(views, day_start, day_end) {
                 let start = day_start + (v.at_ms - day_start) / bucket * bucket;
                 *per_cell.entry(start).or_default() += 1;
             }
@@ -284,7 +290,7 @@ fn traffic<R: rand_core::CryptoRng>(
                 usize::MAX
             };
             for (start, n) in per_cell.into_iter().take(limit) {
-                cells.entry(start).or_default().add(visitor, n, clamp);
+                cells.entry(start).or_default().add(*visitor, n, clamp);
             }
         }
         let k = ctx.k;
@@ -325,7 +331,7 @@ fn traffic<R: rand_core::CryptoRng>(
 
 fn top<R: rand_core::CryptoRng>(
     ctx: &mut Ctx<'_, R>,
-    records: &[(&VisitorKey, &[StoredView])],
+    records: &[(u32, &[StoredView])],
     days: Days,
     keys: impl Fn(&StoredView) -> Vec<Vec<u8>>,
 ) -> AnswerBody {
@@ -339,10 +345,7 @@ fn top<R: rand_core::CryptoRng>(
         let mut dims: BTreeMap<usize, BTreeMap<Vec<u8>, Tally>> = BTreeMap::new();
         for (visitor, views) in records {
             let mut per_key: BTreeMap<(usize, Vec<u8>), u64> = BTreeMap::new();
-            for v in views
-                .iter()
-                .filter(|v| v.at_ms >= day_start && v.at_ms < day_end)
-            {
+            for v in within(views, day_start, day_end) {
                 for (dim, key) in keys(v).into_iter().enumerate() {
                     *per_key.entry((dim, key)).or_default() += 1;
                 }
@@ -358,7 +361,7 @@ fn top<R: rand_core::CryptoRng>(
                     .or_default()
                     .entry(key)
                     .or_default()
-                    .add(visitor, n, clamp);
+                    .add(*visitor, n, clamp);
             }
         }
         for cells in dims.values() {
@@ -399,10 +402,7 @@ fn top<R: rand_core::CryptoRng>(
 fn visits(views: &[StoredView], day_start: u64, day_end: u64) -> Vec<(u64, u64, u64)> {
     let mut out: Vec<(u64, u64, u64)> = Vec::new();
     let mut last = 0u64;
-    for v in views
-        .iter()
-        .filter(|v| v.at_ms >= day_start && v.at_ms < day_end)
-    {
+    for v in within(views, day_start, day_end) {
         match out.last_mut() {
             Some((start, count, duration)) if v.at_ms.saturating_sub(last) <= VISIT_GAP_MS => {
                 *count += 1;
@@ -417,7 +417,7 @@ fn visits(views: &[StoredView], day_start: u64, day_end: u64) -> Vec<(u64, u64, 
 
 fn engagement<R: rand_core::CryptoRng>(
     ctx: &mut Ctx<'_, R>,
-    records: &[(&VisitorKey, &[StoredView])],
+    records: &[(u32, &[StoredView])],
     days: Days,
 ) -> AnswerBody {
     let (from, _) = bounds(days);
