@@ -120,7 +120,11 @@ if (rows.length < 3) await fail(`visitor 0's data shows ${JSON.stringify(rows)}`
 await me.screenshot({ path: `${shots}/analytics-your-data.png`, fullPage: true });
 await me.click("#phala-withdraw");
 await me.waitForSelector("#phala-your-data[data-withdrawn]", { timeout: 30000 });
+// The key stays until the cluster says the data is erased, then goes.
+await me.waitForSelector("#phala-your-data[data-erased]", { timeout: 100000 });
 const result = await me.$eval("#phala-result", (e) => e.textContent);
+const keyLeft = await me.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("phala-analytics:")).length);
+if (keyLeft) await fail("the visitor's key is still stored after the erasure");
 const after = await dashboardShows(FULL + PARTIAL - 1, FULL - 1, 120000);
 console.log(JSON.stringify({ before, after, withdrawal: result }));
 await browser.close();

@@ -333,6 +333,27 @@ struct Dashboard {
     worker: WorkerApi,
     signer: Sr25519Pair,
     site: u64,
+    /// The port it serves on: requests must name 127.0.0.1 or localhost with it.
+    port: std::sync::OnceLock<u16>,
+}
+
+impl Dashboard {
+    /// Whether a request to the API comes from the dashboard's own page: other web pages
+    /// the owner visits could otherwise spend the site's privacy budget with plain requests
+    /// (no custom header without CORS, which this server never grants), or read answers
+    /// through a rebound DNS name (the Host header).
+    fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
+        let port = self.port.get().copied().unwrap_or(0);
+        let host_ok = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h == format!("127.0.0.1:{port}") || h == format!("localhost:{port}"));
+        host_ok && headers.contains_key("x-phala-dashboard")
+    }
+}
+
+fn forbidden() -> axum::Json<Value> {
+    axum::Json(json!({ "error": "the dashboard answers its own page only" }))
 }
 
 /// Serves the dashboard for `site` on `addr` until the task is dropped.
@@ -350,34 +371,46 @@ pub async fn serve_dashboard(
         worker: WorkerApi::new(worker)?,
         signer,
         site,
+        port: std::sync::OnceLock::new(),
     });
     let app = axum::Router::new()
         .route("/", get(|| async { axum::response::Html(DASHBOARD_HTML) }))
         .route(
             "/api/site",
-            get(|State(d): State<Arc<Dashboard>>| async move {
-                match d.client.site(d.site).await {
-                    Ok(Some(s)) => axum::Json(json!({
-                        "site": d.site,
-                        "domain": String::from_utf8_lossy(&s.info.domain),
-                        "purposes": s.info.config.purposes,
-                        "minCohort": s.info.config.min_cohort,
-                        "retentionDays": s.info.config.retention_days,
-                        "dp": s.info.config.dp.map(|dp| json!({
-                            "epsilon": f64::from(dp.epsilon_milli) / 1000.0,
-                            "dailyBudget": f64::from(dp.daily_budget_milli) / 1000.0,
+            get(
+                |State(d): State<Arc<Dashboard>>, headers: axum::http::HeaderMap| async move {
+                    if !d.allows(&headers) {
+                        return forbidden();
+                    }
+                    match d.client.site(d.site).await {
+                        Ok(Some(s)) => axum::Json(json!({
+                            "site": d.site,
+                            "domain": String::from_utf8_lossy(&s.info.domain),
+                            "purposes": s.info.config.purposes,
+                            "minCohort": s.info.config.min_cohort,
+                            "retentionDays": s.info.config.retention_days,
+                            "dp": s.info.config.dp.map(|dp| json!({
+                                "epsilon": f64::from(dp.epsilon_milli) / 1000.0,
+                                "dailyBudget": f64::from(dp.daily_budget_milli) / 1000.0,
+                            })),
                         })),
-                    })),
-                    Ok(None) => axum::Json(json!({ "error": format!("no open site #{}", d.site) })),
-                    Err(e) => axum::Json(json!({ "error": e.to_string() })),
-                }
-            }),
+                        Ok(None) => {
+                            axum::Json(json!({ "error": format!("no open site #{}", d.site) }))
+                        }
+                        Err(e) => axum::Json(json!({ "error": e.to_string() })),
+                    }
+                },
+            ),
         )
         .route(
             "/api/report",
             get(
                 |State(d): State<Arc<Dashboard>>,
+                 headers: axum::http::HeaderMap,
                  Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    if !d.allows(&headers) {
+                        return forbidden();
+                    }
                     let name = q.get("analysis").map_or("traffic", |s| s.as_str());
                     let days = q.get("days").and_then(|s| s.parse().ok()).unwrap_or(7);
                     let hourly = q.get("hourly").is_some_and(|h| h == "true" || h == "1");
@@ -396,11 +429,12 @@ pub async fn serve_dashboard(
                 },
             ),
         )
-        .with_state(state);
+        .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
+    let _ = state.port.set(local.port());
     let handle = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("dashboard stopped: {e}");

@@ -219,7 +219,6 @@ async fn visitors_consent_and_withdraw_and_members_agree_through_a_crash() {
     let visitors: Vec<Visitor> = (0..12u8)
         .map(|i| Visitor::from_seed(&[i + 1; 32]))
         .collect();
-    let mut receipts = Vec::new();
     for (i, v) in visitors.iter().enumerate().take(10) {
         let member = &members[i % 2];
         let purposes = if i < 8 {
@@ -234,7 +233,6 @@ async fn visitors_consent_and_withdraw_and_members_agree_through_a_crash() {
             .await
             .unwrap();
         assert!(ingested.durable);
-        receipts.push(ingested.receipt.expect("a consent gets a receipt"));
         for path in ["/", SECRET_PATH] {
             let pv = v.page_view(&genesis, 0, view(path));
             member
@@ -280,8 +278,10 @@ async fn visitors_consent_and_withdraw_and_members_agree_through_a_crash() {
     assert_eq!(data.views.len(), 3);
     assert!(data.views.iter().any(|v| v.path == SECRET_PATH.as_bytes()));
     assert_eq!(data.consent.unwrap().0.purposes, purpose::ALL);
+    // The receipt comes once the chain has ordered the consent, with the visitor's data.
+    let receipt = data.receipt.expect("a recorded consent has a receipt");
     let (head, _) = client.finalized_head().await.unwrap();
-    let withdrawal = visitors[0].withdrawal(&genesis, 0, head, Some(receipts[0]));
+    let withdrawal = visitors[0].withdrawal(&genesis, 0, head, Some(receipt));
     members[1].relay_withdrawal(&withdrawal).await.unwrap();
     both_show(&net, &members, &client, &owner, (18, 9)).await;
     let data = members[0]

@@ -119,7 +119,6 @@ pub fn seal_ingest(service_key: &[u8; 32], ingest: &Ingest) -> Result<Vec<u8>, C
 /// What a worker said about an ingested statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ingested {
-    pub receipt: Option<[u8; 64]>,
     /// Sealed in the worker's checkpoint, on its way to the chain.
     pub durable: bool,
 }
@@ -188,17 +187,7 @@ impl WorkerApi {
         }
         let json: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| self.bad(format!("ingest: {e}")))?;
-        let receipt = match json.get("receipt").and_then(|r| r.as_str()) {
-            Some(hex) => Some(
-                phala_primitives::crypto::decode_hex(hex)
-                    .ok()
-                    .and_then(|b| <[u8; 64]>::try_from(b).ok())
-                    .ok_or_else(|| self.bad("the receipt is not 64 bytes of hex"))?,
-            ),
-            None => None,
-        };
         Ok(Ingested {
-            receipt,
             durable: json.get("durable").and_then(|d| d.as_bool()) == Some(true),
         })
     }

@@ -193,6 +193,9 @@ pub struct VisitorData {
     pub views: Vec<HeldView>,
     /// True when their data was erased (a withdrawal or an erasure) and nothing is held.
     pub erased: bool,
+    /// The cluster key's receipt for their consent in force (see the chain's
+    /// `receipt_payload`): with it, withdrawing on chain is free.
+    pub receipt: Option<[u8; 64]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]

@@ -73,12 +73,15 @@ fn view(i: u32, at_ms: u64) -> PageView {
     }
 }
 
+fn source(n: u32) -> phala_crypto::query::Source {
+    phala_crypto::query::Source::from(std::net::IpAddr::V4(std::net::Ipv4Addr::from(n)))
+}
+
 fn desk() -> IngestDesk {
     let desk = IngestDesk::default();
     let service = service_secret(&cluster());
     desk.set_keys(Some(DeskKeys {
         genesis: GENESIS,
-        cluster: cluster(),
         service_public: service.public(),
         service,
         sites: [(1, b"shop.example".to_vec())].into(),
@@ -94,6 +97,12 @@ fn big_site() -> SiteData {
         let pair = visitor(v);
         let views = (0..100u32)
             .map(|n| StoredView {
+                id: {
+                    let mut id = [0u8; 16];
+                    id[..4].copy_from_slice(&v.to_le_bytes());
+                    id[4..8].copy_from_slice(&n.to_le_bytes());
+                    id
+                },
                 at_ms: (DAY - 29) * DAY_MS + u64::from(n) * (30 * DAY_MS / 100) + u64::from(v),
                 path: format!("/blog/post-{}", (v + n) % 40).into_bytes(),
                 referrer: if n % 3 == 0 {
@@ -133,7 +142,6 @@ fn big_site() -> SiteData {
         next_batch: 0,
         visitors,
         withdrawn: BTreeMap::new(),
-        seen: BTreeMap::new(),
         pruned_hour: 0,
     }
 }
@@ -165,8 +173,7 @@ fn bench(c: &mut Criterion) {
             desk,
             |desk| {
                 for (i, body) in sealed.iter().enumerate() {
-                    desk.accept(body, None, &(i % 1_000).to_string(), NOW)
-                        .unwrap();
+                    desk.accept(body, None, source(i as u32), NOW).unwrap();
                 }
                 desk
             },

@@ -555,7 +555,7 @@ impl WorkerCore {
                 }
             }
             if !state.analytics.sites.is_empty() {
-                Arc::make_mut(&mut state.analytics).end_block(state.timestamp_ms);
+                Arc::make_mut(&mut state.analytics).end_block(state.timestamp_ms, number);
             }
             let mut fx = Effects::default();
             gatekeeper::reconcile(
@@ -698,13 +698,12 @@ impl WorkerCore {
     /// What the ingest desk needs to take statements for this cluster's sites, once this
     /// worker holds the cluster key.
     pub fn analytics_desk_keys(&self) -> Option<crate::analytics::ingest::DeskKeys> {
-        let cluster = self.state.cluster_key.clone()?;
-        let service = crate::analytics::service_secret(&cluster);
+        let cluster = self.state.cluster_key.as_ref()?;
+        let service = crate::analytics::service_secret(cluster);
         Some(crate::analytics::ingest::DeskKeys {
             genesis: self.genesis_hash(),
             service_public: service.public(),
             service,
-            cluster,
             sites: self
                 .state
                 .analytics

@@ -432,6 +432,16 @@ impl QueryService {
                             })
                             .unwrap_or_default(),
                         erased: site.withdrawn.contains_key(&request.visitor) && record.is_none(),
+                        // Only for a consent the chain has ordered: a key nobody consented
+                        // with gets no free withdrawals.
+                        receipt: record.and_then(|r| r.consent.as_ref()).map(|_| {
+                            crate::analytics::consent_receipt(
+                                cluster,
+                                &snap.genesis,
+                                request.site,
+                                &request.visitor,
+                            )
+                        }),
                     }
                     .encode())
                 }

@@ -151,7 +151,7 @@
     var now = Date.now(), i = await info();
     var item = concat([u8(0), u32(purposes), u64(now + 365 * 86400000), u64(now), u32(i.head)]);
     var reply = await send(vk, "phala/analytics/consent:", item);
-    save(Object.assign(saved(), { purposes: purposes, block: i.head, receipt: reply.receipt, declined: false }));
+    save(Object.assign(saved(), { purposes: purposes, block: i.head, declined: false }));
     hideBanner();
     await pageview();
     return reply;
@@ -175,8 +175,12 @@
     if (!vk) return null;
     var ref = "";
     try { if (document.referrer) { var h = new URL(document.referrer).host; if (h !== location.host) ref = h; } } catch (e) { ref = ""; }
-    var path = enc.encode(location.pathname.slice(0, 256));
-    var item = concat([u8(1), random(16), u64(Date.now()), bytes(path), bytes(enc.encode(ref.slice(0, 253))), u8(device()), u8(screenBucket())]);
+    // Only what the consent covers leaves the browser.
+    var p = s.purposes;
+    var path = enc.encode(p & (4 | 32) ? location.pathname.slice(0, 256) : "/");
+    if (!(p & 8)) ref = "";
+    var dev = p & 16 ? device() : 0, scr = p & 16 ? screenBucket() : 0;
+    var item = concat([u8(1), random(16), u64(Date.now()), bytes(path), bytes(enc.encode(ref.slice(0, 253))), u8(dev), u8(scr)]);
     return send(vk, "phala/analytics/event:", item);
   }
 
@@ -186,7 +190,8 @@
     if (!vk) return null;
     var i = await info();
     var reply = await send(vk, "phala/analytics/consent:", concat([u8(2), u32(i.head)]));
-    localStorage.removeItem(STORE);
+    // The key goes only once the erasure is safe on its way; otherwise it can be sent again.
+    if (reply.durable) localStorage.removeItem(STORE);
     return reply;
   }
 
@@ -232,27 +237,42 @@
       var atMs = r64(), path = rbytes(), referrer = rbytes(), dev = d[o++], scr = d[o++];
       out.views.push({ atMs: atMs, path: path, referrer: referrer, device: ["(not set)", "Mobile", "Tablet", "Desktop"][dev], screen: scr });
     }
-    out.erased = d[o] === 1;
+    out.erased = d[o++] === 1;
+    out.receipt = d[o] === 1 ? hex(d.slice(o + 1, o + 65)) : null;
     return out;
   }
 
   // A withdrawal the chain carries: signed by the visitor key, with the cluster's receipt,
   // relayed to the chain by the worker as a fee-free transaction.
   async function withdraw() {
-    var vk = await visitorKey(false), s = saved();
+    var vk = await visitorKey(false);
     if (!vk) return null;
+    // The cluster's receipt for the consent makes it free; it comes with the visitor's data.
+    var held = await yourData();
     var i = await info();
     var signedAt = i.head;
     var site = u64(cfg.site), visitor = visitorBytes(vk.pub);
     var signature = await sign(vk, "phala/analytics/withdraw:", concat([site, visitor, u32(signedAt)]));
-    var receipt = s && s.receipt ? concat([u8(1), unhex(s.receipt)]) : u8(0);
+    var receipt = held.receipt ? concat([u8(1), unhex(held.receipt)]) : u8(0);
     var r = await fetch(cfg.endpoint + "/analytics/withdraw", {
       method: "POST", body: concat([site, visitor, u32(signedAt), signature, receipt]),
       headers: { "content-type": "text/plain" },
     });
     if (!r.ok) throw new Error((await r.text()).trim());
-    localStorage.removeItem(STORE);
+    // The key stays until the cluster says the data is erased (see waitErased): a
+    // withdrawal that never reaches the chain can then be sent again.
     return r.json();
+  }
+
+  // Asks until the cluster reports the visitor's data erased, then forgets the key.
+  async function waitErased(ms) {
+    var until = Date.now() + (ms || 60000);
+    while (Date.now() < until) {
+      var d = await yourData();
+      if (d.erased || (!d.consent && !d.views.length)) { localStorage.removeItem(STORE); return true; }
+      await new Promise(function (r) { setTimeout(r, 2000); });
+    }
+    return false;
   }
 
   // ---- The banner ----
@@ -328,17 +348,24 @@
     var w = document.getElementById("phala-withdraw");
     if (w) w.onclick = function () {
       w.disabled = true;
+      var result = document.getElementById("phala-result");
       withdraw().then(function (r) {
-        document.getElementById("phala-result").textContent = "Withdrawn on chain (transaction " + r.transaction.slice(0, 18) + "…): every worker of the cluster erases your data from its next block on.";
+        result.textContent = "Withdrawal sent to the chain (transaction " + r.transaction.slice(0, 18) + "…); waiting for the cluster to erase your data…";
         box.dataset.withdrawn = "true";
-      }, function (e) { w.disabled = false; document.getElementById("phala-result").textContent = e.message; });
+        return waitErased(90000).then(function (ok) {
+          result.textContent = ok ? "Withdrawn: the cluster erased your data, and this browser forgot its key." :
+            "The withdrawal is not applied yet; try again in a minute (your key is kept until it is).";
+          if (ok) box.dataset.erased = "true";
+          else w.disabled = false;
+        });
+      }, function (e) { w.disabled = false; result.textContent = e.message; });
     };
     box.dataset.loaded = "true";
   }
   function esc(x) { return String(x).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; }); }
 
   window.phalaAnalytics = {
-    consent: consent, pageview: pageview, erase: erase, withdraw: withdraw, yourData: yourData,
+    consent: consent, pageview: pageview, erase: erase, withdraw: withdraw, yourData: yourData, waitErased: waitErased,
     showBanner: showBanner, state: saved, purposes: PURPOSES, renderYourData: renderYourData,
   };
   function start() {

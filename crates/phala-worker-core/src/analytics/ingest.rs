@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use parity_scale_codec::{DecodeLimit, Encode};
+use phala_crypto::query::Source;
 use phala_crypto::{EcdhSecret, Envelope, Purpose};
 use phala_mq::analytics::{AnalyticsBatch, MAX_SEALED_BATCH};
 use phala_mq::analytics_api::{
@@ -16,7 +17,6 @@ use phala_mq::analytics_api::{
 use phala_primitives::{BlockNumber, H256};
 
 use super::{BatchBody, DAY_MS};
-use crate::gatekeeper::ClusterKey;
 
 /// How far a statement's time may be from this member's clock.
 pub const CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
@@ -24,8 +24,9 @@ pub const CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 /// browses at a few page views a second).
 pub const SOURCE_LIMIT: u32 = 1_200;
 pub const SOURCE_WINDOW_MS: u64 = 60_000;
-/// Statements waiting for a batch, over all sources.
-pub const MAX_PENDING: usize = 20_000;
+/// Statements waiting for a batch, over all sites, and for one site.
+pub const MAX_PENDING: usize = 50_000;
+pub const MAX_PENDING_PER_SITE: usize = 10_000;
 /// The longest a consent may run.
 pub const MAX_CONSENT_MS: u64 = 400 * DAY_MS;
 
@@ -60,7 +61,6 @@ pub enum IngestError {
 /// What a member needs to check statements, refreshed after each import.
 pub struct DeskKeys {
     pub genesis: H256,
-    pub cluster: ClusterKey,
     pub service: EcdhSecret,
     pub service_public: [u8; 32],
     /// Open sites of the cluster and their domains.
@@ -70,13 +70,13 @@ pub struct DeskKeys {
 
 #[derive(Default)]
 struct Desk {
-    keys: Option<DeskKeys>,
+    keys: Option<std::sync::Arc<DeskKeys>>,
     pending: BTreeMap<u64, Vec<Ingest>>,
     pending_count: usize,
     /// Page view ids taken recently, with their times.
     seen: HashMap<[u8; 16], u64>,
     /// Per source: the window's start and what it sent in it.
-    sources: HashMap<String, (u64, u32)>,
+    sources: HashMap<Source, (u64, u32)>,
     /// When `seen` and `sources` were last pruned.
     pruned_ms: u64,
     /// How many times batches were taken: what is accepted now goes into take number
@@ -84,12 +84,11 @@ struct Desk {
     generation: u64,
 }
 
-/// Accepted: for a consent, the cluster's receipt (which lets the visitor withdraw on
-/// chain for free).
+/// Accepted, and queued. (A consent's receipt comes with the visitor's data once the
+/// chain has ordered the consent: see `QueryService::analytics_access`.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Accepted {
     pub site: u64,
-    pub receipt: Option<[u8; 64]>,
     /// The take ([`IngestDesk::take_batches`]) that will carry it.
     pub generation: u64,
 }
@@ -197,7 +196,7 @@ impl IngestDesk {
     /// Takes the keys and sites the core holds now.
     pub fn set_keys(&self, keys: Option<DeskKeys>) {
         let mut desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
-        desk.keys = keys;
+        desk.keys = keys.map(std::sync::Arc::new);
     }
 
     /// The analytics key this member takes statements for.
@@ -206,13 +205,39 @@ impl IngestDesk {
         desk.keys.as_ref().map(|k| k.service_public)
     }
 
+    /// Charges one request to `source`'s share of this minute, before any work is done
+    /// for it: ingest, a visitor's data and withdrawals share it.
+    pub fn charge(&self, source: Source, now_ms: u64) -> Result<(), IngestError> {
+        let limit = self.source_limit.load(std::sync::atomic::Ordering::Relaxed);
+        let mut desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
+        // Pruned now and then, not on every request: both can hold many entries.
+        if now_ms.saturating_sub(desk.pruned_ms) >= SOURCE_WINDOW_MS {
+            desk.pruned_ms = now_ms;
+            desk.seen
+                .retain(|_, at| now_ms.saturating_sub(*at) <= 2 * CLOCK_SKEW_MS);
+            desk.sources
+                .retain(|_, (start, _)| now_ms.saturating_sub(*start) < SOURCE_WINDOW_MS);
+        }
+        let window = desk.sources.entry(source).or_insert((now_ms, 0));
+        if now_ms.saturating_sub(window.0) >= SOURCE_WINDOW_MS {
+            *window = (now_ms, 0);
+        }
+        if window.1 >= limit {
+            return Err(IngestError::Flooded);
+        }
+        window.1 = window.1.saturating_add(1);
+        Ok(())
+    }
+
     /// Checks one sealed statement from `source` (sent by a page at `origin`, if a browser
-    /// said) and queues it for the next batch.
+    /// said) and queues it for the next batch. The source is charged first, and the
+    /// decryption and signature check run without holding the desk, so neither a flood of
+    /// bad requests nor one slow request holds up the others.
     pub fn accept(
         &self,
         body: &[u8],
         origin: Option<&str>,
-        source: &str,
+        source: Source,
         now_ms: u64,
     ) -> Result<Accepted, IngestError> {
         if body.len() > MAX_INGEST_BYTES {
@@ -220,6 +245,14 @@ impl IngestDesk {
                 "a request has at most {MAX_INGEST_BYTES} bytes"
             )));
         }
+        self.charge(source, now_ms)?;
+        let keys = self
+            .desk
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys
+            .clone()
+            .ok_or(IngestError::NotReady)?;
         let envelope =
             Envelope::decode_bounded(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
         if envelope.header.purpose != Purpose::Ingest {
@@ -227,9 +260,6 @@ impl IngestDesk {
                 "the envelope is not an ingest".into(),
             ));
         }
-        let mut desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
-        let desk = &mut *desk;
-        let keys = desk.keys.as_ref().ok_or(IngestError::NotReady)?;
         if envelope.header.recipient != keys.service_public {
             return Err(IngestError::WrongKey);
         }
@@ -255,18 +285,12 @@ impl IngestDesk {
         if !ingest.verify(&keys.genesis) {
             return Err(IngestError::BadSignature);
         }
-        // Bounded shares: one source's window, then all that waits.
-        let window = desk
-            .sources
-            .entry(source.to_string())
-            .or_insert((now_ms, 0));
-        if now_ms.saturating_sub(window.0) >= SOURCE_WINDOW_MS {
-            *window = (now_ms, 0);
-        }
-        if window.1 >= self.source_limit.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(IngestError::Flooded);
-        }
-        if desk.pending_count >= MAX_PENDING {
+        let mut desk = self.desk.lock().unwrap_or_else(|e| e.into_inner());
+        let desk = &mut *desk;
+        // Bounded: what waits in all, and per site, so one site's flood leaves room.
+        let site = ingest.site;
+        let site_pending = desk.pending.get(&site).map_or(0, Vec::len);
+        if desk.pending_count >= MAX_PENDING || site_pending >= MAX_PENDING_PER_SITE {
             return Err(IngestError::Busy);
         }
         if let IngestItem::PageView(v) = &ingest.item
@@ -274,27 +298,10 @@ impl IngestDesk {
         {
             return Err(IngestError::Replayed);
         }
-        window.1 = window.1.saturating_add(1);
-        let receipt = matches!(ingest.item, IngestItem::Consent(_)).then(|| {
-            super::consent_receipt(&keys.cluster, &keys.genesis, ingest.site, &ingest.visitor)
-        });
-        let site = ingest.site;
         let generation = desk.generation;
         desk.pending.entry(site).or_default().push(ingest);
         desk.pending_count = desk.pending_count.saturating_add(1);
-        // Pruned now and then, not on every request: both can hold many entries.
-        if now_ms.saturating_sub(desk.pruned_ms) >= SOURCE_WINDOW_MS {
-            desk.pruned_ms = now_ms;
-            desk.seen
-                .retain(|_, at| now_ms.saturating_sub(*at) <= 2 * CLOCK_SKEW_MS);
-            desk.sources
-                .retain(|_, (start, _)| now_ms.saturating_sub(*start) < SOURCE_WINDOW_MS);
-        }
-        Ok(Accepted {
-            site,
-            receipt,
-            generation,
-        })
+        Ok(Accepted { site, generation })
     }
 
     /// The number the next take gets.

@@ -37,9 +37,13 @@ use crate::gatekeeper::ClusterKey;
 
 pub const DAY_MS: u64 = 86_400_000;
 pub const HOUR_MS: u64 = 3_600_000;
-/// How far a page view's time may be from the block that applies it (and from a member's
-/// clock at ingest); ids are remembered this long, so a replay is refused.
-pub const REPLAY_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// How far ahead of the block that applies it a page view's time may be (a member took it
+/// within 10 minutes of its own clock).
+pub const FUTURE_WINDOW_MS: u64 = 15 * 60 * 1000;
+/// How long, in blocks, a withdrawal's or erasure's block is remembered against older
+/// consents: past it, the desks refuse such consents anyway (they name a recent block).
+pub const WITHDRAWN_MEMORY: BlockNumber =
+    phala_runtime::modules::analytics::WITHDRAWAL_VALIDITY.saturating_mul(2);
 /// Page views kept per visitor and day: a bound on what one person contributes.
 pub const MAX_VIEWS_PER_VISITOR_DAY: usize = 500;
 /// Most events one batch holds.
@@ -88,9 +92,11 @@ pub struct BatchBody {
     pub items: Vec<Ingest>,
 }
 
-/// A page view as held: what the analyses need, nothing more.
+/// A page view as held: what the analyses need, nothing more (fields the visitor's consent
+/// does not cover are blanked). The id refuses a replayed copy, however late it comes.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct StoredView {
+    pub id: [u8; 16],
     pub at_ms: u64,
     pub path: Vec<u8>,
     pub referrer: Vec<u8>,
@@ -130,8 +136,6 @@ pub struct SiteData {
     /// The newest block a visitor's withdrawal or erasure named: consents naming a block no
     /// later than it are void.
     pub withdrawn: BTreeMap<VisitorKey, BlockNumber>,
-    /// Page view ids seen within [`REPLAY_WINDOW_MS`], with their times.
-    pub seen: BTreeMap<[u8; 16], u64>,
     /// The last hour (block time) retention ran.
     pub pruned_hour: u64,
 }
@@ -151,10 +155,23 @@ impl SiteData {
         self.visitors.values().map(|v| v.views.len()).sum()
     }
 
+    /// Ends the visitor's consent and erases their records, unless they consented after
+    /// `block` (an old statement, replayed or late, cannot undo a newer consent).
     fn erase(&mut self, visitor: &VisitorKey, block: BlockNumber) {
-        self.visitors.remove(visitor);
-        let last = self.withdrawn.entry(*visitor).or_insert(block);
-        *last = (*last).max(block);
+        let newer = self
+            .visitors
+            .get(visitor)
+            .and_then(|r| r.consent.as_ref())
+            .is_some_and(|(c, _)| c.block > block);
+        if newer {
+            return;
+        }
+        let known = self.visitors.remove(visitor).is_some() || self.withdrawn.contains_key(visitor);
+        // A key the site never held anything for leaves nothing behind either.
+        if known {
+            let last = self.withdrawn.entry(*visitor).or_insert(block);
+            *last = (*last).max(block);
+        }
     }
 
     fn consent(&mut self, visitor: VisitorKey, consent: Consent, signature: [u8; 64]) {
@@ -174,8 +191,9 @@ impl SiteData {
             return;
         }
         if consent.purposes == 0 {
-            // Declining everything: nothing may use what was held.
-            self.visitors.remove(&visitor);
+            // Declining everything: nothing may use what was held, and an older consent
+            // replayed later must not bring it back.
+            self.erase(&visitor, consent.block);
             return;
         }
         let record = Arc::make_mut(record);
@@ -183,7 +201,10 @@ impl SiteData {
     }
 
     fn view(&mut self, visitor: &VisitorKey, view: PageView, block_ms: u64) {
-        if view.at_ms.abs_diff(block_ms) > REPLAY_WINDOW_MS || self.seen.contains_key(&view.id) {
+        // A batch may come late (its member was down): anything within retention counts.
+        let oldest =
+            block_ms.saturating_sub(u64::from(self.config.retention_days).saturating_mul(DAY_MS));
+        if view.at_ms < oldest || view.at_ms > block_ms.saturating_add(FUTURE_WINDOW_MS) {
             return;
         }
         // Only a visitor with a consent in force is recorded at all.
@@ -193,33 +214,52 @@ impl SiteData {
         if !record.covers(phala_runtime::modules::analytics::purpose::ALL, block_ms) {
             return;
         }
+        // The visitor's views that day: a replayed id is refused, and a day holds at most
+        // MAX_VIEWS_PER_VISITOR_DAY.
         let day = view.at_ms / DAY_MS;
-        let that_day = record
+        let from = record.views.partition_point(|v| v.at_ms < day * DAY_MS);
+        let to = record
             .views
-            .iter()
-            .rev()
-            .take_while(|v| v.at_ms / DAY_MS >= day)
-            .filter(|v| v.at_ms / DAY_MS == day)
-            .count();
-        if that_day >= MAX_VIEWS_PER_VISITOR_DAY {
+            .partition_point(|v| v.at_ms < day.saturating_add(1) * DAY_MS);
+        let that_day = record.views.get(from..to).unwrap_or_default();
+        if that_day.len() >= MAX_VIEWS_PER_VISITOR_DAY || that_day.iter().any(|v| v.id == view.id) {
             return;
         }
-        self.seen.insert(view.id, view.at_ms);
-        let record = Arc::make_mut(record);
+        let covers = |p| record.covers(p, block_ms);
+        use phala_runtime::modules::analytics::purpose;
         let stored = StoredView {
+            id: view.id,
             at_ms: view.at_ms,
-            path: view.path,
-            referrer: view.referrer,
-            device: view.device,
-            screen: view.screen,
+            path: if covers(purpose::PAGES) || covers(purpose::ENGAGEMENT) {
+                view.path
+            } else {
+                Vec::new()
+            },
+            referrer: if covers(purpose::SOURCES) {
+                view.referrer
+            } else {
+                Vec::new()
+            },
+            device: if covers(purpose::DEVICES) {
+                view.device
+            } else {
+                Device::Unknown
+            },
+            screen: if covers(purpose::DEVICES) {
+                view.screen
+            } else {
+                0
+            },
         };
+        let record = Arc::make_mut(record);
         // Kept in time order: views arrive nearly sorted.
         let at = record.views.partition_point(|v| v.at_ms <= stored.at_ms);
         record.views.insert(at, stored);
     }
 
-    /// Erases records past retention and forgets old ids, once per hour of block time.
-    fn prune(&mut self, block_ms: u64) {
+    /// Erases records past retention and forgets old withdrawals, once per hour of block
+    /// time.
+    fn prune(&mut self, block_ms: u64, number: BlockNumber) {
         let hour = block_ms / HOUR_MS;
         if hour <= self.pruned_hour {
             return;
@@ -244,8 +284,8 @@ impl SiteData {
         for key in empty {
             self.visitors.remove(&key);
         }
-        let forget_before = block_ms.saturating_sub(REPLAY_WINDOW_MS);
-        self.seen.retain(|_, at| *at >= forget_before);
+        self.withdrawn
+            .retain(|_, block| number.saturating_sub(*block) <= WITHDRAWN_MEMORY);
     }
 }
 
@@ -314,7 +354,6 @@ impl AnalyticsState {
                                 next_batch: 0,
                                 visitors: BTreeMap::new(),
                                 withdrawn: BTreeMap::new(),
-                                seen: BTreeMap::new(),
                                 pruned_hour: block_ms / HOUR_MS,
                             }),
                         );
@@ -324,6 +363,7 @@ impl AnalyticsState {
             }
             AnalyticsCommand::SiteClosed { site } => {
                 self.sites.remove(&site);
+                self.ledger.retain(|s| s != site);
                 Some(format!("analytics site {site} closed: its data is erased"))
             }
             AnalyticsCommand::AnalystSet {
@@ -396,10 +436,10 @@ impl AnalyticsState {
     }
 
     /// Runs retention for every site (the core calls it once per block).
-    pub fn end_block(&mut self, block_ms: u64) {
+    pub fn end_block(&mut self, block_ms: u64, number: BlockNumber) {
         for data in self.sites.values_mut() {
             if block_ms / HOUR_MS > data.pruned_hour {
-                Arc::make_mut(data).prune(block_ms);
+                Arc::make_mut(data).prune(block_ms, number);
             }
         }
     }

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use phala_mq::analytics_api::{
-    Analysis, AnalyticsAnswer, AnswerBody, Cell, Days, MAX_DAYS, SCREEN_BUCKETS,
+    Analysis, AnalyticsAnswer, AnswerBody, Cell, Days, Device, MAX_DAYS, SCREEN_BUCKETS,
 };
 
 use super::dp::{Noise, SharedLedger};
@@ -27,7 +27,7 @@ pub const MAX_VISIT_MS: u64 = 30 * 60 * 1000;
 /// Per visitor-day, in differentially private answers: hours counted, keys counted per top
 /// list, views counted per cell, visits counted.
 pub const DP_HOURS: usize = 4;
-pub const DP_KEYS: usize = 10;
+pub const DP_KEYS: usize = 2;
 pub const DP_VIEWS_PER_CELL: u64 = 5;
 pub const DP_VISITS: usize = 5;
 /// Rows a top list shows at most.
@@ -65,12 +65,11 @@ fn sensitivity(analysis: &Analysis) -> u64 {
         Analysis::Realtime => 1,
         Analysis::Traffic { hourly: false, .. } => per_cell,
         Analysis::Traffic { hourly: true, .. } => per_cell * DP_HOURS as u64,
-        Analysis::Pages { .. } => per_cell * DP_KEYS as u64,
-        Analysis::Sources { .. } => per_cell * 3,
-        // A device class and a screen bucket.
+        Analysis::Pages { .. } | Analysis::Sources { .. } => per_cell * DP_KEYS as u64,
+        // One device class and one screen bucket a visitor-day.
         Analysis::Devices { .. } => per_cell * 2,
-        // Visits and bounces.
-        Analysis::Engagement { .. } => 2 * DP_VISITS as u64,
+        // The visitor (the day's people count), visits and bounces.
+        Analysis::Engagement { .. } => 1 + 2 * DP_VISITS as u64,
     }
 }
 
@@ -146,18 +145,29 @@ pub fn analyse(
             }
         }
         Analysis::Traffic { days, hourly } => traffic(&mut ctx, &records, days, hourly),
-        Analysis::Pages { days } => top(&mut ctx, &records, days, |v| vec![v.path.clone()]),
-        Analysis::Sources { days } => top(&mut ctx, &records, days, |v| vec![v.referrer.clone()]),
-        Analysis::Devices { days } => top(&mut ctx, &records, days, |v| {
-            let screen = SCREEN_BUCKETS
-                .get(usize::from(v.screen))
-                .copied()
-                .unwrap_or("(not set)");
-            vec![
-                v.device.name().as_bytes().to_vec(),
-                format!("screen {screen}").into_bytes(),
-            ]
-        }),
+        Analysis::Pages { days } => top(&mut ctx, &records, days, |v| vec![v.path.clone()], None),
+        Analysis::Sources { days } => {
+            top(&mut ctx, &records, days, |v| vec![v.referrer.clone()], None)
+        }
+        Analysis::Devices { days } => {
+            let devices = [
+                Device::Unknown,
+                Device::Mobile,
+                Device::Tablet,
+                Device::Desktop,
+            ];
+            let public = [
+                devices.iter().map(|d| device_key(*d)).collect(),
+                (0..SCREEN_BUCKETS.len()).map(screen_key).collect(),
+            ];
+            top(
+                &mut ctx,
+                &records,
+                days,
+                |v| vec![device_key(v.device), screen_key(usize::from(v.screen))],
+                Some(&public),
+            )
+        }
         Analysis::Engagement { days } => engagement(&mut ctx, &records, days),
     };
     Ok(AnalyticsAnswer {
@@ -190,6 +200,15 @@ impl<R: rand_core::CryptoRng> Ctx<'_, R> {
             (Some(visitors), Some(views))
         }
     }
+}
+
+fn device_key(device: Device) -> Vec<u8> {
+    device.name().as_bytes().to_vec()
+}
+
+fn screen_key(bucket: usize) -> Vec<u8> {
+    let name = SCREEN_BUCKETS.get(bucket).copied().unwrap_or("(not set)");
+    format!("screen {name}").into_bytes()
 }
 
 /// The day range's bounds in ms.
@@ -329,14 +348,34 @@ fn traffic<R: rand_core::CryptoRng>(
     AnswerBody::Traffic { rows }
 }
 
+/// δ of a differentially private top list: the chance that a key only a few visitor-days
+/// produced is shown anyway (keys are data).
+pub const DP_KEY_DELTA: f64 = 1e-6;
+
+/// A top list per day. `public`: each dimension's whole key set, when it is fixed (device
+/// classes, screen buckets): with noise every key is released, so a key's presence says
+/// nothing. Otherwise, with noise, a key is shown only when its noisy visitors reach
+/// `k + scale·ln(1/(2δ))`, so a key one visitor-day produced shows with probability at
+/// most δ.
 fn top<R: rand_core::CryptoRng>(
     ctx: &mut Ctx<'_, R>,
     records: &[(u32, &[StoredView])],
     days: Days,
     keys: impl Fn(&StoredView) -> Vec<Vec<u8>>,
+    public: Option<&[Vec<Vec<u8>>]>,
 ) -> AnswerBody {
     let (from, _) = bounds(days);
     let clamp = ctx.noise.is_some();
+    // With noise, one key per dimension a visitor-day for fixed sets, DP_KEYS otherwise.
+    let key_limit = if public.is_some() { 1 } else { DP_KEYS };
+    let key_threshold = match (ctx.noise, public) {
+        (Some(noise), None) => {
+            let scale = noise.scale_milli() as f64 / 1000.0;
+            ctx.k
+                .saturating_add((scale * (1.0 / (2.0 * DP_KEY_DELTA)).ln()).ceil() as u64)
+        }
+        _ => ctx.k,
+    };
     let mut totals: BTreeMap<Vec<u8>, (u64, u64)> = BTreeMap::new();
     for day in 0..u64::from(days.days) {
         let day_start = from.saturating_add(day.saturating_mul(DAY_MS));
@@ -353,7 +392,7 @@ fn top<R: rand_core::CryptoRng>(
             let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
             for ((dim, key), n) in per_key {
                 let count = taken.entry(dim).or_default();
-                if clamp && *count >= DP_KEYS {
+                if clamp && *count >= key_limit {
                     continue;
                 }
                 *count += 1;
@@ -364,11 +403,23 @@ fn top<R: rand_core::CryptoRng>(
                     .add(*visitor, n, clamp);
             }
         }
+        if let (true, Some(public)) = (clamp, public) {
+            for (dim, all) in public.iter().enumerate() {
+                let cells = dims.entry(dim).or_default();
+                for key in all {
+                    cells.entry(key.clone()).or_default();
+                }
+            }
+        }
         for cells in dims.values() {
             let k = ctx.k;
             let mut shown_counts = BTreeMap::new();
             for (key, tally) in cells {
-                let cell = ctx.cell(tally.visitors.len() as u64, tally.views);
+                let (visitors, views) = ctx.cell(tally.visitors.len() as u64, tally.views);
+                let cell = match visitors {
+                    Some(v) if v < key_threshold => (None, None),
+                    _ => (visitors, views),
+                };
                 shown_counts.insert(key.clone(), cell);
             }
             let hidden = complementary(

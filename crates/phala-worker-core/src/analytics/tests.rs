@@ -463,10 +463,14 @@ fn retention_erases_old_records_and_closing_erases_the_site() {
         NOON + 2_000,
     );
     assert_eq!(c.state.sites[&1].view_count(), 1);
-    c.state.end_block(NOON + DAY_MS + HOUR_MS);
+    c.state.end_block(NOON + DAY_MS + HOUR_MS, 100);
     assert_eq!(c.state.sites[&1].view_count(), 0);
     c.command(AnalyticsCommand::SiteClosed { site: 1 }, NOON + DAY_MS);
     assert!(c.state.sites.is_empty());
+}
+
+fn src(n: u32) -> phala_crypto::query::Source {
+    phala_crypto::query::Source::from(std::net::IpAddr::V4(std::net::Ipv4Addr::from(n)))
 }
 
 fn desk() -> IngestDesk {
@@ -474,7 +478,6 @@ fn desk() -> IngestDesk {
     let service = service_secret(&cluster());
     desk.set_keys(Some(DeskKeys {
         genesis: GENESIS,
-        cluster: cluster(),
         service_public: service.public(),
         service,
         sites: [(1, b"shop.example".to_vec())].into(),
@@ -502,9 +505,10 @@ fn the_desk_refuses_bad_statements_with_reasons_and_batches_good_ones_for_every_
     let v = Visitor::new(1);
     let origin = Some("https://shop.example");
     let consent = v.consent(1, purpose::ALL, NOON, 10);
-    let accepted = desk.accept(&sealed(&consent), origin, "a", NOON).unwrap();
-    // The receipt is the cluster key's, over the chain's receipt payload.
-    let receipt = accepted.receipt.unwrap();
+    desk.accept(&sealed(&consent), origin, src(1), NOON)
+        .unwrap();
+    // The receipt the chain checks is the cluster key's, over its receipt payload.
+    let receipt = consent_receipt(&cluster(), &GENESIS, 1, &v.key());
     let payload = phala_runtime::modules::analytics::receipt_payload(&GENESIS, 1, &v.key());
     let cluster_public = KeyPair::new(Seed::from_bytes([9; 32])).public();
     assert!(phala_primitives::crypto::sr25519_verify(
@@ -516,45 +520,50 @@ fn the_desk_refuses_bad_statements_with_reasons_and_batches_good_ones_for_every_
     desk.accept(
         &sealed(&view),
         Some("https://www.shop.example:8443"),
-        "a",
+        src(1),
         NOON,
     )
     .unwrap();
     assert_eq!(
-        desk.accept(&sealed(&view), origin, "a", NOON),
+        desk.accept(&sealed(&view), origin, src(1), NOON),
         Err(IngestError::Replayed)
     );
     let other = v.view(1, "/x", NOON + 1);
     assert!(matches!(
-        desk.accept(&sealed(&other), Some("https://evil.example"), "a", NOON),
+        desk.accept(&sealed(&other), Some("https://evil.example"), src(1), NOON),
         Err(IngestError::WrongOrigin { .. })
     ));
     assert!(matches!(
-        desk.accept(&sealed(&other), Some("https://notshop.example"), "a", NOON),
+        desk.accept(
+            &sealed(&other),
+            Some("https://notshop.example"),
+            src(1),
+            NOON
+        ),
         Err(IngestError::WrongOrigin { .. })
     ));
     let mut forged = v.view(1, "/y", NOON + 2);
     forged.visitor = Visitor::new(2).key();
     assert_eq!(
-        desk.accept(&sealed(&forged), origin, "a", NOON),
+        desk.accept(&sealed(&forged), origin, src(1), NOON),
         Err(IngestError::BadSignature)
     );
     let stale = v.view(1, "/z", NOON - 11 * 60_000);
     assert!(matches!(
-        desk.accept(&sealed(&stale), origin, "a", NOON),
+        desk.accept(&sealed(&stale), origin, src(1), NOON),
         Err(IngestError::Invalid(_))
     ));
     let bad_path = v.view(1, "no-slash", NOON + 3);
     assert!(matches!(
-        desk.accept(&sealed(&bad_path), origin, "a", NOON),
+        desk.accept(&sealed(&bad_path), origin, src(1), NOON),
         Err(IngestError::Invalid(_))
     ));
     assert_eq!(
-        desk.accept(&sealed(&v.view(9, "/", NOON + 4)), origin, "a", NOON),
+        desk.accept(&sealed(&v.view(9, "/", NOON + 4)), origin, src(1), NOON),
         Err(IngestError::UnknownSite(9))
     );
     assert!(matches!(
-        desk.accept(b"\x00\x01garbage", origin, "a", NOON),
+        desk.accept(b"\x00\x01garbage", origin, src(1), NOON),
         Err(IngestError::Malformed(_))
     ));
 
@@ -588,17 +597,17 @@ fn one_flooding_source_is_refused_while_others_still_get_in() {
     desk.set_source_limit(50);
     let v = Visitor::new(1);
     for i in 0..50u64 {
-        desk.accept(&sealed(&v.view(1, "/", NOON + i)), None, "flood", NOON)
+        desk.accept(&sealed(&v.view(1, "/", NOON + i)), None, src(2), NOON)
             .unwrap();
     }
     assert_eq!(
-        desk.accept(&sealed(&v.view(1, "/", NOON + 99_999)), None, "flood", NOON),
+        desk.accept(&sealed(&v.view(1, "/", NOON + 99_999)), None, src(2), NOON),
         Err(IngestError::Flooded)
     );
     desk.accept(
         &sealed(&Visitor::new(2).view(1, "/", NOON)),
         None,
-        "calm",
+        src(3),
         NOON,
     )
     .unwrap();
@@ -606,7 +615,7 @@ fn one_flooding_source_is_refused_while_others_still_get_in() {
     desk.accept(
         &sealed(&v.view(1, "/", NOON + 99_999)),
         None,
-        "flood",
+        src(2),
         NOON + ingest::SOURCE_WINDOW_MS,
     )
     .unwrap();
@@ -616,7 +625,7 @@ proptest::proptest! {
     #[test]
     fn the_desk_never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
         let desk = desk();
-        let _ = desk.accept(&bytes, Some("https://shop.example"), "p", NOON);
+        let _ = desk.accept(&bytes, Some("https://shop.example"), src(9), NOON);
     }
 
     #[test]
@@ -631,9 +640,145 @@ proptest::proptest! {
             &bytes,
         )
         .unwrap();
-        let _ = desk.accept(&envelope.encode(), None, "p", NOON);
+        let _ = desk.accept(&envelope.encode(), None, src(9), NOON);
         let mut state = Cluster::new(config(2, None));
         let sealed = Envelope::seal(&mut rng, &service_key(&cluster()).ecdh_public(), Purpose::AnalyticsBatch, None, &bytes).unwrap();
         state.command(AnalyticsCommand::Batch { site: 1, id: 0, from: [0; 32], events: 0, sealed }, NOON);
     }
+}
+
+#[test]
+fn a_late_batch_still_counts_and_a_replayed_copy_never_does() {
+    let mut c = Cluster::new(config(2, None));
+    let v = Visitor::new(1);
+    c.batch(vec![v.consent(1, purpose::ALL, NOON, 10)], NOON);
+    // Taken at noon, relayed 20 minutes later (its member was down meanwhile).
+    let view = v.view(1, "/", NOON);
+    c.batch(vec![view.clone()], NOON + 20 * 60_000);
+    assert_eq!(c.state.sites[&1].view_count(), 1);
+    // The same page view again, through another member, hours later: refused by its id.
+    c.batch(vec![view], NOON + 5 * HOUR_MS);
+    assert_eq!(c.state.sites[&1].view_count(), 1);
+}
+
+#[test]
+fn an_old_erasure_or_consent_cannot_undo_a_newer_choice() {
+    let mut c = Cluster::new(config(2, None));
+    let v = Visitor::new(1);
+    let erase = v.sign(1, IngestItem::Erase { block: 10 });
+    c.batch(
+        vec![v.consent(1, purpose::ALL, NOON, 9), erase.clone()],
+        NOON + 1_000,
+    );
+    assert!(!c.state.sites[&1].visitors.contains_key(&v.key()));
+    c.batch(
+        vec![
+            v.consent(1, purpose::ALL, NOON + 2_000, 20),
+            v.view(1, "/", NOON + 2_500),
+        ],
+        NOON + 3_000,
+    );
+    // The old erasure, replayed: the newer consent and its record stand.
+    c.batch(vec![erase], NOON + 5_000);
+    assert_eq!(c.state.sites[&1].visitors[&v.key()].views.len(), 1);
+
+    // Declining everything erases, and the earlier consent replayed does not come back.
+    let earlier = v.consent(1, purpose::ALL, NOON + 6_000, 21);
+    c.batch(
+        vec![earlier.clone(), v.consent(1, 0, NOON + 7_000, 22)],
+        NOON + 8_000,
+    );
+    assert!(!c.state.sites[&1].visitors.contains_key(&v.key()));
+    c.batch(vec![earlier], NOON + 9_000);
+    assert!(!c.state.sites[&1].visitors.contains_key(&v.key()));
+}
+
+#[test]
+fn erasures_of_unknown_keys_leave_nothing_and_withdrawals_are_forgotten_in_time() {
+    let mut c = Cluster::new(config(2, None));
+    let strangers: Vec<Ingest> = (0..50)
+        .map(|i| Visitor::new(i).sign(1, IngestItem::Erase { block: 10 }))
+        .collect();
+    c.batch(strangers, NOON);
+    assert!(c.state.sites[&1].withdrawn.is_empty());
+    let v = Visitor::new(99);
+    c.batch(vec![v.consent(1, purpose::ALL, NOON, 10)], NOON);
+    c.command(
+        AnalyticsCommand::ConsentWithdrawn {
+            site: 1,
+            visitor: v.key(),
+            signed_at: 11,
+            at: 12,
+        },
+        NOON,
+    );
+    assert_eq!(c.state.sites[&1].withdrawn.len(), 1);
+    c.state.end_block(NOON + HOUR_MS, 11 + WITHDRAWN_MEMORY);
+    assert_eq!(c.state.sites[&1].withdrawn.len(), 1);
+    c.state.end_block(NOON + 2 * HOUR_MS, 12 + WITHDRAWN_MEMORY);
+    assert!(c.state.sites[&1].withdrawn.is_empty());
+}
+
+#[test]
+fn what_a_consent_does_not_cover_is_not_kept() {
+    let mut c = Cluster::new(config(2, None));
+    let v = Visitor::new(1);
+    c.batch(
+        vec![
+            v.consent(1, purpose::REALTIME | purpose::TRAFFIC, NOON, 10),
+            v.view(1, "/private/path", NOON + 1_000),
+        ],
+        NOON + 2_000,
+    );
+    let held = &c.state.sites[&1].visitors[&v.key()].views[0];
+    assert!(held.path.is_empty() && held.referrer.is_empty());
+    assert_eq!(held.device, Device::Unknown);
+}
+
+#[test]
+fn with_noise_a_path_one_person_visited_is_not_listed() {
+    let dp = DpConfig {
+        epsilon_milli: 1_000,
+        daily_budget_milli: 100_000,
+    };
+    let mut c = Cluster::new(config(5, Some(dp)));
+    let v = Visitor::new(1);
+    c.batch(
+        vec![
+            v.consent(1, purpose::ALL, NOON, 10),
+            v.view(1, "/reset/SECRET", NOON + 1_000),
+        ],
+        NOON + 2_000,
+    );
+    for _ in 0..100 {
+        let rows = top_rows(
+            &c.ask(Analysis::Pages { days: today() }, NOON + 3_000)
+                .unwrap(),
+        );
+        assert!(rows.iter().all(|(k, _)| !k.contains("SECRET")), "{rows:?}");
+    }
+    // The budget of 100 answers is spent.
+    assert!(matches!(
+        c.ask(Analysis::Pages { days: today() }, NOON + 3_000),
+        Err(ReportError::Budget(_))
+    ));
+}
+
+#[test]
+fn bad_requests_count_against_their_source_before_any_work() {
+    let desk = desk();
+    desk.set_source_limit(20);
+    for _ in 0..20 {
+        assert!(matches!(
+            desk.accept(b"garbage", None, src(7), NOON),
+            Err(IngestError::Malformed(_))
+        ));
+    }
+    let good = Visitor::new(1).view(1, "/", NOON);
+    assert_eq!(
+        desk.accept(&sealed(&good), None, src(7), NOON),
+        Err(IngestError::Flooded)
+    );
+    // Others are not affected.
+    desk.accept(&sealed(&good), None, src(8), NOON).unwrap();
 }
