@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
+use phala_client::Client;
 use phala_client::keys::Sr25519Pair;
 use phala_client::worker::WorkerApi;
-use phala_client::{Client, TxOptions};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::analytics::{self, SiteConfig, purpose};
 
@@ -119,33 +119,18 @@ async fn register(
         },
         prepay: 1_000 * phala_client::primitives::PHA,
     });
-    // The devnet's workers sign with the same dev accounts: a nonce can be taken under us.
-    let mut last = None;
-    for _ in 0..10 {
-        match client
-            .submit_and_wait(call.clone(), owner, TxOptions::default())
-            .await
-        {
-            Ok(outcome) => {
-                return outcome
-                    .events
-                    .iter()
-                    .find_map(|e| match e {
-                        phala_runtime::RuntimeEvent::Analytics(
-                            analytics::Event::SiteRegistered { site, .. },
-                        ) => Some(*site),
-                        _ => None,
-                    })
-                    .ok_or_else(|| anyhow!("the demo site was not registered"));
-            }
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err(anyhow!(
-        "registering the demo site kept failing: {}",
-        last.map(|e| e.to_string()).unwrap_or_default()
-    ))
+    crate::devnet_cluster::submit_retried(client, call, owner, "registering the demo site")
+        .await?
+        .events
+        .iter()
+        .find_map(|e| match e {
+            phala_runtime::RuntimeEvent::Analytics(analytics::Event::SiteRegistered {
+                site,
+                ..
+            }) => Some(*site),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow!("the demo site was not registered"))
 }
 
 const PAGES: [(&str, &str, &str); 4] = [

@@ -106,8 +106,7 @@ async fn setup(rpc: SocketAddr, workers: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Root's `create_cluster`, retried: the devnet's workers sign with the same dev accounts,
-/// so a nonce can be taken under our feet.
+/// Root's `create_cluster`.
 async fn create(client: &Client, workers: Vec<[u8; 32]>) -> Result<phala_client::primitives::H256> {
     let root = Sr25519Pair::from_uri("//Alice").map_err(|e| anyhow!("{e}"))?;
     let call = RuntimeCall::Sudo(sudo::Call::sudo {
@@ -115,30 +114,41 @@ async fn create(client: &Client, workers: Vec<[u8; 32]>) -> Result<phala_client:
             workers,
         })),
     });
+    submit_retried(client, call, &root, "create_cluster")
+        .await?
+        .events
+        .iter()
+        .find_map(|e| match e {
+            phala_runtime::RuntimeEvent::Contracts(contracts::Event::ClusterCreated {
+                cluster,
+                ..
+            }) => Some(*cluster),
+            _ => None,
+        })
+        .context("root's create_cluster did not create a cluster")
+}
+
+/// Submits `call` signed by a dev account and waits for it, retried: the devnet's workers
+/// sign with the same dev accounts, so a nonce can be taken under our feet.
+pub(crate) async fn submit_retried(
+    client: &Client,
+    call: RuntimeCall,
+    signer: &Sr25519Pair,
+    what: &str,
+) -> Result<phala_client::TxOutcome> {
     let mut last = None;
     for _ in 0..10 {
         match client
-            .submit_and_wait(call.clone(), &root, TxOptions::default())
+            .submit_and_wait(call.clone(), signer, TxOptions::default())
             .await
         {
-            Ok(outcome) => {
-                return outcome
-                    .events
-                    .iter()
-                    .find_map(|e| match e {
-                        phala_runtime::RuntimeEvent::Contracts(
-                            contracts::Event::ClusterCreated { cluster, .. },
-                        ) => Some(*cluster),
-                        _ => None,
-                    })
-                    .context("root's create_cluster did not create a cluster");
-            }
+            Ok(outcome) => return Ok(outcome),
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     Err(anyhow!(
-        "create_cluster kept failing: {}",
+        "{what} kept failing: {}",
         last.map(|e| e.to_string()).unwrap_or_default()
     ))
 }

@@ -75,7 +75,7 @@ enum Command {
     /// The treasury: propose spends, list them with the pot, pay them out.
     #[command(subcommand)]
     Treasury(gov_cmds::TreasuryCmd),
-    /// Web3 Analytics: register and manage sites on chain.
+    /// Web3 Analytics: sites on chain, the tracker snippet, reports and a dashboard.
     #[command(subcommand)]
     Analytics(analytics_cmds::AnalyticsCmd),
 }

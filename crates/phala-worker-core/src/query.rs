@@ -286,27 +286,14 @@ impl QueryService {
             caller,
         } = opened;
         let answer = caller.and_then(|caller| Self::run(rng, &snap, &query, caller, deadline));
-        let (nonce, contract) = (query.body.nonce, query.body.contract);
-        let reply = QueryReply {
-            nonce,
-            height: snap.height,
-            block_hash: snap.block_hash,
-            payload: answer.encode(),
-        };
-        let signature = snap.identity.sign(&reply.signing_payload(&snap.genesis));
-        let signed = SignedReply {
-            reply,
-            worker: snap.identity.public(),
-            signature,
-        };
-        let sealed = Envelope::seal(
+        seal_reply(
             rng,
+            &snap,
+            query.body.nonce,
+            &answer,
             &reply_to,
-            Purpose::QueryReply,
-            Some(contract),
-            &signed.encode(),
-        )?;
-        Ok(sealed.encode())
+            query.body.contract,
+        )
     }
 
     fn run(
@@ -447,27 +434,47 @@ impl QueryService {
                 }
             }
         };
-        let reply = QueryReply {
-            nonce: request.nonce,
-            height: snap.height,
-            block_hash: snap.block_hash,
-            payload: answer.encode(),
-        };
-        let signature = snap.identity.sign(&reply.signing_payload(&snap.genesis));
-        let signed = SignedReply {
-            reply,
-            worker: snap.identity.public(),
-            signature,
-        };
-        Ok(Envelope::seal(
+        seal_reply(
             rng,
+            &snap,
+            request.nonce,
+            &answer,
             &envelope.header.sender,
-            Purpose::QueryReply,
-            Some(phala_mq::analytics_api::service_id()),
-            &signed.encode(),
-        )?
-        .encode())
+            phala_mq::analytics_api::service_id(),
+        )
     }
+}
+
+/// Signs `answer` with the identity key, naming the snapshot's block and echoing `nonce`,
+/// and seals it to the caller's `reply_to` key.
+fn seal_reply(
+    rng: &mut impl rand_core::CryptoRng,
+    snap: &Snapshot,
+    nonce: [u8; 32],
+    answer: &Answer,
+    reply_to: &[u8; 32],
+    contract: H256,
+) -> Result<Vec<u8>, QueryServiceError> {
+    let reply = QueryReply {
+        nonce,
+        height: snap.height,
+        block_hash: snap.block_hash,
+        payload: answer.encode(),
+    };
+    let signature = snap.identity.sign(&reply.signing_payload(&snap.genesis));
+    let signed = SignedReply {
+        reply,
+        worker: snap.identity.public(),
+        signature,
+    };
+    Ok(Envelope::seal(
+        rng,
+        reply_to,
+        Purpose::QueryReply,
+        Some(contract),
+        &signed.encode(),
+    )?
+    .encode())
 }
 
 /// A query through the first stage ([`QueryService::open`]): readable, and either admitted
