@@ -41,10 +41,10 @@ pub struct ReportArgs {
     pub site: u64,
     /// realtime, traffic, pages, sources, devices or engagement.
     pub analysis: String,
-    /// Whole UTC days, ending today.
+    /// Whole UTC days, ending today (1 to 93).
     #[arg(long, default_value = "7")]
     pub days: u32,
-    /// Traffic per hour instead of per day.
+    /// Traffic per hour instead of per day (traffic only).
     #[arg(long)]
     pub hourly: bool,
     /// The owner's or an analyst's secret URI: the query is signed by it.
@@ -86,6 +86,9 @@ pub fn analysis(name: &str, days: u32, hourly: bool, today: u32) -> Result<Analy
         from_day: today.saturating_sub(days - 1),
         days,
     };
+    if hourly && name != "traffic" {
+        bail!("--hourly applies to the traffic analysis only");
+    }
     Ok(match name {
         "realtime" => Analysis::Realtime,
         "traffic" => Analysis::Traffic { days, hourly },
@@ -278,11 +281,72 @@ pub async fn snippet(args: SnippetArgs) -> Result<()> {
     Ok(())
 }
 
+/// Checks, before asking, what would make every answer a refusal: the site is open, the
+/// signer may run `purpose` there (any analysis if 0), and the worker is in its cluster.
+async fn check_access(
+    client: &Client,
+    worker: &WorkerApi,
+    url: &str,
+    site: u64,
+    signer: &Sr25519Pair,
+    purpose: u32,
+) -> Result<()> {
+    let snapshot = client
+        .site(site)
+        .await?
+        .ok_or_else(|| anyhow!("no open site #{site} (phala analytics site status)"))?;
+    let who = signer.account_id();
+    let granted = if who == snapshot.info.owner {
+        snapshot.info.config.purposes
+    } else {
+        client
+            .storage(
+                &phala_runtime::modules::analytics::ANALYSTS.key(&site, &who),
+                None,
+            )
+            .await?
+            .and_then(|b| <u32 as parity_scale_codec::Decode>::decode(&mut b.as_slice()).ok())
+            .unwrap_or(0)
+    };
+    let allowed = if purpose == 0 {
+        granted != 0
+    } else {
+        granted & purpose != 0
+    };
+    if !allowed {
+        bail!(
+            "{who} may not run {} on site #{site}: only its owner {} and the analysts it names              (`phala analytics site analyst`) may",
+            if purpose == 0 {
+                "any analysis".to_string()
+            } else {
+                "this analysis".to_string()
+            },
+            snapshot.info.owner
+        );
+    }
+    let cluster = snapshot.info.cluster;
+    worker.analytics_key(client, cluster).await.map_err(|e| {
+        anyhow!(
+            "worker {url} cannot answer for site #{site}: {e} (site #{site}'s cluster is              {cluster}; `phala cluster {cluster}` lists its members)"
+        )
+    })?;
+    Ok(())
+}
+
 pub async fn report(args: ReportArgs) -> Result<()> {
     let signer = suri_pair(&args.suri)?;
     let client = connect(&args.url, std::time::Duration::from_secs(60)).await?;
     let analysis = analysis(&args.analysis, args.days, args.hourly, today())?;
     let worker = WorkerApi::new(&args.worker)?;
+    check_access(
+        &client,
+        &worker,
+        &args.worker,
+        args.site,
+        &signer,
+        analysis.purpose(),
+    )
+    .await?;
     caught_up(&client, &worker).await?;
     let (height, answer) = worker
         .analyse(
@@ -446,9 +510,15 @@ pub async fn serve_dashboard(
 pub async fn dashboard(args: DashboardArgs) -> Result<()> {
     let signer = suri_pair(&args.suri)?;
     let client = connect(&args.url, std::time::Duration::from_secs(60)).await?;
-    if client.site(args.site).await?.is_none() {
-        bail!("no open site #{} (phala analytics site status)", args.site);
-    }
+    check_access(
+        &client,
+        &WorkerApi::new(&args.worker)?,
+        &args.worker,
+        args.site,
+        &signer,
+        0,
+    )
+    .await?;
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let (local, handle) = serve_dashboard(client, &args.worker, signer, args.site, addr).await?;
     crate::outln!(

@@ -214,6 +214,20 @@ impl DevnetPlan {
             let name = format!("{}'s gatekeeper API", g.validator);
             wanted.push((name, g.listen, "--gatekeeper-port"));
         }
+        if let Some(demo) = self.analytics_demo {
+            for (what, port, flag) in [
+                ("the analytics demo site", demo.site, "--demo-port"),
+                (
+                    "the analytics dashboard",
+                    demo.dashboard,
+                    "--dashboard-port",
+                ),
+            ] {
+                if port != 0 {
+                    wanted.push((what.into(), SocketAddr::from(([127, 0, 0, 1], port)), flag));
+                }
+            }
+        }
         // Held until every port is tried: two parts of one plan on one port fail too.
         let mut held = Vec::new();
         for (what, addr, flag) in wanted {

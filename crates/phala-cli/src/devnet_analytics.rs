@@ -177,7 +177,7 @@ fn page(path: &str, title: &str, body: &str, snippet: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Example Coffee</title><style>body{{font:16px/1.5 system-ui,sans-serif;\
+         <title>{title} · Example Coffee</title><link rel=\"icon\" href=\"data:,\"><style>body{{font:16px/1.5 system-ui,sans-serif;\
          max-width:760px;margin:40px auto;padding:0 16px;color:#222}}nav a{{color:#3d5afe}}\
          table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;\
          padding:4px;text-align:left}}</style>{snippet}</head><body><nav>{nav}</nav>\

@@ -137,7 +137,9 @@ impl WorkerApi {
             .request(hyper::Method::GET, "/analytics/info", Vec::new())
             .await?;
         if !status.is_success() {
-            return Err(self.fail(format!("/analytics/info answered {status}")));
+            return Err(self.fail(format!(
+                "/analytics/info answered {status}: is this a phala worker's API?"
+            )));
         }
         serde_json::from_slice(&body).map_err(|e| self.bad(format!("/analytics/info: {e}")))
     }
@@ -151,6 +153,11 @@ impl WorkerApi {
         cluster: H256,
     ) -> Result<[u8; 32], ClientError> {
         let info = self.analytics_info().await?;
+        if info.get("serviceKey").is_none_or(serde_json::Value::is_null) {
+            return Err(self.fail(
+                "it holds no cluster key: it is in no cluster, or has not received the key yet",
+            ));
+        }
         let key: [u8; 32] = self
             .hex_field(&info, "/serviceKey")?
             .try_into()

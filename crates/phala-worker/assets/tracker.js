@@ -280,6 +280,7 @@
   function hideBanner() { if (banner) { banner.remove(); banner = null; } }
   function showBanner() {
     if (banner) return;
+    var current = (saved() || {}).purposes || 0;
     banner = document.createElement("div");
     banner.id = "phala-consent";
     banner.setAttribute("role", "dialog");
@@ -293,12 +294,17 @@
       "confidential workers; the site sees totals, never you. Choose what you allow; you can " +
       "change your mind or erase it at any time.</p>" +
       offered.map(function (p) {
-        return "<label style='display:block;margin:2px 0'><input type='checkbox' data-purpose='" + p[0] + "'> " + p[2] + "</label>";
+        return "<label style='display:block;margin:2px 0'><input type='checkbox' data-purpose='" + p[0] + "'" + (current & p[0] ? " checked" : "") + "> " + p[2] + "</label>";
       }).join("") +
       "<div style='margin-top:12px;display:flex;gap:8px;flex-wrap:wrap'>" +
       "<button data-act='all' style='padding:6px 12px'>Accept all</button>" +
       "<button data-act='some' style='padding:6px 12px'>Accept selected</button>" +
-      "<button data-act='none' style='padding:6px 12px'>Decline</button></div>";
+      "<button data-act='none' style='padding:6px 12px'>" + (current ? "Decline and erase what is held" : "Decline") + "</button></div>";
+    // "Accept selected" with nothing ticked would be a decline in disguise.
+    var some = banner.querySelector("button[data-act=some]");
+    function sync() { some.disabled = !banner.querySelector("input:checked"); }
+    banner.addEventListener("change", sync);
+    sync();
     banner.addEventListener("click", function (e) {
       var act = e.target && e.target.dataset && e.target.dataset.act;
       if (!act) return;
@@ -353,10 +359,17 @@
         result.textContent = "Withdrawal sent to the chain (transaction " + r.transaction.slice(0, 18) + "…); waiting for the cluster to erase your data…";
         box.dataset.withdrawn = "true";
         return waitErased(90000).then(function (ok) {
-          result.textContent = ok ? "Withdrawn: the cluster erased your data, and this browser forgot its key." :
-            "The withdrawal is not applied yet; try again in a minute (your key is kept until it is).";
-          if (ok) box.dataset.erased = "true";
-          else w.disabled = false;
+          if (ok) {
+            box.dataset.erased = "true";
+            return renderYourData().then(function () {
+              var after = document.getElementById("phala-result");
+              if (after) after.textContent = "Withdrawn: the cluster erased your data, and this browser forgot its key.";
+              box.dataset.withdrawn = "true";
+              box.dataset.erased = "true";
+            });
+          }
+          result.textContent = "The withdrawal is not applied yet; try again in a minute (your key is kept until it is).";
+          w.disabled = false;
         });
       }, function (e) { w.disabled = false; result.textContent = e.message; });
     };

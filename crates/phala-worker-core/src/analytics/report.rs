@@ -121,6 +121,7 @@ pub fn analyse(
         k: u64::from(site.config.min_cohort),
         noise,
         rng,
+        now_ms,
     };
     // Only visitors whose consent covers this analysis now.
     // Numbered: a cell counts each visitor once, by number.
@@ -182,11 +183,17 @@ struct Ctx<'a, R> {
     k: u64,
     noise: Option<Noise>,
     rng: &'a mut R,
+    /// The answer's block time: hours and days after it are not reported.
+    now_ms: u64,
 }
 
 impl<R: rand_core::CryptoRng> Ctx<'_, R> {
-    /// A (visitors, views) cell: both hidden when the (noisy) visitors are under k.
+    /// A (visitors, views) cell: both hidden when the (noisy) visitors are under k. Without
+    /// noise an empty cell shows 0: it describes nobody.
     fn cell(&mut self, visitors: u64, views: u64) -> (Cell, Cell) {
+        if visitors == 0 && self.noise.is_none() {
+            return (Some(0), Some(views));
+        }
         let (visitors, views) = match self.noise {
             Some(noise) => (
                 noise.apply(self.rng, visitors),
@@ -325,7 +332,7 @@ fn traffic<R: rand_core::CryptoRng>(
             clamp,
         );
         let mut start = day_start;
-        while start < day_end {
+        while start < day_end && start <= ctx.now_ms {
             let (visitors, views) = if hidden.contains(&start) {
                 (None, None)
             } else {
@@ -477,6 +484,9 @@ fn engagement<R: rand_core::CryptoRng>(
     for day in 0..u64::from(days.days) {
         let day_start = from.saturating_add(day.saturating_mul(DAY_MS));
         let day_end = day_start.saturating_add(DAY_MS);
+        if day_start > ctx.now_ms {
+            break;
+        }
         let (mut people, mut count, mut bounces, mut duration_ms) = (0u64, 0u64, 0u64, 0u64);
         for (_, views) in records {
             let mut visits = visits(views, day_start, day_end);
