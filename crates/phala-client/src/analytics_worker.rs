@@ -153,7 +153,10 @@ impl WorkerApi {
         cluster: H256,
     ) -> Result<[u8; 32], ClientError> {
         let info = self.analytics_info().await?;
-        if info.get("serviceKey").is_none_or(serde_json::Value::is_null) {
+        if info
+            .get("serviceKey")
+            .is_none_or(serde_json::Value::is_null)
+        {
             return Err(self.fail(
                 "it holds no cluster key: it is in no cluster, or has not received the key yet",
             ));

@@ -30,6 +30,7 @@ fn cluster() -> ClusterKey {
     ClusterKey {
         cluster: H256([3; 32]),
         seed: Seed::from_bytes([9; 32]),
+        members: 1,
     }
 }
 
@@ -313,7 +314,9 @@ fn bench(c: &mut Criterion) {
         ),
     ] {
         group.bench_function(name, |b| {
-            b.iter(|| report::analyse(&mut rng, 1, &site, &owner, analysis, NOW, &ledger).unwrap())
+            b.iter(|| {
+                report::analyse(&mut rng, 1, &site, &owner, analysis, NOW, &ledger, 1).unwrap()
+            })
         });
     }
     group.finish();

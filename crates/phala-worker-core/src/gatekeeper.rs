@@ -85,6 +85,9 @@ impl MasterKeys {
 pub struct ClusterKey {
     pub cluster: H256,
     pub seed: Seed,
+    /// How many workers the key was delivered to: the cluster's members (clusters do not
+    /// grow), among whom a site's daily privacy budget is shared.
+    pub members: u32,
 }
 
 /// Master keys `0..=up_to`, as sealed in a hand-over.
@@ -466,7 +469,11 @@ pub(crate) fn on_cluster_event(
             let pair = KeyPair::new(Seed::from_bytes(bytes));
             let seed = pair.seed().clone();
             if pair.public() == pubkey && pair.ecdh_public() == ecdh_pubkey {
-                *cluster_key = Some(ClusterKey { cluster, seed });
+                *cluster_key = Some(ClusterKey {
+                    cluster,
+                    seed,
+                    members: u32::try_from(envelopes.len()).unwrap_or(u32::MAX),
+                });
                 fx.notes
                     .push(format!("received the key of cluster {cluster}"));
             } else {

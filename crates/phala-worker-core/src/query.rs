@@ -347,6 +347,7 @@ impl QueryService {
         let site = snap.analytics.sites.get(&query.site).ok_or_else(|| {
             crate::analytics::report::ReportError::UnknownSite(query.site).to_string()
         })?;
+        let members = snap.cluster_key.as_ref().map_or(1, |c| c.members);
         crate::analytics::report::analyse(
             rng,
             query.site,
@@ -355,6 +356,7 @@ impl QueryService {
             query.analysis,
             snap.timestamp_ms,
             &snap.analytics.ledger,
+            members,
         )
         .map(|answer| answer.encode())
         .map_err(|e| e.to_string())

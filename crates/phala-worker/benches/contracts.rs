@@ -59,6 +59,7 @@ fn bench(c: &mut Criterion) {
     let cluster = ClusterKey {
         cluster: H256([7; 32]),
         seed: Seed::from_bytes([9; 32]),
+        members: 1,
     };
     let runtime = Arc::new(ContractRuntime::default());
     let code_hash = H256(runtime.codes.add(&flipper()));

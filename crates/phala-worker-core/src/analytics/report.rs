@@ -74,7 +74,10 @@ fn sensitivity(analysis: &Analysis) -> u64 {
 }
 
 /// Answers `analysis` of `site` for `who` at block time `now_ms`. Differentially private
-/// sites charge this member's `ledger` first.
+/// sites charge this member's `ledger` first, against its share of the daily budget (the
+/// budget split evenly among the cluster's `members`, so all of them together never spend
+/// more than the budget).
+#[allow(clippy::too_many_arguments)]
 pub fn analyse(
     rng: &mut impl rand_core::CryptoRng,
     site_id: u64,
@@ -83,6 +86,7 @@ pub fn analyse(
     analysis: Analysis,
     now_ms: u64,
     ledger: &SharedLedger,
+    members: u32,
 ) -> Result<AnalyticsAnswer, ReportError> {
     let purpose = analysis.purpose();
     let name = name(&analysis);
@@ -106,7 +110,8 @@ pub fn analyse(
     }
     let (noise, budget_left) = match site.config.dp {
         Some(dp) => {
-            let left = ledger.charge(site_id, now_ms, dp.epsilon_milli, dp.daily_budget_milli)?;
+            let share = dp.daily_budget_milli / members.max(1);
+            let left = ledger.charge(site_id, now_ms, dp.epsilon_milli, share)?;
             (
                 Some(Noise {
                     sensitivity: sensitivity(&analysis),

@@ -15,6 +15,7 @@ fn cluster() -> ClusterKey {
     ClusterKey {
         cluster: H256([3; 32]),
         seed: Seed::from_bytes([9; 32]),
+        members: 1,
     }
 }
 
@@ -146,6 +147,7 @@ impl Cluster {
             analysis,
             now_ms,
             &self.state.ledger,
+            1,
         )
         .map(|a| a.body)
     }
@@ -396,6 +398,7 @@ fn differential_privacy_adds_noise_and_refuses_once_the_budget_is_spent() {
         Analysis::Realtime,
         NOON + 3_000,
         &c.state.ledger,
+        1,
     )
     .unwrap();
     assert_eq!(answer.noise_scale_milli, Some(2_000));
@@ -425,7 +428,16 @@ fn only_the_owner_and_authorized_analysts_ask_and_only_offered_analyses() {
     );
     let site = c.state.sites[&1].clone();
     let run = |c: &mut Cluster, who: &AccountId32, analysis| {
-        analyse(&mut c.rng, 1, &site, who, analysis, NOON, &c.state.ledger)
+        analyse(
+            &mut c.rng,
+            1,
+            &site,
+            who,
+            analysis,
+            NOON,
+            &c.state.ledger,
+            1,
+        )
     };
     assert!(run(&mut c, &analyst, Analysis::Pages { days: today() }).is_ok());
     let traffic = Analysis::Traffic {
@@ -783,4 +795,33 @@ fn bad_requests_count_against_their_source_before_any_work() {
     );
     // Others are not affected.
     desk.accept(&sealed(&good), None, src(8), NOON).unwrap();
+}
+
+#[test]
+fn the_members_of_a_cluster_share_one_daily_budget() {
+    let dp = DpConfig {
+        epsilon_milli: 500,
+        daily_budget_milli: 1_000,
+    };
+    let c = Cluster::new(config(2, Some(dp)));
+    let site = c.state.sites[&1].clone();
+    let mut rng = commonware_utils::test_rng();
+    // Two members, each with its own ledger: half the budget each, so asking both cannot
+    // spend more than the site's budget.
+    for member in [AnalyticsState::default(), AnalyticsState::default()] {
+        let ask = |rng: &mut commonware_utils::TestRng| {
+            analyse(
+                rng,
+                1,
+                &site,
+                &owner(),
+                Analysis::Realtime,
+                NOON,
+                &member.ledger,
+                2,
+            )
+        };
+        assert_eq!(ask(&mut rng).unwrap().budget_left_milli, Some(0));
+        assert!(matches!(ask(&mut rng), Err(ReportError::Budget(_))));
+    }
 }

@@ -53,6 +53,7 @@ pub fn worker(runtime: ContractRuntime) -> (Arc<Shared>, Worker) {
     let cluster = ClusterKey {
         cluster: H256([7; 32]),
         seed: Seed::from_bytes([9; 32]),
+        members: 1,
     };
     let runtime = Arc::new(runtime);
     let code_hash = runtime.codes.add(&wat::parse_str(SLOW).unwrap());
