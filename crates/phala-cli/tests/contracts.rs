@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -20,68 +19,10 @@ use serde_json::Value;
 /// finding the constructor input or the contract's state in the clear.
 const SUPPLY_MARKER: u128 = 0x5EC2_E7C0_DE00_0000_0000_0000_7A11_0001;
 
-use common::net::{Net, port_of, tail};
-
-trait ContractCli {
-    fn contract(&self, args: &[&str]) -> Result<String, String>;
-    fn json(&self, args: &[&str]) -> Value;
-}
-
-impl ContractCli for Net {
-    /// Runs `phala contract …` against this devnet; its stdout, or its error text.
-    fn contract(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_phala"))
-            .arg("contract")
-            .args(args)
-            .args(["--url", &self.url()])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
-        }
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        let out = self.contract(&args).unwrap_or_else(|e| {
-            panic!(
-                "phala contract {args:?}: {e}\nlog tail:\n{}",
-                tail(&self.log())
-            )
-        });
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-    }
-}
-
-/// A bundle of the project's own `examples/contracts`.
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/contracts")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn fixture(name: &str) -> String {
-    phala_vm::contract_fixtures_dir()
-        .join(name)
-        .display()
-        .to_string()
-}
+use common::net::{Net, example, fixture, port_of, tail, worker_info as info};
 
 fn ss58(uri: &str) -> String {
     Sr25519Pair::from_uri(uri).unwrap().account_id().to_ss58()
-}
-
-async fn info(port: u16) -> Value {
-    let (_, body) = common::http(port, "GET", "/info", &[])
-        .await
-        .expect("worker /info");
-    serde_json::from_slice(&body).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,43 +43,10 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         fixture("ink4_flipper.contract.json"),
         fixture("ink5_flipper.contract.json"),
     ] {
-        let made = net.json(&[
-            "instantiate",
-            &bundle,
-            "--suri",
-            "//Charlie",
-            "--args",
-            "false",
-        ]);
-        assert_eq!(made["status"], "Success", "{made:#}");
-        let contract = made["contract"].as_str().unwrap().to_string();
-        let get = |worker: &str| {
-            net.contract(&[
-                "query",
-                &bundle,
-                "--contract",
-                &contract,
-                "--message",
-                "get",
-                "--worker",
-                worker,
-            ])
-        };
-        assert_eq!(
-            serde_json::from_str::<Value>(&get(&worker1).unwrap()).unwrap(),
-            serde_json::json!({"Ok": false})
-        );
-        let flipped = net.json(&[
-            "call",
-            &bundle,
-            "--contract",
-            &contract,
-            "--message",
-            "flip",
-            "--suri",
-            "//Charlie",
-        ]);
-        assert_eq!(flipped["status"], "Success", "{flipped:#}");
+        let contract = net.instantiate(&bundle, "false");
+        let get = |worker: &str| net.query(&bundle, &contract, "get", worker).unwrap();
+        assert_eq!(get(&worker1), serde_json::json!({"Ok": false}));
+        let flipped = net.call(&bundle, &contract, "flip");
         assert_eq!(
             flipped["output"]["result"],
             serde_json::json!({"Ok": null}),
@@ -146,10 +54,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
         );
         // Both workers ran it.
         for worker in [&worker1, &worker2] {
-            assert_eq!(
-                serde_json::from_str::<Value>(&get(worker).unwrap()).unwrap(),
-                serde_json::json!({"Ok": true})
-            );
+            assert_eq!(get(worker), serde_json::json!({"Ok": true}));
         }
         // Out of gas: it fails, is charged, and changes nothing.
         let err = net
@@ -167,10 +72,7 @@ async fn confidential_contracts_deploy_run_and_answer_on_a_devnet_cluster() {
             ])
             .unwrap_err();
         assert!(err.contains("OutOfGas"), "{err}");
-        assert_eq!(
-            serde_json::from_str::<Value>(&get(&worker2).unwrap()).unwrap(),
-            serde_json::json!({"Ok": true})
-        );
+        assert_eq!(get(&worker2), serde_json::json!({"Ok": true}));
         flippers.push((bundle, contract));
     }
 

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use parity_scale_codec::{Decode, Encode};
 use phala_client::Client;
 use phala_keys::Sr25519Pair;
@@ -18,63 +16,6 @@ use phala_runtime::modules::registry;
 
 fn account(uri: &str) -> String {
     Sr25519Pair::from_uri(uri).unwrap().account_id().to_ss58()
-}
-
-/// Polls (bounded) until `f` is `Some`.
-fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-fn referendum_index(out: &str) -> u32 {
-    let at = out
-        .find("Referendum #")
-        .unwrap_or_else(|| panic!("no index in {out}"));
-    out[at + "Referendum #".len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn approve(url: &str, index: u32) {
-    let index = index.to_string();
-    // 35M of the devnet's 66M PHA that can vote: past the 50 % support at the start.
-    for voter in ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve"] {
-        common::phala_at(
-            url,
-            &[
-                "gov",
-                "vote",
-                &index,
-                "aye",
-                "7000000",
-                "--conviction",
-                "1x",
-                "--suri",
-                voter,
-            ],
-        )
-        .unwrap_or_else(|e| panic!("vote by {voter}: {e}"));
-    }
-    until("the referendum's approval", 90, || {
-        let out = common::phala_at(url, &["gov", "status", &index]).unwrap();
-        assert!(
-            !out.contains("rejected") && !out.contains("timed out"),
-            "{out}"
-        );
-        out.contains("approved").then_some(())
-    });
 }
 
 #[test]
@@ -111,11 +52,11 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
     .unwrap();
     assert_eq!(by_name.lines().next(), Some(hex.as_str()));
     let out = common::submit_referendum(&url, "root", &hex);
-    let index = referendum_index(&out);
+    let index = common::referendum_index(&out);
     let status = common::phala_at(&url, &["gov", "status", &index.to_string()]).unwrap();
     assert!(status.contains("root"), "{status}");
-    approve(&url, index);
-    until("the measurement's enactment", 30, || {
+    common::approve(&url, index);
+    common::until("the measurement's enactment", 30, || {
         runtime
             .block_on(client.storage(&registry::ALLOWED_MEASUREMENTS.key(&measurement), None))
             .unwrap()
@@ -147,7 +88,7 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
         "the lock ended before its conviction period"
     );
     // One conviction period (30 s on a devnet) after the approval, unlock frees it.
-    until("the conviction period's end", 90, || {
+    common::until("the conviction period's end", 90, || {
         let out = common::phala_at(&url, &["gov", "unlock", "--suri", "//Bob"]).unwrap();
         out.contains("free of votes").then_some(())
     });
@@ -191,10 +132,10 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
         ],
     )
     .unwrap_or_else(|e| panic!("treasury spend: {e}"));
-    let index = referendum_index(&out);
+    let index = common::referendum_index(&out);
     assert!(out.contains("treasurer"), "{out}");
-    approve(&url, index);
-    let spends = until("the approved spend", 30, || {
+    common::approve(&url, index);
+    let spends = common::until("the approved spend", 30, || {
         let out = common::phala_at(&url, &["treasury", "spends"]).unwrap();
         out.contains("payable now").then_some(out)
     });
@@ -254,7 +195,7 @@ fn a_parameters_referendum_changes_what_gatekeepers_pay_from_its_enactment_block
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(Client::connect(&url)).unwrap();
     let (mut next, mut params_set, mut settled) = (1, None, Vec::new());
-    until("a settlement that pays the computing worker", 240, || {
+    common::until("a settlement that pays the computing worker", 240, || {
         next = settlements_since(&runtime, &client, next, &mut params_set, &mut settled);
         settled.iter().any(|(_, paid)| *paid > 0).then_some(())
     });
@@ -269,13 +210,13 @@ fn a_parameters_referendum_changes_what_gatekeepers_pay_from_its_enactment_block
     let call = RuntimeCall::Computation(computation::Call::set_params { params });
     let out = common::submit_referendum(&url, "parameters", &common::hex(&call.encode()));
     assert!(out.contains("parameters"), "{out}");
-    approve(&url, referendum_index(&out));
-    let enacted = until("the parameters' enactment", 60, || {
+    common::approve(&url, common::referendum_index(&out));
+    let enacted = common::until("the parameters' enactment", 60, || {
         next = settlements_since(&runtime, &client, next, &mut params_set, &mut settled);
         params_set
     });
     // Settlements of blocks after it come in: every one pays nothing.
-    until("settlements of blocks after the enactment", 120, || {
+    common::until("settlements of blocks after the enactment", 120, || {
         next = settlements_since(&runtime, &client, next, &mut params_set, &mut settled);
         (settled.iter().filter(|(block, _)| *block > enacted).count() >= 2).then_some(())
     });

@@ -340,3 +340,63 @@ pub fn phala_at(url: &str, args: &[&str]) -> Result<String, String> {
         Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// Polls (bounded) until `f` is `Some`.
+pub fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The referendum's index in `phala gov submit`'s output.
+pub fn referendum_index(out: &str) -> u32 {
+    let at = out
+        .find("Referendum #")
+        .unwrap_or_else(|| panic!("no index in {out}"));
+    out[at + "Referendum #".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Votes referendum `index` through: five dev accounts vote aye with conviction, and it
+/// is awaited (bounded) until approved.
+pub fn approve(url: &str, index: u32) {
+    let index = index.to_string();
+    // 35M of the devnet's 66M PHA that can vote: past the 50 % support at the start.
+    for voter in ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve"] {
+        phala_at(
+            url,
+            &[
+                "gov",
+                "vote",
+                &index,
+                "aye",
+                "7000000",
+                "--conviction",
+                "1x",
+                "--suri",
+                voter,
+            ],
+        )
+        .unwrap_or_else(|e| panic!("vote by {voter}: {e}"));
+    }
+    until("the referendum's approval", 90, || {
+        let out = phala_at(url, &["gov", "status", &index]).unwrap();
+        assert!(
+            !out.contains("rejected") && !out.contains("timed out"),
+            "{out}"
+        );
+        out.contains("approved").then_some(())
+    });
+}

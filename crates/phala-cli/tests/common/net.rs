@@ -92,6 +92,69 @@ impl Net {
         format!("ws://127.0.0.1:{}", self.rpc)
     }
 
+    /// Runs `phala contract …` against this devnet; its stdout, or its error text.
+    pub fn contract(&self, args: &[&str]) -> Result<String, String> {
+        super::phala_at(&self.url(), &[&["contract"], args].concat())
+    }
+
+    /// `phala contract … --json`, which must succeed: its output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.contract(&args).unwrap_or_else(|e| {
+            panic!(
+                "phala contract {args:?}: {e}\nlog tail:\n{}",
+                tail(&self.log())
+            )
+        });
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    /// Instantiates `bundle` with constructor `args` as //Charlie, which must succeed: the
+    /// contract's id.
+    pub fn instantiate(&self, bundle: &str, args: &str) -> String {
+        let made = self.json(&["instantiate", bundle, "--suri", "//Charlie", "--args", args]);
+        assert_eq!(made["status"], "Success", "{made:#}");
+        made["contract"].as_str().unwrap().to_string()
+    }
+
+    /// Calls `message` of `contract` as //Charlie, which must succeed: the command's output.
+    pub fn call(&self, bundle: &str, contract: &str, message: &str) -> serde_json::Value {
+        let out = self.json(&[
+            "call",
+            bundle,
+            "--contract",
+            contract,
+            "--message",
+            message,
+            "--suri",
+            "//Charlie",
+        ]);
+        assert_eq!(out["status"], "Success", "{out:#}");
+        out
+    }
+
+    /// Queries `message` of `contract` on `worker`: the answer, or the error text.
+    pub fn query(
+        &self,
+        bundle: &str,
+        contract: &str,
+        message: &str,
+        worker: &str,
+    ) -> Result<serde_json::Value, String> {
+        let out = self.contract(&[
+            "query",
+            bundle,
+            "--contract",
+            contract,
+            "--message",
+            message,
+            "--worker",
+            worker,
+        ])?;
+        serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
+    }
+
     /// Waits (bounded) for a line of the devnet's output containing `needle`.
     pub async fn line(&mut self, needle: &str, secs: u64) -> String {
         let start = Instant::now();
@@ -128,4 +191,29 @@ pub fn port_of(line: &str) -> u16 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// A bundle of the project's own `examples/contracts`.
+pub fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/contracts")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A compiled contract of ../shared/fixtures/contracts.
+pub fn fixture(name: &str) -> String {
+    phala_vm::contract_fixtures_dir()
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A worker's `/info`.
+pub async fn worker_info(port: u16) -> serde_json::Value {
+    let (_, body) = super::http(port, "GET", "/info", &[])
+        .await
+        .expect("worker /info");
+    serde_json::from_slice(&body).unwrap()
 }
