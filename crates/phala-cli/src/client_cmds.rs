@@ -394,6 +394,12 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
     let mut workers = client.workers().await?;
     let gatekeepers = client.gatekeepers().await?;
     let clusters = client.clusters().await?;
+    let mut joining = Vec::new();
+    for (id, _) in &clusters {
+        for j in client.joining(*id).await? {
+            joining.push((*id, j.worker));
+        }
+    }
     if let Some(role) = args.role {
         let want = role == Role::Gatekeeper;
         workers.retain(|w| gatekeepers.contains(&w.pubkey) == want);
@@ -422,6 +428,9 @@ pub async fn run_workers(args: WorkersArgs) -> Result<()> {
     let role = |key: &[u8; 32]| -> String {
         if gatekeepers.contains(key) {
             return "gatekeeper (holds the master key)".into();
+        }
+        if let Some((id, _)) = joining.iter().find(|(_, w)| w == key) {
+            return format!("worker joining cluster {id} (waiting for the cluster's state)");
         }
         match clusters.iter().find(|(_, c)| c.workers.contains(key)) {
             Some((id, _)) => format!("worker in cluster {id}"),

@@ -473,6 +473,7 @@ fn dev_worker(
         progress_bar: false,
         contracts: Default::default(),
         ingest_per_source: phala_worker::analytics::ingest::SOURCE_LIMIT,
+        cluster_peers: Vec::new(),
     }
 }
 

@@ -78,6 +78,28 @@ pub enum ClusterCmd {
         #[command(flatten)]
         root: RootArgs,
     },
+    /// Add a registered worker to a cluster whose key is out (root). It gets the key from
+    /// the gatekeepers, then the cluster's state from a member (`phala worker
+    /// --cluster-peer`), and joins the reporting turns. On a live chain, propose
+    /// `contracts.addClusterWorker` with `phala gov submit --track root`.
+    AddWorker {
+        /// The cluster's id (0x-hex); default: the only cluster.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// The worker's identity key (0x-hex).
+        #[arg(long)]
+        worker: String,
+        #[command(flatten)]
+        root: RootArgs,
+    },
+    /// Take a worker out of its cluster (root); a cluster keeps at least one member.
+    RemoveWorker {
+        /// The worker's identity key (0x-hex).
+        #[arg(long)]
+        worker: String,
+        #[command(flatten)]
+        root: RootArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -294,19 +316,24 @@ pub async fn run_clusters(args: ListArgs) -> Result<()> {
     let client = connect(&args.url).await?;
     let clusters = client.clusters().await?;
     if args.json {
-        let list: Vec<_> = clusters
-            .iter()
-            .map(|(id, c)| {
-                json!({
-                    "id": id.to_string(),
-                    "workers": c.workers.iter().map(|w| hex(w)).collect::<Vec<_>>(),
-                    "masterKeyVersion": c.master_version,
-                    "pubkey": c.pubkey.map(|k| hex(&k)),
-                    "ecdhPubkey": c.ecdh_pubkey.map(|k| hex(&k)),
-                    "createdAt": c.created_at,
-                })
-            })
-            .collect();
+        let mut list = Vec::with_capacity(clusters.len());
+        for (id, c) in &clusters {
+            let joining: Vec<_> = client
+                .joining(*id)
+                .await?
+                .iter()
+                .map(|j| json!({"worker": hex(&j.worker), "addedAt": j.added_at, "keyed": j.keyed}))
+                .collect();
+            list.push(json!({
+                "id": id.to_string(),
+                "workers": c.workers.iter().map(|w| hex(w)).collect::<Vec<_>>(),
+                "joining": joining,
+                "masterKeyVersion": c.master_version,
+                "pubkey": c.pubkey.map(|k| hex(&k)),
+                "ecdhPubkey": c.ecdh_pubkey.map(|k| hex(&k)),
+                "createdAt": c.created_at,
+            }));
+        }
         crate::outln!("{:#}", json!(list));
         return Ok(());
     }
@@ -324,13 +351,64 @@ pub async fn run_clusters(args: ListArgs) -> Result<()> {
         for w in &c.workers {
             crate::outln!("  worker:  {}", hex(w));
         }
+        for j in client.joining(*id).await? {
+            crate::outln!(
+                "  joining: {} (added at #{}; {})",
+                hex(&j.worker),
+                j.added_at,
+                if j.keyed {
+                    "has the key, waiting for a member's state"
+                } else {
+                    "waiting for the gatekeepers' key"
+                }
+            );
+        }
     }
     Ok(())
 }
 
-/// `phala cluster create`.
+/// How long `phala cluster create` waits for the gatekeepers to deliver the key.
+const CLUSTER_KEY_WAIT: Duration = Duration::from_secs(60);
+
+/// `phala cluster create|add-worker|remove-worker`.
 pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
-    let ClusterCmd::Create { workers, root } = cmd;
+    let (workers, root) = match cmd {
+        ClusterCmd::Create { workers, root } => (workers, root),
+        ClusterCmd::AddWorker {
+            cluster,
+            worker,
+            root,
+        } => {
+            let worker = hex32("--worker", &worker)?;
+            let client = connect(&root.url).await?;
+            let cluster = crate::contract_cmds::pick_cluster(&client, cluster.as_deref()).await?;
+            as_root(
+                &client,
+                &root.suri,
+                RuntimeCall::Contracts(contracts::Call::add_cluster_worker { cluster, worker }),
+            )
+            .await?;
+            crate::outln!(
+                "0x{} added to cluster {cluster}: the gatekeepers deliver it the key, then it \
+                 needs a member's state (run it with --cluster-peer http://<a member's API>); \
+                 `phala workers` shows it joining until it holds the state.",
+                hex::encode(worker)
+            );
+            return Ok(());
+        }
+        ClusterCmd::RemoveWorker { worker, root } => {
+            let worker = hex32("--worker", &worker)?;
+            let client = connect(&root.url).await?;
+            as_root(
+                &client,
+                &root.suri,
+                RuntimeCall::Contracts(contracts::Call::remove_cluster_worker { worker }),
+            )
+            .await?;
+            crate::outln!("0x{} left its cluster.", hex::encode(worker));
+            return Ok(());
+        }
+    };
     let workers = workers
         .iter()
         .map(|w| hex32("worker key", w))
@@ -352,7 +430,20 @@ pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
             _ => None,
         })
         .context("the chain did not report the cluster")?;
-    crate::outln!("Cluster {cluster} created; the gatekeepers deliver its key next.");
+    // Bounded wait for the gatekeepers' key: contracts and new members need it.
+    let start = std::time::Instant::now();
+    while start.elapsed() < CLUSTER_KEY_WAIT {
+        if let Some(key) = client.cluster(cluster).await?.and_then(|c| c.pubkey) {
+            crate::outln!("Cluster {cluster} created; its key is {}.", hex(&key));
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    crate::outln!(
+        "Cluster {cluster} created; the gatekeepers have not delivered its key within {} s \
+         (`phala clusters` shows it once they do).",
+        CLUSTER_KEY_WAIT.as_secs()
+    );
     Ok(())
 }
 

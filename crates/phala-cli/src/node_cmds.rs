@@ -137,6 +137,7 @@ pub fn node(args: NodeArgs) -> anyhow::Result<()> {
             progress_bar: false,
             contracts: Default::default(),
             ingest_per_source: phala_worker::analytics::ingest::SOURCE_LIMIT,
+            cluster_peers: Vec::new(),
         })
     } else {
         None

@@ -56,6 +56,11 @@ pub struct WorkerArgs {
     /// refused (HTTP 429) so a flood cannot crowd out other visitors.
     #[arg(long, default_value_t = phala_worker::analytics::ingest::SOURCE_LIMIT)]
     ingest_per_source: u32,
+    /// A cluster member's worker API (`http://host:port`) to fetch the cluster's sealed
+    /// state from, should this worker be added to a cluster that exists
+    /// (`contracts.addClusterWorker`). Repeat or separate with commas; tried in turn.
+    #[arg(long, value_delimiter = ',')]
+    cluster_peer: Vec<String>,
 }
 
 pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
@@ -84,6 +89,7 @@ pub fn config(args: WorkerArgs) -> anyhow::Result<WorkerConfig> {
             query_gas: args.query_gas,
         },
         ingest_per_source: args.ingest_per_source,
+        cluster_peers: args.cluster_peer,
     })
 }
 

@@ -84,6 +84,17 @@ impl Client {
         .await
     }
 
+    /// The workers added to a cluster that do not hold its state yet.
+    pub async fn joining(
+        &self,
+        id: H256,
+    ) -> Result<Vec<phala_runtime::modules::contracts::JoiningWorker>, ClientError> {
+        Ok(self
+            .storage_decoded("a Contracts.Joining entry", &module::JOINING.key(&id), None)
+            .await?
+            .unwrap_or_default())
+    }
+
     /// A contract's record on chain (code, cluster, status, public keys).
     pub async fn contract(&self, id: H256) -> Result<Option<ContractRecord>, ClientError> {
         self.storage_decoded(

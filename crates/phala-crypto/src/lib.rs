@@ -32,6 +32,7 @@
 pub mod kdf;
 pub mod keys;
 pub mod query;
+pub mod secretbox;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

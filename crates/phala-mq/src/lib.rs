@@ -218,6 +218,7 @@ mod tests {
             let _ = topics::GatekeeperEvent::decode(&mut bytes.as_slice());
             let _ = topics::GatekeeperReport::decode(&mut bytes.as_slice());
             let _ = topics::ClusterEvent::decode(&mut bytes.as_slice());
+            let _ = topics::ClusterStateReady::decode(&mut bytes.as_slice());
             let _ = topics::WorkerEventWithKey::decode(&mut bytes.as_slice());
             let _ = contracts::ContractCommand::decode(&mut bytes.as_slice());
             let _ = contracts::ContractReport::decode(&mut bytes.as_slice());

@@ -52,6 +52,9 @@ pub const CLUSTER_EVENT: &[u8] = b"phala/cluster/event";
 /// Gatekeeper → chain: a cluster's key, sealed to its workers ([`ClusterKeyReport`]). The
 /// clusters' module owns it, so it has its own topic rather than a gatekeeper report's.
 pub const CLUSTER_KEY_REPORT: &[u8] = b"^phala/cluster/key_report";
+/// Worker → chain: a worker added to a cluster holds the cluster's state and may take its
+/// turn reporting ([`ClusterStateReady`]).
+pub const CLUSTER_STATE_READY: &[u8] = b"^phala/cluster/state_ready";
 
 /// A worker's two public keys: identity (sr25519) and encryption (x25519).
 pub type WorkerKeys = ([u8; 32], [u8; 32]);
@@ -103,6 +106,14 @@ pub enum GatekeeperEvent {
         cluster: H256,
         master_version: u32,
         workers: Vec<WorkerKeys>,
+    },
+    /// A worker was added to an existing cluster: deliver it the cluster's key (derived
+    /// from master key `master_version`, as at creation).
+    #[codec(index = 6)]
+    ClusterMemberAdded {
+        cluster: H256,
+        master_version: u32,
+        worker: WorkerKeys,
     },
 }
 
@@ -170,4 +181,23 @@ pub enum ClusterEvent {
         ecdh_pubkey: [u8; 32],
         envelopes: Vec<Delivery>,
     },
+    /// The key of a cluster that exists, sealed to workers added to it since. They start
+    /// from a member's state (a sealed transfer) and replay the cluster's commands from
+    /// this block on. `members` counts the cluster's workers, the new ones included.
+    #[codec(index = 1)]
+    MemberKey {
+        cluster: H256,
+        pubkey: [u8; 32],
+        ecdh_pubkey: [u8; 32],
+        envelopes: Vec<Delivery>,
+        members: u32,
+    },
+}
+
+/// A worker added to a cluster installed a member's state as of block `at` and replayed
+/// the cluster's commands since: from now on it runs and reports the cluster's commands.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ClusterStateReady {
+    pub cluster: H256,
+    pub at: u32,
 }

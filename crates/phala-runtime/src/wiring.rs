@@ -45,6 +45,11 @@ impl message_queue::Config for Wiring {
             weight: contracts::cluster_key_report_weight,
         },
         Route {
+            topic: topics::CLUSTER_STATE_READY,
+            handle: contracts::on_state_ready,
+            weight: contracts::state_ready_weight,
+        },
+        Route {
             topic: phala_mq::contracts::CONTRACT_REPORT,
             handle: contracts::on_report,
             weight: contracts::report_weight,

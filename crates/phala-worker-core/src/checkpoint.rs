@@ -116,30 +116,8 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::genesis;
     use phala_light_client::LightClient;
-    use phala_primitives::consensus::CommitteeChange;
-    use phala_primitives::{DigestItem, H256, Header};
-
-    fn genesis(seed: u8) -> Header {
-        let change = CommitteeChange {
-            epoch: 0,
-            keys: vec![
-                phala_keys::Ed25519Pair::from_uri("//Alice")
-                    .unwrap()
-                    .public(),
-            ],
-        };
-        Header {
-            parent_hash: H256::zero(),
-            number: 0,
-            state_root: H256([seed; 32]),
-            extrinsics_root: H256::zero(),
-            digest: vec![
-                DigestItem::Consensus(*b"phcs", (1000u64, 10u32).encode()),
-                change.digest_item(),
-            ],
-        }
-    }
 
     fn open(dir: &Path) -> (phala_tee::simulated::Simulated, Sealer) {
         let platform = phala_tee::simulated::Simulated::open(dir).unwrap();

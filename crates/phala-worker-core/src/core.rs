@@ -34,6 +34,9 @@ use phala_crypto::keys::Seed;
 use phala_crypto::query::QueryKeyCertificate;
 use phala_mq::topics::{ClusterEvent, GatekeeperEvent, GatekeeperReport};
 
+mod join;
+pub use join::{JoinError, Joining, KeptBlock, max_sealed_state_bytes, seal_state};
+
 /// One finalized block as the relayer delivers it: the header and a read proof of
 /// [`WorkerCore::proof_keys`] against its state root.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -112,6 +115,8 @@ pub struct CoreState {
     pub iterations: u64,
     /// The cluster's Web3 Analytics sites and their data.
     pub analytics: Arc<crate::analytics::AnalyticsState>,
+    /// Added to a cluster that exists: waiting for a member's state ([`join`]).
+    pub joining: Option<Joining>,
 }
 
 /// What the host should do after an import.
@@ -218,6 +223,7 @@ impl WorkerCore {
             session: MySession::default(),
             iterations: 0,
             analytics: Arc::default(),
+            joining: None,
         };
         Self::assemble(keys, light, state)
     }
@@ -407,8 +413,17 @@ impl WorkerCore {
         {
             state.timestamp_ms = now;
             let fresh = now_ms.saturating_sub(now) <= KEY_EVENT_FRESHNESS_MS;
+            // A joining worker's cluster commands of this block, kept for after its state.
+            let mut kept = Vec::new();
             for message in messages {
                 state.processed_messages = state.processed_messages.saturating_add(1);
+                if state.joining.is_some()
+                    && let Some(key) = &state.cluster_key
+                    && join::is_kept(&message, &key.cluster)
+                {
+                    kept.push(message);
+                    continue;
+                }
                 if let (Some(event), Some(params)) = (computation_event(&message), &params) {
                     state.economy.on_event(params, number, &event);
                     let answer = state
@@ -504,12 +519,30 @@ impl WorkerCore {
                 if from_chain && message.destination == topics::CLUSTER_EVENT {
                     if let Ok(event) = ClusterEvent::decode(&mut message.payload.as_slice()) {
                         let mut fx = Effects::default();
-                        gatekeeper::on_cluster_event(
+                        let taken = gatekeeper::on_cluster_event(
                             &mut state.cluster_key,
                             &self.keys,
                             event,
                             &mut fx,
                         );
+                        if taken.is_some() {
+                            // Whatever another cluster left here is not this one's.
+                            state.contracts = Arc::new(ContractsState {
+                                codes: std::mem::take(
+                                    &mut Arc::make_mut(&mut state.contracts).codes,
+                                ),
+                                ..Default::default()
+                            });
+                            state.analytics = Arc::default();
+                            state.joining = None;
+                        }
+                        if taken == Some(gatekeeper::KeyTaken::Joined) {
+                            state.joining = Some(Joining::new(number));
+                            outcome.notes.push(format!(
+                                "added to a cluster that exists: waiting for a member's state \
+                                 from block #{number} on (GET /cluster/state of a member)"
+                            ));
+                        }
                         self.apply_key_effects(&mut state, fx, fresh, &mut outcome);
                     }
                     continue;
@@ -554,7 +587,9 @@ impl WorkerCore {
                     );
                 }
             }
-            if !state.analytics.sites.is_empty() {
+            if let Some(joining) = state.joining.as_mut() {
+                outcome.notes.extend(joining.keep(number, now, kept));
+            } else if !state.analytics.sites.is_empty() {
                 Arc::make_mut(&mut state.analytics).end_block(state.timestamp_ms, number);
             }
             let mut fx = Effects::default();

@@ -85,8 +85,8 @@ impl MasterKeys {
 pub struct ClusterKey {
     pub cluster: H256,
     pub seed: Seed,
-    /// How many workers the key was delivered to: the cluster's members (clusters do not
-    /// grow), among whom a site's daily privacy budget is shared.
+    /// How many workers the cluster has had at most: among them a site's daily privacy
+    /// budget is shared (one that left may have spent its share already).
     pub members: u32,
 }
 
@@ -265,43 +265,51 @@ pub(crate) fn on_gatekeeper_event(
             cluster,
             master_version,
             workers,
-        } => {
-            let Some(parent) = master
-                .as_ref()
-                .and_then(|m| m.versions.get(&master_version))
-            else {
+        } => seal_cluster_key(master.as_ref(), cluster, master_version, &workers, fx),
+        GatekeeperEvent::ClusterMemberAdded {
+            cluster,
+            master_version,
+            worker,
+        } => seal_cluster_key(master.as_ref(), cluster, master_version, &[worker], fx),
+    }
+}
+
+/// Derives `cluster`'s key from master key `master_version` and reports it sealed to
+/// `workers`. Sealing is deterministic, so every gatekeeper's copy is byte-identical.
+fn seal_cluster_key(
+    master: Option<&MasterKeys>,
+    cluster: H256,
+    master_version: u32,
+    workers: &[phala_mq::topics::WorkerKeys],
+    fx: &mut Effects,
+) {
+    let Some(parent) = master.and_then(|m| m.versions.get(&master_version)) else {
+        return;
+    };
+    let pair = KeyPair::new(parent.cluster_key(&cluster));
+    let mut context = b"cluster-key/".to_vec();
+    context.extend_from_slice(cluster.as_bytes());
+    let mut envelopes = Vec::with_capacity(workers.len());
+    for (pubkey, ecdh) in workers {
+        match parent.seal_deterministic(&context, ecdh, Purpose::KeyDelivery, pair.seed().expose())
+        {
+            Ok(e) => envelopes.push((*pubkey, e)),
+            Err(e) => {
+                fx.notes.push(format!(
+                    "cannot seal cluster {cluster}'s key to worker 0x{}: {e}",
+                    hex::encode(pubkey)
+                ));
                 return;
-            };
-            let pair = KeyPair::new(parent.cluster_key(&cluster));
-            let mut context = b"cluster-key/".to_vec();
-            context.extend_from_slice(cluster.as_bytes());
-            let mut envelopes = Vec::with_capacity(workers.len());
-            for (pubkey, ecdh) in workers {
-                match parent.seal_deterministic(
-                    &context,
-                    &ecdh,
-                    Purpose::KeyDelivery,
-                    pair.seed().expose(),
-                ) {
-                    Ok(e) => envelopes.push((pubkey, e)),
-                    Err(e) => {
-                        fx.notes.push(format!(
-                            "cannot seal cluster {cluster}'s key to worker 0x{}: {e}",
-                            hex::encode(pubkey)
-                        ));
-                        return;
-                    }
-                }
             }
-            fx.reports
-                .push(GatekeeperReport::ClusterKey(ClusterKeyReport {
-                    cluster,
-                    pubkey: pair.public(),
-                    ecdh_pubkey: pair.ecdh_public(),
-                    envelopes,
-                }));
         }
     }
+    fx.reports
+        .push(GatekeeperReport::ClusterKey(ClusterKeyReport {
+            cluster,
+            pubkey: pair.public(),
+            ecdh_pubkey: pair.ecdh_public(),
+            envelopes,
+        }));
 }
 
 /// A delivered history is taken only if it is exactly the chain's public record of versions
@@ -444,22 +452,64 @@ pub(crate) fn reconcile(
     }
 }
 
+/// How this worker took a cluster key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyTaken {
+    /// As a member of a new cluster: its state starts empty.
+    Created,
+    /// As a worker added to a cluster that exists ([`ClusterEvent::MemberKey`]): it needs a
+    /// member's state before it runs the cluster's commands.
+    Joined,
+}
+
 /// Takes this worker's cluster key from a delivery, if one is sealed to it.
 pub(crate) fn on_cluster_event(
     cluster_key: &mut Option<ClusterKey>,
     keys: &WorkerKeys,
     event: ClusterEvent,
     fx: &mut Effects,
-) {
-    let ClusterEvent::Key {
-        cluster,
-        pubkey,
-        ecdh_pubkey,
-        envelopes,
-    } = event;
+) -> Option<KeyTaken> {
+    let (cluster, pubkey, ecdh_pubkey, envelopes, members, joined) = match event {
+        ClusterEvent::Key {
+            cluster,
+            pubkey,
+            ecdh_pubkey,
+            envelopes,
+        } => {
+            let members = u32::try_from(envelopes.len()).unwrap_or(u32::MAX);
+            (
+                cluster,
+                pubkey,
+                ecdh_pubkey,
+                envelopes,
+                members,
+                KeyTaken::Created,
+            )
+        }
+        ClusterEvent::MemberKey {
+            cluster,
+            pubkey,
+            ecdh_pubkey,
+            envelopes,
+            members,
+        } => (
+            cluster,
+            pubkey,
+            ecdh_pubkey,
+            envelopes,
+            members,
+            KeyTaken::Joined,
+        ),
+    };
     let me = keys.pubkey();
     let Some((_, envelope)) = envelopes.iter().find(|(to, _)| *to == me) else {
-        return;
+        // A member of the cluster: a new one shares the daily privacy budgets from now on.
+        if let Some(held) = cluster_key.as_mut()
+            && held.cluster == cluster
+        {
+            held.members = held.members.max(members);
+        }
+        return None;
     };
     let opened = envelope.open(keys.ecdh()).map_err(|e| e.to_string());
     match opened.and_then(|p| {
@@ -472,20 +522,21 @@ pub(crate) fn on_cluster_event(
                 *cluster_key = Some(ClusterKey {
                     cluster,
                     seed,
-                    members: u32::try_from(envelopes.len()).unwrap_or(u32::MAX),
+                    members,
                 });
                 fx.notes
                     .push(format!("received the key of cluster {cluster}"));
-            } else {
-                fx.notes.push(format!(
-                    "cluster {cluster}'s key does not match its public key; ignored"
-                ));
+                return Some(joined);
             }
+            fx.notes.push(format!(
+                "cluster {cluster}'s key does not match its public key; ignored"
+            ));
         }
         Err(e) => fx
             .notes
             .push(format!("cluster {cluster}'s key does not open: {e}")),
     }
+    None
 }
 
 #[cfg(test)]

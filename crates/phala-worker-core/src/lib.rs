@@ -34,6 +34,8 @@ pub mod gatekeeper;
 pub mod keys;
 pub mod query;
 pub mod reattest;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 /// This worker runtime's version, as it registers: 0.1.0.
 pub const VERSION: u32 = phala_primitives::worker::version(0, 1, 0);

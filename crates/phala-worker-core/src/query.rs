@@ -42,6 +42,11 @@ pub enum QueryServiceError {
     #[error("the envelope is not a query")]
     NotAQuery,
     #[error(
+        "this worker is joining its cluster and does not hold the cluster's state yet: ask \
+         another member"
+    )]
+    Joining,
+    #[error(
         "the query is sealed to a key this worker no longer holds (query keys change every \
          epoch): fetch the current one from /info"
     )]
@@ -62,6 +67,9 @@ struct Snapshot {
     timestamp_ms: u64,
     runtime: Arc<ContractRuntime>,
     analytics: Arc<crate::analytics::AnalyticsState>,
+    /// Added to its cluster and still without the cluster's state: it answers nothing of
+    /// the cluster's.
+    joining: bool,
 }
 
 /// Unix milliseconds by the platform's clock.
@@ -102,6 +110,7 @@ impl QueryService {
             timestamp_ms: core.state().timestamp_ms,
             runtime: core.contract_runtime().clone(),
             analytics: core.state().analytics.clone(),
+            joining: core.state().joining.is_some(),
         };
         if let Ok(mut s) = self.snapshot.write() {
             *s = Some(Arc::new(snapshot));
@@ -132,6 +141,7 @@ impl QueryService {
                 timestamp_ms: 0,
                 runtime: Arc::default(),
                 analytics: Arc::default(),
+                joining: false,
             }));
         }
         service
@@ -174,6 +184,7 @@ impl QueryService {
                 timestamp_ms: current.timestamp_ms,
                 runtime,
                 analytics: current.analytics.clone(),
+                joining: false,
             }));
         }
         self
@@ -185,6 +196,29 @@ impl QueryService {
 
     fn current(&self) -> Option<Arc<Snapshot>> {
         self.snapshot.read().ok()?.clone()
+    }
+
+    /// This member's cluster state as of its newest block, sealed under the cluster key for
+    /// a worker joining the cluster ([`crate::core::seal_state`]), with that block.
+    pub fn export_cluster_state(
+        &self,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<(BlockNumber, Vec<u8>), crate::core::JoinError> {
+        use crate::core::JoinError;
+        let snap = self.current().ok_or(JoinError::NoCluster)?;
+        if snap.joining {
+            return Err(JoinError::Joining);
+        }
+        let cluster = snap.cluster_key.as_ref().ok_or(JoinError::NoCluster)?;
+        let sealed = crate::core::seal_state(
+            rng,
+            &snap.genesis,
+            cluster,
+            snap.height,
+            &snap.contracts,
+            &snap.analytics,
+        )?;
+        Ok((snap.height, sealed))
     }
 
     /// Answers one encoded query envelope from `source` with an encoded reply envelope:
@@ -306,6 +340,9 @@ impl QueryService {
         if query.body.contract == WORKER_ITSELF {
             return Ok(caller.encode());
         }
+        if snap.joining {
+            return Err(crate::core::JoinError::Joining.to_string() + ": ask another member");
+        }
         if query.body.contract == phala_mq::analytics_api::service_id() {
             return Self::analyse(rng, snap, &query.body.payload, caller);
         }
@@ -373,6 +410,9 @@ impl QueryService {
     ) -> Result<Vec<u8>, QueryServiceError> {
         use phala_mq::analytics_api::{AccessRequest, HeldView, VisitorData};
         let snap = self.current().ok_or(QueryServiceError::NotReady)?;
+        if snap.joining {
+            return Err(QueryServiceError::Joining);
+        }
         let cluster = snap
             .cluster_key
             .as_ref()

@@ -77,6 +77,9 @@ pub struct WorkerConfig {
     /// Web3 Analytics statements one address may send per minute (its fair share of
     /// ingestion).
     pub ingest_per_source: u32,
+    /// Worker API URLs of cluster members to fetch the cluster's state from, should this
+    /// worker be added to a cluster that exists.
+    pub cluster_peers: Vec<String>,
 }
 
 /// What contracts may do in this worker.
@@ -430,6 +433,7 @@ pub async fn run(
         computing: Default::default(),
         computing_info: None,
         last_analytics_flush: None,
+        join: Default::default(),
     };
     host.refresh_info();
     tokio::select! {
@@ -470,6 +474,7 @@ struct Host {
     computing: crate::computing_watch::Watch,
     computing_info: Option<crate::computing_watch::ComputingInfo>,
     last_analytics_flush: Option<Instant>,
+    join: crate::cluster_join::Fetching,
 }
 
 impl Host {
@@ -596,27 +601,8 @@ impl Host {
         let now = self.platform.untrusted_unix_millis();
         let imported = blocking(|| self.core.import(&mut rng, &batch, now));
         match imported {
-            Err(CoreError::MissingCodes(hashes)) => {
-                // Public data the core needs before it can go on: fetch, then import again.
-                for hash in hashes {
-                    match crate::code_files::fetch(&self.client, &hash).await {
-                        Ok(wasm) => {
-                            self.core.add_code(&wasm);
-                            if let Err(e) =
-                                crate::code_files::save(&self.config.base_path, &hash, &wasm)
-                            {
-                                warn!("cannot store code 0x{}: {e}", hex::encode(hash));
-                            }
-                            info!("loaded contract code 0x{}", hex::encode(hash));
-                        }
-                        Err(e) => {
-                            warn!("{e}; retrying");
-                            self.failures = self.failures.saturating_add(1);
-                            tokio::time::sleep(self.backoff()).await;
-                        }
-                    }
-                }
-            }
+            // Public data the core needs before it can go on: fetch, then import again.
+            Err(CoreError::MissingCodes(hashes)) => self.load_codes(hashes).await,
             Ok(outcome) => {
                 self.failures = 0;
                 self.shared
@@ -656,6 +642,99 @@ impl Host {
                 let backoff =
                     Duration::from_millis(250u64.saturating_mul(1 << self.failures.min(6)));
                 tokio::time::sleep(backoff).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches uploaded codes (public, checked against their hash) and stores them.
+    async fn load_codes(&mut self, hashes: Vec<[u8; 32]>) {
+        for hash in hashes {
+            match crate::code_files::fetch(&self.client, &hash).await {
+                Ok(wasm) => {
+                    self.core.add_code(&wasm);
+                    if let Err(e) = crate::code_files::save(&self.config.base_path, &hash, &wasm) {
+                        warn!("cannot store code 0x{}: {e}", hex::encode(hash));
+                    }
+                    info!("loaded contract code 0x{}", hex::encode(hash));
+                }
+                Err(e) => {
+                    warn!("{e}; retrying");
+                    self.failures = self.failures.saturating_add(1);
+                    tokio::time::sleep(self.backoff()).await;
+                }
+            }
+        }
+    }
+
+    /// A worker added to a cluster that exists: fetches a member's sealed state from the
+    /// peers the operator named, in turn, and installs it.
+    async fn join_cluster(&mut self) -> Result<(), WorkerError> {
+        use phala_worker_core::core::JoinError;
+        let Some((cluster, from)) = self.core.joining() else {
+            return Ok(());
+        };
+        if !self.join.due() {
+            return Ok(());
+        }
+        let bytes = match self.join.held.take() {
+            Some(bytes) => bytes,
+            None => {
+                let peers = &self.config.cluster_peers;
+                let Some(peer) = peers
+                    .get(self.join.next_peer.checked_rem(peers.len()).unwrap_or(0))
+                    .cloned()
+                else {
+                    if self
+                        .join
+                        .said_no_peer
+                        .is_none_or(|t| t.elapsed() >= WAIT_LOG_EVERY.saturating_mul(6))
+                    {
+                        self.join.said_no_peer = Some(Instant::now());
+                        warn!(
+                            "this worker was added to cluster {cluster} and needs a member's \
+                             state from block #{from} on: restart it with --cluster-peer \
+                             http://<a member's worker API>"
+                        );
+                    }
+                    return Ok(());
+                };
+                self.join.next_peer = self.join.next_peer.wrapping_add(1);
+                info!("fetching cluster {cluster}'s state from {peer}");
+                match tokio::task::spawn_blocking(move || crate::cluster_join::fetch(&peer)).await {
+                    Ok(Ok(bytes)) => bytes,
+                    Ok(Err(e)) => {
+                        warn!("cannot fetch the cluster's state: {e}; trying again");
+                        self.join.wait(Duration::from_secs(5));
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        warn!("cannot fetch the cluster's state: {e}");
+                        self.join.wait(Duration::from_secs(5));
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let mut rng = commonware_utils::sys_rng();
+        match blocking(|| self.core.install_cluster_state(&mut rng, &bytes)) {
+            Ok(outcome) => {
+                for note in &outcome.notes {
+                    info!("{note}");
+                }
+                // Sealed before the word that it holds the state leaves.
+                self.save()?;
+                self.refresh_info();
+            }
+            // Newer than this worker: kept until it has caught up.
+            Err(JoinError::AheadOfThisWorker { .. }) => self.join.held = Some(bytes),
+            Err(JoinError::MissingCodes(hashes)) => {
+                self.load_codes(hashes).await;
+                self.join.held = Some(bytes);
+            }
+            Err(e) => {
+                warn!("the member's state was refused: {e}; asking the next peer");
+                self.join.wait(Duration::from_secs(5));
             }
         }
         Ok(())
@@ -710,6 +789,7 @@ impl Host {
                 }
             },
         }
+        self.join_cluster().await?;
         self.count_work().await;
         self.submit_pending().await;
         self.watch_computing().await;
@@ -1148,6 +1228,7 @@ impl Host {
                 master_key_versions: self.core.master_versions(),
                 cluster: cluster.map(|(c, _)| c.to_string()),
                 cluster_pubkey: cluster.map(|(_, k)| format!("0x{}", hex::encode(k))),
+                cluster_joining_from: self.core.joining().map(|(_, from)| from),
                 query_key: self
                     .core
                     .query_key_certificate()

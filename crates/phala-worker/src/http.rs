@@ -53,6 +53,9 @@ pub struct Info {
     /// The cluster whose key this worker holds, and the key's public key.
     pub cluster: Option<String>,
     pub cluster_pubkey: Option<String>,
+    /// Added to its cluster and waiting for a member's state from this block on: it answers
+    /// nothing of the cluster's until then.
+    pub cluster_joining_from: Option<u32>,
     /// This epoch's query key, signed by the identity key (SCALE `QueryKeyCertificate`, hex).
     pub query_key: Option<QueryKeyInfo>,
     /// The cluster's contracts this worker runs.
@@ -133,6 +136,8 @@ pub struct Shared {
     pub query_scheduler: QueryScheduler,
     /// Web3 Analytics' ingest desk and what its endpoints show.
     pub analytics: crate::analytics_http::AnalyticsShared,
+    /// The cluster state this member last sealed for joining workers.
+    pub cluster_state: crate::cluster_join::Cached,
 }
 
 impl Shared {
@@ -279,6 +284,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/query", post(query))
         .merge(crate::analytics_http::routes())
+        .merge(crate::cluster_join::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             phala_crypto::MAX_ENVELOPE,
         ))

@@ -10,6 +10,8 @@
 //!   ([`http`]).
 //! - [`http_transport`]: contracts' HTTP requests, made for the core once it has allowed them.
 //! - [`code_files`]: contract codes on disk and from the node.
+//! - [`cluster_join`]: a member's sealed cluster state, served to and fetched by workers
+//!   added to a cluster that exists.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![cfg_attr(
@@ -19,6 +21,7 @@
 
 pub mod analytics_http;
 pub mod bench;
+pub mod cluster_join;
 pub mod code_files;
 pub mod computing_watch;
 pub mod fair;

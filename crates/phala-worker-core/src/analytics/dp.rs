@@ -141,12 +141,20 @@ impl SharedLedger {
         let spent = entry.1.saturating_add(epsilon);
         if spent > budget {
             return Err(BudgetSpent {
-                spent: entry.1,
+                spent: entry.1.min(budget),
                 budget,
             });
         }
         entry.1 = spent;
         Ok(budget.saturating_sub(spent))
+    }
+
+    /// Counts `site`'s whole budget as spent for the day of `now_ms`.
+    pub fn exhaust(&self, site: u64, now_ms: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(site, (now_ms / DAY_MS, u32::MAX));
     }
 
     fn snapshot(&self) -> BTreeMap<u64, (u64, u32)> {

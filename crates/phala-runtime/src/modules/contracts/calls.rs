@@ -8,9 +8,9 @@ use phala_primitives::{AccountId32, Balance, H256};
 
 use super::{
     BLOCK_GAS, CLUSTER_COUNT, CLUSTERS, CODE_RECORDS, CODES, COMMAND_TIMEOUT, ClusterInfo,
-    CodeRecord, ContractRecord, ContractStatus, Error, Event, INSTANCES, MAX_BLOCK_GAS,
-    MAX_CLUSTER_WORKERS, MAX_DEPOSIT_PER_BYTE, MAX_GAS, MAX_GAS_PRICE, MAX_SALT_LEN, MODULE,
-    NEXT_COMMAND_ID, PENDING_COMMANDS, PRICING, PendingCommand, Pricing, REPORT_TIMEOUT,
+    CodeRecord, ContractRecord, ContractStatus, Error, Event, INSTANCES, JOINING, JoiningWorker,
+    MAX_BLOCK_GAS, MAX_CLUSTER_WORKERS, MAX_DEPOSIT_PER_BYTE, MAX_GAS, MAX_GAS_PRICE, MAX_SALT_LEN,
+    MODULE, NEXT_COMMAND_ID, PENDING_COMMANDS, PRICING, PendingCommand, Pricing, REPORT_TIMEOUT,
     WORKER_CLUSTER, cluster_id, contract_id, pay_fee_from_reserve, pricing, reporter,
     schedule_report,
 };
@@ -74,6 +74,12 @@ pub enum Call {
     /// last member stays.
     #[codec(index = 6)]
     remove_cluster_worker { worker: [u8; 32] },
+    /// Add a registered worker to a cluster whose key is out (root: a referendum on the
+    /// root track). The gatekeepers deliver it the cluster's key; it then installs a
+    /// member's state, sealed under the cluster key, replays the cluster's commands since,
+    /// and says so on chain (`WorkerJoinedCluster`). Until then it is not asked to report.
+    #[codec(index = 7)]
+    add_cluster_worker { cluster: H256, worker: [u8; 32] },
 }
 
 impl Call {
@@ -95,7 +101,8 @@ impl Call {
             Call::instantiate { .. } | Call::push_command { .. } => weights::reads_writes(7, 7),
             Call::cancel_command { .. } => weights::reads_writes(3, 3),
             Call::set_pricing { .. } => weights::reads_writes(0, 1),
-            Call::remove_cluster_worker { .. } => weights::reads_writes(2, 2),
+            Call::remove_cluster_worker { .. } => weights::reads_writes(3, 3),
+            Call::add_cluster_worker { .. } => weights::reads_writes(8, 4),
         };
         DispatchInfo {
             weight,
@@ -164,11 +171,19 @@ impl Call {
                     .get(ext, &worker)
                     .ok_or(Error::NotInCluster)?;
                 let info = CLUSTERS.get(ext, &cluster).ok_or(Error::ClusterNotFound)?;
-                if info.workers.len() <= 1 {
+                // A worker still joining holds no turn: it may always go.
+                let is_joining = super::joining(ext, &cluster)
+                    .iter()
+                    .any(|j| j.worker == worker);
+                if info.workers.len() <= 1 && !is_joining {
                     return Err(Error::LastMember.into());
                 }
                 super::leave_cluster(ext, &worker);
                 Ok(())
+            }
+            Call::add_cluster_worker { cluster, worker } => {
+                origin.ensure_root()?;
+                add_cluster_worker(ext, cluster, worker)
             }
         }
     }
@@ -462,6 +477,49 @@ fn push_command(
             deposit,
             reporter,
             pricing,
+        },
+    )
+}
+
+/// How many workers a cluster has, those still joining included.
+pub(super) fn member_count(ext: &Ext, cluster: &H256, info: &ClusterInfo) -> usize {
+    info.workers
+        .len()
+        .saturating_add(super::joining(ext, cluster).len())
+}
+
+fn add_cluster_worker(ext: &mut Ext, cluster: H256, worker: [u8; 32]) -> DispatchResult {
+    let info = CLUSTERS.get(ext, &cluster).ok_or(Error::ClusterNotFound)?;
+    // Before its key is out, the creation's delivery is still under way: add the worker
+    // then, or make it part of a new cluster.
+    if info.pubkey.is_none() {
+        return Err(Error::ClusterNotReady.into());
+    }
+    if member_count(ext, &cluster, &info) >= MAX_CLUSTER_WORKERS {
+        return Err(Error::TooManyWorkers.into());
+    }
+    let registered = registry::worker(ext, &worker).ok_or(Error::WorkerNotFound)?;
+    registry::check_role(ext, &registered, registry::params(ext).cluster_max_level)?;
+    if WORKER_CLUSTER.contains(ext, &worker) {
+        return Err(Error::WorkerInCluster.into());
+    }
+    let mut list = super::joining(ext, &cluster);
+    list.push(JoiningWorker {
+        worker,
+        added_at: system::block_number(ext),
+        keyed: false,
+    });
+    WORKER_CLUSTER.insert(ext, &worker, &cluster);
+    JOINING.insert(ext, &cluster, &list);
+    ext.deposit_event(Event::WorkerJoiningCluster { cluster, worker });
+    message_queue::push(
+        ext,
+        MODULE,
+        phala_mq::topics::GATEKEEPER_EVENT,
+        &GatekeeperEvent::ClusterMemberAdded {
+            cluster,
+            master_version: info.master_version,
+            worker: (registered.pubkey, registered.ecdh_pubkey),
         },
     )
 }

@@ -85,6 +85,10 @@ pub enum Error {
     BadPricing,
     /// A cluster keeps at least one member.
     LastMember,
+    /// The worker was not added to this cluster, or has not received its key yet.
+    NotJoining,
+    /// A joining worker's state must be from the block it was added at, or later.
+    StateTooOld,
 }
 
 impl ModuleErrorEnum for Error {

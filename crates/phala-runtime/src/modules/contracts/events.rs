@@ -139,6 +139,19 @@ pub enum Event {
     PricingSet {
         pricing: phala_mq::contracts::Pricing,
     },
+    /// Root added a worker to a cluster: the gatekeepers deliver it the cluster's key, then
+    /// it fetches a member's state and joins the reporting turns
+    /// ([`Event::WorkerJoinedCluster`]).
+    #[codec(index = 17)]
+    WorkerJoiningCluster { cluster: H256, worker: [u8; 32] },
+    /// A worker added to a cluster holds its state (a member's, as of block `state_at`,
+    /// with every command since replayed) and takes its turn reporting.
+    #[codec(index = 18)]
+    WorkerJoinedCluster {
+        cluster: H256,
+        worker: [u8; 32],
+        state_at: phala_primitives::BlockNumber,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -35,6 +35,8 @@ mod calls;
 mod errors;
 mod events;
 pub mod gas;
+#[cfg(test)]
+mod join_tests;
 mod membership;
 pub mod order;
 mod report;
@@ -44,7 +46,10 @@ mod tests;
 pub use calls::Call;
 pub use errors::Error;
 pub use events::Event;
-pub use membership::{cluster_key_report_weight, on_cluster_key_report, recheck_member};
+pub use membership::{
+    cluster_key_report_weight, on_cluster_key_report, on_state_ready, recheck_member,
+    state_ready_weight,
+};
 
 use parity_scale_codec::{Decode, Encode};
 pub use phala_mq::contracts::Pricing;
@@ -96,6 +101,54 @@ pub const WORKER_CLUSTER: StorageMap<[u8; 32], H256> = StorageMap::new(
     Query::Optional,
     &[" The cluster each worker belongs to (at most one)."],
 );
+
+/// A worker root added to a cluster that exists, until it holds the cluster's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct JoiningWorker {
+    pub worker: [u8; 32],
+    pub added_at: BlockNumber,
+    /// Whether the gatekeepers delivered it the cluster's key.
+    pub keyed: bool,
+}
+
+pub const JOINING: StorageMap<H256, Vec<JoiningWorker>> = StorageMap::new(
+    MODULE,
+    "Joining",
+    Hasher::Blake2_128Concat,
+    Query::Default,
+    &[
+        " Workers added to each cluster that do not hold its state yet: they are not asked to",
+        " report until they do.",
+    ],
+);
+
+/// The workers joining `cluster`.
+pub fn joining(ext: &Ext, cluster: &H256) -> Vec<JoiningWorker> {
+    JOINING.get_or_default(ext, cluster)
+}
+
+/// Whether `worker` takes report turns in `cluster`: a member, not one still joining it
+/// (which has no state to report from).
+pub fn holds_turns(ext: &Ext, worker: &[u8; 32], cluster: &H256) -> bool {
+    WORKER_CLUSTER.get(ext, worker) == Some(*cluster)
+        && !joining(ext, cluster).iter().any(|j| j.worker == *worker)
+}
+
+/// Takes `worker` off `cluster`'s joining list; whether it was on it.
+pub(crate) fn stop_joining(ext: &mut Ext, cluster: &H256, worker: &[u8; 32]) -> bool {
+    let mut list = joining(ext, cluster);
+    let before = list.len();
+    list.retain(|j| j.worker != *worker);
+    if list.len() == before {
+        return false;
+    }
+    if list.is_empty() {
+        JOINING.remove(ext, cluster);
+    } else {
+        JOINING.insert(ext, cluster, &list);
+    }
+    true
+}
 
 /// PHA (in plancks) per unit of gas until governance sets [`PRICING`]. A unit of gas is
 /// about one wasm instruction.
@@ -263,6 +316,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         CLUSTER_COUNT.metadata(),
         CLUSTERS.metadata(),
         WORKER_CLUSTER.metadata(),
+        JOINING.metadata(),
         CODES.metadata(),
         CODE_RECORDS.metadata(),
         INSTANCES.metadata(),
@@ -425,6 +479,13 @@ pub fn leave_cluster(ext: &mut Ext, worker: &[u8; 32]) {
         return;
     };
     WORKER_CLUSTER.remove(ext, worker);
+    if stop_joining(ext, &cluster, worker) {
+        ext.deposit_event(Event::WorkerLeftCluster {
+            cluster,
+            worker: *worker,
+        });
+        return;
+    }
     if let Some(mut info) = CLUSTERS.get(ext, &cluster) {
         info.workers.retain(|w| w != worker);
         CLUSTERS.insert(ext, &cluster, &info);

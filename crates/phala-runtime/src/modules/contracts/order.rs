@@ -13,7 +13,7 @@ use parity_scale_codec::DecodeLimit;
 use phala_mq::contracts::ContractReport;
 use phala_primitives::H256;
 
-use super::{Error, Event, PENDING_COMMANDS, WORKER_CLUSTER};
+use super::{Error, Event, PENDING_COMMANDS};
 use crate::Ext;
 use crate::dispatch::DispatchResult;
 use crate::storage::{Query, StorageMap, StorageValue};
@@ -94,7 +94,7 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
     let pending = PENDING_COMMANDS
         .get(ext, &id)
         .ok_or(Error::UnknownCommand)?;
-    if WORKER_CLUSTER.get(ext, &sender) != Some(pending.cluster) {
+    if !super::holds_turns(ext, &sender, &pending.cluster) {
         return Err(Error::NotInCluster.into());
     }
     let first = CLUSTER_QUEUE

@@ -17,7 +17,7 @@ use phala_primitives::{AccountId32, Balance, H256, Weight};
 
 use super::{
     CODE_RECORDS, ContractRecord, ContractStatus, Error, Event, INSTANCES, PENDING_COMMANDS,
-    PendingCommand, WORKER_CLUSTER, contract_account, pay_gas,
+    PendingCommand, contract_account, pay_gas,
 };
 use crate::Ext;
 use crate::dispatch::{ArithmeticError, DispatchError, DispatchResult};
@@ -81,7 +81,7 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
     if pending.contract != contract {
         return Err(Error::BadReport.into());
     }
-    if WORKER_CLUSTER.get(ext, &sender) != Some(pending.cluster) {
+    if !super::holds_turns(ext, &sender, &pending.cluster) {
         return Err(Error::NotInCluster.into());
     }
     let success = status.is_success();

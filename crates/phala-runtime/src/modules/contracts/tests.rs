@@ -26,17 +26,19 @@ fn flipper_wasm() -> Vec<u8> {
     hex::decode(&json[start..end]).unwrap()
 }
 
-struct Setup {
-    net: Net,
-    w1: Worker,
-    w2: Worker,
-    outsider: Worker,
-    cluster: H256,
-    cluster_key: KeyPair,
+pub(super) struct Setup {
+    pub(super) net: Net,
+    pub(super) gk: Worker,
+    pub(super) w1: Worker,
+    pub(super) w2: Worker,
+    pub(super) outsider: Worker,
+    pub(super) cluster: H256,
+    pub(super) cluster_key: KeyPair,
+    pub(super) master: KeyPair,
     charlie_nonce: u32,
 }
 
-fn setup() -> Setup {
+pub(super) fn setup() -> Setup {
     let mut net = Net::new();
     let mut gk = net.worker("//Gk1", 1);
     let w1 = net.worker("//W1", 2);
@@ -80,11 +82,13 @@ fn setup() -> Setup {
     .unwrap();
     Setup {
         net,
+        gk,
         w1,
         w2,
         outsider,
         cluster,
         cluster_key,
+        master,
         charlie_nonce: 0,
     }
 }
@@ -106,7 +110,7 @@ impl Setup {
         }
     }
 
-    fn events(&self) -> Vec<Event> {
+    pub(super) fn events(&self) -> Vec<Event> {
         self.net
             .chain
             .events_of(1)
@@ -127,7 +131,7 @@ impl Setup {
             .collect()
     }
 
-    fn report(&mut self, from: u8, report: ContractReport) -> Result<(), DispatchError> {
+    pub(super) fn report(&mut self, from: u8, report: ContractReport) -> Result<(), DispatchError> {
         let w = match from {
             1 => &mut self.w1,
             2 => &mut self.w2,
@@ -162,7 +166,12 @@ fn charlie() -> AccountId32 {
     AccountId32(pair("//Charlie").public())
 }
 
-fn executed(id: u64, contract: H256, status: CommandStatus, keys: bool) -> ContractReport {
+pub(super) fn executed(
+    id: u64,
+    contract: H256,
+    status: CommandStatus,
+    keys: bool,
+) -> ContractReport {
     ContractReport::Executed {
         id,
         contract,
@@ -541,7 +550,7 @@ fn an_instantiation_must_cover_the_contract_accounts_existential_deposit() {
 
 impl Setup {
     /// Instantiates the flipper as Charlie and reports it done with 10 bytes of storage.
-    fn active_contract(&mut self) -> H256 {
+    pub(super) fn active_contract(&mut self) -> H256 {
         let code = flipper_wasm();
         let code_hash = H256(phala_primitives::hashing::blake2_256(&code));
         self.charlie(Call::upload_code { code }).unwrap();
@@ -562,7 +571,7 @@ impl Setup {
     }
 
     /// Pushes a command to `contract` (sealed to `ecdh`) as Charlie; its id.
-    fn push(&mut self, contract: H256, ecdh: [u8; 32], deposit: Balance) -> u64 {
+    pub(super) fn push(&mut self, contract: H256, ecdh: [u8; 32], deposit: Balance) -> u64 {
         let payload = self.sealed(ecdh, Some(contract));
         self.charlie(Call::push_command {
             contract,

@@ -497,7 +497,10 @@ fn a_cluster_key_reaches_its_workers_only() {
     assert_eq!(info.pubkey, Some(cluster_key.public()));
     let out = message_queue::OUTBOUND_MESSAGES.get_or_default(&net.chain.ext());
     let ClusterEvent::Key { envelopes, .. } =
-        ClusterEvent::decode(&mut &out[0].payload[..]).unwrap();
+        ClusterEvent::decode(&mut &out[0].payload[..]).unwrap()
+    else {
+        panic!("not a cluster key")
+    };
     for (who, env) in &envelopes {
         let w = if *who == w1.pair.public() { &w1 } else { &w2 };
         assert_eq!(
