@@ -92,7 +92,9 @@ pub enum ClusterCmd {
         #[command(flatten)]
         root: RootArgs,
     },
-    /// Take a worker out of its cluster (root); a cluster keeps at least one member.
+    /// Take a worker out of its cluster (root); a cluster keeps at least one member. The
+    /// worker is told to erase the cluster's key and state. On a live chain, propose
+    /// `contracts.removeClusterWorker` with `phala gov submit --track root`.
     RemoveWorker {
         /// The worker's identity key (0x-hex).
         #[arg(long)]
@@ -391,7 +393,7 @@ pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
             crate::outln!(
                 "0x{} added to cluster {cluster}: the gatekeepers deliver it the key, then it \
                  needs a member's state (run it with --cluster-peer http://<a member's API>); \
-                 `phala workers` shows it joining until it holds the state.",
+                 `phala clusters` lists it as joining until it holds the state.",
                 hex::encode(worker)
             );
             return Ok(());

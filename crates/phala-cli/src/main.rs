@@ -49,7 +49,7 @@ enum Command {
     Gatekeeper(key_cmds::GatekeeperCmd),
     /// List the clusters and their keys.
     Clusters(key_cmds::ListArgs),
-    /// Create a cluster of workers (root).
+    /// Create a cluster of workers, or add and remove its workers (root).
     #[command(subcommand)]
     Cluster(key_cmds::ClusterCmd),
     /// Send an encrypted, optionally signed query to a worker and check its signed reply.

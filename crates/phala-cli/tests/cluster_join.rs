@@ -2,7 +2,8 @@
 //! --workers 2` and a third `phala worker` process: the gatekeepers deliver it the key, it
 //! fetches a member's sealed state (`--cluster-peer`), replays the commands since, and the
 //! chain adds it to the reporting turns. It then answers queries with the members' state,
-//! runs and reports new commands, and keeps all of it across a restart.
+//! runs and reports new commands, and keeps all of it across a restart; removed, it erases
+//! the cluster's key and state.
 
 mod common;
 
@@ -207,6 +208,31 @@ async fn a_worker_added_by_referendum_takes_the_clusters_state_and_its_turns() {
     })
     .await;
     assert_eq!(get(&new_api), serde_json::json!({"Ok": false}));
+
+    // Removed again (root, by sudo on a dev chain): it erases the key and the state, and
+    // the others go on without it.
+    let out = tokio::task::block_in_place(|| {
+        common::phala_at(
+            &url,
+            &[
+                "cluster",
+                "remove-worker",
+                "--worker",
+                &pubkey,
+                "--suri",
+                "//Alice",
+            ],
+        )
+    })
+    .unwrap();
+    assert!(out.contains("left its cluster"), "{out}");
+    wait_info(port, "erasing the cluster's key and state", &log, |i| {
+        i["cluster"].is_null() && i["contracts"].as_array().is_some_and(|c| c.is_empty())
+    })
+    .await;
+    assert!(net.query(&bundle, &contract, "get", &new_api).is_err());
+    flip();
+    assert_eq!(get(&member), serde_json::json!({"Ok": true}));
     let _ = child.kill();
     let _ = child.wait();
     drop(net);

@@ -192,6 +192,11 @@ pub enum ClusterEvent {
         envelopes: Vec<Delivery>,
         members: u32,
     },
+    /// `worker` left the cluster (removed by root, or revoked): it erases the cluster key
+    /// and the cluster's state. (A TEE that does not follow its code could keep them: a
+    /// removal is for an operator leaving, not for shutting out a compromised TEE.)
+    #[codec(index = 2)]
+    MemberLeft { cluster: H256, worker: [u8; 32] },
 }
 
 /// A worker added to a cluster installed a member's state as of block `at` and replayed

@@ -526,7 +526,8 @@ impl WorkerCore {
                             &mut fx,
                         );
                         if taken.is_some() {
-                            // Whatever another cluster left here is not this one's.
+                            // Whatever another cluster left here is not this one's (and a
+                            // worker that left keeps nothing of its cluster's).
                             state.contracts = Arc::new(ContractsState {
                                 codes: std::mem::take(
                                     &mut Arc::make_mut(&mut state.contracts).codes,

@@ -460,9 +460,12 @@ pub(crate) enum KeyTaken {
     /// As a worker added to a cluster that exists ([`ClusterEvent::MemberKey`]): it needs a
     /// member's state before it runs the cluster's commands.
     Joined,
+    /// Given up: this worker left its cluster ([`ClusterEvent::MemberLeft`]).
+    Left,
 }
 
-/// Takes this worker's cluster key from a delivery, if one is sealed to it.
+/// Takes this worker's cluster key from a delivery, if one is sealed to it, or gives it up
+/// when this worker leaves its cluster.
 pub(crate) fn on_cluster_event(
     cluster_key: &mut Option<ClusterKey>,
     keys: &WorkerKeys,
@@ -500,6 +503,17 @@ pub(crate) fn on_cluster_event(
             members,
             KeyTaken::Joined,
         ),
+        ClusterEvent::MemberLeft { cluster, worker } => {
+            if worker != keys.pubkey() || cluster_key.as_ref().is_none_or(|k| k.cluster != cluster)
+            {
+                return None;
+            }
+            *cluster_key = None;
+            fx.notes.push(format!(
+                "left cluster {cluster}: its key and this worker's copy of its state are erased"
+            ));
+            return Some(KeyTaken::Left);
+        }
     };
     let me = keys.pubkey();
     let Some((_, envelope)) = envelopes.iter().find(|(to, _)| *to == me) else {

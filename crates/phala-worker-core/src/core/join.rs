@@ -621,6 +621,30 @@ mod tests {
         assert!(joining.kept.is_empty());
     }
 
+    #[test]
+    fn a_worker_told_it_left_its_cluster_gives_up_the_key() {
+        use crate::gatekeeper::{Effects, KeyTaken, on_cluster_event};
+        use phala_mq::topics::ClusterEvent;
+        let dir = tempfile::tempdir().unwrap();
+        let core = crate::test_support::worker(dir.path());
+        let mut key = Some(cluster());
+        let mut fx = Effects::default();
+        let left = |worker, cluster| ClusterEvent::MemberLeft { cluster, worker };
+        // Another member leaving, or another cluster's: kept.
+        let taken = on_cluster_event(
+            &mut key,
+            &core.keys,
+            left([1; 32], cluster().cluster),
+            &mut fx,
+        );
+        assert_eq!((taken, key.is_some()), (None, true));
+        let me = core.keys.pubkey();
+        let taken = on_cluster_event(&mut key, &core.keys, left(me, H256([4; 32])), &mut fx);
+        assert_eq!((taken, key.is_some()), (None, true));
+        let taken = on_cluster_event(&mut key, &core.keys, left(me, cluster().cluster), &mut fx);
+        assert_eq!((taken, key.is_none()), (Some(KeyTaken::Left), true));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]

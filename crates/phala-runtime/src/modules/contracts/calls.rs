@@ -69,9 +69,9 @@ pub enum Call {
     set_pricing { pricing: Pricing },
     /// Take a worker out of its cluster (root: a referendum on the root track). It stops
     /// being asked to report; commands it was to report go to the next member after the
-    /// report timeout. It keeps the cluster key it was given (keys cannot be taken back),
-    /// so remove a worker for its operator's sake, not to shut out a compromised TEE. The
-    /// last member stays.
+    /// report timeout. It is told to erase the cluster key and state, but keys cannot be
+    /// taken back from a TEE that does not follow its code, so remove a worker for its
+    /// operator's sake, not to shut out a compromised TEE. The last member stays.
     #[codec(index = 6)]
     remove_cluster_worker { worker: [u8; 32] },
     /// Add a registered worker to a cluster whose key is out (root: a referendum on the
@@ -500,6 +500,9 @@ fn add_cluster_worker(ext: &mut Ext, cluster: H256, worker: [u8; 32]) -> Dispatc
     }
     let registered = registry::worker(ext, &worker).ok_or(Error::WorkerNotFound)?;
     registry::check_role(ext, &registered, registry::params(ext).cluster_max_level)?;
+    if registry::is_gatekeeper(ext, &worker) {
+        return Err(Error::WorkerIsGatekeeper.into());
+    }
     if WORKER_CLUSTER.contains(ext, &worker) {
         return Err(Error::WorkerInCluster.into());
     }
@@ -539,6 +542,9 @@ fn create_cluster(ext: &mut Ext, workers: Vec<[u8; 32]>) -> DispatchResult {
         }
         let info = registry::worker(ext, w).ok_or(Error::WorkerNotFound)?;
         registry::check_role(ext, &info, registry::params(ext).cluster_max_level)?;
+        if registry::is_gatekeeper(ext, w) {
+            return Err(Error::WorkerIsGatekeeper.into());
+        }
         if WORKER_CLUSTER.contains(ext, w) {
             return Err(Error::WorkerInCluster.into());
         }

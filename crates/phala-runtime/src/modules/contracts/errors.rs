@@ -89,6 +89,9 @@ pub enum Error {
     NotJoining,
     /// A joining worker's state must be from the block it was added at, or later.
     StateTooOld,
+    /// Gatekeepers hold the master key and run no contracts: a gatekeeper cannot join a
+    /// cluster.
+    WorkerIsGatekeeper,
 }
 
 impl ModuleErrorEnum for Error {

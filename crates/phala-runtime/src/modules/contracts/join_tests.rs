@@ -103,6 +103,11 @@ fn root_adds_a_worker_that_joins_the_turns_once_it_holds_the_state() {
         root(&mut s, add(cluster, [9; 32])),
         Err(Error::WorkerNotFound.into())
     );
+    let gatekeeper = s.gk.pair.public();
+    assert_eq!(
+        root(&mut s, add(cluster, gatekeeper)),
+        Err(Error::WorkerIsGatekeeper.into())
+    );
 
     s.net.root(add(s.cluster, outsider)).unwrap();
     let added_at = system::block_number(&s.net.chain.ext());
@@ -198,6 +203,15 @@ fn a_worker_still_joining_can_be_removed_and_added_again() {
         .unwrap();
     assert!(WORKER_CLUSTER.get(&s.net.chain.ext(), &outsider).is_none());
     assert!(joining(&s.net.chain.ext(), &s.cluster).is_empty());
+    // It is told to erase the key and whatever state it has.
+    let told: Vec<ClusterEvent> = outbound(&s, CLUSTER_EVENT);
+    assert_eq!(
+        told,
+        vec![ClusterEvent::MemberLeft {
+            cluster: s.cluster,
+            worker: outsider
+        }]
+    );
     assert_eq!(
         CLUSTERS
             .get(&s.net.chain.ext(), &s.cluster)

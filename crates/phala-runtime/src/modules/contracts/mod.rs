@@ -479,6 +479,17 @@ pub fn leave_cluster(ext: &mut Ext, worker: &[u8; 32]) {
         return;
     };
     WORKER_CLUSTER.remove(ext, worker);
+    // The worker erases the key and the cluster's state. Chain messages have reserved
+    // room; were it ever refused, the worker would keep them as before, holding no turn.
+    let _ = message_queue::push(
+        ext,
+        MODULE,
+        topics::CLUSTER_EVENT,
+        &ClusterEvent::MemberLeft {
+            cluster,
+            worker: *worker,
+        },
+    );
     if stop_joining(ext, &cluster, worker) {
         ext.deposit_event(Event::WorkerLeftCluster {
             cluster,
