@@ -266,7 +266,7 @@ pub async fn run(cmd: AnalyticsCmd) -> Result<()> {
                 );
             }
             let (client, signer) = tx.open().await?;
-            let cluster = crate::contract_cmds::pick_cluster(&client, cluster.as_deref()).await?;
+            let cluster = crate::args::pick_cluster(&client, cluster.as_deref()).await?;
             let call = Call::register_site {
                 domain: domain.into_bytes(),
                 cluster,

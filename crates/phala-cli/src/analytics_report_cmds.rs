@@ -16,9 +16,9 @@ use phala_mq::analytics_api::{
 };
 use serde_json::{Value, json};
 
-use crate::args::{DEFAULT_URL, connect, suri_pair};
+use crate::args::{DEFAULT_URL, connect, date, suri_pair, time};
 
-pub const DAY_MS: u64 = 86_400_000;
+pub use crate::args::DAY_MS;
 /// The dashboard page.
 const DASHBOARD_HTML: &str = include_str!("../assets/dashboard.html");
 /// The default worker: a devnet's first.
@@ -108,31 +108,6 @@ fn today() -> u32 {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     u32::try_from(ms / u128::from(DAY_MS)).unwrap_or(u32::MAX)
-}
-
-/// `YYYY-MM-DD` of a day since 1970-01-01 (Howard Hinnant's civil_from_days).
-pub fn date(day: u64) -> String {
-    let z = i64::try_from(day).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `YYYY-MM-DD HH:MM` (UTC) of a Unix ms time.
-pub fn time(ms: u64) -> String {
-    let minutes = ms / 60_000 % 1_440;
-    format!(
-        "{} {:02}:{:02}",
-        date(ms / DAY_MS),
-        minutes / 60,
-        minutes % 60
-    )
 }
 
 fn cell(c: Option<u64>) -> Value {

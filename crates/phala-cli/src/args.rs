@@ -268,3 +268,54 @@ impl TxArgs {
         Ok((client, signer))
     }
 }
+
+/// The cluster `--cluster` names, or the only one.
+pub async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
+    if let Some(c) = given {
+        return h256("--cluster", c);
+    }
+    let clusters = client.clusters().await?;
+    match &clusters[..] {
+        [(id, _)] => Ok(*id),
+        [] => bail!(
+            "there is no cluster yet (phala devnet --workers N makes one; root makes them with `phala cluster create`)"
+        ),
+        _ => bail!(
+            "there are {} clusters; choose one with --cluster ({})",
+            clusters.len(),
+            clusters
+                .iter()
+                .map(|(id, _)| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Milliseconds in a day.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// `YYYY-MM-DD` of a day since 1970-01-01 (Howard Hinnant's civil_from_days).
+pub fn date(day: u64) -> String {
+    let z = i64::try_from(day).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `YYYY-MM-DD HH:MM` (UTC) of a Unix ms time.
+pub fn time(ms: u64) -> String {
+    let minutes = ms / 60_000 % 1_440;
+    format!(
+        "{} {:02}:{:02}",
+        date(ms / DAY_MS),
+        minutes / 60,
+        minutes % 60
+    )
+}

@@ -17,7 +17,7 @@ use phala_mq::contracts::CommandStatus;
 use phala_runtime::modules::contracts::contract_account;
 use serde_json::{Value, json};
 
-use crate::args::{DEFAULT_URL, h256, suri_pair};
+use crate::args::{DEFAULT_URL, suri_pair};
 
 /// Gas reserved by default: 1 PHA at the chain's gas price, refunded except what is used.
 pub const DEFAULT_GAS: u64 = 1_000_000_000;
@@ -303,29 +303,6 @@ async fn check_bundle(client: &Client, id: H256, bundle: &Bundle) -> Result<()> 
     Ok(())
 }
 
-/// The cluster `--cluster` names, or the only one.
-pub(crate) async fn pick_cluster(client: &Client, given: Option<&str>) -> Result<H256> {
-    if let Some(c) = given {
-        return h256("--cluster", c);
-    }
-    let clusters = client.clusters().await?;
-    match &clusters[..] {
-        [(id, _)] => Ok(*id),
-        [] => bail!(
-            "there is no cluster yet (phala devnet --workers N makes one; root makes them with `phala cluster create`)"
-        ),
-        _ => bail!(
-            "there are {} clusters; choose one with --cluster ({})",
-            clusters.len(),
-            clusters
-                .iter()
-                .map(|(id, _)| id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 /// `phala contract example`: checks every name and every target before writing anything.
 fn write_examples(names: &[String], out: &std::path::Path, force: bool) -> Result<()> {
     let known = || {
@@ -427,7 +404,7 @@ pub async fn run(cmd: ContractCmd) -> Result<()> {
             let input = encode(metadata, callable, &args)?;
             let signer = suri_pair(&signed.suri)?;
             let client = connect(&common.url).await?;
-            let cluster = pick_cluster(&client, cluster.as_deref()).await?;
+            let cluster = crate::args::pick_cluster(&client, cluster.as_deref()).await?;
             let code_hash = match bundle.code_hash() {
                 Some(hash) if client.code_uploaded(H256(hash)).await? => H256(hash),
                 _ => {

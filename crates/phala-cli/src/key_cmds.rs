@@ -383,7 +383,7 @@ pub async fn run_cluster(cmd: ClusterCmd) -> Result<()> {
         } => {
             let worker = hex32("--worker", &worker)?;
             let client = connect(&root.url).await?;
-            let cluster = crate::contract_cmds::pick_cluster(&client, cluster.as_deref()).await?;
+            let cluster = crate::args::pick_cluster(&client, cluster.as_deref()).await?;
             as_root(
                 &client,
                 &root.suri,

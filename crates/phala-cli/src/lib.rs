@@ -19,6 +19,7 @@ macro_rules! outln {
 pub mod analytics_cmds;
 pub mod analytics_report_cmds;
 pub mod args;
+pub mod block_cmds;
 pub mod client_cmds;
 pub mod contract_cmds;
 pub mod devnet;

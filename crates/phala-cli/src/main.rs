@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phala_cli::{
-    analytics_cmds, client_cmds, contract_cmds, devnet, gov_cmds, key_cmds, node_cmds, pool_cmds,
-    spec_cmds, validator_cmds, worker_cmds,
+    analytics_cmds, block_cmds, client_cmds, contract_cmds, devnet, gov_cmds, key_cmds, node_cmds,
+    pool_cmds, spec_cmds, validator_cmds, worker_cmds,
 };
 
 #[derive(Parser)]
@@ -42,6 +42,9 @@ enum Command {
     Transfer(client_cmds::TransferArgs),
     /// List the registered workers (simulated ones marked as such).
     Workers(client_cmds::WorkersArgs),
+    /// Show a block: its extrinsics (signer, call, fee, result) and events, decoded by the
+    /// node's metadata.
+    Block(block_cmds::BlockArgs),
     /// List the gatekeepers and the master key's public history.
     Gatekeepers(key_cmds::ListArgs),
     /// Make a worker a gatekeeper, or rotate the master key (root).
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Balance(args) => block_on(client_cmds::run_balance(args)),
         Command::Transfer(args) => block_on(client_cmds::run_transfer(args)),
         Command::Workers(args) => block_on(client_cmds::run_workers(args)),
+        Command::Block(args) => block_on(block_cmds::run(args)),
         Command::Gatekeepers(args) => block_on(key_cmds::run_gatekeepers(args)),
         Command::Gatekeeper(cmd) => block_on(key_cmds::run_gatekeeper(cmd)),
         Command::Clusters(args) => block_on(key_cmds::run_clusters(args)),

@@ -92,7 +92,7 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
         let out = common::phala_at(&url, &["gov", "unlock", "--suri", "//Bob"]).unwrap();
         out.contains("free of votes").then_some(())
     });
-    common::phala_at(
+    let sent = common::phala_at(
         &url,
         &[
             "transfer",
@@ -103,6 +103,44 @@ fn referenda_pass_with_conviction_votes_lock_pha_and_spend_the_treasury() {
         ],
     )
     .unwrap_or_else(|e| panic!("transfer after unlock: {e}"));
+    // `phala block` reads it back by the node's metadata: signer, call, fee, result, events.
+    let after = |label: &str| {
+        sent.split(label)
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .unwrap_or_else(|| panic!("no {label:?} in {sent}"))
+            .to_string()
+    };
+    let number = after("Finalized in block #");
+    let index: usize = after("extrinsic index ").parse().unwrap();
+    let block: serde_json::Value =
+        serde_json::from_str(&common::phala_at(&url, &["block", &number, "--json"]).unwrap())
+            .unwrap();
+    let xt = &block["extrinsics"][index];
+    assert_eq!(xt["signer"], account("//Bob"), "{block:#}");
+    assert!(
+        xt["call"]
+            .as_str()
+            .unwrap()
+            .starts_with("Balances.transfer"),
+        "{block:#}"
+    );
+    assert_eq!(xt["result"], "Ok", "{block:#}");
+    assert!(xt["fee"].as_str().unwrap().ends_with("PHA"), "{block:#}");
+    assert!(
+        block["timestamp_ms"].is_null() && block["timestampMs"].is_u64(),
+        "{block:#}"
+    );
+    let text = common::phala_at(&url, &["block", &number]).unwrap();
+    assert!(
+        text.contains("Balances.Transfer") && text.contains("2000000 PHA"),
+        "{text}"
+    );
+    assert!(
+        common::phala_at(&url, &["block", "99999999"])
+            .unwrap_err()
+            .contains("no block #99999999 yet")
+    );
 
     // A treasurer spend, paid to Ferdie once approved; one above a track's limit refused.
     let too_much = common::phala_at(

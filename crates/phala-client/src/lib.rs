@@ -3,8 +3,9 @@
 //!
 //! The SDK speaks Substrate's legacy JSON-RPC (the same methods polkadot.js and subxt use) and
 //! decodes everything with the chain's own Rust types from `phala-runtime` and
-//! `phala-primitives`, so queries need no metadata. Metadata is read only to put names and
-//! docs on module errors and events.
+//! `phala-primitives`, so queries need no metadata. Metadata is read to put names and docs
+//! on module errors and events, and to read blocks as people read them ([`blocks`]: calls
+//! and events decoded by the node's own metadata).
 //!
 //! # Data flow
 //!
@@ -87,6 +88,7 @@
 
 pub mod analytics;
 pub mod analytics_worker;
+pub mod blocks;
 mod client;
 pub mod computing;
 pub mod contracts;

@@ -169,30 +169,89 @@ impl ChainMetadata {
 
     /// Renders a SCALE-encoded `RuntimeEvent` (module index, then the module's event).
     pub fn describe_event_bytes(&self, bytes: &[u8]) -> Result<EventDescription, String> {
-        let (&index, mut input) = bytes.split_first().ok_or("empty event")?;
+        let mut input = bytes;
+        let event = self.read_event(&mut input)?;
+        if !input.is_empty() {
+            return Err(format!("{} trailing bytes after the event", input.len()));
+        }
+        Ok(event)
+    }
+
+    /// Reads one `RuntimeEvent` from the front of `input`, by the chain's metadata.
+    pub fn read_event(&self, input: &mut &[u8]) -> Result<EventDescription, String> {
+        self.read_indexed(input, "events", |p| p.event_ty)
+    }
+
+    /// Renders a SCALE-encoded `RuntimeCall` (module index, call index, arguments) by the
+    /// chain's metadata, in the same shape as an event: `Module.call { arg: value, … }`.
+    pub fn describe_call_bytes(&self, bytes: &[u8]) -> Result<EventDescription, String> {
+        let mut input = bytes;
+        let call = self.read_indexed(&mut input, "calls", |p| p.call_ty)?;
+        if !input.is_empty() {
+            return Err(format!("{} trailing bytes after the call", input.len()));
+        }
+        Ok(call)
+    }
+
+    /// A block's `System.Events` value: each event, by the chain's metadata, with when in
+    /// the block it happened.
+    pub fn read_event_records(
+        &self,
+        bytes: &[u8],
+    ) -> Result<Vec<(phala_runtime::modules::system::Phase, EventDescription)>, String> {
+        use phala_runtime::modules::system::Phase;
+        let mut input = bytes;
+        let count = Compact::<u32>::decode(&mut input)
+            .map_err(|e| e.to_string())?
+            .0;
+        let count = usize::try_from(count).map_err(|e| e.to_string())?;
+        // Every record takes more than a byte: a count beyond the input is a lie.
+        if count > input.len() {
+            return Err("more events announced than bytes".into());
+        }
+        let mut records = Vec::with_capacity(count);
+        for _ in 0..count {
+            let phase = Phase::decode(&mut input).map_err(|e| e.to_string())?;
+            let event = self.read_event(&mut input)?;
+            <Vec<[u8; 32]>>::decode(&mut input).map_err(|e| format!("event topics: {e}"))?;
+            records.push((phase, event));
+        }
+        if !input.is_empty() {
+            return Err(format!("{} trailing bytes after the events", input.len()));
+        }
+        Ok(records)
+    }
+
+    /// Reads a module-indexed enum (a `RuntimeEvent` or `RuntimeCall`) whose per-module type
+    /// `ty` gives.
+    fn read_indexed(
+        &self,
+        input: &mut &[u8],
+        what: &str,
+        ty: impl Fn(&PalletInfo) -> Option<u32>,
+    ) -> Result<EventDescription, String> {
+        let index = u8::decode(input).map_err(|e| e.to_string())?;
         let pallet = self
             .pallets
             .get(&index)
             .ok_or_else(|| format!("no module with index {index}"))?;
-        let ty_id = pallet
-            .event_ty
-            .ok_or_else(|| format!("module {} has no events", pallet.name))?;
-        let ty = self.registry.resolve(ty_id).ok_or("unknown event type")?;
+        let ty_id = ty(pallet).ok_or_else(|| format!("module {} has no {what}", pallet.name))?;
+        let ty = self
+            .registry
+            .resolve(ty_id)
+            .ok_or_else(|| format!("unknown type of {what}"))?;
         let TypeDef::Variant(def) = &ty.type_def else {
-            return Err(format!("events of {} are not an enum", pallet.name));
+            return Err(format!("the {what} of {} are not an enum", pallet.name));
         };
-        let variant = read_variant(&def.variants, &mut input)?;
+        let variant = read_variant(&def.variants, input)?;
         let renderer = Renderer {
             registry: &self.registry,
         };
         let fields = variant
             .fields
             .iter()
-            .map(|f| Ok((f.name.clone(), renderer.field(f, &mut input, 0)?)))
+            .map(|f| Ok((f.name.clone(), renderer.field(f, input, 0)?)))
             .collect::<Result<Vec<_>, String>>()?;
-        if !input.is_empty() {
-            return Err(format!("{} trailing bytes after the event", input.len()));
-        }
         Ok(EventDescription {
             module: pallet.name.clone(),
             name: variant.name.clone(),
@@ -444,6 +503,61 @@ mod tests {
         phala_keys::Sr25519Pair::from_uri("//Bob")
             .unwrap()
             .account_id()
+    }
+
+    #[test]
+    fn calls_and_a_blocks_event_records_read_by_metadata() {
+        use phala_runtime::modules::system::{EventRecord, Phase};
+        let md = ChainMetadata::local();
+        let call = phala_runtime::RuntimeCall::Balances(balances::Call::transfer_keep_alive {
+            dest: phala_primitives::MultiAddress::Id(bob()),
+            value: 2 * PHA,
+        });
+        let d = md.describe_call_bytes(&call.encode()).unwrap();
+        assert_eq!(
+            (d.module.as_str(), d.name.as_str()),
+            ("Balances", "transfer_keep_alive")
+        );
+        assert!(d.to_string().contains("value: 2 PHA"), "{d}");
+        let mut trailing = call.encode();
+        trailing.push(0);
+        assert!(md.describe_call_bytes(&trailing).is_err());
+
+        let transfer = RuntimeEvent::Balances(balances::Event::Transfer {
+            from: alice(),
+            to: bob(),
+            amount: PHA,
+        });
+        let records = vec![
+            EventRecord {
+                phase: Phase::ApplyExtrinsic(1),
+                event: transfer.clone(),
+                topics: vec![H256([7; 32])],
+            },
+            EventRecord {
+                phase: Phase::Finalization,
+                event: transfer,
+                topics: vec![],
+            },
+        ];
+        let read = md.read_event_records(&records.encode()).unwrap();
+        let phases: Vec<Phase> = read.iter().map(|(p, _)| *p).collect();
+        assert_eq!(phases, vec![Phase::ApplyExtrinsic(1), Phase::Finalization]);
+        assert!(read.iter().all(|(_, e)| e.name == "Transfer"));
+        // A count beyond the bytes is refused, not allocated.
+        assert!(md.read_event_records(&[0xfe, 0xff, 0xff, 0xff]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_any_bytes_as_calls_or_events_never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)
+        ) {
+            let md = ChainMetadata::local();
+            let _ = md.describe_call_bytes(&bytes);
+            let _ = md.read_event_records(&bytes);
+            let _ = md.describe_event_bytes(&bytes);
+        }
     }
 
     #[test]
