@@ -386,8 +386,11 @@ impl WorkerCore {
             return Err(CoreError::MissingCodes(missing));
         }
 
-        // Apply, in block order.
+        // Apply, in block order. A joining worker's kept commands (up to 64 MiB) are taken,
+        // not cloned: nothing below returns early, and the new state replaces the old.
+        let joining = self.state.joining.take();
         let mut state = self.state.clone();
+        state.joining = joining;
         let mut outcome = Outcome {
             blocks: u32::try_from(batch.blocks.len()).unwrap_or(u32::MAX),
             ..Default::default()

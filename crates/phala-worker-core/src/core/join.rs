@@ -294,8 +294,10 @@ impl WorkerCore {
             return Err(JoinError::MissingCodes(missing));
         }
 
+        // Everything is checked: the kept commands are taken rather than cloned, and
+        // nothing below returns early.
+        let joining = self.state.joining.take().unwrap_or_default();
         let mut state: CoreState = self.state.clone();
-        let joining = state.joining.take().unwrap_or_default();
         state.contracts = std::sync::Arc::new(contracts);
         state.analytics = std::sync::Arc::new(analytics);
         let me = self.keys.pubkey();
