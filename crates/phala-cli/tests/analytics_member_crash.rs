@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::net::{Net, port_of, tail, worker_info};
+use common::net::{Net, port_of, start_worker, tail, wait_info, worker_info};
 use phala_client::Client;
 use phala_client::analytics_worker::{Visitor, seal_ingest};
 use phala_client::worker::WorkerApi;
@@ -36,37 +35,6 @@ fn view(n: u64) -> PageView {
         referrer: Vec::new(),
         device: Device::Desktop,
         screen: 0,
-    }
-}
-
-fn start_worker(url: &str, dir: &std::path::Path, port: u16, peer: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["worker", "--node", url, "--base-path"])
-        .arg(dir.join("worker-3"))
-        .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--cluster-peer", peer])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("worker-3.log")).unwrap())
-        .spawn()
-        .expect("cannot start phala worker")
-}
-
-/// Waits (bounded) until `/info` of the worker on `port` satisfies `ok`.
-async fn until_info(port: u16, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
-    let start = Instant::now();
-    loop {
-        if let Some((_, body)) = common::http(port, "GET", "/info", &[]).await
-            && serde_json::from_slice(&body).is_ok_and(|i| ok(&i))
-        {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(180),
-            "no {what} within 180 s"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -105,8 +73,10 @@ async fn a_member_killed_alone_during_ingestion_loses_nothing_and_answers_like_t
 
     // A third member, in its own process.
     let port = common::free_port();
-    let mut child = start_worker(&url, dir.path(), port, &member);
-    until_info(port, "registration", |i| i["registered"] == true).await;
+    let base = dir.path().join("worker-3");
+    let log = base.with_extension("log");
+    let mut child = start_worker(&url, &base, port, &member);
+    wait_info(port, "registration", &log, |i| i["registered"] == true).await;
     let pubkey = worker_info(port).await["pubkey"]
         .as_str()
         .unwrap()
@@ -129,7 +99,7 @@ async fn a_member_killed_alone_during_ingestion_loses_nothing_and_answers_like_t
         )
     })
     .unwrap_or_else(|e| panic!("add-worker: {e}"));
-    until_info(port, "the cluster's state", |i| {
+    wait_info(port, "the cluster's state", &log, |i| {
         i["cluster"] == cluster.as_str() && i["clusterJoiningFrom"].is_null()
     })
     .await;
@@ -218,7 +188,7 @@ async fn a_member_killed_alone_during_ingestion_loses_nothing_and_answers_like_t
 
     // Started again from its sealed state: what it acknowledged reaches the chain, and all
     // three members count exactly that.
-    child = start_worker(&url, dir.path(), port, &member);
+    child = start_worker(&url, &base, port, &member);
     let start = Instant::now();
     loop {
         let mut counts = Vec::new();
@@ -232,7 +202,7 @@ async fn a_member_killed_alone_during_ingestion_loses_nothing_and_answers_like_t
             start.elapsed() < Duration::from_secs(120),
             "members count {counts:?}, not {durable:?}; devnet log tail:\n{}\nworker-3 log tail:\n{}",
             tail(&net.log()),
-            tail(&std::fs::read_to_string(dir.path().join("worker-3.log")).unwrap_or_default())
+            tail(&std::fs::read_to_string(&log).unwrap_or_default())
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

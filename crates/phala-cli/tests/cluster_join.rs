@@ -7,47 +7,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::net::{Net, example, port_of, tail, worker_info};
+use common::net::{Net, example, port_of, start_worker, tail, wait_info, worker_info};
 use phala_client::Client;
 use phala_primitives::H256;
 use serde_json::Value;
-
-fn start_worker(url: &str, base: &Path, port: u16, peer: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_phala"))
-        .args(["worker", "--node", url, "--base-path"])
-        .arg(base)
-        .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--cluster-peer", peer])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(base.with_extension("log")).unwrap())
-        .spawn()
-        .expect("cannot start phala worker")
-}
-
-/// Waits (bounded) until the worker on `port` shows `/info` satisfying `ok`.
-async fn wait_info(port: u16, what: &str, log: &Path, ok: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        if let Some((_, body)) = common::http(port, "GET", "/info", &[]).await
-            && let Ok(info) = serde_json::from_slice::<Value>(&body)
-            && ok(&info)
-        {
-            return info;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(180),
-            "the new worker: {what} within 180 s; its log:\n{}",
-            tail(&std::fs::read_to_string(log).unwrap_or_default())
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 /// Signed messages the worker on `port` has submitted (its `/metrics`).
 async fn submitted(port: u16) -> u64 {

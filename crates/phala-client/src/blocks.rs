@@ -102,27 +102,30 @@ fn field<'a>(event: &'a EventDescription, name: &str) -> Option<&'a str> {
 }
 
 /// Reads one extrinsic's wire bytes and what the block's events say of it.
+/// Also returns the call as described, when it decodes.
 fn extrinsic(
     meta: &ChainMetadata,
     index: u32,
     bytes: &[u8],
     events: &[(Phase, EventDescription)],
-) -> ExtrinsicView {
+) -> (ExtrinsicView, Option<EventDescription>) {
     let hash = phala_primitives::extrinsic::extrinsic_hash(bytes);
     let decoded = UncheckedExtrinsic::<RawCall>::decode(&mut &bytes[..]);
-    let (signer, nonce, call) = match &decoded {
+    let (signer, nonce, described, call) = match &decoded {
         Ok(xt) => {
             let signer = xt.signature.as_ref().map(|s| match &s.address {
                 MultiAddress::Id(id) => id.to_ss58(),
                 other => format!("{other:?}"),
             });
-            let call = meta
-                .describe_call_bytes(&xt.function.0)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|e| format!("0x{} ({e})", hex::encode(&xt.function.0)));
-            (signer, xt.signature.as_ref().map(|s| s.extra.nonce), call)
+            let described = meta.describe_call_bytes(&xt.function.0);
+            let call = match &described {
+                Ok(c) => c.to_string(),
+                Err(e) => format!("0x{} ({e})", hex::encode(&xt.function.0)),
+            };
+            let nonce = xt.signature.as_ref().map(|s| s.extra.nonce);
+            (signer, nonce, described.ok(), call)
         }
-        Err(e) => (None, None, format!("0x{} ({e})", hex::encode(bytes))),
+        Err(e) => (None, None, None, format!("0x{} ({e})", hex::encode(bytes))),
     };
     let mine: Vec<&EventDescription> = events
         .iter()
@@ -144,7 +147,7 @@ fn extrinsic(
         .find(|e| e.module == "TransactionPayment" && e.name == "TransactionFeePaid")
         .and_then(|e| field(e, "actual_fee"))
         .map(str::to_string);
-    ExtrinsicView {
+    let view = ExtrinsicView {
         index,
         hash,
         signer,
@@ -156,18 +159,17 @@ fn extrinsic(
             .iter()
             .map(|e| EventView::new(Phase::ApplyExtrinsic(index), e))
             .collect(),
-    }
+    };
+    (view, described)
 }
 
-/// The time `Timestamp.set` of a block's first extrinsics sets.
-fn timestamp(meta: &ChainMetadata, extrinsics: &[Vec<u8>]) -> Option<u64> {
-    extrinsics.iter().find_map(|bytes| {
-        let xt = UncheckedExtrinsic::<RawCall>::decode(&mut &bytes[..]).ok()?;
-        let call = meta.describe_call_bytes(&xt.function.0).ok()?;
+/// The time a block's `Timestamp.set` sets.
+fn timestamp(calls: &[Option<EventDescription>]) -> Option<u64> {
+    calls.iter().flatten().find_map(|call| {
         if call.module != "Timestamp" || call.name != "set" {
             return None;
         }
-        field(&call, "now")?.parse().ok()
+        field(call, "now")?.parse().ok()
     })
 }
 
@@ -189,18 +191,15 @@ impl Client {
             None => Vec::new(),
         };
         let (finalized, _) = self.finalized_head().await?;
-        let wire: Vec<Vec<u8>> = block
+        let (extrinsics, calls): (Vec<_>, Vec<_>) = block
             .extrinsics
             .iter()
-            .map(|x| x.as_bytes().to_vec())
-            .collect();
-        let extrinsics = wire
-            .iter()
             .enumerate()
-            .map(|(i, bytes)| {
-                extrinsic(&meta, u32::try_from(i).unwrap_or(u32::MAX), bytes, &events)
+            .map(|(i, x)| {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                extrinsic(&meta, index, x.as_bytes(), &events)
             })
-            .collect();
+            .unzip();
         Ok(Some(BlockView {
             number: block.header.number,
             hash,
@@ -209,7 +208,7 @@ impl Client {
             extrinsics_root: block.header.extrinsics_root,
             finalized: block.header.number <= finalized
                 && self.block_hash(block.header.number).await? == Some(hash),
-            timestamp_ms: timestamp(&meta, &wire),
+            timestamp_ms: timestamp(&calls),
             extrinsics,
             events: events
                 .iter()

@@ -2,7 +2,7 @@
 //! line by line, killed (SIGKILL) and started again from its base path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Net {
@@ -216,4 +216,45 @@ pub async fn worker_info(port: u16) -> serde_json::Value {
         .await
         .expect("worker /info");
     serde_json::from_slice(&body).unwrap()
+}
+
+/// `phala worker` on `port` (simulated TEE, operated by //Bob) following `url`, with its
+/// sealed state in `base` and its log in `base`.log; added to a cluster, it fetches the
+/// cluster's state from `peer` (a member's API).
+pub fn start_worker(url: &str, base: &Path, port: u16, peer: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_phala"))
+        .args(["worker", "--node", url, "--base-path"])
+        .arg(base)
+        .args(["--operator", "//Bob", "--tee", "simulated", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--cluster-peer", peer])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(base.with_extension("log")).unwrap())
+        .spawn()
+        .expect("cannot start phala worker")
+}
+
+/// Waits (bounded) until the worker on `port` shows `/info` satisfying `ok`.
+pub async fn wait_info(
+    port: u16,
+    what: &str,
+    log: &Path,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        if let Some((_, body)) = super::http(port, "GET", "/info", &[]).await
+            && let Ok(info) = serde_json::from_slice::<serde_json::Value>(&body)
+            && ok(&info)
+        {
+            return info;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "the worker on {port}: {what} within 180 s; its log:\n{}",
+            tail(&std::fs::read_to_string(log).unwrap_or_default())
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

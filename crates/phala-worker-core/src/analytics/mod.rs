@@ -92,17 +92,9 @@ pub struct BatchBody {
     pub items: Vec<Ingest>,
 }
 
-/// A page view as held: what the analyses need, nothing more (fields the visitor's consent
-/// does not cover are blanked). The id refuses a replayed copy, however late it comes.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct StoredView {
-    pub id: [u8; 16],
-    pub at_ms: u64,
-    pub path: Vec<u8>,
-    pub referrer: Vec<u8>,
-    pub device: Device,
-    pub screen: u8,
-}
+/// A page view as held: the visitor's own, with the fields their consent does not cover
+/// blanked. The id refuses a replayed copy, however late it comes.
+pub type StoredView = PageView;
 
 /// One visitor of a site: their consent in force (with their signature, which proves it)
 /// and their page views, oldest first.
