@@ -1,7 +1,7 @@
 //! Follows phala's chain trusting nothing but a genesis header: every header it accepts is
 //! covered by a Commonware simplex finality certificate signed by the committee of its epoch,
-//! and committees change only through a finalized epoch-boundary header that announces the
-//! next one.
+//! and committees (and epoch lengths) change only through a finalized epoch-boundary header
+//! that announces the next ones.
 //!
 //! No I/O and no clock: headers and certificates come in, a verdict comes out. Randomness
 //! (for batched signature checks) is supplied by the caller, so the crate runs unchanged
@@ -36,7 +36,9 @@ use commonware_cryptography::ed25519::PublicKey;
 use commonware_cryptography::sha256::Digest;
 use commonware_parallel::Sequential;
 use commonware_utils::ordered::Set;
-use phala_primitives::consensus::{CommitteeChange, epoch_of, is_epoch_boundary};
+use phala_primitives::consensus::{
+    CommitteeChange, EpochBounds, EpochLengthChange, MAX_EPOCH_LENGTH, MIN_EPOCH_LENGTH,
+};
 use phala_primitives::{BlockNumber, DigestItem, H256, Header};
 use rand_core::CryptoRng;
 
@@ -64,11 +66,14 @@ pub enum LightClientError {
     NotNext { head: BlockNumber, got: BlockNumber },
     #[error("header #{number} does not link to its predecessor's hash")]
     BrokenLink { number: BlockNumber },
-    #[error("header #{number} belongs to epoch {header_epoch}, but the client is in epoch {epoch}")]
+    #[error(
+        "header #{number} is not in epoch {epoch} (blocks #{first}..=#{last}), where the client is"
+    )]
     WrongEpoch {
         number: BlockNumber,
-        header_epoch: u64,
         epoch: u64,
+        first: BlockNumber,
+        last: BlockNumber,
     },
     #[error("header #{number} ends epoch {epoch}: it must be the last header of the run")]
     PastBoundary { number: BlockNumber, epoch: u64 },
@@ -84,6 +89,8 @@ pub enum LightClientError {
     MissingCommitteeChange { number: BlockNumber },
     #[error("boundary header #{number} announces a malformed committee change")]
     BadCommitteeChange { number: BlockNumber },
+    #[error("boundary header #{number} announces a malformed or out-of-range epoch length")]
+    BadEpochLength { number: BlockNumber },
     #[error("a committee key is not a valid ed25519 public key")]
     BadKey,
     #[error("header #{number} does not end an epoch: a checkpoint must be an epoch's last block")]
@@ -95,8 +102,10 @@ pub enum LightClientError {
 #[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
 pub struct LightClientState {
     pub genesis_hash: H256,
-    pub epoch_length: u32,
     pub epoch: u64,
+    /// The current epoch's first and last blocks.
+    pub epoch_first: BlockNumber,
+    pub epoch_last: BlockNumber,
     pub committee: Vec<[u8; 32]>,
     pub head_number: BlockNumber,
     pub head_hash: H256,
@@ -107,8 +116,7 @@ pub struct LightClientState {
 pub struct LightClient {
     genesis_hash: H256,
     namespace: Vec<u8>,
-    epoch_length: u32,
-    epoch: u64,
+    epoch: EpochBounds,
     committee: Vec<[u8; 32]>,
     verifier: Scheme,
     head: (BlockNumber, H256),
@@ -150,6 +158,9 @@ impl LightClient {
             return Err(LightClientError::BadGenesis);
         }
         let (_, epoch_length) = genesis_timing(genesis).ok_or(LightClientError::BadGenesis)?;
+        if !(MIN_EPOCH_LENGTH..=MAX_EPOCH_LENGTH).contains(&epoch_length) {
+            return Err(LightClientError::BadGenesis);
+        }
         let change = match CommitteeChange::from_header(genesis) {
             Some(Ok(change)) if change.epoch == 0 && !change.keys.is_empty() => change,
             _ => return Err(LightClientError::BadGenesis),
@@ -160,8 +171,11 @@ impl LightClient {
         Ok(LightClient {
             genesis_hash: hash,
             namespace,
-            epoch_length,
-            epoch: 0,
+            epoch: EpochBounds {
+                epoch: 0,
+                first: 0,
+                last: epoch_length.saturating_sub(1),
+            },
             committee: change.keys,
             verifier,
             head: (0, hash),
@@ -171,7 +185,7 @@ impl LightClient {
     /// Resumes from a saved state. The state is trusted as it is: it must come from this
     /// client's own sealed checkpoint, never from outside the TEE.
     pub fn resume(state: LightClientState) -> Result<Self, LightClientError> {
-        if state.epoch_length == 0 || state.committee.is_empty() {
+        if state.epoch_last <= state.epoch_first || state.committee.is_empty() {
             return Err(LightClientError::BadGenesis);
         }
         let namespace = namespace(&state.genesis_hash);
@@ -179,8 +193,11 @@ impl LightClient {
         Ok(LightClient {
             genesis_hash: state.genesis_hash,
             namespace,
-            epoch_length: state.epoch_length,
-            epoch: state.epoch,
+            epoch: EpochBounds {
+                epoch: state.epoch,
+                first: state.epoch_first,
+                last: state.epoch_last,
+            },
             committee: state.committee,
             verifier,
             head: (state.head_number, state.head_hash),
@@ -191,8 +208,9 @@ impl LightClient {
     pub fn state(&self) -> LightClientState {
         LightClientState {
             genesis_hash: self.genesis_hash,
-            epoch_length: self.epoch_length,
-            epoch: self.epoch,
+            epoch: self.epoch.epoch,
+            epoch_first: self.epoch.first,
+            epoch_last: self.epoch.last,
             committee: self.committee.clone(),
             head_number: self.head.0,
             head_hash: self.head.1,
@@ -209,11 +227,12 @@ impl LightClient {
     }
 
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.epoch.epoch
     }
 
-    pub fn epoch_length(&self) -> u32 {
-        self.epoch_length
+    /// The current epoch's blocks: its last one is the next boundary to verify.
+    pub fn epoch_bounds(&self) -> EpochBounds {
+        self.epoch
     }
 
     /// Consensus keys of the committee that signs the current epoch.
@@ -246,18 +265,11 @@ impl LightClient {
                     number: header.number,
                 });
             }
-            let header_epoch = epoch_of(header.number, self.epoch_length);
-            if header_epoch != self.epoch {
-                return Err(LightClientError::WrongEpoch {
-                    number: header.number,
-                    header_epoch,
-                    epoch: self.epoch,
-                });
-            }
-            if is_epoch_boundary(header.number, self.epoch_length) && !std::ptr::eq(header, last) {
+            self.check_in_epoch(header.number)?;
+            if header.number == self.epoch.last && !std::ptr::eq(header, last) {
                 return Err(LightClientError::PastBoundary {
                     number: header.number,
-                    epoch: self.epoch,
+                    epoch: self.epoch.epoch,
                 });
             }
             number = header.number;
@@ -279,16 +291,9 @@ impl LightClient {
         certificate: &[u8],
     ) -> Result<(), LightClientError> {
         let number = boundary.number;
-        if !is_epoch_boundary(number, self.epoch_length) {
+        self.check_in_epoch(number)?;
+        if number != self.epoch.last {
             return Err(LightClientError::NotBoundary { number });
-        }
-        let header_epoch = epoch_of(number, self.epoch_length);
-        if header_epoch != self.epoch {
-            return Err(LightClientError::WrongEpoch {
-                number,
-                header_epoch,
-                epoch: self.epoch,
-            });
         }
         if number <= self.head.0 {
             return Err(LightClientError::NotNext {
@@ -297,6 +302,18 @@ impl LightClient {
             });
         }
         self.certify(rng, boundary, certificate)
+    }
+
+    fn check_in_epoch(&self, number: BlockNumber) -> Result<(), LightClientError> {
+        if self.epoch.contains(number) {
+            return Ok(());
+        }
+        Err(LightClientError::WrongEpoch {
+            number,
+            epoch: self.epoch.epoch,
+            first: self.epoch.first,
+            last: self.epoch.last,
+        })
     }
 
     /// Checks that `certificate` is the current committee's finalization of `last`, then
@@ -315,9 +332,9 @@ impl LightClient {
         )
         .map_err(|e| LightClientError::CertificateDecode(e.to_string()))?;
         let cert_epoch = cert.proposal.round.epoch().get();
-        if cert_epoch != self.epoch {
+        if cert_epoch != self.epoch.epoch {
             return Err(LightClientError::CertificateEpoch {
-                expected: self.epoch,
+                expected: self.epoch.epoch,
                 got: cert_epoch,
             });
         }
@@ -329,21 +346,42 @@ impl LightClient {
             });
         }
         if !cert.verify(rng, &self.verifier, &Sequential) {
-            return Err(LightClientError::BadSignatures { epoch: self.epoch });
+            return Err(LightClientError::BadSignatures {
+                epoch: self.epoch.epoch,
+            });
         }
-        // Everything checks: advance, and switch committee at a boundary.
-        if is_epoch_boundary(number, self.epoch_length) {
+        // Everything checks: advance, and switch committee (and length) at a boundary.
+        if number == self.epoch.last {
             let change = match CommitteeChange::from_header(last) {
                 None => return Err(LightClientError::MissingCommitteeChange { number }),
                 Some(Err(_)) => return Err(LightClientError::BadCommitteeChange { number }),
                 Some(Ok(change)) => change,
             };
-            if change.epoch != self.epoch.saturating_add(1) || change.keys.is_empty() {
+            let next_epoch = self.epoch.epoch.saturating_add(1);
+            if change.epoch != next_epoch || change.keys.is_empty() {
                 return Err(LightClientError::BadCommitteeChange { number });
             }
+            let length = match EpochLengthChange::from_header(last) {
+                None => self
+                    .epoch
+                    .last
+                    .saturating_sub(self.epoch.first)
+                    .saturating_add(1),
+                Some(Ok(EpochLengthChange { epoch, length }))
+                    if epoch == next_epoch
+                        && (MIN_EPOCH_LENGTH..=MAX_EPOCH_LENGTH).contains(&length) =>
+                {
+                    length
+                }
+                Some(_) => return Err(LightClientError::BadEpochLength { number }),
+            };
+            let next = self
+                .epoch
+                .next(length)
+                .ok_or(LightClientError::BadEpochLength { number })?;
             self.verifier = verifier(&self.namespace, &change.keys)?;
             self.committee = change.keys;
-            self.epoch = change.epoch;
+            self.epoch = next;
         }
         self.head = (number, hash);
         Ok(())

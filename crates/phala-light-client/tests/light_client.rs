@@ -306,3 +306,91 @@ fn skips_to_a_certified_boundary_and_survives_a_restart() {
         .unwrap();
     assert_eq!(client.state(), client2.state());
 }
+
+/// A boundary that announces a new length moves the next boundary; one that announces a
+/// length for another epoch, or out of bounds, is refused before anything changes.
+#[test]
+fn follows_an_epoch_length_change() {
+    use phala_primitives::consensus::{EpochBounds, EpochLengthChange};
+    let g = genesis(&OLD);
+    let gh = g.hash();
+    let mut rng = commonware_utils::test_rng();
+    let change = CommitteeChange {
+        epoch: 1,
+        keys: NEW.iter().map(|u| public(u)).collect(),
+    };
+    let h1 = header(&g, vec![]);
+    let h2 = header(&h1, vec![]);
+    let boundary =
+        |length: EpochLengthChange| header(&h2, vec![change.digest_item(), length.digest_item()]);
+    for bad in [
+        EpochLengthChange {
+            epoch: 2,
+            length: 6,
+        },
+        EpochLengthChange {
+            epoch: 1,
+            length: 1,
+        },
+    ] {
+        let h3 = boundary(bad);
+        let cert = certify(&gh, &h3, 0, &OLD, &OLD[..3]);
+        let mut client = LightClient::from_genesis(&g).unwrap();
+        assert_eq!(
+            client.import_boundary(&mut rng, &h3, &cert),
+            Err(LightClientError::BadEpochLength { number: 3 })
+        );
+        assert_eq!(client.head(), (0, gh));
+    }
+    let h3 = boundary(EpochLengthChange {
+        epoch: 1,
+        length: 6,
+    });
+    let cert3 = certify(&gh, &h3, 0, &OLD, &OLD[..3]);
+    let mut client = LightClient::from_genesis(&g).unwrap();
+    client.import_boundary(&mut rng, &h3, &cert3).unwrap();
+    assert_eq!(
+        client.epoch_bounds(),
+        EpochBounds {
+            epoch: 1,
+            first: 4,
+            last: 9
+        }
+    );
+    // Block 7 would have ended epoch 1 at the old length; now it is inside it.
+    let mut run = vec![header(&h3, vec![])];
+    for _ in 0..3 {
+        let next = header(run.last().unwrap(), vec![]);
+        run.push(next);
+    }
+    let cert7 = certify(&gh, &run[3], 1, &NEW, &NEW[1..]);
+    let mut resumed = LightClient::resume(client.state()).unwrap();
+    client.import(&mut rng, &run, &cert7).unwrap();
+    resumed.import(&mut rng, &run, &cert7).unwrap();
+    assert_eq!(client.state(), resumed.state());
+    // Epoch 1's boundary is #9; without a length entry, epoch 2 keeps the new length.
+    let h8 = header(&run[3], vec![]);
+    let next = CommitteeChange {
+        epoch: 2,
+        keys: NEW.iter().map(|u| public(u)).collect(),
+    };
+    let h9 = header(&h8, vec![next.digest_item()]);
+    assert!(matches!(
+        client.import(
+            &mut rng,
+            &[h8.clone(), h9.clone(), header(&h9, vec![])],
+            &cert7
+        ),
+        Err(LightClientError::PastBoundary { number: 9, .. })
+    ));
+    let cert9 = certify(&gh, &h9, 1, &NEW, &NEW[1..]);
+    client.import(&mut rng, &[h8, h9], &cert9).unwrap();
+    assert_eq!(
+        client.epoch_bounds(),
+        EpochBounds {
+            epoch: 2,
+            first: 10,
+            last: 15
+        }
+    );
+}

@@ -393,7 +393,6 @@ async fn run_inner(
             extra.clone(),
         );
         let me = config.validator.as_ref().map(|v| v.public());
-        let epoch_length = config.spec.epoch_length;
         let mut watch = stall::StallWatch::new(
             chain.finalized().map(|(n, _)| n).unwrap_or(0),
             std::time::Instant::now(),
@@ -405,15 +404,18 @@ async fn run_inner(
                 if let Ok((height, _)) = chain.finalized()
                     && let Some(waited) = watch.observe(height, std::time::Instant::now())
                 {
-                    let epoch = phala_primitives::consensus::epoch_of(
-                        height.saturating_add(1),
-                        epoch_length,
-                    );
-                    let committee = chain.view(None).ok().and_then(|view| {
-                        let backend = phala_chain::backend::ViewBackend(&view);
-                        let ext = phala_runtime::Ext::new(&backend);
-                        phala_runtime::modules::validators::committee(&ext, epoch)
-                    });
+                    let (epoch, committee) = chain
+                        .view(None)
+                        .ok()
+                        .and_then(|view| {
+                            use phala_runtime::modules::validators;
+                            let backend = phala_chain::backend::ViewBackend(&view);
+                            let ext = phala_runtime::Ext::new(&backend);
+                            let epoch =
+                                validators::epoch_bounds(&ext, height.saturating_add(1))?.epoch;
+                            Some((epoch, validators::committee(&ext, epoch)))
+                        })
+                        .unwrap_or_default();
                     let connected = peers.load(Ordering::Relaxed);
                     tracing::info!(
                         target: "node",
@@ -473,7 +475,6 @@ async fn run_inner(
         followers,
         namespace,
         block_time,
-        epoch_length: u64::from(config.spec.epoch_length),
         partition_prefix: "phala".into(),
     };
     let engine = engine::start(

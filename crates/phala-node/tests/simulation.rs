@@ -422,3 +422,91 @@ fn same_seed_same_state() {
     let c = fingerprint(6, txs);
     assert_ne!(a.2, c.2, "the seed does not reach the schedule");
 }
+
+/// Governance (sudo, on this development chain) shortens epochs from 10 blocks to 4 and
+/// then lengthens them to 7: the boundary blocks announce each new length, every node
+/// switches engines at the new boundaries, a validator that was down across the change
+/// catches up from its storage, and a full node follows. The committee keeps finalizing
+/// throughout and nobody forks.
+#[test]
+fn epoch_length_changes_at_the_announced_boundary() {
+    use phala_primitives::consensus::{CommitteeChange, EpochLengthChange};
+    use phala_runtime::RuntimeCall;
+    use phala_runtime::modules::{sudo, validators};
+    init_tracing();
+    for seed in seeds(1) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(4, EPOCH);
+        let genesis = sim::genesis_hash(&spec);
+        let set = |nonce, length| {
+            let call = RuntimeCall::Sudo(sudo::Call::sudo {
+                call: Box::new(RuntimeCall::Validators(
+                    validators::Call::set_epoch_length { length },
+                )),
+            });
+            sim::signed("Alice", nonce, call, genesis)
+        };
+        let (shorten, lengthen) = (set(0, 4), set(1, 7));
+        runner(seed, Duration::from_secs(900)).start(|ctx| async move {
+            let names = ["Alice", "Bob", "Charlie", "Dave", "Ferdie"];
+            let mut sim = Sim::new(&ctx, spec, dir.path(), &names, good_link()).await;
+            sim.followers = vec![4];
+            sim.start_each(0..5);
+            sim.wait_for(&[0, 1, 2, 3, 4], 2, Duration::from_secs(60))
+                .await;
+            sim.submit(0, shorten);
+            // Epoch 0 (#0..=#9) keeps its length; Dave is down from before its end.
+            sim.wait_for(&[0, 1, 2, 3], 6, Duration::from_secs(60))
+                .await;
+            sim.crash(3);
+            // Epochs 1, 2, 3 are #10..=#13, #14..=#17, #18..=#21.
+            sim.wait_for(&[0, 1, 2], 19, Duration::from_secs(120)).await;
+            sim.submit(0, lengthen);
+            // Epoch 4 (#22..=#25) is the last of 4 blocks if the change lands in epoch 3,
+            // and epoch 5 the first of 7; Dave returns after both.
+            sim.wait_for(&[0, 1, 2], 40, Duration::from_secs(240)).await;
+            sim.start(3);
+            let tip = sim.heights()[0];
+            sim.wait_for(&[0, 1, 2, 3, 4], tip + 3, Duration::from_secs(240))
+                .await;
+            let top = sim.assert_no_fork();
+            // Read the boundaries back from the headers of one node.
+            let chain = sim.chain(0).unwrap();
+            let mut boundaries = Vec::new();
+            for number in 0..=top {
+                let block = chain.store().block_by_number(number).unwrap().unwrap();
+                if let Some(Ok(change)) = CommitteeChange::from_header(&block.header) {
+                    let length =
+                        EpochLengthChange::from_header(&block.header).map(|l| l.unwrap().length);
+                    boundaries.push((number, change.epoch, length));
+                }
+            }
+            let first_of_seven = boundaries
+                .iter()
+                .position(|b| b.2 == Some(7))
+                .expect("the lengthening was announced");
+            assert_eq!(boundaries[0], (0, 0, None), "{boundaries:?}");
+            assert_eq!(boundaries[1], (9, 1, Some(4)), "{boundaries:?}");
+            for pair in boundaries[1..].windows(2) {
+                let gap = pair[1].0 - pair[0].0;
+                let length = if pair[1].1 > boundaries[first_of_seven].1 {
+                    7
+                } else {
+                    4
+                };
+                assert_eq!(gap, length, "{boundaries:?}");
+            }
+            assert!(boundaries.len() > first_of_seven + 1, "{boundaries:?}");
+            // Every node reads the same schedule from its state.
+            let schedules: Vec<_> = (0..5)
+                .map(|i| {
+                    sim.read(i, |ext| {
+                        validators::schedule(ext).unwrap().segments().to_vec()
+                    })
+                })
+                .collect();
+            assert!(schedules.windows(2).all(|w| w[0] == w[1]));
+            assert_eq!(schedules[0].len(), 3);
+        });
+    }
+}

@@ -222,9 +222,8 @@ impl<'a> BlockBuilder<'a> {
             mandatory: self.mandatory_weight,
         };
         let digest: Vec<DigestItem> = validators::on_finalize(&mut self.ext, self.number)
-            .map(|change| change.digest_item())
-            .into_iter()
-            .collect();
+            .map(|end| end.digest())
+            .unwrap_or_default();
         let count = u32::try_from(self.extrinsics.len()).unwrap_or(u32::MAX);
         let total_weight = self.total_weight();
         let events = self.ext.events().to_vec();

@@ -92,6 +92,15 @@ impl<V: Encode + Decode> StorageValue<V> {
         ext.remove(self.key());
     }
 
+    /// The value, removed from storage.
+    pub fn take(&self, ext: &mut Ext) -> Option<V> {
+        let value = self.get(ext);
+        if value.is_some() {
+            self.kill(ext);
+        }
+        value
+    }
+
     pub fn exists(&self, ext: &Ext) -> bool {
         ext.get(&self.key()).is_some()
     }

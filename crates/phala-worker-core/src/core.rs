@@ -299,8 +299,9 @@ impl WorkerCore {
         self.light.head()
     }
 
-    pub fn epoch_length(&self) -> u32 {
-        self.light.epoch_length()
+    /// The blocks of the epoch the verified head is in (or, at its boundary, the next).
+    pub fn epoch_bounds(&self) -> phala_primitives::consensus::EpochBounds {
+        self.light.epoch_bounds()
     }
 
     pub fn genesis_hash(&self) -> H256 {
@@ -658,12 +659,7 @@ impl WorkerCore {
     /// it regularly; imports call it too.
     /// Returns whether the query keys changed.
     pub fn tick(&mut self, rng: &mut impl CryptoRng, now_ms: u64) -> bool {
-        let epoch = self
-            .light
-            .head()
-            .0
-            .checked_div(self.light.epoch_length())
-            .unwrap_or(0);
+        let epoch = u32::try_from(self.light.epoch()).unwrap_or(u32::MAX);
         let changed = rotate_query_keys(&mut self.query_keys, epoch, now_ms, rng);
         if changed {
             // Signed once per key, not each time it is shown.

@@ -16,7 +16,6 @@ use phala_attestation::Attestation;
 use phala_client::{Client, TxOptions};
 use phala_keys::Sr25519Pair;
 use phala_light_client::LightClient;
-use phala_primitives::consensus::{epoch_of, is_epoch_boundary};
 use phala_primitives::{BlockNumber, H256};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::{message_queue, registry};
@@ -222,54 +221,64 @@ async fn certified_checkpoint(
         .await
         .map_err(|e| WorkerError::Node(e.to_string()))?
         .ok_or_else(|| WorkerError::Node(format!("the node has no block {trusted}")))?;
-    let epoch_length = light.epoch_length();
-    if !is_epoch_boundary(target.number, epoch_length) {
+    info!(
+        "verifying the epoch boundaries from genesis to #{}",
+        target.number
+    );
+    let fetch = |number: BlockNumber| async move {
+        let hash = client
+            .block_hash(number)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the node has no block #{number}"))?;
+        let header = client
+            .header(hash)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the node has no header #{number}"))?;
+        let certificate = client
+            .finality_proof(hash)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the node has no certificate for boundary #{number}"))?;
+        Ok::<_, String>((header, certificate))
+    };
+    let mut rng = commonware_utils::sys_rng();
+    // Boundaries are fetched ahead as the current length predicts them; one that announces
+    // a new length ends the run, and the next run predicts by it. Only verified headers
+    // move the client, so a node that lies about lengths gets nothing accepted.
+    loop {
+        let start = light.epoch_bounds();
+        let length = start.last.saturating_sub(start.first).saturating_add(1);
+        let predicted = std::iter::successors(Some(start), move |b| b.next(length))
+            .take_while(|b| b.last <= target.number)
+            .map(|b| b.last);
+        let mut boundaries = futures::stream::iter(predicted)
+            .map(fetch)
+            .buffered(FETCH_CONCURRENCY);
+        let mut moved = false;
+        while let Some(boundary) = boundaries.next().await {
+            let (header, certificate) = boundary.map_err(WorkerError::Node)?;
+            light
+                .import_boundary(&mut rng, &header, &certificate)
+                .map_err(|e| refused(format!("boundary #{}: {e}", header.number)))?;
+            moved = true;
+            let now = light.epoch_bounds();
+            if now.last.saturating_sub(now.first).saturating_add(1) != length {
+                break;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    if light.head().0 != target.number {
         return Err(refused(
             phala_light_client::LightClientError::NotBoundary {
                 number: target.number,
             }
             .to_string(),
         ));
-    }
-    let epochs = epoch_of(target.number, epoch_length);
-    info!(
-        "verifying {} epoch boundaries from genesis to #{}",
-        epochs.saturating_add(1),
-        target.number
-    );
-    let boundaries = futures::stream::iter(0..=epochs)
-        .map(|epoch| async move {
-            let number = epoch
-                .checked_add(1)
-                .and_then(|e| e.checked_mul(u64::from(epoch_length)))
-                .and_then(|n| n.checked_sub(1))
-                .and_then(|n| BlockNumber::try_from(n).ok())
-                .ok_or_else(|| format!("epoch {epoch} ends past the last block number"))?;
-            let hash = client
-                .block_hash(number)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("the node has no block #{number}"))?;
-            let header = client
-                .header(hash)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("the node has no header #{number}"))?;
-            let certificate = client
-                .finality_proof(hash)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("the node has no certificate for boundary #{number}"))?;
-            Ok::<_, String>((header, certificate))
-        })
-        .buffered(FETCH_CONCURRENCY);
-    futures::pin_mut!(boundaries);
-    let mut rng = commonware_utils::sys_rng();
-    while let Some(boundary) = boundaries.next().await {
-        let (header, certificate) = boundary.map_err(WorkerError::Node)?;
-        light
-            .import_boundary(&mut rng, &header, &certificate)
-            .map_err(|e| refused(format!("boundary #{}: {e}", header.number)))?;
     }
     if light.head().1 != trusted {
         return Err(refused(format!(
@@ -565,15 +574,9 @@ impl Host {
         finalized: BlockNumber,
     ) -> Result<(), WorkerError> {
         let from = head.saturating_add(1);
-        let epoch_length = self.core.epoch_length();
         // A batch stays in one epoch and ends at its boundary, where the committee changes.
-        let epoch_end = epoch_of(from, epoch_length)
-            .saturating_add(1)
-            .saturating_mul(u64::from(epoch_length))
-            .saturating_sub(1);
-        let to = finalized
-            .min(head.saturating_add(MAX_BATCH))
-            .min(BlockNumber::try_from(epoch_end).unwrap_or(BlockNumber::MAX));
+        let epoch_end = self.core.epoch_bounds().last;
+        let to = finalized.min(head.saturating_add(MAX_BATCH)).min(epoch_end);
         self.show_progress(head, finalized);
         let batch = match self.fetch(from, to, finalized).await {
             Ok(batch) => batch,
@@ -1060,7 +1063,7 @@ impl Host {
         to: BlockNumber,
         finalized: BlockNumber,
     ) -> Result<(BlockNumber, Vec<u8>), String> {
-        let epoch_length = self.core.epoch_length();
+        let epoch_end = self.core.epoch_bounds().last;
         let mut end = to;
         loop {
             let hash = self
@@ -1077,7 +1080,7 @@ impl Host {
             {
                 return Ok((end, cert));
             }
-            if end >= finalized || is_epoch_boundary(end, epoch_length) {
+            if end >= finalized || end >= epoch_end {
                 return Err(format!(
                     "the node has no finality certificate for any block #{to}..=#{end}"
                 ));
@@ -1220,6 +1223,14 @@ impl Host {
                 operator: Some(self.config.operator.account_id().to_ss58()),
                 genesis_hash: self.core.genesis_hash().to_string(),
                 synced_height: self.core.head().0,
+                epoch: {
+                    let e = self.core.epoch_bounds();
+                    crate::http::EpochSummary {
+                        number: e.epoch,
+                        first_block: e.first,
+                        last_block: e.last,
+                    }
+                },
                 chain_height: u32::try_from(self.shared.metrics.chain_height.get()).unwrap_or(0),
                 runtime_version: crate::VERSION,
                 gatekeeper: self.core.is_gatekeeper(),

@@ -41,6 +41,9 @@ pub struct Info {
     pub operator: Option<String>,
     pub genesis_hash: String,
     pub synced_height: u32,
+    /// The epoch the light client verifies headers in: its committee signs up to
+    /// `lastBlock`, whose header announces the next committee and any new length.
+    pub epoch: EpochSummary,
     pub chain_height: u32,
     pub runtime_version: u32,
     /// Whether this worker is a gatekeeper.
@@ -64,6 +67,14 @@ pub struct Info {
     pub contract_commands_run: u64,
     /// Its computing session, once it is in a stake pool.
     pub computing: Option<crate::computing_watch::ComputingInfo>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochSummary {
+    pub number: u64,
+    pub first_block: u32,
+    pub last_block: u32,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

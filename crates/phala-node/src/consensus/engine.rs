@@ -19,7 +19,7 @@ use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::standard::{Inline, Standard};
 use commonware_consensus::marshal::{self, Update};
 use commonware_consensus::simplex::{self, types::Finalization};
-use commonware_consensus::types::{FixedEpocher, ViewDelta};
+use commonware_consensus::types::ViewDelta;
 use commonware_cryptography::Digested;
 use commonware_cryptography::certificate::Verifier as _;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 
 use super::app::{PhalaApp, Scheme};
 use super::block::{ConsensusBlock, MAX_BLOCK_BYTES, digest_of};
+use super::epocher::ScheduleEpocher;
 use super::guard::Guarded;
 use super::orchestrator::{Orchestrator, OrchestratorParts};
 use super::peers::PeerTracker;
@@ -66,7 +67,6 @@ pub struct EngineConfig {
     /// verify here.
     pub namespace: Vec<u8>,
     pub block_time: Duration,
-    pub epoch_length: u64,
     pub partition_prefix: String,
 }
 
@@ -145,8 +145,7 @@ where
     let me = config.identity.clone();
     let prefix = &config.partition_prefix;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(1024));
-    let length = std::num::NonZeroU64::new(config.epoch_length.max(2)).unwrap_or(NZU64!(2));
-    let epocher = FixedEpocher::new(length);
+    let epocher = ScheduleEpocher::load(&chain).map_err(EngineError::Storage)?;
 
     let genesis = chain
         .store()

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod epocher;
 pub mod evidence;
 pub mod gossip;
 pub mod guard;

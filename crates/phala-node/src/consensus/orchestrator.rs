@@ -25,7 +25,7 @@ use commonware_consensus::marshal::standard::Inline;
 use commonware_consensus::simplex::{
     self, ForwardPolicy, SkipBudget, SkipPolicy, elector::RoundRobin,
 };
-use commonware_consensus::types::{Epoch, Epocher, FixedEpocher, Height, ViewDelta};
+use commonware_consensus::types::{Epoch, Epocher, Height, ViewDelta};
 use commonware_consensus::{Heightable, Reporters};
 use commonware_cryptography::Sha256;
 use commonware_cryptography::ed25519::{PrivateKey, PublicKey};
@@ -48,6 +48,7 @@ use tokio::sync::mpsc;
 use super::app::{PhalaApp, Scheme};
 use super::block::ConsensusBlock;
 use super::engine::Marshal;
+use super::epocher::ScheduleEpocher;
 use super::evidence::EvidenceReporter;
 use super::peers::{Peer, PeerTracker};
 use super::provider::EpochProvider;
@@ -110,9 +111,9 @@ where
 {
     pub chain: Arc<Chain>,
     pub marshal: Marshal,
-    pub inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, FixedEpocher>,
+    pub inline: Inline<E, Scheme, PhalaApp, ConsensusBlock, ScheduleEpocher>,
     pub provider: EpochProvider,
-    pub epocher: FixedEpocher,
+    pub epocher: ScheduleEpocher,
     /// This validator's consensus key; `None` on a full node.
     pub signer: Option<PrivateKey>,
     pub namespace: Vec<u8>,
@@ -461,6 +462,8 @@ where
             .map(|a| a.epoch)
             .unwrap_or(Epoch::zero());
         if self.parts.epocher.last(current) == Some(height) {
+            // The boundary may have changed the length of the epochs after it.
+            self.parts.epocher.refresh(&self.parts.chain)?;
             let next = current.next();
             let (floor, keys) = self.committee_of(next)?;
             self.enter(next, floor, &keys).await?;

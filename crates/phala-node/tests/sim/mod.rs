@@ -254,7 +254,6 @@ impl Sim {
                     followers,
                     namespace: phala_light_client::namespace(&chain.genesis_hash()),
                     block_time: Duration::from_millis(spec.block_time_ms),
-                    epoch_length: u64::from(spec.epoch_length),
                     partition_prefix: prefix,
                 };
                 let engine = engine::start(

@@ -54,6 +54,32 @@ pub enum Call {
     /// committee; the election at its last block uses the new size.
     #[codec(index = 6)]
     set_committee_size { size: u32 },
+    /// Set how many blocks each epoch lasts (root, or a referendum on the parameters
+    /// track): 2 to 1,000,000, and on a live chain at most a sixteenth of the unbonding
+    /// period. The epoch under way keeps its length; its last block announces the new one,
+    /// which every epoch after it has.
+    #[codec(index = 7)]
+    set_epoch_length { length: u32 },
+}
+
+fn set_epoch_length(ext: &mut Ext, length: u32) -> DispatchResult {
+    use phala_primitives::consensus::{MAX_EPOCH_LENGTH, MAX_EPOCH_SEGMENTS, MIN_EPOCH_LENGTH};
+    if !(MIN_EPOCH_LENGTH..=MAX_EPOCH_LENGTH).contains(&length) {
+        return Err(Error::BadEpochLength.into());
+    }
+    // Development chains (they have a sudo key) try lengths freely; a live chain keeps
+    // every punishable offender's bond locked.
+    let live = crate::modules::sudo::KEY.get(ext).is_none();
+    let window = u64::from(length).saturating_mul(super::COMMITTEE_HISTORY);
+    if live && window > u64::from(params(ext).unbonding_period) {
+        return Err(Error::EpochOutlastsUnbonding.into());
+    }
+    if super::schedule(ext).is_some_and(|s| s.segments().len() >= MAX_EPOCH_SEGMENTS) {
+        return Err(Error::TooManyEpochLengthChanges.into());
+    }
+    super::NEXT_EPOCH_LENGTH.put(ext, &length);
+    ext.deposit_event(Event::EpochLengthSet { length });
+    Ok(())
 }
 
 /// `host:port`, printable ASCII, bounded.
@@ -82,6 +108,7 @@ impl Call {
             }
             Call::validate { .. } | Call::chill => weights::reads_writes(5, 4),
             Call::set_committee_size { .. } => weights::reads_writes(1, 1),
+            Call::set_epoch_length { .. } => weights::reads_writes(3, 1),
             Call::report_equivocation { .. } => {
                 // Two signature checks and the slash.
                 return DispatchInfo {
@@ -117,6 +144,10 @@ impl Call {
             super::PARAMS.put(ext, &p);
             ext.deposit_event(Event::CommitteeSizeSet { size });
             return Ok(());
+        }
+        if let Call::set_epoch_length { length } = self {
+            origin.ensure_root_or(crate::origin::GovOrigin::Parameters)?;
+            return set_epoch_length(ext, length);
         }
         let who = origin.ensure_signed()?;
         let p = params(ext);
@@ -218,7 +249,9 @@ impl Call {
                 remove_candidate(ext, &who);
                 ext.deposit_event(Event::Chilled { who });
             }
-            Call::report_equivocation { .. } | Call::set_committee_size { .. } => {
+            Call::report_equivocation { .. }
+            | Call::set_committee_size { .. }
+            | Call::set_epoch_length { .. } => {
                 return Err(crate::dispatch::DispatchError::BadOrigin);
             }
         }

@@ -39,6 +39,14 @@ pub enum Error {
     BadProofOfPossession,
     /// Governance may set 4 to 128 seats.
     BadCommitteeSize,
+    /// Epochs last 2 to 1,000,000 blocks.
+    BadEpochLength,
+    /// On a live chain an epoch may last at most a sixteenth of the unbonding period: an
+    /// equivocation is punishable for 16 epochs, and the offender's bond must stay locked
+    /// that long.
+    EpochOutlastsUnbonding,
+    /// The epoch length has changed as often as the schedule records (256 times).
+    TooManyEpochLengthChanges,
 }
 
 impl ModuleErrorEnum for Error {

@@ -41,6 +41,12 @@ pub enum Event {
     /// Elections from the next one on seat `size` validators.
     #[codec(index = 7)]
     CommitteeSizeSet { size: u32 },
+    /// Epochs from the next boundary on last `length` blocks.
+    #[codec(index = 8)]
+    EpochLengthSet { length: u32 },
+    /// Epochs from `epoch` on last `length` blocks (this block's header announces it).
+    #[codec(index = 9)]
+    EpochLengthChanged { epoch: u64, length: u32 },
 }
 
 impl From<Event> for crate::RuntimeEvent {

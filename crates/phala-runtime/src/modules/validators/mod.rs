@@ -5,7 +5,9 @@
 //! address with `validate`, and becomes a candidate. At the last block of every epoch the top
 //! `CommitteeSize` candidates by bond are elected for the next epoch; the block's header
 //! announces them (`phala_primitives::consensus::CommitteeChange`) and they take over at the
-//! epoch's first block. Unbonded PHA stays locked for `UnbondingPeriod` blocks, so stake that
+//! epoch's first block. Governance may change the length of epochs (`set_epoch_length`): the
+//! next boundary announces it (`EpochLengthChange`) and the epochs after it follow the
+//! `EpochSchedule`. Unbonded PHA stays locked for `UnbondingPeriod` blocks, so stake that
 //! misbehaved can still be slashed. Proven equivocation slashes `SlashPercent` of the bond to
 //! the treasury and removes the offender from the candidates.
 
@@ -20,7 +22,10 @@ pub use errors::Error;
 pub use events::Event;
 
 use parity_scale_codec::{Decode, Encode};
-use phala_primitives::consensus::{CommitteeChange, epoch_of, is_epoch_boundary};
+use phala_primitives::DigestItem;
+use phala_primitives::consensus::{
+    CommitteeChange, EpochBounds, EpochLengthChange, EpochSchedule, EpochSegment,
+};
 use phala_primitives::{AccountId32, Balance, BlockNumber, H256, storage::Hasher};
 use scale_info::TypeInfo;
 
@@ -43,7 +48,7 @@ pub const COMMITTEE_HISTORY: u64 = 16;
 /// Chain parameters of the module, set at genesis.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct Params {
-    /// Blocks per epoch.
+    /// Blocks per epoch at genesis (`EpochSchedule` holds later changes).
     pub epoch_length: u32,
     /// Validators per committee.
     pub committee_size: u32,
@@ -135,6 +140,22 @@ pub const COMMITTEES: StorageMap<u64, Vec<Member>> = StorageMap::new(
     Query::Optional,
     &[" The committee of each recent epoch (and of the next one, once elected)."],
 );
+/// Absent until the first change: every epoch then has the genesis length.
+pub const EPOCH_SCHEDULE: StorageValue<Vec<EpochSegment>> = StorageValue::new(
+    MODULE,
+    "EpochSchedule",
+    Query::Optional,
+    &[
+        " Runs of equal-length epochs, oldest first: each starts at `first_epoch` (block",
+        " `first_block`) with epochs of `length` blocks. Absent: the genesis length throughout.",
+    ],
+);
+pub const NEXT_EPOCH_LENGTH: StorageValue<u32> = StorageValue::new(
+    MODULE,
+    "NextEpochLength",
+    Query::Optional,
+    &[" A length set by governance, taken up at the current epoch's last block."],
+);
 pub const OFFENCES: StorageMap<[u8; 32], ()> = StorageMap::new(
     MODULE,
     "Offences",
@@ -152,7 +173,28 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         CANDIDATE_LIST.metadata(),
         COMMITTEES.metadata(),
         OFFENCES.metadata(),
+        EPOCH_SCHEDULE.metadata(),
+        NEXT_EPOCH_LENGTH.metadata(),
     ]
+}
+
+/// Which blocks each epoch holds; `None` on a state without epochs (a genesis length of 0,
+/// which only unit tests of other modules build). A stored schedule that fails its checks
+/// cannot come from this runtime; the genesis length is the only reading left then.
+pub fn schedule(ext: &Ext) -> Option<EpochSchedule> {
+    let genesis = params(ext).epoch_length;
+    if let Some(schedule) = EPOCH_SCHEDULE
+        .get(ext)
+        .and_then(|segments| EpochSchedule::from_segments(segments).ok())
+    {
+        return Some(schedule);
+    }
+    (genesis > 0).then(|| EpochSchedule::fixed(genesis))
+}
+
+/// The epoch block `number` belongs to.
+pub fn epoch_bounds(ext: &Ext, number: BlockNumber) -> Option<EpochBounds> {
+    schedule(ext)?.containing(number)
 }
 
 pub fn params(ext: &Ext) -> Params {
@@ -241,26 +283,44 @@ fn elect(ext: &Ext, size: u32, fallback: Vec<Member>) -> Vec<Member> {
 /// Block start: the first block of an epoch switches nothing in state (committees are kept by
 /// epoch), but drops committees too old to matter.
 pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
-    let p = params(ext);
-    if p.epoch_length == 0 || u64::from(number).checked_rem(u64::from(p.epoch_length)) != Some(0) {
+    let Some(bounds) = epoch_bounds(ext, number) else {
+        return;
+    };
+    if bounds.first != number {
         return;
     }
-    let epoch = epoch_of(number, p.epoch_length);
-    if let Some(old) = epoch.checked_sub(COMMITTEE_HISTORY) {
+    if let Some(old) = bounds.epoch.checked_sub(COMMITTEE_HISTORY) {
         COMMITTEES.remove(ext, &old);
     }
 }
 
-/// Block end: the last block of an epoch elects the next committee and returns the change
-/// the header must announce.
-pub fn on_finalize(ext: &mut Ext, number: BlockNumber) -> Option<CommitteeChange> {
+/// What the last block of an epoch announces in its header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochEnd {
+    pub committee: CommitteeChange,
+    /// Only when the next epoch's length differs from this one's.
+    pub length: Option<EpochLengthChange>,
+}
+
+impl EpochEnd {
+    pub fn digest(&self) -> Vec<DigestItem> {
+        let mut items = vec![self.committee.digest_item()];
+        items.extend(self.length.map(|l| l.digest_item()));
+        items
+    }
+}
+
+/// Block end: the last block of an epoch elects the next committee, takes up a length set
+/// by governance, and returns what the header must announce.
+pub fn on_finalize(ext: &mut Ext, number: BlockNumber) -> Option<EpochEnd> {
     let p = params(ext);
-    if !is_epoch_boundary(number, p.epoch_length) {
+    let mut schedule = schedule(ext)?;
+    let bounds = schedule.containing(number)?;
+    if bounds.last != number {
         return None;
     }
-    let epoch = epoch_of(number, p.epoch_length);
-    let next = epoch.saturating_add(1);
-    let current = committee(ext, epoch).unwrap_or_default();
+    let next = bounds.epoch.saturating_add(1);
+    let current = committee(ext, bounds.epoch).unwrap_or_default();
     let elected = elect(ext, p.committee_size, current);
     COMMITTEES.insert(ext, &next, &elected);
     let keys: Vec<[u8; 32]> = elected.iter().map(|m| m.consensus_key).collect();
@@ -268,7 +328,27 @@ pub fn on_finalize(ext: &mut Ext, number: BlockNumber) -> Option<CommitteeChange
         epoch: next,
         members: elected.iter().map(|m| m.account).collect(),
     });
-    Some(CommitteeChange { epoch: next, keys })
+    let mut length = None;
+    if let Some(new) = NEXT_EPOCH_LENGTH.take(ext) {
+        let before = schedule.current_length();
+        // Checked when set, and the schedule only grows here: a refusal leaves the length
+        // as it was rather than halting the chain at its boundary.
+        if new != before && schedule.change(next, new).is_ok() {
+            EPOCH_SCHEDULE.put(ext, &schedule.segments().to_vec());
+            ext.deposit_event(Event::EpochLengthChanged {
+                epoch: next,
+                length: new,
+            });
+            length = Some(EpochLengthChange {
+                epoch: next,
+                length: new,
+            });
+        }
+    }
+    Some(EpochEnd {
+        committee: CommitteeChange { epoch: next, keys },
+        length,
+    })
 }
 
 /// Proven equivocation: who, by which key, in which epoch.

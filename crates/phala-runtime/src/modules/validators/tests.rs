@@ -364,6 +364,78 @@ fn governance_sets_the_committee_size_from_the_next_election() {
 }
 
 #[test]
+fn governance_changes_the_epoch_length_from_the_next_boundary() {
+    use crate::dispatch::{DispatchError, Origin};
+    use crate::origin::GovOrigin;
+    use phala_primitives::consensus::EpochLengthChange;
+    let mut chain = chain();
+    let set = |length| RuntimeCall::Validators(Call::set_epoch_length { length });
+    for origin in [
+        Origin::Signed(account("//Alice")),
+        Origin::Gov(GovOrigin::Treasurer),
+    ] {
+        assert_eq!(
+            chain.mutate(|ext| set(8).dispatch(ext, origin)),
+            Err(DispatchError::BadOrigin)
+        );
+    }
+    for length in [0, 1, 1_000_001] {
+        assert_eq!(
+            chain.mutate(|ext| set(length).dispatch(ext, Origin::Root)),
+            Err(Error::BadEpochLength.into())
+        );
+    }
+    // Without a sudo key the chain is live: 16 epochs of 3 blocks outlast the 3-block
+    // unbonding period, so an offender could leave before its evidence lands.
+    assert_eq!(
+        chain.mutate(|ext| set(3).dispatch(ext, Origin::Gov(GovOrigin::Parameters))),
+        Err(Error::EpochOutlastsUnbonding.into())
+    );
+    chain.mutate(|ext| crate::modules::sudo::KEY.put(ext, &account("//Alice")));
+    chain
+        .mutate(|ext| set(3).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
+        .unwrap();
+    // Epoch 0 keeps its 5 blocks; its last announces the committee and the new length.
+    let mut announced = Vec::new();
+    while chain.number < 14 {
+        let (built, _) = chain.produce(vec![]);
+        if !built.digest.is_empty() {
+            let header = phala_primitives::Header {
+                parent_hash: phala_primitives::H256::zero(),
+                number: chain.number,
+                state_root: phala_primitives::H256::zero(),
+                extrinsics_root: phala_primitives::H256::zero(),
+                digest: built.digest,
+            };
+            let committee = CommitteeChange::from_header(&header).unwrap().unwrap();
+            let length = EpochLengthChange::from_header(&header).map(|l| l.unwrap());
+            announced.push((chain.number, committee.epoch, length));
+        }
+    }
+    assert_eq!(
+        announced,
+        vec![
+            (
+                4,
+                1,
+                Some(EpochLengthChange {
+                    epoch: 1,
+                    length: 3
+                })
+            ),
+            (7, 2, None),
+            (10, 3, None),
+            (13, 4, None),
+        ]
+    );
+    let ext = chain.ext();
+    assert_eq!(NEXT_EPOCH_LENGTH.get(&ext), None);
+    let bounds = epoch_bounds(&ext, 9).unwrap();
+    assert_eq!((bounds.epoch, bounds.first, bounds.last), (2, 8, 10));
+    assert_eq!(committee_accounts(&chain, 4).len(), 2);
+}
+
+#[test]
 fn equivocation_slashes_to_the_treasury_once() {
     let chain = chain();
     let mut ext = chain.ext();
