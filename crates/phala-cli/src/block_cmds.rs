@@ -87,4 +87,14 @@ fn print_text(view: &BlockView) {
     for e in &view.events {
         crate::outln!("  [{}] {}", e.phase, e.text);
     }
+    if let Some(end) = &view.ends_epoch {
+        crate::outln!(
+            "  ends its epoch: epoch {} is signed by {} validator(s){}",
+            end.next_epoch,
+            end.committee.len(),
+            end.new_length
+                .map(|l| format!(" and lasts {l} blocks, as do the epochs after it"))
+                .unwrap_or_default()
+        );
+    }
 }

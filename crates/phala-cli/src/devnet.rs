@@ -86,6 +86,10 @@ pub struct DevnetArgs {
     /// Port of the demo's dashboard (0: a free one).
     #[arg(long, default_value_t = 8089)]
     pub dashboard_port: u16,
+    /// Blocks per epoch of a new devnet (default 600, ten minutes): shorter epochs show
+    /// committee and epoch-length changes sooner. A saved devnet keeps its own.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub epoch_length: Option<u32>,
 }
 
 impl Default for DevnetArgs {
@@ -109,6 +113,7 @@ impl Default for DevnetArgs {
             analytics_demo: false,
             demo_port: 8088,
             dashboard_port: 8089,
+            epoch_length: None,
         }
     }
 }
@@ -412,6 +417,9 @@ fn new_spec_for(
         ChainType::Development,
     )
     .map_err(|e| DevnetError::Spec(format!("{e:#}")))?;
+    if let Some(length) = args.epoch_length {
+        spec.epoch_length = length;
+    }
     for (i, v) in spec.validators.iter_mut().enumerate() {
         let port = match (i, args.p2p_port) {
             (0, Some(port)) => port,

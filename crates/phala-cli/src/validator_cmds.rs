@@ -1,5 +1,5 @@
 //! `phala validator`: bond PHA, stand for election with a consensus key (and its proof of
-//! possession), unbond, stop standing.
+//! possession), unbond, stop standing; and see the epochs and who signs them.
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
@@ -51,6 +51,9 @@ pub enum ValidatorCmd {
         #[command(flatten)]
         tx: TxArgs,
     },
+    /// The current epoch (its blocks and committee), a length governance set for the
+    /// epochs after it, and every length change so far.
+    Epochs(crate::pool_cmds::ListArgs),
 }
 
 pub async fn run(cmd: ValidatorCmd) -> Result<()> {
@@ -102,7 +105,66 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
             let (client, signer) = tx.open().await?;
             submit(&client, &signer, validators::Call::chill).await
         }
+        ValidatorCmd::Epochs(args) => epochs(args).await,
     }
+}
+
+async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
+    let client = crate::args::connect(&args.url, std::time::Duration::from_secs(30)).await?;
+    let view = client.epochs().await?;
+    let e = view.current;
+    let length = e.last.saturating_sub(e.first).saturating_add(1);
+    let segments: Vec<_> = view
+        .schedule
+        .segments()
+        .iter()
+        .map(|s| (s.first_epoch, s.first_block, s.length))
+        .collect();
+    if args.json {
+        let json = serde_json::json!({
+            "finalized": view.at.0,
+            "epoch": e.epoch,
+            "firstBlock": e.first,
+            "lastBlock": e.last,
+            "length": length,
+            "nextLength": view.next_length,
+            "committee": view.committee.iter().map(|m| m.account.to_ss58()).collect::<Vec<_>>(),
+            "schedule": segments.iter().map(|(epoch, block, length)| serde_json::json!({
+                "firstEpoch": epoch, "firstBlock": block, "length": length,
+            })).collect::<Vec<_>>(),
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    crate::outln!(
+        "Epoch {}: blocks #{}..=#{} ({length} blocks); finalized #{}",
+        e.epoch,
+        e.first,
+        e.last,
+        view.at.0
+    );
+    match view.next_length {
+        Some(next) => crate::outln!(
+            "Next epochs: {next} blocks each, from epoch {} (block #{}), as governance set",
+            e.epoch.saturating_add(1),
+            e.last.saturating_add(1)
+        ),
+        None => crate::outln!("Next epochs: {length} blocks each (no change pending)"),
+    }
+    crate::outln!("Committee ({}):", view.committee.len());
+    for m in &view.committee {
+        crate::outln!(
+            "  {}  consensus key 0x{}  {}",
+            m.account.to_ss58(),
+            hex::encode(m.consensus_key),
+            String::from_utf8_lossy(&m.p2p_address)
+        );
+    }
+    crate::outln!("Epoch lengths:");
+    for (epoch, block, length) in segments {
+        crate::outln!("  from epoch {epoch} (block #{block}): {length} blocks");
+    }
+    Ok(())
 }
 
 /// Refuses to stand with a bond under the minimum (the chain's `BondTooSmall` said neither

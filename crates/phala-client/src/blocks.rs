@@ -27,6 +27,38 @@ pub struct BlockView {
     pub extrinsics: Vec<ExtrinsicView>,
     /// Events of the block's initialization and finalization (an extrinsic's are with it).
     pub events: Vec<EventView>,
+    /// The last block of an epoch announces who signs the next one (and, when it changes,
+    /// how long it lasts).
+    pub ends_epoch: Option<EpochEndView>,
+}
+
+/// What an epoch's last block announces in its header.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochEndView {
+    pub next_epoch: u64,
+    /// The next committee's consensus keys, hex.
+    pub committee: Vec<String>,
+    /// The next epochs' new length, if it changes.
+    pub new_length: Option<u32>,
+}
+
+impl EpochEndView {
+    fn of(header: &phala_primitives::Header) -> Option<Self> {
+        use phala_primitives::consensus::{CommitteeChange, EpochLengthChange};
+        let change = CommitteeChange::from_header(header)?.ok()?;
+        Some(EpochEndView {
+            next_epoch: change.epoch,
+            committee: change
+                .keys
+                .iter()
+                .map(|k| format!("0x{}", hex::encode(k)))
+                .collect(),
+            new_length: EpochLengthChange::from_header(header)
+                .and_then(Result::ok)
+                .map(|l| l.length),
+        })
+    }
 }
 
 /// One extrinsic of a block.
@@ -201,6 +233,7 @@ impl Client {
             })
             .unzip();
         Ok(Some(BlockView {
+            ends_epoch: EpochEndView::of(&block.header),
             number: block.header.number,
             hash,
             parent_hash: block.header.parent_hash,

@@ -94,6 +94,7 @@ pub mod computing;
 pub mod contracts;
 mod dispatch;
 mod encode;
+pub mod epochs;
 mod error;
 pub mod governance;
 /// ink! bundles: the `phala-ink-abi` crate (feature `ink`).
