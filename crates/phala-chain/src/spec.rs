@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use parity_scale_codec::Encode;
-use phala_primitives::consensus::CommitteeChange;
+use phala_primitives::consensus::{CommitteeChange, MAX_EPOCH_LENGTH, MIN_EPOCH_LENGTH};
 use phala_primitives::{
     AccountId32, Balance, Block, DigestItem, H256, Header, PHA, block::extrinsics_root,
 };
@@ -235,10 +235,10 @@ impl ChainSpec {
                 self.block_time_ms
             )));
         }
-        if self.epoch_length < 2 {
-            return Err(SpecError::Invalid(
-                "epochLength must be at least 2 blocks".into(),
-            ));
+        if !(MIN_EPOCH_LENGTH..=MAX_EPOCH_LENGTH).contains(&self.epoch_length) {
+            return Err(SpecError::Invalid(format!(
+                "epochLength must be {MIN_EPOCH_LENGTH} to {MAX_EPOCH_LENGTH} blocks"
+            )));
         }
         if self.committee_size == 0
             || self.committee_size > phala_primitives::consensus::MAX_COMMITTEE_SIZE

@@ -89,9 +89,10 @@ fn print_text(view: &BlockView) {
     }
     if let Some(end) = &view.ends_epoch {
         crate::outln!(
-            "  ends its epoch: epoch {} is signed by {} validator(s){}",
+            "  ends epoch {}: epoch {} is signed by {} validator(s){}",
+            end.epoch,
             end.next_epoch,
-            end.committee.len(),
+            end.consensus_keys.len(),
             end.new_length
                 .map(|l| format!(" and lasts {l} blocks, as do the epochs after it"))
                 .unwrap_or_default()

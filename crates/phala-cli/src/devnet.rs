@@ -289,7 +289,19 @@ impl DevnetPlan {
                     if n == 1 { "" } else { "s" },
                 )));
             }
-            Some(spec) => spec,
+            Some(spec) => {
+                if let Some(asked) = args.epoch_length
+                    && asked != spec.epoch_length
+                {
+                    tracing::warn!(
+                        "--epoch-length {asked} is ignored: {} holds a devnet whose genesis \
+                         set {} blocks (governance changes it: validators.setEpochLength)",
+                        base.display(),
+                        spec.epoch_length
+                    );
+                }
+                spec
+            }
             None => new_spec_for(args, free_port)?,
         };
         let port = |first: u16, i: usize| -> Result<u16, DevnetError> {
@@ -522,7 +534,7 @@ impl Devnet {
         let validators = plan.spec.validators.len();
         let full_nodes = plan.nodes.len().saturating_sub(validators);
         crate::outln!(
-            "phala devnet: {} ({} validator{}{})",
+            "phala devnet: {} ({} validator{}{}; epochs of {} blocks at genesis)",
             plan.spec.name,
             validators,
             if validators == 1 { "" } else { "s" },
@@ -530,7 +542,8 @@ impl Devnet {
                 0 => String::new(),
                 1 => ", 1 full node".into(),
                 n => format!(", {n} full nodes"),
-            }
+            },
+            plan.spec.epoch_length
         );
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<(String, NodeInfo)>();
         let (stop, _) = tokio::sync::broadcast::channel::<()>(1);

@@ -109,11 +109,32 @@ pub async fn run(cmd: ValidatorCmd) -> Result<()> {
     }
 }
 
+fn member_json(m: &validators::Member) -> serde_json::Value {
+    serde_json::json!({
+        "account": m.account.to_ss58(),
+        "consensusKey": format!("0x{}", hex::encode(m.consensus_key)),
+        "p2pAddress": String::from_utf8_lossy(&m.p2p_address),
+    })
+}
+
+fn print_members(members: &[validators::Member]) {
+    for m in members {
+        crate::outln!(
+            "  {}  consensus key 0x{}  {}",
+            m.account.to_ss58(),
+            hex::encode(m.consensus_key),
+            String::from_utf8_lossy(&m.p2p_address)
+        );
+    }
+}
+
 async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
     let client = crate::args::connect(&args.url, std::time::Duration::from_secs(30)).await?;
     let view = client.epochs().await?;
-    let e = view.current;
-    let length = e.last.saturating_sub(e.first).saturating_add(1);
+    let length = |e: &phala_client::primitives::consensus::EpochBounds| {
+        e.last.saturating_sub(e.first).saturating_add(1)
+    };
+    let (e, next) = (view.current, view.next);
     let segments: Vec<_> = view
         .schedule
         .segments()
@@ -126,9 +147,17 @@ async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
             "epoch": e.epoch,
             "firstBlock": e.first,
             "lastBlock": e.last,
-            "length": length,
-            "nextLength": view.next_length,
-            "committee": view.committee.iter().map(|m| m.account.to_ss58()).collect::<Vec<_>>(),
+            "length": length(&e),
+            "committee": view.committee.iter().map(member_json).collect::<Vec<_>>(),
+            "next": {
+                "epoch": next.epoch,
+                "firstBlock": next.first,
+                "lastBlock": next.last,
+                "length": length(&next),
+                "committee": view.next_committee.as_ref()
+                    .map(|c| c.iter().map(member_json).collect::<Vec<_>>()),
+            },
+            "pendingLength": view.next_length,
             "schedule": segments.iter().map(|(epoch, block, length)| serde_json::json!({
                 "firstEpoch": epoch, "firstBlock": block, "length": length,
             })).collect::<Vec<_>>(),
@@ -137,28 +166,38 @@ async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
         return Ok(());
     }
     crate::outln!(
-        "Epoch {}: blocks #{}..=#{} ({length} blocks); finalized #{}",
+        "Epoch {}: blocks #{}..=#{} ({} blocks); finalized #{}{}",
         e.epoch,
         e.first,
         e.last,
-        view.at.0
+        length(&e),
+        view.at.0,
+        if view.at.0 == e.last {
+            ", the epoch's last block"
+        } else {
+            ""
+        }
     );
-    match view.next_length {
-        Some(next) => crate::outln!(
-            "Next epochs: {next} blocks each, from epoch {} (block #{}), as governance set",
-            e.epoch.saturating_add(1),
-            e.last.saturating_add(1)
-        ),
-        None => crate::outln!("Next epochs: {length} blocks each (no change pending)"),
-    }
     crate::outln!("Committee ({}):", view.committee.len());
-    for m in &view.committee {
-        crate::outln!(
-            "  {}  consensus key 0x{}  {}",
-            m.account.to_ss58(),
-            hex::encode(m.consensus_key),
-            String::from_utf8_lossy(&m.p2p_address)
-        );
+    print_members(&view.committee);
+    crate::outln!(
+        "Next: epoch {}, blocks #{}..=#{} ({} blocks){}",
+        next.epoch,
+        next.first,
+        next.last,
+        length(&next),
+        match view.next_length {
+            Some(_) => ", the length governance set, taken up at this epoch's last block",
+            None if view.at.0 == e.last => "",
+            None => " (no change pending)",
+        }
+    );
+    match &view.next_committee {
+        Some(members) => {
+            crate::outln!("Next committee ({}):", members.len());
+            print_members(members);
+        }
+        None => crate::outln!("Next committee: elected at block #{}", e.last),
     }
     crate::outln!("Epoch lengths:");
     for (epoch, block, length) in segments {

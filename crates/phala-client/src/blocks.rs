@@ -36,9 +36,11 @@ pub struct BlockView {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EpochEndView {
+    /// The epoch this block ends.
+    pub epoch: u64,
     pub next_epoch: u64,
     /// The next committee's consensus keys, hex.
-    pub committee: Vec<String>,
+    pub consensus_keys: Vec<String>,
     /// The next epochs' new length, if it changes.
     pub new_length: Option<u32>,
 }
@@ -48,8 +50,9 @@ impl EpochEndView {
         use phala_primitives::consensus::{CommitteeChange, EpochLengthChange};
         let change = CommitteeChange::from_header(header)?.ok()?;
         Some(EpochEndView {
+            epoch: change.epoch.saturating_sub(1),
             next_epoch: change.epoch,
-            committee: change
+            consensus_keys: change
                 .keys
                 .iter()
                 .map(|k| format!("0x{}", hex::encode(k)))

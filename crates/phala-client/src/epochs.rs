@@ -1,7 +1,7 @@
 //! Reading the validator epochs: which blocks the current one holds, who signs it, and how
 //! governance changed their length.
 
-use phala_primitives::consensus::{EpochBounds, EpochSchedule};
+use phala_primitives::consensus::{EpochBounds, EpochSchedule, EpochSegment};
 use phala_primitives::{BlockNumber, H256};
 use phala_runtime::modules::validators;
 
@@ -12,13 +12,25 @@ use crate::{Client, ClientError};
 pub struct EpochView {
     /// The finalized head it was read at.
     pub at: (BlockNumber, H256),
-    /// The epoch the next block belongs to.
+    /// The epoch the finalized head is in.
     pub current: EpochBounds,
+    /// The epoch after it, as far as the chain has decided: its length is final once the
+    /// current epoch's last block is (that block takes up any length governance set).
+    pub next: EpochBounds,
     pub schedule: EpochSchedule,
     /// A length governance set, which the current epoch's last block takes up.
     pub next_length: Option<u32>,
     /// The current epoch's committee.
     pub committee: Vec<validators::Member>,
+    /// The next epoch's, once elected (at the current epoch's last block).
+    pub next_committee: Option<Vec<validators::Member>>,
+}
+
+fn bad_schedule(reason: String) -> ClientError {
+    ClientError::Decode {
+        what: "Validators.EpochSchedule".into(),
+        reason,
+    }
 }
 
 impl Client {
@@ -30,7 +42,7 @@ impl Client {
             .storage_decoded("Validators.Params", &validators::PARAMS.key(), at)
             .await?
             .unwrap_or_default();
-        let segments: Option<Vec<phala_primitives::consensus::EpochSegment>> = self
+        let segments: Option<Vec<EpochSegment>> = self
             .storage_decoded(
                 "Validators.EpochSchedule",
                 &validators::EPOCH_SCHEDULE.key(),
@@ -39,40 +51,46 @@ impl Client {
             .await?;
         let schedule = match segments {
             Some(segments) => {
-                EpochSchedule::from_segments(segments).map_err(|e| ClientError::Decode {
-                    what: "Validators.EpochSchedule".into(),
-                    reason: e.to_string(),
-                })?
+                EpochSchedule::from_segments(segments).map_err(|e| bad_schedule(e.to_string()))?
             }
             None => EpochSchedule::fixed(params.epoch_length),
         };
         let current = schedule
-            .containing(number.saturating_add(1))
-            .ok_or_else(|| ClientError::Decode {
-                what: "Validators.EpochSchedule".into(),
-                reason: format!("block #{number} is past every epoch"),
-            })?;
-        let next_length = self
+            .containing(number)
+            .ok_or_else(|| bad_schedule(format!("block #{number} is past every epoch")))?;
+        let next_length: Option<u32> = self
             .storage_decoded(
                 "Validators.NextEpochLength",
                 &validators::NEXT_EPOCH_LENGTH.key(),
                 at,
             )
             .await?;
-        let committee = self
-            .storage_decoded(
+        // Past the current epoch the stored schedule knows only what its last block decided.
+        let next = if number == current.last {
+            schedule.containing(current.last.saturating_add(1))
+        } else {
+            let length = next_length.unwrap_or_else(|| schedule.current_length());
+            current.next(length)
+        }
+        .ok_or_else(|| bad_schedule("the next epoch is past the last block".into()))?;
+        let committee_of = |epoch: u64| async move {
+            self.storage_decoded::<Vec<validators::Member>>(
                 "a Validators.Committees entry",
-                &validators::COMMITTEES.key(&current.epoch),
+                &validators::COMMITTEES.key(&epoch),
                 at,
             )
-            .await?
-            .unwrap_or_default();
+            .await
+        };
+        let committee = committee_of(current.epoch).await?.unwrap_or_default();
+        let next_committee = committee_of(next.epoch).await?;
         Ok(EpochView {
             at: (number, hash),
             current,
+            next,
             schedule,
             next_length,
             committee,
+            next_committee,
         })
     }
 }

@@ -23,7 +23,10 @@ use crate::keys::{KeySecrets, WorkerKeys};
 pub const CHECKPOINT_FILE: &str = "worker.sealed";
 /// The sealing purpose of [`CHECKPOINT_FILE`]. Its plaintext starts with the identity seed
 /// and the ECDH secret, 32 bytes each.
-pub const PURPOSE: &str = "worker-state/v2";
+pub const PURPOSE: &str = "worker-state/v3";
+/// The layout before epoch lengths could change: the light client kept one length for all
+/// epochs. Read once and migrated; the next checkpoint is written as v3.
+const PURPOSE_V2: &str = "worker-state/v2";
 /// Files of the worker before keys and position were sealed together.
 const LEGACY_FILES: [&str; 2] = ["worker-keys.sealed", "checkpoint.sealed"];
 
@@ -55,6 +58,43 @@ struct SealedRef<'a> {
 struct Sealed {
     keys: KeySecrets,
     state: CoreState,
+}
+
+/// `LightClientState` as `worker-state/v2` sealed it.
+#[derive(Encode, Decode)]
+struct LightStateV2 {
+    genesis_hash: phala_primitives::H256,
+    epoch_length: u32,
+    epoch: u64,
+    committee: Vec<[u8; 32]>,
+    head_number: phala_primitives::BlockNumber,
+    head_hash: phala_primitives::H256,
+}
+
+/// A v2 plaintext in v3's layout: only the light client's state (right after the keys)
+/// changed. Every epoch of a v2 worker's chain had the genesis length (no runtime before
+/// v3's could change it), so the current epoch's blocks follow from it.
+fn migrate_v2(plain: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CheckpointError> {
+    let corrupt = |e: String| CheckpointError::Corrupt(format!("v2 checkpoint: {e}"));
+    let mut input = plain;
+    let keys = KeySecrets::decode(&mut input).map_err(|e| corrupt(e.to_string()))?;
+    let old = LightStateV2::decode(&mut input).map_err(|e| corrupt(e.to_string()))?;
+    let bounds = phala_primitives::consensus::EpochSchedule::fixed(old.epoch_length)
+        .bounds(old.epoch)
+        .ok_or_else(|| corrupt(format!("epoch {} is past the last block", old.epoch)))?;
+    let light = phala_light_client::LightClientState {
+        genesis_hash: old.genesis_hash,
+        epoch: old.epoch,
+        epoch_first: bounds.first,
+        epoch_last: bounds.last,
+        committee: old.committee,
+        head_number: old.head_number,
+        head_hash: old.head_hash,
+    };
+    let mut out = zeroize::Zeroizing::new(keys.encode());
+    light.encode_to(&mut *out);
+    out.extend_from_slice(input);
+    Ok(out)
 }
 
 /// Seals `keys` and `state` together.
@@ -105,7 +145,13 @@ pub fn load(
             }));
         }
     };
-    let plain = sealer.unseal(PURPOSE, &sealed)?;
+    let plain = match sealer.unseal(PURPOSE, &sealed) {
+        Ok(plain) => plain,
+        Err(e) => match sealer.unseal(PURPOSE_V2, &sealed) {
+            Ok(old) => migrate_v2(&old)?,
+            Err(_) => return Err(e.into()),
+        },
+    };
     let Sealed { keys, state } = Sealed::decode_all(&mut plain.as_slice())
         .map_err(|e| CheckpointError::Corrupt(e.to_string()))?;
     let keys =
@@ -142,6 +188,51 @@ mod tests {
         // Deleted: the keys are gone with it; nothing resumes.
         std::fs::remove_file(dir.path().join(CHECKPOINT_FILE)).unwrap();
         assert!(load(&sealer, dir.path()).unwrap().is_none());
+    }
+
+    /// A worker of the release before epoch-length changes resumes its keys and position.
+    #[test]
+    fn a_v2_checkpoint_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (platform, sealer) = open(dir.path());
+        let keys = WorkerKeys::generate(&platform).unwrap();
+        let core =
+            crate::core::WorkerCore::new(keys, LightClient::from_genesis(&genesis(1)).unwrap());
+        let mut state = core.state().clone();
+        state.light.epoch = 3;
+        // v2's bytes: the keys, the old light client state, then the rest unchanged.
+        let new_light = state.light.encode();
+        let old_light = LightStateV2 {
+            genesis_hash: state.light.genesis_hash,
+            epoch_length: 10,
+            epoch: 3,
+            committee: state.light.committee.clone(),
+            head_number: state.light.head_number,
+            head_hash: state.light.head_hash,
+        };
+        let mut plain = core.keys().secrets().encode();
+        old_light.encode_to(&mut plain);
+        plain.extend_from_slice(&state.encode()[new_light.len()..]);
+        let sealed = sealer.seal(&platform, PURPOSE_V2, &plain).unwrap();
+        std::fs::write(dir.path().join(CHECKPOINT_FILE), sealed).unwrap();
+
+        let (keys, loaded) = load(&sealer, dir.path()).unwrap().unwrap();
+        assert_eq!(keys.pubkey(), core.keys().pubkey());
+        assert_eq!(
+            (loaded.light.epoch_first, loaded.light.epoch_last),
+            (30, 39)
+        );
+        let mut expected = state;
+        expected.light.epoch_first = 30;
+        expected.light.epoch_last = 39;
+        assert_eq!(loaded, expected);
+        // Garbage under the old purpose is refused, not guessed at.
+        let junk = sealer.seal(&platform, PURPOSE_V2, b"junk").unwrap();
+        std::fs::write(dir.path().join(CHECKPOINT_FILE), junk).unwrap();
+        assert!(matches!(
+            load(&sealer, dir.path()),
+            Err(CheckpointError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -157,12 +157,20 @@ where
         // Restart-safe start: the epoch of the next block marshal will deliver.
         let processed = self.parts.marshal.get_processed().await;
         let next = processed.map_or(Height::zero(), |p| p.height().next());
+        // The chain store commits before marshal hears back, so the epocher (read from the
+        // store) always covers the next block; if not, the two disagree and guessing an
+        // epoch would leave the node in it forever.
         let epoch = self
             .parts
             .epocher
             .containing(next)
             .map(|i| i.epoch())
-            .unwrap_or(Epoch::zero());
+            .ok_or_else(|| {
+                format!(
+                    "the chain store is behind consensus storage: block #{} is past the epochs                      the store knows",
+                    next.get()
+                )
+            })?;
         let (floor, keys) = self.committee_of(epoch)?;
         if let Some(previous) = epoch.previous()
             && let Ok((_, previous_keys)) = self.committee_of(previous)
@@ -321,6 +329,16 @@ where
         });
         if let Some(previous) = epoch.previous() {
             self.parts.provider.retire_below(previous);
+        }
+        // The engine two epochs back stopped long ago and nothing restarts it: its journal
+        // goes, or short epochs would leave a directory per epoch forever.
+        if let Some(old) = epoch.get().checked_sub(2) {
+            let partition = format!("{}-simplex-e{old}", self.parts.partition_prefix);
+            if let Err(e) = self.context.remove(&partition, None).await
+                && !matches!(e, commonware_runtime::Error::PartitionMissing(_))
+            {
+                tracing::warn!(target: "consensus", %partition, "cannot remove an old epoch's journal: {e}");
+            }
         }
         Ok(())
     }

@@ -62,14 +62,28 @@ pub enum Call {
     set_epoch_length { length: u32 },
 }
 
+/// The runtime version that brought `set_epoch_length`: a chain still running an older one
+/// has nodes that cannot execute it, and would fork on it.
+pub const EPOCH_LENGTH_SINCE_SPEC_VERSION: u32 = 8;
+/// Shortest epoch governance may set on a live chain: each epoch restarts consensus, and
+/// equivocation evidence has 16 epochs to land.
+pub const MIN_LIVE_EPOCH_LENGTH: u32 = 100;
+
 fn set_epoch_length(ext: &mut Ext, length: u32) -> DispatchResult {
     use phala_primitives::consensus::{MAX_EPOCH_LENGTH, MAX_EPOCH_SEGMENTS, MIN_EPOCH_LENGTH};
+    if system::active_spec_version(ext) < EPOCH_LENGTH_SINCE_SPEC_VERSION {
+        return Err(Error::NeedsUpgrade.into());
+    }
     if !(MIN_EPOCH_LENGTH..=MAX_EPOCH_LENGTH).contains(&length) {
         return Err(Error::BadEpochLength.into());
     }
-    // Development chains (they have a sudo key) try lengths freely; a live chain keeps
-    // every punishable offender's bond locked.
+    // Development chains (they have a sudo key, which a live chain's spec refuses and
+    // nothing can add later) try lengths freely; a live chain keeps every punishable
+    // offender's bond locked, and its consensus settled.
     let live = crate::modules::sudo::KEY.get(ext).is_none();
+    if live && length < MIN_LIVE_EPOCH_LENGTH {
+        return Err(Error::EpochTooShort.into());
+    }
     let window = u64::from(length).saturating_mul(super::COMMITTEE_HISTORY);
     if live && window > u64::from(params(ext).unbonding_period) {
         return Err(Error::EpochOutlastsUnbonding.into());

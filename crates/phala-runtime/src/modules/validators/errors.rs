@@ -47,6 +47,11 @@ pub enum Error {
     EpochOutlastsUnbonding,
     /// The epoch length has changed as often as the schedule records (256 times).
     TooManyEpochLengthChanges,
+    /// On a live chain an epoch lasts at least 100 blocks.
+    EpochTooShort,
+    /// The chain runs a runtime version older than 8, which lacks this call: upgrade it
+    /// first (`system.scheduleUpgrade`).
+    NeedsUpgrade,
 }
 
 impl ModuleErrorEnum for Error {

@@ -180,14 +180,18 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
 
 /// Which blocks each epoch holds; `None` on a state without epochs (a genesis length of 0,
 /// which only unit tests of other modules build). A stored schedule that fails its checks
-/// cannot come from this runtime; the genesis length is the only reading left then.
+/// cannot come from this runtime: the block is poisoned (the node stops on it) rather than
+/// read with boundaries that light clients, which follow the headers, would not share.
 pub fn schedule(ext: &Ext) -> Option<EpochSchedule> {
     let genesis = params(ext).epoch_length;
-    if let Some(schedule) = EPOCH_SCHEDULE
-        .get(ext)
-        .and_then(|segments| EpochSchedule::from_segments(segments).ok())
-    {
-        return Some(schedule);
+    if let Some(segments) = EPOCH_SCHEDULE.get(ext) {
+        return match EpochSchedule::from_segments(segments) {
+            Ok(schedule) => Some(schedule),
+            Err(e) => {
+                ext.poison(format!("Validators.EpochSchedule is invalid: {e}"));
+                None
+            }
+        };
     }
     (genesis > 0).then(|| EpochSchedule::fixed(genesis))
 }

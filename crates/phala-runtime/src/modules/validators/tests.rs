@@ -385,15 +385,41 @@ fn governance_changes_the_epoch_length_from_the_next_boundary() {
             Err(Error::BadEpochLength.into())
         );
     }
-    // Without a sudo key the chain is live: 16 epochs of 3 blocks outlast the 3-block
-    // unbonding period, so an offender could leave before its evidence lands.
+    // Without a sudo key the chain is live: no epoch under 100 blocks, and 16 epochs of
+    // 100 blocks outlast the 3-block unbonding period, so an offender could leave before
+    // its evidence lands.
+    let parameters = || Origin::Gov(GovOrigin::Parameters);
     assert_eq!(
-        chain.mutate(|ext| set(3).dispatch(ext, Origin::Gov(GovOrigin::Parameters))),
+        chain.mutate(|ext| set(3).dispatch(ext, parameters())),
+        Err(Error::EpochTooShort.into())
+    );
+    assert_eq!(
+        chain.mutate(|ext| set(100).dispatch(ext, parameters())),
         Err(Error::EpochOutlastsUnbonding.into())
     );
     chain.mutate(|ext| crate::modules::sudo::KEY.put(ext, &account("//Alice")));
+    // A chain still on an older runtime version has nodes that cannot run the call.
+    chain.mutate(|ext| {
+        use crate::modules::system::{LAST_RUNTIME_UPGRADE, LastRuntimeUpgradeInfo};
+        let now = LAST_RUNTIME_UPGRADE.get(ext);
+        LAST_RUNTIME_UPGRADE.put(
+            ext,
+            &LastRuntimeUpgradeInfo {
+                spec_version: 7.into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            set(3).dispatch(ext, Origin::Root),
+            Err(Error::NeedsUpgrade.into())
+        );
+        match now {
+            Some(info) => LAST_RUNTIME_UPGRADE.put(ext, &info),
+            None => LAST_RUNTIME_UPGRADE.kill(ext),
+        }
+    });
     chain
-        .mutate(|ext| set(3).dispatch(ext, Origin::Gov(GovOrigin::Parameters)))
+        .mutate(|ext| set(3).dispatch(ext, parameters()))
         .unwrap();
     // Epoch 0 keeps its 5 blocks; its last announces the committee and the new length.
     let mut announced = Vec::new();
