@@ -90,6 +90,12 @@ pub struct DevnetArgs {
     /// committee and epoch-length changes sooner. A saved devnet keeps its own.
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
     pub epoch_length: Option<u32>,
+    /// Port of the web explorer the devnet serves for its first node (0: a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub explorer_port: u16,
+    /// Serve no explorer.
+    #[arg(long)]
+    pub no_explorer: bool,
 }
 
 impl Default for DevnetArgs {
@@ -114,6 +120,8 @@ impl Default for DevnetArgs {
             demo_port: 8088,
             dashboard_port: 8089,
             epoch_length: None,
+            explorer_port: 8080,
+            no_explorer: false,
         }
     }
 }
@@ -177,6 +185,8 @@ pub struct DevnetPlan {
     pub computing: bool,
     /// The analytics demo's site and dashboard ports, if it runs.
     pub analytics_demo: Option<crate::devnet_analytics::DemoPorts>,
+    /// Where the explorer listens, if it runs.
+    pub explorer: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for DevnetPlan {
@@ -410,6 +420,8 @@ impl DevnetPlan {
             workers,
             gatekeepers,
             http_allow: args.http_allow.clone(),
+            explorer: (!args.no_explorer)
+                .then(|| crate::args::rpc_addr(args.explorer_port, args.rpc_external)),
         })
     }
 }
@@ -655,6 +667,14 @@ impl Devnet {
                 stop.subscribe(),
                 Some(tag),
             ));
+        }
+        if let Some(listen) = plan.explorer
+            && let Some(rpc) = DEV_ACCOUNTS.first().and_then(|first| rpc_of(first))
+            && let Some((url, thread)) =
+                crate::explorer_cmds::spawn_for_devnet(rpc, listen, stop.subscribe())
+        {
+            crate::outln!("  Explorer: {url}");
+            threads.push(thread);
         }
         if plan.new_spec {
             crate::outln!(

@@ -26,6 +26,7 @@ pub mod devnet;
 mod devnet_analytics;
 mod devnet_cluster;
 mod devnet_computing;
+pub mod explorer_cmds;
 pub mod gov_cmds;
 pub mod key_cmds;
 pub mod node_cmds;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phala_cli::{
-    analytics_cmds, block_cmds, client_cmds, contract_cmds, devnet, gov_cmds, key_cmds, node_cmds,
-    pool_cmds, spec_cmds, validator_cmds, worker_cmds,
+    analytics_cmds, block_cmds, client_cmds, contract_cmds, devnet, explorer_cmds, gov_cmds,
+    key_cmds, node_cmds, pool_cmds, spec_cmds, validator_cmds, worker_cmds,
 };
 
 #[derive(Parser)]
@@ -81,6 +81,9 @@ enum Command {
     /// Web3 Analytics: sites on chain, the tracker snippet, reports and a dashboard.
     #[command(subcommand)]
     Analytics(analytics_cmds::AnalyticsCmd),
+    /// Serve the web explorer for a node: blocks, accounts, validators, workers, pools,
+    /// contracts, governance and the treasury, updated live.
+    Explorer(explorer_cmds::ExplorerArgs),
 }
 
 fn init_logging() {
@@ -147,6 +150,7 @@ fn main() -> ExitCode {
         Command::Gov(cmd) => block_on(gov_cmds::run(cmd)),
         Command::Treasury(cmd) => block_on(gov_cmds::run_treasury(cmd)),
         Command::Analytics(cmd) => block_on(analytics_cmds::run(cmd)),
+        Command::Explorer(args) => block_on(explorer_cmds::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

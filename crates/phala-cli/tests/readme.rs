@@ -3,7 +3,8 @@
 //! block is there in the next), with this checkout's `phala` first on PATH.
 //!
 //! The only things added are what a person at a terminal does by hand:
-//! - A long-running command (`phala devnet`, `phala node`, `phala worker`) runs in the
+//! - A long-running command (`phala devnet`, `phala node`, `phala worker`, `phala
+//!   explorer`) runs in the
 //!   background, and the next line waits until it is ready, as a person waits for its output
 //!   (its RPC answers; its workers registered, its cluster made; a gatekeeper holds the
 //!   master key). Its servers stop at the end of its block.
@@ -178,6 +179,13 @@ fn readiness(command: &str) -> Option<String> {
             if has("--gatekeeper") {
                 let _ = writeln!(wait, "__until 240 'its gatekeeper' __gatekeeper_up {rpc}");
             }
+        }
+        Some("explorer") => {
+            let listen = flag(&w, "--listen").unwrap_or("127.0.0.1:8080");
+            let _ = writeln!(
+                wait,
+                "__until 60 'the explorer on {listen}' curl -sf -m 2 http://{listen}/api/status"
+            );
         }
         Some("worker") => {
             let listen = flag(&w, "--listen").unwrap_or("127.0.0.1:8000");

@@ -449,8 +449,9 @@ impl Client {
         Ok(value.map(Vec::from))
     }
 
-    /// A storage value decoded as `T`; every byte must be used.
-    pub(crate) async fn storage_decoded<T: Decode>(
+    /// The value under a storage key at block `at` (the best block if `None`), decoded
+    /// whole as `T`; `what` names it in the error if it does not decode.
+    pub async fn storage_decoded<T: Decode>(
         &self,
         what: &str,
         key: &[u8],

@@ -53,7 +53,8 @@ impl Client {
         self.pools_at(at).await
     }
 
-    async fn pools_at(&self, at: H256) -> Result<Vec<PoolSnapshot>, ClientError> {
+    /// Every pool at block `at`, by id.
+    pub async fn pools_at(&self, at: H256) -> Result<Vec<PoolSnapshot>, ClientError> {
         // Storage iterates in hash order; people read pools by id, as this returns them.
         let pools = self
             .twox64_entries("a StakePools.Pools entry", &stake_pools::POOLS.prefix(), at)
@@ -87,6 +88,14 @@ impl Client {
     /// Every computing session at the best block, by worker.
     pub async fn sessions(&self) -> Result<Vec<([u8; 32], computation::Session)>, ClientError> {
         let (_, at) = self.best_head().await?;
+        self.sessions_at(at).await
+    }
+
+    /// Every computing session at block `at`, by pool, then worker.
+    pub async fn sessions_at(
+        &self,
+        at: H256,
+    ) -> Result<Vec<([u8; 32], computation::Session)>, ClientError> {
         let prefix = computation::SESSIONS.prefix();
         let mut out = Vec::new();
         for key in self.keys_with_prefix(&prefix, at).await? {

@@ -34,10 +34,9 @@ fn bad_schedule(reason: String) -> ClientError {
 }
 
 impl Client {
-    /// The epochs at the finalized head.
-    pub async fn epochs(&self) -> Result<EpochView, ClientError> {
-        let (number, hash) = self.finalized_head().await?;
-        let at = Some(hash);
+    /// Which blocks each epoch holds, as the state of block `at` has it (the best block if
+    /// `None`).
+    pub async fn epoch_schedule(&self, at: Option<H256>) -> Result<EpochSchedule, ClientError> {
         let params: validators::Params = self
             .storage_decoded("Validators.Params", &validators::PARAMS.key(), at)
             .await?
@@ -49,12 +48,19 @@ impl Client {
                 at,
             )
             .await?;
-        let schedule = match segments {
+        match segments {
             Some(segments) => {
-                EpochSchedule::from_segments(segments).map_err(|e| bad_schedule(e.to_string()))?
+                EpochSchedule::from_segments(segments).map_err(|e| bad_schedule(e.to_string()))
             }
-            None => EpochSchedule::fixed(params.epoch_length),
-        };
+            None => Ok(EpochSchedule::fixed(params.epoch_length)),
+        }
+    }
+
+    /// The epochs at the finalized head.
+    pub async fn epochs(&self) -> Result<EpochView, ClientError> {
+        let (number, hash) = self.finalized_head().await?;
+        let at = Some(hash);
+        let schedule = self.epoch_schedule(at).await?;
         let current = schedule
             .containing(number)
             .ok_or_else(|| bad_schedule(format!("block #{number} is past every epoch")))?;

@@ -151,6 +151,46 @@ pub fn genesis_timing(genesis: &Header) -> Option<(u64, u32)> {
     })
 }
 
+/// The consensus keys whose signatures make `certificate`, and its epoch, once it is checked
+/// to finalize `hash` with signatures of `committee` that verify under the chain's
+/// namespace. What an explorer shows as a block's signers.
+pub fn certificate_signers(
+    rng: &mut impl CryptoRng,
+    genesis_hash: &H256,
+    committee: &[[u8; 32]],
+    hash: &H256,
+    certificate: &[u8],
+) -> Result<(u64, Vec<[u8; 32]>), LightClientError> {
+    use commonware_cryptography::certificate::Scheme as _;
+    let verifier = verifier(&namespace(genesis_hash), committee)?;
+    let cert = Certificate::decode_cfg(
+        Bytes::copy_from_slice(certificate),
+        &verifier.certificate_codec_config(),
+    )
+    .map_err(|e| LightClientError::CertificateDecode(e.to_string()))?;
+    let epoch = cert.proposal.round.epoch().get();
+    let certified = H256(cert.proposal.payload.0);
+    if certified != *hash {
+        return Err(LightClientError::CertificateMismatch {
+            certified,
+            header: *hash,
+        });
+    }
+    if !cert.verify(rng, &verifier, &Sequential) {
+        return Err(LightClientError::BadSignatures { epoch });
+    }
+    // Signer indices count in the scheme's (sorted) participant order, not the committee's.
+    let participants = verifier.participants();
+    let signers = cert
+        .certificate
+        .signers
+        .iter()
+        .filter_map(|p| participants.get(usize::try_from(p.get()).ok()?))
+        .filter_map(|key| <[u8; 32]>::try_from(key.as_ref()).ok())
+        .collect();
+    Ok((epoch, signers))
+}
+
 impl LightClient {
     /// Starts from a genesis header whose hash the caller trusts.
     pub fn from_genesis(genesis: &Header) -> Result<Self, LightClientError> {
