@@ -122,7 +122,7 @@ for (const [name, wants] of Object.entries(checks)) {
   await rendered(page, "block");
   timings.block = { firstRenderMs: Date.now() - start, requests: page.requests };
   const body = await text(page);
-  for (const want of [`Block #${expect.block}`, expect.blockHash, "verified", "Timestamp.set"]) {
+  for (const want of [`Block #${expect.block}`, expect.blockHash, "signatures check", "Timestamp.set"]) {
     if (!body.includes(want)) await fail(`the block page does not show ${JSON.stringify(want)}:\n${body}`);
   }
   await page.screenshot({ path: `${shots}/explorer-block.png`, fullPage: true });

@@ -25,6 +25,14 @@ fn short(hex: &str) -> String {
     format!("{}…{}", &hex[..10], &hex[hex.len() - 8..])
 }
 
+/// An amount as the explorer shows a whole one: `1,000 PHA`.
+fn shown(planck: u128) -> String {
+    format!(
+        "{} PHA",
+        phala_explorer::group(format_pha(planck).trim_end_matches(" PHA"))
+    )
+}
+
 fn hex32(bytes: &[u8; 32]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
@@ -121,9 +129,9 @@ async fn the_explorer_shows_the_chain_live_and_rides_out_the_node_going_away() {
     let charlie = Sr25519Pair::from_uri("//Charlie").unwrap().account_id();
     let expect = serde_json::json!({
         "chain": client.chain_name().await.unwrap(),
-        "issuance": format_pha(client.total_issuance().await.unwrap()),
+        "issuance": shown(client.total_issuance().await.unwrap()),
         "validator": alice.to_ss58(),
-        "minBond": format_pha(client.validator_params().await.unwrap().min_bond),
+        "minBond": shown(client.validator_params().await.unwrap().min_bond),
         "gatekeeperShort": short(&hex32(&gatekeeper)),
         "masterKey": hex32(&master),
         "worker": hex32(&worker),

@@ -168,7 +168,7 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
         .unwrap();
     assert!(status.success());
 
-    let rpc: Vec<u16> = NAMES.iter().map(|_| free_port()).collect();
+    let mut rpc: Vec<u16> = NAMES.iter().map(|_| free_port()).collect();
     let mut nodes: Vec<Option<Node>> = NAMES
         .iter()
         .zip(&rpc)
@@ -223,6 +223,10 @@ async fn four_validators_survive_a_crash_and_the_node_catches_up() {
     // Dave comes back, as a release without the test build's newer runtime, and catches up
     // to the same chain.
     let old = phala_runtime::version::SPEC_VERSION.to_string();
+    // On a fresh RPC port: while Dave was down, another test process may have drawn his
+    // old one (ports are free-for-all across test binaries), and a node that cannot bind
+    // its RPC port exits. His p2p address is the chain's and stays.
+    rpc[3] = free_port();
     nodes[3] = Some(start_env(
         &spec,
         dir.path(),

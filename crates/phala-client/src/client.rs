@@ -253,6 +253,10 @@ impl Client {
         const PAGE: u32 = 1000;
         // A node that kept sending full pages would otherwise be followed forever.
         const MAX_PAGES: usize = 1000;
+        // Keys of this chain's maps are a few hashes long; all of a prefix's fit in this.
+        const MAX_KEY_LEN: usize = 1024;
+        const MAX_TOTAL: usize = 64 * 1024 * 1024;
+        let mut total = 0usize;
         let mut out = Vec::new();
         let mut start: Option<Bytes> = None;
         for _ in 0..MAX_PAGES {
@@ -272,6 +276,10 @@ impl Client {
             for key in &page {
                 if !key.0.starts_with(prefix) || previous.is_some_and(|p| key.0.as_slice() <= p) {
                     return Err(call.bad("keys outside the prefix or out of order"));
+                }
+                total = total.saturating_add(key.0.len());
+                if key.0.len() > MAX_KEY_LEN || total > MAX_TOTAL {
+                    return Err(call.bad("keys longer than any of this chain's, or too many"));
                 }
                 previous = Some(key.0.as_slice());
             }

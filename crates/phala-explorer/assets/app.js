@@ -13,8 +13,11 @@ let lastRefresh = 0;
 
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) =>
   ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const amount = (a) => (a ? esc(a.text) : "–");
+const amount = (a) => (a ? `<span title="${esc(a.exact || a.text)}">${esc(a.text)}</span>` : "–");
+// Large chart values as people read them: 1.9M, 12.5k.
+const compact = (v) => Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : Math.abs(v) >= 1e4 ? `${(v / 1e3).toFixed(1)}k` : String(Math.round(v * 100) / 100);
 const acct = (a) => (a ? `<a class="mono" href="#/account/${esc(a)}">${esc(a)}</a>` : "–");
+const acctShort = (a) => (a ? `<a class="mono" href="#/account/${esc(a)}" title="${esc(a)}">${esc(short(a))}</a>` : "–");
 const block = (n) => (n === null || n === undefined ? "–" : `<a href="#/block/${esc(n)}">#${esc(n)}</a>`);
 const short = (h) => (h && h.length > 20 ? `${h.slice(0, 10)}…${h.slice(-8)}` : h || "");
 const table = (heads, rows, empty) => rows.length
@@ -23,10 +26,14 @@ const table = (heads, rows, empty) => rows.length
 const card = (k, v, id) => `<div class="card"${id ? ` id="${id}"` : ""}><div class="k">${esc(k)}</div><div class="v">${v}</div></div>`;
 const kv = (pairs) => `<dl class="kv">${pairs.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join("")}</dl>`;
 const act = (a) => a ? `<div class="act"><div><strong>To act:</strong> <code>${esc(a.cli)}</code></div><div>polkadot.js: <code>${esc(a.polkadotJs)}</code></div></div>` : "";
+const iso = (ms) => {
+  const d = new Date(ms);
+  return isNaN(d.getTime()) ? String(ms) : d.toISOString();
+};
 const ago = (ms) => {
   if (!ms) return "–";
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  return s < 90 ? `${s} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  return s < 90 ? `${s} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : iso(ms).replace("T", " ").slice(0, 19) + " UTC";
 };
 const secs = (ms) => (ms === null || ms === undefined ? "–" : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 0)} s`);
 const pct = (x) => (x === null || x === undefined ? "–" : `${Number(x).toFixed(2)}%`);
@@ -43,13 +50,13 @@ async function api(path) {
   const status = Number(res.headers.get("x-status") || res.status);
   let body = null;
   try { body = await res.json(); } catch (_) { /* not JSON */ }
-  if (status >= 300) throw new HttpError(status, (body && body.error) || res.statusText);
+  if (status >= 300) throw new HttpError(status, (body && body.error) || `the explorer answered ${status}`);
   return body;
 }
 
 // A line chart: `series` is [{name, color, points: [[x, y], …]}].
 function chart(title, series, opts = {}) {
-  const W = 640, H = 200, L = 48, R = 10, T = 10, B = 24;
+  const W = 640, H = 200, L = 64, R = 10, T = 12, B = 24;
   const all = series.flatMap((s) => s.points).filter((p) => p[1] !== null && p[1] !== undefined && !isNaN(p[1]));
   if (all.length < 2) return `<p class="muted">${esc(title)}: not enough data yet.</p>`;
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
@@ -57,12 +64,12 @@ function chart(title, series, opts = {}) {
   let y0 = opts.y0 ?? Math.min(...ys), y1 = opts.y1 ?? Math.max(...ys);
   if (y1 === y0) {
     const pad = Math.abs(y0) / 100 || 1;
-    y0 -= pad;
+    if (opts.y0 === undefined) y0 -= pad;
     y1 += pad;
   }
   const sx = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
   const sy = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
-  const fmt = opts.fmt || ((v) => String(Math.round(v * 100) / 100));
+  const fmt = opts.fmt || compact;
   const lines = series.map((s) => {
     const pts = s.points.filter((p) => p[1] !== null && p[1] !== undefined && !isNaN(p[1]));
     const d = pts.map((p, i) => `${i ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
@@ -74,10 +81,10 @@ function chart(title, series, opts = {}) {
   return `<figure class="chart"><figcaption class="legend"><strong>${esc(title)}</strong> ${legend}</figcaption>
 <svg class="plot" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">
 <line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#ccc"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#ccc"/>
-<text x="${L - 4}" y="${T + 10}" font-size="11" text-anchor="end" fill="#5d6670">${esc(fmt(y1))}</text>
-<text x="${L - 4}" y="${H - B}" font-size="11" text-anchor="end" fill="#5d6670">${esc(fmt(y0))}</text>
-<text x="${L}" y="${H - 6}" font-size="11" fill="#5d6670">${esc(opts.xLabel ? opts.xLabel(x0) : x0)}</text>
-<text x="${W - R}" y="${H - 6}" font-size="11" text-anchor="end" fill="#5d6670">${esc(opts.xLabel ? opts.xLabel(x1) : x1)}</text>
+<text x="${L - 4}" y="${T + 10}" font-size="13" text-anchor="end" fill="#5d6670">${esc(fmt(y1))}</text>
+<text x="${L - 4}" y="${H - B}" font-size="13" text-anchor="end" fill="#5d6670">${esc(fmt(y0))}</text>
+<text x="${L}" y="${H - 5}" font-size="13" fill="#5d6670">${esc(opts.xLabel ? opts.xLabel(x0) : x0)}</text>
+<text x="${W - R}" y="${H - 5}" font-size="13" text-anchor="end" fill="#5d6670">${esc(opts.xLabel ? opts.xLabel(x1) : x1)}</text>
 ${lines}${marks}</svg></figure>`;
 }
 
@@ -106,7 +113,7 @@ ${card("Stake in pools", `${amount(d.poolStake)} <span class="muted">(${esc(d.po
 ${chart("seconds per block, and from a block's time until it was seen final", [
   { name: "block time", color: "#0a7d5a", points: times },
   { name: "finality latency", color: "#c36b00", points: lat },
-], { y0: 0, fmt: (v) => `${v.toFixed(1)} s` })}
+], { y0: 0, fmt: (v) => `${v.toFixed(1)} s`, xLabel: (b) => `#${b}` })}
 <h2>Latest blocks</h2>
 <div id="blocks">${table(["Block", "Hash", "Time", "Extrinsics", "Events"], rows, "No blocks yet.")}</div>`;
   },
@@ -116,16 +123,20 @@ ${chart("seconds per block, and from a block's time until it was seen final", [
     const hl = params.get("x");
     const c = d.certificate || {};
     const cert = !c.present ? "none of its own (finalized through a later block's certificate)"
-      : c.verified ? `<span class="badge ok">verified</span> epoch ${esc(c.epoch)}, ${esc(c.signers.length)} of ${esc(c.committee)} signed: ${c.signers.map((s) => s.account ? acct(s.account) : `<code>${esc(s.consensusKey)}</code>`).join(", ")}`
+      : c.verified ? `<span class="badge ok">signatures check</span> against epoch ${esc(c.epoch)}'s committee as the node reports it; ${esc(c.signers.length)} of ${esc(c.committee)} signed: ${c.signers.map((s) => s.account ? acct(s.account) : `<code>${esc(s.consensusKey)}</code>`).join(", ")}`
       : `<span class="badge bad">does not verify</span> ${esc(c.error)}`;
-    const xts = d.extrinsics.map((x) => `<tr${String(x.index) === hl ? ' class="hl" id="x-hl"' : ""}><td>${esc(x.index)}</td><td class="mono">${esc(x.call)}</td><td>${x.signer ? acct(x.signer) : '<span class="muted">unsigned</span>'}</td><td>${esc(x.fee || "–")}</td><td>${esc(x.result || "–")}</td><td>${x.events.map((e) => `<div class="mono">${esc(e.text)}</div>`).join("")}</td></tr>`);
+    // One card per extrinsic: long calls and events read on any screen width.
+    const xts = d.extrinsics.map((x) => `<section class="xt${String(x.index) === hl ? " hl" : ""}"${String(x.index) === hl ? ' id="x-hl"' : ""} aria-label="extrinsic ${esc(x.index)}">
+<h3>#${esc(x.index)} <span class="mono">${esc(x.call)}</span></h3>
+${kv([["Signer", x.signer ? acct(x.signer) : '<span class="muted">unsigned</span>'], ["Fee", esc(x.fee || "–")], ["Result", esc(x.result || "–")], ["Hash", `<code>${esc(x.hash)}</code>`]])}
+${x.events.length ? `<ul class="events">${x.events.map((e) => `<li class="mono">${esc(e.text)}</li>`).join("")}</ul>` : ""}</section>`);
     const evs = d.events.map((e) => `<tr><td>${esc(e.phase)}</td><td class="mono">${esc(e.text)}</td></tr>`);
     const end = d.endsEpoch ? `ends epoch ${esc(d.endsEpoch.epoch)}: epoch ${esc(d.endsEpoch.nextEpoch)} is signed by ${esc(d.endsEpoch.consensusKeys.length)} validator(s)${d.endsEpoch.newLength ? ` and lasts ${esc(d.endsEpoch.newLength)} blocks` : ""}` : "";
     return `<h1>Block #${esc(d.number)}</h1>
 ${kv([
   ["Hash", `<code>${esc(d.hash)}</code>`],
   ["Parent", `<a class="mono" href="#/block/${esc(d.parentHash)}">${esc(d.parentHash)}</a>`],
-  ["Time", d.timestampMs ? `${esc(new Date(d.timestampMs).toISOString())} (${ago(d.timestampMs)})` : "–"],
+  ["Time", d.timestampMs ? `${esc(iso(d.timestampMs))} (${ago(d.timestampMs)})` : "–"],
   ["Finalized", d.finalized ? "yes" : "not yet"],
   ["State root", `<code>${esc(d.stateRoot)}</code>`],
   ["Extrinsics root", `<code>${esc(d.extrinsicsRoot)}</code>`],
@@ -133,7 +144,7 @@ ${kv([
   ...(end ? [["Epoch", end]] : []),
 ])}
 <h2>Extrinsics</h2>
-${table(["#", "Call", "Signer", "Fee", "Result", "Events"], xts, "No extrinsics.")}
+${xts.join("") || '<p class="muted">No extrinsics.</p>'}
 <h2>Block events</h2>
 ${table(["Phase", "Event"], evs, "No events outside extrinsics.")}`;
   },
@@ -205,16 +216,16 @@ ${act(d.act)}`;
   async workers(_, params) {
     const d = await api("/api/workers");
     const hl = params.get("id");
-    const rows = d.workers.map((w) => `<tr${w.pubkey === hl ? ' class="hl" id="x-hl"' : ""}><td><code>${esc(short(w.pubkey))}</code></td><td>${esc(w.tee)} ${w.simulated ? '<span class="badge sim">SIMULATED</span>' : ""}</td><td>${esc(w.confidenceLevel)}</td><td><code>${esc(short(w.measurement))}</code></td><td>${esc(w.attestationAgeBlocks)} blocks</td><td>${esc(w.state)}</td><td>${esc(w.v ?? "–")}</td><td>${esc(w.p ?? w.score ?? "–")}</td><td>${block(w.lastHeartbeatAt)}</td><td>${amount(w.totalReward)}</td><td>${w.pool !== null && w.pool !== undefined ? `<a href="#/pools">${esc(w.pool)}</a>` : "–"}</td><td>${acct(w.operator)}</td></tr>`);
+    const rows = d.workers.map((w) => `<tr${w.pubkey === hl ? ' class="hl" id="x-hl"' : ""}><td><code title="${esc(w.pubkey)}">${esc(short(w.pubkey))}</code></td><td>${esc(w.role)}</td><td>${esc(w.tee)} ${w.simulated ? '<span class="badge sim">SIMULATED</span>' : ""}</td><td>${esc(w.confidenceLevel)}</td><td><code title="${esc(w.measurement)}">${esc(short(w.measurement))}</code></td><td>${esc(w.attestationAgeBlocks)} blocks ago</td><td>${esc(w.state)}</td><td>${esc(w.v ?? "–")}</td><td>${esc(w.p ?? w.score ?? "–")}</td><td>${block(w.lastHeartbeatAt)}</td><td>${amount(w.totalReward)}</td><td>${w.pool !== null && w.pool !== undefined ? `<a href="#/pools">${esc(w.pool)}</a>` : "–"}</td><td>${acctShort(w.operator)}</td></tr>`);
     return `<h1>Workers</h1>
-<p class="muted">${esc(d.workers.length)} registered. A simulated TEE protects nothing: it exists for development chains only.</p>
-${table(["Worker", "TEE", "Confidence", "Measurement", "Attested", "State", "V", "P", "Last heartbeat", "Rewards", "Pool", "Operator"], rows, "No workers registered.")}
+<p class="muted">${esc(d.workers.length)} registered. A simulated TEE protects nothing: it exists for development chains only. The table scrolls sideways on a narrow screen.</p>
+${table(["Worker", "Role", "TEE", "Confidence", "Measurement", "Attested", "State", "V", "P", "Last heartbeat", "Rewards", "Pool", "Operator"], rows, "No workers registered.")}
 ${act(d.act)}`;
   },
 
   async pools() {
     const d = await api("/api/pools");
-    const rows = d.pools.map((p) => `<tr><td>${esc(p.pid)}</td><td>${acct(p.owner)}</td><td>${amount(p.stake)}</td><td>${esc(p.sharePrice ?? "–")}</td><td>${esc(p.commission)}</td><td>${esc(p.apr ?? "–")}</td><td>${p.workers.map((w) => `<a class="mono" href="#/workers?id=${esc(w)}">${esc(short(w))}</a>`).join("<br>") || "–"}</td><td>${esc(p.withdrawQueue.requests)} (${esc(p.withdrawQueue.shares)} shares)</td></tr>`);
+    const rows = d.pools.map((p) => `<tr><td>${esc(p.pid)}</td><td>${acct(p.owner)}</td><td>${amount(p.stake)}</td><td>${esc(p.sharePrice ?? "–")}</td><td>${esc(p.commission)}</td><td>${p.apr ? esc(p.apr) : '<span title="An APR needs an hour of history">– (after 1 h)</span>'}</td><td>${p.workers.map((w) => `<a class="mono" href="#/workers?id=${esc(w)}">${esc(short(w))}</a>`).join("<br>") || "–"}</td><td>${esc(p.withdrawQueue.requests)} (${esc(p.withdrawQueue.shares)} shares)</td></tr>`);
     const stake = d.history.map((h) => [h.block, Number(BigInt(h.stake) / 1000000000000n)]);
     const pids = [...new Set(d.history.flatMap((h) => h.sharePrices.map((s) => s.pid)))];
     const colors = ["#0a7d5a", "#c36b00", "#3558c7", "#9b2fa8", "#b3261e"];
@@ -234,8 +245,9 @@ ${act(d.act)}`;
   async contracts(_, params) {
     const d = await api("/api/contracts");
     const hl = params.get("id");
+    const hlc = params.get("cluster");
     const rows = d.contracts.map((c) => `<tr${c.id === hl ? ' class="hl" id="x-hl"' : ""}><td><code>${esc(c.id)}</code></td><td><code>${esc(short(c.codeHash))}</code></td><td><code>${esc(short(c.cluster))}</code></td><td>${acct(c.deployer)}</td><td>${esc(c.status)}</td><td>${amount(c.storageDeposit)} <span class="muted">(${esc(c.storageBytes)} bytes)</span></td><td>${esc(c.commandsExecuted)}</td></tr>`);
-    const clusters = d.clusters.map((c) => `<tr><td><code>${esc(c.id)}</code></td><td>${c.workers.map((w) => `<a class="mono" href="#/workers?id=${esc(w)}">${esc(short(w))}</a>`).join("<br>")}</td><td>${block(c.createdAt)}</td><td>${c.keyPublished ? "yes" : "not yet"}</td></tr>`);
+    const clusters = d.clusters.map((c) => `<tr${c.id === hlc ? ' class="hl" id="x-hl"' : ""}><td><code>${esc(c.id)}</code></td><td>${c.workers.map((w) => `<a class="mono" href="#/workers?id=${esc(w)}">${esc(short(w))}</a>`).join("<br>")}</td><td>${block(c.createdAt)}</td><td>${c.keyPublished ? "yes" : "not yet"}</td></tr>`);
     return `<h1>Contracts</h1>
 <p class="muted">Contract state, inputs and outputs are sealed to their cluster: only what the chain records is shown.</p>
 ${table(["Contract", "Code hash", "Cluster", "Deployer", "Status", "Storage deposit", "Commands run"], rows, "No contracts.")}
@@ -286,7 +298,8 @@ function perDay(history) {
     const a = history[i - 1], b = history[i];
     const ms = b.timeMs - a.timeMs;
     if (ms <= 0) continue;
-    const paid = Number(BigInt(b.rewards) - BigInt(a.rewards)) / 1e12;
+    // A session that ended takes its total with it: count no negative rewards.
+    const paid = Math.max(0, Number(BigInt(b.rewards) - BigInt(a.rewards)) / 1e12);
     out.push([b.block, (paid * 86400000) / ms]);
   }
   return out;
@@ -301,7 +314,8 @@ function blockRow(b) {
 function parseRoute() {
   const raw = location.hash.replace(/^#\/?/, "");
   const [path, query] = raw.split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  let parts;
+  try { parts = path.split("/").filter(Boolean).map(decodeURIComponent); } catch (_) { parts = ["?"]; }
   return { name: parts[0] || "home", arg: parts[1], params: new URLSearchParams(query || "") };
 }
 
@@ -309,13 +323,14 @@ function problem(e) {
   if (e instanceof HttpError && e.status === 404) return `<h1>Not found</h1><p>${esc(e.message)}</p>`;
   if (e instanceof HttpError && e.status === 400) return `<h1>Not understood</h1><p>${esc(e.message)}</p>`;
   if (e instanceof HttpError && e.status === 503 || e instanceof TypeError)
-    return `<h1>Node unreachable</h1><p class="notice">${esc(e.message || "the explorer does not answer")}. This page reloads by itself once it is back.</p>`;
+    return `<h1>Node unreachable</h1><p class="notice">${esc(e.message || "the explorer does not answer")} — this page reloads by itself once it is back.</p>`;
   return `<h1>Something went wrong</h1><p class="notice">${esc(e.message)}</p>`;
 }
 
 async function render(quiet) {
   const r = parseRoute();
-  const page = pages[r.name];
+  // Only the pages themselves: never what every object inherits (`constructor`, …).
+  const page = Object.hasOwn(pages, r.name) ? pages[r.name] : null;
   route = r;
   if (!page) { app.innerHTML = `<h1>Not found</h1><p>No page ${esc(r.name)}.</p>`; return; }
   if (!quiet) app.setAttribute("aria-busy", "true");

@@ -46,7 +46,7 @@ pub fn client(node: &Node) -> Result<Client, ApiError> {
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "the node at {} does not answer{}",
-                node.url,
+                node.public_url,
                 status.map(|e| format!(": {e}")).unwrap_or_default()
             ),
         )
@@ -63,21 +63,43 @@ pub fn sdk(node: &Node) -> impl Fn(ClientError) -> ApiError + '_ {
             | ClientError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         };
-        ApiError(status, e.to_string())
+        ApiError(status, node.redact(e.to_string()))
     }
 }
 
-/// An amount: exact in planck, and as people read it (at most four decimals, cut, not
-/// rounded up: a page never shows more than there is).
+/// `1234567.5` as `1,234,567.5`.
+pub fn group(number: &str) -> String {
+    let (whole, rest) = number.split_at(number.find('.').unwrap_or(number.len()));
+    let digits: Vec<char> = whole.chars().collect();
+    let mut out = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(*c);
+    }
+    out + rest
+}
+
+/// An amount: exact in planck and in PHA, and as people read it (grouped, at most four
+/// decimals, cut, not rounded up: a page never shows more than there is).
 pub fn pha(amount: Balance) -> Value {
     const CUT: Balance = phala_client::primitives::PHA / 10_000;
+    let exact = format_pha(amount);
     let shown = amount - amount % CUT;
+    let number = format_pha(shown);
+    let number = group(number.trim_end_matches(" PHA"));
     let text = if shown == amount {
-        format_pha(amount)
+        format!("{number} PHA")
     } else {
-        format!("{}…", format_pha(shown).trim_end_matches(" PHA")) + " PHA"
+        format!("{number}… PHA")
     };
-    json!({ "planck": amount.to_string(), "text": text })
+    json!({ "planck": amount.to_string(), "text": text, "exact": exact })
+}
+
+/// Pool shares as the CLI prints them: in units of a PHA's worth at a price of one.
+pub fn shares(amount: Balance) -> String {
+    group(format_pha(amount).trim_end_matches(" PHA"))
 }
 
 pub fn hex32(bytes: &[u8; 32]) -> String {
@@ -94,8 +116,13 @@ fn mean_gap(values: &[u64]) -> Option<u64> {
         .windows(2)
         .filter_map(|w| w.get(1)?.checked_sub(*w.first()?))
         .collect();
-    let count = u64::try_from(gaps.len()).ok().filter(|n| *n > 0)?;
-    Some(gaps.iter().sum::<u64>() / count)
+    mean(&gaps)
+}
+
+/// The mean, if there are values (sums saturate: a node's numbers are not trusted).
+fn mean(values: &[u64]) -> Option<u64> {
+    let count = u64::try_from(values.len()).ok().filter(|n| *n > 0)?;
+    Some(values.iter().fold(0u64, |a, v| a.saturating_add(*v)) / count)
 }
 
 pub async fn status(State(node): State<Shared>) -> Json<Value> {
@@ -115,8 +142,12 @@ pub async fn status(State(node): State<Shared>) -> Json<Value> {
 }
 
 pub async fn home(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("home", home_json(&node)).await.map(Json)
+}
+
+async fn home_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (finalized, best, epochs, issuance, sessions, workers, pools) = tokio::try_join!(
         client.finalized_head(),
         client.best_head(),
@@ -157,18 +188,18 @@ pub async fn home(State(node): State<Shared>) -> ApiResult {
             .iter()
             .filter_map(|b| b.seen_ms.map(|s| s.saturating_sub(b.time_ms)))
             .collect();
-        let latency = u64::try_from(latencies.len())
-            .ok()
-            .filter(|n| *n > 0)
-            .map(|n| latencies.iter().sum::<u64>() / n);
+        let latency = mean(&latencies);
         (recent, chart, mean_gap(&times), latency)
     };
+    // Computing: answering its challenges, or late with one (its value decays meanwhile).
     let computing = sessions
         .iter()
-        .filter(|(_, s)| s.state == WorkerState::Idle)
+        .filter(|(_, s)| matches!(s.state, WorkerState::Idle | WorkerState::Unresponsive))
         .count();
-    let pool_stake: Balance = pools.iter().map(|p| p.pool.total_value).sum();
-    Ok(Json(json!({
+    let pool_stake = pools
+        .iter()
+        .fold(0 as Balance, |a, p| a.saturating_add(p.pool.total_value));
+    Ok(json!({
         "chain": client.chain_name().await.ok(),
         "finalized": finalized.0,
         "best": best.0,
@@ -187,7 +218,7 @@ pub async fn home(State(node): State<Shared>) -> ApiResult {
         "pools": pools.len(),
         "recentBlocks": recent,
         "chart": chart,
-    })))
+    }))
 }
 
 /// A block number, or a 0x block hash.
@@ -204,9 +235,18 @@ fn parse_h256(text: &str) -> Option<H256> {
 }
 
 pub async fn block(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
-    let hash = resolve_block(&client, &id)
+    if id.len() > 80 {
+        return Err(bad_request("a block is a number or a 0x hash"));
+    }
+    node.cached(&format!("block/{id}"), block_json(&node, &id))
+        .await
+        .map(Json)
+}
+
+async fn block_json(node: &Node, id: &str) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
+    let hash = resolve_block(&client, id)
         .await
         .map_err(&fail)?
         .ok_or_else(|| not_found(format!("no block {id}")))?;
@@ -220,7 +260,7 @@ pub async fn block(State(node): State<Shared>, Path(id): Path<String>) -> ApiRes
     if let Some(map) = out.as_object_mut() {
         map.insert("certificate".into(), signers);
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// Who signed the block's own finality certificate, checked against its epoch's committee.
@@ -254,6 +294,11 @@ async fn signers(
             &view.hash,
             &cert,
         ) {
+            Ok((cert_epoch, _)) if cert_epoch != epoch => json!({
+                "present": true,
+                "verified": false,
+                "error": format!("the certificate is for epoch {cert_epoch}, the block is in epoch {epoch}"),
+            }),
             Ok((cert_epoch, signed)) => json!({
                 "present": true,
                 "verified": true,
@@ -282,9 +327,18 @@ pub fn parse_account(text: &str) -> Option<AccountId32> {
 
 pub async fn account_page(State(node): State<Shared>, Path(id): Path<String>) -> ApiResult {
     let who = parse_account(&id)
-        .ok_or_else(|| bad_request(format!("{id} is not an SS58 address or a 0x account id")))?;
-    let client = client(&node)?;
-    let fail = sdk(&node);
+        .ok_or_else(|| bad_request("that is not an SS58 address or a 0x account id".to_string()))?;
+    node.cached(
+        &format!("account/{}", account(&who)),
+        account_json(&node, who),
+    )
+    .await
+    .map(Json)
+}
+
+async fn account_json(node: &Node, who: AccountId32) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let locks_key = balances::LOCKS.key(&who);
     let (info, locks, pools, ledger, class_locks) = tokio::try_join!(
         client.account_at(&who, None),
@@ -298,13 +352,13 @@ pub async fn account_page(State(node): State<Shared>, Path(id): Path<String>) ->
         client.class_locks(&who),
     )
     .map_err(&fail)?;
-    let mut shares = Vec::new();
+    let mut held_shares = Vec::new();
     for snap in &pools {
         let held = client.pool_shares(snap.pid, &who).await.map_err(&fail)?;
         if held > 0 {
-            shares.push(json!({
+            held_shares.push(json!({
                 "pool": snap.pid,
-                "shares": held.to_string(),
+                "shares": shares(held),
                 "value": pha(snap.pool.value_of(held)),
             }));
         }
@@ -336,7 +390,7 @@ pub async fn account_page(State(node): State<Shared>, Path(id): Path<String>) ->
     };
     let indexed_from = node.index().from;
     let data = &info.data;
-    Ok(Json(json!({
+    Ok(json!({
         "address": account(&who),
         "hex": hex32(&who.0),
         "nonce": info.nonce,
@@ -353,7 +407,7 @@ pub async fn account_page(State(node): State<Shared>, Path(id): Path<String>) ->
             "active": pha(l.active),
             "unlocking": l.unlocking.iter().map(|u| json!({ "amount": pha(u.value), "at": u.at })).collect::<Vec<_>>(),
         })),
-        "poolShares": shares,
+        "poolShares": held_shares,
         "votes": votes,
         "classLocks": class_locks.iter().map(|(track, amount)| json!({
             "track": track, "amount": pha(*amount),
@@ -361,7 +415,7 @@ pub async fn account_page(State(node): State<Shared>, Path(id): Path<String>) ->
         "transfers": transfers,
         "transfersIndexedFrom": indexed_from,
         "isPoolAccount": pools.iter().find(|p| stake_pools::pool_account(p.pid) == who).map(|p| p.pid),
-    })))
+    }))
 }
 
 /// Who holds a balance lock, by its id.
@@ -380,7 +434,8 @@ pub struct SearchQuery {
 
 /// Where a search lands: the kind of thing it names and the page's route.
 pub async fn search(State(node): State<Shared>, Query(q): Query<SearchQuery>) -> ApiResult {
-    let text = q.q.trim();
+    // `#12` as people write a block number.
+    let text = q.q.trim().trim_start_matches('#');
     if text.is_empty() || text.len() > 128 {
         return Err(bad_request(
             "search for a block number or hash, an extrinsic hash, an account, a worker or a contract",
@@ -405,6 +460,9 @@ pub async fn search(State(node): State<Shared>, Query(q): Query<SearchQuery>) ->
         if client.worker(&hash.0).await.map_err(&fail)?.is_some() {
             return found("worker", format!("#/workers?id={text}"));
         }
+        if client.cluster(hash).await.map_err(&fail)?.is_some() {
+            return found("cluster", format!("#/contracts?cluster={text}"));
+        }
     }
     if let Some(who) = parse_account(text) {
         return found("account", format!("#/account/{}", account(&who)));
@@ -426,7 +484,12 @@ mod tests {
         assert_eq!(pha(pha_ + pha_ / 4)["text"], "1.25 PHA");
         assert_eq!(pha(pha_ / 3)["text"], "0.3333… PHA");
         assert_eq!(pha(2 * pha_ - 1)["text"], "1.9999… PHA");
+        assert_eq!(pha(2 * pha_ - 1)["exact"], "1.999999999999 PHA");
         assert_eq!(pha(7)["planck"], "7");
+        assert_eq!(pha(10_000_000 * pha_)["text"], "10,000,000 PHA");
+        assert_eq!(pha(1_234_567 * pha_ + pha_ / 2)["text"], "1,234,567.5 PHA");
+        assert_eq!(group("100"), "100");
+        assert_eq!(group("1000.25"), "1,000.25");
     }
 
     #[test]

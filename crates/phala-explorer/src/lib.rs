@@ -23,6 +23,7 @@ use axum::routing::get;
 use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 
+pub use api::group;
 use node::Node;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
@@ -54,7 +55,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
             // who looks at what.
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
             ),
         ],
         body,
@@ -62,24 +64,32 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-async fn live(
-    axum::extract::State(node): axum::extract::State<Arc<Node>>,
-) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+async fn live(axum::extract::State(node): axum::extract::State<Arc<Node>>) -> Response {
+    // Each open page holds a stream: past the limit, one more is turned away.
+    let Ok(permit) = node.streams.clone().try_acquire_owned() else {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "too many pages are listening live",
+        )
+            .into_response();
+    };
     let updates = node.live.subscribe();
     let first = node.status_json().to_string();
-    let stream =
-        futures::stream::once(async move { Ok::<_, Infallible>(Event::default().data(first)) })
-            .chain(futures::stream::unfold(updates, |mut updates| async move {
-                loop {
-                    match updates.recv().await {
-                        Ok(text) => return Some((Ok(Event::default().data(text)), updates)),
-                        // A slow page misses some updates; the next one brings it current.
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return None,
-                    }
-                }
-            }));
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    let first =
+        futures::stream::once(async move { Ok::<_, Infallible>(Event::default().data(first)) });
+    let rest = futures::stream::unfold((updates, permit), |(mut updates, permit)| async move {
+        loop {
+            match updates.recv().await {
+                Ok(text) => return Some((Ok(Event::default().data(text)), (updates, permit))),
+                // A slow page misses some updates; the next one brings it current.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(first.chain(rest))
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// For the explorer's own page: an answer that is a state to show ("not found", "node
@@ -88,6 +98,10 @@ async fn live(
 async fn page_status(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let from_page = request.headers().contains_key("x-explorer-page");
     let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
     let status = response.status();
     if from_page && !status.is_success() {
         *response.status_mut() = axum::http::StatusCode::OK;
@@ -144,13 +158,17 @@ pub async fn start(node_url: &str, listen: SocketAddr) -> std::io::Result<Explor
     let node = Node::new(node_url.to_string());
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let follower = tokio::spawn(node.clone().follow());
-    let app = router(node);
+    let app = router(node.clone());
+    // One task for both: aborting it stops the follower too.
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(target: "explorer", "the explorer stopped serving: {e}");
+        tokio::select! {
+            served = axum::serve(listener, app).into_future() => {
+                if let Err(e) = served {
+                    tracing::error!(target: "explorer", "the explorer stopped serving: {e}");
+                }
+            }
+            () = node.follow() => {}
         }
-        follower.abort();
     });
     Ok(Explorer { addr, task })
 }

@@ -24,6 +24,14 @@ const MAX_SLASHES: usize = 200;
 const MAX_EXTRINSICS: usize = 20_000;
 /// How often the finalized head is read.
 const POLL: Duration = Duration::from_millis(400);
+/// Attempts at a block whose details do not read (events of a newer runtime, say) before it
+/// is indexed without them: one such block must not stop the explorer following.
+const TRIES_PER_BLOCK: u32 = 3;
+/// Pages' answers kept (each for the block it was computed at).
+const MAX_CACHED: usize = 256;
+/// Page answers computed at once: the rest wait, so many viewers never mean many times the
+/// node's work.
+const MAX_COMPUTING: usize = 4;
 
 /// One finalized block as the home page lists it.
 #[derive(Clone, Debug)]
@@ -70,9 +78,13 @@ pub struct Slash {
 #[derive(Default)]
 pub struct Index {
     pub genesis: Option<H256>,
-    /// The first block indexed and the newest.
+    /// The oldest block whose transfers, commands and slashes are all still kept, and the
+    /// newest indexed.
     pub from: Option<BlockNumber>,
     pub head: Option<BlockNumber>,
+    head_hash: Option<H256>,
+    /// Failed attempts at the next block.
+    tries: u32,
     pub recent: VecDeque<BlockSummary>,
     pub transfers: VecDeque<Transfer>,
     pub slashes: VecDeque<Slash>,
@@ -93,11 +105,33 @@ pub struct Status {
 
 pub struct Node {
     pub url: String,
+    /// The node's address as pages show it: no credentials, path or query (they may hold
+    /// an API key).
+    pub public_url: String,
     client: RwLock<Option<Client>>,
     pub status: Mutex<Status>,
     pub index: Mutex<Index>,
     /// Page updates: one JSON text per event, for `/api/live`.
     pub live: broadcast::Sender<String>,
+    cache: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Value>>>>,
+    computing: tokio::sync::Semaphore,
+    /// Open `/api/live` streams.
+    pub streams: Arc<tokio::sync::Semaphore>,
+}
+
+/// Most pages listening live at once.
+pub const MAX_STREAMS: usize = 256;
+
+/// `scheme://host:port` of `url`, without user, password, path or query.
+pub fn public_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    if scheme.is_empty() {
+        host.to_string()
+    } else {
+        format!("{scheme}://{host}")
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -115,12 +149,39 @@ impl Node {
     pub fn new(url: String) -> Arc<Node> {
         let (live, _) = broadcast::channel(256);
         Arc::new(Node {
+            public_url: public_url(&url),
             url,
             client: RwLock::new(None),
             status: Mutex::new(Status::default()),
             index: Mutex::new(Index::default()),
             live,
+            cache: Mutex::new(HashMap::new()),
+            computing: tokio::sync::Semaphore::new(MAX_COMPUTING),
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         })
+    }
+
+    /// A page's answer for the newest indexed block: computed once however many ask at
+    /// once, and kept until the next block.
+    pub async fn cached<F, E>(&self, page: &str, compute: F) -> Result<Value, E>
+    where
+        F: std::future::Future<Output = Result<Value, E>>,
+    {
+        let key = format!("{}@{:?}", page, self.index().head_hash);
+        let cell = {
+            let mut cache = lock(&self.cache);
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.entry(key).or_default().clone()
+        };
+        let value = cell
+            .get_or_try_init(|| async {
+                let _permit = self.computing.acquire().await;
+                compute.await
+            })
+            .await?;
+        Ok(value.clone())
     }
 
     /// The connected client, if the node answers.
@@ -139,7 +200,7 @@ impl Node {
         let status = lock(&self.status).clone();
         json!({
             "type": "status",
-            "node": self.url,
+            "node": self.public_url,
             "reachable": status.reachable,
             "error": status.error,
             "sinceMs": status.since_ms,
@@ -155,7 +216,7 @@ impl Node {
                 status.since_ms = now_ms();
             }
             status.reachable = reachable;
-            status.error = error;
+            status.error = error.map(|e| self.redact(e));
             changed
         };
         if changed {
@@ -163,11 +224,21 @@ impl Node {
         }
     }
 
+    /// `text` without the node's full address (which may hold credentials).
+    pub fn redact(&self, text: String) -> String {
+        if self.url == self.public_url {
+            text
+        } else {
+            text.replace(&self.url, &self.public_url)
+        }
+    }
+
     /// A request failed: if the connection is gone, drop the client so the follower
-    /// reconnects, and tell open pages.
+    /// reconnects, and tell open pages. (A slow answer is not a lost node: under load, one
+    /// page's timeout must not cut every page off.)
     pub fn failed(&self, error: &phala_client::ClientError) {
-        use phala_client::ClientError::{Connect, Disconnected, Timeout};
-        if matches!(error, Disconnected { .. } | Connect { .. } | Timeout { .. }) {
+        use phala_client::ClientError::{Connect, Disconnected};
+        if matches!(error, Disconnected { .. } | Connect { .. }) {
             *self.client.write().unwrap_or_else(|p| p.into_inner()) = None;
             self.set_status(false, Some(error.to_string()));
         }
@@ -189,15 +260,24 @@ impl Node {
                     match Client::connect_with(&self.url, config).await {
                         Ok(client) => {
                             backoff = Duration::from_millis(500);
-                            let mut index = self.index();
-                            if index.genesis != Some(client.genesis_hash()) {
-                                // Another chain answers at this address: forget the old one.
-                                *index = Index {
+                            // Another chain at this address, or this chain begun again
+                            // (same genesis, other blocks): forget what was indexed.
+                            let (genesis, head) = {
+                                let index = self.index();
+                                (index.genesis, index.head.zip(index.head_hash))
+                            };
+                            let same = match head {
+                                Some((number, hash)) => {
+                                    client.block_hash(number).await.ok().flatten() == Some(hash)
+                                }
+                                None => true,
+                            };
+                            if genesis != Some(client.genesis_hash()) || !same {
+                                *self.index() = Index {
                                     genesis: Some(client.genesis_hash()),
                                     ..Index::default()
                                 };
                             }
-                            drop(index);
                             *self.client.write().unwrap_or_else(|p| p.into_inner()) =
                                 Some(client.clone());
                             self.set_status(true, None);
@@ -213,7 +293,7 @@ impl Node {
                 }
             };
             if let Err(e) = self.catch_up(&client).await {
-                tracing::debug!(target: "explorer", "following {}: {e}", self.url);
+                tracing::debug!(target: "explorer", "following {}: {e}", self.public_url);
                 self.failed(&e);
             }
             tokio::time::sleep(POLL).await;
@@ -234,26 +314,47 @@ impl Node {
             let Some(hash) = client.block_hash(number).await? else {
                 continue;
             };
-            let (block, events, time_ms) = tokio::try_join!(
+            let read = tokio::try_join!(
                 client.block(hash),
                 client.events_at(hash),
                 client.timestamp_at(hash),
-            )?;
-            let Some(block) = block else { continue };
+            );
+            let (block, events, time_ms) = match read {
+                Ok((Some(block), events, time)) => (block.extrinsics, events, time),
+                Ok((None, ..)) => continue,
+                Err(e) if is_connection(&e) => return Err(e),
+                Err(e) => {
+                    let tries = {
+                        let mut index = self.index();
+                        index.tries = index.tries.saturating_add(1);
+                        index.tries
+                    };
+                    if tries < TRIES_PER_BLOCK {
+                        return Err(e);
+                    }
+                    tracing::warn!(target: "explorer", "block #{number} is indexed without its details: {e}");
+                    let time = client.timestamp_at(hash).await.unwrap_or(0);
+                    (Vec::new(), Vec::new(), time)
+                }
+            };
+            // A block's finality latency only means something if it was seen as it came.
+            let fresh = live && head.saturating_sub(number) <= 2;
             let summary = BlockSummary {
                 number,
                 hash,
                 time_ms,
-                extrinsics: block.extrinsics.len(),
+                extrinsics: block.len(),
                 events: events.len(),
-                seen_ms: live.then(now_ms),
+                seen_ms: fresh.then(now_ms),
             };
             let json = summary.json();
             {
                 let mut index = self.index();
+                index.tries = 0;
                 index.from.get_or_insert(number);
                 index.head = Some(number);
-                record(&mut index, summary, &block.extrinsics, &events);
+                index.head_hash = Some(hash);
+                record(&mut index, summary, &block, &events);
             }
             if live {
                 let _ = self
@@ -263,6 +364,11 @@ impl Node {
         }
         Ok(())
     }
+}
+
+fn is_connection(error: &phala_client::ClientError) -> bool {
+    use phala_client::ClientError::{Connect, Disconnected, Timeout};
+    matches!(error, Disconnected { .. } | Connect { .. } | Timeout { .. })
 }
 
 /// Adds one block's facts to the index, keeping every list within its bound.
@@ -309,11 +415,16 @@ fn record(
             _ => {}
         }
     }
+    // What leaves moves the start of what the account and validator pages can claim.
     while index.transfers.len() > MAX_TRANSFERS {
-        index.transfers.pop_front();
+        if let Some(gone) = index.transfers.pop_front() {
+            index.from = Some(gone.block.saturating_add(1));
+        }
     }
     while index.slashes.len() > MAX_SLASHES {
-        index.slashes.pop_front();
+        if let Some(gone) = index.slashes.pop_front() {
+            index.from = index.from.max(Some(gone.block.saturating_add(1)));
+        }
     }
     index.recent.push_back(summary);
     while index.recent.len() > RECENT {

@@ -12,7 +12,8 @@ use phala_runtime::modules::registry::TeeKind;
 use phala_runtime::modules::{TREASURY_ACCOUNT, computation, contracts, stake_pools, validators};
 use serde_json::{Value, json};
 
-use crate::api::{ApiResult, Shared, account, client, hex32, pha, sdk};
+use crate::api::{ApiError, ApiResult, Shared, account, client, hex32, pha, sdk};
+use crate::node::Node;
 
 fn percent(p: Perbill) -> f64 {
     f64::from(p.deconstruct()) / 1e7
@@ -71,9 +72,26 @@ pub fn votes_json(voting: &Voting, track: &str) -> Vec<Value> {
     }
 }
 
+/// A session's state as `phala computing` says it.
+fn state_text(state: computation::WorkerState) -> &'static str {
+    use computation::WorkerState::{CoolingDown, Idle, Ready, Unresponsive};
+    match state {
+        Idle => "Idle (computing)",
+        Unresponsive => "Unresponsive (computing, missed a challenge)",
+        CoolingDown => "CoolingDown",
+        Ready => "Ready (not computing)",
+    }
+}
+
 pub async fn validators_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("validators_page", validators_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn validators_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (epochs, params) =
         tokio::try_join!(client.epochs(), client.validator_params()).map_err(&fail)?;
     let at = Some(epochs.at.1);
@@ -133,7 +151,7 @@ pub async fn validators_page(State(node): State<Shared>) -> ApiResult {
         .map(|s| json!({ "block": s.block, "account": account(&s.who), "amount": pha(s.amount) }))
         .collect();
     let e = epochs.current;
-    Ok(Json(json!({
+    Ok(json!({
         "epoch": { "number": e.epoch, "firstBlock": e.first, "lastBlock": e.last },
         "next": { "number": epochs.next.epoch, "firstBlock": epochs.next.first, "lastBlock": epochs.next.last },
         "pendingLength": epochs.next_length,
@@ -152,12 +170,18 @@ pub async fn validators_page(State(node): State<Shared>) -> ApiResult {
             "cli": "phala validator bond 1000 --suri //You && phala validator validate --consensus-key //YourNodeKey --p2p-address host:30333 --suri //You",
             "polkadotJs": "api.tx.validators.bond(amount); api.tx.validators.validate(consensusKey, p2pAddress, proofOfPossession)",
         },
-    })))
+    }))
 }
 
 pub async fn gatekeepers_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("gatekeepers_page", gatekeepers_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn gatekeepers_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (keys, history, pending) = tokio::try_join!(
         client.gatekeepers(),
         client.master_key_history(),
@@ -174,7 +198,7 @@ pub async fn gatekeepers_page(State(node): State<Shared>) -> ApiResult {
             "simulated": info.as_ref().is_some_and(|w| w.tee == TeeKind::Simulated),
         }));
     }
-    Ok(Json(json!({
+    Ok(json!({
         "gatekeepers": gatekeepers,
         "masterKeys": history.iter().map(|r| json!({
             "version": r.version,
@@ -188,15 +212,25 @@ pub async fn gatekeepers_page(State(node): State<Shared>) -> ApiResult {
             "cli": "phala gov submit --track root --deposit --suri //You --call registry.rotateMasterKey --args '{}'",
             "polkadotJs": "api.tx.referenda.submit({system: 'Root'}, {Inline: api.tx.registry.rotateMasterKey().method.toHex()}, {After: 10})",
         },
-    })))
+    }))
 }
 
 pub async fn workers_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
-    let (workers, sessions, (now, _)) =
-        tokio::try_join!(client.workers(), client.sessions(), client.finalized_head())
-            .map_err(&fail)?;
+    node.cached("workers_page", workers_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn workers_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
+    let (workers, sessions, (now, _), gatekeepers) = tokio::try_join!(
+        client.workers(),
+        client.sessions(),
+        client.finalized_head(),
+        client.gatekeepers()
+    )
+    .map_err(&fail)?;
     let pools = client.pools().await.map_err(&fail)?;
     let rows: Vec<Value> = workers
         .iter()
@@ -205,9 +239,12 @@ pub async fn workers_page(State(node): State<Shared>) -> ApiResult {
                 .iter()
                 .find(|(k, _)| *k == w.pubkey)
                 .map(|(_, s)| s);
+            // A session that has not started computing has no value, score or heartbeat yet.
+            let active = session.filter(|s| s.state != computation::WorkerState::Ready);
             let pool = pools.iter().find(|p| p.pool.workers.contains(&w.pubkey));
             json!({
                 "pubkey": hex32(&w.pubkey),
+                "role": if gatekeepers.contains(&w.pubkey) { "gatekeeper" } else { "worker" },
                 "operator": w.operator.as_ref().map(account),
                 "tee": format!("{:?}", w.tee),
                 "simulated": w.tee == TeeKind::Simulated,
@@ -218,23 +255,23 @@ pub async fn workers_page(State(node): State<Shared>) -> ApiResult {
                 "attestationExpiresAt": w.expires_at,
                 "score": w.initial_score,
                 "pool": pool.map(|p| p.pid),
-                "state": session.map_or("not in a pool".to_string(), |s| format!("{:?}", s.state)),
-                "v": session.map(|s| phala_tokenomics::format_fixed(computation::value_of(s.v), 4)),
-                "p": session.map(|s| s.p_bench),
-                "lastHeartbeatAt": session.map(|s| s.last_heartbeat_at),
-                "heartbeats": session.map(|s| s.heartbeats),
+                "state": session.map_or("not in a pool", |s| state_text(s.state)),
+                "v": active.map(|s| phala_tokenomics::format_fixed(computation::value_of(s.v), 4)),
+                "p": active.map(|s| s.p_bench),
+                "lastHeartbeatAt": active.map(|s| s.last_heartbeat_at),
+                "heartbeats": active.map(|s| s.heartbeats),
                 "totalReward": session.map(|s| pha(s.total_reward)),
             })
         })
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "finalized": now,
         "workers": rows,
         "act": {
             "cli": "phala pool add-worker <pid> 0xWORKER --suri //Owner && phala pool start-computing <pid> 0xWORKER <stake> --suri //Owner",
             "polkadotJs": "api.tx.stakePools.addWorker(pid, worker); api.tx.stakePools.startComputing(pid, worker, stake)",
         },
-    })))
+    }))
 }
 
 /// Blocks to look back over for the pools' history, and how many points to take.
@@ -242,8 +279,14 @@ const HISTORY_BLOCKS: u32 = 3_600;
 const HISTORY_POINTS: u32 = 12;
 
 pub async fn pools_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("pools_page", pools_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn pools_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (now, head) = client.finalized_head().await.map_err(&fail)?;
     let pools = client.pools_at(head).await.map_err(&fail)?;
     let day_blocks = blocks_per_day(&client, now, head).await;
@@ -254,7 +297,10 @@ pub async fn pools_page(State(node): State<Shared>) -> ApiResult {
             .pool_growth(snap.pid, day_blocks)
             .await
             .map_err(&fail)?;
-        let queued: u128 = p.withdraw_queue.iter().map(|w| w.shares).sum();
+        let queued = p
+            .withdraw_queue
+            .iter()
+            .fold(0u128, |a, w| a.saturating_add(w.shares));
         rows.push(json!({
             "pid": snap.pid,
             "owner": account(&p.owner),
@@ -263,11 +309,11 @@ pub async fn pools_page(State(node): State<Shared>) -> ApiResult {
             "stake": pha(p.total_value),
             "free": pha(p.free_stake),
             "staked": pha(p.staked),
-            "shares": p.total_shares.to_string(),
+            "shares": crate::api::shares(p.total_shares),
             "sharePrice": phala_client::computing::share_price(p).map(|x| format!("{x:.6}")),
             "apr": growth.and_then(|g| g.apr()).map(|a| format!("{:.2}%", a * 100.0)),
             "workers": p.workers.iter().map(hex32).collect::<Vec<_>>(),
-            "withdrawQueue": { "requests": p.withdraw_queue.len(), "shares": queued.to_string() },
+            "withdrawQueue": { "requests": p.withdraw_queue.len(), "shares": crate::api::shares(queued) },
         }));
     }
     // Stake and share price over the last hours, from the states the node still keeps.
@@ -292,23 +338,23 @@ pub async fn pools_page(State(node): State<Shared>) -> ApiResult {
         history.push(json!({
             "block": number,
             "timeMs": time,
-            "stake": snaps.iter().map(|s| s.pool.total_value).sum::<u128>().to_string(),
+            "stake": snaps.iter().fold(0u128, |a, s| a.saturating_add(s.pool.total_value)).to_string(),
             // Paid to pools over the sessions' lives: its growth is the rewards.
-            "rewards": sessions.iter().map(|(_, s)| s.total_reward).sum::<u128>().to_string(),
+            "rewards": sessions.iter().fold(0u128, |a, (_, s)| a.saturating_add(s.total_reward)).to_string(),
             "sharePrices": snaps.iter().map(|s| json!({
                 "pid": s.pid,
                 "price": phala_client::computing::share_price(&s.pool),
             })).collect::<Vec<_>>(),
         }));
     }
-    Ok(Json(json!({
+    Ok(json!({
         "pools": rows,
         "history": history,
         "act": {
             "cli": "phala pool contribute <pid> <amount> --suri //You",
             "polkadotJs": "api.tx.stakePools.contribute(pid, amount)",
         },
-    })))
+    }))
 }
 
 async fn blocks_per_day(client: &Client, now: BlockNumber, head: H256) -> u32 {
@@ -327,8 +373,14 @@ async fn blocks_per_day(client: &Client, now: BlockNumber, head: H256) -> u32 {
 }
 
 pub async fn contracts_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("contracts_page", contracts_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn contracts_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (_, at) = client.finalized_head().await.map_err(&fail)?;
     let prefix = contracts::INSTANCES.prefix();
     let mut rows = Vec::new();
@@ -361,7 +413,7 @@ pub async fn contracts_page(State(node): State<Shared>) -> ApiResult {
         }));
     }
     let clusters = client.clusters().await.map_err(&fail)?;
-    Ok(Json(json!({
+    Ok(json!({
         "contracts": rows,
         "commandsIndexedFrom": node.index().from,
         "clusters": clusters.iter().map(|(id, c)| json!({
@@ -374,12 +426,18 @@ pub async fn contracts_page(State(node): State<Shared>) -> ApiResult {
             "cli": "phala contract call --contract 0xID --message <name> --suri //You",
             "polkadotJs": "api.tx.contracts.pushCommand(contract, sealedInput, gasLimit, depositLimit)",
         },
-    })))
+    }))
 }
 
 pub async fn governance_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("governance_page", governance_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn governance_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (referenda, (now, _)) =
         tokio::try_join!(client.referenda(), client.best_head()).map_err(&fail)?;
     let block_ms = {
@@ -456,12 +514,18 @@ pub async fn governance_page(State(node): State<Shared>) -> ApiResult {
             })
         })
         .collect();
-    Ok(Json(json!({ "best": now, "referenda": rows })))
+    Ok(json!({ "best": now, "referenda": rows }))
 }
 
 pub async fn treasury_page(State(node): State<Shared>) -> ApiResult {
-    let client = client(&node)?;
-    let fail = sdk(&node);
+    node.cached("treasury_page", treasury_page_json(&node))
+        .await
+        .map(Json)
+}
+
+async fn treasury_page_json(node: &Node) -> Result<Value, ApiError> {
+    let client = client(node)?;
+    let fail = sdk(node);
     let (pot, free, params, spends) = tokio::try_join!(
         client.treasury_pot(),
         client.free_balance(&TREASURY_ACCOUNT),
@@ -469,7 +533,7 @@ pub async fn treasury_page(State(node): State<Shared>) -> ApiResult {
         client.treasury_spends(),
     )
     .map_err(&fail)?;
-    Ok(Json(json!({
+    Ok(json!({
         "account": account(&TREASURY_ACCOUNT),
         "balance": pha(free),
         "spendable": pha(pot),
@@ -488,5 +552,5 @@ pub async fn treasury_page(State(node): State<Shared>) -> ApiResult {
             "cli": "phala treasury spend <PHA> <beneficiary> --deposit --suri //You",
             "polkadotJs": "api.tx.referenda.submit({Origins: 'Treasurer'}, {Inline: api.tx.treasury.spend(null, amount, beneficiary, null).method.toHex()}, {After: 10})",
         },
-    })))
+    }))
 }
