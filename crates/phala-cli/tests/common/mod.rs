@@ -17,25 +17,56 @@ use jsonrpsee::rpc_params;
 /// Ports are drawn at random below Linux's ephemeral range (32768–60999) rather than asked of
 /// the kernel with port 0: a port from the ephemeral range can be taken as the local end of any
 /// outgoing connection (tests running in parallel make thousands) between this call and the
-/// child's own bind, and a node that cannot bind exits. A port is never handed out twice in one
-/// test process.
+/// child's own bind, and a node that cannot bind exits. A port is never handed out twice while
+/// the test process that drew it lives, in any test binary: each draw is claimed by a file
+/// in a directory all of them share, naming the process (a port is bound by its child only
+/// later, and often bound again after a restart, so being free now is not enough).
 pub fn free_port() -> u16 {
-    use std::collections::HashSet;
     use std::hash::{BuildHasher, RandomState};
-    use std::sync::Mutex;
-    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let claims = std::env::temp_dir().join("phala-test-ports");
+    let _ = std::fs::create_dir_all(&claims);
+    let me = std::process::id();
     let seed = RandomState::new();
     for attempt in 0u64..10_000 {
         let port = 20_000 + (seed.hash_one(attempt) % 12_000) as u16;
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        let given = given.get_or_insert_with(HashSet::new);
-        if given.contains(&port) || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+        if !claim(&claims.join(port.to_string()), me)
+            || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err()
+        {
             continue;
         }
-        given.insert(port);
         return port;
     }
     panic!("no free port between 20000 and 32000");
+}
+
+/// Claims `path` for process `me`: created anew, or taken over from a process that is gone.
+fn claim(path: &Path, me: u32) -> bool {
+    use std::io::Write;
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(mut file) => return file.write_all(me.to_string().as_bytes()).is_ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(path).unwrap_or_default();
+                // Empty: its owner is writing its id this very moment.
+                let alive = owner.trim().is_empty()
+                    || owner
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                // Ours already (drawn twice in this process), or someone else's live claim.
+                if alive {
+                    return false;
+                }
+                let _ = std::fs::remove_file(path);
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// A `phala devnet` process; killed when dropped.
