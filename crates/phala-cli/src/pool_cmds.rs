@@ -459,9 +459,9 @@ pub async fn pools(args: PoolsArgs) -> Result<()> {
     let pools = client.pools().await?;
     let sessions = client.sessions().await?;
     let params = client.computation_params().await?;
-    let (now, _) = client.best_head().await?;
+    let (now, head) = client.best_head().await?;
     // A day of blocks at the chain's own pace, measured from the timestamps.
-    let day_blocks = blocks_per_day(&client).await.unwrap_or(86_400);
+    let day_blocks = client.blocks_per_day(now, head).await.unwrap_or(86_400);
     let mut json = Vec::new();
     let mut held_anywhere = false;
     if pools.is_empty() && !args.json {
@@ -624,21 +624,6 @@ fn span_text(ms: u64) -> String {
     } else {
         format!("{secs} s")
     }
-}
-
-async fn blocks_per_day(client: &Client) -> Result<u32> {
-    let (now, at) = client.best_head().await?;
-    let back = now.saturating_sub(100).max(1);
-    let then = client
-        .block_hash(back)
-        .await?
-        .ok_or_else(|| anyhow!("no block #{back}"))?;
-    let (t1, t0) = (
-        client.timestamp_at(at).await?,
-        client.timestamp_at(then).await?,
-    );
-    let per_block = t1.saturating_sub(t0) / u64::from(now.saturating_sub(back).max(1));
-    Ok(u32::try_from(86_400_000 / per_block.max(1)).unwrap_or(u32::MAX))
 }
 
 /// `phala computing`: every session's state, value, performance, heartbeats and rewards.

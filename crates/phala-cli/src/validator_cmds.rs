@@ -131,9 +131,6 @@ fn print_members(members: &[validators::Member]) {
 async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
     let client = crate::args::connect(&args.url, std::time::Duration::from_secs(30)).await?;
     let view = client.epochs().await?;
-    let length = |e: &phala_client::primitives::consensus::EpochBounds| {
-        e.last.saturating_sub(e.first).saturating_add(1)
-    };
     let (e, next) = (view.current, view.next);
     let segments: Vec<_> = view
         .schedule
@@ -147,13 +144,13 @@ async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
             "epoch": e.epoch,
             "firstBlock": e.first,
             "lastBlock": e.last,
-            "length": length(&e),
+            "length": e.length(),
             "committee": view.committee.iter().map(member_json).collect::<Vec<_>>(),
             "next": {
                 "epoch": next.epoch,
                 "firstBlock": next.first,
                 "lastBlock": next.last,
-                "length": length(&next),
+                "length": next.length(),
                 "committee": view.next_committee.as_ref()
                     .map(|c| c.iter().map(member_json).collect::<Vec<_>>()),
             },
@@ -170,7 +167,7 @@ async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
         e.epoch,
         e.first,
         e.last,
-        length(&e),
+        e.length(),
         view.at.0,
         if view.at.0 == e.last {
             ", the epoch's last block"
@@ -185,7 +182,7 @@ async fn epochs(args: crate::pool_cmds::ListArgs) -> Result<()> {
         next.epoch,
         next.first,
         next.last,
-        length(&next),
+        next.length(),
         match view.next_length {
             Some(_) => ", the length governance set, taken up at this epoch's last block",
             None if view.at.0 == e.last => "",

@@ -53,6 +53,26 @@ impl Client {
         self.pools_at(at).await
     }
 
+    /// How many blocks make a day at the chain's own pace, from the timestamps of the 100
+    /// blocks up to block `now` (hash `at`).
+    pub async fn blocks_per_day(&self, now: BlockNumber, at: H256) -> Result<u32, ClientError> {
+        let back = now.saturating_sub(100).max(1);
+        let then = self
+            .block_hash(back)
+            .await?
+            .ok_or_else(|| ClientError::BadResponse {
+                method: "chain_getBlockHash".into(),
+                reason: format!("no block #{back}"),
+            })?;
+        let (t1, t0) = (self.timestamp_at(at).await?, self.timestamp_at(then).await?);
+        let per_block = t1
+            .saturating_sub(t0)
+            .checked_div(u64::from(now.saturating_sub(back)))
+            .unwrap_or(0)
+            .max(1);
+        Ok(u32::try_from(86_400_000u64.checked_div(per_block).unwrap_or(0)).unwrap_or(u32::MAX))
+    }
+
     /// Every pool at block `at`, by id.
     pub async fn pools_at(&self, at: H256) -> Result<Vec<PoolSnapshot>, ClientError> {
         // Storage iterates in hash order; people read pools by id, as this returns them.

@@ -110,21 +110,6 @@ pub fn account(who: &AccountId32) -> String {
     who.to_ss58()
 }
 
-/// The mean gap between consecutive values, if there are two.
-fn mean_gap(values: &[u64]) -> Option<u64> {
-    let gaps: Vec<u64> = values
-        .windows(2)
-        .filter_map(|w| w.get(1)?.checked_sub(*w.first()?))
-        .collect();
-    mean(&gaps)
-}
-
-/// The mean, if there are values (sums saturate: a node's numbers are not trusted).
-fn mean(values: &[u64]) -> Option<u64> {
-    let count = u64::try_from(values.len()).ok().filter(|n| *n > 0)?;
-    Some(values.iter().fold(0u64, |a, v| a.saturating_add(*v)) / count)
-}
-
 pub async fn status(State(node): State<Shared>) -> Json<Value> {
     let mut status = node.status_json();
     if let Some(client) = node.client()
@@ -171,15 +156,14 @@ async fn home_json(node: &Node) -> Result<Value, ApiError> {
             .take(20)
             .map(|b| b.json())
             .collect();
-        let times: Vec<u64> = index.recent.iter().map(|b| b.time_ms).collect();
         let chart: Vec<Value> = index
             .recent
             .iter()
-            .zip(times.iter().skip(1))
+            .zip(index.recent.iter().skip(1))
             .map(|(b, next)| {
                 json!({
-                    "number": b.number.saturating_add(1),
-                    "blockTimeMs": next.saturating_sub(b.time_ms),
+                    "number": next.number,
+                    "blockTimeMs": next.time_ms.saturating_sub(b.time_ms),
                 })
             })
             .collect();
@@ -188,8 +172,8 @@ async fn home_json(node: &Node) -> Result<Value, ApiError> {
             .iter()
             .filter_map(|b| b.seen_ms.map(|s| s.saturating_sub(b.time_ms)))
             .collect();
-        let latency = mean(&latencies);
-        (recent, chart, mean_gap(&times), latency)
+        let latency = crate::node::mean(&latencies);
+        (recent, chart, index.block_time_ms(), latency)
     };
     // Computing: answering its challenges, or late with one (its value decays meanwhile).
     let computing = sessions
@@ -420,10 +404,13 @@ async fn account_json(node: &Node, who: AccountId32) -> Result<Value, ApiError> 
 
 /// Who holds a balance lock, by its id.
 fn lock_holder(id: &[u8; 8]) -> &'static str {
-    match id {
-        b"validatr" => "validator bond (phala validator unbond)",
-        b"pyconvot" => "conviction votes (phala gov unlock)",
-        _ => "another module",
+    use phala_runtime::modules::conviction_voting;
+    if *id == validators::LOCK_ID {
+        "validator bond (phala validator unbond)"
+    } else if *id == conviction_voting::LOCK_ID {
+        "conviction votes (phala gov unlock)"
+    } else {
+        "another module"
     }
 }
 
@@ -490,13 +477,6 @@ mod tests {
         assert_eq!(pha(1_234_567 * pha_ + pha_ / 2)["text"], "1,234,567.5 PHA");
         assert_eq!(group("100"), "100");
         assert_eq!(group("1000.25"), "1,000.25");
-    }
-
-    #[test]
-    fn block_time_is_the_mean_gap() {
-        assert_eq!(mean_gap(&[]), None);
-        assert_eq!(mean_gap(&[5]), None);
-        assert_eq!(mean_gap(&[1_000, 2_000, 4_000]), Some(1_500));
     }
 
     proptest::proptest! {

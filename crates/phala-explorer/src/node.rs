@@ -95,6 +95,25 @@ pub struct Index {
     extrinsic_order: VecDeque<H256>,
 }
 
+impl Index {
+    /// The mean time between the recent blocks, if there are two.
+    pub fn block_time_ms(&self) -> Option<u64> {
+        let gaps: Vec<u64> = self
+            .recent
+            .iter()
+            .zip(self.recent.iter().skip(1))
+            .filter_map(|(a, b)| b.time_ms.checked_sub(a.time_ms))
+            .collect();
+        mean(&gaps)
+    }
+}
+
+/// The mean, if there are values (sums saturate: a node's numbers are not trusted).
+pub fn mean(values: &[u64]) -> Option<u64> {
+    let count = u64::try_from(values.len()).ok().filter(|n| *n > 0)?;
+    Some(values.iter().fold(0u64, |a, v| a.saturating_add(*v)) / count)
+}
+
 /// Whether the node answers, and why not.
 #[derive(Clone, Debug, Default)]
 pub struct Status {
@@ -429,5 +448,32 @@ fn record(
     index.recent.push_back(summary);
     while index.recent.len() > RECENT {
         index.recent.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(number: BlockNumber, time_ms: u64) -> BlockSummary {
+        BlockSummary {
+            number,
+            hash: H256::zero(),
+            time_ms,
+            extrinsics: 0,
+            events: 0,
+            seen_ms: None,
+        }
+    }
+
+    #[test]
+    fn block_time_is_the_mean_gap() {
+        let mut index = Index::default();
+        assert_eq!(index.block_time_ms(), None);
+        index.recent.push_back(at(1, 5));
+        assert_eq!(index.block_time_ms(), None);
+        index.recent.extend([at(2, 1_005), at(3, 3_005)]);
+        assert_eq!(index.block_time_ms(), Some(1_500));
+        assert_eq!(mean(&[u64::MAX, u64::MAX]), Some(u64::MAX / 2));
     }
 }

@@ -3,8 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use phala_client::Client;
-use phala_client::primitives::{BlockNumber, H256};
+use phala_client::primitives::H256;
 use phala_runtime::arith::Perbill;
 use phala_runtime::modules::conviction_voting::{AccountVote, Conviction, Voting};
 use phala_runtime::modules::referenda::ReferendumInfo;
@@ -289,7 +288,7 @@ async fn pools_page_json(node: &Node) -> Result<Value, ApiError> {
     let fail = sdk(node);
     let (now, head) = client.finalized_head().await.map_err(&fail)?;
     let pools = client.pools_at(head).await.map_err(&fail)?;
-    let day_blocks = blocks_per_day(&client, now, head).await;
+    let day_blocks = client.blocks_per_day(now, head).await.unwrap_or(86_400);
     let mut rows = Vec::new();
     for snap in &pools {
         let p = &snap.pool;
@@ -355,21 +354,6 @@ async fn pools_page_json(node: &Node) -> Result<Value, ApiError> {
             "polkadotJs": "api.tx.stakePools.contribute(pid, amount)",
         },
     }))
-}
-
-async fn blocks_per_day(client: &Client, now: BlockNumber, head: H256) -> u32 {
-    let back = now.saturating_sub(100).max(1);
-    let Ok(Some(then)) = client.block_hash(back).await else {
-        return 86_400;
-    };
-    let (Ok(t1), Ok(t0)) = (
-        client.timestamp_at(head).await,
-        client.timestamp_at(then).await,
-    ) else {
-        return 86_400;
-    };
-    let per_block = t1.saturating_sub(t0) / u64::from(now.saturating_sub(back).max(1));
-    u32::try_from(86_400_000 / per_block.max(1)).unwrap_or(u32::MAX)
 }
 
 pub async fn contracts_page(State(node): State<Shared>) -> ApiResult {
@@ -440,16 +424,7 @@ async fn governance_page_json(node: &Node) -> Result<Value, ApiError> {
     let fail = sdk(node);
     let (referenda, (now, _)) =
         tokio::try_join!(client.referenda(), client.best_head()).map_err(&fail)?;
-    let block_ms = {
-        let index = node.index();
-        let times: Vec<u64> = index.recent.iter().map(|b| b.time_ms).collect();
-        match (times.first(), times.last()) {
-            (Some(a), Some(b)) if times.len() > 1 => {
-                b.saturating_sub(*a) / u64::try_from(times.len() - 1).unwrap_or(1)
-            }
-            _ => 1_000,
-        }
-    };
+    let block_ms = node.index().block_time_ms().unwrap_or(1_000);
     let rows: Vec<Value> = referenda
         .iter()
         .map(|r| {

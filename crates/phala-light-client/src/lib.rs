@@ -402,11 +402,7 @@ impl LightClient {
                 return Err(LightClientError::BadCommitteeChange { number });
             }
             let length = match EpochLengthChange::from_header(last) {
-                None => self
-                    .epoch
-                    .last
-                    .saturating_sub(self.epoch.first)
-                    .saturating_add(1),
+                None => self.epoch.length(),
                 Some(Ok(EpochLengthChange { epoch, length }))
                     if epoch == next_epoch
                         && (MIN_EPOCH_LENGTH..=MAX_EPOCH_LENGTH).contains(&length) =>

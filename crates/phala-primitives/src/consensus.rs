@@ -117,6 +117,11 @@ impl EpochBounds {
         (self.first..=self.last).contains(&number)
     }
 
+    /// Its blocks' count.
+    pub fn length(&self) -> u32 {
+        self.last.saturating_sub(self.first).saturating_add(1)
+    }
+
     /// The epoch after this one, `length` blocks long (`None` past the last block number).
     pub fn next(&self, length: u32) -> Option<EpochBounds> {
         let first = self.last.checked_add(1)?;
