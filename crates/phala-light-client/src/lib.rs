@@ -26,6 +26,9 @@
 )]
 
 pub mod evidence;
+mod transcript;
+
+pub use transcript::TranscriptRng;
 
 use bytes::Bytes;
 use commonware_codec::{Decode, DecodeExt};
@@ -335,13 +338,43 @@ impl LightClient {
         if number != self.epoch.last {
             return Err(LightClientError::NotBoundary { number });
         }
+        self.import_header(rng, boundary, certificate)
+    }
+
+    /// Moves the head to `header`, anywhere after it in the current epoch (the epoch's last
+    /// block included, which switches committee), on its certificate alone: the committee of
+    /// an epoch finalizes exactly one block at each height. What an on-chain client of
+    /// another chain needs, where a relayer submits only the headers whose state it proves
+    /// against.
+    pub fn import_header(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        header: &Header,
+        certificate: &[u8],
+    ) -> Result<(), LightClientError> {
+        let number = header.number;
+        self.check_in_epoch(number)?;
         if number <= self.head.0 {
             return Err(LightClientError::NotNext {
                 head: self.head.0,
                 got: number,
             });
         }
-        self.certify(rng, boundary, certificate)
+        self.certify(rng, header, certificate)
+    }
+
+    /// Checks that `certificate` is the current committee's finalization of `header`, which
+    /// must lie in the current epoch, without moving the head: a header at a height already
+    /// passed that differs from the one accepted there is proof that the committee signed
+    /// two blocks at one height.
+    pub fn check_certified(
+        &self,
+        rng: &mut impl CryptoRng,
+        header: &Header,
+        certificate: &[u8],
+    ) -> Result<(), LightClientError> {
+        self.check_in_epoch(header.number)?;
+        self.verify_certificate(rng, header, certificate)
     }
 
     fn check_in_epoch(&self, number: BlockNumber) -> Result<(), LightClientError> {
@@ -356,16 +389,14 @@ impl LightClient {
         })
     }
 
-    /// Checks that `certificate` is the current committee's finalization of `last`, then
-    /// makes `last` the head, switching committee if it ends the epoch. The caller has
-    /// checked that `last` belongs to the current epoch and follows the head.
-    fn certify(
-        &mut self,
+    /// Checks that `certificate` is the current committee's finalization of `header`.
+    fn verify_certificate(
+        &self,
         rng: &mut impl CryptoRng,
-        last: &Header,
+        header: &Header,
         certificate: &[u8],
     ) -> Result<(), LightClientError> {
-        let (number, hash) = (last.number, last.hash());
+        let hash = header.hash();
         let cert = Certificate::decode_cfg(
             Bytes::copy_from_slice(certificate),
             &self.verifier.certificate_codec_config(),
@@ -390,6 +421,20 @@ impl LightClient {
                 epoch: self.epoch.epoch,
             });
         }
+        Ok(())
+    }
+
+    /// Checks that `certificate` is the current committee's finalization of `last`, then
+    /// makes `last` the head, switching committee if it ends the epoch. The caller has
+    /// checked that `last` belongs to the current epoch and follows the head.
+    fn certify(
+        &mut self,
+        rng: &mut impl CryptoRng,
+        last: &Header,
+        certificate: &[u8],
+    ) -> Result<(), LightClientError> {
+        self.verify_certificate(rng, last, certificate)?;
+        let (number, hash) = (last.number, last.hash());
         // Everything checks: advance, and switch committee (and length) at a boundary.
         if number == self.epoch.last {
             let change = match CommitteeChange::from_header(last) {

@@ -68,9 +68,9 @@ use scale_info::TypeInfo;
 
 use dispatch::{DispatchInfo, DispatchResult, Origin};
 use modules::{
-    analytics, balances, computation, contracts, conviction_voting, message_queue, preimage,
-    referenda, registry, scheduler, stake_pools, sudo, system, timestamp, transaction_payment,
-    treasury, validators,
+    analytics, balances, bridge, computation, contracts, conviction_voting, message_queue,
+    preimage, referenda, registry, scheduler, stake_pools, sudo, system, timestamp,
+    transaction_payment, treasury, validators,
 };
 use origin::{GovOrigin, RawOrigin};
 
@@ -107,6 +107,8 @@ pub enum RuntimeCall {
     Referenda(referenda::Call),
     #[codec(index = 23)]
     Analytics(analytics::Call),
+    #[codec(index = 24)]
+    Bridge(bridge::Call),
     #[codec(index = 30)]
     Sudo(sudo::Call),
 }
@@ -130,6 +132,7 @@ impl RuntimeCall {
             RuntimeCall::ConvictionVoting(c) => c.info(),
             RuntimeCall::Referenda(c) => c.info(),
             RuntimeCall::Analytics(c) => c.info(),
+            RuntimeCall::Bridge(c) => c.info(),
             RuntimeCall::Sudo(c) => c.info(),
         }
     }
@@ -151,6 +154,7 @@ impl RuntimeCall {
             RuntimeCall::ConvictionVoting(c) => c.dispatch(ext, origin),
             RuntimeCall::Referenda(c) => c.dispatch(ext, origin),
             RuntimeCall::Analytics(c) => c.dispatch(ext, origin),
+            RuntimeCall::Bridge(c) => c.dispatch(ext, origin),
             RuntimeCall::Sudo(c) => c.dispatch(ext, origin),
         }
     }
@@ -194,6 +198,8 @@ pub enum RuntimeEvent {
     Referenda(referenda::Event),
     #[codec(index = 23)]
     Analytics(analytics::Event),
+    #[codec(index = 24)]
+    Bridge(bridge::Event),
     #[codec(index = 30)]
     Sudo(sudo::Event),
 }

@@ -93,6 +93,8 @@ pub enum RuntimeError {
     Referenda(referenda::Error),
     #[codec(index = 23)]
     Analytics(analytics::Error),
+    #[codec(index = 24)]
+    Bridge(crate::modules::bridge::Error),
     #[codec(index = 30)]
     Sudo(sudo::Error),
 }
@@ -682,6 +684,7 @@ mod tests {
                 ("Referenda", 21),
                 ("Origins", 22),
                 ("Analytics", 23),
+                ("Bridge", 24),
                 ("Sudo", 30)
             ]
         );

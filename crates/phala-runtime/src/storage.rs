@@ -323,6 +323,27 @@ impl<K1: Encode, K2: Encode, V: Encode + Decode + Default> StorageDoubleMap<K1, 
 impl<
     K1: Encode + TypeInfo + 'static,
     K2: Encode + TypeInfo + 'static,
+    V: Encode + Decode + TypeInfo + 'static,
+> StorageDoubleMap<K1, K2, V>
+{
+    /// Metadata of an optional entry whose value type has no default (absent reads as `None`).
+    pub fn metadata_optional(&self) -> StorageEntryMetadata {
+        let ty = StorageEntryType::Map {
+            hashers: vec![metadata_hasher(self.hasher1), metadata_hasher(self.hasher2)],
+            key: meta_type::<(K1, K2)>(),
+            value: meta_type::<V>(),
+        };
+        entry(self.name, Query::Optional, ty, vec![0], self.docs)
+    }
+
+    pub fn contains(&self, ext: &Ext, k1: &K1, k2: &K2) -> bool {
+        ext.get(&self.key(k1, k2)).is_some()
+    }
+}
+
+impl<
+    K1: Encode + TypeInfo + 'static,
+    K2: Encode + TypeInfo + 'static,
     V: Encode + Decode + Default + TypeInfo + 'static,
 > StorageDoubleMap<K1, K2, V>
 {

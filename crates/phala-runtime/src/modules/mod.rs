@@ -9,6 +9,7 @@
 
 pub mod analytics;
 pub mod balances;
+pub mod bridge;
 pub mod computation;
 pub mod contracts;
 pub mod conviction_voting;
@@ -50,6 +51,7 @@ pub fn all() -> Vec<crate::metadata::ModuleMetadata> {
         referenda::metadata(),
         crate::origin::metadata(),
         analytics::metadata(),
+        bridge::metadata(),
         sudo::metadata(),
     ]
 }
@@ -76,6 +78,7 @@ pub mod index {
     /// Governance's origins (no calls or storage: only the `OriginCaller` variant).
     pub const ORIGINS: u8 = 22;
     pub const ANALYTICS: u8 = 23;
+    pub const BRIDGE: u8 = 24;
     /// Development chains only: live chains have no key.
     pub const SUDO: u8 = 30;
 }
