@@ -271,7 +271,7 @@ async fn bound(client: &Client, signer: &Sr25519Pair, call: &RuntimeCall) -> Res
 }
 
 /// Submits a referendum on `track` for `call`; returns its index.
-async fn propose(
+pub(crate) async fn propose(
     client: &Client,
     signer: &Sr25519Pair,
     track: TrackId,

@@ -146,7 +146,7 @@ async fn connect(url: &str) -> Result<Client> {
 
 /// Submits `call` through `Sudo`, waits for finality, fails with the inner call's error,
 /// and returns the block's events of the transaction.
-async fn as_root(
+pub(crate) async fn as_root(
     client: &Client,
     suri: &str,
     call: RuntimeCall,

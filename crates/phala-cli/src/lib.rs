@@ -20,6 +20,7 @@ pub mod analytics_cmds;
 pub mod analytics_report_cmds;
 pub mod args;
 pub mod block_cmds;
+pub mod bridge_cmds;
 pub mod client_cmds;
 pub mod contract_cmds;
 pub mod devnet;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use phala_cli::{
-    analytics_cmds, block_cmds, client_cmds, contract_cmds, devnet, explorer_cmds, gov_cmds,
-    key_cmds, node_cmds, pool_cmds, spec_cmds, validator_cmds, worker_cmds,
+    analytics_cmds, block_cmds, bridge_cmds, client_cmds, contract_cmds, devnet, explorer_cmds,
+    gov_cmds, key_cmds, node_cmds, pool_cmds, spec_cmds, validator_cmds, worker_cmds,
 };
 
 #[derive(Parser)]
@@ -84,6 +84,12 @@ enum Command {
     /// Serve the web explorer for a node: blocks, accounts, validators, workers, pools,
     /// contracts, governance and the treasury, updated live.
     Explorer(explorer_cmds::ExplorerArgs),
+    /// Bridges to other phala chains: light clients, channels, transfers, packets.
+    #[command(subcommand)]
+    Bridge(bridge_cmds::BridgeCmd),
+    /// Relay between two chains: client updates, channel confirmations, packets and
+    /// acknowledgements, both ways, until Ctrl-C.
+    Relay(bridge_cmds::RelayArgs),
 }
 
 fn init_logging() {
@@ -151,6 +157,8 @@ fn main() -> ExitCode {
         Command::Treasury(cmd) => block_on(gov_cmds::run_treasury(cmd)),
         Command::Analytics(cmd) => block_on(analytics_cmds::run(cmd)),
         Command::Explorer(args) => block_on(explorer_cmds::run(args)),
+        Command::Bridge(cmd) => block_on(bridge_cmds::run(cmd)),
+        Command::Relay(args) => block_on(bridge_cmds::relay(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -166,4 +174,16 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> a
         .enable_all()
         .build()?
         .block_on(future)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command's arguments are consistent (unique names, valid defaults): clap only
+    /// checks this when a command is first parsed.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

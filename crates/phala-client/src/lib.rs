@@ -89,6 +89,8 @@
 pub mod analytics;
 pub mod analytics_worker;
 pub mod blocks;
+pub mod bridge;
+pub mod bridge_relay;
 mod client;
 pub mod computing;
 pub mod contracts;

@@ -39,6 +39,25 @@ pub fn free_port() -> u16 {
     panic!("no free port between 20000 and 32000");
 }
 
+/// Two consecutive free ports, both claimed: for a devnet of two validators, whose RPC
+/// ports follow `--rpc-port`.
+pub fn free_port_pair() -> u16 {
+    let claims = std::env::temp_dir().join("phala-test-ports");
+    let me = std::process::id();
+    for _ in 0..1_000 {
+        let port = free_port();
+        let Some(next) = port.checked_add(1) else {
+            continue;
+        };
+        if claim(&claims.join(next.to_string()), me)
+            && TcpListener::bind((Ipv4Addr::LOCALHOST, next)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no two consecutive free ports");
+}
+
 /// Claims `path` for process `me`: created anew, or taken over from a process that is gone.
 fn claim(path: &Path, me: u32) -> bool {
     use std::io::Write;
