@@ -7,6 +7,7 @@
 //
 // node explorer_browser.mjs pages EXPLORER_URL EXPECT_JSON SCREENSHOT_DIR PHALA NODE_URL
 // node explorer_browser.mjs outage EXPLORER_URL SIGNAL_DIR
+// node explorer_browser.mjs bridge EXPLORER_URL WANTS_JSON SCREENSHOT_PATH
 // Prints one JSON line: per page, the time to first render and the requests it made.
 import puppeteer from "puppeteer-core";
 import { execFileSync } from "node:child_process";
@@ -81,6 +82,26 @@ if (mode === "outage") {
   const errors = problems.filter((p) => !p.includes("/api/") && !p.includes("net::ERR"));
   if (errors.length) await fail("console errors:\n" + errors.join("\n"));
   console.log(JSON.stringify({ outage: "recovered" }));
+  await browser.close();
+  process.exit(0);
+}
+
+if (mode === "bridge") {
+  // The bridge page of a chain with a channel, a packet in flight and acknowledgements.
+  const [wantsJson, shot] = rest;
+  const wants = JSON.parse(wantsJson);
+  const page = await newPage();
+  const start = Date.now();
+  await page.goto(`${base}/#/bridge`, { waitUntil: "load" });
+  await rendered(page, "bridge");
+  const firstRenderMs = Date.now() - start;
+  const body = await text(page);
+  for (const want of wants) {
+    if (!body.includes(want)) await fail(`the bridge page does not show ${JSON.stringify(want)}:\n${body.slice(0, 3000)}`);
+  }
+  await page.screenshot({ path: shot, fullPage: true });
+  if (problems.length) await fail("console errors:\n" + problems.join("\n"));
+  console.log(JSON.stringify({ bridge: { firstRenderMs, requests: page.requests } }));
   await browser.close();
   process.exit(0);
 }

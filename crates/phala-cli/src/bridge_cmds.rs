@@ -148,7 +148,7 @@ pub struct RelayArgs {
     /// Pause between passes when there is nothing to carry, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub interval_ms: u64,
-    /// One pass, then exit.
+    /// Relay until a pass finds nothing to carry (at most 20 passes), then exit.
     #[arg(long)]
     pub once: bool,
     /// Seconds to wait for each transaction to be finalized (1 to 86400).
@@ -216,7 +216,17 @@ fn state_name(state: ChannelState) -> &'static str {
 }
 
 fn denom_name(denom: &Denom) -> String {
-    let base = String::from_utf8_lossy(&denom.base).into_owned();
+    // The chain refuses other characters in names it mints; escape anything else anyway.
+    let base: String = String::from_utf8_lossy(&denom.base)
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                vec![c]
+            } else {
+                c.escape_default().collect()
+            }
+        })
+        .collect();
     let mut parts: Vec<String> = denom.path.iter().map(|c| format!("channel-{c}")).collect();
     parts.push(base);
     parts.join("/")
@@ -252,17 +262,25 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
                 .await
                 .with_context(|| format!("the other chain's node {counterparty}"))?;
             let trusted = other.bridge_trusted_state().await?;
+            let header = <phala_client::primitives::Header as parity_scale_codec::Decode>::decode(
+                &mut &trusted.header[..],
+            )
+            .map_err(|e| anyhow!("the other chain's header does not decode: {e}"))?;
             crate::outln!(
-                "The chain at {counterparty}: genesis {}, finalized #{} ({}), epoch {} \
-                 (#{}..=#{}) signed by {} keys.",
+                "The chain at {counterparty}: genesis {}; epoch {} (#{}..=#{}) signed by {} \
+                 keys; starting from #{} ({}, state root {}), certified by them.",
                 trusted.genesis_hash,
-                trusted.head_number,
-                trusted.head_hash,
                 trusted.epoch,
                 trusted.epoch_first,
                 trusted.epoch_last,
-                trusted.committee.len()
+                trusted.committee.len(),
+                header.number,
+                header.hash(),
+                header.state_root
             );
+            for key in trusted.committee.iter() {
+                crate::outln!("  committee key 0x{}", hex::encode(key));
+            }
             let events = root_call(
                 &root,
                 RuntimeCall::Bridge(bridge::Call::create_client {
@@ -521,7 +539,8 @@ async fn packets(args: ListArgs) -> Result<()> {
     let mut out = Vec::new();
     for (id, end) in client.bridge_channels(Some(at)).await? {
         let mut in_flight = Vec::new();
-        for seq in end.next_ack..end.next_send {
+        // The oldest 100: a node reporting absurd sequences cannot make this walk forever.
+        for seq in end.next_ack..end.next_send.min(end.next_ack.saturating_add(100)) {
             if let Some(p) = client.bridge_packet(id, seq, Some(at)).await? {
                 in_flight.push(p);
             }
@@ -682,15 +701,23 @@ pub async fn relay(args: RelayArgs) -> Result<()> {
         on_b.client_id
     );
     if args.once {
-        let report = relayer.step().await?;
-        print_report(&report);
-        return Ok(());
+        for _ in 0..20 {
+            let report = relayer.step().await?;
+            print_report(&report);
+            if !report.made_progress() {
+                if report.failures.is_empty() {
+                    return Ok(());
+                }
+                bail!("the chains refused what was left to carry (above)");
+            }
+        }
+        bail!("still work to carry after 20 passes");
     }
     relayer
         .run(
             Duration::from_millis(args.interval_ms),
             |report| {
-                if !report.is_idle() {
+                if report.made_progress() || !report.failures.is_empty() {
                     print_report(report);
                 }
             },

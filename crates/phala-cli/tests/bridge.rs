@@ -30,8 +30,12 @@ struct Relay(Child);
 
 impl Relay {
     fn start(a: &str, b: &str, log: &std::path::Path) -> Relay {
+        Self::start_as(a, b, log, "//Charlie")
+    }
+
+    fn start_as(a: &str, b: &str, log: &std::path::Path, suri: &str) -> Relay {
         let child = Command::new(env!("CARGO_BIN_EXE_phala"))
-            .args(["relay", "--a", a, "--b", b, "--suri", "//Charlie"])
+            .args(["relay", "--a", a, "--b", b, "--suri", suri])
             .args(["--interval-ms", "200"])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(log).unwrap())
@@ -270,6 +274,20 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
         "{err}"
     );
 
+    // An explorer of A, whose bridge page is checked in a real browser later.
+    let explorer_port = common::free_port();
+    let explorer_url = format!("http://127.0.0.1:{explorer_port}");
+    let _explorer = Relay(
+        Command::new(env!("CARGO_BIN_EXE_phala"))
+            .args(["explorer", "--url", &a_url, "--listen"])
+            .arg(format!("127.0.0.1:{explorer_port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
     let stop = Arc::new(AtomicBool::new(false));
     let samples = Arc::new(Mutex::new(Vec::new()));
     let watcher = {
@@ -354,7 +372,10 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
     assert!(relay.is_none());
     let sent = a.channel().await.next_send - 1;
     assert_eq!(sent, 6);
+    // Two relayers at once (another operator's, paying with //Ferdie): they race for the
+    // same packets, and the chains take each once.
     let relay = Relay::start(&a_url, &b_url, &relay_log);
+    let rival = Relay::start_as(&a_url, &b_url, &dir.join("rival.log"), "//Ferdie");
     until(
         "all six packets received and acknowledged",
         90,
@@ -367,6 +388,7 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
     assert_eq!(b.vouchers_of("//Dave").await - dave_before, 5 * PHA);
     assert_eq!(b.voucher_supply().await, 105 * PHA);
     assert_eq!(a.escrowed().await, 105 * PHA);
+    rival.kill();
 
     // B → A: Bob sends 40 vouchers home to Alice: burned on B, unlocked on A.
     let alice_before_return = a.free("//Alice").await;
@@ -427,6 +449,36 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
         (b.client.finalized_head().await.unwrap().0 > b_height + 4).then_some(())
     })
     .await;
+    // A's bridge page, in a browser: the channel, the late packet in flight, what its
+    // escrow holds, its client of B and what it received.
+    let b_genesis = b.client.genesis_hash().to_string();
+    let wants = serde_json::json!([
+        "Channel 0 ↔ their channel 0 · open",
+        "7 PHA",
+        format!("their #{expires}"),
+        "72 PHA",
+        format!("{}…{}", &b_genesis[..10], &b_genesis[b_genesis.len() - 8..]),
+        "active",
+        "ok",
+    ]);
+    let shots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/explorer-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("explorer-bridge.png");
+    let out = common::polkadot_js(
+        "explorer_browser.mjs",
+        &[
+            "bridge",
+            &explorer_url,
+            &wants.to_string(),
+            &shot.display().to_string(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("explorer_browser.mjs bridge: {e}"));
+    println!("bridge page: {out}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "no screenshot");
+
     let packets = ok(&a_url, &["bridge", "packets"]);
     assert!(packets.contains("1 in flight"), "{packets}");
     assert!(

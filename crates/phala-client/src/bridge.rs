@@ -7,8 +7,7 @@ use phala_primitives::{AccountId32, BlockNumber, H256, Header};
 use phala_runtime::bounded::{BoundedBytes, BoundedVec};
 use phala_runtime::modules::bridge::{
     self, ASSET_BALANCES, ASSETS, Ack, AssetInfo, CHANNELS, CLIENTS, ChannelEnd, ChannelId,
-    ClientId, ClientState, ESCROWED, NEXT_CHANNEL_ID, NEXT_CLIENT_ID, PACKETS, Packet, Proof,
-    Sequence, TrustedState,
+    ClientId, ClientState, ESCROWED, PACKETS, Packet, Proof, Sequence, TrustedState,
 };
 use phala_runtime::modules::timestamp;
 
@@ -29,7 +28,7 @@ fn bad(what: &str, reason: impl Into<String>) -> ClientError {
 pub fn proof_of(nodes: Vec<Vec<u8>>) -> Result<Proof, ClientError> {
     let nodes = nodes
         .into_iter()
-        .map(|n| BoundedBytes::new(n).ok_or_else(|| bad("a proof node", "over 4 KiB")))
+        .map(|n| BoundedBytes::new(n).ok_or_else(|| bad("a proof node", "over 8 KiB")))
         .collect::<Result<Vec<_>, _>>()?;
     BoundedVec::new(nodes).ok_or_else(|| bad("a state proof", "more than 64 nodes"))
 }
@@ -43,21 +42,40 @@ pub struct HeaderUpdate {
 }
 
 impl Client {
-    /// This chain's light clients of other chains, by id, at block `at` (best if `None`).
+    /// This chain's light clients of other chains, by id, at block `at` (the finalized
+    /// head if `None`).
     pub async fn bridge_clients(
         &self,
         at: Option<H256>,
     ) -> Result<Vec<(ClientId, ClientState)>, ClientError> {
-        let next: ClientId = self
-            .storage_decoded("Bridge.NextClientId", &NEXT_CLIENT_ID.key(), at)
-            .await?
-            .unwrap_or(0);
+        self.bridge_entries("a Bridge.Clients entry", &CLIENTS.prefix(), at)
+            .await
+    }
+
+    /// Entries of a map keyed by `Twox64Concat(u32)`, listed by key (so a node cannot make
+    /// this walk ids that do not exist), in id order.
+    async fn bridge_entries<T: parity_scale_codec::Decode>(
+        &self,
+        what: &str,
+        prefix: &[u8],
+        at: Option<H256>,
+    ) -> Result<Vec<(u32, T)>, ClientError> {
+        let at = match at {
+            Some(h) => h,
+            None => self.finalized_head().await?.1,
+        };
         let mut out = Vec::new();
-        for id in 0..next {
-            if let Some(c) = self.bridge_client(id, at).await? {
-                out.push((id, c));
+        for key in self.keys_with_prefix(prefix, at).await? {
+            let id = key
+                .get(prefix.len().saturating_add(8)..)
+                .and_then(|k| <[u8; 4]>::try_from(k).ok())
+                .map(u32::from_le_bytes)
+                .ok_or_else(|| bad(what, "a key that is not Twox64Concat(u32)"))?;
+            if let Some(value) = self.storage_decoded::<T>(what, &key, Some(at)).await? {
+                out.push((id, value));
             }
         }
+        out.sort_by_key(|(id, _)| *id);
         Ok(out)
     }
 
@@ -75,17 +93,8 @@ impl Client {
         &self,
         at: Option<H256>,
     ) -> Result<Vec<(ChannelId, ChannelEnd)>, ClientError> {
-        let next: ChannelId = self
-            .storage_decoded("Bridge.NextChannelId", &NEXT_CHANNEL_ID.key(), at)
-            .await?
-            .unwrap_or(0);
-        let mut out = Vec::new();
-        for id in 0..next {
-            if let Some(c) = self.bridge_channel(id, at).await? {
-                out.push((id, c));
-            }
-        }
-        Ok(out)
+        self.bridge_entries("a Bridge.Channels entry", &CHANNELS.prefix(), at)
+            .await
     }
 
     pub async fn bridge_channel(
@@ -190,31 +199,32 @@ impl Client {
     }
 
     /// What another chain's governance needs to create a client of this one: the genesis
-    /// hash, the finalized head with its state root and time, and the committee of the
-    /// epoch it is in (the next one's when the head ends its epoch).
+    /// hash and the committee of the finalized head's epoch, with a recent block of that
+    /// epoch (not its last), its own certificate and a proof of its time.
     pub async fn bridge_trusted_state(&self) -> Result<TrustedState, ClientError> {
         let view = self.epochs().await?;
-        let (number, hash) = view.at;
-        let header = self
-            .header(hash)
-            .await?
-            .ok_or_else(|| bad("the finalized header", format!("#{number} is missing")))?;
-        let (bounds, committee) = if number == view.current.last {
-            let next = view.next_committee.ok_or_else(|| {
-                bad(
-                    "Validators.Committees",
-                    "the head ends its epoch but the next committee is not stored",
-                )
-            })?;
-            (view.next, next)
-        } else {
-            (view.current, view.committee)
+        let (head, _) = view.at;
+        let bounds = view.current;
+        // The newest block of the epoch, short of its last, with a certificate of its own.
+        let top = head.min(bounds.last.saturating_sub(1));
+        let mut number = top;
+        let update = loop {
+            if number < bounds.first || top.saturating_sub(number) > 64 {
+                return Err(bad(
+                    "the finalized chain",
+                    format!(
+                        "no block of epoch {} up to #{top} has a certificate of its own",
+                        bounds.epoch
+                    ),
+                ));
+            }
+            if let Some(update) = self.bridge_header_update(number).await? {
+                break update;
+            }
+            number = number.saturating_sub(1);
         };
-        let timestamp: u64 = self
-            .storage_decoded("Timestamp.Now", &timestamp::NOW.key(), Some(hash))
-            .await?
-            .unwrap_or(0);
-        let keys = committee.iter().map(|m| m.consensus_key).collect();
+        let keys = view.committee.iter().map(|m| m.consensus_key).collect();
+        let header = parity_scale_codec::Encode::encode(&update.header);
         Ok(TrustedState {
             genesis_hash: self.genesis_hash(),
             epoch: bounds.epoch,
@@ -222,10 +232,11 @@ impl Client {
             epoch_last: bounds.last,
             committee: BoundedVec::new(keys)
                 .ok_or_else(|| bad("the committee", "more members than a client follows"))?,
-            head_number: number,
-            head_hash: hash,
-            state_root: header.state_root,
-            timestamp,
+            header: BoundedBytes::new(header)
+                .ok_or_else(|| bad("a header", "over the bridge's size limit"))?,
+            certificate: BoundedBytes::new(update.certificate)
+                .ok_or_else(|| bad("a certificate", "over the bridge's size limit"))?,
+            timestamp_proof: update.timestamp_proof,
         })
     }
 

@@ -51,6 +51,14 @@ impl RelayReport {
         *self == RelayReport::default()
     }
 
+    /// Whether anything landed: a pass of refusals only is no reason to hurry back.
+    pub fn made_progress(&self) -> bool {
+        self.client_updates > 0
+            || self.channels_confirmed > 0
+            || self.packets_delivered > 0
+            || self.acks_delivered > 0
+    }
+
     fn merge(&mut self, other: RelayReport) {
         self.client_updates = self.client_updates.saturating_add(other.client_updates);
         self.channels_confirmed = self
@@ -145,12 +153,77 @@ impl Relayer {
     pub async fn step(&self) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
         for (src, dst) in [(&self.a, &self.b), (&self.b, &self.a)] {
-            report.merge(self.confirm_channels(src, dst).await?);
-            report.merge(self.deliver(src, dst).await?);
-            report.merge(self.acknowledge(src, dst).await?);
-            report.merge(self.refresh(src, dst).await?);
+            // One direction's trouble (a node that lies or is away, a dead client) is
+            // reported and does not stop the other's work.
+            if !self.usable(dst, &mut report).await {
+                continue;
+            }
+            for result in [
+                self.confirm_channels(src, dst).await,
+                self.deliver(src, dst).await,
+                self.acknowledge(src, dst).await,
+                self.refresh(src, dst).await,
+            ] {
+                match result {
+                    Ok(r) => report.merge(r),
+                    Err(e) => report.failures.push(format!("{}: {e}", dst.client.url())),
+                }
+            }
         }
         Ok(report)
+    }
+
+    /// Whether `dst`'s client of the other chain can still be moved: not frozen, and not
+    /// expired by `dst`'s own clock. A dead client needs governance (`recoverClient`), and
+    /// every transaction sent to it would only pay a fee to fail.
+    async fn usable(&self, dst: &Side, report: &mut RelayReport) -> bool {
+        let state = match dst.client.bridge_client(dst.client_id, None).await {
+            Ok(Some(state)) => state,
+            Ok(None) => {
+                report.failures.push(format!(
+                    "{}: client {} is gone",
+                    dst.client.url(),
+                    dst.client_id
+                ));
+                return false;
+            }
+            Err(e) => {
+                report.failures.push(format!("{}: {e}", dst.client.url()));
+                return false;
+            }
+        };
+        let now: u64 = dst
+            .client
+            .storage_decoded(
+                "Timestamp.Now",
+                &phala_runtime::modules::timestamp::NOW.key(),
+                None,
+            )
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let expired = now
+            > state
+                .latest_timestamp
+                .saturating_add(state.trusting_period_ms);
+        if let bridge::ClientStatus::Frozen { height } = state.status {
+            report.failures.push(format!(
+                "{}: client {} is frozen at #{height}; governance must recover it",
+                dst.client.url(),
+                dst.client_id
+            ));
+            return false;
+        }
+        if expired {
+            report.failures.push(format!(
+                "{}: client {} expired; governance must recover it",
+                dst.client.url(),
+                dst.client_id
+            ));
+            return false;
+        }
+        true
     }
 
     /// Keeps `dst`'s client of `src` from expiring while nothing crosses: once a third of
@@ -210,10 +283,10 @@ impl Relayer {
         loop {
             let report = self.step().await?;
             on_pass(&report);
-            let pause = if report.is_idle() {
-                interval
-            } else {
+            let pause = if report.made_progress() {
                 Duration::ZERO
+            } else {
+                interval
             };
             tokio::select! {
                 _ = &mut stop => return Ok(()),

@@ -289,6 +289,30 @@ ${kv([["Account", acct(d.account)]])}
 ${table(["#", "Amount", "Beneficiary", "Valid from", "Expires", "Status"], rows, "No spends.")}
 ${act(d.act)}`;
   },
+
+  async bridge() {
+    const d = await api("/api/bridge");
+    const clients = d.clients.map((c) => `<tr><td>${esc(c.id)}</td><td><code title="${esc(c.chain)}">${esc(short(c.chain))}</code></td><td>#${esc(c.height)}</td><td>${ago(c.timeMs)}</td><td>${esc(c.epoch)} (#${esc(c.epochFirst)}–#${esc(c.epochLast)})</td><td>${esc(c.committee.length)}</td><td>${esc(c.status)}</td></tr>`);
+    const channels = d.channels.map((c) => {
+      const flight = c.inFlight.map((p) => `<tr><td>${esc(p.sequence)}</td><td>${amount(p.amount)}</td><td>${acctShort(p.sender)}</td><td><span class="mono" title="${esc(p.receiver)}">${esc(short(p.receiver))}</span></td><td>${p.timeoutHeight ? `their #${esc(p.timeoutHeight)}` : ""}${p.timeoutHeight && p.timeoutMs ? " or " : ""}${p.timeoutMs ? esc(iso(p.timeoutMs).replace("T", " ").slice(0, 19) + " UTC") : ""}</td></tr>`);
+      const acks = c.recentAcks.map((a) => `<tr><td>${esc(a.sequence)}</td><td>${esc(a.ack)}</td></tr>`);
+      return `<section aria-label="channel ${esc(c.id)}"><h2>Channel ${esc(c.id)} ↔ their channel ${esc(c.counterpartyChannel)} · ${esc(c.state)}</h2>
+${kv([["Client", esc(c.client)], ["Sent", esc(c.sent)], ["Received", esc(c.received)], ["Acknowledged", esc(c.acknowledged)], ["Escrow", `${amount(c.escrowedPha)} in ${acctShort(c.escrowAccount)}`]])}
+<h3>In flight</h3>
+${table(["#", "Amount", "Sender", "Receiver (their chain)", "Times out at"], flight, "Nothing in flight.")}
+<h3>Latest received</h3>
+${table(["#", "Acknowledgement"], acks, "Nothing received yet.")}</section>`;
+    });
+    const assets = d.assets.map((a) => `<tr><td><code title="${esc(a.id)}">${esc(short(a.id))}</code></td><td>${esc(a.trace)}</td><td>${amount(a.supply)}</td></tr>`);
+    return `<h1>Bridge</h1>
+<p class="muted">Light clients of other phala chains, channels and the packets crossing them. Relayers carry packets; every header, certificate and proof is checked on chain.</p>
+<h2>Clients</h2>
+${table(["Client", "Chain (genesis)", "Height", "Updated", "Epoch", "Committee", "Status"], clients, "No clients of other chains.")}
+${channels.join("") || '<h2>Channels</h2><p class="muted">No channels.</p>'}
+<h2>Bridged assets</h2>
+${table(["Asset", "Trace", "Supply here"], assets, "No bridged assets on this chain.")}
+${act(d.act)}`;
+  },
 };
 
 // Rewards paid between consecutive samples, scaled to a day.

@@ -8,6 +8,7 @@
 //! polkadot.js call instead.
 
 mod api;
+mod bridge_page;
 mod node;
 mod pages;
 
@@ -147,6 +148,7 @@ fn router(node: Arc<Node>) -> Router {
         .route("/api/contracts", get(pages::contracts_page))
         .route("/api/governance", get(pages::governance_page))
         .route("/api/treasury", get(pages::treasury_page))
+        .route("/api/bridge", get(bridge_page::bridge_page))
         .route("/api/live", get(live))
         .layer(axum::middleware::from_fn(page_status))
         .with_state(node)

@@ -3,18 +3,13 @@ use phala_primitives::{AccountId32, BlockNumber, H256, MultiAddress};
 use scale_info::TypeInfo;
 
 use super::{
-    Ack, ChannelId, ClientId, MAX_COMMITTEE, Packet, Proof, Timeout, TrustedState, channel, client,
-    ensure_enabled, transfer,
+    Ack, ChannelId, ClientId, MAX_CERTIFICATE_BYTES, MAX_COMMITTEE, MAX_HEADER_BYTES, Packet,
+    Proof, Timeout, TrustedState, channel, client, ensure_enabled, transfer,
 };
 use crate::Ext;
 use crate::bounded::BoundedBytes;
 use crate::dispatch::{DispatchError, DispatchInfo, DispatchResult, Origin};
 use crate::modules::weights;
-
-/// Largest encoded header a relayer may submit.
-pub const MAX_HEADER_BYTES: u32 = 16 * 1024;
-/// Largest encoded certificate: a signature per member of the largest committee and more.
-pub const MAX_CERTIFICATE_BYTES: u32 = 16 * 1024;
 
 /// Checking one committee signature (batched), in weight: measured near 40 µs on a 2-core
 /// Xeon VM, doubled.
@@ -26,8 +21,9 @@ const PROOF_WEIGHT: u64 = 200_000_000;
 #[allow(non_camel_case_types)]
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Call {
-    /// Create a light client of another phala chain from a state governance trusts: its
-    /// genesis hash, the committee of a finalized head's epoch and that head (root).
+    /// Create a light client of another phala chain from what governance trusts about it:
+    /// its genesis hash and the committee of one epoch, with a header of that epoch that the
+    /// committee's certificate and a proof of its time must confirm (root).
     #[codec(index = 0)]
     create_client {
         trusted: TrustedState,
@@ -107,6 +103,13 @@ pub enum Call {
         #[codec(compact)]
         amount: u128,
     },
+    /// Give a frozen or expired client the state of `substitute`, a newer active client of
+    /// the same chain, so its channels and what they hold go on (root).
+    #[codec(index = 10)]
+    recover_client {
+        client: ClientId,
+        substitute: ClientId,
+    },
 }
 
 impl Call {
@@ -115,7 +118,10 @@ impl Call {
             weights::compute(SIGNATURE_WEIGHT.saturating_mul(u64::from(MAX_COMMITTEE)));
         let proof = weights::compute(PROOF_WEIGHT);
         let weight = match self {
-            Call::create_client { .. } => weights::reads_writes(3, 5),
+            Call::create_client { .. } => weights::add(
+                weights::add(certificate, proof),
+                weights::reads_writes(3, 5),
+            ),
             Call::update_client { .. } => weights::add(
                 weights::add(certificate, proof),
                 weights::reads_writes(4, 5),
@@ -125,13 +131,19 @@ impl Call {
                 weights::reads_writes(2, 1),
             ),
             Call::open_channel { .. } => weights::reads_writes(6, 5),
-            Call::confirm_channel { .. } => weights::add(proof, weights::reads_writes(5, 1)),
+            Call::confirm_channel { .. } => {
+                weights::add(weights::add(proof, proof), weights::reads_writes(5, 1))
+            }
             Call::close_channel { .. } => weights::reads_writes(1, 1),
             Call::transfer { .. } => weights::reads_writes(8, 7),
             Call::recv_packet { .. } | Call::acknowledge_packet { .. } => {
                 weights::add(proof, weights::reads_writes(10, 8))
             }
             Call::transfer_asset { .. } => weights::reads_writes(3, 2),
+            Call::recover_client { .. } => {
+                let states = 2u64.saturating_mul(u64::from(super::MAX_CONSENSUS_STATES));
+                weights::reads_writes(states.saturating_add(4), states.saturating_add(3))
+            }
         };
         DispatchInfo {
             weight,
@@ -225,6 +237,13 @@ impl Call {
                 let from = origin.ensure_signed()?;
                 let to = dest.account().ok_or(DispatchError::CannotLookup)?;
                 transfer::transfer_asset(ext, from, asset, to, amount)?;
+            }
+            Call::recover_client {
+                client: id,
+                substitute,
+            } => {
+                origin.ensure_root()?;
+                client::recover(ext, id, substitute)?;
             }
         }
         Ok(())

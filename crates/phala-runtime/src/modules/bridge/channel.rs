@@ -168,7 +168,9 @@ pub(super) fn recv(
     let mut end = CHANNELS
         .get(ext, &packet.dest_channel)
         .ok_or(Error::UnknownChannel)?;
-    if end.state != ChannelState::Open {
+    // A closed end still takes packets, to answer them with an error: the sender's end may
+    // not know it is closed, and only an acknowledgement refunds what it sent.
+    if end.state == ChannelState::Init {
         return Err(Error::ChannelNotOpen);
     }
     if packet.source_channel != end.counterparty_channel {
@@ -190,17 +192,19 @@ pub(super) fn recv(
     )?;
     end.next_recv = end.next_recv.checked_add(1).ok_or(Error::Overflow)?;
     CHANNELS.insert(ext, &packet.dest_channel, &end);
+    let error =
+        |e: Error| Ack::Error(BoundedBytes::new(e.name().as_bytes().to_vec()).unwrap_or_default());
     let ack = if packet
         .timeout
         .passed(system::block_number(ext), timestamp::now(ext))
     {
         Ack::TimedOut
+    } else if end.state == ChannelState::Closed {
+        error(Error::ChannelClosed)
     } else {
         match ext.transactional(|ext| transfer::on_recv(ext, packet)) {
             Ok(result) => Ack::Success(result),
-            Err(e) => {
-                Ack::Error(BoundedBytes::new(e.name().as_bytes().to_vec()).unwrap_or_default())
-            }
+            Err(e) => error(e),
         }
     };
     ACKS.insert(ext, &packet.dest_channel, &packet.sequence, &ack);

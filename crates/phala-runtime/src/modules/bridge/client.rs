@@ -6,7 +6,8 @@ use phala_primitives::{BlockNumber, Header};
 
 use super::{
     CLIENTS, CONSENSUS_HEIGHTS, CONSENSUS_STATES, ClientId, ClientState, ClientStatus,
-    ConsensusState, Error, Event, MAX_PROOF_BYTES, NEXT_CLIENT_ID, Proof, TrustedState,
+    ConsensusState, EpochCommittee, Error, Event, MAX_CLOCK_DRIFT_MS, MAX_PROOF_BYTES,
+    NEXT_CLIENT_ID, PAST_COMMITTEES, Proof, TrustedState,
 };
 use crate::Ext;
 use crate::modules::{system, timestamp};
@@ -76,47 +77,66 @@ pub(super) fn create(
     trusting_period_ms: u64,
 ) -> Result<ClientId, Error> {
     let own_genesis = system::block_hash(ext, 0);
-    // The head is in the epoch, short of its last block, or is the block just before it
-    // (the boundary that announced its committee): a client whose head ends its epoch
-    // would still need that block's announcement, which a trusted state does not carry.
-    let in_epoch = trusted.epoch_first <= trusted.head_number.saturating_add(1)
-        && trusted.head_number < trusted.epoch_last
-        && trusted.epoch_first < trusted.epoch_last;
-    if !in_epoch
-        || trusted.committee.is_empty()
+    if trusted.committee.is_empty()
         || !trusted
             .committee
             .iter()
             .all(phala_light_client::is_committee_key)
         || trusting_period_ms == 0
+        || trusted.epoch_first >= trusted.epoch_last
         || own_genesis == Some(trusted.genesis_hash)
     {
         return Err(Error::BadTrustedState);
     }
-    let client = ClientState {
+    let header = decode_header(&trusted.header)?;
+    // The header must be in the epoch, short of its last block: the client would otherwise
+    // need that block's announcement of the next committee, which it has not verified.
+    if header.number < trusted.epoch_first || header.number >= trusted.epoch_last {
+        return Err(Error::BadTrustedState);
+    }
+    let mut client = ClientState {
         genesis_hash: trusted.genesis_hash,
         epoch: trusted.epoch,
         epoch_first: trusted.epoch_first,
         epoch_last: trusted.epoch_last,
         committee: trusted.committee,
-        latest_height: trusted.head_number,
-        latest_hash: trusted.head_hash,
-        latest_timestamp: trusted.timestamp,
+        // Below the header, so the header is verified as the client's first step.
+        latest_height: trusted.epoch_first.saturating_sub(1),
+        latest_hash: phala_primitives::H256::zero(),
+        latest_timestamp: 0,
         trusting_period_ms,
         status: ClientStatus::Active,
     };
-    light_client(&client)?;
+    let mut light = light_client(&client)?;
+    light
+        .import_header(
+            &mut rng(&client, &header, &trusted.certificate),
+            &header,
+            &trusted.certificate,
+        )
+        .map_err(|_| Error::BadHeader)?;
+    let time = proven_timestamp(&header, &trusted.timestamp_proof)?;
+    check_time(ext, time)?;
+    // A client already expired (a referendum that took longer than its trusting period)
+    // could never be updated.
+    if time.saturating_add(trusting_period_ms) <= timestamp::now(ext) {
+        return Err(Error::ClientExpired);
+    }
+    let hash = header.hash();
+    client.latest_height = header.number;
+    client.latest_hash = hash;
+    client.latest_timestamp = time;
     let id = NEXT_CLIENT_ID.get_or_default(ext);
     let next = id.checked_add(1).ok_or(Error::Overflow)?;
     NEXT_CLIENT_ID.put(ext, &next);
     store_consensus(
         ext,
         id,
-        client.latest_height,
+        header.number,
         &ConsensusState {
-            hash: client.latest_hash,
-            state_root: trusted.state_root,
-            timestamp: client.latest_timestamp,
+            hash,
+            state_root: header.state_root,
+            timestamp: time,
         },
     );
     ext.deposit_event(Event::ClientCreated {
@@ -126,6 +146,74 @@ pub(super) fn create(
     });
     CLIENTS.insert(ext, &id, &client);
     Ok(id)
+}
+
+/// A counterparty time more than the allowed drift ahead of this chain's clock is refused.
+fn check_time(ext: &Ext, time: u64) -> Result<(), Error> {
+    if time > timestamp::now(ext).saturating_add(MAX_CLOCK_DRIFT_MS) {
+        return Err(Error::BadTimestamp);
+    }
+    Ok(())
+}
+
+/// The light client of the epoch that holds `height`: the current one, or one of the few
+/// past epochs whose committees the client keeps.
+fn light_client_at(
+    ext: &Ext,
+    id: ClientId,
+    client: &ClientState,
+    height: BlockNumber,
+) -> Result<LightClient, Error> {
+    if client.epoch_first <= height && height <= client.epoch_last {
+        return light_client(client);
+    }
+    let past = PAST_COMMITTEES.get_or_default(ext, &id);
+    let epoch = past
+        .iter()
+        .find(|e| e.first <= height && height <= e.last)
+        .ok_or(Error::BadHeader)?;
+    light_client(&ClientState {
+        epoch: epoch.epoch,
+        epoch_first: epoch.first,
+        epoch_last: epoch.last,
+        committee: epoch.committee.clone(),
+        latest_height: epoch.first.saturating_sub(1),
+        ..client.clone()
+    })
+}
+
+/// Governance replaces a frozen or expired client's state with that of `substitute`, a
+/// fresh client of the same chain: the channels on the old id go on with the new state.
+pub(super) fn recover(ext: &mut Ext, id: ClientId, substitute: ClientId) -> Result<(), Error> {
+    let old = CLIENTS.get(ext, &id).ok_or(Error::UnknownClient)?;
+    if client_status(ext, &old) == ClientStatus::Active {
+        return Err(Error::ClientActive);
+    }
+    let new = active_client(ext, substitute).map_err(|_| Error::BadSubstitute)?;
+    if id == substitute
+        || new.genesis_hash != old.genesis_hash
+        || new.latest_height <= old.latest_height
+    {
+        return Err(Error::BadSubstitute);
+    }
+    for height in CONSENSUS_HEIGHTS.get_or_default(ext, &id).iter() {
+        CONSENSUS_STATES.remove(ext, &id, height);
+    }
+    let heights = CONSENSUS_HEIGHTS.get_or_default(ext, &substitute);
+    for height in heights.iter() {
+        if let Some(state) = CONSENSUS_STATES.get(ext, &substitute, height) {
+            CONSENSUS_STATES.insert(ext, &id, height, &state);
+        }
+    }
+    CONSENSUS_HEIGHTS.insert(ext, &id, &heights);
+    PAST_COMMITTEES.insert(ext, &id, &PAST_COMMITTEES.get_or_default(ext, &substitute));
+    CLIENTS.insert(ext, &id, &new);
+    ext.deposit_event(Event::ClientRecovered {
+        client: id,
+        substitute,
+        height: new.latest_height,
+    });
+    Ok(())
 }
 
 /// Keeps the newest consensus states only: a relayer proves against a recent one.
@@ -167,7 +255,7 @@ pub(super) fn update(
         if known.hash == hash {
             return Err(Error::HeaderKnown);
         }
-        light
+        light_client_at(ext, id, &client, header.number)?
             .check_certified(&mut rng, header, certificate)
             .map_err(|_| Error::BadHeader)?;
         freeze(ext, id, &mut client, header.number);
@@ -185,7 +273,23 @@ pub(super) fn update(
     if time < client.latest_timestamp {
         return Err(Error::BadTimestamp);
     }
+    check_time(ext, time)?;
     let state = light.state();
+    if state.epoch != client.epoch {
+        // The epoch just ended: keep its committee, to judge a conflicting header at one of
+        // its heights later.
+        let mut past = PAST_COMMITTEES.get_or_default(ext, &id);
+        if past.is_full() {
+            past.as_mut_vec().remove(0);
+        }
+        let _ = past.try_push(EpochCommittee {
+            epoch: client.epoch,
+            first: client.epoch_first,
+            last: client.epoch_last,
+            committee: client.committee.clone(),
+        });
+        PAST_COMMITTEES.insert(ext, &id, &past);
+    }
     client.epoch = state.epoch;
     client.epoch_first = state.epoch_first;
     client.epoch_last = state.epoch_last;
@@ -222,10 +326,10 @@ pub(super) fn misbehaviour(
     b: (&Header, &[u8]),
 ) -> Result<(), Error> {
     let mut client = active_client(ext, id)?;
-    let light = light_client(&client)?;
     if a.0.number != b.0.number || a.0.hash() == b.0.hash() {
         return Err(Error::NotMisbehaviour);
     }
+    let light = light_client_at(ext, id, &client, a.0.number)?;
     for (header, certificate) in [a, b] {
         light
             .check_certified(&mut rng(&client, header, certificate), header, certificate)

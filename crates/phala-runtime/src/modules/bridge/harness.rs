@@ -244,10 +244,14 @@ impl Chain {
         .unwrap()
     }
 
+    /// What governance would trust: this chain's genesis and the committee of its head's
+    /// epoch, with the head (or the block before it, if the head ends its epoch) certified.
     pub fn trusted_state(&self) -> TrustedState {
-        let n = self.height();
-        // A head that ends its epoch is trusted with the next epoch's committee.
-        let epoch = self.epoch_of(n + 1);
+        let mut n = self.height();
+        if (n + 1).is_multiple_of(self.epoch_length) {
+            n -= 1;
+        }
+        let epoch = self.epoch_of(n);
         let first = epoch as u32 * self.epoch_length;
         TrustedState {
             genesis_hash: self.genesis,
@@ -258,18 +262,24 @@ impl Chain {
                 self.committee_of(epoch).iter().map(|u| public(u)).collect(),
             )
             .unwrap(),
-            head_number: n,
-            head_hash: self.header(n).hash(),
-            state_root: self.header(n).state_root,
-            timestamp: timestamp::now(&self.tc.ext()),
+            header: BoundedBytes::new(self.header(n).encode()).unwrap(),
+            certificate: BoundedBytes::new(self.certificate(n)).unwrap(),
+            timestamp_proof: self.proof(n, &[timestamp::NOW.key()]),
         }
     }
 
     /// Runs a root call directly (what a referendum or sudo would do).
     pub fn root(&mut self, call: Call) -> Result<(), DispatchError> {
-        // Its changes reach the trie with the next block, as if it ran in it.
+        self.mutate(|ext| {
+            ext.transactional(|ext| RuntimeCall::Bridge(call).dispatch(ext, Origin::Root))
+        })
+    }
+
+    /// Changes the state outside any block (a root call, or a lying chain writing what it
+    /// likes); the changes reach the trie with the next block, as if they ran in it.
+    pub fn mutate<R>(&mut self, f: impl FnOnce(&mut crate::Ext) -> R) -> R {
         let mut ext = crate::Ext::new(&self.tc.state);
-        let result = ext.transactional(|ext| RuntimeCall::Bridge(call).dispatch(ext, Origin::Root));
+        let result = f(&mut ext);
         let changes = ext.into_changes();
         for (k, v) in changes {
             match &v {

@@ -72,12 +72,26 @@ pub const MAX_BASE_DENOM: u32 = 16;
 /// Longest acknowledgement result or error text.
 pub const MAX_ACK_BYTES: u32 = 64;
 
+/// Largest trie node a proof may carry: a leaf holds its value, and the largest value
+/// proven (a client with the largest committee) is a little over 4 KiB.
+pub const MAX_PROOF_NODE: u32 = 8 * 1024;
 /// A trie proof as submitted: the nodes on the paths from a root to the keys proven.
-pub type Proof = BoundedVec<BoundedBytes<4096>, MAX_PROOF_NODES>;
+pub type Proof = BoundedVec<BoundedBytes<MAX_PROOF_NODE>, MAX_PROOF_NODES>;
+/// Largest encoded header a relayer may submit.
+pub const MAX_HEADER_BYTES: u32 = 16 * 1024;
+/// Largest encoded certificate: a signature per member of the largest committee and more.
+pub const MAX_CERTIFICATE_BYTES: u32 = 16 * 1024;
+/// How far ahead of this chain's clock a counterparty header's time may be: a committee
+/// that dated its blocks in the future would keep its client from ever expiring.
+pub const MAX_CLOCK_DRIFT_MS: u64 = 10 * 60 * 1000;
+/// Past epochs whose committees a client keeps, to check a conflicting header at a height
+/// it already passed (an equivocation at an epoch boundary in particular).
+pub const MAX_PAST_EPOCHS: u32 = 4;
 
 /// What governance trusts about a counterparty chain when it creates a client of it: the
-/// chain (its genesis hash), the committee of the epoch `head` is in, and that finalized
-/// head with its state root and time.
+/// chain (its genesis hash) and the committee of one of its epochs. The rest is checked:
+/// `header` (a block of that epoch, before its last) must carry that committee's finality
+/// certificate, and its time is proven from its state root.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct TrustedState {
     pub genesis_hash: H256,
@@ -85,11 +99,20 @@ pub struct TrustedState {
     pub epoch_first: BlockNumber,
     pub epoch_last: BlockNumber,
     pub committee: BoundedVec<[u8; 32], MAX_COMMITTEE>,
-    pub head_number: BlockNumber,
-    pub head_hash: H256,
-    pub state_root: H256,
-    /// The head block's time (its `Timestamp.Now`, ms).
-    pub timestamp: u64,
+    /// The SCALE-encoded header the client starts from.
+    pub header: BoundedBytes<MAX_HEADER_BYTES>,
+    pub certificate: BoundedBytes<MAX_CERTIFICATE_BYTES>,
+    /// A proof of the header's `Timestamp.Now` against its state root.
+    pub timestamp_proof: Proof,
+}
+
+/// The committee that signed one of a client's past epochs.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct EpochCommittee {
+    pub epoch: u64,
+    pub first: BlockNumber,
+    pub last: BlockNumber,
+    pub committee: BoundedVec<[u8; 32], MAX_COMMITTEE>,
 }
 
 /// Whether a client may be used.
@@ -273,6 +296,14 @@ pub const CONSENSUS_HEIGHTS: StorageMap<ClientId, BoundedVec<BlockNumber, MAX_CO
         Query::Default,
         &[" Heights of a client's kept consensus states, oldest first."],
     );
+pub const PAST_COMMITTEES: StorageMap<ClientId, BoundedVec<EpochCommittee, MAX_PAST_EPOCHS>> =
+    StorageMap::new(
+        MODULE,
+        "PastCommittees",
+        Hasher::Twox64Concat,
+        Query::Default,
+        &[" The committees of a client's last few epochs before its current one, oldest first."],
+    );
 pub const NEXT_CHANNEL_ID: StorageValue<ChannelId> = StorageValue::new(
     MODULE,
     "NextChannelId",
@@ -332,6 +363,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         CLIENTS.metadata_optional(),
         CONSENSUS_STATES.metadata_optional(),
         CONSENSUS_HEIGHTS.metadata(),
+        PAST_COMMITTEES.metadata(),
         NEXT_CHANNEL_ID.metadata(),
         CHANNELS.metadata_optional(),
         PACKETS.metadata_optional(),
@@ -429,6 +461,14 @@ pub enum Event {
         to: AccountId32,
         amount: u128,
     },
+    /// Governance replaced a frozen or expired client's state with a fresh client's: its
+    /// channels go on.
+    #[codec(index = 13)]
+    ClientRecovered {
+        client: ClientId,
+        substitute: ClientId,
+        height: BlockNumber,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {
@@ -505,6 +545,17 @@ pub enum Error {
     CannotSeedEscrow,
     /// An arithmetic overflow.
     Overflow,
+    /// The channel is closed here: packets on it are answered with an error.
+    ChannelClosed,
+    /// The asset's base name is empty or has characters other than `A-Z a-z 0-9 . _ -`.
+    BadDenom,
+    /// The receiver cannot hold bridged value (a channel's escrow account).
+    BadReceiver,
+    /// The client is active: only a frozen or expired one is recovered.
+    ClientActive,
+    /// The substitute is not an active client of the same chain, ahead of the one it
+    /// replaces.
+    BadSubstitute,
 }
 
 impl Error {
@@ -543,6 +594,11 @@ impl Error {
             Error::CannotReceive => "CannotReceive",
             Error::CannotSeedEscrow => "CannotSeedEscrow",
             Error::Overflow => "Overflow",
+            Error::ChannelClosed => "ChannelClosed",
+            Error::BadDenom => "BadDenom",
+            Error::BadReceiver => "BadReceiver",
+            Error::ClientActive => "ClientActive",
+            Error::BadSubstitute => "BadSubstitute",
         }
     }
 }

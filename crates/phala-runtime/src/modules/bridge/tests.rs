@@ -1,5 +1,5 @@
 use parity_scale_codec::Encode;
-use phala_primitives::PHA;
+use phala_primitives::{AccountId32, PHA};
 use proptest::prelude::*;
 
 use super::harness::{Chain, bridge_error, update_client};
@@ -838,4 +838,267 @@ proptest! {
             prop_assert!(home.pending_packets(0).is_empty());
         }
     }
+}
+
+#[test]
+fn a_closed_end_answers_packets_with_an_error_so_the_sender_is_refunded() {
+    let mut p = Pair::new();
+    let h = p.a.height() + 1_000;
+    // A packet from A is in flight when A's end closes: its acknowledgement still lands.
+    p.send(true, "//Alice", "//Bob", None, 3 * PHA, timeout_in(h))
+        .unwrap();
+    let in_flight = p.a.pending_packets(0)[0].clone();
+    p.a.root(Call::close_channel { channel: 0 }).unwrap();
+    p.a.produce(vec![]);
+    assert_eq!(
+        p.send(true, "//Alice", "//Bob", None, PHA, timeout_in(h)),
+        Err(bridge_error(Error::ChannelNotOpen))
+    );
+    p.deliver(Dir::AtoB, &in_flight).unwrap();
+    p.acknowledge(Dir::AtoB, &in_flight).unwrap();
+    assert_eq!(
+        asset_balance(&p.b.ext(), &voucher_of_pha(), &account("//Bob")),
+        3 * PHA
+    );
+    // B's end does not know: what it sends is answered with ChannelClosed and refunded.
+    let bob = account("//Bob");
+    let before = p.b.free(&bob);
+    let ha = p.a.height() + 1_000;
+    p.send(false, "//Bob", "//Alice", None, 5 * PHA, timeout_in(ha))
+        .unwrap();
+    let after_send = p.b.free(&bob);
+    assert!(before - after_send >= 5 * PHA);
+    let packet = p.b.pending_packets(0)[0].clone();
+    p.deliver(Dir::BtoA, &packet).unwrap();
+    assert_eq!(
+        ACKS.get(&p.a.ext(), &0, &packet.sequence),
+        Some(Ack::Error(
+            BoundedBytes::new(b"ChannelClosed".to_vec()).unwrap()
+        ))
+    );
+    p.acknowledge(Dir::BtoA, &packet).unwrap();
+    assert_eq!(p.b.free(&bob), after_send + 5 * PHA);
+    p.check_invariants();
+}
+
+#[test]
+fn governance_recovers_an_expired_client_and_its_channel_goes_on() {
+    let mut p = Pair::new();
+    // B's client of A expires: no update for longer than its trusting period.
+    p.b.root(Call::create_client {
+        trusted: p.a.trusted_state(),
+        trusting_period_ms: 10_000,
+    })
+    .unwrap();
+    let short = 1;
+    p.b.tc.mutate(|ext| {
+        let mut end = CHANNELS.get(ext, &0).unwrap();
+        end.client = short;
+        CHANNELS.insert(ext, &0, &end);
+    });
+    for _ in 0..15 {
+        p.b.produce(vec![]);
+    }
+    assert_eq!(
+        client_status(&p.b.ext(), &p.b.client(short)),
+        ClientStatus::Expired
+    );
+    // A new client of the same chain, then recovery of the old id from it.
+    p.a.produce(vec![]);
+    p.b.root(Call::create_client {
+        trusted: p.a.trusted_state(),
+        trusting_period_ms: 86_400_000,
+    })
+    .unwrap();
+    assert_eq!(
+        p.b.root(Call::recover_client {
+            client: 0,
+            substitute: 2,
+        }),
+        Err(bridge_error(Error::ClientActive))
+    );
+    p.b.root(Call::recover_client {
+        client: short,
+        substitute: 2,
+    })
+    .unwrap();
+    p.b.produce(vec![]);
+    assert_eq!(
+        client_status(&p.b.ext(), &p.b.client(short)),
+        ClientStatus::Active
+    );
+    let h = p.b.height() + 1_000;
+    p.send(true, "//Alice", "//Bob", None, PHA, timeout_in(h))
+        .unwrap();
+    // The channel's client is now `short`: relay through it.
+    super::harness::update_client(&p.a, &mut p.b, short, RELAYER).unwrap();
+    let packet = p.a.pending_packets(0)[0].clone();
+    let hb = p.b.client(short).latest_height;
+    let proof = p.a.proof(hb, &[packet_key(0, packet.sequence)]);
+    p.b.submit(
+        RELAYER,
+        Call::recv_packet {
+            packet,
+            proof_height: hb,
+            proof,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        asset_balance(&p.b.ext(), &voucher_of_pha(), &account("//Bob")),
+        PHA
+    );
+}
+
+#[test]
+fn a_counterparty_cannot_pass_off_an_asset_under_a_misleading_name_or_pay_an_escrow() {
+    let mut p = Pair::new();
+    let h = p.b.height() + 1_000;
+    // A lying counterparty writes any packet it likes into its own state: here one whose
+    // base name looks like a trace, and one paying B's escrow account.
+    let forge = |p: &mut Pair, base: &[u8], receiver: AccountId32| {
+        let seq = p.a.channel(0).next_send;
+        let packet = Packet {
+            source_channel: 0,
+            dest_channel: 0,
+            sequence: seq,
+            timeout: timeout_in(h),
+            data: PacketData::Transfer(TransferData {
+                denom: Denom {
+                    path: BoundedVec::default(),
+                    base: BoundedBytes::new(base.to_vec()).unwrap(),
+                },
+                amount: 1_000 * PHA,
+                sender: account("//Alice"),
+                receiver,
+            }),
+        };
+        p.a.mutate(|ext| {
+            PACKETS.insert(ext, &0, &seq, &packet);
+            let mut end = CHANNELS.get(ext, &0).unwrap();
+            end.next_send = seq + 1;
+            CHANNELS.insert(ext, &0, &end);
+        });
+        p.a.produce(vec![]);
+        packet
+    };
+    for (base, receiver, error) in [
+        (&b"channel-1/PHA"[..], account("//Bob"), "BadDenom"),
+        (&b"\rPHA"[..], account("//Bob"), "BadDenom"),
+        (&b""[..], account("//Bob"), "BadDenom"),
+        (&b"PHA"[..], escrow_account(0), "BadReceiver"),
+    ] {
+        let packet = forge(&mut p, base, receiver);
+        p.deliver(Dir::AtoB, &packet).unwrap();
+        assert_eq!(
+            ACKS.get(&p.b.ext(), &0, &packet.sequence),
+            Some(Ack::Error(
+                BoundedBytes::new(error.as_bytes().to_vec()).unwrap()
+            )),
+            "{base:?}"
+        );
+    }
+    assert!(p.b.ext().get(&ASSETS.prefix()).is_none());
+    // An asset named like PHA but not coming home over this channel is a voucher: never
+    // B's own PHA.
+    let packet = forge(&mut p, b"PHA", account("//Dave"));
+    p.deliver(Dir::AtoB, &packet).unwrap();
+    assert_eq!(
+        asset_balance(&p.b.ext(), &voucher_of_pha(), &account("//Dave")),
+        1_000 * PHA
+    );
+}
+
+#[test]
+fn an_equivocation_at_an_epoch_boundary_freezes_the_client() {
+    let mut p = Pair::with_epoch(8);
+    // Walk A to just before a boundary; B's client follows.
+    while !(p.a.height() + 2).is_multiple_of(8) {
+        p.a.produce(vec![]);
+    }
+    p.update(Dir::AtoB).unwrap();
+    // A's committee signs a fake last block of the epoch, announcing a committee of its
+    // own choosing, and a relayer races it to B before the real one.
+    p.a.produce(vec![]);
+    let boundary = p.a.height();
+    let epoch = p.a.epoch_of(boundary);
+    let real = p.a.header(boundary).clone();
+    let mut fake = real.clone();
+    fake.digest = vec![
+        phala_primitives::consensus::CommitteeChange {
+            epoch: epoch + 1,
+            keys: vec![
+                phala_keys::Ed25519Pair::from_uri("//Mallory")
+                    .unwrap()
+                    .public(),
+            ],
+        }
+        .digest_item(),
+    ];
+    let committee = super::harness::committee(&FOUR);
+    let fake_cert = super::harness::certify(&p.a.genesis, fake.hash(), boundary, epoch, &committee);
+    let proof = p.a.proof(boundary, &[crate::modules::timestamp::NOW.key()]);
+    p.b.submit(
+        RELAYER,
+        Call::update_client {
+            client: 0,
+            header: BoundedBytes::new(fake.encode()).unwrap(),
+            certificate: BoundedBytes::new(fake_cert).unwrap(),
+            timestamp_proof: proof.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        p.b.client(0).epoch,
+        epoch + 1,
+        "the fake hand-over was taken"
+    );
+    // The real boundary, certified by the same committee, now lies in a past epoch of the
+    // client: it proves the equivocation.
+    p.b.submit(
+        RELAYER,
+        Call::update_client {
+            client: 0,
+            header: BoundedBytes::new(real.encode()).unwrap(),
+            certificate: BoundedBytes::new(p.a.certificate(boundary)).unwrap(),
+            timestamp_proof: proof,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        p.b.client(0).status,
+        ClientStatus::Frozen { height: boundary }
+    );
+}
+
+#[test]
+fn headers_dated_in_the_future_and_clients_born_expired_are_refused() {
+    let mut p = Pair::new();
+    p.a.tc.now += 3_600_000;
+    p.a.produce(vec![]);
+    assert_eq!(p.update(Dir::AtoB), Err(bridge_error(Error::BadTimestamp)));
+    // B's clock runs a minute ahead of A's last block: a client trusting for 5 s is dead
+    // on arrival.
+    let mut a = Chain::new(1, 10, &FOUR);
+    let mut b = Chain::new(2, 10, &FOUR);
+    a.produce(vec![]);
+    b.tc.now += 60_000;
+    b.produce(vec![]);
+    assert_eq!(
+        b.root(Call::create_client {
+            trusted: a.trusted_state(),
+            trusting_period_ms: 5_000,
+        }),
+        Err(bridge_error(Error::ClientExpired))
+    );
+    // A certificate for another header than the one trusted is refused.
+    let mut trusted = a.trusted_state();
+    trusted.certificate = BoundedBytes::new(a.certificate(1)).unwrap();
+    assert_eq!(
+        b.root(Call::create_client {
+            trusted,
+            trusting_period_ms: 86_400_000,
+        }),
+        Err(bridge_error(Error::BadHeader))
+    );
 }

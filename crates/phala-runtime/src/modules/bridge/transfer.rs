@@ -59,6 +59,11 @@ pub fn escrow_account(channel: ChannelId) -> AccountId32 {
     AccountId32(bytes)
 }
 
+/// Whether `who` is a channel's escrow account: value sent to it would leave the books.
+fn is_escrow(who: &AccountId32) -> bool {
+    who.0.starts_with(b"modl") && who.0.get(4..12) == Some(&ESCROW_PALLET_ID[..])
+}
+
 /// `who`'s holding of bridged asset `asset`.
 pub fn asset_balance(ext: &Ext, asset: &H256, who: &AccountId32) -> u128 {
     ASSET_BALANCES.get_or_default(ext, asset, who)
@@ -236,6 +241,20 @@ pub(super) fn on_recv(
     let PacketData::Transfer(data) = &packet.data;
     if data.amount == 0 {
         return Err(Error::ZeroAmount);
+    }
+    // The counterparty names the asset: a name that could pass for another trace when
+    // shown (a '/' or a control character) is refused.
+    let base_ok = !data.denom.base.is_empty()
+        && data
+            .denom
+            .base
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    if !base_ok {
+        return Err(Error::BadDenom);
+    }
+    if is_escrow(&data.receiver) {
+        return Err(Error::BadReceiver);
     }
     let asset = if returns_over(&data.denom, packet.source_channel) {
         let home = strip_first(&data.denom);
