@@ -319,3 +319,54 @@ pub fn time(ms: u64) -> String {
         minutes % 60
     )
 }
+
+/// What a listing command takes: the node, and whether to print JSON.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// The node's RPC endpoint (ws://, wss://, http:// or https://).
+    #[arg(long, default_value = DEFAULT_URL)]
+    pub url: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Submits `call` through `Sudo`, waits for finality, fails with the inner call's error,
+/// and returns the block's events of the transaction.
+pub async fn as_root(
+    client: &Client,
+    suri: &str,
+    call: phala_runtime::RuntimeCall,
+) -> Result<Vec<phala_runtime::RuntimeEvent>> {
+    use phala_runtime::modules::sudo;
+    let key = suri_pair(suri)?;
+    let call = phala_runtime::RuntimeCall::Sudo(sudo::Call::sudo {
+        call: Box::new(call),
+    });
+    // A dev account is often also a worker's operator: its messages may take the nonce.
+    let outcome = client
+        .submit_and_wait(call, &key, phala_client::TxOptions::default())
+        .await?;
+    let metadata = client.metadata().await;
+    if let Err(f) = &outcome.result {
+        bail!("the sudo call failed: {f}");
+    }
+    for event in &outcome.events {
+        if let phala_runtime::RuntimeEvent::Sudo(sudo::Event::Sudid {
+            sudo_result: Err(e),
+        }) = event
+        {
+            bail!(
+                "root's call failed in block #{}: {}",
+                outcome.block_number,
+                phala_client::DispatchFailure::new(*e, &metadata).description()
+            );
+        }
+    }
+    crate::outln!(
+        "Done in block #{} ({}).",
+        outcome.block_number,
+        outcome.block_hash
+    );
+    Ok(outcome.events)
+}

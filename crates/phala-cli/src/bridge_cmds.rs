@@ -15,7 +15,9 @@ use phala_runtime::modules::bridge::{
 use phala_runtime::modules::referenda::TRACK_IDS;
 use phala_runtime::modules::scheduler::DispatchTime;
 
-use crate::args::{DEFAULT_URL, TxArgs, connect, h256, parse_amount, resolve_account, submit_call};
+use crate::args::{
+    DEFAULT_URL, ListArgs, TxArgs, connect, h256, parse_amount, resolve_account, submit_call,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum BridgeCmd {
@@ -62,7 +64,8 @@ pub enum ClientCmd {
         #[command(flatten)]
         root: RootArgs,
     },
-    /// Move a client to the other chain's finalized head (anyone; a relayer does this).
+    /// Move both chains' clients of each other, where channels use them, to each other's
+    /// finalized head (anyone; a relayer does this as it goes).
     Update {
         /// RPC endpoint of a node of the other chain.
         #[arg(long)]
@@ -72,6 +75,18 @@ pub enum ClientCmd {
     },
     /// This chain's clients of other chains.
     List(ListArgs),
+    /// Give a frozen or expired client the state of a newer client of the same chain
+    /// (create it first with `client create`), so its channels go on (root).
+    Recover {
+        /// The frozen or expired client.
+        #[arg(long)]
+        client: u32,
+        /// The newer, active client of the same chain.
+        #[arg(long)]
+        substitute: u32,
+        #[command(flatten)]
+        root: RootArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,24 +95,26 @@ pub enum ChannelCmd {
     /// over `--client` (root). It opens for packets once a relayer proves the other end,
     /// which the other chain's governance opens the same way.
     Open {
+        /// This chain's client of the other chain (`phala bridge client list`).
         #[arg(long)]
         client: u32,
+        /// The id the other chain's end has, or will have: its next channel id (`phala
+        /// bridge channel list` there; 0 on a chain with none).
         #[arg(long)]
         counterparty_channel: u32,
         #[command(flatten)]
         root: RootArgs,
     },
-    /// This chain's channel ends.
+    /// This chain's channel ends, with what their escrows hold.
     List(ListArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    #[arg(long, default_value = DEFAULT_URL)]
-    pub url: String,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
+    /// Close this chain's end (root): it sends nothing more, and answers every packet that
+    /// still arrives with an error, so the other side refunds it.
+    Close {
+        #[arg(long)]
+        channel: u32,
+        #[command(flatten)]
+        root: RootArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -114,13 +131,15 @@ pub struct TransferArgs {
     /// The channel (`phala bridge channel list`).
     #[arg(long)]
     pub channel: u32,
-    /// The receiver on the other chain (address or 0x public key).
+    /// The receiver on the other chain: an SS58 address, a 0x public key or a secret URI's
+    /// account (//Bob).
     #[arg(long)]
     pub to: String,
     /// Amount, e.g. "10" or "0.5" (12 decimals, PHA or the bridged asset).
     #[arg(long)]
     pub amount: String,
-    /// A bridged asset's id (`phala bridge assets`); PHA if absent.
+    /// A bridged asset: its id or its trace as `phala bridge assets` shows them
+    /// (`channel-0/PHA`); PHA if absent.
     #[arg(long)]
     pub asset: Option<String>,
     /// The packet times out this long after the other chain's last known time (e.g.
@@ -173,16 +192,74 @@ pub fn parse_duration_ms(flag: &str, input: &str) -> Result<u64> {
         "d" => 86_400_000,
         other => bail!("{flag} {input:?}: unknown unit {other:?} (s, m, h, d)"),
     };
-    n.checked_mul(unit_ms)
-        .filter(|ms| *ms > 0)
-        .ok_or_else(|| anyhow!("{flag} {input:?} is zero or too long"))
+    let ms = n
+        .checked_mul(unit_ms)
+        .ok_or_else(|| anyhow!("{flag} {input:?} is too long"))?;
+    if ms == 0 {
+        bail!("{flag} {input:?} is zero");
+    }
+    Ok(ms)
+}
+
+/// A time given in ms since the epoch, as a UTC date: `2026-12-06 22:15:03 UTC`.
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1_000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// `1 key`, `4 keys`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `--url URL` when the node is not the default one, for commands a page suggests.
+fn url_flag(url: &str) -> String {
+    if url == DEFAULT_URL {
+        String::new()
+    } else {
+        format!(" --url {url}")
+    }
 }
 
 /// Runs a root call: through sudo, or as a root-track referendum.
 async fn root_call(root: &RootArgs, call: RuntimeCall) -> Result<Vec<phala_runtime::RuntimeEvent>> {
     let (client, signer) = root.tx.open().await?;
     if root.sudo {
-        return crate::key_cmds::as_root(&client, &root.tx.suri, call).await;
+        return crate::args::as_root(&client, &root.tx.suri, call)
+            .await
+            .map_err(|e| {
+                if format!("{e:#}").contains("RequireSudo") {
+                    e.context(
+                        "--suri is not this chain's sudo key; without --sudo the call is \
+                         proposed as a root referendum instead",
+                    )
+                } else {
+                    e
+                }
+            });
     }
     let track = TRACK_IDS
         .iter()
@@ -202,8 +279,8 @@ async fn root_call(root: &RootArgs, call: RuntimeCall) -> Result<Vec<phala_runti
 fn status_name(status: ClientStatus) -> String {
     match status {
         ClientStatus::Active => "active".into(),
-        ClientStatus::Frozen { height } => format!("FROZEN at #{height}"),
-        ClientStatus::Expired => "EXPIRED".into(),
+        ClientStatus::Frozen { height } => format!("frozen at #{height}"),
+        ClientStatus::Expired => "expired".into(),
     }
 }
 
@@ -258,22 +335,47 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
             root,
         }) => {
             let trusting_period_ms = parse_duration_ms("--trusting-period", &trusting_period)?;
+            if !(60_000..=365 * 86_400_000).contains(&trusting_period_ms) {
+                bail!(
+                    "--trusting-period {trusting_period}: between 1m and 365d (keep it below \
+                     the other chain's unbonding period, and above the time a root referendum \
+                     takes, or the client is dead on arrival)"
+                );
+            }
             let other = connect(&counterparty, Duration::from_secs(root.tx.timeout))
                 .await
                 .with_context(|| format!("the other chain's node {counterparty}"))?;
+            let this = connect(&root.tx.url, Duration::from_secs(root.tx.timeout)).await?;
+            if this.genesis_hash() == other.genesis_hash() {
+                bail!(
+                    "{} and {counterparty} are nodes of the same chain (genesis {}): a client \
+                     follows another chain",
+                    root.tx.url,
+                    this.genesis_hash()
+                );
+            }
+            for (id, c) in this.bridge_clients(None).await? {
+                if c.genesis_hash == other.genesis_hash() && c.status == ClientStatus::Active {
+                    crate::outln!(
+                        "Note: client {id} already follows that chain; a second one is only \
+                         needed to recover a frozen or expired client (`phala bridge client \
+                         recover`)."
+                    );
+                }
+            }
             let trusted = other.bridge_trusted_state().await?;
             let header = <phala_client::primitives::Header as parity_scale_codec::Decode>::decode(
                 &mut &trusted.header[..],
             )
             .map_err(|e| anyhow!("the other chain's header does not decode: {e}"))?;
             crate::outln!(
-                "The chain at {counterparty}: genesis {}; epoch {} (#{}..=#{}) signed by {} \
-                 keys; starting from #{} ({}, state root {}), certified by them.",
+                "The chain at {counterparty}: genesis {}; epoch {} (#{}..=#{}) signed by {}; \
+                 starting from #{} ({}, state root {}), certified by them.",
                 trusted.genesis_hash,
                 trusted.epoch,
                 trusted.epoch_first,
                 trusted.epoch_last,
-                trusted.committee.len(),
+                plural(trusted.committee.len(), "key", "keys"),
                 header.number,
                 header.hash(),
                 header.state_root
@@ -334,14 +436,14 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
             }
             for (id, c) in clients {
                 crate::outln!(
-                    "client {id}: chain {} at #{} ({}), epoch {} (#{}..=#{}), {} keys, {}",
+                    "client {id}: chain {} at #{} ({}), epoch {} (#{}..=#{}), {}, {}",
                     c.genesis_hash,
                     c.latest_height,
                     c.latest_hash,
                     c.epoch,
                     c.epoch_first,
                     c.epoch_last,
-                    c.committee.len(),
+                    plural(c.committee.len(), "key", "keys"),
                     status_name(effective_status(&c, ext_now))
                 );
             }
@@ -352,6 +454,18 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
             counterparty_channel,
             root,
         }) => {
+            let this = connect(&root.tx.url, Duration::from_secs(root.tx.timeout)).await?;
+            match this.bridge_client(client, None).await? {
+                None => bail!(
+                    "this chain has no client {client} (`phala bridge client list{}`; create \
+                     one with `phala bridge client create`)",
+                    url_flag(&root.tx.url)
+                ),
+                Some(c) if c.status != ClientStatus::Active => {
+                    bail!("client {client} is {}", status_name(c.status))
+                }
+                Some(_) => {}
+            }
             let events = root_call(
                 &root,
                 RuntimeCall::Bridge(bridge::Call::open_channel {
@@ -367,11 +481,32 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
                 }) = e
                 {
                     crate::outln!(
-                        "Channel {channel} waits for the other end; a relayer confirms it \
-                         (phala relay --a … --b …)."
+                        "Channel {channel} waits for the other end, which the other chain opens \
+                         with `phala bridge channel open --counterparty-channel {channel} …`; a \
+                         relayer then confirms both (`phala relay --a … --b …`)."
                     );
                 }
             }
+            Ok(())
+        }
+        BridgeCmd::Channel(ChannelCmd::Close { channel, root }) => {
+            root_call(
+                &root,
+                RuntimeCall::Bridge(bridge::Call::close_channel { channel }),
+            )
+            .await?;
+            Ok(())
+        }
+        BridgeCmd::Client(ClientCmd::Recover {
+            client,
+            substitute,
+            root,
+        }) => {
+            root_call(
+                &root,
+                RuntimeCall::Bridge(bridge::Call::recover_client { client, substitute }),
+            )
+            .await?;
             Ok(())
         }
         BridgeCmd::Channel(ChannelCmd::List(args)) => {
@@ -388,16 +523,20 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
             if channels.is_empty() {
                 crate::outln!("No channels.");
             }
+            let native = phala_client::bridge::asset_id(&phala_client::bridge::native_denom());
             for (id, c) in channels {
+                let escrowed = client.bridge_escrowed(id, native, None).await?;
                 crate::outln!(
                     "channel {id} ↔ their channel {} over client {}: {}; sent {}, received {}, \
-                     acknowledged {}",
+                     acknowledged {}; escrow {} holds {}",
                     c.counterparty_channel,
                     c.client,
                     state_name(c.state),
                     c.next_send.saturating_sub(1),
                     c.next_recv.saturating_sub(1),
-                    c.next_ack.saturating_sub(1)
+                    c.next_ack.saturating_sub(1),
+                    phala_client::bridge::escrow_account(id),
+                    format_pha(escrowed)
                 );
             }
             Ok(())
@@ -438,7 +577,7 @@ fn channel_json(id: u32, c: &ChannelEnd) -> serde_json::Value {
         "id": id,
         "client": c.client,
         "counterpartyChannel": c.counterparty_channel,
-        "state": format!("{:?}", c.state),
+        "state": state_name(c.state),
         "nextSend": c.next_send,
         "nextRecv": c.next_recv,
         "nextAck": c.next_ack,
@@ -449,26 +588,45 @@ async fn transfer(args: TransferArgs) -> Result<()> {
     let (client, signer) = args.tx.open().await?;
     let receiver = resolve_account(&args.to)?;
     let amount = parse_amount(Some("--amount"), &args.amount)?;
-    let asset = args
-        .asset
-        .as_deref()
-        .map(|a| h256("--asset", a))
-        .transpose()?;
-    let denom = match asset {
-        None => phala_client::bridge::native_denom(),
-        Some(id) => {
-            client
-                .bridge_assets(None)
-                .await?
-                .into_iter()
-                .find(|(a, _)| *a == id)
-                .ok_or_else(|| {
-                    anyhow!("this chain has no bridged asset {id} (`phala bridge assets`)")
-                })?
-                .1
-                .denom
+    if amount == 0 {
+        bail!("--amount must be more than zero");
+    }
+    // An asset by id, or by its trace as `phala bridge assets` shows it.
+    let (asset, denom) = match args.asset.as_deref() {
+        None => (None, phala_client::bridge::native_denom()),
+        Some(given) => {
+            let assets = client.bridge_assets(None).await?;
+            let found = if given.starts_with("0x") {
+                let id = h256("--asset", given)?;
+                assets.into_iter().find(|(a, _)| *a == id)
+            } else {
+                assets
+                    .into_iter()
+                    .find(|(_, info)| denom_name(&info.denom) == given)
+            };
+            let (id, info) = found.ok_or_else(|| {
+                anyhow!(
+                    "this chain has no bridged asset {given} (`phala bridge assets{}`; PHA \
+                     needs no --asset)",
+                    url_flag(&args.tx.url)
+                )
+            })?;
+            (Some(id), info.denom)
         }
     };
+    let sender = signer.account_id();
+    let held = match asset {
+        None => client.free_balance(&sender).await?,
+        Some(id) => client.bridge_asset_balance(id, &sender, None).await?,
+    };
+    if held < amount {
+        bail!(
+            "{sender} holds {} of {}, less than the {} to send",
+            number(held),
+            denom_name(&denom),
+            number(amount)
+        );
+    }
     let end = client
         .bridge_channel(args.channel, None)
         .await?
@@ -481,6 +639,11 @@ async fn transfer(args: TransferArgs) -> Result<()> {
         .await?
         .ok_or_else(|| anyhow!("channel {}'s client {} is gone", args.channel, end.client))?;
     let timeout = match args.expires_at_block {
+        Some(height) if height <= other.latest_height => bail!(
+            "--expires-at-block {height} has passed as far as this chain knows the other (it \
+             has seen its block #{}): give a later block",
+            other.latest_height
+        ),
         Some(height) => Timeout {
             height,
             timestamp: 0,
@@ -497,10 +660,13 @@ async fn transfer(args: TransferArgs) -> Result<()> {
                 .await?
                 .unwrap_or(0);
             let base = other.latest_timestamp.max(own_now);
+            let expires_in = parse_duration_ms("--expires-in", &args.expires_in)?;
+            if expires_in > 30 * 86_400_000 {
+                bail!("--expires-in {}: at most 30d", args.expires_in);
+            }
             Timeout {
                 height: 0,
-                timestamp: base
-                    .saturating_add(parse_duration_ms("--expires-in", &args.expires_in)?),
+                timestamp: base.saturating_add(expires_in),
             }
         }
     };
@@ -522,11 +688,13 @@ async fn transfer(args: TransferArgs) -> Result<()> {
         }) = e
         {
             crate::outln!(
-                "Packet {sequence} on channel {} carries {} to {}; a relayer delivers it \
-                 (`phala bridge packets` follows it).",
+                "Packet {sequence} on channel {} carries {} to {}, {}; a relayer delivers \
+                 it (`phala bridge packets{}` follows it).",
                 args.channel,
                 amount_of(amount, &denom),
-                receiver
+                receiver,
+                describe_timeout(&timeout),
+                url_flag(&args.tx.url)
             );
         }
     }
@@ -591,13 +759,31 @@ async fn packets(args: ListArgs) -> Result<()> {
     Ok(())
 }
 
+/// When a packet times out, on the receiving chain's height or clock.
+fn describe_timeout(t: &Timeout) -> String {
+    let when = |ms: u64| {
+        let left = ms.saturating_sub(now_ms()) / 1_000;
+        if left == 0 {
+            format!("{} (passed)", utc(ms))
+        } else if left < 5_400 {
+            format!("{} (in {} min)", utc(ms), left.div_ceil(60))
+        } else {
+            utc(ms)
+        }
+    };
+    match (t.height, t.timestamp) {
+        (0, ts) => format!("times out at {} on their clock", when(ts)),
+        (h, 0) => format!("times out at their block #{h}"),
+        (h, ts) => format!(
+            "times out at their block #{h} or {} on their clock",
+            when(ts)
+        ),
+    }
+}
+
 fn describe_packet(p: &bridge::Packet) -> String {
     let PacketData::Transfer(t) = &p.data;
-    let timeout = match (p.timeout.height, p.timeout.timestamp) {
-        (0, ts) => format!("times out at their time {ts} ms"),
-        (h, 0) => format!("times out at their block #{h}"),
-        (h, ts) => format!("times out at their block #{h} or time {ts} ms"),
-    };
+    let timeout = describe_timeout(&p.timeout);
     format!(
         "{} from {} to {}, {timeout}",
         amount_of(t.amount, &t.denom),
@@ -664,13 +850,20 @@ async fn assets(args: AssetsArgs) -> Result<()> {
 }
 
 fn print_report(report: &RelayReport) {
+    let at = utc(now_ms());
+    let at = at.get(11..19).unwrap_or(&at);
     if report.is_idle() {
-        crate::outln!("Nothing to carry.");
+        crate::outln!("{at} nothing to carry.");
         return;
     }
+    let raced = if report.raced > 0 {
+        format!(" ({} done first by another relayer)", report.raced)
+    } else {
+        String::new()
+    };
     crate::outln!(
-        "client updates {}, channels confirmed {}, packets delivered {}, acknowledgements \
-         delivered {}",
+        "{at} client updates {}, channels confirmed {}, packets delivered {}, \
+         acknowledgements delivered {}{raced}",
         report.client_updates,
         report.channels_confirmed,
         report.packets_delivered,
@@ -692,13 +885,10 @@ pub async fn relay(args: RelayArgs) -> Result<()> {
         .await
         .with_context(|| format!("--b {}", args.b))?;
     let relayer = Relayer::new(a, b, signer).await?;
-    let (on_a, on_b) = relayer.sides();
     crate::outln!(
-        "Relaying between {} (its client {} of the other) and {} (its client {}).",
+        "Relaying between {} and {}, for every channel between them.",
         args.a,
-        on_a.client_id,
-        args.b,
-        on_b.client_id
+        args.b
     );
     if args.once {
         for _ in 0..20 {
@@ -725,4 +915,26 @@ pub async fn relay(args: RelayArgs) -> Result<()> {
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_match_the_calendar() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_593_195_843), "2026-12-06 21:39:55 UTC");
+        assert_eq!(utc(4_102_444_800_000), "2100-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration_ms("--x", "90m").unwrap(), 5_400_000);
+        assert_eq!(parse_duration_ms("--x", "45").unwrap(), 45_000);
+        assert!(parse_duration_ms("--x", "0").is_err());
+        assert!(parse_duration_ms("--x", "3w").is_err());
+        assert!(parse_duration_ms("--x", "99999999999999999d").is_err());
+    }
 }

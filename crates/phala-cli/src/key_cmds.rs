@@ -6,24 +6,16 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use phala_client::worker::{QueryAs, WorkerApi, certify_session, decode_caller};
-use phala_client::{Client, ClientConfig, TxOptions};
+use phala_client::{Client, ClientConfig};
 use phala_keys::Sr25519Pair;
 use phala_primitives::H256;
 use phala_runtime::RuntimeCall;
-use phala_runtime::modules::{contracts, registry, sudo};
+use phala_runtime::modules::{contracts, registry};
 use serde_json::json;
 
-use crate::args::{DEFAULT_URL, suri_pair};
+use crate::args::{DEFAULT_URL, as_root, suri_pair};
 
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// The node's RPC endpoint (ws://, wss://, http:// or https://).
-    #[arg(long, default_value = DEFAULT_URL)]
-    pub url: String,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
+pub use crate::args::ListArgs;
 
 #[derive(Debug, Args)]
 pub struct RootArgs {
@@ -142,45 +134,6 @@ fn hex32(what: &str, input: &str) -> Result<[u8; 32]> {
 
 async fn connect(url: &str) -> Result<Client> {
     crate::args::connect(url, ClientConfig::default().finality_timeout).await
-}
-
-/// Submits `call` through `Sudo`, waits for finality, fails with the inner call's error,
-/// and returns the block's events of the transaction.
-pub(crate) async fn as_root(
-    client: &Client,
-    suri: &str,
-    call: RuntimeCall,
-) -> Result<Vec<phala_runtime::RuntimeEvent>> {
-    let key = suri_pair(suri)?;
-    let call = RuntimeCall::Sudo(sudo::Call::sudo {
-        call: Box::new(call),
-    });
-    // A dev account is often also a worker's operator: its messages may take the nonce.
-    let outcome = client
-        .submit_and_wait(call, &key, TxOptions::default())
-        .await?;
-    let metadata = client.metadata().await;
-    if let Err(f) = &outcome.result {
-        bail!("the sudo call failed: {f}");
-    }
-    for event in &outcome.events {
-        if let phala_runtime::RuntimeEvent::Sudo(sudo::Event::Sudid {
-            sudo_result: Err(e),
-        }) = event
-        {
-            bail!(
-                "root's call failed in block #{}: {}",
-                outcome.block_number,
-                phala_client::DispatchFailure::new(*e, &metadata).description()
-            );
-        }
-    }
-    crate::outln!(
-        "Done in block #{} ({}).",
-        outcome.block_number,
-        outcome.block_hash
-    );
-    Ok(outcome.events)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -303,6 +303,23 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
         (a.channel().await.state == open && b.channel().await.state == open).then_some(())
     })
     .await;
+    // A second client of B on A, which no channel uses: the relayer keeps relaying channel
+    // 0 over its own client 0 (it once followed the newest client instead, and stalled).
+    let out = ok(
+        &a_url,
+        &[
+            "bridge",
+            "client",
+            "create",
+            "--counterparty",
+            &b_url,
+            "--sudo",
+            "--suri",
+            "//Alice",
+        ],
+    );
+    assert!(out.contains("client 0 already follows that chain"), "{out}");
+    assert!(out.contains("Client 1 created"), "{out}");
     let channels = ok(&a_url, &["bridge", "channel", "list"]);
     assert!(
         channels.contains("channel 0 ↔ their channel 0 over client 0: open"),

@@ -1,5 +1,6 @@
-//! A relayer between two phala chains: it moves each chain's client of the other forward,
-//! confirms channel ends, delivers packets and carries acknowledgements back.
+//! A relayer between two phala chains: for every channel end on either chain, it moves the
+//! end's own client of the other chain forward, confirms the end, delivers packets and
+//! carries acknowledgements back.
 //!
 //! It keeps no state of its own: every pass reads what is pending from both chains'
 //! finalized state, so a relayer killed at any point and started again picks up exactly
@@ -10,12 +11,12 @@
 use std::time::Duration;
 
 use phala_keys::Sr25519Pair;
-use phala_primitives::{BlockNumber, H256};
+use phala_primitives::BlockNumber;
 use phala_runtime::RuntimeCall;
 use phala_runtime::bounded::BoundedBytes;
 use phala_runtime::modules::bridge::{
-    self, ChannelEnd, ChannelId, ChannelState, ClientId, ClientState, Packet, ack_key, channel_key,
-    client_key, packet_key,
+    self, ChannelEnd, ChannelId, ChannelState, ClientId, ClientState, ClientStatus, Packet,
+    ack_key, channel_key, client_key, packet_key,
 };
 
 use crate::tx::{TxOptions, TxProgress};
@@ -26,14 +27,6 @@ pub const MAX_BATCH: usize = 48;
 /// How far below a head the relayer looks for a block with its own certificate.
 const CERTIFIED_SEARCH: u32 = 32;
 
-/// One chain as the relayer sees it.
-#[derive(Clone)]
-pub struct Side {
-    pub client: Client,
-    /// This chain's client of the other chain.
-    pub client_id: ClientId,
-}
-
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RelayReport {
@@ -41,8 +34,9 @@ pub struct RelayReport {
     pub channels_confirmed: u32,
     pub packets_delivered: u32,
     pub acks_delivered: u32,
-    /// Transactions a chain refused or that failed there (a racing relayer, say), each
-    /// with its reason.
+    /// Transactions another relayer's beat to it: the work was done, by someone else.
+    pub raced: u32,
+    /// Transactions a chain refused or that failed there, each with its reason.
     pub failures: Vec<String>,
 }
 
@@ -68,6 +62,7 @@ impl RelayReport {
             .packets_delivered
             .saturating_add(other.packets_delivered);
         self.acks_delivered = self.acks_delivered.saturating_add(other.acks_delivered);
+        self.raced = self.raced.saturating_add(other.raced);
         self.failures.extend(other.failures);
     }
 
@@ -95,146 +90,131 @@ enum Work {
     Acknowledge,
 }
 
+/// One way across: `to`'s client `client` follows `from`; what `from` stores is proven
+/// to `to` against it.
+struct Link<'a> {
+    from: &'a Client,
+    to: &'a Client,
+    client: ClientId,
+}
+
 /// A relayer between chains `a` and `b`, paying its fees with `signer` on both.
 pub struct Relayer {
-    a: Side,
-    b: Side,
+    a: Client,
+    b: Client,
     signer: Sr25519Pair,
 }
 
-/// This chain's client of the chain with `genesis`, if it has one that is not frozen.
-async fn client_of(client: &Client, genesis: H256) -> Result<Option<ClientId>, ClientError> {
-    let clients = client.bridge_clients(None).await?;
-    Ok(clients
-        .into_iter()
-        .filter(|(_, c)| c.genesis_hash == genesis)
-        .filter(|(_, c)| c.status == bridge::ClientStatus::Active)
-        .map(|(id, _)| id)
-        .next_back())
-}
-
 impl Relayer {
-    /// Finds each chain's client of the other (the newest active one).
+    /// A relayer between two different chains.
     pub async fn new(a: Client, b: Client, signer: Sr25519Pair) -> Result<Relayer, ClientError> {
-        let missing = |on: &Client, of: &Client| ClientError::BadResponse {
-            method: "Bridge.Clients".into(),
-            reason: format!(
-                "the chain at {} has no active client of the chain at {} (genesis {}); \
-                 create one with `phala bridge client create`",
-                on.url(),
-                of.url(),
-                of.genesis_hash()
-            ),
-        };
-        let on_a = client_of(&a, b.genesis_hash())
-            .await?
-            .ok_or_else(|| missing(&a, &b))?;
-        let on_b = client_of(&b, a.genesis_hash())
-            .await?
-            .ok_or_else(|| missing(&b, &a))?;
-        Ok(Relayer {
-            a: Side {
-                client: a,
-                client_id: on_a,
-            },
-            b: Side {
-                client: b,
-                client_id: on_b,
-            },
-            signer,
-        })
+        if a.genesis_hash() == b.genesis_hash() {
+            return Err(ClientError::BadResponse {
+                method: "chain_getBlockHash".into(),
+                reason: format!(
+                    "{} and {} are nodes of the same chain (genesis {}): a bridge joins two",
+                    a.url(),
+                    b.url(),
+                    a.genesis_hash()
+                ),
+            });
+        }
+        Ok(Relayer { a, b, signer })
     }
 
-    pub fn sides(&self) -> (&Side, &Side) {
+    pub fn chains(&self) -> (&Client, &Client) {
         (&self.a, &self.b)
     }
 
-    /// One pass both ways: confirm channel ends, deliver packets, carry acknowledgements.
+    /// One pass both ways: for each client that a channel end sits on, confirm the ends,
+    /// deliver packets, carry acknowledgements, and keep the client fresh.
     pub async fn step(&self) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
-        for (src, dst) in [(&self.a, &self.b), (&self.b, &self.a)] {
-            // One direction's trouble (a node that lies or is away, a dead client) is
-            // reported and does not stop the other's work.
-            if !self.usable(dst, &mut report).await {
-                continue;
-            }
-            for result in [
-                self.confirm_channels(src, dst).await,
-                self.deliver(src, dst).await,
-                self.acknowledge(src, dst).await,
-                self.refresh(src, dst).await,
-            ] {
-                match result {
-                    Ok(r) => report.merge(r),
-                    Err(e) => report.failures.push(format!("{}: {e}", dst.client.url())),
+        for (from, to) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            // One link's trouble (a node that lies or is away, a dead client) is reported
+            // and does not stop the others.
+            let clients = match Self::clients_used(from, to, &mut report).await {
+                Ok(c) => c,
+                Err(e) => {
+                    report.failures.push(format!("{}: {e}", to.url()));
+                    continue;
+                }
+            };
+            for client in clients {
+                let link = Link { from, to, client };
+                for result in [
+                    self.confirm_channels(&link).await,
+                    self.deliver(&link).await,
+                    self.acknowledge(&link).await,
+                    self.refresh(&link).await,
+                ] {
+                    match result {
+                        Ok(r) => report.merge(r),
+                        Err(e) => report.failures.push(format!("{}: {e}", to.url())),
+                    }
                 }
             }
         }
         Ok(report)
     }
 
-    /// Whether `dst`'s client of the other chain can still be moved: not frozen, and not
-    /// expired by `dst`'s own clock. A dead client needs governance (`recoverClient`), and
-    /// every transaction sent to it would only pay a fee to fail.
-    async fn usable(&self, dst: &Side, report: &mut RelayReport) -> bool {
-        let state = match dst.client.bridge_client(dst.client_id, None).await {
-            Ok(Some(state)) => state,
-            Ok(None) => {
-                report.failures.push(format!(
-                    "{}: client {} is gone",
-                    dst.client.url(),
-                    dst.client_id
-                ));
-                return false;
-            }
-            Err(e) => {
-                report.failures.push(format!("{}: {e}", dst.client.url()));
-                return false;
-            }
-        };
-        let now: u64 = dst
-            .client
+    /// The clients of `from` on `to` that channel ends sit on and that can still move:
+    /// not frozen, and not expired by `to`'s own clock. A dead client needs governance
+    /// (`recoverClient`); every transaction sent to it would only pay a fee to fail.
+    async fn clients_used(
+        from: &Client,
+        to: &Client,
+        report: &mut RelayReport,
+    ) -> Result<Vec<ClientId>, ClientError> {
+        let at = to.finalized_head().await?.1;
+        let clients = to.bridge_clients(Some(at)).await?;
+        let ends = to.bridge_channels(Some(at)).await?;
+        let now: u64 = to
             .storage_decoded(
                 "Timestamp.Now",
                 &phala_runtime::modules::timestamp::NOW.key(),
-                None,
+                Some(at),
             )
-            .await
-            .ok()
-            .flatten()
+            .await?
             .unwrap_or(0);
-        let expired = now
-            > state
-                .latest_timestamp
-                .saturating_add(state.trusting_period_ms);
-        if let bridge::ClientStatus::Frozen { height } = state.status {
-            report.failures.push(format!(
-                "{}: client {} is frozen at #{height}; governance must recover it",
-                dst.client.url(),
-                dst.client_id
-            ));
-            return false;
+        let mut used = Vec::new();
+        for (id, state) in clients {
+            if state.genesis_hash != from.genesis_hash()
+                || !ends.iter().any(|(_, e)| e.client == id)
+            {
+                continue;
+            }
+            let expired = now
+                > state
+                    .latest_timestamp
+                    .saturating_add(state.trusting_period_ms);
+            if let ClientStatus::Frozen { height } = state.status {
+                report.failures.push(format!(
+                    "{}: client {id} is frozen at #{height}; governance must recover it \
+                     (bridge.recoverClient)",
+                    to.url()
+                ));
+            } else if expired {
+                report.failures.push(format!(
+                    "{}: client {id} expired; governance must recover it (bridge.recoverClient)",
+                    to.url()
+                ));
+            } else {
+                used.push(id);
+            }
         }
-        if expired {
-            report.failures.push(format!(
-                "{}: client {} expired; governance must recover it",
-                dst.client.url(),
-                dst.client_id
-            ));
-            return false;
-        }
-        true
+        Ok(used)
     }
 
-    /// Keeps `dst`'s client of `src` from expiring while nothing crosses: once a third of
-    /// its trusting period has passed since its last header, it is moved to `src`'s head.
-    async fn refresh(&self, src: &Side, dst: &Side) -> Result<RelayReport, ClientError> {
+    /// Keeps a client from expiring while nothing crosses: once a third of its trusting
+    /// period has passed since its last header, it is moved to the other chain's head.
+    async fn refresh(&self, link: &Link<'_>) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
-        let Some(state) = dst.client.bridge_client(dst.client_id, None).await? else {
+        let Some(state) = link.to.bridge_client(link.client, None).await? else {
             return Ok(report);
         };
-        let src_now: u64 = src
-            .client
+        let from_now: u64 = link
+            .from
             .storage_decoded(
                 "Timestamp.Now",
                 &phala_runtime::modules::timestamp::NOW.key(),
@@ -245,34 +225,38 @@ impl Relayer {
         let stale_after = state
             .latest_timestamp
             .saturating_add(state.trusting_period_ms / 3);
-        if src_now <= stale_after {
+        if from_now <= stale_after {
             return Ok(report);
         }
-        let (_, calls) = self.updates(src, dst).await?;
+        let (_, calls) = self.updates(link).await?;
         let updates = calls.len();
         if updates > 0 {
-            let ok = self.submit_all(&dst.client, calls, &mut report).await?;
+            let ok = self.submit_all(link.to, calls, &mut report).await?;
             report.tally(&ok, updates, Work::Confirm);
         }
         Ok(report)
     }
 
-    /// Moves each chain's client of the other to the other's finalized head, nothing more.
+    /// Moves every client that a channel end sits on to the other chain's finalized head,
+    /// nothing more.
     pub async fn update_once(&self) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
-        for (src, dst) in [(&self.a, &self.b), (&self.b, &self.a)] {
-            let (_, calls) = self.updates(src, dst).await?;
-            if calls.is_empty() {
-                continue;
+        for (from, to) in [(&self.a, &self.b), (&self.b, &self.a)] {
+            for client in Self::clients_used(from, to, &mut report).await? {
+                let link = Link { from, to, client };
+                let (_, calls) = self.updates(&link).await?;
+                if calls.is_empty() {
+                    continue;
+                }
+                let updates = calls.len();
+                let ok = self.submit_all(to, calls, &mut report).await?;
+                report.tally(&ok, updates, Work::Confirm);
             }
-            let updates = calls.len();
-            let ok = self.submit_all(&dst.client, calls, &mut report).await?;
-            report.tally(&ok, updates, Work::Confirm);
         }
         Ok(report)
     }
 
-    /// Passes until `stop` resolves, waiting `interval` after an idle one.
+    /// Passes until `stop` resolves, waiting `interval` after a pass that landed nothing.
     pub async fn run(
         &self,
         interval: Duration,
@@ -295,35 +279,34 @@ impl Relayer {
         }
     }
 
-    /// The channel ends on `dst` over its client of `src`.
-    async fn ends_on(dst: &Side) -> Result<Vec<(ChannelId, ChannelEnd)>, ClientError> {
-        let at = dst.client.finalized_head().await?.1;
-        Ok(dst
-            .client
+    /// The channel ends on `link.to` that sit on `link.client`.
+    async fn ends(link: &Link<'_>) -> Result<Vec<(ChannelId, ChannelEnd)>, ClientError> {
+        let at = link.to.finalized_head().await?.1;
+        Ok(link
+            .to
             .bridge_channels(Some(at))
             .await?
             .into_iter()
-            .filter(|(_, end)| end.client == dst.client_id)
+            .filter(|(_, end)| end.client == link.client)
             .collect())
     }
 
-    /// Moves `dst`'s client of `src` to `src`'s newest certified block, crossing epoch
-    /// boundaries one at a time. Submits nothing if it is already there. Returns the
-    /// height the client will be at once the submitted updates land, and the updates.
+    /// Moves the link's client to `from`'s newest certified block, crossing epoch
+    /// boundaries one at a time. Returns the height the client will be at once the
+    /// updates land, and the updates (none if it is already there).
     async fn updates(
         &self,
-        src: &Side,
-        dst: &Side,
+        link: &Link<'_>,
     ) -> Result<(BlockNumber, Vec<RuntimeCall>), ClientError> {
-        let state: ClientState = dst
-            .client
-            .bridge_client(dst.client_id, None)
-            .await?
-            .ok_or_else(|| ClientError::BadResponse {
-                method: "Bridge.Clients".into(),
-                reason: format!("client {} is gone", dst.client_id),
-            })?;
-        let (head, _) = src.client.finalized_head().await?;
+        let state: ClientState =
+            link.to
+                .bridge_client(link.client, None)
+                .await?
+                .ok_or_else(|| ClientError::BadResponse {
+                    method: "Bridge.Clients".into(),
+                    reason: format!("client {} is gone", link.client),
+                })?;
+        let (head, _) = link.from.finalized_head().await?;
         let mut calls = Vec::new();
         let mut at = state.latest_height;
         let mut epoch_last = state.epoch_last;
@@ -333,24 +316,24 @@ impl Relayer {
             let target = if head >= epoch_last {
                 epoch_last
             } else {
-                match self.certified_at_or_below(src, head, at).await? {
+                match Self::certified_at_or_below(link.from, head, at).await? {
                     Some(n) => n,
                     None => break,
                 }
             };
-            let Some(update) = src.client.bridge_header_update(target).await? else {
+            let Some(update) = link.from.bridge_header_update(target).await? else {
                 break;
             };
             calls.push(RuntimeCall::Bridge(bridge::Call::update_client {
-                client: dst.client_id,
+                client: link.client,
                 header: bounded(parity_scale_codec::Encode::encode(&update.header))?,
                 certificate: bounded(update.certificate)?,
                 timestamp_proof: update.timestamp_proof,
             }));
             at = target;
             if target == epoch_last {
-                let hash = src.client.block_hash(target.saturating_add(1)).await?;
-                let schedule = src.client.epoch_schedule(hash).await?;
+                let hash = link.from.block_hash(target.saturating_add(1)).await?;
+                let schedule = link.from.epoch_schedule(hash).await?;
                 match schedule.containing(target.saturating_add(1)) {
                     Some(next) => epoch_last = next.last,
                     None => break,
@@ -362,15 +345,14 @@ impl Relayer {
 
     /// The highest block in `(floor, head]` with a certificate of its own.
     async fn certified_at_or_below(
-        &self,
-        src: &Side,
+        from: &Client,
         head: BlockNumber,
         floor: BlockNumber,
     ) -> Result<Option<BlockNumber>, ClientError> {
         let mut n = head;
         while n > floor && head.saturating_sub(n) < CERTIFIED_SEARCH {
-            if let Some(hash) = src.client.block_hash(n).await?
-                && src.client.finality_proof(hash).await?.is_some()
+            if let Some(hash) = from.block_hash(n).await?
+                && from.finality_proof(hash).await?.is_some()
             {
                 return Ok(Some(n));
             }
@@ -379,10 +361,10 @@ impl Relayer {
         Ok(None)
     }
 
-    /// Opens `dst`'s ends in `Init` whose other end exists on `src`.
-    async fn confirm_channels(&self, src: &Side, dst: &Side) -> Result<RelayReport, ClientError> {
+    /// Opens `to`'s ends in `Init` whose other end exists on `from`, naming them.
+    async fn confirm_channels(&self, link: &Link<'_>) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
-        let waiting: Vec<_> = Self::ends_on(dst)
+        let waiting: Vec<_> = Self::ends(link)
             .await?
             .into_iter()
             .filter(|(_, end)| end.state == ChannelState::Init)
@@ -390,22 +372,29 @@ impl Relayer {
         if waiting.is_empty() {
             return Ok(report);
         }
-        let (height, mut calls) = self.updates(src, dst).await?;
-        let hash = src.client.block_hash(height).await?;
+        let (height, mut calls) = self.updates(link).await?;
+        let hash = link.from.block_hash(height).await?;
         let updates = calls.len();
         for (id, end) in waiting {
-            let Some(theirs) = src
-                .client
+            let Some(theirs) = link
+                .from
                 .bridge_channel(end.counterparty_channel, hash)
                 .await?
             else {
                 continue;
             };
             if theirs.counterparty_channel != id {
+                report.failures.push(format!(
+                    "{}: channel {id} names their channel {}, which names channel {} here: \
+                     they will never open",
+                    link.to.url(),
+                    end.counterparty_channel,
+                    theirs.counterparty_channel
+                ));
                 continue;
             }
-            let proof = src
-                .client
+            let proof = link
+                .from
                 .bridge_proof(
                     height,
                     &[
@@ -423,67 +412,65 @@ impl Relayer {
         if calls.len() == updates {
             return Ok(report);
         }
-        let ok = self.submit_all(&dst.client, calls, &mut report).await?;
+        let ok = self.submit_all(link.to, calls, &mut report).await?;
         report.tally(&ok, updates, Work::Confirm);
         Ok(report)
     }
 
-    /// Delivers `src`'s packets that `dst` has not received, in order.
-    async fn deliver(&self, src: &Side, dst: &Side) -> Result<RelayReport, ClientError> {
+    /// Delivers `from`'s packets that `to` has not received, in order.
+    async fn deliver(&self, link: &Link<'_>) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
         let mut wanted = Vec::new();
-        let src_head = src.client.finalized_head().await?.1;
-        for (id, end) in Self::ends_on(dst).await? {
-            if end.state != ChannelState::Open {
+        let from_head = link.from.finalized_head().await?.1;
+        for (_, end) in Self::ends(link).await? {
+            if end.state == ChannelState::Init {
                 continue;
             }
-            let Some(theirs) = src
-                .client
-                .bridge_channel(end.counterparty_channel, Some(src_head))
+            let Some(theirs) = link
+                .from
+                .bridge_channel(end.counterparty_channel, Some(from_head))
                 .await?
             else {
                 continue;
             };
             if end.next_recv < theirs.next_send {
-                wanted.push((id, end, theirs));
+                wanted.push(end);
             }
         }
         if wanted.is_empty() {
             return Ok(report);
         }
-        let (height, mut calls) = self.updates(src, dst).await?;
+        let (height, mut calls) = self.updates(link).await?;
         let updates = calls.len();
-        let at = src.client.block_hash(height).await?;
-        for (_, end, _) in wanted {
+        let at = link.from.block_hash(height).await?;
+        for end in wanted {
             let mut seq = end.next_recv;
             while calls.len() < MAX_BATCH {
-                let Some(packet) = src
-                    .client
+                let Some(packet) = link
+                    .from
                     .bridge_packet(end.counterparty_channel, seq, at)
                     .await?
                 else {
                     break;
                 };
-                calls.push(self.recv_call(src, &packet, height).await?);
+                calls.push(Self::recv_call(link.from, &packet, height).await?);
                 seq = seq.saturating_add(1);
             }
         }
         if calls.len() == updates {
             return Ok(report);
         }
-        let ok = self.submit_all(&dst.client, calls, &mut report).await?;
+        let ok = self.submit_all(link.to, calls, &mut report).await?;
         report.tally(&ok, updates, Work::Deliver);
         Ok(report)
     }
 
     async fn recv_call(
-        &self,
-        src: &Side,
+        from: &Client,
         packet: &Packet,
         height: BlockNumber,
     ) -> Result<RuntimeCall, ClientError> {
-        let proof = src
-            .client
+        let proof = from
             .bridge_proof(
                 height,
                 &[packet_key(packet.source_channel, packet.sequence)],
@@ -496,18 +483,18 @@ impl Relayer {
         }))
     }
 
-    /// Carries `dst`'s acknowledgements of packets `src` sent back to `src`, in order.
-    async fn acknowledge(&self, src: &Side, dst: &Side) -> Result<RelayReport, ClientError> {
+    /// Carries `from`'s acknowledgements of packets `to` sent back to `to`, in order.
+    async fn acknowledge(&self, link: &Link<'_>) -> Result<RelayReport, ClientError> {
         let mut report = RelayReport::default();
-        let dst_head = dst.client.finalized_head().await?.1;
+        let from_head = link.from.finalized_head().await?.1;
         let mut wanted = Vec::new();
-        for (id, end) in Self::ends_on(src).await? {
+        for (id, end) in Self::ends(link).await? {
             if end.state == ChannelState::Init || end.next_ack >= end.next_send {
                 continue;
             }
-            let Some(theirs) = dst
-                .client
-                .bridge_channel(end.counterparty_channel, Some(dst_head))
+            let Some(theirs) = link
+                .from
+                .bridge_channel(end.counterparty_channel, Some(from_head))
                 .await?
             else {
                 continue;
@@ -519,26 +506,25 @@ impl Relayer {
         if wanted.is_empty() {
             return Ok(report);
         }
-        // `src` proves `dst`'s acknowledgements: its client of `dst` moves.
-        let (height, mut calls) = self.updates(dst, src).await?;
+        let (height, mut calls) = self.updates(link).await?;
         let updates = calls.len();
-        let at = dst.client.block_hash(height).await?;
-        let src_head = src.client.finalized_head().await?.1;
+        let at = link.from.block_hash(height).await?;
+        let to_head = link.to.finalized_head().await?.1;
         for (id, end) in wanted {
             let mut seq = end.next_ack;
             while calls.len() < MAX_BATCH {
-                let Some(ack) = dst
-                    .client
+                let Some(ack) = link
+                    .from
                     .bridge_ack(end.counterparty_channel, seq, at)
                     .await?
                 else {
                     break;
                 };
-                let Some(packet) = src.client.bridge_packet(id, seq, Some(src_head)).await? else {
+                let Some(packet) = link.to.bridge_packet(id, seq, Some(to_head)).await? else {
                     break;
                 };
-                let proof = dst
-                    .client
+                let proof = link
+                    .from
                     .bridge_proof(height, &[ack_key(end.counterparty_channel, seq)])
                     .await?;
                 calls.push(RuntimeCall::Bridge(bridge::Call::acknowledge_packet {
@@ -553,7 +539,7 @@ impl Relayer {
         if calls.len() == updates {
             return Ok(report);
         }
-        let ok = self.submit_all(&src.client, calls, &mut report).await?;
+        let ok = self.submit_all(link.to, calls, &mut report).await?;
         report.tally(&ok, updates, Work::Acknowledge);
         Ok(report)
     }
@@ -594,6 +580,10 @@ impl Relayer {
             match p.wait_finalized().await {
                 Ok(outcome) => match outcome.result {
                     Ok(()) => ok.push(true),
+                    Err(failure) if is_race(&failure.to_string()) => {
+                        report.raced = report.raced.saturating_add(1);
+                        ok.push(false);
+                    }
                     Err(failure) => {
                         report.failures.push(format!(
                             "{}: block #{}: {}",
@@ -612,6 +602,19 @@ impl Relayer {
         }
         Ok(ok)
     }
+}
+
+/// Whether a failure only says another relayer got there first.
+fn is_race(failure: &str) -> bool {
+    [
+        "Bridge.AlreadyReceived",
+        "Bridge.AlreadyAcknowledged",
+        "Bridge.HeaderKnown",
+        "Bridge.ChannelNotInit",
+        "Bridge.HeaderNotNext",
+    ]
+    .iter()
+    .any(|name| failure.contains(name))
 }
 
 fn bounded<const N: u32>(bytes: Vec<u8>) -> Result<BoundedBytes<N>, ClientError> {

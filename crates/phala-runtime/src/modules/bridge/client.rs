@@ -122,23 +122,10 @@ pub(super) fn create(
     if time.saturating_add(trusting_period_ms) <= timestamp::now(ext) {
         return Err(Error::ClientExpired);
     }
-    let hash = header.hash();
-    client.latest_height = header.number;
-    client.latest_hash = hash;
-    client.latest_timestamp = time;
     let id = NEXT_CLIENT_ID.get_or_default(ext);
     let next = id.checked_add(1).ok_or(Error::Overflow)?;
     NEXT_CLIENT_ID.put(ext, &next);
-    store_consensus(
-        ext,
-        id,
-        header.number,
-        &ConsensusState {
-            hash,
-            state_root: header.state_root,
-            timestamp: time,
-        },
-    );
+    accept(ext, id, &mut client, &header, time);
     ext.deposit_event(Event::ClientCreated {
         client: id,
         genesis_hash: client.genesis_hash,
@@ -214,6 +201,24 @@ pub(super) fn recover(ext: &mut Ext, id: ClientId, substitute: ClientId) -> Resu
         height: new.latest_height,
     });
     Ok(())
+}
+
+/// Makes a verified header the client's head and keeps what proofs are checked against.
+fn accept(ext: &mut Ext, id: ClientId, client: &mut ClientState, header: &Header, time: u64) {
+    let hash = header.hash();
+    client.latest_height = header.number;
+    client.latest_hash = hash;
+    client.latest_timestamp = time;
+    store_consensus(
+        ext,
+        id,
+        header.number,
+        &ConsensusState {
+            hash,
+            state_root: header.state_root,
+            timestamp: time,
+        },
+    );
 }
 
 /// Keeps the newest consensus states only: a relayer proves against a recent one.
@@ -294,19 +299,7 @@ pub(super) fn update(
     client.epoch_first = state.epoch_first;
     client.epoch_last = state.epoch_last;
     client.committee = crate::bounded::BoundedVec::new(state.committee).ok_or(Error::BadHeader)?;
-    client.latest_height = header.number;
-    client.latest_hash = hash;
-    client.latest_timestamp = time;
-    store_consensus(
-        ext,
-        id,
-        header.number,
-        &ConsensusState {
-            hash,
-            state_root: header.state_root,
-            timestamp: time,
-        },
-    );
+    accept(ext, id, &mut client, header, time);
     CLIENTS.insert(ext, &id, &client);
     ext.deposit_event(Event::ClientUpdated {
         client: id,
