@@ -131,25 +131,31 @@ async fn main() {
             let to = receiver.clone();
             tasks.push(tokio::spawn(async move {
                 let mut nonce = a.next_nonce(&key.account_id()).await.unwrap();
-                let mut watching = Vec::new();
-                for _ in 0..share {
-                    let options = TxOptions {
-                        nonce: Some(nonce),
-                        ..TxOptions::default()
-                    };
-                    let tx = a
-                        .sign(transfer(&to, now_ms()), &key, options)
-                        .await
-                        .unwrap();
-                    watching.push(a.submit_and_watch(&tx).await.unwrap());
-                    nonce += 1;
-                }
-                for w in watching {
-                    w.wait_finalized()
-                        .await
-                        .unwrap()
-                        .result
-                        .expect("a transfer failed");
+                let mut left = share;
+                // Waves within the pool's 64 transactions per sender.
+                while left > 0 {
+                    let wave = left.min(60);
+                    let mut watching = Vec::new();
+                    for _ in 0..wave {
+                        let options = TxOptions {
+                            nonce: Some(nonce),
+                            ..TxOptions::default()
+                        };
+                        let tx = a
+                            .sign(transfer(&to, now_ms()), &key, options)
+                            .await
+                            .unwrap();
+                        watching.push(a.submit_and_watch(&tx).await.unwrap());
+                        nonce += 1;
+                    }
+                    for w in watching {
+                        w.wait_finalized()
+                            .await
+                            .unwrap()
+                            .result
+                            .expect("a transfer failed");
+                    }
+                    left -= wave;
                 }
             }));
         }
