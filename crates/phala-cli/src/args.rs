@@ -128,8 +128,23 @@ pub fn h256(flag: &str, input: &str) -> anyhow::Result<H256> {
     H256::from_hex(input).map_err(|e| anyhow!("{flag} {input:?}: {e}"))
 }
 
-/// A loopback port nothing listens on right now.
+/// A loopback port nothing listens on right now, drawn below Linux's ephemeral range
+/// (32768–60999): a port the kernel picked from that range can be taken as the local end of
+/// any outgoing connection between this call and the server's own bind, which then fails
+/// (a devnet's worker lost its API port that way while other processes were busy). Falls
+/// back to the kernel's choice if nothing below is free.
 pub fn free_port() -> anyhow::Result<u16> {
+    use std::hash::{BuildHasher, RandomState};
+    let seed = RandomState::new();
+    for attempt in 0u64..256 {
+        // 10000–19999: below the ephemeral range, and apart from the 20000–31999 the
+        // tests draw from for the processes they start.
+        let offset = u16::try_from(seed.hash_one(attempt) % 10_000).unwrap_or(0);
+        let port = 10_000u16.saturating_add(offset);
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let listener =
         TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())

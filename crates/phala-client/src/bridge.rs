@@ -128,12 +128,14 @@ impl Client {
         sequence: Sequence,
         at: Option<H256>,
     ) -> Result<Option<Ack>, ClientError> {
-        self.storage_decoded(
-            "a Bridge.Acks entry",
-            &bridge::ACKS.key(&channel, &sequence),
-            at,
-        )
-        .await
+        Ok(self
+            .storage_decoded::<bridge::AckRecord>(
+                "a Bridge.Acks entry",
+                &bridge::ACKS.key(&channel, &sequence),
+                at,
+            )
+            .await?
+            .map(|record| record.ack))
     }
 
     /// The bridged assets this chain has minted, by id.

@@ -6,8 +6,8 @@ use phala_primitives::BlockNumber;
 
 use super::client::{self, active_client};
 use super::{
-    ACKS, Ack, CHANNELS, ChannelEnd, ChannelId, ChannelState, ClientState, Error, Event,
-    NEXT_CHANNEL_ID, PACKETS, Packet, PacketData, Proof, Sequence, Timeout, transfer,
+    ACKS, Ack, AckRecord, CHANNELS, ChannelEnd, ChannelId, ChannelState, ClientState, Error, Event,
+    NEXT_CHANNEL_ID, PACKETS, Packet, PacketData, Proof, Sequence, Timeout, packet_hash, transfer,
 };
 use crate::Ext;
 use crate::bounded::BoundedBytes;
@@ -207,7 +207,15 @@ pub(super) fn recv(
             Err(e) => error(e),
         }
     };
-    ACKS.insert(ext, &packet.dest_channel, &packet.sequence, &ack);
+    ACKS.insert(
+        ext,
+        &packet.dest_channel,
+        &packet.sequence,
+        &AckRecord {
+            packet: packet_hash(packet),
+            ack: ack.clone(),
+        },
+    );
     ext.deposit_event(Event::PacketReceived {
         channel: packet.dest_channel,
         sequence: packet.sequence,
@@ -254,7 +262,11 @@ pub(super) fn acknowledge(
         height,
         proof,
         &ack_key(packet.dest_channel, packet.sequence),
-        &ack.encode(),
+        &AckRecord {
+            packet: packet_hash(packet),
+            ack: ack.clone(),
+        }
+        .encode(),
     )?;
     PACKETS.remove(ext, &packet.source_channel, &packet.sequence);
     end.next_ack = end.next_ack.checked_add(1).ok_or(Error::Overflow)?;

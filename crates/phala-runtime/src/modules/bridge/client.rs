@@ -177,10 +177,13 @@ pub(super) fn recover(ext: &mut Ext, id: ClientId, substitute: ClientId) -> Resu
         return Err(Error::ClientActive);
     }
     let new = active_client(ext, substitute).map_err(|_| Error::BadSubstitute)?;
-    if id == substitute
-        || new.genesis_hash != old.genesis_hash
-        || new.latest_height <= old.latest_height
-    {
+    // A frozen client's head may be a forger's, set as high as they liked: the substitute
+    // need only be past the height where the committee was caught.
+    let floor = match old.status {
+        ClientStatus::Frozen { height } => height.min(old.latest_height),
+        _ => old.latest_height,
+    };
+    if id == substitute || new.genesis_hash != old.genesis_hash || new.latest_height <= floor {
         return Err(Error::BadSubstitute);
     }
     for height in CONSENSUS_HEIGHTS.get_or_default(ext, &id).iter() {

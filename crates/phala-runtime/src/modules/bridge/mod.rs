@@ -259,6 +259,21 @@ impl Ack {
     }
 }
 
+/// An acknowledgement as the receiver stores it: bound to the packet it answers, so the
+/// sender takes it only for that very packet (after a client recovery, the receiver may
+/// have answered a forged packet at the same sequence).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct AckRecord {
+    /// `packet_hash` of the packet received.
+    pub packet: H256,
+    pub ack: Ack,
+}
+
+/// The hash an acknowledgement is bound to: `blake2_256(SCALE(packet))`.
+pub fn packet_hash(packet: &Packet) -> H256 {
+    H256(phala_primitives::hashing::blake2_256(&packet.encode()))
+}
+
 /// A bridged asset: what its trace is and how much of it exists here.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct AssetInfo {
@@ -325,7 +340,7 @@ pub const PACKETS: StorageDoubleMap<ChannelId, Sequence, Packet> = StorageDouble
     Query::Optional,
     &[" Packets sent and not yet acknowledged: what the receiver proves."],
 );
-pub const ACKS: StorageDoubleMap<ChannelId, Sequence, Ack> = StorageDoubleMap::new(
+pub const ACKS: StorageDoubleMap<ChannelId, Sequence, AckRecord> = StorageDoubleMap::new(
     MODULE,
     "Acks",
     Hasher::Twox64Concat,

@@ -125,7 +125,8 @@ impl Pair {
         let (receiver, sender) = self.ends(back);
         let ack = ACKS
             .get(&receiver.ext(), &packet.dest_channel, &packet.sequence)
-            .expect("no ack");
+            .expect("no ack")
+            .ack;
         let h = sender.client(0).latest_height;
         let proof = receiver.proof(h, &[ack_key(packet.dest_channel, packet.sequence)]);
         sender
@@ -297,7 +298,7 @@ fn a_packet_past_its_timeout_is_refunded_and_the_channel_goes_on() {
     }
     p.deliver(Dir::AtoB, &late).unwrap();
     assert_eq!(
-        ACKS.get(&p.b.ext(), &0, &late.sequence),
+        ACKS.get(&p.b.ext(), &0, &late.sequence).map(|r| r.ack),
         Some(Ack::TimedOut)
     );
     assert_eq!(
@@ -479,7 +480,7 @@ fn an_invalid_transfer_gets_an_error_ack_and_a_refund_without_side_effects() {
     );
     let packet = p.b.pending_packets(0)[0].clone();
     p.deliver(Dir::BtoA, &packet).unwrap();
-    let ack = ACKS.get(&p.a.ext(), &0, &packet.sequence).unwrap();
+    let ack = ACKS.get(&p.a.ext(), &0, &packet.sequence).unwrap().ack;
     assert_eq!(
         ack,
         Ack::Error(BoundedBytes::new(b"CannotReceive".to_vec()).unwrap())
@@ -808,7 +809,7 @@ proptest! {
                             prop_assert_eq!(result, Err(bridge_error(Error::AlreadyReceived)));
                         } else {
                             prop_assert!(result.is_ok(), "{:?}", result);
-                            let ack = ACKS.get(&p.ends(d).1.ext(), &0, &packet.sequence).unwrap();
+                            let ack = ACKS.get(&p.ends(d).1.ext(), &0, &packet.sequence).unwrap().ack;
                             prop_assert!(received.insert((dir, packet.sequence), ack).is_none(), "received twice");
                         }
                     }
@@ -871,7 +872,7 @@ fn a_closed_end_answers_packets_with_an_error_so_the_sender_is_refunded() {
     let packet = p.b.pending_packets(0)[0].clone();
     p.deliver(Dir::BtoA, &packet).unwrap();
     assert_eq!(
-        ACKS.get(&p.a.ext(), &0, &packet.sequence),
+        ACKS.get(&p.a.ext(), &0, &packet.sequence).map(|r| r.ack),
         Some(Ack::Error(
             BoundedBytes::new(b"ChannelClosed".to_vec()).unwrap()
         ))
@@ -991,7 +992,7 @@ fn a_counterparty_cannot_pass_off_an_asset_under_a_misleading_name_or_pay_an_esc
         let packet = forge(&mut p, base, receiver);
         p.deliver(Dir::AtoB, &packet).unwrap();
         assert_eq!(
-            ACKS.get(&p.b.ext(), &0, &packet.sequence),
+            ACKS.get(&p.b.ext(), &0, &packet.sequence).map(|r| r.ack),
             Some(Ack::Error(
                 BoundedBytes::new(error.as_bytes().to_vec()).unwrap()
             )),
@@ -1100,5 +1101,32 @@ fn headers_dated_in_the_future_and_clients_born_expired_are_refused() {
             trusting_period_ms: 86_400_000,
         }),
         Err(bridge_error(Error::BadHeader))
+    );
+}
+
+#[test]
+fn an_acknowledgement_answers_only_the_packet_it_was_written_for() {
+    let mut p = Pair::new();
+    let h = p.b.height() + 1_000;
+    p.send(true, "//Alice", "//Bob", None, 5 * PHA, timeout_in(h))
+        .unwrap();
+    let real = p.a.pending_packets(0)[0].clone();
+    // What a forged branch of A could have had B take at the same sequence (as before a
+    // client recovery): another packet, answered with success.
+    let mut forged = real.clone();
+    let PacketData::Transfer(ref mut t) = forged.data;
+    t.receiver = account("//Dave");
+    p.a.mutate(|ext| PACKETS.insert(ext, &0, &real.sequence, &forged));
+    p.a.produce(vec![]);
+    p.deliver(Dir::AtoB, &forged).unwrap();
+    p.a.mutate(|ext| PACKETS.insert(ext, &0, &real.sequence, &real));
+    p.a.produce(vec![]);
+    // B's success answers the forged packet, not the real one: A does not take it for the
+    // real packet, whose sender is not left without PHA or voucher.
+    let ack = ACKS.get(&p.b.ext(), &0, &real.sequence).unwrap();
+    assert_eq!(ack.packet, packet_hash(&forged));
+    assert_eq!(
+        p.acknowledge(Dir::AtoB, &real),
+        Err(bridge_error(Error::ProofMismatch))
     );
 }
