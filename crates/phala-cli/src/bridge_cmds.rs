@@ -10,7 +10,7 @@ use phala_client::bridge_relay::{RelayReport, Relayer};
 use phala_client::primitives::{AccountId32, format_pha};
 use phala_runtime::RuntimeCall;
 use phala_runtime::modules::bridge::{
-    self, Ack, ChannelEnd, ChannelState, ClientState, ClientStatus, Denom, PacketData,
+    self, ChannelEnd, ChannelState, ClientState, ClientStatus, Denom, PacketData,
 };
 use phala_runtime::modules::referenda::TRACK_IDS;
 use phala_runtime::modules::scheduler::DispatchTime;
@@ -203,23 +203,13 @@ pub fn parse_duration_ms(flag: &str, input: &str) -> Result<u64> {
 
 /// A time given in ms since the epoch, as a UTC date: `2026-12-06 22:15:03 UTC`.
 pub fn utc(ms: u64) -> String {
-    let secs = ms / 1_000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = ms / 1_000 % 86_400;
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
+        "{} {:02}:{:02}:{:02} UTC",
+        crate::args::date(ms / crate::args::DAY_MS),
+        secs / 3_600,
+        secs % 3_600 / 60,
+        secs % 60
     )
 }
 
@@ -292,39 +282,14 @@ fn state_name(state: ChannelState) -> &'static str {
     }
 }
 
-fn denom_name(denom: &Denom) -> String {
-    // The chain refuses other characters in names it mints; escape anything else anyway.
-    let base: String = String::from_utf8_lossy(&denom.base)
-        .chars()
-        .flat_map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                vec![c]
-            } else {
-                c.escape_default().collect()
-            }
-        })
-        .collect();
-    let mut parts: Vec<String> = denom.path.iter().map(|c| format!("channel-{c}")).collect();
-    parts.push(base);
-    parts.join("/")
-}
-
 /// An amount in its asset's units (12 decimals, as PHA) and the asset's trace.
 fn amount_of(amount: u128, denom: &Denom) -> String {
-    format!("{} {}", number(amount), denom_name(denom))
+    format!("{} {}", number(amount), denom.trace())
 }
 
 /// An amount with 12 decimals, without a unit.
 fn number(amount: u128) -> String {
     format_pha(amount).trim_end_matches(" PHA").to_string()
-}
-
-fn ack_name(ack: &Ack) -> String {
-    match ack {
-        Ack::Success(_) => "ok".into(),
-        Ack::Error(e) => format!("error: {}", String::from_utf8_lossy(e)),
-        Ack::TimedOut => "timed out".into(),
-    }
 }
 
 pub async fn run(cmd: BridgeCmd) -> Result<()> {
@@ -414,13 +379,8 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
             let client = connect(&args.url, Duration::from_secs(60)).await?;
             let clients = client.bridge_clients(None).await?;
             let ext_now = client
-                .storage_decoded::<u64>(
-                    "Timestamp.Now",
-                    &phala_runtime::modules::timestamp::NOW.key(),
-                    None,
-                )
-                .await?
-                .unwrap_or(0);
+                .timestamp_at(client.finalized_head().await?.1)
+                .await?;
             if args.json {
                 let list: Vec<_> = clients
                     .iter()
@@ -444,7 +404,7 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
                     c.epoch_first,
                     c.epoch_last,
                     plural(c.committee.len(), "key", "keys"),
-                    status_name(effective_status(&c, ext_now))
+                    status_name(c.status_at(ext_now))
                 );
             }
             Ok(())
@@ -547,15 +507,6 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
     }
 }
 
-fn effective_status(c: &ClientState, now: u64) -> ClientStatus {
-    match c.status {
-        ClientStatus::Active if now > c.latest_timestamp.saturating_add(c.trusting_period_ms) => {
-            ClientStatus::Expired
-        }
-        s => s,
-    }
-}
-
 fn client_json(id: u32, c: &ClientState, now: u64) -> serde_json::Value {
     serde_json::json!({
         "id": id,
@@ -568,7 +519,7 @@ fn client_json(id: u32, c: &ClientState, now: u64) -> serde_json::Value {
         "epochLast": c.epoch_last,
         "committee": c.committee.iter().map(|k| format!("0x{}", hex::encode(k))).collect::<Vec<_>>(),
         "trustingPeriodMs": c.trusting_period_ms,
-        "status": status_name(effective_status(c, now)),
+        "status": status_name(c.status_at(now)),
     })
 }
 
@@ -602,7 +553,7 @@ async fn transfer(args: TransferArgs) -> Result<()> {
             } else {
                 assets
                     .into_iter()
-                    .find(|(_, info)| denom_name(&info.denom) == given)
+                    .find(|(_, info)| info.denom.trace() == given)
             };
             let (id, info) = found.ok_or_else(|| {
                 anyhow!(
@@ -623,7 +574,7 @@ async fn transfer(args: TransferArgs) -> Result<()> {
         bail!(
             "{sender} holds {} of {}, less than the {} to send",
             number(held),
-            denom_name(&denom),
+            denom.trace(),
             number(amount)
         );
     }
@@ -651,14 +602,9 @@ async fn transfer(args: TransferArgs) -> Result<()> {
         None => {
             // The other chain's clock as this chain last saw it, or this chain's own if
             // that is later (a client not updated for a while lags behind).
-            let own_now: u64 = client
-                .storage_decoded(
-                    "Timestamp.Now",
-                    &phala_runtime::modules::timestamp::NOW.key(),
-                    None,
-                )
-                .await?
-                .unwrap_or(0);
+            let own_now = client
+                .timestamp_at(client.finalized_head().await?.1)
+                .await?;
             let base = other.latest_timestamp.max(own_now);
             let expires_in = parse_duration_ms("--expires-in", &args.expires_in)?;
             if expires_in > 30 * 86_400_000 {
@@ -730,7 +676,7 @@ async fn packets(args: ListArgs) -> Result<()> {
                     "channel": channel_json(*id, end),
                     "inFlight": flight.iter().map(packet_json).collect::<Vec<_>>(),
                     "received": received.iter().map(|(seq, ack)| serde_json::json!({
-                        "sequence": seq, "ack": ack_name(ack),
+                        "sequence": seq, "ack": ack.describe(),
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -753,7 +699,7 @@ async fn packets(args: ListArgs) -> Result<()> {
             crate::outln!("  out #{}: {}", p.sequence, describe_packet(&p));
         }
         for (seq, ack) in received {
-            crate::outln!("  in  #{seq}: {}", ack_name(&ack));
+            crate::outln!("  in  #{seq}: {}", ack.describe());
         }
     }
     Ok(())
@@ -800,7 +746,7 @@ fn packet_json(p: &bridge::Packet) -> serde_json::Value {
         "destChannel": p.dest_channel,
         "timeoutHeight": p.timeout.height,
         "timeoutTimestamp": p.timeout.timestamp,
-        "denom": denom_name(&t.denom),
+        "denom": t.denom.trace(),
         "amount": t.amount.to_string(),
         "sender": t.sender.to_string(),
         "receiver": t.receiver.to_string(),
@@ -824,7 +770,7 @@ async fn assets(args: AssetsArgs) -> Result<()> {
             .map(|(id, info, held)| {
                 serde_json::json!({
                     "id": id.to_string(),
-                    "trace": denom_name(&info.denom),
+                    "trace": info.denom.trace(),
                     "supply": info.supply.to_string(),
                     "held": held.map(|h| h.to_string()),
                 })
@@ -842,7 +788,7 @@ async fn assets(args: AssetsArgs) -> Result<()> {
             .unwrap_or_default();
         crate::outln!(
             "{id}  {}  supply {}{held}",
-            denom_name(&info.denom),
+            info.denom.trace(),
             number(info.supply)
         );
     }

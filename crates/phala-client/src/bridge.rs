@@ -209,22 +209,18 @@ impl Client {
         let bounds = view.current;
         // The newest block of the epoch, short of its last, with a certificate of its own.
         let top = head.min(bounds.last.saturating_sub(1));
-        let mut number = top;
-        let update = loop {
-            if number < bounds.first || top.saturating_sub(number) > 64 {
-                return Err(bad(
+        let (_, update) = self
+            .bridge_newest_update(top, bounds.first.saturating_sub(1), 65)
+            .await?
+            .ok_or_else(|| {
+                bad(
                     "the finalized chain",
                     format!(
                         "no block of epoch {} up to #{top} has a certificate of its own",
                         bounds.epoch
                     ),
-                ));
-            }
-            if let Some(update) = self.bridge_header_update(number).await? {
-                break update;
-            }
-            number = number.saturating_sub(1);
-        };
+                )
+            })?;
         let keys = view.committee.iter().map(|m| m.consensus_key).collect();
         let header = parity_scale_codec::Encode::encode(&update.header);
         Ok(TrustedState {
@@ -264,6 +260,24 @@ impl Client {
             certificate,
             timestamp_proof: proof_of(proof)?,
         }))
+    }
+
+    /// The newest block in `(floor, top]`, at most `scan` blocks below `top`, that has a
+    /// certificate of its own, with its update.
+    pub async fn bridge_newest_update(
+        &self,
+        top: BlockNumber,
+        floor: BlockNumber,
+        scan: u32,
+    ) -> Result<Option<(BlockNumber, HeaderUpdate)>, ClientError> {
+        let mut n = top;
+        while n > floor && top.saturating_sub(n) < scan {
+            if let Some(update) = self.bridge_header_update(n).await? {
+                return Ok(Some((n, update)));
+            }
+            n = n.saturating_sub(1);
+        }
+        Ok(None)
     }
 
     /// A proof of `keys` in the state of block `number`.

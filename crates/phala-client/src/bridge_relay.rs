@@ -169,14 +169,7 @@ impl Relayer {
         let at = to.finalized_head().await?.1;
         let clients = to.bridge_clients(Some(at)).await?;
         let ends = to.bridge_channels(Some(at)).await?;
-        let now: u64 = to
-            .storage_decoded(
-                "Timestamp.Now",
-                &phala_runtime::modules::timestamp::NOW.key(),
-                Some(at),
-            )
-            .await?
-            .unwrap_or(0);
+        let now = to.timestamp_at(at).await?;
         let mut used = Vec::new();
         for (id, state) in clients {
             if state.genesis_hash != from.genesis_hash()
@@ -184,23 +177,17 @@ impl Relayer {
             {
                 continue;
             }
-            let expired = now
-                > state
-                    .latest_timestamp
-                    .saturating_add(state.trusting_period_ms);
-            if let ClientStatus::Frozen { height } = state.status {
-                report.failures.push(format!(
+            match state.status_at(now) {
+                ClientStatus::Active => used.push(id),
+                ClientStatus::Frozen { height } => report.failures.push(format!(
                     "{}: client {id} is frozen at #{height}; governance must recover it \
                      (bridge.recoverClient)",
                     to.url()
-                ));
-            } else if expired {
-                report.failures.push(format!(
+                )),
+                ClientStatus::Expired => report.failures.push(format!(
                     "{}: client {id} expired; governance must recover it (bridge.recoverClient)",
                     to.url()
-                ));
-            } else {
-                used.push(id);
+                )),
             }
         }
         Ok(used)
@@ -213,15 +200,10 @@ impl Relayer {
         let Some(state) = link.to.bridge_client(link.client, None).await? else {
             return Ok(report);
         };
-        let from_now: u64 = link
+        let from_now = link
             .from
-            .storage_decoded(
-                "Timestamp.Now",
-                &phala_runtime::modules::timestamp::NOW.key(),
-                None,
-            )
-            .await?
-            .unwrap_or(0);
+            .timestamp_at(link.from.finalized_head().await?.1)
+            .await?;
         let stale_after = state
             .latest_timestamp
             .saturating_add(state.trusting_period_ms / 3);
@@ -313,15 +295,15 @@ impl Relayer {
         // Each boundary ends an epoch and hands over to the next committee; its length
         // comes from the source chain's own schedule.
         while head > at && calls.len() < MAX_BATCH {
-            let target = if head >= epoch_last {
-                epoch_last
+            let found = if head >= epoch_last {
+                let update = link.from.bridge_header_update(epoch_last).await?;
+                update.map(|u| (epoch_last, u))
             } else {
-                match Self::certified_at_or_below(link.from, head, at).await? {
-                    Some(n) => n,
-                    None => break,
-                }
+                link.from
+                    .bridge_newest_update(head, at, CERTIFIED_SEARCH)
+                    .await?
             };
-            let Some(update) = link.from.bridge_header_update(target).await? else {
+            let Some((target, update)) = found else {
                 break;
             };
             calls.push(RuntimeCall::Bridge(bridge::Call::update_client {
@@ -341,24 +323,6 @@ impl Relayer {
             }
         }
         Ok((at, calls))
-    }
-
-    /// The highest block in `(floor, head]` with a certificate of its own.
-    async fn certified_at_or_below(
-        from: &Client,
-        head: BlockNumber,
-        floor: BlockNumber,
-    ) -> Result<Option<BlockNumber>, ClientError> {
-        let mut n = head;
-        while n > floor && head.saturating_sub(n) < CERTIFIED_SEARCH {
-            if let Some(hash) = from.block_hash(n).await?
-                && from.finality_proof(hash).await?.is_some()
-            {
-                return Ok(Some(n));
-            }
-            n = n.saturating_sub(1);
-        }
-        Ok(None)
     }
 
     /// Opens `to`'s ends in `Init` whose other end exists on `from`, naming them.

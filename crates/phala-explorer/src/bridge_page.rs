@@ -7,7 +7,7 @@ use axum::extract::State;
 use phala_client::Client;
 use phala_client::bridge::{asset_id, escrow_account, native_denom};
 use phala_runtime::modules::bridge::{
-    Ack, ChannelState, ClientStatus, Denom, Packet, PacketData, Sequence,
+    ChannelState, ClientStatus, Denom, Packet, PacketData, Sequence,
 };
 use serde_json::{Value, json};
 
@@ -25,17 +25,10 @@ pub async fn bridge_page(State(node): State<Shared>) -> ApiResult {
         .map(Json)
 }
 
-/// `channel-0/PHA`: a trace as the CLI prints it.
-fn trace(denom: &Denom) -> String {
-    let mut parts: Vec<String> = denom.path.iter().map(|c| format!("channel-{c}")).collect();
-    parts.push(String::from_utf8_lossy(&denom.base).into_owned());
-    parts.join("/")
-}
-
 /// An amount of an asset with this trace, shown like PHA amounts but in its own unit.
 fn amount(value: u128, denom: &Denom) -> Value {
     let mut v = pha(value);
-    let unit = trace(denom);
+    let unit = denom.trace();
     for field in ["text", "exact"] {
         if let Some(text) = v.get(field).and_then(Value::as_str) {
             let replaced = format!("{} {unit}", text.trim_end_matches(" PHA"));
@@ -43,14 +36,6 @@ fn amount(value: u128, denom: &Denom) -> Value {
         }
     }
     v
-}
-
-fn ack_text(ack: &Ack) -> String {
-    match ack {
-        Ack::Success(_) => "ok".into(),
-        Ack::Error(e) => format!("error: {}", String::from_utf8_lossy(e)),
-        Ack::TimedOut => "timed out".into(),
-    }
 }
 
 fn packet_json(p: &Packet) -> Value {
@@ -91,23 +76,14 @@ async fn bridge_page_json(node: &Node) -> Result<Value, ApiError> {
         client.bridge_assets(Some(at)),
     )
     .map_err(&fail)?;
-    let now: u64 = client
-        .storage_decoded(
-            "Timestamp.Now",
-            &phala_runtime::modules::timestamp::NOW.key(),
-            Some(at),
-        )
-        .await
-        .map_err(&fail)?
-        .unwrap_or(0);
+    let now = client.timestamp_at(at).await.map_err(&fail)?;
     let clients: Vec<Value> = clients
         .iter()
         .map(|(id, c)| {
-            let expired = now > c.latest_timestamp.saturating_add(c.trusting_period_ms);
-            let status = match c.status {
+            let status = match c.status_at(now) {
                 ClientStatus::Frozen { height } => format!("frozen at #{height}"),
-                _ if expired => "expired".into(),
-                _ => "active".into(),
+                ClientStatus::Expired => "expired".into(),
+                ClientStatus::Active => "active".into(),
             };
             json!({
                 "id": id,
@@ -134,7 +110,7 @@ async fn bridge_page_json(node: &Node) -> Result<Value, ApiError> {
         let first = end.next_recv.saturating_sub(RECENT_ACKS).max(1);
         for seq in (first..end.next_recv).rev() {
             if let Some(ack) = client.bridge_ack(*id, seq, Some(at)).await.map_err(&fail)? {
-                acks.push(json!({ "sequence": seq, "ack": ack_text(&ack) }));
+                acks.push(json!({ "sequence": seq, "ack": ack.describe() }));
             }
         }
         let escrowed = client
@@ -164,7 +140,7 @@ async fn bridge_page_json(node: &Node) -> Result<Value, ApiError> {
         .map(|(id, a)| {
             json!({
                 "id": id.to_string(),
-                "trace": trace(&a.denom),
+                "trace": a.denom.trace(),
                 "supply": amount(a.supply, &a.denom),
             })
         })

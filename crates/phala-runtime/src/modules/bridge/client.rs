@@ -19,17 +19,7 @@ pub fn client_key(id: ClientId) -> Vec<u8> {
 
 /// Whether the client may be used now: frozen, or expired on this chain's clock, or active.
 pub fn client_status(ext: &Ext, client: &ClientState) -> ClientStatus {
-    if let ClientStatus::Frozen { height } = client.status {
-        return ClientStatus::Frozen { height };
-    }
-    let deadline = client
-        .latest_timestamp
-        .saturating_add(client.trusting_period_ms);
-    if timestamp::now(ext) > deadline {
-        ClientStatus::Expired
-    } else {
-        ClientStatus::Active
-    }
+    client.status_at(timestamp::now(ext))
 }
 
 /// The client, if it exists and is usable.

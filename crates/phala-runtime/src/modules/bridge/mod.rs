@@ -148,6 +148,24 @@ pub struct ClientState {
     pub status: ClientStatus,
 }
 
+impl ClientState {
+    /// Whether the client may be used at `now` (this chain's clock, ms): frozen, expired
+    /// past its trusting period, or active. What the chain and everyone reading it judge by.
+    pub fn status_at(&self, now: u64) -> ClientStatus {
+        match self.status {
+            ClientStatus::Active
+                if now
+                    > self
+                        .latest_timestamp
+                        .saturating_add(self.trusting_period_ms) =>
+            {
+                ClientStatus::Expired
+            }
+            status => status,
+        }
+    }
+}
+
 /// What a verified counterparty header leaves behind: what proofs are checked against.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo, MaxEncodedLen)]
 pub struct ConsensusState {
@@ -210,6 +228,30 @@ pub struct Denom {
     pub base: BoundedBytes<MAX_BASE_DENOM>,
 }
 
+impl Denom {
+    /// The trace as people read it: `channel-0/PHA`. Characters a base may not have on
+    /// this chain (a counterparty's, not yet checked) are escaped, so no name can pass for
+    /// another trace when shown.
+    pub fn trace(&self) -> String {
+        let mut parts: Vec<String> = self.path.iter().map(|c| format!("channel-{c}")).collect();
+        parts.push(
+            String::from_utf8_lossy(&self.base)
+                .chars()
+                .flat_map(|c| {
+                    let plain = c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+                    let shown: Vec<char> = if plain {
+                        vec![c]
+                    } else {
+                        c.escape_default().collect()
+                    };
+                    shown
+                })
+                .collect(),
+        );
+        parts.join("/")
+    }
+}
+
 /// ICS-20's packet data, with accounts in this chain family's own form.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct TransferData {
@@ -256,6 +298,15 @@ pub enum Ack {
 impl Ack {
     pub fn is_success(&self) -> bool {
         matches!(self, Ack::Success(_))
+    }
+
+    /// `ok`, `error: <name>` or `timed out`, as the CLI and the explorer show it.
+    pub fn describe(&self) -> String {
+        match self {
+            Ack::Success(_) => "ok".into(),
+            Ack::Error(e) => format!("error: {}", String::from_utf8_lossy(e)),
+            Ack::TimedOut => "timed out".into(),
+        }
     }
 }
 

@@ -227,6 +227,7 @@ fn pha_goes_to_b_as_a_voucher_and_comes_back() {
     let alice = account("//Alice");
     let bob = account("//Bob");
     let a_issuance = crate::modules::balances::total_issuance(&p.a.ext());
+    let b_issuance = crate::modules::balances::total_issuance(&p.b.ext());
     let alice_before = p.a.free(&alice);
     p.send(true, "//Alice", "//Bob", None, 100 * PHA, timeout_in(1_000))
         .unwrap();
@@ -246,7 +247,7 @@ fn pha_goes_to_b_as_a_voucher_and_comes_back() {
     // PHA's issuance on B is untouched: the voucher is its own asset.
     assert_eq!(
         crate::modules::balances::total_issuance(&p.b.ext()),
-        crate::modules::balances::total_issuance(&p.b.ext())
+        b_issuance
     );
     p.check_invariants();
     p.acknowledge(Dir::AtoB, &sent[0]).unwrap();

@@ -43,19 +43,13 @@ pub fn asset_id(denom: &Denom) -> H256 {
     H256(blake2_256(&data))
 }
 
-/// The account that holds what is locked over `channel`.
+/// The account that holds what is locked over `channel`, as Substrate derives a
+/// sub-account of a `PalletId` (like `stake_pools::pool_account`).
 pub fn escrow_account(channel: ChannelId) -> AccountId32 {
     let mut bytes = [0u8; 32];
-    let parts: [&[u8]; 3] = [b"modl", &ESCROW_PALLET_ID, &channel.to_le_bytes()];
-    let mut at = 0usize;
-    for part in parts {
-        for byte in part {
-            if let Some(slot) = bytes.get_mut(at) {
-                *slot = *byte;
-            }
-            at = at.saturating_add(1);
-        }
-    }
+    bytes[..4].copy_from_slice(b"modl");
+    bytes[4..12].copy_from_slice(&ESCROW_PALLET_ID);
+    bytes[12..16].copy_from_slice(&channel.to_le_bytes());
     AccountId32(bytes)
 }
 
