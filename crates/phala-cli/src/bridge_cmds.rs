@@ -167,13 +167,19 @@ pub struct RelayArgs {
     /// Pause between passes when there is nothing to carry, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub interval_ms: u64,
-    /// Relay until a pass finds nothing to carry (at most 20 passes), then exit.
+    /// Relay until a pass finds nothing to carry (at most 20 passes), then exit. Contract
+    /// messages it delivered are waited for (up to 2 minutes) until their contracts answer,
+    /// and the answers carried back.
     #[arg(long)]
     pub once: bool,
     /// Seconds to wait for each transaction to be finalized (1 to 86400).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
 }
+
+/// How long `phala relay --once` waits for contracts on the other chain to answer the
+/// messages it delivered.
+const ONCE_ANSWER_WAIT: Duration = Duration::from_secs(120);
 
 /// `14d`, `36h`, `90m`, `45s` or plain seconds, in milliseconds.
 pub fn parse_duration_ms(flag: &str, input: &str) -> Result<u64> {
@@ -662,9 +668,8 @@ async fn packets(args: ListArgs) -> Result<()> {
         let mut received = Vec::new();
         let first = end.next_recv.saturating_sub(10).max(1);
         for seq in first..end.next_recv {
-            if let Some(ack) = client.bridge_ack(id, seq, Some(at)).await? {
-                received.push((seq, ack));
-            }
+            // `None`: a contract message its contract's cluster has not answered yet.
+            received.push((seq, client.bridge_ack(id, seq, Some(at)).await?));
         }
         out.push((id, end, in_flight, received));
     }
@@ -676,7 +681,7 @@ async fn packets(args: ListArgs) -> Result<()> {
                     "channel": channel_json(*id, end),
                     "inFlight": flight.iter().map(packet_json).collect::<Vec<_>>(),
                     "received": received.iter().map(|(seq, ack)| serde_json::json!({
-                        "sequence": seq, "ack": ack.describe(),
+                        "sequence": seq, "ack": ack.as_ref().map(|a| a.describe()),
                     })).collect::<Vec<_>>(),
                 })
             })
@@ -699,7 +704,10 @@ async fn packets(args: ListArgs) -> Result<()> {
             crate::outln!("  out #{}: {}", p.sequence, describe_packet(&p));
         }
         for (seq, ack) in received {
-            crate::outln!("  in  #{seq}: {}", ack.describe());
+            match ack {
+                Some(ack) => crate::outln!("  in  #{seq}: {}", ack.describe()),
+                None => crate::outln!("  in  #{seq}: running on its contract's cluster"),
+            }
         }
     }
     Ok(())
@@ -728,29 +736,57 @@ fn describe_timeout(t: &Timeout) -> String {
 }
 
 fn describe_packet(p: &bridge::Packet) -> String {
-    let PacketData::Transfer(t) = &p.data;
     let timeout = describe_timeout(&p.timeout);
-    format!(
-        "{} from {} to {}, {timeout}",
-        amount_of(t.amount, &t.denom),
-        t.sender,
-        t.receiver
-    )
+    match &p.data {
+        PacketData::Transfer(t) => format!(
+            "{} from {} to {}, {timeout}",
+            amount_of(t.amount, &t.denom),
+            t.sender,
+            t.receiver
+        ),
+        PacketData::Contract(m) => format!(
+            "message of {} bytes from contract {} to contract {}{}, {timeout}",
+            m.input.len(),
+            m.sender,
+            m.contract,
+            match &m.reply {
+                Some(r) => format!(" (reply asked, query {})", r.query_id),
+                None => String::new(),
+            }
+        ),
+    }
 }
 
 fn packet_json(p: &bridge::Packet) -> serde_json::Value {
-    let PacketData::Transfer(t) = &p.data;
-    serde_json::json!({
+    let mut out = serde_json::json!({
         "sequence": p.sequence,
         "sourceChannel": p.source_channel,
         "destChannel": p.dest_channel,
         "timeoutHeight": p.timeout.height,
         "timeoutTimestamp": p.timeout.timestamp,
-        "denom": t.denom.trace(),
-        "amount": t.amount.to_string(),
-        "sender": t.sender.to_string(),
-        "receiver": t.receiver.to_string(),
-    })
+    });
+    let data = match &p.data {
+        PacketData::Transfer(t) => serde_json::json!({
+            "kind": "transfer",
+            "denom": t.denom.trace(),
+            "amount": t.amount.to_string(),
+            "sender": t.sender.to_string(),
+            "receiver": t.receiver.to_string(),
+        }),
+        PacketData::Contract(m) => serde_json::json!({
+            "kind": "message",
+            "sender": m.sender.to_string(),
+            "contract": m.contract.to_string(),
+            "input": format!("0x{}", hex::encode(&m.input[..])),
+            "gasLimit": m.gas_limit,
+            "storageBytes": m.storage_bytes,
+            "queryId": m.reply.map(|r| r.query_id),
+        }),
+    };
+    if let (Some(out), Some(data)) = (out.as_object_mut(), data.as_object()) {
+        out.extend(data.clone());
+    }
+    out
 }
 
 async fn assets(args: AssetsArgs) -> Result<()> {
@@ -798,8 +834,17 @@ async fn assets(args: AssetsArgs) -> Result<()> {
 fn print_report(report: &RelayReport) {
     let at = utc(now_ms());
     let at = at.get(11..19).unwrap_or(&at);
-    if report.is_idle() {
-        crate::outln!("{at} nothing to carry.");
+    let waiting = (report.awaiting_contracts > 0).then(|| {
+        format!(
+            "waiting for contracts to answer on {} channel(s) of the other chain",
+            report.awaiting_contracts
+        )
+    });
+    if !report.made_progress() && report.failures.is_empty() && report.raced == 0 {
+        match waiting {
+            Some(waiting) => crate::outln!("{at} {waiting}."),
+            None => crate::outln!("{at} nothing to carry."),
+        }
         return;
     }
     let raced = if report.raced > 0 {
@@ -817,6 +862,9 @@ fn print_report(report: &RelayReport) {
     );
     for f in &report.failures {
         crate::outln!("  refused: {f}");
+    }
+    if let Some(waiting) = waiting {
+        crate::outln!("  {waiting}");
     }
 }
 
@@ -837,15 +885,33 @@ pub async fn relay(args: RelayArgs) -> Result<()> {
         args.b
     );
     if args.once {
-        for _ in 0..20 {
+        // Contract messages are answered some blocks after they arrive: a pass with
+        // nothing to carry but answers to wait for waits for them, within a bound.
+        let mut waiting_since: Option<std::time::Instant> = None;
+        let mut passes = 0;
+        while passes < 20 {
             let report = relayer.step().await?;
             print_report(&report);
-            if !report.made_progress() {
-                if report.failures.is_empty() {
-                    return Ok(());
-                }
+            if report.made_progress() {
+                passes += 1;
+                waiting_since = None;
+                continue;
+            }
+            if !report.failures.is_empty() {
                 bail!("the chains refused what was left to carry (above)");
             }
+            if report.awaiting_contracts == 0 {
+                return Ok(());
+            }
+            let since = *waiting_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > ONCE_ANSWER_WAIT {
+                bail!(
+                    "contract messages received on the other chain are still unanswered after                      {} s: their contracts' clusters have not reported them (a command left                      unreported is given up after {} blocks, and answered as not run)",
+                    ONCE_ANSWER_WAIT.as_secs(),
+                    phala_runtime::modules::contracts::COMMAND_TIMEOUT
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
         }
         bail!("still work to carry after 20 passes");
     }

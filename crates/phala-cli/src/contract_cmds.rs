@@ -60,12 +60,21 @@ const EXAMPLES: &[(&str, &str)] = &[
         "erc20",
         include_str!("../../../examples/contracts/erc20.contract"),
     ),
+    (
+        "bridge_requester",
+        include_str!("../../../examples/contracts/bridge_requester.contract"),
+    ),
+    (
+        "bridge_answerer",
+        include_str!("../../../examples/contracts/bridge_answerer.contract"),
+    ),
 ];
 
 #[derive(Debug, Subcommand)]
 pub enum ContractCmd {
     /// Write example contracts to deploy as `.contract` bundles: `flipper` (a boolean to
-    /// flip) and `erc20` (a token). They speak ink! 4's ABI.
+    /// flip), `erc20` (a token), and `bridge_requester` and `bridge_answerer` (a question
+    /// asked of a contract on another chain over the bridge). They speak ink! 4's ABI.
     Example {
         /// Which ones (default: all).
         names: Vec<String>,

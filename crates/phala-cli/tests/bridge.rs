@@ -536,7 +536,9 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
         proof,
     };
     let mut forged = packet.clone();
-    let PacketData::Transfer(t) = &mut forged.data;
+    let PacketData::Transfer(t) = &mut forged.data else {
+        panic!("a transfer was sent")
+    };
     t.amount = 1_000_000 * PHA;
     assert!(
         refused(&b, recv(forged, proof.clone()))

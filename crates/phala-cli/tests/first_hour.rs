@@ -221,7 +221,7 @@ fn contract_example_writes_the_projects_own_bundles() {
     let out_dir = dir.path().display().to_string();
     let out = phala(&["contract", "example", "--out", &out_dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for name in ["flipper", "erc20"] {
+    for name in ["flipper", "erc20", "bridge_requester", "bridge_answerer"] {
         let written = std::fs::read_to_string(dir.path().join(format!("{name}.contract"))).unwrap();
         let shipped = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -248,7 +248,7 @@ fn contract_example_writes_the_projects_own_bundles() {
     let typo = phala(&["contract", "example", "fliper", "--out", &out_dir]);
     assert!(!typo.status.success());
     assert!(
-        text(&typo.stderr).contains("there are: flipper, erc20"),
+        text(&typo.stderr).contains("there are: flipper, erc20, bridge_requester, bridge_answerer"),
         "{}",
         text(&typo.stderr)
     );

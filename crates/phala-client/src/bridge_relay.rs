@@ -38,13 +38,12 @@ pub struct RelayReport {
     pub raced: u32,
     /// Transactions a chain refused or that failed there, each with its reason.
     pub failures: Vec<String>,
+    /// Channels whose next acknowledgement is a contract message's, not written yet: the
+    /// destination contract's cluster has not reported it (nothing to carry until it does).
+    pub awaiting_contracts: u32,
 }
 
 impl RelayReport {
-    pub fn is_idle(&self) -> bool {
-        *self == RelayReport::default()
-    }
-
     /// Whether anything landed: a pass of refusals only is no reason to hurry back.
     pub fn made_progress(&self) -> bool {
         self.client_updates > 0
@@ -64,6 +63,9 @@ impl RelayReport {
         self.acks_delivered = self.acks_delivered.saturating_add(other.acks_delivered);
         self.raced = self.raced.saturating_add(other.raced);
         self.failures.extend(other.failures);
+        self.awaiting_contracts = self
+            .awaiting_contracts
+            .saturating_add(other.awaiting_contracts);
     }
 
     /// Counts what landed of a batch whose first `updates` calls were client updates.
@@ -463,8 +465,20 @@ impl Relayer {
             else {
                 continue;
             };
-            if end.next_ack < theirs.next_recv {
+            if end.next_ack >= theirs.next_recv {
+                continue;
+            }
+            // A contract message's acknowledgement is written when its cluster reports,
+            // some blocks after the packet was received: nothing to carry until then.
+            let written = link
+                .from
+                .bridge_ack(end.counterparty_channel, end.next_ack, Some(from_head))
+                .await?
+                .is_some();
+            if written {
                 wanted.push((id, end));
+            } else {
+                report.awaiting_contracts = report.awaiting_contracts.saturating_add(1);
             }
         }
         if wanted.is_empty() {

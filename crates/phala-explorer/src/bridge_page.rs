@@ -39,12 +39,28 @@ fn amount(value: u128, denom: &Denom) -> Value {
 }
 
 fn packet_json(p: &Packet) -> Value {
-    let PacketData::Transfer(t) = &p.data;
+    // A contract message shows where the amount would be, its contracts as the parties.
+    let (what, sender, receiver) = match &p.data {
+        PacketData::Transfer(t) => (
+            amount(t.amount, &t.denom),
+            json!(account(&t.sender)),
+            json!(account(&t.receiver)),
+        ),
+        PacketData::Contract(m) => (
+            json!({
+                "text": format!("contract message, {} bytes", m.input.len()),
+                "exact": format!("0x{}", hex::encode(&m.input[..])),
+            }),
+            json!(account(&phala_client::primitives::AccountId32(m.sender.0))),
+            json!(m.contract.to_string()),
+        ),
+    };
     json!({
         "sequence": p.sequence,
-        "amount": amount(t.amount, &t.denom),
-        "sender": account(&t.sender),
-        "receiver": account(&t.receiver),
+        "kind": match p.data { PacketData::Transfer(_) => "transfer", PacketData::Contract(_) => "message" },
+        "amount": what,
+        "sender": sender,
+        "receiver": receiver,
         "timeoutHeight": (p.timeout.height != 0).then_some(p.timeout.height),
         "timeoutMs": (p.timeout.timestamp != 0).then_some(p.timeout.timestamp),
     })

@@ -75,6 +75,32 @@ pub enum ContractCommand {
         cluster: H256,
         reporter: [u8; 32],
     },
+    /// Call `contract` with a message that came over the bridge: a call from a contract on
+    /// another chain, or the reply to one this cluster's contract sent. The input is in the
+    /// clear (it was in the other chain's state); `origin` is the remote sender's account
+    /// here ([`remote_origin`]). The report carries the return data in the clear, for the
+    /// acknowledgement that goes back.
+    #[codec(index = 4)]
+    Deliver {
+        id: u64,
+        cluster: H256,
+        contract: H256,
+        origin: [u8; 32],
+        input: Vec<u8>,
+        gas_limit: u64,
+        deposit: u128,
+        reporter: [u8; 32],
+        pricing: Pricing,
+    },
+}
+
+/// The account a contract on another chain calls as: its id behind this chain's channel end,
+/// hashed, so it is nobody's account here and differs per channel.
+pub fn remote_origin(channel: u32, contract: &H256) -> [u8; 32] {
+    let mut data = b"phala/bridge/remote".to_vec();
+    data.extend_from_slice(&channel.to_le_bytes());
+    data.extend_from_slice(&contract.0);
+    phala_primitives::hashing::blake2_256(&data)
 }
 
 /// The plaintext of a command's or an instantiation's envelope.
@@ -140,8 +166,18 @@ pub enum ContractReport {
         /// What a successful command did to contracts other than running code: storage grown
         /// or shrunk, contracts it instantiated, contracts it terminated.
         effects: Effects,
+        /// For a [`ContractCommand::Deliver`]: the return data, in the clear (at most
+        /// [`MAX_REPLY`] bytes; `None` if longer, or for any other command).
+        reply: Option<Vec<u8>>,
     },
 }
+
+/// Longest return data a delivered message's report carries back.
+pub const MAX_REPLY: usize = 4 * 1024;
+/// Most messages to other chains one command sends.
+pub const MAX_SENT: usize = 8;
+/// Longest input of a message to another chain.
+pub const MAX_MESSAGE_INPUT: usize = 4 * 1024;
 
 /// Most entries in each list of [`Effects`]: a command that touches more contracts fails.
 pub const MAX_EFFECTS: usize = 64;
@@ -160,6 +196,35 @@ pub struct Effects {
     pub terminated: Vec<(H256, [u8; 32])>,
     /// Contracts that replaced their code (`set_code_hash`), with the new code hash.
     pub code_changed: Vec<(H256, H256)>,
+    /// Messages to contracts on other chains (`xcm_send`), in the order sent.
+    pub sent: Vec<OutgoingMessage>,
+}
+
+/// A message a contract sent to a contract on another chain, for the bridge to carry.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct OutgoingMessage {
+    /// The contract that sent it.
+    pub sender: H256,
+    /// This chain's channel end it leaves by.
+    pub channel: u32,
+    /// The contract it is for, on the other chain.
+    pub contract: H256,
+    /// Its input there: selector and SCALE arguments.
+    pub input: Vec<u8>,
+    pub gas_limit: u64,
+    /// Most storage bytes the call may pay a deposit for there.
+    pub storage_bytes: u64,
+    /// Whether (and how) the outcome comes back to the sender as `on_bridge_reply`.
+    pub reply: Option<ReplyRequest>,
+}
+
+/// How a message's outcome is delivered back to its sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ReplyRequest {
+    /// The sender's own id for the request, passed back with the outcome.
+    pub query_id: u64,
+    pub gas_limit: u64,
+    pub storage_bytes: u64,
 }
 
 impl Effects {
@@ -169,6 +234,8 @@ impl Effects {
             && self.instantiated.len() <= MAX_EFFECTS
             && self.terminated.len() <= MAX_EFFECTS
             && self.code_changed.len() <= MAX_EFFECTS
+            && self.sent.len() <= MAX_SENT
+            && self.sent.iter().all(|m| m.input.len() <= MAX_MESSAGE_INPUT)
     }
 }
 

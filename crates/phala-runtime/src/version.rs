@@ -37,7 +37,7 @@ pub const SPEC_NAME: &str = "phala";
 /// The newest release's runtime version: bumped whenever the state transition changes.
 /// A chain's genesis records the version it started with (the chain spec's
 /// `genesisSpecVersion`), and each block runs with the version in force at its height.
-pub const SPEC_VERSION: u32 = 9;
+pub const SPEC_VERSION: u32 = 10;
 /// The newest runtime version this build can execute: a chain runs each block with the
 /// version in force at its height (genesis's, then each `System.scheduleUpgrade`'s), and a
 /// chain scheduled to switch to a newer one stops this node before the switch. Test builds

@@ -713,13 +713,47 @@ fn register_chain_specific(t: &mut Builder) {
         "seal0",
         "xcm_send",
         |mut c: Caller<'_, HostState>,
-         _dest: u32,
-         _msg: u32,
-         _len: u32,
-         _out: u32|
+         dest: u32,
+         msg: u32,
+         len: u32,
+         out: u32|
          -> Result<u32, Error> {
             charge(&mut c, gas::HOST_CALL)?;
-            Ok(ReturnCode::XcmSendFailed as u32)
+            if len as usize > crate::xcm::MAX_CALL_LEN.saturating_mul(2) {
+                return Err(trap("xcm_send: the message is longer than 8 KiB"));
+            }
+            let message = read(&mut c, msg, len)?;
+            // `dest` comes without a length: read what a destination can take, or up to the
+            // end of memory.
+            let available = crate::mem::memory_len(&c)?.saturating_sub(dest as usize);
+            let dest_len = available.min(crate::xcm::MAX_DEST_LEN);
+            let dest = read(&mut c, dest, u32::try_from(dest_len).unwrap_or(0))?;
+            let refused = |c: &mut Caller<'_, HostState>, why: String| -> Result<u32, Error> {
+                world(c)?.debug_message(&why);
+                Ok(ReturnCode::XcmSendFailed as u32)
+            };
+            let sent = match crate::xcm::decode(&dest, &message) {
+                Ok(sent) => sent,
+                Err(e) => return refused(&mut c, e.to_string()),
+            };
+            if world(&mut c)?.ctx.mode == crate::Mode::Query {
+                return refused(&mut c, "xcm_send: a query cannot send messages".into());
+            }
+            read_only_guard(&c)?;
+            let sender = c.data().frame.address;
+            if world(&mut c)?.overlay.send(sender, sent).is_err() {
+                return refused(
+                    &mut c,
+                    format!(
+                        "xcm_send: at most {} messages per command",
+                        crate::world::MAX_SENT
+                    ),
+                );
+            }
+            // The message's hash, as pallet-xcm answers with its `XcmHash`.
+            let hash = sp_crypto_hashing::blake2_256(&message);
+            write(&mut c, out, &hash)?;
+            Ok(ReturnCode::Success as u32)
         },
     );
     for name in ["lock_delegate_dependency", "unlock_delegate_dependency"] {

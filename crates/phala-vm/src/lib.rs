@@ -41,6 +41,7 @@ mod host_calls;
 mod mem;
 mod pink;
 mod world;
+pub mod xcm;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -62,6 +62,11 @@ fn memory(caller: &Caller<'_, HostState>) -> Result<wasmi::Memory, Error> {
         .ok_or_else(|| trap("the contract's memory is not set up"))
 }
 
+/// The contract's memory size in bytes.
+pub fn memory_len(caller: &Caller<'_, HostState>) -> Result<usize, Error> {
+    Ok(memory(caller)?.data(caller).len())
+}
+
 /// Reads `len` bytes at `ptr`, charging for the copy.
 pub fn read(caller: &mut Caller<'_, HostState>, ptr: u32, len: u32) -> Result<Vec<u8>, Error> {
     charge(caller, gas::per_64(len as usize, gas::COPY_PER_64_BYTES))?;

@@ -57,11 +57,17 @@ pub struct Changes {
     /// `None` in `contracts`: a termination rolled back leaves a stale entry, dropped at the end).
     pub terminated_to: BTreeMap<AccountId, AccountId>,
     pub cache_ops: Vec<(AccountId, CacheOp)>,
+    /// Messages for contracts on other chains (`xcm_send`), each with its sender, in order:
+    /// the chain sends them when it settles the command.
+    pub sent: Vec<(AccountId, crate::xcm::BridgeMessage)>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.storage.is_empty() && self.contracts.is_empty() && self.cache_ops.is_empty()
+        self.storage.is_empty()
+            && self.contracts.is_empty()
+            && self.cache_ops.is_empty()
+            && self.sent.is_empty()
     }
 }
 
@@ -82,11 +88,14 @@ pub struct Checkpoint {
     journal: usize,
     events: usize,
     cache_ops: usize,
+    sent: usize,
 }
 
 /// Most bytes of changes, undo records, events and cache operations one execution may hold:
 /// gas alone would let a cheap loop keep gigabytes in every worker's memory.
 pub const MAX_EXECUTION_BYTES: usize = 8 * 1024 * 1024;
+/// Most messages for other chains one execution may send.
+pub const MAX_SENT: usize = 8;
 /// What each record costs on top of its bytes, for the bookkeeping around it.
 const RECORD_OVERHEAD: usize = 64;
 
@@ -133,6 +142,7 @@ impl Overlay {
             journal: self.journal.len(),
             events: self.events.len(),
             cache_ops: self.changes.cache_ops.len(),
+            sent: self.changes.sent.len(),
         }
     }
 
@@ -161,6 +171,7 @@ impl Overlay {
         }
         self.events.truncate(to.events);
         self.changes.cache_ops.truncate(to.cache_ops);
+        self.changes.sent.truncate(to.sent);
     }
 
     pub fn contract(&self, id: &AccountId) -> Option<ContractInfo> {
@@ -239,6 +250,20 @@ impl Overlay {
         };
         self.account(bytes)?;
         self.changes.cache_ops.push((contract, op));
+        Ok(())
+    }
+
+    /// Records a message for another chain; at most [`MAX_SENT`] per execution.
+    pub fn send(
+        &mut self,
+        sender: AccountId,
+        message: crate::xcm::BridgeMessage,
+    ) -> Result<(), TooMuchState> {
+        if self.changes.sent.len() >= MAX_SENT {
+            return Err(TooMuchState);
+        }
+        self.account(message.call.len().saturating_add(64))?;
+        self.changes.sent.push((sender, message));
         Ok(())
     }
 

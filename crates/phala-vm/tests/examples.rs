@@ -10,7 +10,7 @@ use parity_scale_codec::{Decode, Encode};
 use phala_vm::REVERT;
 use serde_json::{Value, json};
 
-const EXAMPLES: &[&str] = &["flipper", "erc20"];
+const EXAMPLES: &[&str] = &["flipper", "erc20", "bridge_answerer", "bridge_requester"];
 
 /// The bundle cargo-contract would write: the metadata with a `source` section holding the
 /// code, its blake2-256 hash and what made it.
@@ -147,4 +147,90 @@ fn example_erc20_behaves_as_inks() {
     let short = big.query(ALICE, token, "0f755a56", &[0; 31]);
     let result = short.result.unwrap();
     assert_eq!((result.flags, result.data), (REVERT, vec![1, 1]));
+}
+
+/// The bridge pair without the bridge: `ask` records exactly the XCM message the bridge
+/// carries (refused in a query), the answerer answers the call it holds, and
+/// `on_bridge_reply` keeps the outcome for `last_reply`.
+#[test]
+fn example_bridge_pair_asks_and_answers() {
+    let mut cluster = Cluster::new();
+    let requester = cluster.deploy(&example("bridge_requester.contract"), "9bae9d5e", &[]);
+    let answerer = cluster.deploy(&example("bridge_answerer.contract"), "9bae9d5e", &[]);
+    let question = b"what is the answer?".to_vec();
+    let mut args = 7u32.encode();
+    args.extend_from_slice(&answerer);
+    question.encode_to(&mut args);
+
+    // A query may not send.
+    let query = cluster.query(ALICE, requester, "020f741e", &args);
+    assert!(query.result.is_err(), "{:?}", query.result);
+    assert!(
+        query.debug_message.contains("a query cannot send"),
+        "{}",
+        query.debug_message
+    );
+
+    let asked = cluster.command(ALICE, requester, "020f741e", &args);
+    assert!(
+        asked.is_success(),
+        "{:?} {}",
+        asked.result,
+        asked.debug_message
+    );
+    assert_eq!(asked.result.unwrap().data, [0, 0, 0, 0, 0], "query id 0");
+    let [(sender, sent)] = &asked.changes.sent[..] else {
+        panic!("{:?}", asked.changes.sent)
+    };
+    assert_eq!(*sender, requester);
+    let mut call = selector("49993064");
+    question.encode_to(&mut call);
+    assert_eq!(
+        *sent,
+        phala_vm::xcm::BridgeMessage {
+            channel: 7,
+            contract: answerer,
+            call: call.clone(),
+            gas_limit: 1_000_000_000,
+            storage_bytes: 1024,
+            reply: Some(phala_vm::xcm::ReplyRequest {
+                query_id: 0,
+                gas_limit: 1_000_000_000,
+                storage_bytes: 1024,
+            }),
+        }
+    );
+    // The next one gets the next query id.
+    let again = cluster.command(ALICE, requester, "020f741e", &args);
+    assert_eq!(again.result.unwrap().data, [0, 1, 0, 0, 0]);
+
+    // The answerer runs the call the message holds.
+    let answered = cluster.run(
+        phala_vm::Mode::Transaction,
+        BOB,
+        phala_vm::Entry::Call {
+            contract: answerer,
+            input: call,
+        },
+        GAS,
+    );
+    let answer = answered.result.unwrap().data;
+    let mut want = vec![0u8];
+    b"WHAT IS THE ANSWER?".to_vec().encode_to(&mut want);
+    assert_eq!(answer, want);
+    assert_eq!(
+        cluster.read(ALICE, answerer, "36a4ed8b", &[]),
+        [0, 1, 0, 0, 0]
+    );
+
+    // Its outcome comes back to the requester, which keeps it.
+    assert_eq!(cluster.read(ALICE, requester, "e8c9c5a1", &[]), [0, 0]);
+    let mut reply = 0u64.encode();
+    reply.push(0); // Ack::Success
+    answer.encode_to(&mut reply);
+    let kept = cluster.command(BOB, requester, "c78de165", &reply);
+    assert!(kept.is_success(), "{:?}", kept.result);
+    let mut want = vec![0u8, 1];
+    want.extend_from_slice(&reply);
+    assert_eq!(cluster.read(ALICE, requester, "e8c9c5a1", &[]), want);
 }

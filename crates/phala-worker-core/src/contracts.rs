@@ -20,7 +20,8 @@ use phala_crypto::keys::{KeyPair, Seed};
 use phala_crypto::{Envelope, Purpose};
 use phala_mq::contracts::{
     CommandStatus, ContractCommand, ContractQueryResult, ContractReport, Effects, ExecutionOutput,
-    MAX_EFFECTS, MAX_SEALED_OUTPUT, NewContract, SealedInput,
+    MAX_EFFECTS, MAX_REPLY, MAX_SEALED_OUTPUT, NewContract, OutgoingMessage, ReplyRequest,
+    SealedInput,
 };
 use phala_primitives::{BlockNumber, H256};
 use phala_runtime::modules::balances::EXISTENTIAL_DEPOSIT;
@@ -409,7 +410,7 @@ impl ContractRuntime {
                 cluster,
                 contract,
                 (gas_limit, deposit, pricing),
-                data,
+                Input::Sealed(data),
                 Kind::Instantiate { code_hash, salt },
                 deployer,
                 true,
@@ -430,12 +431,34 @@ impl ContractRuntime {
                 cluster,
                 contract,
                 (gas_limit, deposit, pricing),
-                payload,
+                Input::Sealed(payload),
+                Kind::Call,
+                origin,
+                false,
+            ),
+            ContractCommand::Deliver {
+                id,
+                cluster,
+                contract,
+                origin,
+                input,
+                gas_limit,
+                deposit,
+                reporter,
+                pricing,
+            } => (
+                reporter,
+                id,
+                cluster,
+                contract,
+                (gas_limit, deposit, pricing),
+                Input::Clear(input),
                 Kind::Call,
                 origin,
                 false,
             ),
         };
+        let delivered = matches!(sealed, Input::Clear(_));
         let key = cluster.filter(|k| k.cluster == for_cluster)?;
         let fail = |status: CommandStatus| ContractReport::Executed {
             id,
@@ -445,6 +468,8 @@ impl ContractRuntime {
             contract_keys: None,
             output: None,
             effects: Effects::default(),
+            // A delivered message that did not run answers with its status alone.
+            reply: None,
         };
         // Constructor data is sealed to the cluster key, commands to the contract's key.
         let opener = if is_new {
@@ -452,9 +477,18 @@ impl ContractRuntime {
         } else {
             self.key_pair(key, Some(contract))
         };
-        let input = match sealed.open(opener.ecdh()).ok().and_then(|plain| {
-            SealedInput::decode_all_with_depth_limit(8, &mut plain.as_slice()).ok()
-        }) {
+        let opened = match sealed {
+            // The bridge proved where it came from; there is nothing to open.
+            Input::Clear(input) => Some(SealedInput {
+                origin: deployer,
+                input,
+                reply_key: None,
+            }),
+            Input::Sealed(sealed) => sealed.open(opener.ecdh()).ok().and_then(|plain| {
+                SealedInput::decode_all_with_depth_limit(8, &mut plain.as_slice()).ok()
+            }),
+        };
+        let input = match opened {
             Some(input) if input.origin == deployer => input,
             _ => {
                 notes.push(format!(
@@ -516,6 +550,25 @@ impl ContractRuntime {
                     (pair.public(), pair.ecdh_public())
                 },
             );
+            let mut found = found;
+            found.sent = outcome
+                .changes
+                .sent
+                .iter()
+                .map(|(sender, m)| OutgoingMessage {
+                    sender: H256(*sender),
+                    channel: m.channel,
+                    contract: H256(m.contract),
+                    input: m.call.clone(),
+                    gas_limit: m.gas_limit,
+                    storage_bytes: m.storage_bytes,
+                    reply: m.reply.map(|r| ReplyRequest {
+                        query_id: r.query_id,
+                        gas_limit: r.gas_limit,
+                        storage_bytes: r.storage_bytes,
+                    }),
+                })
+                .collect();
             if !found.is_bounded() {
                 status = CommandStatus::TooManyContracts;
             } else if cost > deposit {
@@ -539,6 +592,12 @@ impl ContractRuntime {
         let output = input
             .reply_key
             .and_then(|reply_key| seal_output(rng, reply_key, id, contract, &status, &outcome));
+        // The return data of a delivered message goes back to its sender's chain in the
+        // clear, as its acknowledgement; too long, it goes back as its status alone.
+        let reply = match &outcome.result {
+            Ok(ret) if delivered && ret.data.len() <= MAX_REPLY => Some(ret.data.clone()),
+            _ => None,
+        };
         notes.push(format!(
             "contract 0x{}: command {id} {status:?}, {} gas",
             hex::encode(contract.0),
@@ -553,10 +612,17 @@ impl ContractRuntime {
                 contract_keys,
                 output,
                 effects,
+                reply,
             },
             reporter,
         ))
     }
+}
+
+/// A command's input: sealed to a key, or in the clear for a message from the bridge.
+enum Input {
+    Sealed(Envelope),
+    Clear(Vec<u8>),
 }
 
 enum Kind {

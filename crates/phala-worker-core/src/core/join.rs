@@ -235,7 +235,8 @@ pub(super) fn is_kept(message: &Message, cluster: &H256) -> bool {
         Some(ContractCommand::CodeUploaded { .. }) => true,
         Some(
             ContractCommand::Instantiate { cluster: c, .. }
-            | ContractCommand::Call { cluster: c, .. },
+            | ContractCommand::Call { cluster: c, .. }
+            | ContractCommand::Deliver { cluster: c, .. },
         ) => c == *cluster,
         Some(ContractCommand::Reassign { .. }) => false,
         None => {

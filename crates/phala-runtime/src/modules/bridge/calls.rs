@@ -137,7 +137,7 @@ impl Call {
             Call::close_channel { .. } => weights::reads_writes(1, 1),
             Call::transfer { .. } => weights::reads_writes(8, 7),
             Call::recv_packet { .. } | Call::acknowledge_packet { .. } => {
-                weights::add(proof, weights::reads_writes(10, 8))
+                weights::add(proof, weights::reads_writes(20, 16))
             }
             Call::transfer_asset { .. } => weights::reads_writes(3, 2),
             Call::recover_client { .. } => {

@@ -7,7 +7,8 @@ use phala_primitives::BlockNumber;
 use super::client::{self, active_client};
 use super::{
     ACKS, Ack, AckRecord, CHANNELS, ChannelEnd, ChannelId, ChannelState, ClientState, Error, Event,
-    NEXT_CHANNEL_ID, PACKETS, Packet, PacketData, Proof, Sequence, Timeout, packet_hash, transfer,
+    NEXT_CHANNEL_ID, PACKETS, Packet, PacketData, Proof, Sequence, Timeout, message, packet_hash,
+    transfer,
 };
 use crate::Ext;
 use crate::bounded::BoundedBytes;
@@ -158,13 +159,15 @@ pub(super) fn send(
 
 /// Takes the counterparty's next packet on this channel, proven stored there at `height`,
 /// and writes its acknowledgement: the application's result, its error (its changes and
-/// events discarded), or `TimedOut` when this block is past the packet's timeout.
+/// events discarded), or `TimedOut` when this block is past the packet's timeout. A
+/// contract message queued for its contract is answered later, when its cluster reports
+/// (`None`).
 pub(super) fn recv(
     ext: &mut Ext,
     packet: &Packet,
     height: BlockNumber,
     proof: &Proof,
-) -> Result<Ack, Error> {
+) -> Result<Option<Ack>, Error> {
     let mut end = CHANNELS
         .get(ext, &packet.dest_channel)
         .ok_or(Error::UnknownChannel)?;
@@ -202,9 +205,20 @@ pub(super) fn recv(
     } else if end.state == ChannelState::Closed {
         error(Error::ChannelClosed)
     } else {
-        match ext.transactional(|ext| transfer::on_recv(ext, packet)) {
-            Ok(result) => Ack::Success(result),
-            Err(e) => error(e),
+        match &packet.data {
+            PacketData::Transfer(data) => {
+                match ext.transactional(|ext| transfer::on_recv(ext, packet, data)) {
+                    Ok(result) => Ack::Success(result),
+                    Err(e) => error(e),
+                }
+            }
+            PacketData::Contract(message) => match message::on_recv(ext, packet, message) {
+                Ok(()) => return Ok(None),
+                // This block has no room for the command: the packet stays unreceived (the
+                // transaction fails whole) and a relayer brings it again.
+                Err(Error::Busy) => return Err(Error::Busy),
+                Err(e) => error(e),
+            },
         }
     };
     ACKS.insert(
@@ -221,7 +235,7 @@ pub(super) fn recv(
         sequence: packet.sequence,
         ack: ack.clone(),
     });
-    Ok(ack)
+    Ok(Some(ack))
 }
 
 /// Takes back the acknowledgement of a packet sent from here, proven stored by the
@@ -271,7 +285,10 @@ pub(super) fn acknowledge(
     PACKETS.remove(ext, &packet.source_channel, &packet.sequence);
     end.next_ack = end.next_ack.checked_add(1).ok_or(Error::Overflow)?;
     CHANNELS.insert(ext, &packet.source_channel, &end);
-    transfer::on_ack(ext, packet, ack)?;
+    match &packet.data {
+        PacketData::Transfer(data) => transfer::on_ack(ext, packet, data, ack)?,
+        PacketData::Contract(message) => message::on_ack(ext, packet, message, ack)?,
+    }
     ext.deposit_event(Event::PacketAcknowledged {
         channel: packet.source_channel,
         sequence: packet.sequence,

@@ -22,10 +22,17 @@
 //! PHA sent away is locked in the channel's escrow account; the other side mints a voucher
 //! named after its trace (a separate asset, never PHA issuance); a voucher sent home is
 //! burned and unlocked on arrival; an error or a timeout refunds the sender.
+//!
+//! Contract messages (`message.rs`): a contract's `xcm_send` becomes a packet when its command
+//! settles; the receiver queues it as a command of the destination contract, paid by that
+//! contract, and writes the acknowledgement when its cluster reports (its return data, its
+//! revert, or why it did not run). Back home, the acknowledgement is delivered to the sender
+//! as a call of its `on_bridge_reply` if it asked for one.
 
 mod calls;
 mod channel;
 mod client;
+mod message;
 mod transfer;
 
 #[cfg(test)]
@@ -36,6 +43,10 @@ mod tests;
 pub use calls::Call;
 pub use channel::{ack_key, channel_key, packet_key};
 pub use client::{client_key, client_status};
+pub use message::{
+    MESSAGE_TIMEOUT_MS, is_delivery, on_command_dropped, on_command_settled, reply_selector,
+    send_message,
+};
 pub use transfer::{asset_balance, asset_id, escrow_account, native_denom};
 
 use parity_scale_codec::{Decode, Encode, MaxEncodedLen};
@@ -53,6 +64,9 @@ const MODULE: &str = "Bridge";
 /// The runtime version that brought the bridge: on a chain still running an older one,
 /// some nodes could not execute its calls and would fork on them.
 pub const BRIDGE_SINCE_SPEC_VERSION: u32 = 9;
+/// The runtime version that brought contract messages (`PacketData::Contract`): before it,
+/// a contract's message is not sent and a received one is answered `NeedsUpgrade`.
+pub const CONTRACT_MESSAGES_SINCE_SPEC_VERSION: u32 = 10;
 
 pub type ClientId = u32;
 pub type ChannelId = u32;
@@ -70,7 +84,7 @@ pub const MAX_HOPS: u32 = 4;
 /// Longest base denomination.
 pub const MAX_BASE_DENOM: u32 = 16;
 /// Longest acknowledgement result or error text.
-pub const MAX_ACK_BYTES: u32 = 64;
+pub const MAX_ACK_BYTES: u32 = 4 * 1024;
 
 /// Largest trie node a proof may carry: a leaf holds its value, and the largest value
 /// proven (a client with the largest committee) is a little over 4 KiB.
@@ -267,6 +281,38 @@ pub struct TransferData {
 pub enum PacketData {
     #[codec(index = 0)]
     Transfer(TransferData),
+    #[codec(index = 1)]
+    Contract(ContractMessage),
+}
+
+/// A contract's message to a contract on the other chain (`xcm_send`). Its input travels
+/// in the clear, as it sits in the sender's state.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct ContractMessage {
+    /// The sending contract, here.
+    pub sender: H256,
+    /// The contract it is for, there.
+    pub contract: H256,
+    /// Selector and SCALE arguments.
+    pub input: BoundedBytes<MAX_MESSAGE_INPUT>,
+    pub gas_limit: u64,
+    /// Most storage bytes the call may pay a deposit for (paid by the receiving contract).
+    pub storage_bytes: u64,
+    /// Whether the acknowledgement is delivered back to the sender, and how.
+    pub reply: Option<phala_mq::contracts::ReplyRequest>,
+}
+
+/// Longest input of a contract message.
+pub const MAX_MESSAGE_INPUT: u32 = 4 * 1024;
+
+/// A contract message received here whose command its cluster has not reported yet: the
+/// packet's acknowledgement is written when it does.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Delivery {
+    pub channel: ChannelId,
+    pub sequence: Sequence,
+    /// `packet_hash` of the packet, which the acknowledgement is bound to.
+    pub packet: H256,
 }
 
 /// A packet, stored whole in the sender's `Packets` until its acknowledgement lands: the
@@ -293,6 +339,10 @@ pub enum Ack {
     /// Arrived at or after its timeout: not executed.
     #[codec(index = 2)]
     TimedOut,
+    /// A contract message's call returned with REVERT: its changes were discarded. The
+    /// bytes are what it returned (an ink! message's `Err`).
+    #[codec(index = 3)]
+    Reverted(BoundedBytes<MAX_ACK_BYTES>),
 }
 
 impl Ack {
@@ -306,6 +356,7 @@ impl Ack {
             Ack::Success(_) => "ok".into(),
             Ack::Error(e) => format!("error: {}", String::from_utf8_lossy(e)),
             Ack::TimedOut => "timed out".into(),
+            Ack::Reverted(_) => "reverted".into(),
         }
     }
 }
@@ -423,6 +474,17 @@ pub const ESCROWED: StorageDoubleMap<ChannelId, H256, u128> = StorageDoubleMap::
     &[" What each channel's escrow holds of each asset sent away over it."],
 );
 
+pub const DELIVERIES: StorageMap<u64, Delivery> = StorageMap::new(
+    MODULE,
+    "Deliveries",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[
+        " Contract messages received and queued as commands, by command id, until their",
+        " cluster reports: the packet's acknowledgement is written then.",
+    ],
+);
+
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
         NEXT_CLIENT_ID.metadata(),
@@ -437,6 +499,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         ASSETS.metadata_optional(),
         ASSET_BALANCES.metadata(),
         ESCROWED.metadata(),
+        DELIVERIES.metadata_optional(),
     ]
 }
 
@@ -535,6 +598,55 @@ pub enum Event {
         substitute: ClientId,
         height: BlockNumber,
     },
+    /// A contract's message left over a channel.
+    #[codec(index = 14)]
+    MessageSent {
+        channel: ChannelId,
+        sequence: Sequence,
+        sender: H256,
+        contract: H256,
+    },
+    /// A contract's message could not leave (the channel is not open, or its client is
+    /// not active); a reply was asked for, it says so.
+    #[codec(index = 15)]
+    MessageNotSent {
+        channel: ChannelId,
+        sender: H256,
+        error: Error,
+    },
+    /// A contract message from the counterparty was queued as a command of its contract.
+    #[codec(index = 16)]
+    MessageDelivered {
+        channel: ChannelId,
+        sequence: Sequence,
+        contract: H256,
+        command: u64,
+    },
+    /// The cluster reported a delivered message (or it was given up): its
+    /// acknowledgement is written.
+    #[codec(index = 17)]
+    MessageAnswered {
+        channel: ChannelId,
+        sequence: Sequence,
+        command: u64,
+        ack: Ack,
+    },
+    /// A message's outcome was queued for its sender as a call of `on_bridge_reply`.
+    #[codec(index = 18)]
+    ReplyDelivered {
+        channel: ChannelId,
+        sender: H256,
+        query_id: u64,
+        command: u64,
+    },
+    /// A message's outcome could not be queued for its sender.
+    #[codec(index = 19)]
+    ReplyNotDelivered {
+        channel: ChannelId,
+        sender: H256,
+        query_id: u64,
+        error: Error,
+    },
 }
 
 impl From<Event> for crate::RuntimeEvent {
@@ -622,6 +734,17 @@ pub enum Error {
     /// The substitute is not an active client of the same chain, ahead of the one it
     /// replaces.
     BadSubstitute,
+    /// No active contract with that id here.
+    UnknownContract,
+    /// The contract's account cannot pay the message's gas limit and deposit: a contract
+    /// pays for the messages it receives.
+    CannotPay,
+    /// This block's contract gas, or the cluster's queue, is full.
+    Busy,
+    /// A gas limit of zero or over the most a command may have.
+    BadLimits,
+    /// The contract's cluster never reported the message, and it was given up.
+    NotExecuted,
 }
 
 impl Error {
@@ -665,6 +788,11 @@ impl Error {
             Error::BadReceiver => "BadReceiver",
             Error::ClientActive => "ClientActive",
             Error::BadSubstitute => "BadSubstitute",
+            Error::UnknownContract => "UnknownContract",
+            Error::CannotPay => "CannotPay",
+            Error::Busy => "Busy",
+            Error::BadLimits => "BadLimits",
+            Error::NotExecuted => "NotExecuted",
         }
     }
 }

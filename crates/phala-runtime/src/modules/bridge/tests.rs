@@ -361,7 +361,9 @@ fn replayed_forged_misdirected_and_out_of_order_packets_are_refused() {
 
     // Forged: a bigger amount than was sent, with the real proof.
     let mut forged = first.clone();
-    let PacketData::Transfer(ref mut t) = forged.data;
+    let PacketData::Transfer(ref mut t) = forged.data else {
+        unreachable!("a transfer was sent")
+    };
     t.amount = 1_000 * PHA;
     assert_eq!(
         p.deliver(Dir::AtoB, &forged),
@@ -1115,7 +1117,9 @@ fn an_acknowledgement_answers_only_the_packet_it_was_written_for() {
     // What a forged branch of A could have had B take at the same sequence (as before a
     // client recovery): another packet, answered with success.
     let mut forged = real.clone();
-    let PacketData::Transfer(ref mut t) = forged.data;
+    let PacketData::Transfer(ref mut t) = forged.data else {
+        unreachable!("a transfer was sent")
+    };
     t.receiver = account("//Dave");
     p.a.mutate(|ext| PACKETS.insert(ext, &0, &real.sequence, &forged));
     p.a.produce(vec![]);
@@ -1131,3 +1135,6 @@ fn an_acknowledgement_answers_only_the_packet_it_was_written_for() {
         Err(bridge_error(Error::ProofMismatch))
     );
 }
+
+#[path = "message_tests.rs"]
+mod message;

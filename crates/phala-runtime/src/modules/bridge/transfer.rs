@@ -231,8 +231,8 @@ pub(super) fn send(
 pub(super) fn on_recv(
     ext: &mut Ext,
     packet: &Packet,
+    data: &TransferData,
 ) -> Result<BoundedBytes<MAX_ACK_BYTES>, Error> {
-    let PacketData::Transfer(data) = &packet.data;
     if data.amount == 0 {
         return Err(Error::ZeroAmount);
     }
@@ -276,11 +276,15 @@ pub(super) fn on_recv(
 /// The sending side's answer to an acknowledgement: nothing on success; on an error or a
 /// timeout the sender gets back what it sent (re-minted if it was burned going home,
 /// unlocked otherwise). The packet is verified to be the one sent, so its sender is ours.
-pub(super) fn on_ack(ext: &mut Ext, packet: &Packet, ack: &Ack) -> Result<(), Error> {
+pub(super) fn on_ack(
+    ext: &mut Ext,
+    packet: &Packet,
+    data: &TransferData,
+    ack: &Ack,
+) -> Result<(), Error> {
     if ack.is_success() {
         return Ok(());
     }
-    let PacketData::Transfer(data) = &packet.data;
     let refund = |ext: &mut Ext, to: &AccountId32| -> Result<(), Error> {
         if returns_over(&data.denom, packet.source_channel) {
             mint(ext, &data.denom, to, data.amount).map(|_| ())

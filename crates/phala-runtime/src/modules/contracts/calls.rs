@@ -193,7 +193,10 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     let pending = PENDING_COMMANDS
         .get(ext, &command)
         .ok_or(Error::UnknownCommand)?;
-    if pending.origin != who {
+    // A message from the bridge has no submitter here: anyone may give it up, so that its
+    // channel's acknowledgements go on.
+    let delivery = crate::modules::bridge::is_delivery(ext, command);
+    if pending.origin != who && !delivery {
         return Err(Error::NotYourCommand.into());
     }
     let due = pending.pushed_at.saturating_add(COMMAND_TIMEOUT);
@@ -217,12 +220,13 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     // treasury rather than handed back, where the submitter could recover it. An
     // instantiation never became active on chain: nobody can call what it made, and its
     // deposit comes back.
-    pay_fee_from_reserve(ext, &who, fee)?;
+    let payer = pending.origin;
+    pay_fee_from_reserve(ext, &payer, fee)?;
     let (deposit_forfeited, deposit_refunded) = if pending.instantiate {
-        balances::unreserve(ext, &who, pending.deposit);
+        balances::unreserve(ext, &payer, pending.deposit);
         (0, pending.deposit)
     } else {
-        pay_fee_from_reserve(ext, &who, pending.deposit)?;
+        pay_fee_from_reserve(ext, &payer, pending.deposit)?;
         (pending.deposit, 0)
     };
     if pending.instantiate
@@ -239,6 +243,9 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
         deposit_forfeited,
         deposit_refunded,
     });
+    if delivery {
+        crate::modules::bridge::on_command_dropped(ext, command);
+    }
     // Reports kept behind it can settle now.
     super::order::settle_kept(ext, &pending.cluster);
     Ok(())
@@ -479,6 +486,95 @@ fn push_command(
             pricing,
         },
     )
+}
+
+/// Why a message from the bridge could not be queued for its contract: the bridge answers
+/// the packet with this name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliverRefused {
+    /// No active contract with that id here.
+    UnknownContract,
+    /// The contract's account cannot pay the gas limit and deposit (it pays for the
+    /// messages it receives).
+    CannotPay,
+    /// This block's gas, or the cluster's queue, is full.
+    Busy,
+    /// A gas limit of zero or over the most a command may have, or a deposit that overflows.
+    BadLimits,
+}
+
+/// Queues a call of `contract` that came over the bridge, paid by the contract's own account
+/// (gas limit and `storage_bytes` of deposit reserved from it, settled as any command), with
+/// `input` in the clear and `origin` the remote sender's account here. Returns the command's
+/// id. Writes nothing when it refuses.
+pub fn deliver(
+    ext: &mut Ext,
+    contract: H256,
+    origin: [u8; 32],
+    input: Vec<u8>,
+    (gas_limit, storage_bytes): (u64, u64),
+) -> Result<u64, DeliverRefused> {
+    let record = INSTANCES
+        .get(ext, &contract)
+        .filter(|r| r.status == ContractStatus::Active)
+        .ok_or(DeliverRefused::UnknownContract)?;
+    let info = CLUSTERS
+        .get(ext, &record.cluster)
+        .ok_or(DeliverRefused::UnknownContract)?;
+    let pricing = pricing(ext);
+    let deposit = pricing
+        .storage_deposit_per_byte
+        .checked_mul(Balance::from(storage_bytes))
+        .ok_or(DeliverRefused::BadLimits)?;
+    let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext), 0);
+    let payer = super::contract_account(&contract);
+    let refused = |e: DispatchError| {
+        if e == Error::GasLimit.into() {
+            DeliverRefused::BadLimits
+        } else if e == Error::BlockGasExhausted.into()
+            || e == Error::ClusterBusy.into()
+            || e == Error::TooManyCommands.into()
+        {
+            DeliverRefused::Busy
+        } else {
+            DeliverRefused::CannotPay
+        }
+    };
+    ext.transactional(|ext| {
+        let (id, pricing) = reserve_command(
+            ext,
+            payer,
+            contract,
+            record.cluster,
+            (gas_limit, deposit),
+            false,
+        )
+        .map_err(refused)?;
+        ext.deposit_event(Event::CommandPushed {
+            contract,
+            origin: AccountId32(origin),
+            command: id,
+        });
+        // A block whose outbound queue is full takes it no more than one whose gas is.
+        message_queue::push_bulk(
+            ext,
+            MODULE,
+            CONTRACT_COMMAND,
+            &ContractCommand::Deliver {
+                id,
+                cluster: record.cluster,
+                contract,
+                origin,
+                input,
+                gas_limit,
+                deposit,
+                reporter,
+                pricing,
+            },
+        )
+        .map_err(|_| DeliverRefused::Busy)?;
+        Ok(id)
+    })
 }
 
 /// How many workers a cluster has, those still joining included.

@@ -31,6 +31,8 @@
 //! (the contract never became active on chain, so it holds no storage deposits), as does the
 //! deposit of a command whose contract is gone (its storage went with it).
 
+#[cfg(test)]
+mod bridge_tests;
 mod calls;
 mod errors;
 mod events;
@@ -43,7 +45,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use calls::Call;
+pub use calls::{Call, DeliverRefused, deliver};
 pub use errors::Error;
 pub use events::Event;
 pub use membership::{

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use parity_scale_codec::DecodeLimit;
-use phala_mq::contracts::{ContractReport, Effects, MAX_SEALED_OUTPUT, NewContract};
+use phala_mq::contracts::{ContractReport, Effects, MAX_REPLY, MAX_SEALED_OUTPUT, NewContract};
 use phala_primitives::{AccountId32, Balance, H256, Weight};
 
 use super::{
@@ -49,6 +49,10 @@ pub fn report_weight(payload: &[u8]) -> Weight {
         // The account, the beneficiary, the record.
         per(n(effects.terminated.len()), 4, 4),
         per(n(effects.code_changed.len()), 2, 1),
+        // A delivered message's pending record and acknowledgement.
+        weights::reads_writes(2, 2),
+        // Each message sent: its channel and client, and the packet.
+        per(n(effects.sent.len()), 3, 2),
     ]
     .into_iter()
     .fold(Weight::ZERO, weights::add)
@@ -67,11 +71,13 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
         contract_keys,
         output,
         effects,
+        reply,
     } = report;
     if output
         .as_ref()
         .is_some_and(|o| o.ciphertext.len() > MAX_SEALED_OUTPUT)
         || !effects.is_bounded()
+        || reply.as_ref().is_some_and(|r| r.len() > MAX_REPLY)
     {
         return Err(Error::BadReport.into());
     }
@@ -188,7 +194,7 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
     ext.deposit_event(Event::CommandExecuted {
         contract,
         command: id,
-        status,
+        status: status.clone(),
         gas_used,
         fee,
         storage_deposit: deposits.paid,
@@ -197,6 +203,11 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
     });
     for event in terminated {
         ext.deposit_event(event);
+    }
+    // The bridge's side: a delivered message's answer, and the messages this command sent.
+    crate::modules::bridge::on_command_settled(ext, id, &status, reply);
+    for message in effects.sent {
+        crate::modules::bridge::send_message(ext, message);
     }
     Ok(())
 }
@@ -238,7 +249,8 @@ fn check_effects(ext: &Ext, pending: &PendingCommand, effects: &Effects) -> Disp
             .all(|(_, code)| CODE_RECORDS.contains(ext, code))
         && listed_once(effects.storage.iter().map(|(c, _)| c).collect())
         && listed_once(effects.terminated.iter().map(|(c, _)| c).collect())
-        && listed_once(effects.code_changed.iter().map(|(c, _)| c).collect());
+        && listed_once(effects.code_changed.iter().map(|(c, _)| c).collect())
+        && effects.sent.iter().all(|m| ours(&m.sender));
     if !well_formed {
         return Err(Error::BadReport.into());
     }

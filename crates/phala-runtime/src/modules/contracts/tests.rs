@@ -183,6 +183,7 @@ pub(super) fn executed(
             storage: vec![(contract, 10)],
             ..Effects::default()
         },
+        reply: None,
     }
 }
 
@@ -398,6 +399,7 @@ fn instantiation_and_commands_are_relayed_sealed_and_settled_once() {
                 storage: vec![(contract, 1_000)],
                 ..Effects::default()
             },
+            reply: None,
         },
     )
     .unwrap();
@@ -597,6 +599,7 @@ impl Setup {
                 contract_keys: None,
                 output: None,
                 effects,
+                reply: None,
             },
         )
     }
@@ -775,6 +778,7 @@ fn a_command_whose_contract_terminated_meanwhile_is_still_settled() {
             contract_keys: None,
             output: None,
             effects: Effects::default(),
+            reply: None,
         },
     )
     .unwrap();
@@ -910,6 +914,7 @@ fn an_unreported_command_goes_to_the_next_member_once_per_member() {
             contract_keys: None,
             output: None,
             effects: Effects::default(),
+            reply: None,
         },
     )
     .unwrap();
@@ -1019,6 +1024,7 @@ fn a_caller_that_empties_its_account_still_pays_for_its_command() {
             }],
             ..Effects::default()
         },
+        reply: None,
     };
     assert_eq!(s.report(1, report), Ok(()));
     let fee = Balance::from(gas_limit) * GAS_PRICE;
@@ -1616,6 +1622,7 @@ mod conservation {
                 contract_keys: None,
                 output: None,
                 effects: Effects::default(),
+                reply: None,
             };
             let ContractReport::Executed {
                 status,
@@ -1797,6 +1804,7 @@ fn a_reports_weight_grows_with_its_effects() {
             contract_keys: None,
             output: None,
             effects,
+            reply: None,
         };
         let signed = phala_mq::SignedMessage {
             message: phala_mq::Message::new(
@@ -1832,6 +1840,7 @@ fn a_reports_weight_grows_with_its_effects() {
         code_changed: (0..MAX_EFFECTS as u8)
             .map(|i| (H256([i; 32]), H256([i; 32])))
             .collect(),
+        sent: Vec::new(),
     });
     // At least one storage read and write per listed effect beyond the empty report.
     let per_effect = crate::modules::weights::DB_READ + crate::modules::weights::DB_WRITE;
