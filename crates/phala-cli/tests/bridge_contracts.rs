@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::net::{Net, example, port_of};
 use parity_scale_codec::Encode;
 use serde_json::json;
@@ -23,21 +21,6 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// Polls `f` (bounded) until it is `Some`.
-async fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -139,35 +122,36 @@ async fn a_contract_on_one_chain_asks_a_contract_on_another_and_gets_its_answer(
     let requester = instantiate(&a, &requester_bundle);
     ok(&b_url, &["transfer", "--from", "//Bob", &answerer, "20"]);
     ok(&a_url, &["transfer", "--from", "//Bob", &requester, "20"]);
-    let channels = until("channel 0 open on both sides", 120, || {
+    let channels = common::until("channel 0 open on both sides", 120, || {
         let a_list = ok(&a_url, &["bridge", "channel", "list"]);
         let b_list = ok(&b_url, &["bridge", "channel", "list"]);
         (a_list.contains(": open") && b_list.contains(": open")).then_some(a_list)
-    })
-    .await;
+    });
     assert!(channels.contains("channel 0"), "{channels}");
 
     let answerer_free = free_of(&b_url, &answerer).await;
 
-    // Ask.
+    // `ask(channel 0, contract, question)` as //Charlie: the query id it returns.
+    let ask = |contract: &str, question: &str| {
+        let asked = a.json(&[
+            "call",
+            &requester_bundle,
+            "--contract",
+            &requester,
+            "--message",
+            "ask",
+            "--suri",
+            "//Charlie",
+            "--args",
+            "0",
+            contract,
+            &format!("{question:?}"),
+        ]);
+        assert_eq!(asked["status"], "Success", "{asked:#}");
+        asked["output"]["result"]["Ok"].clone()
+    };
     let question = "what is the answer?";
-    let quoted = format!("{question:?}");
-    let asked = a.json(&[
-        "call",
-        &requester_bundle,
-        "--contract",
-        &requester,
-        "--message",
-        "ask",
-        "--suri",
-        "//Charlie",
-        "--args",
-        "0",
-        &answerer,
-        &quoted,
-    ]);
-    assert_eq!(asked["status"], "Success", "{asked:#}");
-    assert_eq!(asked["output"]["result"], json!({"Ok": 0}), "{asked:#}");
+    assert_eq!(ask(&answerer, question), json!(0));
 
     // The answer comes back to the requester as `on_bridge_reply(0, Success(answer))`.
     let last_reply = |net: &Net| {
@@ -175,7 +159,7 @@ async fn a_contract_on_one_chain_asks_a_contract_on_another_and_gets_its_answer(
             .ok()
             .filter(|v| v != &json!({"Ok": null}))
     };
-    let reply = until("the answer back on A", 180, || last_reply(&a)).await;
+    let reply = common::until("the answer back on A", 180, || last_reply(&a));
     assert_eq!(
         reply,
         json!({"Ok": [0, {"Success": answer_of(question)}]}),
@@ -192,26 +176,11 @@ async fn a_contract_on_one_chain_asks_a_contract_on_another_and_gets_its_answer(
 
     // A question for a contract B does not have comes back as an error.
     let nobody = format!("0x{}", "11".repeat(32));
-    let asked = a.json(&[
-        "call",
-        &requester_bundle,
-        "--contract",
-        &requester,
-        "--message",
-        "ask",
-        "--suri",
-        "//Charlie",
-        "--args",
-        "0",
-        &nobody,
-        "\"anyone?\"",
-    ]);
-    assert_eq!(asked["output"]["result"], json!({"Ok": 1}), "{asked:#}");
+    assert_eq!(ask(&nobody, "anyone?"), json!(1));
     let error = format!("0x{}", hex::encode("UnknownContract"));
-    let reply = until("the error back on A", 180, || {
+    let reply = common::until("the error back on A", 180, || {
         last_reply(&a).filter(|r| r["Ok"][0] == json!(1))
-    })
-    .await;
+    });
     assert_eq!(reply, json!({"Ok": [1, {"Error": error}]}), "{reply:#}");
 
     // The CLI shows both answers on B, and nothing waiting on A.

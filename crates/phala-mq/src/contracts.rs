@@ -97,7 +97,17 @@ pub enum ContractCommand {
 /// The account a contract on another chain calls as: its id behind this chain's channel end,
 /// hashed, so it is nobody's account here and differs per channel.
 pub fn remote_origin(channel: u32, contract: &H256) -> [u8; 32] {
-    let mut data = b"phala/bridge/remote".to_vec();
+    bridge_account(b"phala/bridge/remote", channel, contract)
+}
+
+/// The account the bridge delivers a reply as: the answering contract behind the channel,
+/// in a domain of its own, so no call that contract makes can pass for a reply.
+pub fn reply_origin(channel: u32, contract: &H256) -> [u8; 32] {
+    bridge_account(b"phala/bridge/reply", channel, contract)
+}
+
+fn bridge_account(domain: &[u8], channel: u32, contract: &H256) -> [u8; 32] {
+    let mut data = domain.to_vec();
     data.extend_from_slice(&channel.to_le_bytes());
     data.extend_from_slice(&contract.0);
     phala_primitives::hashing::blake2_256(&data)
@@ -172,12 +182,87 @@ pub enum ContractReport {
     },
 }
 
+impl ContractReport {
+    /// Decodes a report (bounded), also in the layout from before contract messages (no
+    /// `Effects::sent`, no `reply`): a report a worker queued before its chain upgraded, or
+    /// one in an old block a node replays, settles as it did then.
+    pub fn decode_any(payload: &[u8]) -> Result<ContractReport, parity_scale_codec::Error> {
+        use parity_scale_codec::DecodeLimit;
+        match Self::decode_all_with_depth_limit(8, &mut &payload[..]) {
+            Ok(report) => Ok(report),
+            Err(e) => legacy::Report::decode_all_with_depth_limit(8, &mut &payload[..])
+                .map(Into::into)
+                .map_err(|_| e),
+        }
+    }
+}
+
+/// The report's layout before contract messages.
+mod legacy {
+    use super::*;
+
+    #[derive(Decode)]
+    pub enum Report {
+        #[codec(index = 0)]
+        Executed {
+            id: u64,
+            contract: H256,
+            status: CommandStatus,
+            gas_used: u64,
+            contract_keys: Option<([u8; 32], [u8; 32])>,
+            output: Option<Envelope>,
+            effects: Effects,
+        },
+    }
+
+    #[derive(Decode)]
+    pub struct Effects {
+        storage: Vec<(H256, i64)>,
+        instantiated: Vec<NewContract>,
+        terminated: Vec<(H256, [u8; 32])>,
+        code_changed: Vec<(H256, H256)>,
+    }
+
+    impl From<Report> for ContractReport {
+        fn from(report: Report) -> Self {
+            let Report::Executed {
+                id,
+                contract,
+                status,
+                gas_used,
+                contract_keys,
+                output,
+                effects,
+            } = report;
+            ContractReport::Executed {
+                id,
+                contract,
+                status,
+                gas_used,
+                contract_keys,
+                output,
+                effects: super::Effects {
+                    storage: effects.storage,
+                    instantiated: effects.instantiated,
+                    terminated: effects.terminated,
+                    code_changed: effects.code_changed,
+                    sent: Vec::new(),
+                },
+                reply: None,
+            }
+        }
+    }
+}
+
 /// Longest return data a delivered message's report carries back.
 pub const MAX_REPLY: usize = 4 * 1024;
 /// Most messages to other chains one command sends.
 pub const MAX_SENT: usize = 8;
 /// Longest input of a message to another chain.
 pub const MAX_MESSAGE_INPUT: usize = 4 * 1024;
+/// Most bytes of inputs one command's messages carry together, so that a report (sealed
+/// output, effects, messages) always fits one queue message.
+pub const MAX_SENT_BYTES: usize = 16 * 1024;
 
 /// Most entries in each list of [`Effects`]: a command that touches more contracts fails.
 pub const MAX_EFFECTS: usize = 64;
@@ -236,6 +321,12 @@ impl Effects {
             && self.code_changed.len() <= MAX_EFFECTS
             && self.sent.len() <= MAX_SENT
             && self.sent.iter().all(|m| m.input.len() <= MAX_MESSAGE_INPUT)
+            && self
+                .sent
+                .iter()
+                .map(|m| m.input.len())
+                .fold(0usize, usize::saturating_add)
+                <= MAX_SENT_BYTES
     }
 }
 

@@ -222,6 +222,7 @@ mod tests {
             let _ = topics::WorkerEventWithKey::decode(&mut bytes.as_slice());
             let _ = contracts::ContractCommand::decode(&mut bytes.as_slice());
             let _ = contracts::ContractReport::decode(&mut bytes.as_slice());
+            let _ = contracts::ContractReport::decode_any(&bytes);
             let _ = contracts::SealedInput::decode(&mut bytes.as_slice());
             let _ = contracts::ExecutionOutput::decode(&mut bytes.as_slice());
             let _ = contracts::ContractQueryResult::decode(&mut bytes.as_slice());

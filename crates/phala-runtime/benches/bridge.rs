@@ -1,8 +1,8 @@
 //! What the bridge costs on chain, against the weight its calls are charged: a client update
 //! (decoding the header, checking a finality certificate of a 4- and a 100-member
 //! committee, proving the header's time) and the receipt of one packet (a trie proof of the
-//! packet in the other chain's state, the transfer minting its voucher, the acknowledgement
-//! written).
+//! packet in the other chain's state, then either the transfer minting its voucher and the
+//! acknowledgement written, or a contract message queued as a command of its contract).
 //!
 //! `cargo bench -p phala-runtime --bench bridge`.
 
@@ -124,6 +124,36 @@ fn proof(nodes: &HashMap<H256, Vec<u8>>, root: H256, key: Vec<u8>) -> bridge::Pr
 }
 
 fn packet() -> Packet {
+    packet_of(PacketData::Transfer(TransferData {
+        denom: Denom {
+            path: BoundedVec::default(),
+            base: BoundedBytes::new(b"PHA".to_vec()).unwrap(),
+        },
+        amount: 10 * PHA,
+        sender: account("//Alice"),
+        receiver: account("//Bob"),
+    }))
+}
+
+const CONTRACT: H256 = H256([0xb2; 32]);
+
+/// A contract message for [`CONTRACT`]: a 64-byte call, with a reply asked for.
+fn message() -> Packet {
+    packet_of(PacketData::Contract(bridge::ContractMessage {
+        sender: H256([0xa1; 32]),
+        contract: CONTRACT,
+        input: BoundedBytes::new(vec![7; 64]).unwrap(),
+        gas_limit: 1_000_000_000,
+        storage_bytes: 1024,
+        reply: Some(phala_mq::contracts::ReplyRequest {
+            query_id: 1,
+            gas_limit: 1_000_000_000,
+            storage_bytes: 1024,
+        }),
+    }))
+}
+
+fn packet_of(data: PacketData) -> Packet {
     Packet {
         source_channel: 0,
         dest_channel: 0,
@@ -132,16 +162,47 @@ fn packet() -> Packet {
             height: 1_000_000,
             timestamp: 0,
         },
-        data: PacketData::Transfer(TransferData {
-            denom: Denom {
-                path: BoundedVec::default(),
-                base: BoundedBytes::new(b"PHA".to_vec()).unwrap(),
-            },
-            amount: 10 * PHA,
-            sender: account("//Alice"),
-            receiver: account("//Bob"),
-        }),
+        data,
     }
+}
+
+/// [`CONTRACT`], active in a cluster here, its account funded.
+fn add_contract(ext: &mut Ext) {
+    use phala_runtime::modules::contracts::{self, ClusterInfo, ContractRecord, ContractStatus};
+    let cluster = contracts::cluster_id(0);
+    contracts::CLUSTERS.insert(
+        ext,
+        &cluster,
+        &ClusterInfo {
+            workers: vec![[9; 32]],
+            master_version: 1,
+            pubkey: Some([1; 32]),
+            ecdh_pubkey: Some([2; 32]),
+            created_at: 0,
+        },
+    );
+    contracts::INSTANCES.insert(
+        ext,
+        &CONTRACT,
+        &ContractRecord {
+            code_hash: H256([3; 32]),
+            cluster,
+            deployer: account("//Alice"),
+            status: ContractStatus::Active,
+            pubkey: Some([4; 32]),
+            ecdh_pubkey: Some([5; 32]),
+            storage_deposit: 0,
+            storage_bytes: 0,
+        },
+    );
+    phala_runtime::modules::balances::transfer(
+        ext,
+        &account("//Alice"),
+        &contracts::contract_account(&CONTRACT),
+        100 * PHA,
+        false,
+    )
+    .unwrap();
 }
 
 /// This chain with a client of the counterparty (committee `keys`, head #4) and channel 0
@@ -207,9 +268,8 @@ fn header(root: H256) -> Header {
     }
 }
 
-fn update_call(keys: &[PrivateKey]) -> RuntimeCall {
-    let packet = packet();
-    let (root, nodes) = counterparty_state(&packet);
+fn update_call(keys: &[PrivateKey], packet: &Packet) -> RuntimeCall {
+    let (root, nodes) = counterparty_state(packet);
     let header = header(root);
     RuntimeCall::Bridge(bridge::Call::update_client {
         client: 0,
@@ -224,7 +284,7 @@ fn bench(c: &mut Criterion) {
     for members in [4usize, 100] {
         let keys: Vec<PrivateKey> = (0..members).map(seed).collect();
         let state = setup(&keys);
-        let call = update_call(&keys);
+        let call = update_call(&keys, &packet());
         println!(
             "update_client, {members} members: {} bytes, charged {} ps of weight",
             call.encode().len(),
@@ -243,31 +303,38 @@ fn bench(c: &mut Criterion) {
     }
 
     let keys: Vec<PrivateKey> = (0..4).map(seed).collect();
-    let mut state = setup(&keys);
-    let update = update_call(&keys);
-    apply(&mut state, |ext| update.dispatch(ext, relayer).unwrap());
-    let packet = packet();
-    let (root, nodes) = counterparty_state(&packet);
-    let recv = RuntimeCall::Bridge(bridge::Call::recv_packet {
-        packet: packet.clone(),
-        proof_height: 5,
-        proof: proof(&nodes, root, bridge::packet_key(0, 1)),
-    });
-    println!(
-        "recv_packet: {} bytes, charged {} ps of weight",
-        recv.encode().len(),
-        recv.info().weight.ref_time
-    );
-    c.bench_function("bridge/recv_packet", |b| {
-        b.iter_batched(
-            || recv.clone(),
-            |call| {
-                let mut ext = Ext::new(&state);
-                call.dispatch(&mut ext, relayer).unwrap();
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    for (name, packet) in [
+        ("recv_packet", packet()),
+        ("recv_packet/contract_message", message()),
+    ] {
+        let mut state = setup(&keys);
+        let update = update_call(&keys, &packet);
+        apply(&mut state, |ext| {
+            update.dispatch(ext, relayer).unwrap();
+            add_contract(ext);
+        });
+        let (root, nodes) = counterparty_state(&packet);
+        let recv = RuntimeCall::Bridge(bridge::Call::recv_packet {
+            packet: packet.clone(),
+            proof_height: 5,
+            proof: proof(&nodes, root, bridge::packet_key(0, 1)),
+        });
+        println!(
+            "{name}: {} bytes, charged {} ps of weight",
+            recv.encode().len(),
+            recv.info().weight.ref_time
+        );
+        c.bench_function(&format!("bridge/{name}"), |b| {
+            b.iter_batched(
+                || recv.clone(),
+                |call| {
+                    let mut ext = Ext::new(&state);
+                    call.dispatch(&mut ext, relayer).unwrap();
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
 }
 
 criterion_group!(benches, bench);

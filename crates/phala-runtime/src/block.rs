@@ -91,6 +91,8 @@ impl<'a> BlockBuilder<'a> {
         registry::on_initialize::<crate::Wiring>(&mut ext, number);
         // After the queue is cleared: reassignments are this block's messages.
         contracts::on_initialize::<crate::Wiring>(&mut ext, number);
+        // After the contracts' deadlines: parked bridge work takes the block's first gas.
+        crate::modules::bridge::on_initialize(&mut ext);
         // After the queue is cleared: the challenge is this block's message.
         computation::on_initialize::<crate::Wiring>(&mut ext, number);
         stake_pools::on_initialize(&mut ext, number);

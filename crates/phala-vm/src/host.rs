@@ -718,7 +718,9 @@ fn register_chain_specific(t: &mut Builder) {
          len: u32,
          out: u32|
          -> Result<u32, Error> {
-            charge(&mut c, gas::HOST_CALL)?;
+            // As a storage write: the message sits in the chain's state until answered.
+            charge(&mut c, gas::STORAGE_WRITE)?;
+            charge(&mut c, gas::per_byte(len as usize, gas::STORAGE_PER_BYTE))?;
             if len as usize > crate::xcm::MAX_CALL_LEN.saturating_mul(2) {
                 return Err(trap("xcm_send: the message is longer than 8 KiB"));
             }
@@ -745,8 +747,9 @@ fn register_chain_specific(t: &mut Builder) {
                 return refused(
                     &mut c,
                     format!(
-                        "xcm_send: at most {} messages per command",
-                        crate::world::MAX_SENT
+                        "xcm_send: at most {} messages, {} bytes of calls, per command",
+                        crate::world::MAX_SENT,
+                        crate::world::MAX_SENT_BYTES
                     ),
                 );
             }

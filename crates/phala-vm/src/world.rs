@@ -96,6 +96,9 @@ pub struct Checkpoint {
 pub const MAX_EXECUTION_BYTES: usize = 8 * 1024 * 1024;
 /// Most messages for other chains one execution may send.
 pub const MAX_SENT: usize = 8;
+/// Most bytes of calls those messages may carry together: with the rest of a report (its
+/// sealed output and effects), the report must fit one queue message.
+pub const MAX_SENT_BYTES: usize = 16 * 1024;
 /// What each record costs on top of its bytes, for the bookkeeping around it.
 const RECORD_OVERHEAD: usize = 64;
 
@@ -259,7 +262,13 @@ impl Overlay {
         sender: AccountId,
         message: crate::xcm::BridgeMessage,
     ) -> Result<(), TooMuchState> {
-        if self.changes.sent.len() >= MAX_SENT {
+        let bytes: usize = self
+            .changes
+            .sent
+            .iter()
+            .map(|(_, m)| m.call.len())
+            .fold(message.call.len(), usize::saturating_add);
+        if self.changes.sent.len() >= MAX_SENT || bytes > MAX_SENT_BYTES {
             return Err(TooMuchState);
         }
         self.account(message.call.len().saturating_add(64))?;

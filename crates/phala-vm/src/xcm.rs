@@ -24,8 +24,9 @@ pub const MAX_CALL_LEN: usize = 4 * 1024;
 /// Longest encoded destination: version, parents, junctions, a 17-byte compact index and an
 /// account junction.
 pub const MAX_DEST_LEN: usize = 64;
-/// Gas a `Transact` without a weight (version 5's `fallback_max_weight: None`) runs with.
-pub const DEFAULT_GAS: u64 = 10_000_000_000;
+/// Gas a `Transact` without a weight (version 5's `fallback_max_weight: None`) runs with:
+/// the most a call from another chain may have there.
+pub const DEFAULT_GAS: u64 = 1_000_000_000;
 /// Storage bytes such a `Transact` may pay for.
 pub const DEFAULT_STORAGE_BYTES: u64 = 1024;
 

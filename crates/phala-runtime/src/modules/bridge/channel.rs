@@ -214,9 +214,6 @@ pub(super) fn recv(
             }
             PacketData::Contract(message) => match message::on_recv(ext, packet, message) {
                 Ok(()) => return Ok(None),
-                // This block has no room for the command: the packet stays unreceived (the
-                // transaction fails whole) and a relayer brings it again.
-                Err(Error::Busy) => return Err(Error::Busy),
                 Err(e) => error(e),
             },
         }
@@ -287,7 +284,7 @@ pub(super) fn acknowledge(
     CHANNELS.insert(ext, &packet.source_channel, &end);
     match &packet.data {
         PacketData::Transfer(data) => transfer::on_ack(ext, packet, data, ack)?,
-        PacketData::Contract(message) => message::on_ack(ext, packet, message, ack)?,
+        PacketData::Contract(message) => message::on_ack(ext, packet, message, ack),
     }
     ext.deposit_event(Event::PacketAcknowledged {
         channel: packet.source_channel,

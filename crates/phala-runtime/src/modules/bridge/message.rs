@@ -7,20 +7,26 @@
 //! Receiving: the packet is queued as a command of the destination contract, paid by that
 //! contract's own account, with the sender's account here ([`remote_origin`]) as its caller.
 //! Its acknowledgement waits in [`DELIVERIES`] until the cluster reports: the call's return
-//! data, its revert, or why it did not run. A command never reported is given up after
-//! the contracts module's timeout (by anyone) and answered `NotExecuted`, so the ordered
-//! channel's acknowledgements always go on.
+//! data, its revert, or why it did not run. A command left unreported is given up at its
+//! deadline and answered `Unreported`, so the ordered channel's acknowledgements always go
+//! on.
 //!
 //! Back home: the acknowledgement is delivered to the sender as a call of
 //! `on_bridge_reply(query_id: u64, outcome: Ack)`, if it asked for one.
+//!
+//! A block with no room for a command (its contract gas or the cluster's queue full) parks
+//! the work in the [`INBOX`], taken in order at the start of the next blocks before any
+//! transaction: congestion delays a message or a reply, never loses it, and never refuses a
+//! packet's receipt or acknowledgement.
 
 use parity_scale_codec::Encode;
-use phala_mq::contracts::{CommandStatus, OutgoingMessage, ReplyRequest, remote_origin};
+use phala_mq::contracts::{CommandStatus, OutgoingMessage, remote_origin, reply_origin};
 use phala_primitives::{H256, hashing::blake2_256};
 
 use super::{
-    ACKS, Ack, AckRecord, ChannelId, ContractMessage, DELIVERIES, Delivery, Error, Event,
-    MAX_ACK_BYTES, Packet, PacketData, Timeout, channel, packet_hash,
+    ACKS, Ack, AckRecord, ChannelId, ContractMessage, DELIVERIES, Delivery, Error, Event, INBOX,
+    INBOX_RANGE, InboxItem, MAX_ACK_BYTES, MAX_INBOX_PER_BLOCK, Packet, PacketData, Sequence,
+    Timeout, channel, packet_hash,
 };
 use crate::Ext;
 use crate::bounded::BoundedBytes;
@@ -98,22 +104,17 @@ pub fn send_message(ext: &mut Ext, message: OutgoingMessage) {
                 sender,
                 error,
             });
-            if let Some(request) = data.reply {
-                // Refused, it is reported as an event: a settlement cannot fail.
-                let _ = reply(
-                    ext,
-                    channel,
-                    &data,
-                    request,
-                    &Ack::Error(name(error.name())),
-                );
+            // Before the upgrade nothing of this existed: no reply either.
+            if let (Some(_), true) = (data.reply, error != Error::NeedsUpgrade) {
+                reply_or_park(ext, channel, data, Ack::Error(name(error.name())));
             }
         }
     }
 }
 
-/// The receiving side: queues the call. `Ok` leaves the acknowledgement pending; an error is
-/// the acknowledgement.
+/// The receiving side: queues the call for its contract, or parks it in the inbox if this
+/// block has no room (or others wait before it). `Ok` leaves the acknowledgement pending;
+/// an error is the acknowledgement.
 pub(super) fn on_recv(
     ext: &mut Ext,
     packet: &Packet,
@@ -122,7 +123,37 @@ pub(super) fn on_recv(
     if !enabled(ext) {
         return Err(Error::NeedsUpgrade);
     }
-    let origin = remote_origin(packet.dest_channel, &message.sender);
+    let item = InboxItem::Message {
+        channel: packet.dest_channel,
+        sequence: packet.sequence,
+        packet: packet_hash(packet),
+        message: message.clone(),
+    };
+    if inbox_empty(ext) {
+        match queue_message(
+            ext,
+            packet.dest_channel,
+            packet.sequence,
+            packet_hash(packet),
+            message,
+        ) {
+            Err(Error::Busy) => {}
+            done => return done,
+        }
+    }
+    park(ext, &item);
+    Ok(())
+}
+
+/// Queues a received message as a command of its contract, its acknowledgement pending.
+fn queue_message(
+    ext: &mut Ext,
+    channel: ChannelId,
+    sequence: Sequence,
+    packet: H256,
+    message: &ContractMessage,
+) -> Result<(), Error> {
+    let origin = remote_origin(channel, &message.sender);
     let command = contracts::deliver(
         ext,
         message.contract,
@@ -135,14 +166,14 @@ pub(super) fn on_recv(
         ext,
         &command,
         &Delivery {
-            channel: packet.dest_channel,
-            sequence: packet.sequence,
-            packet: packet_hash(packet),
+            channel,
+            sequence,
+            packet,
         },
     );
     ext.deposit_event(Event::MessageDelivered {
-        channel: packet.dest_channel,
-        sequence: packet.sequence,
+        channel,
+        sequence,
         contract: message.contract,
         command,
     });
@@ -178,23 +209,26 @@ pub fn on_command_settled(
         }
         (other, _) => Ack::Error(name(&format!("{other:?}"))),
     };
-    answer(ext, command, delivery, ack);
+    DELIVERIES.remove(ext, &command);
+    answer(ext, &delivery, Some(command), ack);
 }
 
-/// A delivered message's command was given up unreported: it is answered as not run.
+/// A delivered message's command was given up unreported: answered so, as it may or may
+/// not have run.
 pub fn on_command_dropped(ext: &mut Ext, command: u64) {
     if let Some(delivery) = DELIVERIES.get(ext, &command) {
+        DELIVERIES.remove(ext, &command);
         answer(
             ext,
-            command,
-            delivery,
-            Ack::Error(name(Error::NotExecuted.name())),
+            &delivery,
+            Some(command),
+            Ack::Error(name(Error::Unreported.name())),
         );
     }
 }
 
-fn answer(ext: &mut Ext, command: u64, delivery: Delivery, ack: Ack) {
-    DELIVERIES.remove(ext, &command);
+/// Writes a received message's acknowledgement.
+fn answer(ext: &mut Ext, delivery: &Delivery, command: Option<u64>, ack: Ack) {
     ACKS.insert(
         ext,
         &delivery.channel,
@@ -213,37 +247,41 @@ fn answer(ext: &mut Ext, command: u64, delivery: Delivery, ack: Ack) {
 }
 
 /// The sending side's answer to an acknowledgement: the outcome goes to the sender if it
-/// asked for it. A sender that cannot take it (gone, or unable to pay) does not stop the
-/// channel: that is an event. Only a block with no room refuses (`Busy`), so the
-/// acknowledgement is taken again in a later block.
-pub(super) fn on_ack(
-    ext: &mut Ext,
-    packet: &Packet,
-    message: &ContractMessage,
-    ack: &Ack,
-) -> Result<(), Error> {
-    match message.reply {
-        Some(request) => match reply(ext, packet.source_channel, message, request, ack) {
-            Err(Error::Busy) => Err(Error::Busy),
-            _ => Ok(()),
-        },
-        None => Ok(()),
+/// asked for it. Never fails: a sender that cannot take it (gone, or unable to pay) gets
+/// an event, and a block with no room parks it, so the channel always goes on.
+pub(super) fn on_ack(ext: &mut Ext, packet: &Packet, message: &ContractMessage, ack: &Ack) {
+    if message.reply.is_some() {
+        reply_or_park(ext, packet.source_channel, message.clone(), ack.clone());
+    }
+}
+
+/// Queues `on_bridge_reply` now, or parks it if this block has no room or others wait.
+fn reply_or_park(ext: &mut Ext, channel: ChannelId, message: ContractMessage, ack: Ack) {
+    let item = InboxItem::Reply {
+        channel,
+        message,
+        ack,
+    };
+    if !inbox_empty(ext) || try_item(ext, &item) == Err(Error::Busy) {
+        park(ext, &item);
     }
 }
 
 /// Queues `on_bridge_reply(query_id, outcome)` for the sender, paid by it, called by the
-/// remote contract's account here. A refusal is reported as an event and returned.
+/// answering contract's reply account here. A refusal other than `Busy` is an event.
 fn reply(
     ext: &mut Ext,
     channel: ChannelId,
     message: &ContractMessage,
-    request: ReplyRequest,
     ack: &Ack,
 ) -> Result<(), Error> {
+    let Some(request) = message.reply else {
+        return Ok(());
+    };
     let mut input = reply_selector().to_vec();
     request.query_id.encode_to(&mut input);
     ack.encode_to(&mut input);
-    let origin = remote_origin(channel, &message.contract);
+    let origin = reply_origin(channel, &message.contract);
     let sender: H256 = message.sender;
     match contracts::deliver(
         ext,
@@ -261,15 +299,76 @@ fn reply(
             });
             Ok(())
         }
+        Err(DeliverRefused::Busy) => Err(Error::Busy),
         Err(e) => {
-            let error = refused(e);
             ext.deposit_event(Event::ReplyNotDelivered {
                 channel,
                 sender,
                 query_id: request.query_id,
-                error,
+                error: refused(e),
             });
-            Err(error)
+            Ok(())
         }
+    }
+}
+
+/// Takes one inbox item: `Err(Busy)` if the block has no room for it (it stays).
+fn try_item(ext: &mut Ext, item: &InboxItem) -> Result<(), Error> {
+    match item {
+        InboxItem::Message {
+            channel,
+            sequence,
+            packet,
+            message,
+        } => match queue_message(ext, *channel, *sequence, *packet, message) {
+            Err(Error::Busy) => Err(Error::Busy),
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let delivery = Delivery {
+                    channel: *channel,
+                    sequence: *sequence,
+                    packet: *packet,
+                };
+                answer(ext, &delivery, None, Ack::Error(name(e.name())));
+                Ok(())
+            }
+        },
+        InboxItem::Reply {
+            channel,
+            message,
+            ack,
+        } => reply(ext, *channel, message, ack),
+    }
+}
+
+fn inbox_empty(ext: &Ext) -> bool {
+    let (first, next) = INBOX_RANGE.get_or_default(ext);
+    first == next
+}
+
+fn park(ext: &mut Ext, item: &InboxItem) {
+    let (first, next) = INBOX_RANGE.get_or_default(ext);
+    INBOX.insert(ext, &next, item);
+    INBOX_RANGE.put(ext, &(first, next.saturating_add(1)));
+    ext.deposit_event(Event::Parked { index: next });
+}
+
+/// Block start: parked work is taken in order, before any transaction can use the block's
+/// contract gas, up to [`MAX_INBOX_PER_BLOCK`] items or the first one with no room.
+pub fn on_initialize(ext: &mut Ext) {
+    let (mut first, next) = INBOX_RANGE.get_or_default(ext);
+    let mut taken = 0;
+    while first < next && taken < MAX_INBOX_PER_BLOCK {
+        taken = taken.saturating_add(1);
+        if let Some(item) = INBOX.get(ext, &first) {
+            if try_item(ext, &item) == Err(Error::Busy) {
+                break;
+            }
+            INBOX.remove(ext, &first);
+        }
+        first = first.saturating_add(1);
+    }
+    if taken > 0 {
+        INBOX_RANGE.put(ext, &(first, next));
     }
 }

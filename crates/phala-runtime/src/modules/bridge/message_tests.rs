@@ -2,7 +2,7 @@
 //! contract and paid by it, its acknowledgement written when the cluster reports, and the
 //! outcome delivered back to the sender; and every way it can go wrong answered, never lost.
 
-use phala_mq::contracts::{CommandStatus, OutgoingMessage, ReplyRequest, remote_origin};
+use phala_mq::contracts::{CommandStatus, OutgoingMessage, ReplyRequest, reply_origin};
 
 use super::*;
 use crate::modules::balances;
@@ -175,7 +175,7 @@ fn a_request_runs_there_and_its_answer_comes_back_to_the_asker() {
         commands.iter().any(|c| matches!(c,
             phala_mq::contracts::ContractCommand::Deliver { contract, origin, input, .. }
                 if *contract == ASKER
-                    && *origin == remote_origin(0, &ANSWERER)
+                    && *origin == reply_origin(0, &ANSWERER)
                     && *input == want)),
         "{commands:?}"
     );
@@ -215,37 +215,21 @@ fn reverts_failures_and_unreported_commands_are_answered() {
         p.acknowledge(Dir::AtoB, &packet).unwrap();
     }
 
-    // A command the cluster never reports is given up by anyone after the timeout, and
-    // answered as not run; the channel goes on.
+    // A command the cluster never reports is given up by the chain at its deadline, and
+    // answered as unreported; the channel goes on.
     let packet = ask(&mut p, request(true));
     p.deliver(Dir::AtoB, &packet).unwrap();
     let [(command, _)] = deliveries(&p.b)[..] else {
         panic!()
     };
-    let cancel = crate::RuntimeCall::Contracts(contracts::Call::cancel_command { command });
-    let early = p.b.tc.sign(
-        &crate::testing::pair("//Bob"),
-        cancel.clone(),
-        p.b.tc.nonce(&account("//Bob")),
-    );
-    p.b.produce(vec![early]);
-    assert_eq!(
-        p.b.tc.failure(1),
-        Some(contracts::Error::CommandNotTimedOut.into())
-    );
     for _ in 0..contracts::COMMAND_TIMEOUT {
+        assert_eq!(ack_of(&p.b, &packet), None);
         p.b.produce(vec![]);
     }
-    let xt = p.b.tc.sign(
-        &crate::testing::pair("//Bob"),
-        cancel,
-        p.b.tc.nonce(&account("//Bob")),
-    );
-    p.b.produce(vec![xt]);
-    assert_eq!(p.b.tc.failure(1), None);
+    assert!(PENDING_COMMANDS.get(&p.b.ext(), &command).is_none());
     assert_eq!(
         ack_of(&p.b, &packet),
-        Some(Ack::Error(bytes(b"NotExecuted")))
+        Some(Ack::Error(bytes(b"Unreported")))
     );
     p.acknowledge(Dir::AtoB, &packet).unwrap();
     assert!(p.a.pending_packets(0).is_empty());
@@ -303,24 +287,64 @@ fn a_message_that_cannot_leave_is_answered_to_its_sender() {
 }
 
 #[test]
-fn a_full_cluster_queue_leaves_the_packet_for_a_later_block() {
+fn a_block_with_no_room_parks_messages_and_replies_until_one_has() {
     use crate::modules::contracts::order::{CLUSTER_QUEUE, MAX_CLUSTER_PENDING};
     let mut p = Pair::new();
+    add_contract(&mut p.a, ASKER, 10 * PHA);
     add_contract(&mut p.b, ANSWERER, 10 * PHA);
-    let packet = ask(&mut p, request(false));
     let cluster = contracts::cluster_id(0);
-    p.b.mutate(|ext| CLUSTER_QUEUE.insert(ext, &cluster, &vec![u64::MAX; MAX_CLUSTER_PENDING]));
-    // Refused whole: not received, so a relayer brings it again.
+    let full = |chain: &mut Chain| {
+        chain
+            .mutate(|ext| CLUSTER_QUEUE.insert(ext, &cluster, &vec![u64::MAX; MAX_CLUSTER_PENDING]))
+    };
+    let room = |chain: &mut Chain| chain.mutate(|ext| CLUSTER_QUEUE.remove(ext, &cluster));
+    let parked = |chain: &Chain| {
+        let (first, next) = INBOX_RANGE.get_or_default(&chain.ext());
+        next - first
+    };
+
+    // Received even so: the message waits in B's inbox, its acknowledgement pending.
+    let first = ask(&mut p, request(true));
+    let second = ask(&mut p, request(true));
+    full(&mut p.b);
+    p.deliver(Dir::AtoB, &first).unwrap();
+    p.deliver(Dir::AtoB, &second).unwrap();
+    assert_eq!(p.b.channel(0).next_recv, second.sequence + 1);
+    assert_eq!(parked(&p.b), 2);
+    assert!(deliveries(&p.b).is_empty());
+    assert_eq!(ack_of(&p.b, &first), None);
+    // Still no room: still parked, in order.
+    p.b.produce(vec![]);
+    assert_eq!(parked(&p.b), 2);
+    // Room: both queued at the next block's start, before any transaction.
+    room(&mut p.b);
+    p.b.produce(vec![]);
+    assert_eq!(parked(&p.b), 0);
+    let queued = deliveries(&p.b);
     assert_eq!(
-        p.deliver(Dir::AtoB, &packet),
-        Err(bridge_error(Error::Busy))
+        queued.iter().map(|(_, d)| d.sequence).collect::<Vec<_>>(),
+        vec![first.sequence, second.sequence]
     );
-    assert_eq!(p.b.channel(0).next_recv, packet.sequence);
-    assert_eq!(ack_of(&p.b, &packet), None);
-    p.b.mutate(|ext| CLUSTER_QUEUE.remove(ext, &cluster));
-    p.deliver(Dir::AtoB, &packet).unwrap();
-    assert_eq!(p.b.channel(0).next_recv, packet.sequence + 1);
-    assert_eq!(deliveries(&p.b).len(), 1);
+
+    // The answer comes back to a full A: the acknowledgement is taken, the reply parked.
+    let (command, _) = queued[0].clone();
+    p.b.mutate(|ext| {
+        on_command_settled(ext, command, &CommandStatus::Success, Some(b"ok".to_vec()))
+    });
+    p.b.produce(vec![]);
+    full(&mut p.a);
+    p.acknowledge(Dir::AtoB, &first).unwrap();
+    assert_eq!(parked(&p.a), 1);
+    assert_eq!(p.a.channel(0).next_ack, first.sequence + 1);
+    room(&mut p.a);
+    p.a.produce(vec![]);
+    assert_eq!(parked(&p.a), 0);
+    assert!(
+        (0..64).any(|c| PENDING_COMMANDS
+            .get(&p.a.ext(), &c)
+            .is_some_and(|pc| pc.contract == ASKER)),
+        "the reply was not queued"
+    );
 }
 
 #[test]

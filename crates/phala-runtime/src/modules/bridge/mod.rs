@@ -44,8 +44,8 @@ pub use calls::Call;
 pub use channel::{ack_key, channel_key, packet_key};
 pub use client::{client_key, client_status};
 pub use message::{
-    MESSAGE_TIMEOUT_MS, is_delivery, on_command_dropped, on_command_settled, reply_selector,
-    send_message,
+    MESSAGE_TIMEOUT_MS, is_delivery, on_command_dropped, on_command_settled, on_initialize,
+    reply_selector, send_message,
 };
 pub use transfer::{asset_balance, asset_id, escrow_account, native_denom};
 
@@ -485,6 +485,46 @@ pub const DELIVERIES: StorageMap<u64, Delivery> = StorageMap::new(
     ],
 );
 
+/// Work for a contract the bridge could not queue yet because the block had no room (its
+/// contract gas or the cluster's queue was full): taken in arrival order at the start of
+/// the next blocks, so a busy block delays it and loses nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum InboxItem {
+    /// A contract message received here: its acknowledgement waits for it.
+    #[codec(index = 0)]
+    Message {
+        channel: ChannelId,
+        sequence: Sequence,
+        /// `packet_hash` of its packet.
+        packet: H256,
+        message: ContractMessage,
+    },
+    /// The outcome of a message sent from here, for its sender's `on_bridge_reply`.
+    #[codec(index = 1)]
+    Reply {
+        channel: ChannelId,
+        message: ContractMessage,
+        ack: Ack,
+    },
+}
+
+/// Most inbox items taken at one block's start.
+pub const MAX_INBOX_PER_BLOCK: u32 = 16;
+
+pub const INBOX: StorageMap<u64, InboxItem> = StorageMap::new(
+    MODULE,
+    "Inbox",
+    Hasher::Twox64Concat,
+    Query::Optional,
+    &[" Contract messages and replies waiting for a block with room for them, by arrival."],
+);
+pub const INBOX_RANGE: StorageValue<(u64, u64)> = StorageValue::new(
+    MODULE,
+    "InboxRange",
+    Query::Default,
+    &[" The inbox's first item and the index the next one gets."],
+);
+
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
     vec![
         NEXT_CLIENT_ID.metadata(),
@@ -500,6 +540,8 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         ASSET_BALANCES.metadata(),
         ESCROWED.metadata(),
         DELIVERIES.metadata_optional(),
+        INBOX.metadata_optional(),
+        INBOX_RANGE.metadata(),
     ]
 }
 
@@ -622,13 +664,13 @@ pub enum Event {
         contract: H256,
         command: u64,
     },
-    /// The cluster reported a delivered message (or it was given up): its
-    /// acknowledgement is written.
+    /// A received contract message's acknowledgement is written: its command was reported
+    /// (or given up), or it could not be queued (`command` is `None`).
     #[codec(index = 17)]
     MessageAnswered {
         channel: ChannelId,
         sequence: Sequence,
-        command: u64,
+        command: Option<u64>,
         ack: Ack,
     },
     /// A message's outcome was queued for its sender as a call of `on_bridge_reply`.
@@ -647,6 +689,9 @@ pub enum Event {
         query_id: u64,
         error: Error,
     },
+    /// A block had no room for a contract message or a reply: it waits in the inbox.
+    #[codec(index = 20)]
+    Parked { index: u64 },
 }
 
 impl From<Event> for crate::RuntimeEvent {
@@ -743,8 +788,10 @@ pub enum Error {
     Busy,
     /// A gas limit of zero or over the most a command may have.
     BadLimits,
-    /// The contract's cluster never reported the message, and it was given up.
-    NotExecuted,
+    /// The contract's cluster did not report the message in time and it was given up: it
+    /// may or may not have run there (a cluster applies a command when it runs it, before
+    /// it reports), so the sender must not assume either.
+    Unreported,
 }
 
 impl Error {
@@ -792,7 +839,7 @@ impl Error {
             Error::CannotPay => "CannotPay",
             Error::Busy => "Busy",
             Error::BadLimits => "BadLimits",
-            Error::NotExecuted => "NotExecuted",
+            Error::Unreported => "Unreported",
         }
     }
 }

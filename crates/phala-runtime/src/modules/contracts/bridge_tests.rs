@@ -2,6 +2,7 @@
 //! are for and settled like any command, their answer handed to the bridge; and the
 //! messages a command sends handed to the bridge when it settles.
 
+use parity_scale_codec::Encode;
 use phala_mq::contracts::{CommandStatus, ContractReport, Effects, OutgoingMessage, ReplyRequest};
 use phala_primitives::{H256, PHA};
 
@@ -161,4 +162,63 @@ fn messages_a_command_sends_go_to_the_bridge_when_it_settles() {
             bridge::Event::ReplyDelivered { sender, query_id: 3, .. } if *sender == contract)),
         "{bridge_events:?}"
     );
+}
+
+#[test]
+fn the_chain_gives_up_a_bridge_command_left_unreported() {
+    let mut s = setup();
+    let contract = s.active_contract();
+    fund(&mut s, &contract);
+    // A reply queued by the bridge: paid by the contract, submitted by nobody here.
+    let command = mutate(&mut s.net.chain, |ext| {
+        deliver(ext, contract, [7; 32], b"reply".to_vec(), (1_000, 0)).unwrap()
+    });
+    // Anyone may give it up, but not before its timeout.
+    let cancel = RuntimeCall::Contracts(Call::cancel_command { command });
+    let nonce = s.net.bob_nonce();
+    let xt = s
+        .net
+        .chain
+        .sign(&crate::testing::pair("//Bob"), cancel, nonce);
+    s.net.chain.produce(vec![xt]);
+    assert_eq!(
+        s.net.chain.failure(1),
+        Some(Error::CommandNotTimedOut.into())
+    );
+    // At its deadline the chain gives it up itself.
+    assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &command).is_some());
+    for _ in 0..COMMAND_TIMEOUT {
+        s.net.chain.produce(vec![]);
+    }
+    assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &command).is_none());
+    // Its gas was paid from the contract's own reserve, which holds its storage deposit
+    // alone again.
+    assert_eq!(
+        account_of(&s.net.chain, &contract).1,
+        10 * STORAGE_DEPOSIT_PER_BYTE
+    );
+}
+
+#[test]
+fn a_report_in_the_layout_before_contract_messages_still_settles() {
+    let mut s = setup();
+    let contract = s.active_contract();
+    let id = s.push(contract, [6; 32], 0);
+    let mut old = ContractReport::Executed {
+        id,
+        contract,
+        status: CommandStatus::Success,
+        gas_used: 10,
+        contract_keys: None,
+        output: None,
+        effects: Effects::default(),
+        reply: None,
+    }
+    .encode();
+    // Without `Effects::sent` and `reply` (both empty: one byte each).
+    old.truncate(old.len() - 2);
+    s.net
+        .send(&mut s.w1, phala_mq::contracts::CONTRACT_REPORT, old)
+        .unwrap();
+    assert!(PENDING_COMMANDS.get(&s.net.chain.ext(), &id).is_none());
 }

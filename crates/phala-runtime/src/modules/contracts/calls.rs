@@ -193,10 +193,9 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     let pending = PENDING_COMMANDS
         .get(ext, &command)
         .ok_or(Error::UnknownCommand)?;
-    // A message from the bridge has no submitter here: anyone may give it up, so that its
-    // channel's acknowledgements go on.
-    let delivery = crate::modules::bridge::is_delivery(ext, command);
-    if pending.origin != who && !delivery {
+    // A command the bridge queued is given up by anyone (and at its deadline by the chain
+    // itself, `bridged::on_initialize`): it has no submitter here.
+    if pending.origin != who && !super::bridged::is_bridged(&pending) {
         return Err(Error::NotYourCommand.into());
     }
     let due = pending.pushed_at.saturating_add(COMMAND_TIMEOUT);
@@ -207,27 +206,40 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
     if super::order::report_kept(ext, command) {
         return Err(Error::ReportAlreadyIn.into());
     }
-    let fee = pending
+    give_up(ext, command, &pending)
+}
+
+/// Gives up a pending command whose report never came (checked by the caller). The cluster
+/// may have run it: its gas is paid whole. Whatever storage it may have grown is unknown (in
+/// any contract it reached), so its deposit limit is forfeited to the treasury rather than
+/// handed back, where the submitter could recover it. An instantiation never became active
+/// on chain: nobody can call what it made, and its deposit comes back.
+pub(super) fn give_up(ext: &mut Ext, command: u64, pending: &PendingCommand) -> DispatchResult {
+    let bridged = super::bridged::is_bridged(pending);
+    let mut fee = pending
         .pricing
         .gas_price
         .checked_mul(Balance::from(pending.gas_limit))
         .ok_or(ArithmeticError::Overflow)?;
+    let mut deposit = pending.deposit;
+    let payer = pending.origin;
+    if bridged {
+        // Its contract may have terminated since, releasing its account: what is left is
+        // all there is to take.
+        let held = balances::account_data(ext, &payer).reserved;
+        fee = fee.min(held);
+        deposit = deposit.min(held.saturating_sub(fee));
+    }
 
     PENDING_COMMANDS.remove(ext, &command);
     super::order::dequeue(ext, &pending.cluster, command);
-    // The cluster may have run it: its gas is paid whole. Whatever storage it may have grown
-    // is unknown (in any contract it reached), so its deposit limit is forfeited to the
-    // treasury rather than handed back, where the submitter could recover it. An
-    // instantiation never became active on chain: nobody can call what it made, and its
-    // deposit comes back.
-    let payer = pending.origin;
     pay_fee_from_reserve(ext, &payer, fee)?;
     let (deposit_forfeited, deposit_refunded) = if pending.instantiate {
-        balances::unreserve(ext, &payer, pending.deposit);
-        (0, pending.deposit)
+        balances::unreserve(ext, &payer, deposit);
+        (0, deposit)
     } else {
-        pay_fee_from_reserve(ext, &payer, pending.deposit)?;
-        (pending.deposit, 0)
+        pay_fee_from_reserve(ext, &payer, deposit)?;
+        (deposit, 0)
     };
     if pending.instantiate
         && INSTANCES
@@ -243,7 +255,7 @@ fn cancel_command(ext: &mut Ext, who: AccountId32, command: u64) -> DispatchResu
         deposit_forfeited,
         deposit_refunded,
     });
-    if delivery {
+    if bridged {
         crate::modules::bridge::on_command_dropped(ext, command);
     }
     // Reports kept behind it can settle now.
@@ -318,7 +330,7 @@ fn check_sealed(envelope: &Envelope, recipient: Option<[u8; 32]>) -> Result<(), 
 }
 
 /// Reserves the gas limit's price and the deposit, and records the command.
-fn reserve_command(
+pub(super) fn reserve_command(
     ext: &mut Ext,
     origin: AccountId32,
     contract: H256,
@@ -486,95 +498,6 @@ fn push_command(
             pricing,
         },
     )
-}
-
-/// Why a message from the bridge could not be queued for its contract: the bridge answers
-/// the packet with this name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliverRefused {
-    /// No active contract with that id here.
-    UnknownContract,
-    /// The contract's account cannot pay the gas limit and deposit (it pays for the
-    /// messages it receives).
-    CannotPay,
-    /// This block's gas, or the cluster's queue, is full.
-    Busy,
-    /// A gas limit of zero or over the most a command may have, or a deposit that overflows.
-    BadLimits,
-}
-
-/// Queues a call of `contract` that came over the bridge, paid by the contract's own account
-/// (gas limit and `storage_bytes` of deposit reserved from it, settled as any command), with
-/// `input` in the clear and `origin` the remote sender's account here. Returns the command's
-/// id. Writes nothing when it refuses.
-pub fn deliver(
-    ext: &mut Ext,
-    contract: H256,
-    origin: [u8; 32],
-    input: Vec<u8>,
-    (gas_limit, storage_bytes): (u64, u64),
-) -> Result<u64, DeliverRefused> {
-    let record = INSTANCES
-        .get(ext, &contract)
-        .filter(|r| r.status == ContractStatus::Active)
-        .ok_or(DeliverRefused::UnknownContract)?;
-    let info = CLUSTERS
-        .get(ext, &record.cluster)
-        .ok_or(DeliverRefused::UnknownContract)?;
-    let pricing = pricing(ext);
-    let deposit = pricing
-        .storage_deposit_per_byte
-        .checked_mul(Balance::from(storage_bytes))
-        .ok_or(DeliverRefused::BadLimits)?;
-    let reporter = reporter(&info, NEXT_COMMAND_ID.get_or_default(ext), 0);
-    let payer = super::contract_account(&contract);
-    let refused = |e: DispatchError| {
-        if e == Error::GasLimit.into() {
-            DeliverRefused::BadLimits
-        } else if e == Error::BlockGasExhausted.into()
-            || e == Error::ClusterBusy.into()
-            || e == Error::TooManyCommands.into()
-        {
-            DeliverRefused::Busy
-        } else {
-            DeliverRefused::CannotPay
-        }
-    };
-    ext.transactional(|ext| {
-        let (id, pricing) = reserve_command(
-            ext,
-            payer,
-            contract,
-            record.cluster,
-            (gas_limit, deposit),
-            false,
-        )
-        .map_err(refused)?;
-        ext.deposit_event(Event::CommandPushed {
-            contract,
-            origin: AccountId32(origin),
-            command: id,
-        });
-        // A block whose outbound queue is full takes it no more than one whose gas is.
-        message_queue::push_bulk(
-            ext,
-            MODULE,
-            CONTRACT_COMMAND,
-            &ContractCommand::Deliver {
-                id,
-                cluster: record.cluster,
-                contract,
-                origin,
-                input,
-                gas_limit,
-                deposit,
-                reporter,
-                pricing,
-            },
-        )
-        .map_err(|_| DeliverRefused::Busy)?;
-        Ok(id)
-    })
 }
 
 /// How many workers a cluster has, those still joining included.

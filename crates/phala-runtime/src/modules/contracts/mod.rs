@@ -33,6 +33,7 @@
 
 #[cfg(test)]
 mod bridge_tests;
+mod bridged;
 mod calls;
 mod errors;
 mod events;
@@ -45,7 +46,8 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use calls::{Call, DeliverRefused, deliver};
+pub use bridged::{DeliverRefused, MAX_BRIDGED_BYTES, MAX_BRIDGED_GAS, deliver, is_bridged};
+pub use calls::Call;
 pub use errors::Error;
 pub use events::Event;
 pub use membership::{
@@ -327,6 +329,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         PRICING.metadata_optional(),
         PENDING_COMMANDS.metadata_optional(),
         REPORT_DEADLINES.metadata(),
+        bridged::DEADLINES.metadata(),
     ]
     .into_iter()
     .chain(order::storage_metadata())
@@ -358,6 +361,7 @@ pub(crate) fn schedule_report(ext: &mut Ext, id: u64, at: BlockNumber) {
 pub fn on_initialize<C: Config>(ext: &mut Ext, number: BlockNumber) {
     order::on_initialize(ext);
     gas::share::<C>(ext);
+    bridged::on_initialize(ext, number);
     let due = REPORT_DEADLINES.get_or_default(ext, &number);
     if due.is_empty() {
         return;

@@ -9,7 +9,6 @@
 //! left behind. So a report that arrives before the commands ahead of it is kept, and
 //! settled as soon as they are.
 
-use parity_scale_codec::DecodeLimit;
 use phala_mq::contracts::ContractReport;
 use phala_primitives::H256;
 
@@ -89,8 +88,7 @@ pub fn report_kept(ext: &Ext, id: u64) -> bool {
 pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
     let _span = tracing::debug_span!("contracts.settle", bytes = payload.len()).entered();
     let ContractReport::Executed { id, .. } =
-        ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
-            .map_err(|_| Error::BadReport)?;
+        ContractReport::decode_any(payload).map_err(|_| Error::BadReport)?;
     let pending = PENDING_COMMANDS
         .get(ext, &id)
         .ok_or(Error::UnknownCommand)?;

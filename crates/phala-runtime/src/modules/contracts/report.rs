@@ -11,7 +11,6 @@
 
 use std::collections::BTreeSet;
 
-use parity_scale_codec::DecodeLimit;
 use phala_mq::contracts::{ContractReport, Effects, MAX_REPLY, MAX_SEALED_OUTPUT, NewContract};
 use phala_primitives::{AccountId32, Balance, H256, Weight};
 
@@ -29,9 +28,7 @@ use crate::modules::weights;
 /// account and record reads and writes. Checked against what the handler does in
 /// `tests::a_reports_weight_grows_with_its_effects`.
 pub fn report_weight(payload: &[u8]) -> Weight {
-    let Ok(ContractReport::Executed { effects, .. }) =
-        ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
-    else {
+    let Ok(ContractReport::Executed { effects, .. }) = ContractReport::decode_any(payload) else {
         return weights::reads_writes(1, 0);
     };
     let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
@@ -51,8 +48,9 @@ pub fn report_weight(payload: &[u8]) -> Weight {
         per(n(effects.code_changed.len()), 2, 1),
         // A delivered message's pending record and acknowledgement.
         weights::reads_writes(2, 2),
-        // Each message sent: its channel and client, and the packet.
-        per(n(effects.sent.len()), 3, 2),
+        // Each message sent: its channel and client, and the packet; or, refused, the
+        // reply queued for its sender (a command pushed, or parked).
+        per(n(effects.sent.len()), 12, 10),
     ]
     .into_iter()
     .fold(Weight::ZERO, weights::add)
@@ -61,8 +59,7 @@ pub fn report_weight(payload: &[u8]) -> Weight {
 /// Settles a report whose command is the first of its cluster still pending (see
 /// [`super::order`]).
 pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchResult {
-    let report = ContractReport::decode_all_with_depth_limit(8, &mut &payload[..])
-        .map_err(|_| Error::BadReport)?;
+    let report = ContractReport::decode_any(payload).map_err(|_| Error::BadReport)?;
     let ContractReport::Executed {
         id,
         contract,
@@ -114,9 +111,14 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
     let gas_reserved = gas_price
         .checked_mul(Balance::from(pending.gas_limit))
         .ok_or(ArithmeticError::Overflow)?;
-    let fee = gas_price
+    let mut fee = gas_price
         .checked_mul(Balance::from(gas_used))
         .ok_or(ArithmeticError::Overflow)?;
+    if super::is_bridged(&pending) {
+        // Its contract may have terminated before it ran, releasing the account the
+        // command was reserved on: what is left is all there is to take.
+        fee = fee.min(balances::account_data(ext, &pending.origin).reserved);
+    }
 
     PENDING_COMMANDS.remove(ext, &id);
     super::order::dequeue(ext, &pending.cluster, id);
