@@ -447,9 +447,10 @@ pub async fn run(cmd: BridgeCmd) -> Result<()> {
                 }) = e
                 {
                     crate::outln!(
-                        "Channel {channel} waits for the other end, which the other chain opens \
-                         with `phala bridge channel open --counterparty-channel {channel} …`; a \
-                         relayer then confirms both (`phala relay --a … --b …`)."
+                        "Channel {channel} is opened here. It takes packets once the other \
+                         chain has opened its end too (`phala bridge channel open \
+                         --counterparty-channel {channel} …` there) and a relayer has proven \
+                         each end to the other (`phala relay --a … --b …`)."
                     );
                 }
             }
@@ -706,7 +707,7 @@ async fn packets(args: ListArgs) -> Result<()> {
         for (seq, ack) in received {
             match ack {
                 Some(ack) => crate::outln!("  in  #{seq}: {}", ack.describe()),
-                None => crate::outln!("  in  #{seq}: running on its contract's cluster"),
+                None => crate::outln!("  in  #{seq}: waiting for its contract's answer"),
             }
         }
     }
@@ -888,10 +889,18 @@ pub async fn relay(args: RelayArgs) -> Result<()> {
         // Contract messages are answered some blocks after they arrive: a pass with
         // nothing to carry but answers to wait for waits for them, within a bound.
         let mut waiting_since: Option<std::time::Instant> = None;
+        let mut said_waiting = false;
         let mut passes = 0;
         while passes < 20 {
             let report = relayer.step().await?;
-            print_report(&report);
+            // Waiting is said once, not at every pass.
+            let only_waiting = !report.made_progress()
+                && report.failures.is_empty()
+                && report.awaiting_contracts > 0;
+            if !(only_waiting && said_waiting) {
+                print_report(&report);
+            }
+            said_waiting = report.awaiting_contracts > 0;
             if report.made_progress() {
                 passes += 1;
                 waiting_since = None;

@@ -335,9 +335,10 @@ fn write_examples(names: &[String], out: &std::path::Path, force: bool) -> Resul
             chosen.push(example);
         }
     }
-    if !out.is_dir() {
+    if out.exists() && !out.is_dir() {
         bail!("{} is not a folder", out.display());
     }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot make {}", out.display()))?;
     for (name, _) in &chosen {
         let path = out.join(format!("{name}.contract"));
         if path.exists() && !force {

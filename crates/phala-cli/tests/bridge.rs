@@ -250,7 +250,7 @@ async fn bridge_both_ways(dir: &std::path::Path, a_url: String, b_url: String) {
                 "//Alice",
             ],
         );
-        assert!(out.contains("Channel 0 waits"), "{out}");
+        assert!(out.contains("Channel 0 is opened here"), "{out}");
     }
     // Nobody but root opens channels.
     let err = common::phala_at(
