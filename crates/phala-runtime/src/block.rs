@@ -92,7 +92,7 @@ impl<'a> BlockBuilder<'a> {
         // After the queue is cleared: reassignments are this block's messages.
         contracts::on_initialize::<crate::Wiring>(&mut ext, number);
         // After the contracts' deadlines: parked bridge work takes the block's first gas.
-        crate::modules::bridge::on_initialize(&mut ext);
+        let inbox = crate::modules::bridge::on_initialize(&mut ext);
         // After the queue is cleared: the challenge is this block's message.
         computation::on_initialize::<crate::Wiring>(&mut ext, number);
         stake_pools::on_initialize(&mut ext, number);
@@ -109,7 +109,9 @@ impl<'a> BlockBuilder<'a> {
             number,
             normal_weight: Weight::ZERO,
             operational_weight: Weight::ZERO,
-            mandatory_weight: weights::BLOCK_BASE.saturating_add(scheduled),
+            mandatory_weight: weights::BLOCK_BASE
+                .saturating_add(scheduled)
+                .saturating_add(inbox),
             normal_len: 0,
             transactions_len: 0,
         };

@@ -24,9 +24,13 @@ pub const MAX_CALL_LEN: usize = 4 * 1024;
 /// Longest encoded destination: version, parents, junctions, a 17-byte compact index and an
 /// account junction.
 pub const MAX_DEST_LEN: usize = 64;
-/// Gas a `Transact` without a weight (version 5's `fallback_max_weight: None`) runs with:
-/// the most a call from another chain may have there.
-pub const DEFAULT_GAS: u64 = 1_000_000_000;
+/// The most gas a call from another chain (or a reply) may have: the receiving chain answers
+/// more with `BadLimits`, so `xcm_send` refuses it here.
+pub const MAX_GAS: u64 = 1_000_000_000;
+/// The most storage bytes such a call may pay a deposit for, likewise.
+pub const MAX_STORAGE_BYTES: u64 = 16 * 1024;
+/// Gas a `Transact` without a weight (version 5's `fallback_max_weight: None`) runs with.
+pub const DEFAULT_GAS: u64 = MAX_GAS;
 /// Storage bytes such a `Transact` may pay for.
 pub const DEFAULT_STORAGE_BYTES: u64 = 1024;
 
@@ -137,6 +141,14 @@ pub fn decode(dest: &[u8], msg: &[u8]) -> Result<BridgeMessage, Refused> {
     };
     if !input.is_empty() {
         return Err(Refused("the message has trailing bytes"));
+    }
+    let within = |gas: u64, bytes: u64| (1..=MAX_GAS).contains(&gas) && bytes <= MAX_STORAGE_BYTES;
+    if !within(gas_limit, storage_bytes)
+        || reply.is_some_and(|r| !within(r.gas_limit, r.storage_bytes))
+    {
+        return Err(Refused(
+            "a weight's ref_time (gas) must be 1 to 1e9, its proof_size (storage bytes) at most 16 KiB",
+        ));
     }
     Ok(BridgeMessage {
         channel,
@@ -296,6 +308,20 @@ mod tests {
         assert!(decode(&dest, &elsewhere).unwrap_err().0.contains("Here"));
     }
 
+    #[test]
+    fn weights_past_what_the_other_chain_takes_are_refused() {
+        let dest = encode::dest(1, &[1; 32]);
+        for (weight, reply) in [
+            ((MAX_GAS + 1, 0), None),
+            ((0, 0), None),
+            ((1, MAX_STORAGE_BYTES + 1), None),
+            ((1, 1), Some((0, MAX_GAS + 1, 0))),
+        ] {
+            let refused = decode(&dest, &encode::message(b"", weight, reply)).unwrap_err();
+            assert!(refused.0.contains("1e9"), "{refused}");
+        }
+    }
+
     proptest! {
         /// Arbitrary bytes never panic, and what decodes re-encodes to the same message.
         #[test]
@@ -307,8 +333,9 @@ mod tests {
         #[test]
         fn encodings_round_trip(channel in any::<u32>(), contract in any::<[u8; 32]>(),
                                 call in proptest::collection::vec(any::<u8>(), 0..300),
-                                gas in any::<u64>(), bytes in any::<u64>(),
-                                reply in proptest::option::of(any::<(u64, u64, u64)>())) {
+                                gas in 1..=MAX_GAS, bytes in 0..=MAX_STORAGE_BYTES,
+                                reply in proptest::option::of(
+                                    (any::<u64>(), 1..=MAX_GAS, 0..=MAX_STORAGE_BYTES))) {
             let got = decode(&encode::dest(channel, &contract),
                              &encode::message(&call, (gas, bytes), reply)).unwrap();
             prop_assert_eq!(got.channel, channel);

@@ -214,6 +214,9 @@ pub(super) fn recv(
             }
             PacketData::Contract(message) => match message::on_recv(ext, packet, message) {
                 Ok(()) => return Ok(None),
+                // The channel's inbox is full: the packet stays unreceived (the transaction
+                // fails whole) and a relayer brings it again.
+                Err(Error::Busy) => return Err(Error::Busy),
                 Err(e) => error(e),
             },
         }

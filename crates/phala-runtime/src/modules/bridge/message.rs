@@ -25,13 +25,15 @@ use phala_primitives::{H256, hashing::blake2_256};
 
 use super::{
     ACKS, Ack, AckRecord, ChannelId, ContractMessage, DELIVERIES, Delivery, Error, Event, INBOX,
-    INBOX_RANGE, InboxItem, MAX_ACK_BYTES, MAX_INBOX_PER_BLOCK, Packet, PacketData, Sequence,
-    Timeout, channel, packet_hash,
+    INBOX_RANGE, InboxItem, MAX_ACK_BYTES, MAX_INBOX_PER_BLOCK, MAX_PARKED_PER_CHANNEL,
+    PARK_EXPIRY, PARKED_CHANNELS, Packet, PacketData, Parked, Sequence, Timeout, channel,
+    packet_hash,
 };
 use crate::Ext;
 use crate::bounded::BoundedBytes;
 use crate::modules::contracts::{self, DeliverRefused};
-use crate::modules::timestamp;
+use crate::modules::{system, timestamp, weights};
+use phala_primitives::Weight;
 
 /// How long a contract message may take to reach the other chain: after that it is
 /// answered `TimedOut` there.
@@ -123,26 +125,23 @@ pub(super) fn on_recv(
     if !enabled(ext) {
         return Err(Error::NeedsUpgrade);
     }
-    let item = InboxItem::Message {
-        channel: packet.dest_channel,
-        sequence: packet.sequence,
-        packet: packet_hash(packet),
-        message: message.clone(),
-    };
-    if inbox_empty(ext) {
-        match queue_message(
-            ext,
-            packet.dest_channel,
-            packet.sequence,
-            packet_hash(packet),
-            message,
-        ) {
+    let channel = packet.dest_channel;
+    if inbox_empty(ext, channel) {
+        match queue_message(ext, channel, packet.sequence, packet_hash(packet), message) {
             Err(Error::Busy) => {}
             done => return done,
         }
     }
-    park(ext, &item);
-    Ok(())
+    // A full inbox refuses the receipt: the packet stays unreceived, for a later block.
+    park(
+        ext,
+        channel,
+        InboxItem::Message {
+            sequence: packet.sequence,
+            packet: packet_hash(packet),
+            message: message.clone(),
+        },
+    )
 }
 
 /// Queues a received message as a command of its contract, its acknowledgement pending.
@@ -255,15 +254,15 @@ pub(super) fn on_ack(ext: &mut Ext, packet: &Packet, message: &ContractMessage, 
     }
 }
 
-/// Queues `on_bridge_reply` now, or parks it if this block has no room or others wait.
+/// Queues `on_bridge_reply` now, or parks it if this block has no room or others wait on
+/// the channel; a full inbox drops it (`ReplyNotDelivered`) rather than stop the channel.
 fn reply_or_park(ext: &mut Ext, channel: ChannelId, message: ContractMessage, ack: Ack) {
-    let item = InboxItem::Reply {
-        channel,
-        message,
-        ack,
-    };
-    if !inbox_empty(ext) || try_item(ext, &item) == Err(Error::Busy) {
-        park(ext, &item);
+    let item = InboxItem::Reply { message, ack };
+    if inbox_empty(ext, channel) && try_item(ext, channel, &item) != Err(Error::Busy) {
+        return;
+    }
+    if park(ext, channel, item.clone()).is_err() {
+        expire(ext, channel, &item);
     }
 }
 
@@ -313,19 +312,18 @@ fn reply(
 }
 
 /// Takes one inbox item: `Err(Busy)` if the block has no room for it (it stays).
-fn try_item(ext: &mut Ext, item: &InboxItem) -> Result<(), Error> {
+fn try_item(ext: &mut Ext, channel: ChannelId, item: &InboxItem) -> Result<(), Error> {
     match item {
         InboxItem::Message {
-            channel,
             sequence,
             packet,
             message,
-        } => match queue_message(ext, *channel, *sequence, *packet, message) {
+        } => match queue_message(ext, channel, *sequence, *packet, message) {
             Err(Error::Busy) => Err(Error::Busy),
             Ok(()) => Ok(()),
             Err(e) => {
                 let delivery = Delivery {
-                    channel: *channel,
+                    channel,
                     sequence: *sequence,
                     packet: *packet,
                 };
@@ -333,42 +331,111 @@ fn try_item(ext: &mut Ext, item: &InboxItem) -> Result<(), Error> {
                 Ok(())
             }
         },
-        InboxItem::Reply {
-            channel,
-            message,
-            ack,
-        } => reply(ext, *channel, message, ack),
+        InboxItem::Reply { message, ack } => reply(ext, channel, message, ack),
     }
 }
 
-fn inbox_empty(ext: &Ext) -> bool {
-    let (first, next) = INBOX_RANGE.get_or_default(ext);
+/// An item that found no room in time: a message is answered `Busy`, a reply dropped.
+fn expire(ext: &mut Ext, channel: ChannelId, item: &InboxItem) {
+    match item {
+        InboxItem::Message {
+            sequence, packet, ..
+        } => {
+            let delivery = Delivery {
+                channel,
+                sequence: *sequence,
+                packet: *packet,
+            };
+            answer(ext, &delivery, None, Ack::Error(name(Error::Busy.name())));
+        }
+        InboxItem::Reply { message, .. } => {
+            if let Some(request) = message.reply {
+                ext.deposit_event(Event::ReplyNotDelivered {
+                    channel,
+                    sender: message.sender,
+                    query_id: request.query_id,
+                    error: Error::Busy,
+                });
+            }
+        }
+    }
+}
+
+fn inbox_empty(ext: &Ext, channel: ChannelId) -> bool {
+    let (first, next) = INBOX_RANGE.get_or_default(ext, &channel);
     first == next
 }
 
-fn park(ext: &mut Ext, item: &InboxItem) {
-    let (first, next) = INBOX_RANGE.get_or_default(ext);
-    INBOX.insert(ext, &next, item);
-    INBOX_RANGE.put(ext, &(first, next.saturating_add(1)));
-    ext.deposit_event(Event::Parked { index: next });
+/// Parks `item` at the end of `channel`'s inbox; `Busy` if it is full.
+fn park(ext: &mut Ext, channel: ChannelId, item: InboxItem) -> Result<(), Error> {
+    let (first, next) = INBOX_RANGE.get_or_default(ext, &channel);
+    if next.saturating_sub(first) >= MAX_PARKED_PER_CHANNEL {
+        return Err(Error::Busy);
+    }
+    if first == next {
+        let mut parked = PARKED_CHANNELS.get_or_default(ext);
+        if !parked.contains(&channel) {
+            parked.push(channel);
+            PARKED_CHANNELS.put(ext, &parked);
+        }
+    }
+    let at = system::block_number(ext);
+    INBOX.insert(ext, &channel, &next, &Parked { at, item });
+    INBOX_RANGE.insert(ext, &channel, &(first, next.saturating_add(1)));
+    ext.deposit_event(Event::Parked {
+        channel,
+        index: next,
+    });
+    Ok(())
 }
 
-/// Block start: parked work is taken in order, before any transaction can use the block's
-/// contract gas, up to [`MAX_INBOX_PER_BLOCK`] items or the first one with no room.
-pub fn on_initialize(ext: &mut Ext) {
-    let (mut first, next) = INBOX_RANGE.get_or_default(ext);
-    let mut taken = 0;
-    while first < next && taken < MAX_INBOX_PER_BLOCK {
-        taken = taken.saturating_add(1);
-        if let Some(item) = INBOX.get(ext, &first) {
-            if try_item(ext, &item) == Err(Error::Busy) {
-                break;
+/// Block start: parked work is taken in order per channel, before any transaction can use
+/// the block's contract gas, up to [`MAX_INBOX_PER_BLOCK`] items in all. A channel whose
+/// next item finds no room waits (others go on); an item that waited [`PARK_EXPIRY`] blocks
+/// is answered `Busy`. Returns the weight it used.
+pub fn on_initialize(ext: &mut Ext) -> Weight {
+    let channels = PARKED_CHANNELS.get_or_default(ext);
+    if channels.is_empty() {
+        return weights::reads_writes(1, 0);
+    }
+    let now = system::block_number(ext);
+    let mut budget = MAX_INBOX_PER_BLOCK;
+    let mut left = Vec::new();
+    // Starting at a different channel each block, so none waits behind the others.
+    let start = usize::try_from(now)
+        .unwrap_or(0)
+        .checked_rem(channels.len())
+        .unwrap_or(0);
+    for channel in channels.iter().cycle().skip(start).take(channels.len()) {
+        let (mut first, next) = INBOX_RANGE.get_or_default(ext, channel);
+        while first < next && budget > 0 {
+            budget = budget.saturating_sub(1);
+            if let Some(parked) = INBOX.get(ext, channel, &first) {
+                let expired = now >= parked.at.saturating_add(PARK_EXPIRY);
+                if try_item(ext, *channel, &parked.item) == Err(Error::Busy) {
+                    if !expired {
+                        break;
+                    }
+                    expire(ext, *channel, &parked.item);
+                }
+                INBOX.remove(ext, channel, &first);
             }
-            INBOX.remove(ext, &first);
+            first = first.saturating_add(1);
         }
-        first = first.saturating_add(1);
+        if first < next {
+            INBOX_RANGE.insert(ext, channel, &(first, next));
+            left.push(*channel);
+        } else {
+            INBOX_RANGE.remove(ext, channel);
+        }
     }
-    if taken > 0 {
-        INBOX_RANGE.put(ext, &(first, next));
-    }
+    PARKED_CHANNELS.put(ext, &left);
+    let taken = u64::from(MAX_INBOX_PER_BLOCK.saturating_sub(budget));
+    let channels = u64::try_from(channels.len()).unwrap_or(u64::MAX);
+    // Per channel its range; per item the entry and, queued, a command (contract, cluster,
+    // account, pending command, queue, deadline, outbound message).
+    weights::add(
+        weights::reads_writes(channels.saturating_add(1), channels.saturating_add(1)),
+        weights::reads_writes(taken.saturating_mul(14), taken.saturating_mul(12)),
+    )
 }

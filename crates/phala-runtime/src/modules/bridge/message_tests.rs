@@ -94,6 +94,19 @@ fn ack_of(chain: &Chain, packet: &Packet) -> Option<Ack> {
         .map(|r| r.ack)
 }
 
+/// What the cluster's report does for the bridge, as contracts' settlement would: the
+/// command leaves the queue and its acknowledgement is written.
+fn settle(chain: &mut Chain, command: u64, status: CommandStatus, reply: Option<Vec<u8>>) {
+    chain.mutate(|ext| {
+        let pending = PENDING_COMMANDS.get(ext, &command).unwrap();
+        PENDING_COMMANDS.remove(ext, &command);
+        let mut queue = contracts::order::CLUSTER_QUEUE.get_or_default(ext, &pending.cluster);
+        queue.retain(|c| *c != command);
+        contracts::order::CLUSTER_QUEUE.insert(ext, &pending.cluster, &queue);
+        on_command_settled(ext, command, &status, reply);
+    });
+}
+
 fn reserved(chain: &Chain, id: &H256) -> u128 {
     balances::account_data(&chain.ext(), &contract_account(id)).reserved
 }
@@ -131,14 +144,12 @@ fn a_request_runs_there_and_its_answer_comes_back_to_the_asker() {
     assert!(contracts::instance(&p.b.ext(), &ANSWERER).is_some());
 
     // The cluster reports: its return data is the acknowledgement.
-    p.b.mutate(|ext| {
-        on_command_settled(
-            ext,
-            command,
-            &CommandStatus::Success,
-            Some(b"answer".to_vec()),
-        )
-    });
+    settle(
+        &mut p.b,
+        command,
+        CommandStatus::Success,
+        Some(b"answer".to_vec()),
+    );
     p.b.produce(vec![]);
     assert_eq!(ack_of(&p.b, &packet), Some(Ack::Success(bytes(b"answer"))));
     assert!(deliveries(&p.b).is_empty());
@@ -209,7 +220,7 @@ fn reverts_failures_and_unreported_commands_are_answered() {
         let [(command, _)] = deliveries(&p.b)[..] else {
             panic!()
         };
-        p.b.mutate(|ext| on_command_settled(ext, command, &status, reply));
+        settle(&mut p.b, command, status, reply);
         p.b.produce(vec![]);
         assert_eq!(ack_of(&p.b, &packet), Some(want));
         p.acknowledge(Dir::AtoB, &packet).unwrap();
@@ -299,7 +310,7 @@ fn a_block_with_no_room_parks_messages_and_replies_until_one_has() {
     };
     let room = |chain: &mut Chain| chain.mutate(|ext| CLUSTER_QUEUE.remove(ext, &cluster));
     let parked = |chain: &Chain| {
-        let (first, next) = INBOX_RANGE.get_or_default(&chain.ext());
+        let (first, next) = INBOX_RANGE.get_or_default(&chain.ext(), &0);
         next - first
     };
 
@@ -328,9 +339,12 @@ fn a_block_with_no_room_parks_messages_and_replies_until_one_has() {
 
     // The answer comes back to a full A: the acknowledgement is taken, the reply parked.
     let (command, _) = queued[0].clone();
-    p.b.mutate(|ext| {
-        on_command_settled(ext, command, &CommandStatus::Success, Some(b"ok".to_vec()))
-    });
+    settle(
+        &mut p.b,
+        command,
+        CommandStatus::Success,
+        Some(b"ok".to_vec()),
+    );
     p.b.produce(vec![]);
     full(&mut p.a);
     p.acknowledge(Dir::AtoB, &first).unwrap();
@@ -376,4 +390,23 @@ fn chains_before_the_version_neither_send_nor_run_contract_messages() {
     p.a.mutate(|ext| send_message(ext, request(false)));
     p.a.produce(vec![]);
     assert_eq!(p.a.pending_packets(0), vec![packet]);
+}
+
+#[test]
+fn a_message_that_finds_no_room_for_long_is_answered_busy() {
+    use crate::modules::contracts::order::{CLUSTER_QUEUE, MAX_CLUSTER_PENDING};
+    let mut p = Pair::new();
+    add_contract(&mut p.b, ANSWERER, 10 * PHA);
+    let cluster = contracts::cluster_id(0);
+    let packet = ask(&mut p, request(false));
+    // A cluster whose queue never empties (its workers gone, say).
+    p.b.mutate(|ext| CLUSTER_QUEUE.insert(ext, &cluster, &vec![u64::MAX; MAX_CLUSTER_PENDING]));
+    p.deliver(Dir::AtoB, &packet).unwrap();
+    assert_eq!(ack_of(&p.b, &packet), None);
+    for _ in 0..PARK_EXPIRY {
+        p.b.produce(vec![]);
+    }
+    assert_eq!(ack_of(&p.b, &packet), Some(Ack::Error(bytes(b"Busy"))));
+    assert!(PARKED_CHANNELS.get_or_default(&p.b.ext()).is_empty());
+    p.acknowledge(Dir::AtoB, &packet).unwrap();
 }

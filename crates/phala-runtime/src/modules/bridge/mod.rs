@@ -486,14 +486,15 @@ pub const DELIVERIES: StorageMap<u64, Delivery> = StorageMap::new(
 );
 
 /// Work for a contract the bridge could not queue yet because the block had no room (its
-/// contract gas or the cluster's queue was full): taken in arrival order at the start of
-/// the next blocks, so a busy block delays it and loses nothing.
+/// contract gas or the cluster's queue was full): taken in arrival order per channel at the
+/// start of the next blocks, so a busy block delays it and loses nothing. An item that finds
+/// no room for [`PARK_EXPIRY`] blocks is answered `Busy`, so a stuck cluster holds a channel
+/// up for that long at most.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum InboxItem {
     /// A contract message received here: its acknowledgement waits for it.
     #[codec(index = 0)]
     Message {
-        channel: ChannelId,
         sequence: Sequence,
         /// `packet_hash` of its packet.
         packet: H256,
@@ -501,28 +502,44 @@ pub enum InboxItem {
     },
     /// The outcome of a message sent from here, for its sender's `on_bridge_reply`.
     #[codec(index = 1)]
-    Reply {
-        channel: ChannelId,
-        message: ContractMessage,
-        ack: Ack,
-    },
+    Reply { message: ContractMessage, ack: Ack },
 }
 
-/// Most inbox items taken at one block's start.
-pub const MAX_INBOX_PER_BLOCK: u32 = 16;
+/// An inbox item and the block it was parked in.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct Parked {
+    pub at: BlockNumber,
+    pub item: InboxItem,
+}
 
-pub const INBOX: StorageMap<u64, InboxItem> = StorageMap::new(
+/// Most inbox items taken at one block's start, all channels together.
+pub const MAX_INBOX_PER_BLOCK: u32 = 16;
+/// Most items a channel's inbox holds: past it, a contract packet's receipt is refused (the
+/// relayer brings it again) and a reply is dropped with `ReplyNotDelivered`.
+pub const MAX_PARKED_PER_CHANNEL: u64 = 256;
+/// Blocks an item may wait for room before it is answered `Busy`.
+pub const PARK_EXPIRY: BlockNumber = 100;
+
+pub const INBOX: StorageDoubleMap<ChannelId, u64, Parked> = StorageDoubleMap::new(
     MODULE,
     "Inbox",
     Hasher::Twox64Concat,
+    Hasher::Twox64Concat,
     Query::Optional,
-    &[" Contract messages and replies waiting for a block with room for them, by arrival."],
+    &[" Contract messages and replies waiting for a block with room, per channel, in order."],
 );
-pub const INBOX_RANGE: StorageValue<(u64, u64)> = StorageValue::new(
+pub const INBOX_RANGE: StorageMap<ChannelId, (u64, u64)> = StorageMap::new(
     MODULE,
     "InboxRange",
+    Hasher::Twox64Concat,
     Query::Default,
-    &[" The inbox's first item and the index the next one gets."],
+    &[" Each channel's inbox: its first item and the index the next one gets."],
+);
+pub const PARKED_CHANNELS: StorageValue<Vec<ChannelId>> = StorageValue::new(
+    MODULE,
+    "ParkedChannels",
+    Query::Default,
+    &[" Channels with items in their inbox."],
 );
 
 pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
@@ -542,6 +559,7 @@ pub fn storage_metadata() -> Vec<frame_metadata::v14::StorageEntryMetadata> {
         DELIVERIES.metadata_optional(),
         INBOX.metadata_optional(),
         INBOX_RANGE.metadata(),
+        PARKED_CHANNELS.metadata(),
     ]
 }
 
@@ -689,9 +707,10 @@ pub enum Event {
         query_id: u64,
         error: Error,
     },
-    /// A block had no room for a contract message or a reply: it waits in the inbox.
+    /// A block had no room for a contract message or a reply: it waits in its channel's
+    /// inbox.
     #[codec(index = 20)]
-    Parked { index: u64 },
+    Parked { channel: ChannelId, index: u64 },
 }
 
 impl From<Event> for crate::RuntimeEvent {

@@ -22,6 +22,13 @@ use crate::storage::{Query, StorageMap};
 pub const MAX_BRIDGED_GAS: u64 = super::MAX_GAS / 10;
 /// Most storage bytes such a call may pay a deposit for.
 pub const MAX_BRIDGED_BYTES: u64 = 16 * 1024;
+// Workers refuse in `xcm_send` what the chain would refuse on arrival.
+const _: () = assert!(
+    MAX_BRIDGED_GAS == phala_vm::xcm::MAX_GAS
+        && MAX_BRIDGED_BYTES == phala_vm::xcm::MAX_STORAGE_BYTES
+);
+/// Blocks before an overdue bridged command still behind others is looked at again.
+const REPORT_RECHECK: BlockNumber = 10;
 
 pub const DEADLINES: StorageMap<BlockNumber, Vec<u64>> = StorageMap::new(
     MODULE,
@@ -41,27 +48,46 @@ pub fn is_bridged(pending: &PendingCommand) -> bool {
     pending.origin == contract_account(&pending.contract)
 }
 
-/// Block start: bridged commands still unreported at their deadline are given up (charged
-/// as a cancelled command, what is left of the contract's reserve at most), and a delivered
-/// message answered as unreported. One whose report is in, waiting for the commands ahead
-/// of it, is looked at again a timeout later.
+/// What a bridged command can still take from its contract's account: the account's
+/// reserve less the contract's storage deposit (nothing if the contract is gone). Its own
+/// reservation is all there unless the contract terminated, which released the account.
+pub fn reservation_left(ext: &Ext, pending: &PendingCommand) -> Balance {
+    let reserved = crate::modules::balances::account_data(ext, &pending.origin).reserved;
+    match INSTANCES.get(ext, &pending.contract) {
+        Some(record) => reserved.saturating_sub(record.storage_deposit),
+        None => 0,
+    }
+}
+
+/// Most bridged commands given up at one block's start; the rest wait for the next.
+pub const MAX_GIVE_UPS_PER_BLOCK: usize = 16;
+
+/// Block start: a bridged command still unreported at its deadline is given up (charged as
+/// a cancelled command, from what is left of its reservation), and a delivered message
+/// answered as unreported, but only once it is the first of its cluster's queue: the
+/// cluster runs commands in order, so one still behind others may simply not have had its
+/// turn (and would run after the chain had given it up). Otherwise, or past the block's
+/// share, it is looked at again later.
 pub fn on_initialize(ext: &mut Ext, number: BlockNumber) {
     let due = DEADLINES.get_or_default(ext, &number);
     if due.is_empty() {
         return;
     }
     DEADLINES.remove(ext, &number);
+    let mut given_up = 0usize;
     for id in due {
         let Some(pending) = PENDING_COMMANDS.get(ext, &id) else {
             continue;
         };
-        if super::order::report_kept(ext, id) {
-            let at = number.saturating_add(COMMAND_TIMEOUT);
+        let first = super::order::first_of(ext, &pending.cluster) == Some(id);
+        if !first || given_up >= MAX_GIVE_UPS_PER_BLOCK || super::order::report_kept(ext, id) {
+            let at = number.saturating_add(if first { 1 } else { REPORT_RECHECK });
             let mut later = DEADLINES.get_or_default(ext, &at);
             later.push(id);
             DEADLINES.insert(ext, &at, &later);
             continue;
         }
+        given_up = given_up.saturating_add(1);
         // Capped at what the contract still holds, giving up cannot fail; were it to, the
         // command stays, for `cancel_command`.
         let _ = ext.transactional(|ext| -> Result<(), DispatchError> {

@@ -55,11 +55,10 @@ pub enum Call {
         deposit: Balance,
     },
     /// Give up a command (or instantiation) its cluster has not reported for
-    /// `COMMAND_TIMEOUT` blocks. Only its submitter may. The cluster may have run it, so
-    /// nothing it could have cost comes back: the whole gas limit is paid to the treasury,
-    /// and a command's deposit limit goes into its contract's storage reserve (the cluster
-    /// may have grown the contract's storage). An instantiation's id is freed and its
-    /// deposit limit comes back, as does that of a command whose contract is gone.
+    /// `COMMAND_TIMEOUT` blocks. Only its submitter may (anyone, for a command the bridge
+    /// queued). The cluster may have run it, so nothing it could have cost comes back: the
+    /// whole gas limit and a command's deposit limit are paid to the treasury. An
+    /// instantiation's id is freed and its deposit limit comes back.
     #[codec(index = 4)]
     cancel_command { command: u64 },
     /// Set the gas price and the deposits per byte (root, or a referendum on the
@@ -224,9 +223,9 @@ pub(super) fn give_up(ext: &mut Ext, command: u64, pending: &PendingCommand) -> 
     let mut deposit = pending.deposit;
     let payer = pending.origin;
     if bridged {
-        // Its contract may have terminated since, releasing its account: what is left is
-        // all there is to take.
-        let held = balances::account_data(ext, &payer).reserved;
+        // Its contract may have terminated since, releasing its account: what is left of
+        // this command's reservation is all there is to take.
+        let held = super::bridged::reservation_left(ext, pending);
         fee = fee.min(held);
         deposit = deposit.min(held.saturating_sub(fee));
     }

@@ -115,6 +115,11 @@ pub fn on_report(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> DispatchRes
     Ok(())
 }
 
+/// The first command of `cluster`'s queue: the one its workers run next, or are running.
+pub(super) fn first_of(ext: &Ext, cluster: &H256) -> Option<u64> {
+    CLUSTER_QUEUE.get_or_default(ext, cluster).first().copied()
+}
+
 /// Settles the kept reports now first in `cluster`'s queue, at most
 /// [`MAX_SETTLED_AT_ONCE`]; more wait for the next block. A kept report that does not settle
 /// is dropped: its command goes on waiting, and is reassigned or cancelled as any other.

@@ -117,7 +117,7 @@ pub(super) fn settle(ext: &mut Ext, sender: [u8; 32], payload: &[u8]) -> Dispatc
     if super::is_bridged(&pending) {
         // Its contract may have terminated before it ran, releasing the account the
         // command was reserved on: what is left is all there is to take.
-        fee = fee.min(balances::account_data(ext, &pending.origin).reserved);
+        fee = fee.min(super::bridged::reservation_left(ext, &pending));
     }
 
     PENDING_COMMANDS.remove(ext, &id);
