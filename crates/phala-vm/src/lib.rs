@@ -56,8 +56,8 @@ pub use pink::{
     PINK_EVENT_TOPIC, QuotaExceeded, apply_cache_op,
 };
 pub use world::{
-    AccountId, Backend, CacheOp, Changes, CodeHash, ContractEvent, ContractInfo, MemoryBackend,
-    apply_changes, contract_address,
+    AccountId, Backend, CacheOp, Changes, CodeHash, ContractEvent, ContractInfo, MAX_SENT,
+    MAX_SENT_BYTES, MemoryBackend, apply_changes, contract_address,
 };
 
 use exec::{Frame, HostState, Shared, World};

@@ -46,14 +46,9 @@ pub fn reply_selector() -> [u8; 4] {
     [hash[0], hash[1], hash[2], hash[3]]
 }
 
-/// Whether `command` is a contract message received over the bridge.
-pub fn is_delivery(ext: &Ext, command: u64) -> bool {
-    DELIVERIES.contains(ext, &command)
-}
-
 /// Whether the chain runs the version that brought contract messages.
 fn enabled(ext: &Ext) -> bool {
-    crate::modules::system::active_spec_version(ext) >= super::CONTRACT_MESSAGES_SINCE_SPEC_VERSION
+    system::active_spec_version(ext) >= super::CONTRACT_MESSAGES_SINCE_SPEC_VERSION
 }
 
 fn name(error: &str) -> BoundedBytes<MAX_ACK_BYTES> {
@@ -107,7 +102,7 @@ pub fn send_message(ext: &mut Ext, message: OutgoingMessage) {
                 error,
             });
             // Before the upgrade nothing of this existed: no reply either.
-            if let (Some(_), true) = (data.reply, error != Error::NeedsUpgrade) {
+            if data.reply.is_some() && error != Error::NeedsUpgrade {
                 reply_or_park(ext, channel, data, Ack::Error(name(error.name())));
             }
         }

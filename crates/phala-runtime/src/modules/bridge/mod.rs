@@ -44,8 +44,8 @@ pub use calls::Call;
 pub use channel::{ack_key, channel_key, packet_key};
 pub use client::{client_key, client_status};
 pub use message::{
-    MESSAGE_TIMEOUT_MS, is_delivery, on_command_dropped, on_command_settled, on_initialize,
-    reply_selector, send_message,
+    MESSAGE_TIMEOUT_MS, on_command_dropped, on_command_settled, on_initialize, reply_selector,
+    send_message,
 };
 pub use transfer::{asset_balance, asset_id, escrow_account, native_denom};
 

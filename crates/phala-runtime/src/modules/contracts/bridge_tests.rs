@@ -91,7 +91,7 @@ fn a_delivered_message_is_paid_by_its_contract_and_its_answer_acknowledged() {
             ack: Ack::Success(crate::bounded::BoundedBytes::new(b"out".to_vec()).unwrap()),
         })
     );
-    assert!(!bridge::is_delivery(&s.net.chain.ext(), command));
+    assert!(!bridge::DELIVERIES.contains(&s.net.chain.ext(), &command));
     // The contract paid its gas used and the deposit of the 4 bytes it stored, from its
     // own account, and nothing was made or lost.
     let deposit = 4 * STORAGE_DEPOSIT_PER_BYTE;

@@ -22,10 +22,14 @@ use crate::storage::{Query, StorageMap};
 pub const MAX_BRIDGED_GAS: u64 = super::MAX_GAS / 10;
 /// Most storage bytes such a call may pay a deposit for.
 pub const MAX_BRIDGED_BYTES: u64 = 16 * 1024;
-// Workers refuse in `xcm_send` what the chain would refuse on arrival.
+// Workers refuse in `xcm_send` what the chain would refuse on arrival, and what a report's
+// effects may not hold.
 const _: () = assert!(
     MAX_BRIDGED_GAS == phala_vm::xcm::MAX_GAS
         && MAX_BRIDGED_BYTES == phala_vm::xcm::MAX_STORAGE_BYTES
+        && phala_vm::MAX_SENT == phala_mq::contracts::MAX_SENT
+        && phala_vm::MAX_SENT_BYTES == phala_mq::contracts::MAX_SENT_BYTES
+        && phala_vm::xcm::MAX_CALL_LEN == phala_mq::contracts::MAX_MESSAGE_INPUT
 );
 /// Blocks before an overdue bridged command still behind others is looked at again.
 const REPORT_RECHECK: BlockNumber = 10;
